@@ -1,0 +1,76 @@
+use serde::Serialize;
+use std::ops::Range;
+
+/// Where one value lives: a repo-relative path, a 1-based line, and the byte
+/// span that holds the value (the only bytes an edit may touch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub path: String,
+    pub line: u32,
+    #[serde(skip)]
+    pub span: Range<usize>,
+}
+
+/// A status as a source wrote it, and what the workflow makes of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusReading {
+    /// The source's own word, qualifiers stripped.
+    pub raw: String,
+    /// The canonical status, or `None` when the word is unknown.
+    pub canonical: Option<String>,
+    pub rank: Option<u32>,
+    pub location: Location,
+}
+
+/// What one source says about one item at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Observation {
+    pub source: String,
+    pub key: String,
+    pub path: String,
+    pub line: u32,
+    pub status: Option<StatusReading>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<(String, String)>,
+}
+
+/// Stable codes for everything a read can warn about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WarningCode {
+    /// A row or block that could not be read as an item.
+    UnparseableRow,
+    /// A status word that no status or alias of the workflow names.
+    UnknownStatus,
+    /// The same key twice within one source.
+    DuplicateKey,
+    /// A source glob that matched no file.
+    NoFiles,
+    /// A whole file that could not be read or parsed.
+    UnreadableFile,
+}
+
+impl WarningCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningCode::UnparseableRow => "UNPARSEABLE_ROW",
+            WarningCode::UnknownStatus => "UNKNOWN_STATUS",
+            WarningCode::DuplicateKey => "DUPLICATE_KEY",
+            WarningCode::NoFiles => "NO_FILES",
+            WarningCode::UnreadableFile => "UNREADABLE_FILE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub code: WarningCode,
+    pub source: String,
+    /// Repo-relative path, or the source glob when no file is involved.
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    pub message: String,
+}
