@@ -1,10 +1,112 @@
-use clap::Parser;
+//! `concord`: argument parsing and wiring. Each command lives in
+//! `commands/<name>.rs`; the work itself is done by the library crates.
+#![forbid(unsafe_code)]
+
+mod commands;
+mod output;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use concord_workspace::{ConfigError, Workspace, find_config};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// Keep the state of work consistent across plans, state files, the hub and trackers.
 #[derive(Parser, Debug)]
-#[command(name = "concord", version)]
-struct Cli {}
+#[command(name = "concord", version, about, max_term_width = 100)]
+struct Cli {
+    /// Workspace file to use instead of the nearest concord.toml above the current folder.
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        value_name = "PATH",
+        env = "CONCORD_CONFIG"
+    )]
+    config: Option<PathBuf>,
 
-fn main() {
-    let _cli = Cli::parse();
+    /// When to use colours (NO_COLOR is honoured in `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
+    color: ColorWhen,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Read every source and list its items, with warnings for what could not be read.
+    Scan(commands::scan::Args),
+    /// Show each item's status in every source side by side, marking disagreements.
+    Status(commands::status::Args),
+}
+
+/// Exit codes shared by every command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to report.
+    Clean = 0,
+    /// Drift, warnings or findings.
+    Findings = 1,
+    /// Usage or configuration error.
+    ConfigError = 2,
+    /// Some of the work failed.
+    #[allow(dead_code)] // used by the commands that write
+    PartialFailure = 3,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    anstream::ColorChoice::write_global(match cli.color {
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+    });
+    let color = match cli.color {
+        ColorWhen::Auto => None,
+        ColorWhen::Always => Some(true),
+        ColorWhen::Never => Some(false),
+    };
+    // Unwrapped messages keep `file:line:column` greppable on one line.
+    let _ = miette::set_hook(Box::new(move |_| {
+        let mut opts = miette::MietteHandlerOpts::new().wrap_lines(false);
+        if let Some(color) = color {
+            opts = opts.color(color);
+        }
+        Box::new(opts.build())
+    }));
+    let outcome = match run(cli) {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            eprintln!("{:?}", miette::Report::new(*error));
+            Outcome::ConfigError
+        }
+    };
+    ExitCode::from(outcome as u8)
+}
+
+fn run(cli: Cli) -> Result<Outcome, Box<ConfigError>> {
+    let workspace = load_workspace(cli.config)?;
+    let outcome = match cli.command {
+        Command::Scan(args) => commands::scan::run(&workspace, &args),
+        Command::Status(args) => commands::status::run(&workspace, &args),
+    };
+    Ok(outcome)
+}
+
+fn load_workspace(config: Option<PathBuf>) -> Result<Workspace, Box<ConfigError>> {
+    let path = match config {
+        Some(path) => path,
+        None => {
+            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            find_config(&cwd)?
+        }
+    };
+    Ok(Workspace::load(&path)?)
 }

@@ -6,5 +6,5 @@
 mod observation;
 mod workflow;
 
-pub use observation::{Location, Observation, StatusReading, Warning, WarningCode};
+pub use observation::{Observation, StatusReading, Warning, WarningCode};
 pub use workflow::{StatusDef, Workflow, WorkflowError, normalize_status_word};

@@ -1,16 +1,6 @@
 use serde::Serialize;
 use std::ops::Range;
 
-/// Where one value lives: a repo-relative path, a 1-based line, and the byte
-/// span that holds the value (the only bytes an edit may touch).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Location {
-    pub path: String,
-    pub line: u32,
-    #[serde(skip)]
-    pub span: Range<usize>,
-}
-
 /// A status as a source wrote it, and what the workflow makes of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatusReading {
@@ -19,14 +9,20 @@ pub struct StatusReading {
     /// The canonical status, or `None` when the word is unknown.
     pub canonical: Option<String>,
     pub rank: Option<u32>,
-    pub location: Location,
+    /// 1-based line of the status value.
+    pub line: u32,
+    /// The bytes that hold the value: the only bytes an edit may touch.
+    #[serde(skip)]
+    pub span: Range<usize>,
 }
 
 /// What one source says about one item at one moment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Observation {
     pub source: String,
+    pub repo: String,
     pub key: String,
+    /// Repo-relative path with `/` separators.
     pub path: String,
     pub line: u32,
     pub status: Option<StatusReading>,
@@ -50,6 +46,8 @@ pub enum WarningCode {
     NoFiles,
     /// A whole file that could not be read or parsed.
     UnreadableFile,
+    /// A repo whose folder does not exist on this machine.
+    MissingRepo,
 }
 
 impl WarningCode {
@@ -60,6 +58,7 @@ impl WarningCode {
             WarningCode::DuplicateKey => "DUPLICATE_KEY",
             WarningCode::NoFiles => "NO_FILES",
             WarningCode::UnreadableFile => "UNREADABLE_FILE",
+            WarningCode::MissingRepo => "MISSING_REPO",
         }
     }
 }
@@ -68,6 +67,7 @@ impl WarningCode {
 pub struct Warning {
     pub code: WarningCode,
     pub source: String,
+    pub repo: String,
     /// Repo-relative path, or the source glob when no file is involved.
     pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]

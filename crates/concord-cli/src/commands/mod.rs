@@ -1,0 +1,2 @@
+pub mod scan;
+pub mod status;

@@ -1,0 +1,171 @@
+//! `concord status`: each item's status in every source, side by side.
+
+use crate::Outcome;
+use crate::commands::scan::status_text;
+use crate::output::{self, BAD, DIM, GOOD, KEY};
+use concord_model::Warning;
+use concord_workspace::status::{ItemView, compare};
+use concord_workspace::{Workspace, scan};
+use serde::Serialize;
+use std::io::Write;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Only these items (all when none is given).
+    keys: Vec<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    items: Vec<JsonItem<'a>>,
+    missing: Vec<&'a str>,
+    warnings: &'a [Warning],
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+struct JsonItem<'a> {
+    key: &'a str,
+    agree: bool,
+    sources: Vec<JsonReading<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonReading<'a> {
+    source: &'a str,
+    status: Option<&'a str>,
+    raw: Option<&'a str>,
+    repo: &'a str,
+    path: &'a str,
+    line: u32,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    items: usize,
+    disagree: usize,
+    missing: usize,
+    warnings: usize,
+}
+
+pub fn run(ws: &Workspace, args: &Args) -> Outcome {
+    let report = scan(ws);
+    let items = compare(report.observations(), &args.keys);
+    let missing: Vec<&str> = args
+        .keys
+        .iter()
+        .filter(|k| !items.iter().any(|i| i.key == k.as_str()))
+        .map(String::as_str)
+        .collect();
+    let summary = Summary {
+        items: items.len(),
+        disagree: items.iter().filter(|i| !i.agree).count(),
+        missing: missing.len(),
+        warnings: report.warnings.len(),
+    };
+    let mut out = output::stdout();
+    let written = if args.json {
+        write_json(&items, &missing, &report.warnings, &summary, &mut out)
+    } else {
+        write_text(ws, &items, &missing, &report.warnings, &summary, &mut out)
+    };
+    output::finish(written.and_then(|()| out.flush()));
+    if summary.disagree + summary.missing + summary.warnings == 0 {
+        Outcome::Clean
+    } else {
+        Outcome::Findings
+    }
+}
+
+fn write_json(
+    items: &[ItemView<'_>],
+    missing: &[&str],
+    warnings: &[Warning],
+    summary: &Summary,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let json = JsonReport {
+        items: items
+            .iter()
+            .map(|item| JsonItem {
+                key: item.key,
+                agree: item.agree,
+                sources: item
+                    .readings
+                    .iter()
+                    .map(|o| JsonReading {
+                        source: &o.source,
+                        status: o.status.as_ref().and_then(|s| s.canonical.as_deref()),
+                        raw: o.status.as_ref().map(|s| s.raw.as_str()),
+                        repo: &o.repo,
+                        path: &o.path,
+                        line: o.line,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        missing: missing.to_vec(),
+        warnings,
+        summary: Summary {
+            items: summary.items,
+            disagree: summary.disagree,
+            missing: summary.missing,
+            warnings: summary.warnings,
+        },
+    };
+    serde_json::to_writer_pretty(&mut *out, &json)?;
+    writeln!(out)
+}
+
+fn write_text(
+    ws: &Workspace,
+    items: &[ItemView<'_>],
+    missing: &[&str],
+    warnings: &[Warning],
+    summary: &Summary,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let key_width = items.iter().map(|i| i.key.len()).max().unwrap_or(0);
+    for item in items {
+        let mark = if item.agree {
+            format!("{GOOD}  same{GOOD:#}")
+        } else {
+            format!("{BAD}differ{BAD:#}")
+        };
+        let readings: Vec<String> = item
+            .readings
+            .iter()
+            .map(|o| format!("{DIM}{}:{DIM:#} {}", o.source, status_text(o)))
+            .collect();
+        writeln!(
+            out,
+            "{KEY}{:key_width$}{KEY:#}  {mark}  {}",
+            item.key,
+            readings.join("   ")
+        )?;
+        if !item.agree {
+            for o in &item.readings {
+                writeln!(
+                    out,
+                    "{:key_width$}          {DIM}{}: {}:{}{DIM:#}",
+                    "",
+                    o.source,
+                    output::display_path(ws, &o.repo, &o.path),
+                    o.status.as_ref().map_or(o.line, |s| s.line)
+                )?;
+            }
+        }
+    }
+    for key in missing {
+        writeln!(out, "{BAD}{key}{BAD:#}: no source holds this item")?;
+    }
+    output::write_warnings(out, ws, warnings)?;
+    writeln!(
+        out,
+        "{} items, {} differ, {} warnings",
+        summary.items, summary.disagree, summary.warnings
+    )
+}

@@ -1,0 +1,706 @@
+//! `concord.toml`: parsed with spans so that every error names the file,
+//! line and column, then validated into a [`Workspace`].
+
+use concord_formats::{
+    Format, ItemFields, KeyTemplate, front_matter::FrontMatter, json::Json, table::Table,
+    task_blocks::TaskBlocks,
+};
+use concord_model::{StatusDef, Workflow};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use toml::Spanned;
+
+pub const CONFIG_FILE_NAME: &str = "concord.toml";
+
+/// Files larger than this are refused unless `[scan] max_file_bytes` says otherwise.
+const DEFAULT_MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+
+// ---------------------------------------------------------------- raw file
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default, rename = "repo")]
+    repos: Vec<RawRepo>,
+    #[serde(default, rename = "workflow")]
+    workflows: Vec<RawWorkflow>,
+    #[serde(default, rename = "source")]
+    sources: Vec<RawSource>,
+    #[serde(default)]
+    hub: Option<RawHub>,
+    #[serde(default)]
+    scan: Option<RawScan>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRepo {
+    name: Spanned<String>,
+    path: Spanned<String>,
+    remote: Option<String>,
+    branch: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkflow {
+    name: Spanned<String>,
+    statuses: Spanned<Vec<RawStatus>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStatus {
+    name: String,
+    rank: u32,
+    #[serde(default)]
+    aliases: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    name: Spanned<String>,
+    repo: Spanned<String>,
+    format: Spanned<String>,
+    glob: Spanned<String>,
+    workflow: Spanned<String>,
+    key: Option<Spanned<String>>,
+    status: Option<Spanned<String>>,
+    owner: Option<Spanned<String>>,
+    #[serde(default)]
+    fields: BTreeMap<String, String>,
+    /// canonical status -> the word this source uses for it when written back
+    write_names: Option<Spanned<BTreeMap<String, String>>>,
+    // task-blocks
+    info: Option<Spanned<String>>,
+    // table
+    header: Option<Spanned<String>>,
+    key_column: Option<Spanned<String>>,
+    key_regex: Option<Spanned<String>>,
+    qualifiers: Option<Spanned<Vec<String>>>,
+    // json
+    items: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHub {
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScan {
+    max_file_bytes: Option<u64>,
+}
+
+// ---------------------------------------------------------------- validated
+
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub name: String,
+    /// Absolute (config dir joined with the configured path).
+    pub root: PathBuf,
+    /// The path as written in the config, for display.
+    pub path: String,
+    pub remote: Option<String>,
+    pub branch: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FormatName {
+    TaskBlocks,
+    Table,
+    FrontMatter,
+    Json,
+}
+
+impl FormatName {
+    const ALL: [(&'static str, FormatName); 4] = [
+        ("task-blocks", FormatName::TaskBlocks),
+        ("table", FormatName::Table),
+        ("front-matter", FormatName::FrontMatter),
+        ("json", FormatName::Json),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
+    }
+}
+
+pub struct Source {
+    pub name: String,
+    /// Index into [`Workspace::repos`].
+    pub repo: usize,
+    pub format_name: FormatName,
+    pub glob: String,
+    pub matcher: globset::GlobMatcher,
+    /// Index into [`Workspace::workflows`].
+    pub workflow: usize,
+    pub format: Arc<dyn Format>,
+    pub write_names: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Source")
+            .field("name", &self.name)
+            .field("repo", &self.repo)
+            .field("format", &self.format_name)
+            .field("glob", &self.glob)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the hub lives. `Debug` never shows credentials in the URL.
+#[derive(Clone)]
+pub struct Hub {
+    pub url: String,
+}
+
+impl fmt::Debug for Hub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hub")
+            .field("url", &redact_url(&self.url))
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..scheme_end + 3], user, &rest[at..])
+        }
+        None => url.to_string(),
+    }
+}
+
+#[derive(Debug)]
+pub struct Workspace {
+    pub config_path: PathBuf,
+    /// The folder holding the config; every path in it is relative to this.
+    pub root: PathBuf,
+    pub repos: Vec<Repo>,
+    pub workflows: Vec<Workflow>,
+    pub sources: Vec<Source>,
+    pub hub: Hub,
+    pub max_file_bytes: u64,
+}
+
+// ---------------------------------------------------------------- errors
+
+/// A configuration problem, located in the config file where possible.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{location}: {message}")]
+pub struct ConfigError {
+    /// `path:line:column`, or just the path.
+    pub location: String,
+    pub message: String,
+    #[help]
+    pub help: Option<String>,
+    #[source_code]
+    source_code: Option<miette::NamedSource<String>>,
+    #[label("here")]
+    span: Option<miette::SourceSpan>,
+}
+
+impl ConfigError {
+    fn plain(path: &Path, message: impl Into<String>, help: Option<String>) -> Self {
+        Self {
+            location: path.display().to_string(),
+            message: message.into(),
+            help,
+            source_code: None,
+            span: None,
+        }
+    }
+}
+
+/// Builds located errors for one config file.
+struct Errors<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Errors<'_> {
+    fn at(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> ConfigError {
+        self.with_help(span, message, None)
+    }
+
+    fn with_help(
+        &self,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> ConfigError {
+        let start = span.start.min(self.text.len());
+        let before = &self.text[..floor_char_boundary(self.text, start)];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        ConfigError {
+            location: format!("{}:{line}:{column}", self.path.display()),
+            message: message.into(),
+            help,
+            source_code: Some(miette::NamedSource::new(
+                self.path.display().to_string(),
+                self.text.to_string(),
+            )),
+            span: Some((start, span.end.saturating_sub(start)).into()),
+        }
+    }
+}
+
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    while index > 0 && !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+/// The closest candidate, if it is close enough to be a likely typo.
+fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+/// serde reports unknown keys as "unknown field `x`, expected one of `a`, `b`":
+/// turn that into a "did you mean" hint.
+fn unknown_field_help(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    did_you_mean(field, expected.iter().copied()).or_else(|| {
+        (!expected.is_empty()).then(|| {
+            format!(
+                "known keys here: {}",
+                expected
+                    .iter()
+                    .map(|e| format!("`{e}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+    })
+}
+
+// ---------------------------------------------------------------- loading
+
+/// Walk up from `start` to the first folder holding a `concord.toml`.
+pub fn find_config(start: &Path) -> Result<PathBuf, ConfigError> {
+    start
+        .ancestors()
+        .map(|dir| dir.join(CONFIG_FILE_NAME))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| {
+            ConfigError::plain(
+                start,
+                format!("no {CONFIG_FILE_NAME} found here or in any parent folder"),
+                Some("run concord inside a workspace, or pass --config PATH".into()),
+            )
+        })
+}
+
+impl Workspace {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::plain(path, format!("cannot read the workspace file: {e}"), None)
+        })?;
+        let config_path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let root = config_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Self::from_toml(&text, &config_path, &root)
+    }
+
+    /// Parse and validate config text; `path` is only used in messages.
+    pub fn from_toml(text: &str, path: &Path, root: &Path) -> Result<Self, ConfigError> {
+        let errors = Errors { path, text };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim().to_string();
+            let help = unknown_field_help(&message);
+            match e.span() {
+                Some(span) => errors.with_help(span, message, help),
+                None => ConfigError::plain(path, message, help),
+            }
+        })?;
+        validate(raw, &errors, root)
+    }
+
+    pub fn repo(&self, source: &Source) -> &Repo {
+        &self.repos[source.repo]
+    }
+
+    pub fn workflow(&self, source: &Source) -> &Workflow {
+        &self.workflows[source.workflow]
+    }
+}
+
+fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspace, ConfigError> {
+    let mut repos: Vec<Repo> = Vec::new();
+    for repo in raw.repos {
+        if repos.iter().any(|r| r.name == *repo.name.get_ref()) {
+            return Err(errors.at(
+                repo.name.span(),
+                format!("repo `{}` is declared twice", repo.name.get_ref()),
+            ));
+        }
+        let configured = repo.path.get_ref();
+        repos.push(Repo {
+            name: repo.name.into_inner(),
+            root: root.join(configured),
+            path: configured.clone(),
+            remote: repo.remote,
+            branch: repo.branch,
+        });
+    }
+
+    let mut workflows: Vec<Workflow> = Vec::new();
+    for wf in raw.workflows {
+        let name = wf.name.get_ref().clone();
+        if workflows.iter().any(|w| w.name() == name) {
+            return Err(errors.at(
+                wf.name.span(),
+                format!("workflow `{name}` is declared twice"),
+            ));
+        }
+        let span = wf.statuses.span();
+        let statuses = wf
+            .statuses
+            .into_inner()
+            .into_iter()
+            .map(|s| StatusDef {
+                name: s.name,
+                rank: s.rank,
+                aliases: s.aliases,
+            })
+            .collect();
+        workflows.push(Workflow::new(name, statuses).map_err(|e| errors.at(span, e.to_string()))?);
+    }
+
+    let mut sources: Vec<Source> = Vec::new();
+    for src in raw.sources {
+        if sources.iter().any(|s| s.name == *src.name.get_ref()) {
+            return Err(errors.at(
+                src.name.span(),
+                format!("source `{}` is declared twice", src.name.get_ref()),
+            ));
+        }
+        sources.push(validate_source(src, &repos, &workflows, errors)?);
+    }
+
+    let hub = Hub {
+        url: raw
+            .hub
+            .and_then(|h| h.url)
+            .unwrap_or_else(|| "sqlite://.concord/hub.db".to_string()),
+    };
+    let max_file_bytes = raw
+        .scan
+        .and_then(|s| s.max_file_bytes)
+        .unwrap_or(DEFAULT_MAX_FILE_BYTES);
+    Ok(Workspace {
+        config_path: errors.path.to_path_buf(),
+        root: root.to_path_buf(),
+        repos,
+        workflows,
+        sources,
+        hub,
+        max_file_bytes,
+    })
+}
+
+fn validate_source(
+    src: RawSource,
+    repos: &[Repo],
+    workflows: &[Workflow],
+    errors: &Errors<'_>,
+) -> Result<Source, ConfigError> {
+    let name = src.name.get_ref().clone();
+    let repo = repos
+        .iter()
+        .position(|r| r.name == *src.repo.get_ref())
+        .ok_or_else(|| {
+            errors.with_help(
+                src.repo.span(),
+                format!(
+                    "source `{name}` names repo `{}`, which is not declared",
+                    src.repo.get_ref()
+                ),
+                did_you_mean(src.repo.get_ref(), repos.iter().map(|r| r.name.as_str()))
+                    .or_else(|| Some("declare it in a [[repo]] table".into())),
+            )
+        })?;
+    let workflow = workflows
+        .iter()
+        .position(|w| w.name() == src.workflow.get_ref())
+        .ok_or_else(|| {
+            errors.with_help(
+                src.workflow.span(),
+                format!(
+                    "source `{name}` follows workflow `{}`, which is not declared",
+                    src.workflow.get_ref()
+                ),
+                did_you_mean(src.workflow.get_ref(), workflows.iter().map(|w| w.name()))
+                    .or_else(|| Some("declare it in a [[workflow]] table".into())),
+            )
+        })?;
+    let format_name = FormatName::ALL
+        .iter()
+        .find(|(n, _)| n == src.format.get_ref())
+        .map(|(_, f)| *f)
+        .ok_or_else(|| {
+            errors.with_help(
+                src.format.span(),
+                format!("unknown format `{}`", src.format.get_ref()),
+                Some(
+                    did_you_mean(
+                        src.format.get_ref(),
+                        FormatName::ALL.iter().map(|(n, _)| *n),
+                    )
+                    .unwrap_or_else(|| {
+                        "formats: task-blocks, table, front-matter, json".to_string()
+                    }),
+                ),
+            )
+        })?;
+    let matcher = globset::GlobBuilder::new(src.glob.get_ref())
+        .literal_separator(true)
+        .build()
+        .map_err(|e| errors.at(src.glob.span(), format!("invalid glob: {e}")))?
+        .compile_matcher();
+
+    // Options that only one format understands must not be silently ignored.
+    let only_for =
+        |option: &str, span: Option<std::ops::Range<usize>>, allowed: FormatName| match span {
+            Some(span) if format_name != allowed => Err(errors.at(
+                span,
+                format!(
+                    "`{option}` applies to format `{}` only, but source `{name}` is `{}`",
+                    allowed.as_str(),
+                    format_name.as_str()
+                ),
+            )),
+            _ => Ok(()),
+        };
+    only_for(
+        "info",
+        src.info.as_ref().map(Spanned::span),
+        FormatName::TaskBlocks,
+    )?;
+    only_for(
+        "header",
+        src.header.as_ref().map(Spanned::span),
+        FormatName::Table,
+    )?;
+    only_for(
+        "key_column",
+        src.key_column.as_ref().map(Spanned::span),
+        FormatName::Table,
+    )?;
+    only_for(
+        "key_regex",
+        src.key_regex.as_ref().map(Spanned::span),
+        FormatName::Table,
+    )?;
+    only_for(
+        "qualifiers",
+        src.qualifiers.as_ref().map(Spanned::span),
+        FormatName::Table,
+    )?;
+    only_for(
+        "items",
+        src.items.as_ref().map(Spanned::span),
+        FormatName::Json,
+    )?;
+
+    let default_key = match format_name {
+        FormatName::TaskBlocks => "{id}",
+        FormatName::Table => "{0}",
+        FormatName::FrontMatter => "{id}",
+        FormatName::Json => "{/id}",
+    };
+    let key = match &src.key {
+        Some(k) => {
+            KeyTemplate::parse(k.get_ref()).map_err(|e| errors.at(k.span(), e.to_string()))?
+        }
+        None => KeyTemplate::parse(default_key)
+            .map_err(|e| errors.at(src.name.span(), e.to_string()))?,
+    };
+    let status = src
+        .status
+        .as_ref()
+        .map(|s| s.get_ref().clone())
+        .unwrap_or_else(|| match format_name {
+            FormatName::Json => "/status".into(),
+            FormatName::Table => "Status".into(),
+            _ => "status".into(),
+        });
+
+    let is_pointer_format = format_name == FormatName::Json;
+    let mut pointers: Vec<(&str, std::ops::Range<usize>)> = Vec::new();
+    if is_pointer_format {
+        let fallback = src.name.span();
+        pointers.push((
+            &status,
+            src.status.as_ref().map_or(fallback.clone(), Spanned::span),
+        ));
+        if let Some(owner) = &src.owner {
+            pointers.push((owner.get_ref(), owner.span()));
+        }
+        if let Some(items) = &src.items {
+            pointers.push((items.get_ref(), items.span()));
+        }
+        for pointer in src.fields.values() {
+            pointers.push((pointer, fallback.clone()));
+        }
+        for (pointer, span) in pointers {
+            if !pointer.is_empty() && !pointer.starts_with('/') {
+                return Err(errors.with_help(
+                    span,
+                    format!("`{pointer}` is not a JSON pointer"),
+                    Some(format!("JSON pointers start with `/`: `/{pointer}`")),
+                ));
+            }
+        }
+    }
+
+    let item = ItemFields {
+        key,
+        status,
+        owner: src.owner.as_ref().map(|o| o.get_ref().clone()),
+        fields: src.fields.into_iter().collect(),
+    };
+
+    let format: Arc<dyn Format> = match format_name {
+        FormatName::TaskBlocks => Arc::new(TaskBlocks {
+            item,
+            info: src
+                .info
+                .map(Spanned::into_inner)
+                .unwrap_or_else(|| "task".into()),
+        }),
+        FormatName::FrontMatter => Arc::new(FrontMatter { item }),
+        FormatName::Json => Arc::new(Json {
+            item,
+            items: src.items.map(Spanned::into_inner),
+        }),
+        FormatName::Table => {
+            let missing = |option: &str| {
+                errors.with_help(
+                    src.name.span(),
+                    format!("table source `{name}` needs `{option}`"),
+                    Some(
+                        "a table source names its `header` row, its `key_column` and a `key_regex`"
+                            .into(),
+                    ),
+                )
+            };
+            let header = src.header.ok_or_else(|| missing("header"))?;
+            let key_column = src.key_column.ok_or_else(|| missing("key_column"))?;
+            let key_regex = src.key_regex.ok_or_else(|| missing("key_regex"))?;
+            let regex = regex::Regex::new(key_regex.get_ref())
+                .map_err(|e| errors.at(key_regex.span(), format!("invalid key_regex: {e}")))?;
+            let header_cells = split_header(header.get_ref());
+            for (option, column, span) in [
+                (
+                    "key_column",
+                    Some(key_column.get_ref().as_str()),
+                    key_column.span(),
+                ),
+                (
+                    "status",
+                    Some(item.status.as_str()),
+                    src.status.as_ref().map_or(header.span(), Spanned::span),
+                ),
+                (
+                    "owner",
+                    item.owner.as_deref(),
+                    src.owner.as_ref().map_or(header.span(), Spanned::span),
+                ),
+            ] {
+                if let Some(column) = column
+                    && !header_cells.iter().any(|c| c == column)
+                {
+                    return Err(errors.with_help(
+                        span,
+                        format!("{option} column `{column}` is not in the header"),
+                        did_you_mean(column, header_cells.iter().map(String::as_str)),
+                    ));
+                }
+            }
+            let table = Table {
+                item,
+                header: header.into_inner(),
+                key_column: key_column.into_inner(),
+                key_regex: regex,
+                qualifiers: src.qualifiers.map(Spanned::into_inner).unwrap_or_default(),
+            };
+            table
+                .validate()
+                .map_err(|e| errors.at(src.name.span(), format!("table source `{name}`: {e}")))?;
+            Arc::new(table)
+        }
+    };
+
+    let write_span = src
+        .write_names
+        .as_ref()
+        .map_or(src.name.span(), Spanned::span);
+    let write_names = src.write_names.map(Spanned::into_inner).unwrap_or_default();
+    let wf = &workflows[workflow];
+    for canonical in write_names.keys() {
+        if !wf.statuses().iter().any(|s| s.name == *canonical) {
+            return Err(errors.with_help(
+                write_span,
+                format!(
+                    "write_names maps `{canonical}`, which is not a status of workflow `{}`",
+                    wf.name()
+                ),
+                did_you_mean(canonical, wf.statuses().iter().map(|s| s.name.as_str())),
+            ));
+        }
+    }
+
+    Ok(Source {
+        name,
+        repo,
+        format_name,
+        glob: src.glob.into_inner(),
+        matcher,
+        workflow,
+        format,
+        write_names,
+    })
+}
+
+fn split_header(header: &str) -> Vec<String> {
+    header
+        .trim()
+        .trim_start_matches('|')
+        .trim_end_matches('|')
+        .split('|')
+        .map(|c| c.trim().to_string())
+        .collect()
+}

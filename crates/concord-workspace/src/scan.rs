@@ -1,0 +1,411 @@
+//! Read every source of a workspace into observations. The walk finds files
+//! per source; reading and parsing run in parallel; results come back in a
+//! stable order (source, path, line) whatever the thread timing.
+
+use crate::config::{Source, Workspace};
+use concord_formats::{FileContext, ParsedFile, RawItem};
+use concord_model::{Observation, StatusReading, Warning, WarningCode};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Everything one source yielded.
+#[derive(Debug)]
+pub struct SourceScan {
+    /// Index into [`Workspace::sources`].
+    pub source: usize,
+    pub files: usize,
+    pub observations: Vec<Observation>,
+}
+
+#[derive(Debug)]
+pub struct ScanReport {
+    pub sources: Vec<SourceScan>,
+    pub warnings: Vec<Warning>,
+}
+
+impl ScanReport {
+    pub fn observations(&self) -> impl Iterator<Item = &Observation> {
+        self.sources.iter().flat_map(|s| s.observations.iter())
+    }
+}
+
+/// Bytes looked at to tell binary content from text.
+const BINARY_SNIFF_BYTES: usize = 8 * 1024;
+
+struct FileJob {
+    source: usize,
+    /// Repo-relative, `/`-separated.
+    rel: String,
+    abs: PathBuf,
+}
+
+pub fn scan(ws: &Workspace) -> ScanReport {
+    let walked: Vec<(Vec<FileJob>, Vec<Warning>)> = ws
+        .sources
+        .par_iter()
+        .enumerate()
+        .map(|(index, source)| find_files(ws, index, source))
+        .collect();
+
+    let mut warnings = Vec::new();
+    let mut jobs = Vec::new();
+    let mut file_counts = vec![0usize; ws.sources.len()];
+    for (index, (files, walk_warnings)) in walked.into_iter().enumerate() {
+        file_counts[index] = files.len();
+        warnings.extend(walk_warnings);
+        jobs.extend(files);
+    }
+
+    let results: Vec<(usize, Vec<Observation>, Vec<Warning>)> = jobs
+        .par_iter()
+        .map(|job| {
+            let (observations, warnings) = read_file(ws, job);
+            (job.source, observations, warnings)
+        })
+        .collect();
+
+    let mut sources: Vec<SourceScan> = (0..ws.sources.len())
+        .map(|source| SourceScan {
+            source,
+            files: file_counts[source],
+            observations: Vec::new(),
+        })
+        .collect();
+    for (source, observations, file_warnings) in results {
+        sources[source].observations.extend(observations);
+        warnings.extend(file_warnings);
+    }
+    for scan in &sources {
+        warnings.extend(duplicate_keys(&ws.sources[scan.source], &scan.observations));
+    }
+    warnings.sort_by(|a, b| {
+        (&a.source, &a.path, a.line, a.code).cmp(&(&b.source, &b.path, b.line, b.code))
+    });
+    ScanReport { sources, warnings }
+}
+
+/// The folder a glob can only match below: its leading literal components.
+fn walk_base(glob: &str) -> &str {
+    let is_meta = |c: char| matches!(c, '*' | '?' | '[' | '{' | '\\');
+    let mut end = 0;
+    for (i, _) in glob.match_indices('/') {
+        if glob[..i].contains(is_meta) {
+            break;
+        }
+        end = i;
+    }
+    &glob[..end]
+}
+
+fn find_files(ws: &Workspace, index: usize, source: &Source) -> (Vec<FileJob>, Vec<Warning>) {
+    let repo = ws.repo(source);
+    let warn = |code, path: String, message: String| Warning {
+        code,
+        source: source.name.clone(),
+        repo: repo.name.clone(),
+        path,
+        line: None,
+        message,
+    };
+    let mut files = Vec::new();
+    let mut warnings = Vec::new();
+    if !repo.root.is_dir() {
+        warnings.push(warn(
+            WarningCode::MissingRepo,
+            source.glob.clone(),
+            format!(
+                "repo `{}` is not at {} (nothing read for source `{}`)",
+                repo.name,
+                repo.root.display(),
+                source.name
+            ),
+        ));
+        return (files, warnings);
+    }
+    let canonical_root = repo
+        .root
+        .canonicalize()
+        .unwrap_or_else(|_| repo.root.clone());
+    let base = repo.root.join(walk_base(&source.glob));
+    let walker = walkdir::WalkDir::new(&base)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| !(e.file_type().is_dir() && e.file_name() == ".git"));
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                // A missing base folder simply means nothing matched.
+                if e.depth() == 0
+                    && e.io_error()
+                        .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+                {
+                    continue;
+                }
+                let path = e
+                    .path()
+                    .and_then(|p| p.strip_prefix(&repo.root).ok())
+                    .map(rel_string)
+                    .unwrap_or_else(|| source.glob.clone());
+                warnings.push(warn(
+                    WarningCode::UnreadableFile,
+                    path,
+                    format!("cannot walk: {e}"),
+                ));
+                continue;
+            }
+        };
+        let Ok(rel) = entry.path().strip_prefix(&repo.root) else {
+            continue;
+        };
+        let rel = rel_string(rel);
+        if !source.matcher.is_match(&rel) {
+            continue;
+        }
+        let file_type = entry.file_type();
+        if file_type.is_dir() {
+            warnings.push(warn(
+                WarningCode::UnreadableFile,
+                rel,
+                "matches the glob but is a directory; expected a file".into(),
+            ));
+            continue;
+        }
+        if file_type.is_symlink() {
+            match entry.path().canonicalize() {
+                Ok(target) if !target.starts_with(&canonical_root) => {
+                    warnings.push(warn(
+                        WarningCode::UnreadableFile,
+                        rel,
+                        format!(
+                            "refused: symlink points outside the repo (to {})",
+                            target.display()
+                        ),
+                    ));
+                    continue;
+                }
+                Ok(target) if target.is_dir() => {
+                    warnings.push(warn(
+                        WarningCode::UnreadableFile,
+                        rel,
+                        "matches the glob but links to a directory; expected a file".into(),
+                    ));
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warnings.push(warn(
+                        WarningCode::UnreadableFile,
+                        rel,
+                        format!("broken symlink: {e}"),
+                    ));
+                    continue;
+                }
+            }
+        }
+        files.push(FileJob {
+            source: index,
+            rel,
+            abs: entry.into_path(),
+        });
+    }
+    if files.is_empty() && warnings.is_empty() {
+        warnings.push(warn(
+            WarningCode::NoFiles,
+            source.glob.clone(),
+            format!(
+                "glob `{}` matched no file in repo `{}` ({})",
+                source.glob,
+                repo.name,
+                repo.root.display()
+            ),
+        ));
+    }
+    (files, warnings)
+}
+
+fn rel_string(path: &Path) -> String {
+    let mut out = String::new();
+    for (i, part) in path.components().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(&part.as_os_str().to_string_lossy());
+    }
+    out
+}
+
+fn read_file(ws: &Workspace, job: &FileJob) -> (Vec<Observation>, Vec<Warning>) {
+    let source = &ws.sources[job.source];
+    let repo = ws.repo(source);
+    let file_warning = |line: Option<u32>, message: String| Warning {
+        code: WarningCode::UnreadableFile,
+        source: source.name.clone(),
+        repo: repo.name.clone(),
+        path: job.rel.clone(),
+        line,
+        message,
+    };
+    let size = match std::fs::metadata(&job.abs) {
+        Ok(meta) => meta.len(),
+        Err(e) => {
+            return (
+                Vec::new(),
+                vec![file_warning(None, format!("cannot read: {e}"))],
+            );
+        }
+    };
+    if size > ws.max_file_bytes {
+        return (
+            Vec::new(),
+            vec![file_warning(
+                None,
+                format!(
+                    "file is {size} bytes, over the limit of {} (raise `max_file_bytes` in [scan] to read it)",
+                    ws.max_file_bytes
+                ),
+            )],
+        );
+    }
+    let bytes = match std::fs::read(&job.abs) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return (
+                Vec::new(),
+                vec![file_warning(None, format!("cannot read: {e}"))],
+            );
+        }
+    };
+    let sniff = &bytes[..bytes.len().min(BINARY_SNIFF_BYTES)];
+    if let Some(offset) = sniff.iter().position(|&b| b == 0) {
+        return (
+            Vec::new(),
+            vec![file_warning(
+                None,
+                format!(
+                    "binary content (a NUL byte at offset {offset}); expected a {} text file",
+                    source.format_name.as_str()
+                ),
+            )],
+        );
+    }
+    match source.format.parse(FileContext { path: &job.rel }, &bytes) {
+        Ok(parsed) => observe(ws, job, parsed),
+        Err(e) => (
+            Vec::new(),
+            vec![file_warning(
+                e.line,
+                format!("not a valid {} file: {e}", source.format_name.as_str()),
+            )],
+        ),
+    }
+}
+
+/// Turn a parsed file into observations, resolving statuses through the workflow.
+fn observe(ws: &Workspace, job: &FileJob, parsed: ParsedFile) -> (Vec<Observation>, Vec<Warning>) {
+    let source = &ws.sources[job.source];
+    let repo = ws.repo(source);
+    let workflow = ws.workflow(source);
+    let warning = |code, line, message| Warning {
+        code,
+        source: source.name.clone(),
+        repo: repo.name.clone(),
+        path: job.rel.clone(),
+        line: Some(line),
+        message,
+    };
+    let mut warnings: Vec<Warning> = parsed
+        .warnings
+        .into_iter()
+        .map(|w| warning(WarningCode::UnparseableRow, w.line, w.message))
+        .collect();
+    let observations = parsed
+        .items
+        .into_iter()
+        .map(|item: RawItem| {
+            let status = item.status.map(|value| {
+                let known = workflow.resolve(&value.text);
+                if known.is_none() {
+                    let hint = workflow
+                        .suggest(&value.text)
+                        .map(|s| format!(" (did you mean `{}`?)", s.name))
+                        .unwrap_or_default();
+                    warnings.push(warning(
+                        WarningCode::UnknownStatus,
+                        value.line,
+                        format!(
+                            "`{}` has status `{}`, which is no status or alias of workflow `{}`{hint}",
+                            item.key,
+                            value.text,
+                            workflow.name()
+                        ),
+                    ));
+                }
+                StatusReading {
+                    canonical: known.map(|s| s.name.clone()),
+                    rank: known.map(|s| s.rank),
+                    raw: value.text,
+                    line: value.line,
+                    span: value.span,
+                }
+            });
+            Observation {
+                source: source.name.clone(),
+                repo: repo.name.clone(),
+                key: item.key,
+                path: job.rel.clone(),
+                line: item.line,
+                status,
+                owner: item.owner.map(|o| o.text),
+                fields: item
+                    .fields
+                    .into_iter()
+                    .map(|(name, value)| (name, value.text))
+                    .collect(),
+            }
+        })
+        .collect();
+    (observations, warnings)
+}
+
+fn duplicate_keys(source: &Source, observations: &[Observation]) -> Vec<Warning> {
+    let mut first_seen: HashMap<&str, &Observation> = HashMap::with_capacity(observations.len());
+    let mut warnings = Vec::new();
+    for obs in observations {
+        if let Some(first) = first_seen.get(obs.key.as_str()) {
+            warnings.push(Warning {
+                code: WarningCode::DuplicateKey,
+                source: source.name.clone(),
+                repo: obs.repo.clone(),
+                path: obs.path.clone(),
+                line: Some(obs.line),
+                message: format!(
+                    "key `{}` appears again; first at {}:{}",
+                    obs.key, first.path, first.line
+                ),
+            });
+        } else {
+            first_seen.insert(&obs.key, obs);
+        }
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::walk_base;
+
+    #[test]
+    fn walk_base_is_the_literal_folder_prefix() {
+        assert_eq!(
+            walk_base(".claude/features/*/state.json"),
+            ".claude/features"
+        );
+        assert_eq!(walk_base("docs/plan.md"), "docs");
+        assert_eq!(walk_base("**/*.md"), "");
+        assert_eq!(walk_base("plan.md"), "");
+        assert_eq!(walk_base("a/b{c,d}/e/*.md"), "a");
+    }
+}
