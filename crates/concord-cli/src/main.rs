@@ -3,6 +3,10 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+
+// A scan makes many small allocations across threads; mimalloc halves their cost.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod output;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -63,16 +67,12 @@ pub enum Outcome {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    anstream::ColorChoice::write_global(match cli.color {
-        ColorWhen::Auto => anstream::ColorChoice::Auto,
-        ColorWhen::Always => anstream::ColorChoice::Always,
-        ColorWhen::Never => anstream::ColorChoice::Never,
-    });
     let color = match cli.color {
         ColorWhen::Auto => None,
         ColorWhen::Always => Some(true),
         ColorWhen::Never => Some(false),
     };
+    output::init_color(color);
     // Unwrapped messages keep `file:line:column` greppable on one line.
     let _ = miette::set_hook(Box::new(move |_| {
         let mut opts = miette::MietteHandlerOpts::new().wrap_lines(false);

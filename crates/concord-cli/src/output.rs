@@ -3,8 +3,9 @@
 use anstyle::{AnsiColor, Style};
 use concord_model::Warning;
 use concord_workspace::Workspace;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 pub const KEY: Style = Style::new().bold();
 pub const DIM: Style = Style::new().dimmed();
@@ -12,23 +13,69 @@ pub const WARN: Style = AnsiColor::Yellow.on_default().bold();
 pub const BAD: Style = AnsiColor::Red.on_default().bold();
 pub const GOOD: Style = AnsiColor::Green.on_default();
 
-/// Buffered, colour-aware stdout (`NO_COLOR`, `--color`, and non-TTY honoured).
-pub fn stdout() -> impl Write {
-    std::io::BufWriter::with_capacity(64 * 1024, anstream::stdout())
+static COLOR: OnceLock<bool> = OnceLock::new();
+
+/// Decide once whether stdout gets colours: `--color`, then `NO_COLOR`, then a TTY check.
+pub fn init_color(forced: Option<bool>) {
+    let on = forced.unwrap_or_else(|| {
+        std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+            && std::io::stdout().is_terminal()
+    });
+    let _ = COLOR.set(on);
 }
 
-/// A repo-relative path as a path the user can open from where they stand.
-pub fn display_path(ws: &Workspace, repo: &str, rel: &str) -> String {
-    let full = match ws.repos.iter().find(|r| r.name == repo) {
-        Some(repo) => repo.root.join(rel),
-        None => PathBuf::from(rel),
-    };
-    let cwd = std::env::current_dir().ok();
-    let shown = cwd
-        .as_deref()
-        .and_then(|cwd| full.strip_prefix(cwd).ok())
-        .unwrap_or(&full);
-    normalize(shown).display().to_string()
+/// `style` when colours are on, else a style that renders as nothing, so
+/// plain output costs no escape-stripping pass.
+pub fn paint(style: Style) -> Style {
+    if COLOR.get().copied().unwrap_or(false) {
+        style
+    } else {
+        Style::new()
+    }
+}
+
+/// Buffered stdout.
+pub fn stdout() -> impl Write {
+    std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock())
+}
+
+/// Shows repo-relative paths as paths the user can open from where they
+/// stand; remembers the last one since items of one file come together.
+pub struct PathDisplay<'a> {
+    ws: &'a Workspace,
+    cwd: Option<PathBuf>,
+    last: Option<(String, String, String)>,
+}
+
+impl<'a> PathDisplay<'a> {
+    pub fn new(ws: &'a Workspace) -> Self {
+        Self {
+            ws,
+            cwd: std::env::current_dir().ok(),
+            last: None,
+        }
+    }
+
+    pub fn show(&mut self, repo: &str, rel: &str) -> &str {
+        let hit = matches!(&self.last, Some((r, p, _)) if r == repo && p == rel);
+        if !hit {
+            let full = match self.ws.repos.iter().find(|r| r.name == repo) {
+                Some(repo) => repo.root.join(rel),
+                None => PathBuf::from(rel),
+            };
+            let shown = self
+                .cwd
+                .as_deref()
+                .and_then(|cwd| full.strip_prefix(cwd).ok())
+                .unwrap_or(&full);
+            let shown = normalize(shown).display().to_string();
+            self.last = Some((repo.to_string(), rel.to_string(), shown));
+        }
+        self.last
+            .as_ref()
+            .map_or("", |(_, _, shown)| shown.as_str())
+    }
 }
 
 /// Drop `.` components so `./examples/./repo/x` reads `examples/repo/x`.
@@ -38,20 +85,44 @@ fn normalize(path: &Path) -> PathBuf {
         .collect()
 }
 
+/// `text` left-aligned in `width` columns (counted in chars, like `{:width$}`).
+pub fn write_padded(out: &mut impl Write, text: &str, width: usize) -> std::io::Result<()> {
+    const SPACES: &[u8; 64] = &[b' '; 64];
+    out.write_all(text.as_bytes())?;
+    let mut missing = width.saturating_sub(text.chars().count());
+    while missing > 0 {
+        let n = missing.min(SPACES.len());
+        out.write_all(&SPACES[..n])?;
+        missing -= n;
+    }
+    Ok(())
+}
+
+/// `1 file`, `3 files`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 pub fn write_warnings(
     out: &mut impl Write,
     ws: &Workspace,
     warnings: &[Warning],
 ) -> std::io::Result<()> {
+    let (warn, dim) = (paint(WARN), paint(DIM));
+    let mut paths = PathDisplay::new(ws);
     for w in warnings {
-        let path = display_path(ws, &w.repo, &w.path);
+        let path = paths.show(&w.repo, &w.path).to_string();
         let place = match w.line {
             Some(line) => format!("{path}:{line}"),
             None => path,
         };
         writeln!(
             out,
-            "{WARN}warning{WARN:#}[{}] {place}: {} {DIM}(source {}){DIM:#}",
+            "{warn}warning{warn:#}[{}] {place}: {} {dim}(source {}){dim:#}",
             w.code.as_str(),
             w.message,
             w.source

@@ -9,7 +9,6 @@ use crate::{
     EditError, FileContext, FileError, Format, ItemFields, ParsedFile, RawItem, RowWarning,
     SpannedValue, check_single_line,
 };
-use std::borrow::Cow;
 use std::ops::Range;
 
 #[derive(Debug, Clone)]
@@ -172,7 +171,7 @@ impl TaskBlocks {
         };
         let mut problem = None;
         let key = self.item.key.render(ctx.path, |name| match find(name) {
-            Ok(Some(f)) => Some(Cow::Owned(text(&f.value).into_owned())),
+            Ok(Some(f)) => Some(text(&f.value)),
             Ok(None) => None,
             Err(e) => {
                 problem.get_or_insert(e);

@@ -1,5 +1,6 @@
 use serde::Serialize;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// A status as a source wrote it, and what the workflow makes of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -7,7 +8,7 @@ pub struct StatusReading {
     /// The source's own word, qualifiers stripped.
     pub raw: String,
     /// The canonical status, or `None` when the word is unknown.
-    pub canonical: Option<String>,
+    pub canonical: Option<Arc<str>>,
     pub rank: Option<u32>,
     /// 1-based line of the status value.
     pub line: u32,
@@ -19,11 +20,12 @@ pub struct StatusReading {
 /// What one source says about one item at one moment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Observation {
-    pub source: String,
-    pub repo: String,
+    // Shared strings: a scan makes one per source, repo and file, not per item.
+    pub source: Arc<str>,
+    pub repo: Arc<str>,
     pub key: String,
     /// Repo-relative path with `/` separators.
-    pub path: String,
+    pub path: Arc<str>,
     pub line: u32,
     pub status: Option<StatusReading>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// One status of a workflow, its rank and the other words sources use for it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -16,6 +17,10 @@ pub struct Workflow {
     statuses: Vec<StatusDef>,
     /// normalized word -> index into `statuses`
     lookup: HashMap<String, usize>,
+    /// names and aliases exactly as configured: the common case needs no normalizing
+    exact: HashMap<String, usize>,
+    /// canonical names, shared by every observation that resolves to them
+    shared_names: Vec<Arc<str>>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -95,10 +100,23 @@ impl Workflow {
                 }
             }
         }
+        let mut exact = HashMap::new();
+        for (index, status) in statuses.iter().enumerate() {
+            exact.insert(status.name.clone(), index);
+            for alias in &status.aliases {
+                exact.insert(alias.clone(), index);
+            }
+        }
+        let shared_names = statuses
+            .iter()
+            .map(|s| Arc::from(s.name.as_str()))
+            .collect();
         Ok(Self {
             name,
             statuses,
             lookup,
+            exact,
+            shared_names,
         })
     }
 
@@ -112,9 +130,20 @@ impl Workflow {
 
     /// The canonical status a source's word stands for, if any.
     pub fn resolve(&self, word: &str) -> Option<&StatusDef> {
-        self.lookup
-            .get(&normalize_status_word(word))
-            .map(|&i| &self.statuses[i])
+        self.resolve_index(word).map(|i| &self.statuses[i])
+    }
+
+    /// Index into [`Workflow::statuses`] of the status a word stands for.
+    pub fn resolve_index(&self, word: &str) -> Option<usize> {
+        match self.exact.get(word) {
+            Some(&i) => Some(i),
+            None => self.lookup.get(&normalize_status_word(word)).copied(),
+        }
+    }
+
+    /// The canonical name of status `index`, as a shared string.
+    pub fn shared_name(&self, index: usize) -> Option<Arc<str>> {
+        self.shared_names.get(index).cloned()
     }
 
     /// Nearest known word, for "did you mean" hints on unknown statuses.

@@ -3,11 +3,12 @@
 //! stable order (source, path, line) whatever the thread timing.
 
 use crate::config::{Source, Workspace};
-use concord_formats::{FileContext, ParsedFile, RawItem};
+use concord_formats::{FileContext, ParsedFile};
 use concord_model::{Observation, StatusReading, Warning, WarningCode};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Everything one source yielded.
 #[derive(Debug)]
@@ -321,52 +322,55 @@ fn observe(ws: &Workspace, job: &FileJob, parsed: ParsedFile) -> (Vec<Observatio
         .into_iter()
         .map(|w| warning(WarningCode::UnparseableRow, w.line, w.message))
         .collect();
-    let observations = parsed
-        .items
-        .into_iter()
-        .map(|item: RawItem| {
-            let status = item.status.map(|value| {
-                let known = workflow.resolve(&value.text);
-                if known.is_none() {
-                    let hint = workflow
-                        .suggest(&value.text)
-                        .map(|s| format!(" (did you mean `{}`?)", s.name))
-                        .unwrap_or_default();
-                    warnings.push(warning(
-                        WarningCode::UnknownStatus,
-                        value.line,
-                        format!(
-                            "`{}` has status `{}`, which is no status or alias of workflow `{}`{hint}",
-                            item.key,
-                            value.text,
-                            workflow.name()
-                        ),
-                    ));
-                }
-                StatusReading {
-                    canonical: known.map(|s| s.name.clone()),
-                    rank: known.map(|s| s.rank),
-                    raw: value.text,
-                    line: value.line,
-                    span: value.span,
-                }
-            });
-            Observation {
-                source: source.name.clone(),
-                repo: repo.name.clone(),
-                key: item.key,
-                path: job.rel.clone(),
-                line: item.line,
-                status,
-                owner: item.owner.map(|o| o.text),
-                fields: item
-                    .fields
-                    .into_iter()
-                    .map(|(name, value)| (name, value.text))
-                    .collect(),
+    // One allocation per file for the strings every item of it shares.
+    let (source_name, repo_name, path): (Arc<str>, Arc<str>, Arc<str>) = (
+        Arc::from(source.name.as_str()),
+        Arc::from(repo.name.as_str()),
+        Arc::from(job.rel.as_str()),
+    );
+    let mut observations = Vec::with_capacity(parsed.items.len());
+    for item in parsed.items {
+        let status = item.status.map(|value| {
+            let known = workflow.resolve_index(&value.text);
+            if known.is_none() {
+                let hint = workflow
+                    .suggest(&value.text)
+                    .map(|s| format!(" (did you mean `{}`?)", s.name))
+                    .unwrap_or_default();
+                warnings.push(warning(
+                    WarningCode::UnknownStatus,
+                    value.line,
+                    format!(
+                        "`{}` has status `{}`, which is no status or alias of workflow `{}`{hint}",
+                        item.key,
+                        value.text,
+                        workflow.name()
+                    ),
+                ));
             }
-        })
-        .collect();
+            StatusReading {
+                canonical: known.and_then(|i| workflow.shared_name(i)),
+                rank: known.map(|i| workflow.statuses()[i].rank),
+                raw: value.text,
+                line: value.line,
+                span: value.span,
+            }
+        });
+        observations.push(Observation {
+            source: source_name.clone(),
+            repo: repo_name.clone(),
+            key: item.key,
+            path: path.clone(),
+            line: item.line,
+            status,
+            owner: item.owner.map(|o| o.text),
+            fields: item
+                .fields
+                .into_iter()
+                .map(|(name, value)| (name, value.text))
+                .collect(),
+        });
+    }
     (observations, warnings)
 }
 
@@ -378,8 +382,8 @@ fn duplicate_keys(source: &Source, observations: &[Observation]) -> Vec<Warning>
             warnings.push(Warning {
                 code: WarningCode::DuplicateKey,
                 source: source.name.clone(),
-                repo: obs.repo.clone(),
-                path: obs.path.clone(),
+                repo: obs.repo.to_string(),
+                path: obs.path.to_string(),
                 line: Some(obs.line),
                 message: format!(
                     "key `{}` appears again; first at {}:{}",

@@ -17,7 +17,7 @@ pub struct ItemView<'a> {
 /// silently agrees with a known one).
 fn comparable(obs: &Observation) -> Option<(bool, &str)> {
     obs.status.as_ref().map(|s| match &s.canonical {
-        Some(canonical) => (true, canonical.as_str()),
+        Some(canonical) => (true, &**canonical),
         None => (false, s.raw.as_str()),
     })
 }

@@ -2,7 +2,7 @@
 
 use crate::Outcome;
 use crate::commands::scan::status_text;
-use crate::output::{self, BAD, DIM, GOOD, KEY};
+use crate::output::{self, BAD, DIM, GOOD, KEY, paint};
 use concord_model::Warning;
 use concord_workspace::status::{ItemView, compare};
 use concord_workspace::{Workspace, scan};
@@ -128,21 +128,25 @@ fn write_text(
     summary: &Summary,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
+    let (key, dim, good, bad) = (paint(KEY), paint(DIM), paint(GOOD), paint(BAD));
+    let mut paths = output::PathDisplay::new(ws);
     let key_width = items.iter().map(|i| i.key.len()).max().unwrap_or(0);
     for item in items {
-        let mark = if item.agree {
-            format!("{GOOD}  same{GOOD:#}")
+        let mark = if !item.agree {
+            format!("{bad}differ{bad:#}")
+        } else if item.readings.len() > 1 {
+            format!("{good}  same{good:#}")
         } else {
-            format!("{BAD}differ{BAD:#}")
+            "   one".to_string()
         };
         let readings: Vec<String> = item
             .readings
             .iter()
-            .map(|o| format!("{DIM}{}:{DIM:#} {}", o.source, status_text(o)))
+            .map(|o| format!("{dim}{}:{dim:#} {}", o.source, status_text(o)))
             .collect();
         writeln!(
             out,
-            "{KEY}{:key_width$}{KEY:#}  {mark}  {}",
+            "{key}{:key_width$}{key:#}  {mark}  {}",
             item.key,
             readings.join("   ")
         )?;
@@ -150,22 +154,24 @@ fn write_text(
             for o in &item.readings {
                 writeln!(
                     out,
-                    "{:key_width$}          {DIM}{}: {}:{}{DIM:#}",
+                    "{:key_width$}          {dim}{}: {}:{}{dim:#}",
                     "",
                     o.source,
-                    output::display_path(ws, &o.repo, &o.path),
+                    paths.show(&o.repo, &o.path),
                     o.status.as_ref().map_or(o.line, |s| s.line)
                 )?;
             }
         }
     }
-    for key in missing {
-        writeln!(out, "{BAD}{key}{BAD:#}: no source holds this item")?;
+    for missing in missing {
+        writeln!(out, "{bad}{missing}{bad:#}: no source holds this item")?;
     }
     output::write_warnings(out, ws, warnings)?;
     writeln!(
         out,
-        "{} items, {} differ, {} warnings",
-        summary.items, summary.disagree, summary.warnings
+        "{}, {} differ, {}",
+        output::count(summary.items, "item"),
+        summary.disagree,
+        output::count(summary.warnings, "warning")
     )
 }
