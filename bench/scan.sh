@@ -16,16 +16,30 @@ trap 'rm -rf "$work"' EXIT
 concord="$PWD/target/release/concord"
 cd "$work/ws"
 sync
-echo "== wall time (warm cache; cold = first run, see hyperfine min/max)"
-hyperfine --warmup 2 --runs 15 --export-json "$work/times.json" \
-  -n concord "$concord scan > /dev/null || true" \
-  -n "rg -c" "rg -c --no-ignore --hidden '^status:' repos > /dev/null"
-python3 - "$work/times.json" <<'PY'
+rg_cmd="rg -c --no-ignore --hidden ^status: repos"
+report() {
+  python3 - "$1" "$2" <<'PY'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-c, g = r["concord"], r["rg -c"]
-print(f"concord scan median {c['median']*1000:.1f} ms, rg -c median {g['median']*1000:.1f} ms, ratio {c['median']/g['median']:.2f}x")
+c, g = r["concord scan"], r["rg -c"]
+print(f"{sys.argv[2]}: concord scan median {c['median']*1000:.1f} ms, rg -c median {g['median']*1000:.1f} ms, ratio {c['median']/g['median']:.2f}x")
 PY
+}
+if [ "$(id -u)" = 0 ] && [ -w /proc/sys/vm/drop_caches ]; then
+  echo "== cold cache (page cache dropped before every run)"
+  hyperfine -N -i --runs 8 --export-json "$work/cold.json" \
+    --prepare 'sh -c "sync; echo 3 > /proc/sys/vm/drop_caches"' \
+    -n "concord scan" "$concord scan" -n "rg -c" "$rg_cmd"
+  cold=1
+else
+  echo "== cold cache skipped (needs root to drop the page cache)"
+  cold=0
+fi
+echo "== warm cache"
+hyperfine -N -i --warmup 3 --runs 20 --export-json "$work/warm.json" \
+  -n "concord scan" "$concord scan" -n "rg -c" "$rg_cmd"
+[ "$cold" = 1 ] && report "$work/cold.json" cold
+report "$work/warm.json" warm
 echo "== peak memory"
 /usr/bin/time -f "concord scan: %M KB max RSS, %e s" "$concord" scan > /dev/null || true
 /usr/bin/time -f "rg -c: %M KB max RSS, %e s" rg -c --no-ignore --hidden '^status:' repos > /dev/null

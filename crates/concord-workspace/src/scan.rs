@@ -58,27 +58,39 @@ pub fn scan(ws: &Workspace) -> ScanReport {
         jobs.extend(files);
     }
 
-    let results: Vec<(usize, Vec<Observation>, Vec<Warning>)> = jobs
-        .par_iter()
-        .map(|job| {
-            let (observations, warnings) = read_file(ws, job);
-            (job.source, observations, warnings)
-        })
-        .collect();
+    let results: Vec<(Vec<Observation>, Vec<Warning>)> =
+        jobs.par_iter().map(|job| read_file(ws, job)).collect();
 
-    let mut sources: Vec<SourceScan> = (0..ws.sources.len())
-        .map(|source| SourceScan {
-            source,
-            files: file_counts[source],
-            observations: Vec::new(),
+    // Jobs are ordered by source, so each source's results are one run of them.
+    let mut results = results.into_iter();
+    let runs: Vec<Vec<(Vec<Observation>, Vec<Warning>)>> = file_counts
+        .iter()
+        .map(|&count| results.by_ref().take(count).collect())
+        .collect();
+    let per_source: Vec<(SourceScan, Vec<Warning>)> = runs
+        .into_par_iter()
+        .enumerate()
+        .map(|(index, run)| {
+            let total = run.iter().map(|(obs, _)| obs.len()).sum();
+            let mut observations = Vec::with_capacity(total);
+            let mut source_warnings = Vec::new();
+            for (obs, file_warnings) in run {
+                observations.extend(obs);
+                source_warnings.extend(file_warnings);
+            }
+            source_warnings.extend(duplicate_keys(&ws.sources[index], &observations));
+            let scan = SourceScan {
+                source: index,
+                files: file_counts[index],
+                observations,
+            };
+            (scan, source_warnings)
         })
         .collect();
-    for (source, observations, file_warnings) in results {
-        sources[source].observations.extend(observations);
-        warnings.extend(file_warnings);
-    }
-    for scan in &sources {
-        warnings.extend(duplicate_keys(&ws.sources[scan.source], &scan.observations));
+    let mut sources = Vec::with_capacity(per_source.len());
+    for (scan, source_warnings) in per_source {
+        sources.push(scan);
+        warnings.extend(source_warnings);
     }
     warnings.sort_by(|a, b| {
         (&a.source, &a.path, a.line, a.code).cmp(&(&b.source, &b.path, b.line, b.code))
@@ -249,35 +261,9 @@ fn read_file(ws: &Workspace, job: &FileJob) -> (Vec<Observation>, Vec<Warning>) 
         line,
         message,
     };
-    let size = match std::fs::metadata(&job.abs) {
-        Ok(meta) => meta.len(),
-        Err(e) => {
-            return (
-                Vec::new(),
-                vec![file_warning(None, format!("cannot read: {e}"))],
-            );
-        }
-    };
-    if size > ws.max_file_bytes {
-        return (
-            Vec::new(),
-            vec![file_warning(
-                None,
-                format!(
-                    "file is {size} bytes, over the limit of {} (raise `max_file_bytes` in [scan] to read it)",
-                    ws.max_file_bytes
-                ),
-            )],
-        );
-    }
-    let bytes = match std::fs::read(&job.abs) {
+    let bytes = match read_limited(&job.abs, ws.max_file_bytes) {
         Ok(bytes) => bytes,
-        Err(e) => {
-            return (
-                Vec::new(),
-                vec![file_warning(None, format!("cannot read: {e}"))],
-            );
-        }
+        Err(message) => return (Vec::new(), vec![file_warning(None, message)]),
     };
     let sniff = &bytes[..bytes.len().min(BINARY_SNIFF_BYTES)];
     if let Some(offset) = sniff.iter().position(|&b| b == 0) {
@@ -302,6 +288,33 @@ fn read_file(ws: &Workspace, job: &FileJob) -> (Vec<Observation>, Vec<Warning>) 
             )],
         ),
     }
+}
+
+/// The file's bytes, refusing files over `limit`; one open, one stat.
+fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let size = file
+        .metadata()
+        .map_err(|e| format!("cannot read: {e}"))?
+        .len();
+    let over = |size: u64| {
+        format!(
+            "file is {size} bytes, over the limit of {limit} (raise `max_file_bytes` in [scan] to read it)"
+        )
+    };
+    if size > limit {
+        return Err(over(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize + 1);
+    // `take` guards against a file that grows while it is read.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(over(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 /// Turn a parsed file into observations, resolving statuses through the workflow.
