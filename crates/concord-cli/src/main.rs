@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 /// Keep the state of work consistent across plans, state files, the hub and trackers.
 #[derive(Parser, Debug)]
-#[command(name = "concord", version, about, max_term_width = 100)]
+#[command(name = "concord", version, max_term_width = 100)]
 struct Cli {
     /// Workspace file to use instead of the nearest concord.toml above the current folder.
     #[arg(
