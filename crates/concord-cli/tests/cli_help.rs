@@ -17,7 +17,8 @@ fn check(name: &str, args: &[&str]) {
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
     assert_eq!(
-        out.stdout, expected,
+        out.stdout,
+        expected,
         "`concord {}` changed; if that is intended, rerun with UPDATE_SNAPSHOTS=1",
         args.join(" ")
     );

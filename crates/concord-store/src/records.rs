@@ -1,0 +1,129 @@
+//! Rows of the hub, as plain data. Times are RFC 3339 UTC text, so both
+//! backends store and export them identically.
+
+use serde::{Deserialize, Serialize};
+
+/// The hub's own value of one item field (what `concord set` changes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HubValue {
+    pub key: String,
+    pub field: String,
+    pub value: Option<String>,
+    /// Compare-and-set counter: 1 on first write, +1 on every change.
+    pub version: i64,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+/// A conditional change of a hub value, journaled in the same transaction.
+#[derive(Debug, Clone)]
+pub struct ValueChange {
+    pub key: String,
+    pub field: String,
+    /// The version the change was planned from; 0 when the hub had no value.
+    pub expected_version: i64,
+    /// The value read at `expected_version` (the journal's `from`).
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub at: String,
+    pub actor: String,
+    pub run_id: Option<String>,
+    pub reason: String,
+    pub note: Option<String>,
+}
+
+/// The value all sources of a rule last agreed on for one item field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Base {
+    pub rule: String,
+    pub key: String,
+    pub field: String,
+    pub value: Option<String>,
+    /// JSON object: source name -> the version it had when agreed.
+    pub versions: String,
+    pub version: i64,
+    pub agreed_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watermark {
+    pub source: String,
+    pub position: String,
+    pub updated_at: String,
+}
+
+/// What one source said about one item in the latest run that read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservationRecord {
+    pub source: String,
+    pub key: String,
+    pub run_id: String,
+    pub status: Option<String>,
+    pub raw_status: Option<String>,
+    pub repo: String,
+    pub path: String,
+    pub line: i64,
+    pub observed_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub command: String,
+    pub actor: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub outcome: Option<String>,
+    pub summary: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JournalKind {
+    /// A value concord (or a person through concord) changed.
+    Change,
+    /// An event a user logged (`concord log`).
+    Event,
+}
+
+impl JournalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JournalKind::Change => "change",
+            JournalKind::Event => "event",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "change" => Some(JournalKind::Change),
+            "event" => Some(JournalKind::Event),
+            _ => None,
+        }
+    }
+}
+
+/// One append-only journal row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// Assigned by the hub; ignored when appending.
+    pub id: i64,
+    pub at: String,
+    pub run_id: Option<String>,
+    /// `user@host` or a configured name.
+    pub actor: String,
+    pub key: String,
+    pub kind: JournalKind,
+    pub field: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Where it was written: `hub`, a source and path, a tracker id.
+    pub target: Option<String>,
+    /// Reason code (`SET_BY_USER`, `REOPENED`, `EVENT_LOGGED`, ...).
+    pub reason: String,
+    pub note: Option<String>,
+    pub event_type: Option<String>,
+    pub phase: Option<String>,
+    #[serde(default)]
+    pub artifacts: Vec<String>,
+}

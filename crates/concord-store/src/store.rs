@@ -1,0 +1,732 @@
+//! [`Store`]: one interface, two backends. Each operation is written once
+//! with `$N` placeholders (both SQLite and PostgreSQL bind them by number)
+//! and run on whichever pool the hub URL chose.
+
+use crate::migrations::{MIGRATIONS, latest};
+use crate::records::*;
+use crate::{Result, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+// Every dynamic SQL string here is assembled from constants; values are always bound.
+use sqlx::{AssertSqlSafe, Connection, Row};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The hub. Cheap to clone (pools are shared).
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: Pool,
+    url: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Run `$body` with `$pool` bound to the concrete pool: the same code,
+/// type-checked once per backend.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &rest[at..]),
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+impl Store {
+    /// Open (and create, for SQLite) the hub at `url`, then bring its schema
+    /// up to date. Relative SQLite paths are resolved against `base_dir`.
+    pub async fn open(url: &str, base_dir: &Path) -> Result<Self> {
+        let store = Self::connect(url, base_dir).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connect without migrating (for `concord hub migrate` and checks).
+    pub async fn connect(url: &str, base_dir: &Path) -> Result<Self> {
+        let shown = redact_url(url);
+        let unavailable = |message: String| StoreError::Unavailable {
+            url: shown.clone(),
+            message,
+        };
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or(path);
+            if path.is_empty() {
+                return Err(StoreError::UnsupportedUrl(shown));
+            }
+            let path = base_dir.join(path);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| unavailable(format!("cannot create {}: {e}", parent.display())))?;
+            }
+            // A file the user made read-only is opened read-only, so every
+            // write fails with a clear error instead of changing it anyway.
+            let read_only = std::fs::metadata(&path).is_ok_and(|m| m.permissions().readonly());
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(!read_only)
+                .read_only(read_only)
+                .journal_mode(SqliteJournalMode::Wal)
+                // WAL + NORMAL: a crash loses no committed transaction; only
+                // a power cut may lose the last ones.
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options)
+                .await
+                .map_err(|e| unavailable(e.to_string()))?;
+            Ok(Self {
+                pool: Pool::Sqlite(pool),
+                url: format!("sqlite://{}", path.display()),
+            })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options =
+                PgConnectOptions::from_str(url).map_err(|e| unavailable(e.to_string()))?;
+            Self::connect_postgres(options, &shown).await
+        } else {
+            Err(StoreError::UnsupportedUrl(shown))
+        }
+    }
+
+    /// Connect to PostgreSQL with explicit options (tests use a schema each).
+    pub async fn connect_postgres(options: PgConnectOptions, shown_url: &str) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Unavailable {
+                url: redact_url(shown_url),
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            pool: Pool::Postgres(pool),
+            url: redact_url(shown_url),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The URL with any password redacted.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Run raw SQL. For tests that must reach past the interface (simulate
+    /// a newer schema, try to edit the journal); never used by concord itself.
+    #[doc(hidden)]
+    pub async fn execute_raw_for_tests(&self, sql: &str) -> Result<()> {
+        on_pool!(self, |pool| {
+            sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, |pool| pool.close().await)
+    }
+
+    /// The schema version the hub is at (0 for a new hub).
+    pub async fn schema_version(&self) -> Result<i64> {
+        const CREATE: &str = "CREATE TABLE IF NOT EXISTS concord_schema \
+             (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)";
+        const READ: &str = "SELECT COALESCE(MAX(version), 0) FROM concord_schema";
+        on_pool!(self, |pool| {
+            sqlx::query(CREATE).execute(pool).await?;
+            Ok(sqlx::query_scalar::<_, i64>(READ).fetch_one(pool).await?)
+        })
+    }
+
+    /// Apply the migrations the hub lacks, each in its own transaction.
+    /// Returns how many were applied. Refuses a hub newer than this concord.
+    pub async fn migrate(&self) -> Result<usize> {
+        let known = latest();
+        let found = self.schema_version().await?;
+        if found > known {
+            return Err(StoreError::NewerSchema {
+                url: self.url.clone(),
+                found,
+                known,
+            });
+        }
+        let mut applied = 0;
+        for (version, sqlite_sql, postgres_sql) in MIGRATIONS {
+            if *version <= found {
+                continue;
+            }
+            let now = crate::transfer::now_rfc3339();
+            // Two processes may migrate at once: the lock serialises them and
+            // the version re-check inside makes the loser a no-op.
+            let done = match &self.pool {
+                Pool::Sqlite(pool) => {
+                    let mut conn = pool.acquire().await?;
+                    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+                    let current: i64 =
+                        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM concord_schema")
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    if current < *version {
+                        sqlx::raw_sql(AssertSqlSafe(*sqlite_sql))
+                            .execute(&mut *tx)
+                            .await?;
+                        insert_version(&mut tx, *version, &now).await?;
+                        tx.commit().await?;
+                        true
+                    } else {
+                        false
+                    }
+                }
+                Pool::Postgres(pool) => {
+                    let mut tx = pool.begin().await?;
+                    sqlx::query("SELECT pg_advisory_xact_lock(7212201)")
+                        .execute(&mut *tx)
+                        .await?;
+                    let current: i64 =
+                        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM concord_schema")
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    if current < *version {
+                        sqlx::raw_sql(AssertSqlSafe(*postgres_sql))
+                            .execute(&mut *tx)
+                            .await?;
+                        insert_version(&mut tx, *version, &now).await?;
+                        tx.commit().await?;
+                        true
+                    } else {
+                        false
+                    }
+                }
+            };
+            applied += usize::from(done);
+        }
+        Ok(applied)
+    }
+
+    // ------------------------------------------------------------ hub values
+
+    pub async fn hub_value(&self, key: &str, field: &str) -> Result<Option<HubValue>> {
+        const SQL: &str = "SELECT item_key, field, value, version, updated_at, updated_by \
+             FROM hub_values WHERE item_key = $1 AND field = $2";
+        on_pool!(self, |pool| {
+            let row = sqlx::query(SQL)
+                .bind(key)
+                .bind(field)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| hub_value_from(&r)).transpose()
+        })
+    }
+
+    pub async fn hub_values(&self) -> Result<Vec<HubValue>> {
+        const SQL: &str = "SELECT item_key, field, value, version, updated_at, updated_by \
+             FROM hub_values ORDER BY item_key, field";
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(SQL).fetch_all(pool).await?;
+            rows.iter().map(hub_value_from).collect()
+        })
+    }
+
+    /// Change a hub value if it is still at `change.expected_version`, and
+    /// journal the change in the same transaction.
+    pub async fn set_hub_value(&self, change: &ValueChange) -> Result<HubValue> {
+        const INSERT: &str = "INSERT INTO hub_values \
+             (item_key, field, value, version, updated_at, updated_by) \
+             VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (item_key, field) DO NOTHING";
+        const UPDATE: &str = "UPDATE hub_values SET value = $3, version = version + 1, \
+             updated_at = $4, updated_by = $5 \
+             WHERE item_key = $1 AND field = $2 AND version = $6";
+        const VERSION: &str = "SELECT version FROM hub_values WHERE item_key = $1 AND field = $2";
+        let entry = JournalEntry {
+            id: 0,
+            at: change.at.clone(),
+            run_id: change.run_id.clone(),
+            actor: change.actor.clone(),
+            key: change.key.clone(),
+            kind: JournalKind::Change,
+            field: Some(change.field.clone()),
+            from: change.from.clone(),
+            to: change.to.clone(),
+            target: Some("hub".into()),
+            reason: change.reason.clone(),
+            note: change.note.clone(),
+            event_type: None,
+            phase: None,
+            artifacts: Vec::new(),
+        };
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let written = if change.expected_version == 0 {
+                sqlx::query(INSERT)
+                    .bind(&change.key)
+                    .bind(&change.field)
+                    .bind(&change.to)
+                    .bind(&change.at)
+                    .bind(&change.actor)
+                    .execute(&mut *tx)
+                    .await?
+            } else {
+                sqlx::query(UPDATE)
+                    .bind(&change.key)
+                    .bind(&change.field)
+                    .bind(&change.to)
+                    .bind(&change.at)
+                    .bind(&change.actor)
+                    .bind(change.expected_version)
+                    .execute(&mut *tx)
+                    .await?
+            };
+            if written.rows_affected() != 1 {
+                let actual: Option<i64> = sqlx::query_scalar(VERSION)
+                    .bind(&change.key)
+                    .bind(&change.field)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.rollback().await?;
+                return Err(StoreError::Conflict {
+                    key: change.key.clone(),
+                    field: change.field.clone(),
+                    expected: change.expected_version,
+                    actual,
+                });
+            }
+            insert_journal(&mut tx, &entry).await?;
+            tx.commit().await?;
+            Ok(HubValue {
+                key: change.key.clone(),
+                field: change.field.clone(),
+                value: change.to.clone(),
+                version: change.expected_version + 1,
+                updated_at: change.at.clone(),
+                updated_by: change.actor.clone(),
+            })
+        })
+    }
+
+    // ------------------------------------------------------------ bases, watermarks
+
+    pub async fn base(&self, rule: &str, key: &str, field: &str) -> Result<Option<Base>> {
+        const SQL: &str = "SELECT rule, item_key, field, value, versions, version, agreed_at \
+             FROM bases WHERE rule = $1 AND item_key = $2 AND field = $3";
+        on_pool!(self, |pool| {
+            let row = sqlx::query(SQL)
+                .bind(rule)
+                .bind(key)
+                .bind(field)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| base_from(&r)).transpose()
+        })
+    }
+
+    /// Store a new base if the stored one is still at `expected_version`
+    /// (0: none yet). Returns the base as stored.
+    pub async fn put_base(&self, base: &Base, expected_version: i64) -> Result<Base> {
+        const INSERT: &str = "INSERT INTO bases \
+             (rule, item_key, field, value, versions, version, agreed_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT (rule, item_key, field) DO NOTHING";
+        const UPDATE: &str = "UPDATE bases SET value = $4, versions = $5, version = version + 1, \
+             agreed_at = $6 WHERE rule = $1 AND item_key = $2 AND field = $3 AND version = $7";
+        const VERSION: &str =
+            "SELECT version FROM bases WHERE rule = $1 AND item_key = $2 AND field = $3";
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let query = if expected_version == 0 {
+                sqlx::query(INSERT)
+            } else {
+                sqlx::query(UPDATE)
+            };
+            let mut query = query
+                .bind(&base.rule)
+                .bind(&base.key)
+                .bind(&base.field)
+                .bind(&base.value)
+                .bind(&base.versions)
+                .bind(&base.agreed_at);
+            if expected_version != 0 {
+                query = query.bind(expected_version);
+            }
+            let written = query.execute(&mut *tx).await?;
+            if written.rows_affected() != 1 {
+                let actual: Option<i64> = sqlx::query_scalar(VERSION)
+                    .bind(&base.rule)
+                    .bind(&base.key)
+                    .bind(&base.field)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.rollback().await?;
+                return Err(StoreError::Conflict {
+                    key: base.key.clone(),
+                    field: base.field.clone(),
+                    expected: expected_version,
+                    actual,
+                });
+            }
+            tx.commit().await?;
+            Ok(Base {
+                version: expected_version + 1,
+                ..base.clone()
+            })
+        })
+    }
+
+    pub async fn watermark(&self, source: &str) -> Result<Option<Watermark>> {
+        const SQL: &str = "SELECT source, position, updated_at FROM watermarks WHERE source = $1";
+        on_pool!(self, |pool| {
+            let row = sqlx::query(SQL).bind(source).fetch_optional(pool).await?;
+            row.map(|r| -> Result<Watermark> {
+                Ok(Watermark {
+                    source: r.try_get(0)?,
+                    position: r.try_get(1)?,
+                    updated_at: r.try_get(2)?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    pub async fn set_watermark(&self, mark: &Watermark) -> Result<()> {
+        const SQL: &str = "INSERT INTO watermarks (source, position, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (source) DO UPDATE SET position = excluded.position, \
+             updated_at = excluded.updated_at";
+        on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(&mark.source)
+                .bind(&mark.position)
+                .bind(&mark.updated_at)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    // ------------------------------------------------------------ journal
+
+    /// Append one entry; returns its id.
+    pub async fn append_journal(&self, entry: &JournalEntry) -> Result<i64> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let id = insert_journal(&mut tx, entry).await?;
+            tx.commit().await?;
+            Ok(id)
+        })
+    }
+
+    /// The item's journal, oldest first.
+    pub async fn history(&self, key: &str) -> Result<Vec<JournalEntry>> {
+        let sql = format!("{JOURNAL_SELECT} WHERE item_key = $1 ORDER BY id");
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(key)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(journal_from).collect()
+        })
+    }
+
+    pub async fn journal_len(&self) -> Result<i64> {
+        on_pool!(self, |pool| Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM journal"
+        )
+        .fetch_one(pool)
+        .await?))
+    }
+
+    // ------------------------------------------------------------ runs, observations
+
+    pub async fn start_run(&self, run: &RunRecord) -> Result<()> {
+        const SQL: &str = "INSERT INTO runs (id, command, actor, started_at, finished_at, outcome, summary) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(&run.id)
+                .bind(&run.command)
+                .bind(&run.actor)
+                .bind(&run.started_at)
+                .bind(&run.finished_at)
+                .bind(&run.outcome)
+                .bind(&run.summary)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    pub async fn finish_run(
+        &self,
+        id: &str,
+        finished_at: &str,
+        outcome: &str,
+        summary: &str,
+    ) -> Result<()> {
+        const SQL: &str =
+            "UPDATE runs SET finished_at = $2, outcome = $3, summary = $4 WHERE id = $1";
+        on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(id)
+                .bind(finished_at)
+                .bind(outcome)
+                .bind(summary)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    pub async fn runs(&self) -> Result<Vec<RunRecord>> {
+        const SQL: &str = "SELECT id, command, actor, started_at, finished_at, outcome, summary \
+             FROM runs ORDER BY started_at, id";
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(SQL).fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| -> Result<RunRecord> {
+                    Ok(RunRecord {
+                        id: r.try_get(0)?,
+                        command: r.try_get(1)?,
+                        actor: r.try_get(2)?,
+                        started_at: r.try_get(3)?,
+                        finished_at: r.try_get(4)?,
+                        outcome: r.try_get(5)?,
+                        summary: r.try_get(6)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Upsert the observations of one run in one transaction: each
+    /// (source, key) keeps its latest observation.
+    pub async fn record_observations(&self, rows: &[ObservationRecord]) -> Result<()> {
+        match &self.pool {
+            Pool::Sqlite(pool) => crate::transfer::upsert_observations_sqlite(pool, rows).await,
+            Pool::Postgres(pool) => crate::transfer::upsert_observations_postgres(pool, rows).await,
+        }
+    }
+
+    /// Observations, optionally of one item, ordered by key then source.
+    pub async fn observations(&self, key: Option<&str>) -> Result<Vec<ObservationRecord>> {
+        let sql = match key {
+            Some(_) => {
+                format!("{OBSERVATION_SELECT} WHERE item_key = $1 ORDER BY item_key, source")
+            }
+            None => format!("{OBSERVATION_SELECT} ORDER BY item_key, source"),
+        };
+        on_pool!(self, |pool| {
+            let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+            if let Some(key) = key {
+                query = query.bind(key);
+            }
+            let rows = query.fetch_all(pool).await?;
+            rows.iter().map(observation_from).collect()
+        })
+    }
+}
+
+async fn insert_version<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    version: i64,
+    now: &str,
+) -> Result<()>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+{
+    sqlx::query("INSERT INTO concord_schema (version, applied_at) VALUES ($1, $2)")
+        .bind(version)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(crate) const JOURNAL_SELECT: &str = "SELECT id, at, run_id, actor, item_key, kind, field, \
+     from_value, to_value, target, reason, note, event_type, phase, artifacts FROM journal";
+
+pub(crate) const JOURNAL_INSERT: &str = "INSERT INTO journal (at, run_id, actor, item_key, kind, \
+     field, from_value, to_value, target, reason, note, event_type, phase, artifacts) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id";
+
+pub(crate) const OBSERVATION_SELECT: &str = "SELECT source, item_key, run_id, status, raw_status, \
+     repo, path, line, observed_at FROM observations";
+
+pub(crate) async fn insert_journal<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    entry: &JournalEntry,
+) -> Result<i64>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+    i64: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let artifacts = if entry.artifacts.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&entry.artifacts).ok()
+    };
+    let (id,): (i64,) = sqlx::query_as(JOURNAL_INSERT)
+        .bind(entry.at.clone())
+        .bind(entry.run_id.clone())
+        .bind(entry.actor.clone())
+        .bind(entry.key.clone())
+        .bind(entry.kind.as_str())
+        .bind(entry.field.clone())
+        .bind(entry.from.clone())
+        .bind(entry.to.clone())
+        .bind(entry.target.clone())
+        .bind(entry.reason.clone())
+        .bind(entry.note.clone())
+        .bind(entry.event_type.clone())
+        .bind(entry.phase.clone())
+        .bind(artifacts)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(id)
+}
+
+fn hub_value_from<R: Row>(r: &R) -> Result<HubValue>
+where
+    usize: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(HubValue {
+        key: r.try_get(0)?,
+        field: r.try_get(1)?,
+        value: r.try_get(2)?,
+        version: r.try_get(3)?,
+        updated_at: r.try_get(4)?,
+        updated_by: r.try_get(5)?,
+    })
+}
+
+fn base_from<R: Row>(r: &R) -> Result<Base>
+where
+    usize: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(Base {
+        rule: r.try_get(0)?,
+        key: r.try_get(1)?,
+        field: r.try_get(2)?,
+        value: r.try_get(3)?,
+        versions: r.try_get(4)?,
+        version: r.try_get(5)?,
+        agreed_at: r.try_get(6)?,
+    })
+}
+
+pub(crate) fn journal_from<R: Row>(r: &R) -> Result<JournalEntry>
+where
+    usize: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let kind: String = r.try_get(5)?;
+    let artifacts: Option<String> = r.try_get(14)?;
+    Ok(JournalEntry {
+        id: r.try_get(0)?,
+        at: r.try_get(1)?,
+        run_id: r.try_get(2)?,
+        actor: r.try_get(3)?,
+        key: r.try_get(4)?,
+        kind: JournalKind::parse(&kind).ok_or_else(|| {
+            StoreError::Database(sqlx::Error::Decode(
+                format!("unknown journal kind `{kind}`").into(),
+            ))
+        })?,
+        field: r.try_get(6)?,
+        from: r.try_get(7)?,
+        to: r.try_get(8)?,
+        target: r.try_get(9)?,
+        reason: r.try_get(10)?,
+        note: r.try_get(11)?,
+        event_type: r.try_get(12)?,
+        phase: r.try_get(13)?,
+        artifacts: artifacts
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))?
+            .unwrap_or_default(),
+    })
+}
+
+pub(crate) fn observation_from<R: Row>(r: &R) -> Result<ObservationRecord>
+where
+    usize: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(ObservationRecord {
+        source: r.try_get(0)?,
+        key: r.try_get(1)?,
+        run_id: r.try_get(2)?,
+        status: r.try_get(3)?,
+        raw_status: r.try_get(4)?,
+        repo: r.try_get(5)?,
+        path: r.try_get(6)?,
+        line: r.try_get(7)?,
+        observed_at: r.try_get(8)?,
+    })
+}

@@ -1,0 +1,391 @@
+//! Bulk work: upserting a run's observations, and the lossless JSONL
+//! export and import of a whole hub.
+
+use crate::records::*;
+use crate::store::{JOURNAL_SELECT, Pool, Store, journal_from, on_pool};
+use crate::{Result, StoreError};
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
+use sqlx::{AssertSqlSafe, Row};
+use std::io::{BufRead, Write};
+
+pub(crate) fn now_rfc3339() -> String {
+    humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
+}
+
+/// Rows per multi-row INSERT: 9 columns x 100 stays far below SQLite's
+/// 32,766 bound parameters and amortises statement overhead.
+const SQLITE_BATCH: usize = 100;
+
+const OBSERVATION_COLUMNS: &str =
+    "(source, item_key, run_id, status, raw_status, repo, path, line, observed_at)";
+
+const OBSERVATION_UPDATE: &str = " ON CONFLICT (source, item_key) DO UPDATE SET \
+     run_id = excluded.run_id, status = excluded.status, raw_status = excluded.raw_status, \
+     repo = excluded.repo, path = excluded.path, line = excluded.line, \
+     observed_at = excluded.observed_at";
+
+fn observation_insert_sql(rows: usize) -> String {
+    let mut sql = format!("INSERT INTO observations {OBSERVATION_COLUMNS} VALUES ");
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        let base = row * 9;
+        sql.push('(');
+        for col in 1..=9 {
+            if col > 1 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", base + col));
+        }
+        sql.push(')');
+    }
+    sql.push_str(OBSERVATION_UPDATE);
+    sql
+}
+
+pub(crate) async fn upsert_observations_sqlite(
+    pool: &SqlitePool,
+    rows: &[ObservationRecord],
+) -> Result<()> {
+    let full = observation_insert_sql(SQLITE_BATCH);
+    let mut tx = pool.begin().await?;
+    for chunk in rows.chunks(SQLITE_BATCH) {
+        let partial;
+        let sql = if chunk.len() == SQLITE_BATCH {
+            &full
+        } else {
+            partial = observation_insert_sql(chunk.len());
+            &partial
+        };
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+        for r in chunk {
+            query = query
+                .bind(&r.source)
+                .bind(&r.key)
+                .bind(&r.run_id)
+                .bind(&r.status)
+                .bind(&r.raw_status)
+                .bind(&r.repo)
+                .bind(&r.path)
+                .bind(r.line)
+                .bind(&r.observed_at);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// COPY into a temporary table, then one INSERT .. ON CONFLICT: the bulk
+/// path PostgreSQL is built for.
+pub(crate) async fn upsert_observations_postgres(
+    pool: &PgPool,
+    rows: &[ObservationRecord],
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "CREATE TEMPORARY TABLE concord_observations_in \
+         (LIKE observations INCLUDING DEFAULTS) ON COMMIT DROP",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let mut copy = tx
+        .copy_in_raw(&format!(
+            "COPY concord_observations_in {OBSERVATION_COLUMNS} FROM STDIN"
+        ))
+        .await?;
+    let mut buffer = Vec::with_capacity(1 << 20);
+    for r in rows {
+        for (i, field) in [
+            Some(r.source.as_str()),
+            Some(r.key.as_str()),
+            Some(r.run_id.as_str()),
+            r.status.as_deref(),
+            r.raw_status.as_deref(),
+            Some(r.repo.as_str()),
+            Some(r.path.as_str()),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                buffer.push(b'\t');
+            }
+            copy_text(&mut buffer, field);
+        }
+        buffer.push(b'\t');
+        buffer.extend_from_slice(r.line.to_string().as_bytes());
+        buffer.push(b'\t');
+        copy_text(&mut buffer, Some(&r.observed_at));
+        buffer.push(b'\n');
+        if buffer.len() > (1 << 20) - 4096 {
+            copy.send(std::mem::take(&mut buffer)).await?;
+            buffer.reserve(1 << 20);
+        }
+    }
+    if !buffer.is_empty() {
+        copy.send(buffer).await?;
+    }
+    copy.finish().await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO observations {OBSERVATION_COLUMNS} SELECT {cols} FROM concord_observations_in{OBSERVATION_UPDATE}",
+        cols = OBSERVATION_COLUMNS.trim_matches(|c| c == '(' || c == ')')
+    )))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One field in PostgreSQL's COPY text format.
+fn copy_text(out: &mut Vec<u8>, value: Option<&str>) {
+    let Some(value) = value else {
+        out.extend_from_slice(b"\\N");
+        return;
+    };
+    for &b in value.as_bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- export / import
+
+const EXPORT_FORMAT: &str = "concord-hub-export";
+const EXPORT_VERSION: i64 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    format: String,
+    version: i64,
+    schema: i64,
+}
+
+/// One line of an export after the header.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "table", content = "row", rename_all = "snake_case")]
+enum Line {
+    HubValues(HubValue),
+    Bases(Base),
+    Watermarks(Watermark),
+    Runs(RunRecord),
+    Observations(ObservationRecord),
+    Journal(JournalEntry),
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportSummary {
+    pub rows: usize,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    pub rows: usize,
+}
+
+impl Store {
+    /// Write the whole hub as JSON lines: a header, then every row of every
+    /// table in a stable order. Import of the output restores it exactly.
+    pub async fn export(&self, out: &mut impl Write) -> Result<ExportSummary> {
+        let header = Header {
+            format: EXPORT_FORMAT.into(),
+            version: EXPORT_VERSION,
+            schema: self.schema_version().await?,
+        };
+        write_line(out, &header)?;
+        let mut summary = ExportSummary::default();
+        for value in self.hub_values().await? {
+            write_line(out, &Line::HubValues(value))?;
+            summary.rows += 1;
+        }
+        for base in self.all_bases().await? {
+            write_line(out, &Line::Bases(base))?;
+            summary.rows += 1;
+        }
+        for mark in self.all_watermarks().await? {
+            write_line(out, &Line::Watermarks(mark))?;
+            summary.rows += 1;
+        }
+        for run in self.runs().await? {
+            write_line(out, &Line::Runs(run))?;
+            summary.rows += 1;
+        }
+        for obs in self.observations(None).await? {
+            write_line(out, &Line::Observations(obs))?;
+            summary.rows += 1;
+        }
+        for entry in self.all_journal().await? {
+            write_line(out, &Line::Journal(entry))?;
+            summary.rows += 1;
+        }
+        out.flush()?;
+        Ok(summary)
+    }
+
+    /// Restore an export into an empty hub, in one transaction: either every
+    /// row lands or none does.
+    pub async fn import(&self, input: impl BufRead) -> Result<ImportSummary> {
+        let mut lines = input.lines().enumerate();
+        let header: Header = match lines.next() {
+            Some((_, line)) => serde_json::from_str(&line?)
+                .map_err(|e| StoreError::Import(format!("line 1 is not an export header: {e}")))?,
+            None => return Err(StoreError::Import("the file is empty".into())),
+        };
+        if header.format != EXPORT_FORMAT || header.version != EXPORT_VERSION {
+            return Err(StoreError::Import(format!(
+                "line 1: expected format `{EXPORT_FORMAT}` version {EXPORT_VERSION}, found `{}` version {}",
+                header.format, header.version
+            )));
+        }
+        let schema = self.schema_version().await?;
+        if header.schema > schema {
+            return Err(StoreError::Import(format!(
+                "the export is of schema {}, newer than this hub's {schema}",
+                header.schema
+            )));
+        }
+        let mut parsed = Vec::new();
+        for (index, line) in lines {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let row: Line = serde_json::from_str(&line)
+                .map_err(|e| StoreError::Import(format!("line {}: {e}", index + 1)))?;
+            parsed.push(row);
+        }
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for table in [
+                "hub_values",
+                "bases",
+                "watermarks",
+                "runs",
+                "observations",
+                "journal",
+            ] {
+                let count: i64 =
+                    sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if count > 0 {
+                    return Err(StoreError::Import(format!(
+                        "the hub is not empty ({table} has {count} rows); import restores into a new hub"
+                    )));
+                }
+            }
+            for row in &parsed {
+                match row {
+                    Line::HubValues(v) => {
+                        sqlx::query("INSERT INTO hub_values (item_key, field, value, version, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6)")
+                            .bind(&v.key).bind(&v.field).bind(&v.value).bind(v.version).bind(&v.updated_at).bind(&v.updated_by)
+                            .execute(&mut *tx).await?;
+                    }
+                    Line::Bases(b) => {
+                        sqlx::query("INSERT INTO bases (rule, item_key, field, value, versions, version, agreed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                            .bind(&b.rule).bind(&b.key).bind(&b.field).bind(&b.value).bind(&b.versions).bind(b.version).bind(&b.agreed_at)
+                            .execute(&mut *tx).await?;
+                    }
+                    Line::Watermarks(w) => {
+                        sqlx::query("INSERT INTO watermarks (source, position, updated_at) VALUES ($1, $2, $3)")
+                            .bind(&w.source).bind(&w.position).bind(&w.updated_at)
+                            .execute(&mut *tx).await?;
+                    }
+                    Line::Runs(r) => {
+                        sqlx::query("INSERT INTO runs (id, command, actor, started_at, finished_at, outcome, summary) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                            .bind(&r.id).bind(&r.command).bind(&r.actor).bind(&r.started_at).bind(&r.finished_at).bind(&r.outcome).bind(&r.summary)
+                            .execute(&mut *tx).await?;
+                    }
+                    Line::Observations(o) => {
+                        sqlx::query(AssertSqlSafe(format!("INSERT INTO observations {OBSERVATION_COLUMNS} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")))
+                            .bind(&o.source).bind(&o.key).bind(&o.run_id).bind(&o.status).bind(&o.raw_status).bind(&o.repo).bind(&o.path).bind(o.line).bind(&o.observed_at)
+                            .execute(&mut *tx).await?;
+                    }
+                    Line::Journal(j) => {
+                        let artifacts = if j.artifacts.is_empty() {
+                            None
+                        } else {
+                            serde_json::to_string(&j.artifacts).ok()
+                        };
+                        sqlx::query("INSERT INTO journal (id, at, run_id, actor, item_key, kind, field, from_value, to_value, target, reason, note, event_type, phase, artifacts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)")
+                            .bind(j.id).bind(&j.at).bind(&j.run_id).bind(&j.actor).bind(&j.key).bind(j.kind.as_str()).bind(&j.field).bind(&j.from).bind(&j.to).bind(&j.target).bind(&j.reason).bind(&j.note).bind(&j.event_type).bind(&j.phase).bind(artifacts)
+                            .execute(&mut *tx).await?;
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok::<(), StoreError>(())
+        })?;
+        if let Pool::Postgres(pool) = &self.pool {
+            // Identity columns do not move on explicit ids: continue after the highest.
+            sqlx::query(
+                "SELECT setval(pg_get_serial_sequence('journal', 'id'), \
+                 COALESCE((SELECT MAX(id) FROM journal), 0) + 1, false)",
+            )
+            .execute(pool)
+            .await?;
+        }
+        Ok(ImportSummary { rows: parsed.len() })
+    }
+
+    async fn all_bases(&self) -> Result<Vec<Base>> {
+        const SQL: &str = "SELECT rule, item_key, field, value, versions, version, agreed_at \
+             FROM bases ORDER BY rule, item_key, field";
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(SQL).fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| -> Result<Base> {
+                    Ok(Base {
+                        rule: r.try_get(0)?,
+                        key: r.try_get(1)?,
+                        field: r.try_get(2)?,
+                        value: r.try_get(3)?,
+                        versions: r.try_get(4)?,
+                        version: r.try_get(5)?,
+                        agreed_at: r.try_get(6)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    async fn all_watermarks(&self) -> Result<Vec<Watermark>> {
+        const SQL: &str = "SELECT source, position, updated_at FROM watermarks ORDER BY source";
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(SQL).fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| -> Result<Watermark> {
+                    Ok(Watermark {
+                        source: r.try_get(0)?,
+                        position: r.try_get(1)?,
+                        updated_at: r.try_get(2)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    async fn all_journal(&self) -> Result<Vec<JournalEntry>> {
+        let sql = format!("{JOURNAL_SELECT} ORDER BY id");
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(journal_from).collect()
+        })
+    }
+}
+
+fn write_line(out: &mut impl Write, value: &impl Serialize) -> Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}

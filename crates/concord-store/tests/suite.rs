@@ -1,0 +1,497 @@
+//! One suite, two backends: every test runs against SQLite and, when
+//! `CONCORD_TEST_DATABASE_URL` is set, against PostgreSQL in a schema of
+//! its own (so tests run in parallel).
+
+use concord_store::{
+    Base, JournalEntry, JournalKind, ObservationRecord, RunRecord, Store, StoreError, ValueChange,
+    Watermark,
+};
+use sqlx::postgres::PgConnectOptions;
+use std::str::FromStr;
+
+/// A hub for one test, and what must be cleaned up after it.
+struct TestHub {
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+    /// Opens another handle on the same hub (another "process").
+    reopen: Reopen,
+}
+
+#[derive(Clone)]
+enum Reopen {
+    Sqlite(String, std::path::PathBuf),
+    Postgres(String, String),
+}
+
+impl Reopen {
+    async fn open(&self) -> Store {
+        match self {
+            Reopen::Sqlite(url, dir) => Store::open(url, dir).await.expect("reopen sqlite"),
+            Reopen::Postgres(url, schema) => {
+                let store = Store::connect_postgres(pg_options(url, schema), url)
+                    .await
+                    .expect("reopen postgres");
+                store.migrate().await.expect("migrate");
+                store
+            }
+        }
+    }
+}
+
+fn pg_options(url: &str, schema: &str) -> PgConnectOptions {
+    PgConnectOptions::from_str(url)
+        .expect("postgres url")
+        .options([("search_path", schema)])
+}
+
+async fn sqlite_hub() -> TestHub {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = "sqlite://.concord/hub.db".to_string();
+    let store = Store::open(&url, dir.path())
+        .await
+        .expect("open sqlite hub");
+    let reopen = Reopen::Sqlite(url, dir.path().to_path_buf());
+    TestHub {
+        store,
+        _dir: Some(dir),
+        pg: None,
+        reopen,
+    }
+}
+
+async fn postgres_hub() -> Option<TestHub> {
+    let Ok(url) = std::env::var("CONCORD_TEST_DATABASE_URL") else {
+        println!("skipped: CONCORD_TEST_DATABASE_URL is not set, PostgreSQL tests did not run");
+        return None;
+    };
+    let schema = format!("concord_test_{:016x}", fastrand::u64(..));
+    let admin = sqlx::PgPool::connect(&url)
+        .await
+        .expect("connect to test PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .expect("create schema");
+    admin.close().await;
+    let store = Store::connect_postgres(pg_options(&url, &schema), &url)
+        .await
+        .expect("open postgres hub");
+    store.migrate().await.expect("migrate");
+    let reopen = Reopen::Postgres(url.clone(), schema.clone());
+    Some(TestHub {
+        store,
+        _dir: None,
+        pg: Some((url, schema)),
+        reopen,
+    })
+}
+
+impl TestHub {
+    async fn cleanup(self) {
+        self.store.close().await;
+        if let Some((url, schema)) = self.pg
+            && let Ok(admin) = sqlx::PgPool::connect(&url).await
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&admin)
+                .await;
+            admin.close().await;
+        }
+    }
+}
+
+/// Generate `sqlite` and `postgres` tests from one async body.
+macro_rules! both {
+    ($name:ident, |$hub:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            async fn run($hub: &TestHub) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let hub = sqlite_hub().await;
+                run(&hub).await;
+                hub.cleanup().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(hub) = postgres_hub().await {
+                    run(&hub).await;
+                    hub.cleanup().await;
+                }
+            }
+        }
+    };
+}
+
+fn change(key: &str, expected: i64, from: Option<&str>, to: &str) -> ValueChange {
+    ValueChange {
+        key: key.into(),
+        field: "status".into(),
+        expected_version: expected,
+        from: from.map(Into::into),
+        to: Some(to.into()),
+        at: "2026-11-24T10:00:00Z".into(),
+        actor: "tester@host".into(),
+        run_id: None,
+        reason: "SET_BY_USER".into(),
+        note: None,
+    }
+}
+
+fn event(key: &str, event_type: &str) -> JournalEntry {
+    JournalEntry {
+        id: 0,
+        at: "2026-11-24T11:00:00Z".into(),
+        run_id: Some("run-1".into()),
+        actor: "tester@host".into(),
+        key: key.into(),
+        kind: JournalKind::Event,
+        field: None,
+        from: None,
+        to: None,
+        target: None,
+        reason: "EVENT_LOGGED".into(),
+        note: Some("summary text".into()),
+        event_type: Some(event_type.into()),
+        phase: Some("implementation".into()),
+        artifacts: vec!["docs/a.md".into(), "tab\there".into()],
+    }
+}
+
+fn observation(i: usize, status: &str) -> ObservationRecord {
+    ObservationRecord {
+        source: format!("src{}", i % 3),
+        key: format!("K-{i:05}"),
+        run_id: "run-1".into(),
+        status: Some(status.into()),
+        raw_status: Some(format!("{status}\twith\\odd\nbytes")),
+        repo: "app".into(),
+        path: format!("docs/plan-{}.md", i % 7),
+        line: i as i64,
+        observed_at: "2026-11-24T10:00:00Z".into(),
+    }
+}
+
+both!(migrations_are_idempotent, |hub| {
+    assert_eq!(hub.store.schema_version().await.unwrap(), 1);
+    assert_eq!(hub.store.migrate().await.unwrap(), 0);
+    let again = hub.reopen.open().await;
+    assert_eq!(again.schema_version().await.unwrap(), 1);
+    again.close().await;
+});
+
+both!(a_newer_hub_is_refused, |hub| {
+    // Simulate a future concord: schema version 99 recorded.
+    let other = hub.reopen.open().await;
+    sqlx_exec(
+        &other,
+        "INSERT INTO concord_schema (version, applied_at) VALUES (99, 'later')",
+    )
+    .await;
+    let err = other.migrate().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::NewerSchema {
+                found: 99,
+                known: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("upgrade concord"), "{err}");
+    other.close().await;
+});
+
+both!(set_is_compare_and_set_and_journaled, |hub| {
+    let store = &hub.store;
+    assert!(store.hub_value("K1", "status").await.unwrap().is_none());
+    let v1 = store
+        .set_hub_value(&change("K1", 0, None, "todo"))
+        .await
+        .unwrap();
+    assert_eq!(v1.version, 1);
+    let v2 = store
+        .set_hub_value(&change("K1", 1, Some("todo"), "done"))
+        .await
+        .unwrap();
+    assert_eq!(v2.version, 2);
+    // A writer that planned from version 1 lost the race.
+    let err = store
+        .set_hub_value(&change("K1", 1, Some("todo"), "blocked"))
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    assert!(matches!(
+        err,
+        StoreError::Conflict {
+            expected: 1,
+            actual: Some(2),
+            ..
+        }
+    ));
+    // Creating what already exists is a conflict too.
+    let err = store
+        .set_hub_value(&change("K1", 0, None, "todo"))
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict());
+    let stored = store.hub_value("K1", "status").await.unwrap().unwrap();
+    assert_eq!(stored.value.as_deref(), Some("done"));
+    let history = store.history("K1").await.unwrap();
+    let moves: Vec<_> = history
+        .iter()
+        .map(|e| (e.from.clone(), e.to.clone()))
+        .collect();
+    assert_eq!(
+        moves,
+        vec![
+            (None, Some("todo".to_string())),
+            (Some("todo".into()), Some("done".into()))
+        ]
+    );
+    assert!(
+        history
+            .iter()
+            .all(|e| e.kind == JournalKind::Change && e.target.as_deref() == Some("hub"))
+    );
+});
+
+both!(journal_is_append_only, |hub| {
+    let store = &hub.store;
+    let id = store
+        .append_journal(&event("K2", "phase_started"))
+        .await
+        .unwrap();
+    assert!(id > 0);
+    for sql in ["UPDATE journal SET note = 'x'", "DELETE FROM journal"] {
+        let result = sqlx_try(store, sql).await;
+        let err = result.expect_err(sql);
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    let history = store.history("K2").await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        history[0].artifacts,
+        vec!["docs/a.md".to_string(), "tab\there".to_string()]
+    );
+    assert_eq!(history[0].event_type.as_deref(), Some("phase_started"));
+});
+
+both!(history_is_oldest_first_and_per_item, |hub| {
+    let store = &hub.store;
+    store.append_journal(&event("A", "first")).await.unwrap();
+    store.append_journal(&event("B", "other")).await.unwrap();
+    store
+        .set_hub_value(&change("A", 0, None, "todo"))
+        .await
+        .unwrap();
+    store.append_journal(&event("A", "third")).await.unwrap();
+    let history = store.history("A").await.unwrap();
+    let kinds: Vec<_> = history
+        .iter()
+        .map(|e| e.event_type.clone().unwrap_or_else(|| "change".into()))
+        .collect();
+    assert_eq!(kinds, ["first", "change", "third"]);
+    assert!(history.windows(2).all(|w| w[0].id < w[1].id));
+});
+
+both!(observations_upsert_keeps_the_latest, |hub| {
+    let store = &hub.store;
+    let first: Vec<_> = (0..1234).map(|i| observation(i, "todo")).collect();
+    store.record_observations(&first).await.unwrap();
+    let mut second: Vec<_> = (0..1234).map(|i| observation(i, "done")).collect();
+    for o in &mut second {
+        o.run_id = "run-2".into();
+    }
+    store.record_observations(&second).await.unwrap();
+    let all = store.observations(None).await.unwrap();
+    assert_eq!(all.len(), 1234);
+    assert!(
+        all.iter()
+            .all(|o| o.status.as_deref() == Some("done") && o.run_id == "run-2")
+    );
+    let one = store.observations(Some("K-00007")).await.unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].raw_status.as_deref(), Some("done\twith\\odd\nbytes"));
+});
+
+both!(export_import_round_trip_is_lossless, |hub| {
+    let store = &hub.store;
+    store
+        .set_hub_value(&change("K1", 0, None, "todo"))
+        .await
+        .unwrap();
+    store
+        .set_hub_value(&change("K1", 1, Some("todo"), "done"))
+        .await
+        .unwrap();
+    store.append_journal(&event("K1", "shipped")).await.unwrap();
+    store
+        .put_base(
+            &Base {
+                rule: "r1".into(),
+                key: "K1".into(),
+                field: "status".into(),
+                value: Some("done".into()),
+                versions: r#"{"plan":"abc123"}"#.into(),
+                version: 0,
+                agreed_at: "2026-11-24T10:00:00Z".into(),
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    store
+        .set_watermark(&Watermark {
+            source: "plan".into(),
+            position: "abc123".into(),
+            updated_at: "2026-11-24T10:00:00Z".into(),
+        })
+        .await
+        .unwrap();
+    store
+        .start_run(&RunRecord {
+            id: "run-1".into(),
+            command: "scan".into(),
+            actor: "tester@host".into(),
+            started_at: "2026-11-24T10:00:00Z".into(),
+            finished_at: None,
+            outcome: None,
+            summary: None,
+        })
+        .await
+        .unwrap();
+    store
+        .finish_run("run-1", "2026-11-24T10:00:01Z", "clean", "3 items")
+        .await
+        .unwrap();
+    store
+        .record_observations(&(0..10).map(|i| observation(i, "done")).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let mut first = Vec::new();
+    let exported = store.export(&mut first).await.unwrap();
+    assert_eq!(exported.rows, 1 + 1 + 1 + 1 + 10 + 3);
+
+    // Restore into a fresh hub of the same backend, then export again.
+    let fresh = match &hub.reopen {
+        Reopen::Sqlite(..) => sqlite_hub().await,
+        Reopen::Postgres(..) => postgres_hub().await.expect("postgres"),
+    };
+    let imported = fresh
+        .store
+        .import(std::io::Cursor::new(&first))
+        .await
+        .unwrap();
+    assert_eq!(imported.rows, exported.rows);
+    let mut second = Vec::new();
+    fresh.store.export(&mut second).await.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&first),
+        String::from_utf8_lossy(&second)
+    );
+    // The journal keeps counting after the restored ids.
+    let next = fresh
+        .store
+        .append_journal(&event("K1", "after"))
+        .await
+        .unwrap();
+    assert_eq!(next, 4);
+    // A second import into a non-empty hub is refused and changes nothing.
+    let err = fresh
+        .store
+        .import(std::io::Cursor::new(&first))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not empty"), "{err}");
+    assert_eq!(fresh.store.journal_len().await.unwrap(), 4);
+    fresh.cleanup().await;
+});
+
+both!(import_rejects_garbage_without_writing, |hub| {
+    let store = &hub.store;
+    let bad = "{\"format\":\"concord-hub-export\",\"version\":1,\"schema\":1}\n{\"table\":\"journal\",\"row\":{\"id\":1}}\n";
+    let err = store.import(std::io::Cursor::new(bad)).await.unwrap_err();
+    assert!(err.to_string().contains("line 2"), "{err}");
+    let err = store
+        .import(std::io::Cursor::new("not json\n"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("line 1"), "{err}");
+    assert_eq!(store.journal_len().await.unwrap(), 0);
+});
+
+both!(concurrent_writers_lose_no_update, |hub| {
+    const WRITERS: usize = 8;
+    const UPDATES: usize = 500;
+    let mut tasks = Vec::new();
+    for writer in 0..WRITERS {
+        let reopen = hub.reopen.clone();
+        tasks.push(tokio::spawn(async move {
+            // Each writer has its own connection pool, like a separate process.
+            let store = reopen.open().await;
+            let mut accepted = 0;
+            let mut conflicts = 0;
+            while accepted < UPDATES {
+                let current = store.hub_value("COUNTER", "status").await.unwrap();
+                let (version, value) = match &current {
+                    Some(v) => (v.version, v.value.clone()),
+                    None => (0, None),
+                };
+                let next = value.as_deref().map_or(0, |v| v.parse::<u64>().unwrap()) + 1;
+                let mut c = change("COUNTER", version, value.as_deref(), &next.to_string());
+                c.actor = format!("writer-{writer}");
+                match store.set_hub_value(&c).await {
+                    Ok(_) => accepted += 1,
+                    Err(e) if e.is_conflict() => conflicts += 1,
+                    Err(e) => panic!("writer {writer}: {e}"),
+                }
+            }
+            store.close().await;
+            conflicts
+        }));
+    }
+    let mut conflicts = 0;
+    for task in tasks {
+        conflicts += task.await.unwrap();
+    }
+    let total = (WRITERS * UPDATES) as i64;
+    let stored = hub
+        .store
+        .hub_value("COUNTER", "status")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.version, total);
+    assert_eq!(stored.value, Some(total.to_string()));
+    let journal = hub.store.history("COUNTER").await.unwrap();
+    assert_eq!(
+        journal.len() as i64,
+        total,
+        "every accepted update journaled exactly once"
+    );
+    // Each change starts from the value the previous one wrote: nothing was overwritten unseen.
+    let mut previous: Option<String> = None;
+    for entry in &journal {
+        assert_eq!(entry.from, previous, "entry {}", entry.id);
+        previous = entry.to.clone();
+    }
+    println!("{total} updates accepted, {conflicts} conflicts retried");
+});
+
+async fn sqlx_try(store: &Store, sql: &str) -> Result<(), String> {
+    store
+        .execute_raw_for_tests(sql)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn sqlx_exec(store: &Store, sql: &str) {
+    sqlx_try(store, sql).await.expect(sql);
+}
