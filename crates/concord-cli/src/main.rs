@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod hub;
 
 // A scan makes many small allocations across threads; mimalloc halves their cost.
 #[global_allocator]
@@ -49,6 +50,15 @@ enum Command {
     Scan(commands::scan::Args),
     /// Show each item's status in every source side by side, marking disagreements.
     Status(commands::status::Args),
+    /// Change an item's status in the hub, as a person or a remote machine would.
+    Set(commands::set::Args),
+    /// Show an item's journal: every change and logged event, oldest first.
+    History(commands::history::Args),
+    /// Log an event for an item in the journal (and its in-repo log file, if configured).
+    Log(commands::log::Args),
+    /// Manage the hub: migrate, export, import.
+    #[command(subcommand)]
+    Hub(commands::hub::Command),
 }
 
 /// Exit codes shared by every command.
@@ -61,7 +71,6 @@ pub enum Outcome {
     /// Usage or configuration error.
     ConfigError = 2,
     /// Some of the work failed.
-    #[allow(dead_code)] // used by the commands that write
     PartialFailure = 3,
 }
 
@@ -83,19 +92,45 @@ fn main() -> ExitCode {
     }));
     let outcome = match run(cli) {
         Ok(outcome) => outcome,
-        Err(error) => {
+        Err(CliError::Config(error)) => {
             eprintln!("{:?}", miette::Report::new(*error));
             Outcome::ConfigError
+        }
+        Err(CliError::Failure(failure)) => {
+            let outcome = failure.outcome;
+            eprintln!("{:?}", miette::Report::new(failure));
+            outcome
         }
     };
     ExitCode::from(outcome as u8)
 }
 
-fn run(cli: Cli) -> Result<Outcome, Box<ConfigError>> {
+enum CliError {
+    Config(Box<ConfigError>),
+    Failure(hub::Failure),
+}
+
+impl From<Box<ConfigError>> for CliError {
+    fn from(error: Box<ConfigError>) -> Self {
+        CliError::Config(error)
+    }
+}
+
+impl From<hub::Failure> for CliError {
+    fn from(failure: hub::Failure) -> Self {
+        CliError::Failure(failure)
+    }
+}
+
+fn run(cli: Cli) -> Result<Outcome, CliError> {
     let workspace = load_workspace(cli.config)?;
     let outcome = match cli.command {
-        Command::Scan(args) => commands::scan::run(&workspace, &args),
-        Command::Status(args) => commands::status::run(&workspace, &args),
+        Command::Scan(args) => commands::scan::run(&workspace, &args)?,
+        Command::Status(args) => commands::status::run(&workspace, &args)?,
+        Command::Set(args) => commands::set::run(&workspace, &args)?,
+        Command::History(args) => commands::history::run(&workspace, &args)?,
+        Command::Log(args) => commands::log::run(&workspace, &args)?,
+        Command::Hub(command) => commands::hub::run(&workspace, &command)?,
     };
     Ok(outcome)
 }

@@ -38,15 +38,7 @@ const ROOT: usize = 0;
 
 impl Format for Json {
     fn parse(&self, ctx: FileContext<'_>, bytes: &[u8]) -> Result<ParsedFile, FileError> {
-        // Nodes keep offsets as u32 to stay small.
-        if u32::try_from(bytes.len()).is_err() {
-            return Err(FileError::new(format!(
-                "the file is {} bytes long; JSON files over 4 GiB are not supported",
-                bytes.len()
-            )));
-        }
-        let src = std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e.valid_up_to()))?;
-        let tree = Parser::new(src).document()?;
+        let tree = read_tree(bytes)?;
         let mut out = ParsedFile::default();
         let Some(items) = &self.items else {
             self.push_item(ctx, &tree, ROOT, &|| "document".to_string(), &mut out);
@@ -182,6 +174,19 @@ impl Json {
                 .push(problem.warning(&format!("{} skipped: ", what()))),
         }
     }
+}
+
+/// Parse a whole file: UTF-8, at most 4 GiB, one JSON document.
+fn read_tree(bytes: &[u8]) -> Result<Tree<'_>, FileError> {
+    // Nodes keep offsets as u32 to stay small.
+    if u32::try_from(bytes.len()).is_err() {
+        return Err(FileError::new(format!(
+            "the file is {} bytes long; JSON files over 4 GiB are not supported",
+            bytes.len()
+        )));
+    }
+    let src = std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e.valid_up_to()))?;
+    Parser::new(src).document()
 }
 
 /// Why a lookup failed, and the line it failed at.
@@ -916,6 +921,430 @@ impl<'a> Parser<'a> {
         }
         self.pos = pos;
         Ok(())
+    }
+}
+
+/// Append `element` (a complete JSON value, already serialized compactly,
+/// e.g. by serde_json) to the array at `pointer` (RFC 6901, e.g. "/events")
+/// in `bytes`, keeping every existing byte: only bytes are inserted, never
+/// changed or removed. Returns the new file bytes.
+///
+/// The new text follows the array's style: in an array whose elements each
+/// start a line, it goes on a line of its own with the last element's
+/// indentation, pretty-printed like that element if it spans several lines
+/// (same indent unit, same `:` spacing); in a one-line array it is appended
+/// after `, `; an empty array is opened onto lines. A missing `pointer`
+/// whose parent is an object becomes a new last member `"name": [element]`.
+/// Line breaks follow the file (CRLF or LF); scalar tokens of `element` are
+/// kept byte for byte.
+pub fn append_to_array(bytes: &[u8], pointer: &str, element: &str) -> Result<Vec<u8>, FileError> {
+    let tree = read_tree(bytes)?;
+    let new = read_element(element)?;
+    let (at, text) = plan_append(&tree, &pointer_of(pointer), &new)?;
+    let (before, after) = bytes.split_at(at.min(bytes.len()));
+    let mut out = Vec::with_capacity(bytes.len() + text.len());
+    out.extend_from_slice(before);
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(after);
+    Ok(out)
+}
+
+/// Parse the element [`append_to_array`] is given.
+fn read_element(element: &str) -> Result<Tree<'_>, FileError> {
+    let problem = |why: &dyn std::fmt::Display| {
+        FileError::new(format!("the new element is not valid JSON: {why}"))
+    };
+    if element
+        .trim_matches(['\u{FEFF}', ' ', '\t', '\r', '\n'])
+        .is_empty()
+    {
+        return Err(problem(&"it is empty"));
+    }
+    read_tree(element.as_bytes()).map_err(|e| problem(&e))
+}
+
+/// How a file lays out its text, for what is inserted into it.
+struct Style<'s> {
+    /// `\r\n` or `\n`.
+    newline: &'static str,
+    /// One level of indentation.
+    unit: &'s str,
+    /// Between a member's name and its value, `:` included.
+    colon: &'s str,
+    /// Between two values on one line, `,` included.
+    comma: &'s str,
+}
+
+/// Where and what to insert: the text goes in before byte `.0`.
+fn plan_append(
+    tree: &Tree<'_>,
+    pointer: &str,
+    new: &Tree<'_>,
+) -> Result<(usize, String), FileError> {
+    let problem = |p: Problem| FileError::at(p.line, None, p.message);
+    let name = |pointer: &str| {
+        if pointer.is_empty() {
+            "the top level".to_string()
+        } else {
+            pointer.to_string()
+        }
+    };
+    if let Some(id) = tree
+        .resolve(ROOT, pointer, "the document")
+        .map_err(problem)?
+    {
+        let node = tree.nodes.get(id).copied().unwrap_or(EMPTY_NODE);
+        if node.kind != Kind::Array {
+            return Err(FileError::at(
+                node.line,
+                None,
+                format!(
+                    "expected an array at {}, found {}",
+                    name(pointer),
+                    node.kind.describe()
+                ),
+            ));
+        }
+        return Ok(tree.append_element(id, new));
+    }
+    // Nothing there: add the member to the parent object.
+    let cut = pointer.rfind('/').unwrap_or(0);
+    let (parent, token) = (
+        pointer.get(..cut).unwrap_or(""),
+        pointer.get(cut + 1..).unwrap_or(""),
+    );
+    let Some(parent_id) = tree
+        .resolve(ROOT, parent, "the document")
+        .map_err(problem)?
+    else {
+        return Err(FileError::new(format!(
+            "expected an array at {pointer}, found nothing, and no object at {} to add it to",
+            name(parent)
+        )));
+    };
+    let node = tree.nodes.get(parent_id).copied().unwrap_or(EMPTY_NODE);
+    if node.kind != Kind::Object {
+        return Err(FileError::at(
+            node.line,
+            None,
+            format!(
+                "expected an array at {pointer}, found nothing; cannot add it to {}: expected an object there, found {}",
+                name(parent),
+                node.kind.describe()
+            ),
+        ));
+    }
+    let member = String::from_utf8_lossy(&quote(&unescape_token(token))).into_owned();
+    Ok(tree.append_member(parent_id, &member, new))
+}
+
+/// Stands in for a node that is not there (never, for ids the tree gave).
+const EMPTY_NODE: Node = Node {
+    kind: Kind::Null,
+    start: 0,
+    end: 0,
+    line: 0,
+    first_child: NIL,
+    next: NIL,
+    name: Name::NONE,
+};
+
+impl<'a> Tree<'a> {
+    fn text(&self, start: usize, end: usize) -> &'a str {
+        self.src.get(start..end).unwrap_or("")
+    }
+
+    fn node(&self, id: usize) -> Node {
+        self.nodes.get(id).copied().unwrap_or(EMPTY_NODE)
+    }
+
+    /// Where a node's text begins: its member name, if it has one.
+    fn first_byte(node: &Node) -> usize {
+        if node.name.end > node.name.start {
+            node.name.start as usize
+        } else {
+            node.start as usize
+        }
+    }
+
+    /// Start of the line holding byte `at` (after a BOM on line 1).
+    fn line_start(&self, at: usize) -> usize {
+        let before = self.src.as_bytes().get(..at).unwrap_or(&[]);
+        match memchr::memrchr(b'\n', before) {
+            Some(i) => i + 1,
+            None if before.starts_with(BOM) => BOM.len(),
+            None => 0,
+        }
+    }
+
+    /// The spaces and tabs that begin the line holding byte `at`.
+    fn indent(&self, at: usize) -> &'a str {
+        let start = self.line_start(at);
+        let line = self.text(start, at.max(start));
+        let len = line.len() - line.trim_start_matches([' ', '\t']).len();
+        self.text(start, start + len)
+    }
+
+    /// Whether only spaces and tabs come before byte `at` on its line.
+    fn starts_line(&self, at: usize) -> bool {
+        self.indent(at).len() == at - self.line_start(at)
+    }
+
+    /// Node `id` and everything inside it (nodes are in document order).
+    fn within(&self, id: usize) -> impl Iterator<Item = (usize, Node)> + '_ {
+        let end = self.node(id).end;
+        self.nodes
+            .iter()
+            .copied()
+            .enumerate()
+            .skip(id)
+            .take_while(move |(i, n)| *i == id || n.start < end)
+    }
+
+    /// The file's indent unit: how much deeper than its container's line
+    /// the first child that starts a line is indented, for the first
+    /// container inside `id` that has one.
+    fn indent_unit(&self, id: usize) -> Option<&'a str> {
+        self.within(id).find_map(|(cid, container)| {
+            let (_, child) = self.children(cid).next()?;
+            let at = Self::first_byte(child);
+            if !self.starts_line(at) || self.line_start(at) <= container.start as usize {
+                return None;
+            }
+            let unit = self
+                .indent(at)
+                .strip_prefix(self.indent(container.start as usize))?;
+            (!unit.is_empty()).then_some(unit)
+        })
+    }
+
+    /// The text between the first member name and its value inside `id`
+    /// that are on one line.
+    fn colon_style(&self, id: usize) -> Option<&'a str> {
+        self.within(id).find_map(|(_, n)| {
+            let gap = self.text(n.name.end as usize, n.start as usize);
+            (n.name.end > n.name.start && !gap.contains(['\n', '\r'])).then_some(gap)
+        })
+    }
+
+    /// The text between the first two siblings inside `id` that are on
+    /// one line.
+    fn comma_style(&self, id: usize) -> Option<&'a str> {
+        self.within(id).find_map(|(cid, _)| {
+            let mut prev: Option<&Node> = None;
+            self.children(cid).find_map(|(_, child)| {
+                let gap = prev.map(|p| self.text(p.end as usize, Self::first_byte(child)));
+                prev = Some(child);
+                gap.filter(|gap| !gap.contains(['\n', '\r']))
+            })
+        })
+    }
+
+    fn style(&self, near: usize) -> Style<'a> {
+        let bytes = self.src.as_bytes();
+        let crlf = memchr::memchr(b'\n', bytes).is_some_and(|i| i > 0 && bytes[i - 1] == b'\r');
+        Style {
+            newline: if crlf { "\r\n" } else { "\n" },
+            unit: self
+                .indent_unit(near)
+                .or_else(|| self.indent_unit(ROOT))
+                .unwrap_or("  "),
+            colon: self
+                .colon_style(near)
+                .or_else(|| self.colon_style(ROOT))
+                .unwrap_or(": "),
+            comma: self
+                .comma_style(near)
+                .or_else(|| self.comma_style(ROOT))
+                .unwrap_or(", "),
+        }
+    }
+
+    /// The last child of container `id` and where the text before it
+    /// begins (just after the `[`/`{` or the previous child).
+    fn last_child(&self, id: usize) -> Option<(usize, Node, usize)> {
+        let mut gap_start = self.node(id).start as usize + 1;
+        let mut last: Option<(usize, Node, usize)> = None;
+        for (cid, child) in self.children(id) {
+            if let Some((_, prev, _)) = last {
+                gap_start = prev.end as usize;
+            }
+            last = Some((cid, *child, gap_start));
+        }
+        last
+    }
+
+    /// Text that opens the empty container `id` onto lines holding `body`
+    /// (already indented for one level deeper than the container's line).
+    fn fill_empty(&self, id: usize, body: &str, style: &Style<'_>) -> (usize, String) {
+        let node = self.node(id);
+        let indent = self.indent(Self::first_byte(&node));
+        let (open, close) = (
+            node.start as usize + 1,
+            (node.end as usize).saturating_sub(1),
+        );
+        let line = format!("{}{indent}{}{body}", style.newline, style.unit);
+        if self.text(open, close).contains('\n') {
+            // `[` + line break + indentation `]`: the break is there already.
+            (open, line)
+        } else {
+            (close, format!("{line}{}{indent}", style.newline))
+        }
+    }
+
+    /// Insert `new`'s value as the last element of the array `id`.
+    fn append_element(&self, id: usize, new: &Tree<'_>) -> (usize, String) {
+        let Some((last_id, last, gap_start)) = self.last_child(id) else {
+            let style = self.style(id);
+            let indent = format!(
+                "{}{}",
+                self.indent(self.node(id).start as usize),
+                style.unit
+            );
+            let body = new.pretty(ROOT, &indent, &style);
+            return self.fill_empty(id, &body, &style);
+        };
+        let style = self.style(last_id);
+        let end = last.end as usize;
+        if self.text(gap_start, last.start as usize).contains('\n') {
+            let indent = self.indent(last.start as usize);
+            let multiline = matches!(last.kind, Kind::Array | Kind::Object)
+                && self.text(last.start as usize, end).contains('\n');
+            let body = if multiline {
+                new.pretty(ROOT, indent, &style)
+            } else {
+                new.one_line(ROOT)
+            };
+            (end, format!(",{}{indent}{body}", style.newline))
+        } else {
+            let comma = if gap_start > self.node(id).start as usize + 1 {
+                self.text(gap_start, last.start as usize)
+            } else {
+                style.comma
+            };
+            (end, format!("{comma}{}", new.one_line(ROOT)))
+        }
+    }
+
+    /// Insert `"name": [new]` as the last member of the object `id`;
+    /// `member` is the name token, quotes included.
+    fn append_member(&self, id: usize, member: &str, new: &Tree<'_>) -> (usize, String) {
+        let Some((_, last, gap_start)) = self.last_child(id) else {
+            let style = self.style(id);
+            let indent = format!(
+                "{}{}",
+                self.indent(self.node(id).start as usize),
+                style.unit
+            );
+            let body = format!("{member}{}{}", style.colon, new.array_of(&indent, &style));
+            return self.fill_empty(id, &body, &style);
+        };
+        let style = self.style(id);
+        let first = Self::first_byte(&last);
+        let end = last.end as usize;
+        if self.text(gap_start, first).contains('\n') {
+            let indent = self.indent(first);
+            let array = new.array_of(indent, &style);
+            let text = format!(",{}{indent}{member}{}{array}", style.newline, style.colon);
+            (end, text)
+        } else {
+            let comma = if gap_start > self.node(id).start as usize + 1 {
+                self.text(gap_start, first)
+            } else {
+                style.comma
+            };
+            let text = format!("{comma}{member}{}[{}]", style.colon, new.one_line(ROOT));
+            (end, text)
+        }
+    }
+
+    /// `[`, the value pretty-printed one level deeper than `indent` on a
+    /// line of its own, and `]` on a line at `indent`.
+    fn array_of(&self, indent: &str, style: &Style<'_>) -> String {
+        let inner = format!("{indent}{}", style.unit);
+        format!(
+            "[{nl}{inner}{}{nl}{indent}]",
+            self.pretty(ROOT, &inner, style),
+            nl = style.newline
+        )
+    }
+
+    /// Node `id` with one member or element per line, nested ones one
+    /// `style.unit` deeper than `indent` (the indentation of its first
+    /// line); empty arrays and objects as `[]` and `{}`; scalar tokens and
+    /// member names as they are.
+    fn pretty(&self, id: usize, indent: &str, style: &Style<'_>) -> String {
+        let mut out = String::new();
+        self.write_pretty(id, indent, style, &mut out);
+        out
+    }
+
+    fn write_pretty(&self, id: usize, indent: &str, style: &Style<'_>, out: &mut String) {
+        let node = self.node(id);
+        let (open, close) = match node.kind {
+            Kind::Array => ('[', ']'),
+            Kind::Object => ('{', '}'),
+            _ => {
+                out.push_str(self.text(node.start as usize, node.end as usize));
+                return;
+            }
+        };
+        out.push(open);
+        let inner = format!("{indent}{}", style.unit);
+        for (i, (cid, child)) in self.children(id).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(style.newline);
+            out.push_str(&inner);
+            if node.kind == Kind::Object {
+                out.push_str(self.text(child.name.start as usize, child.name.end as usize));
+                out.push_str(style.colon);
+            }
+            self.write_pretty(cid, &inner, style, out);
+        }
+        if node.first_child != NIL {
+            out.push_str(style.newline);
+            out.push_str(indent);
+        }
+        out.push(close);
+    }
+
+    /// Node `id` on one line: its text as given if that has no line
+    /// break, else rebuilt with `, ` and `: `.
+    fn one_line(&self, id: usize) -> String {
+        let node = self.node(id);
+        let text = self.text(node.start as usize, node.end as usize);
+        if !text.contains(['\n', '\r']) {
+            return text.to_string();
+        }
+        let mut out = String::new();
+        self.write_one_line(id, &mut out);
+        out
+    }
+
+    fn write_one_line(&self, id: usize, out: &mut String) {
+        let node = self.node(id);
+        let (open, close) = match node.kind {
+            Kind::Array => ('[', ']'),
+            Kind::Object => ('{', '}'),
+            _ => {
+                out.push_str(self.text(node.start as usize, node.end as usize));
+                return;
+            }
+        };
+        out.push(open);
+        for (i, (cid, child)) in self.children(id).enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            if node.kind == Kind::Object {
+                out.push_str(self.text(child.name.start as usize, child.name.end as usize));
+                out.push_str(": ");
+            }
+            self.write_one_line(cid, out);
+        }
+        out.push(close);
     }
 }
 
@@ -1916,6 +2345,546 @@ mod tests {
         fn never_panics_on_json_like_text(text in "[\\[\\]{}:,\"\\\\ a0-9.eE+\\-tfnul\n/u]{0,200}") {
             let _ = try_parse(&tasks_format(), &text);
             let _ = try_parse(&document_format(), &text);
+        }
+    }
+
+    /// A parsed value for comparing documents: strings and names
+    /// unescaped, other scalars as their tokens, members in order.
+    #[derive(Debug, Clone, PartialEq)]
+    enum V {
+        Token(String),
+        Str(String),
+        Arr(Vec<V>),
+        Obj(Vec<(String, V)>),
+    }
+
+    fn value_of(tree: &Tree<'_>, id: usize) -> V {
+        let node = tree.nodes[id];
+        match node.kind {
+            Kind::Array => V::Arr(tree.children(id).map(|(c, _)| value_of(tree, c)).collect()),
+            Kind::Object => V::Obj(
+                tree.children(id)
+                    .map(|(c, child)| {
+                        let name = unescape(tree.inner(child.name.start, child.name.end));
+                        (name.into_owned(), value_of(tree, c))
+                    })
+                    .collect(),
+            ),
+            Kind::String { .. } => V::Str(unescape(tree.inner(node.start, node.end)).into_owned()),
+            _ => V::Token(tree.src[node.start as usize..node.end as usize].to_string()),
+        }
+    }
+
+    fn document_value(bytes: &[u8]) -> V {
+        let tree = read_tree(bytes)
+            .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(bytes)));
+        value_of(&tree, ROOT)
+    }
+
+    /// `value` with `element` appended to the array at `pointer`, or with a
+    /// new last member `[element]` if the pointer's last token is missing.
+    fn appended(mut value: V, pointer: &str, element: V) -> V {
+        let tokens: Vec<String> = pointer
+            .split('/')
+            .skip(1)
+            .map(|t| unescape_token(t).into_owned())
+            .collect();
+        let mut cur = &mut value;
+        for (i, token) in tokens.iter().enumerate() {
+            cur = match cur {
+                V::Obj(members) => match members.iter().position(|(n, _)| n == token) {
+                    Some(at) => &mut members[at].1,
+                    None => {
+                        assert_eq!(i + 1, tokens.len(), "{pointer}");
+                        members.push((token.clone(), V::Arr(vec![element])));
+                        return value;
+                    }
+                },
+                V::Arr(items) => &mut items[token.parse::<usize>().unwrap()],
+                other => panic!("{pointer} goes through {other:?}"),
+            };
+        }
+        match cur {
+            V::Arr(items) => items.push(element),
+            other => panic!("{pointer} is {other:?}"),
+        }
+        value
+    }
+
+    /// The range of `output` that was inserted into `input`, if `output`
+    /// is `input` with one run of bytes inserted.
+    fn inserted_range(input: &[u8], output: &[u8]) -> Option<std::ops::Range<usize>> {
+        let added = output.len().checked_sub(input.len())?;
+        let prefix = input.iter().zip(output).take_while(|(a, b)| a == b).count();
+        let range = prefix..prefix + added;
+        let mut rest = output[..range.start].to_vec();
+        rest.extend_from_slice(&output[range.end..]);
+        (rest == input).then_some(range)
+    }
+
+    /// Append and check what every append guarantees: only bytes inserted,
+    /// the result parses, and its value is the input's with the element
+    /// added at `pointer`.
+    fn check_append(input: &[u8], pointer: &str, element: &str) -> Vec<u8> {
+        let out = append_to_array(input, pointer, element)
+            .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(input)));
+        assert!(
+            inserted_range(input, &out).is_some(),
+            "not an insertion:\n{:?}\n{:?}",
+            String::from_utf8_lossy(input),
+            String::from_utf8_lossy(&out)
+        );
+        let expected = appended(
+            document_value(input),
+            pointer,
+            document_value(element.as_bytes()),
+        );
+        assert_eq!(document_value(&out), expected);
+        out
+    }
+
+    fn appended_text(input: &str, pointer: &str, element: &str) -> String {
+        String::from_utf8(check_append(input.as_bytes(), pointer, element)).unwrap()
+    }
+
+    fn append_error(input: impl AsRef<[u8]>, pointer: &str, element: &str) -> FileError {
+        append_to_array(input.as_ref(), pointer, element).unwrap_err()
+    }
+
+    const LOG: &str = r#"{
+  "version": "1.0",
+  "feature": "x",
+  "events": [
+    {
+      "timestamp": "2026-05-12T16:03:23Z",
+      "event_type": "phase_started",
+      "phase": "research",
+      "summary": "Opened.",
+      "artifacts": []
+    }
+  ]
+}
+"#;
+
+    const EVENT: &str = r#"{"timestamp":"2026-05-13T09:00:00Z","event_type":"phase_approved","phase":"research","summary":"Done \"x\" \u00e9.","artifacts":["a.md","b.md"],"metrics":{"n":5,"ok":true,"none":{}}}"#;
+
+    const EVENT_PRETTY: &str = r#"{
+  "timestamp": "2026-05-13T09:00:00Z",
+  "event_type": "phase_approved",
+  "phase": "research",
+  "summary": "Done \"x\" \u00e9.",
+  "artifacts": [
+    "a.md",
+    "b.md"
+  ],
+  "metrics": {
+    "n": 5,
+    "ok": true,
+    "none": {}
+  }
+}"#;
+
+    /// `EVENT_PRETTY` with each line after the first indented by `indent`.
+    fn event_at(indent: &str, newline: &str) -> String {
+        EVENT_PRETTY.replace('\n', &format!("{newline}{indent}"))
+    }
+
+    #[test]
+    fn append_to_array_pretty_log_file() {
+        let out = appended_text(LOG, "/events", EVENT);
+        let expected = r#"{
+  "version": "1.0",
+  "feature": "x",
+  "events": [
+    {
+      "timestamp": "2026-05-12T16:03:23Z",
+      "event_type": "phase_started",
+      "phase": "research",
+      "summary": "Opened.",
+      "artifacts": []
+    },
+    {
+      "timestamp": "2026-05-13T09:00:00Z",
+      "event_type": "phase_approved",
+      "phase": "research",
+      "summary": "Done \"x\" \u00e9.",
+      "artifacts": [
+        "a.md",
+        "b.md"
+      ],
+      "metrics": {
+        "n": 5,
+        "ok": true,
+        "none": {}
+      }
+    }
+  ]
+}
+"#;
+        assert_eq!(out, expected);
+        // Appending again follows the same style; a pointer without `/` works too.
+        let twice = appended_text(&out, "/events", r#"{"a":1}"#);
+        assert_eq!(
+            twice,
+            expected.replace(
+                "      }\n    }\n  ]",
+                "      }\n    },\n    {\n      \"a\": 1\n    }\n  ]"
+            )
+        );
+        assert_eq!(
+            append_to_array(out.as_bytes(), "events", r#"{"a":1}"#).unwrap(),
+            twice.as_bytes()
+        );
+        // Scalars and one-line elements stay on one line.
+        let scalars = "{\n  \"events\": [\n    1,\n    \"two\"\n  ]\n}";
+        assert_eq!(
+            appended_text(scalars, "/events", r#"{"a": [1, 2]}"#),
+            "{\n  \"events\": [\n    1,\n    \"two\",\n    {\"a\": [1, 2]}\n  ]\n}"
+        );
+        // Nested arrays are found through indexes.
+        let nested = "{\"x\": [\n  [\n    {\n      \"a\": 1\n    }\n  ]\n]}";
+        assert_eq!(
+            appended_text(nested, "/x/0", "[true,false]"),
+            "{\"x\": [\n  [\n    {\n      \"a\": 1\n    },\n    [\n      true,\n      false\n    ]\n  ]\n]}"
+        );
+    }
+
+    #[test]
+    fn append_to_array_opens_an_empty_array() {
+        let empty = LOG
+            .split_once("\"events\": [")
+            .map(|(head, _)| format!("{head}\"events\": []\n}}\n"))
+            .unwrap();
+        let expected = format!(
+            "{{\n  \"version\": \"1.0\",\n  \"feature\": \"x\",\n  \"events\": [\n    {}\n  ]\n}}\n",
+            event_at("    ", "\n")
+        );
+        assert_eq!(appended_text(&empty, "/events", EVENT), expected);
+        let spaced = empty.replace("[]", "[ ]");
+        assert_eq!(
+            appended_text(&spaced, "/events", EVENT),
+            expected.replace("\"events\": [", "\"events\": [ ")
+        );
+        let broken = empty.replace("[]", "[\n  ]");
+        assert_eq!(appended_text(&broken, "/events", EVENT), expected);
+        // The unit comes from the file, 2 spaces if it has none.
+        assert_eq!(
+            appended_text("{\"e\": []}", "/e", "[1]"),
+            "{\"e\": [\n  [\n    1\n  ]\n]}"
+        );
+        assert_eq!(appended_text("[]", "", "7"), "[\n  7\n]");
+        assert_eq!(
+            appended_text(
+                "{\n    \"a\": {\n        \"e\": []\n    }\n}",
+                "/a/e",
+                "{\"k\":0}"
+            ),
+            "{\n    \"a\": {\n        \"e\": [\n            {\n                \"k\": 0\n            }\n        ]\n    }\n}"
+        );
+    }
+
+    #[test]
+    fn append_to_array_adds_a_missing_member() {
+        let missing = "{\n  \"version\": \"1.0\",\n  \"feature\": \"x\"\n}\n";
+        assert_eq!(
+            appended_text(missing, "/events", EVENT),
+            format!(
+                "{{\n  \"version\": \"1.0\",\n  \"feature\": \"x\",\n  \"events\": [\n    {}\n  ]\n}}\n",
+                event_at("    ", "\n")
+            )
+        );
+        assert_eq!(
+            appended_text("{}", "/events", "1"),
+            "{\n  \"events\": [\n    1\n  ]\n}"
+        );
+        assert_eq!(
+            appended_text("{\n\t\"a\": {}\n}", "/a/e~1f", "1"),
+            "{\n\t\"a\": {\n\t\t\"e/f\": [\n\t\t\t1\n\t\t]\n\t}\n}"
+        );
+        assert_eq!(
+            appended_text(r#"{"a":1,"b":2}"#, "/events", r#"{"x":"y"}"#),
+            r#"{"a":1,"b":2,"events":[{"x":"y"}]}"#
+        );
+        assert_eq!(
+            appended_text(r#"{"a": 1}"#, "/ev\"", "2"),
+            r#"{"a": 1, "ev\"": [2]}"#
+        );
+        let e = append_error(missing, "/log/events", EVENT);
+        assert_eq!(
+            e,
+            FileError::new(
+                "expected an array at /log/events, found nothing, and no object at /log to add it to"
+            )
+        );
+        let e = append_error("{\"log\": [1]}", "/log/3", "1");
+        assert_eq!(
+            e.to_string(),
+            "line 1: expected an array at /log/3, found nothing; cannot add it to /log: expected an object there, found an array"
+        );
+        let e = append_error("{\"log\": null}", "/log/events", "1");
+        assert_eq!(
+            e.message,
+            "expected an array at /log/events, found nothing; cannot add it to /log: expected an object there, found null"
+        );
+    }
+
+    #[test]
+    fn append_to_array_needs_an_array() {
+        let object = "{\n  \"events\": {\n    \"a\": []\n  }\n}";
+        assert_eq!(
+            append_error(object, "/events", "1"),
+            FileError::at(2, None, "expected an array at /events, found an object")
+        );
+        assert_eq!(
+            append_error(r#"{"events": "x"}"#, "/events", "1").message,
+            "expected an array at /events, found a string"
+        );
+        assert_eq!(
+            append_error(r#"{"events": null}"#, "/events", "1").message,
+            "expected an array at /events, found null"
+        );
+        assert_eq!(
+            append_error("{}", "", "1").message,
+            "expected an array at the top level, found an object"
+        );
+        assert_eq!(
+            append_error(r#"{"events": 3}"#, "/events/x", "1").message,
+            "cannot follow /events/x: expected an object or array at /events, found a number (line 1)"
+        );
+        assert_eq!(
+            append_error("{\"e\": [],\n\"e\": []}", "/e", "1").message,
+            "`/e` is given twice (lines 1 and 2)"
+        );
+    }
+
+    #[test]
+    fn append_to_array_rejects_invalid_json() {
+        let e = append_error(
+            "{\n  \"events\": [\n    {\"a\": 1,}\n  ]\n}",
+            "/events",
+            "1",
+        );
+        assert_eq!(
+            e.to_string(),
+            "line 3, column 13: expected a member name in double quotes, found `}`"
+        );
+        assert_eq!(
+            append_error(b"[\"\xFF\"]", "", "1").to_string(),
+            "line 1, column 3: expected UTF-8 text, found the byte 0xFF"
+        );
+        assert_eq!(
+            append_error("", "/events", "1"),
+            FileError::new("empty file, expected a JSON document")
+        );
+        // A bad file is reported before a bad element.
+        assert_eq!(append_error("[1", "", "{").line, Some(1));
+        assert_eq!(
+            append_error("[1]", "", "{\"a\" 1}"),
+            FileError::new(
+                "the new element is not valid JSON: line 1, column 6: expected `:` after the member name, found `1`"
+            )
+        );
+        assert_eq!(
+            append_error("[1]", "", "1 2").message,
+            "the new element is not valid JSON: line 1, column 3: expected the end of the document, found `2`"
+        );
+        assert_eq!(
+            append_error("[1]", "", " \n"),
+            FileError::new("the new element is not valid JSON: it is empty")
+        );
+    }
+
+    #[test]
+    fn append_to_array_keeps_crlf_and_bom() {
+        let crlf = format!("\u{FEFF}{}", LOG.replace('\n', "\r\n"));
+        let out = appended_text(&crlf, "/events", EVENT);
+        let lf = appended_text(LOG, "/events", EVENT);
+        assert_eq!(out, format!("\u{FEFF}{}", lf.replace('\n', "\r\n")));
+        let empty = "{\r\n  \"events\": []\r\n}\r\n";
+        assert_eq!(
+            appended_text(empty, "/events", "[1]"),
+            "{\r\n  \"events\": [\r\n    [\r\n      1\r\n    ]\r\n  ]\r\n}\r\n"
+        );
+        assert_eq!(
+            appended_text("\u{FEFF}{\"a\": 1}", "/b", "2"),
+            "\u{FEFF}{\"a\": 1, \"b\": [2]}"
+        );
+    }
+
+    #[test]
+    fn append_to_array_follows_tab_indentation() {
+        let tabs = LOG.replace("  ", "\t");
+        assert!(tabs.contains("\n\t\t\t\"phase\""));
+        let out = appended_text(&tabs, "/events", EVENT);
+        assert_eq!(
+            out,
+            appended_text(LOG, "/events", EVENT).replace("  ", "\t")
+        );
+        // Four spaces, and a `:` without a space, are followed too.
+        let wide = LOG.replace("  ", "    ").replace("\": ", "\":");
+        let out = appended_text(&wide, "/events", EVENT);
+        assert_eq!(
+            out,
+            appended_text(LOG, "/events", EVENT)
+                .replace("  ", "    ")
+                .replace("\": ", "\":")
+        );
+    }
+
+    #[test]
+    fn append_to_array_single_line_arrays_stay_compact() {
+        assert_eq!(appended_text("[1, 2]", "", "3"), "[1, 2, 3]");
+        assert_eq!(appended_text("[1,2]", "", "3"), "[1,2,3]");
+        assert_eq!(appended_text("[1]", "", "\"x\""), "[1, \"x\"]");
+        assert_eq!(
+            appended_text(r#"{"events":[{"a":1,"b":2}]}"#, "/events", r#"{"c":3}"#),
+            r#"{"events":[{"a":1,"b":2},{"c":3}]}"#
+        );
+        assert_eq!(
+            appended_text(
+                "{\n  \"e\": [1, 2]\n}",
+                "/e",
+                "{\n  \"k\": [\n    1\n  ]\n}"
+            ),
+            "{\n  \"e\": [1, 2, {\"k\": [1]}]\n}"
+        );
+    }
+
+    #[test]
+    fn append_to_array_on_fittracker_logs() {
+        let dir = std::path::Path::new("/work/shared/corpus/fittracker2/.claude/logs");
+        if !dir.is_dir() {
+            eprintln!("skipped: {} is not here", dir.display());
+            return;
+        }
+        let event = r#"{"timestamp":"2026-06-06T10:00:00Z","event_type":"note","phase":"implementation","summary":"Appended by concord \"test\".","artifacts":[],"metrics":{"count":1},"actor":"concord","status":"recorded","recording_mode":"contemporaneous"}"#;
+        let mut appended_to = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if !path.to_string_lossy().ends_with(".log.json") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let tree = read_tree(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let is_array = tree
+                .resolve(ROOT, "/events", "the document")
+                .ok()
+                .flatten()
+                .is_some_and(|id| tree.nodes[id].kind == Kind::Array);
+            if !is_array {
+                assert!(append_to_array(&bytes, "/events", event).is_err());
+                continue;
+            }
+            let out = check_append(&bytes, "/events", event);
+            let range = inserted_range(&bytes, &out).unwrap();
+            let inserted = std::str::from_utf8(&out[range]).unwrap();
+            assert!(
+                inserted.starts_with(",\n    {\n      \"timestamp\": "),
+                "{}: {inserted:?}",
+                path.display()
+            );
+            assert!(
+                inserted.ends_with("\n    }"),
+                "{}: {inserted:?}",
+                path.display()
+            );
+            appended_to += 1;
+        }
+        assert!(appended_to > 0);
+        eprintln!("appended to {appended_to} log files");
+    }
+
+    /// `value` with one member or element per line (the layout
+    /// `append_to_array` is expected to follow), written independently.
+    fn pretty_json(value: &J, unit: &str, newline: &str, indent: &str, out: &mut String) {
+        let inner = format!("{indent}{unit}");
+        match value {
+            J::Arr(items) if !items.is_empty() => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    out.push_str(if i > 0 { "," } else { "" });
+                    out.push_str(newline);
+                    out.push_str(&inner);
+                    pretty_json(item, unit, newline, &inner, out);
+                }
+                out.push_str(&format!("{newline}{indent}]"));
+            }
+            J::Obj(members) if !members.is_empty() => {
+                out.push('{');
+                for (i, (name, style, item)) in members.iter().enumerate() {
+                    out.push_str(if i > 0 { "," } else { "" });
+                    out.push_str(newline);
+                    out.push_str(&inner);
+                    out.push_str(&encode(name, *style));
+                    out.push_str(": ");
+                    pretty_json(item, unit, newline, &inner, out);
+                }
+                out.push_str(&format!("{newline}{indent}}}"));
+            }
+            other => out.push_str(&render(other, &[String::new()], false)),
+        }
+    }
+
+    fn is_nonempty_container(value: &J) -> bool {
+        matches!(value, J::Arr(v) if !v.is_empty()) || matches!(value, J::Obj(m) if !m.is_empty())
+    }
+
+    proptest! {
+        #[test]
+        fn append_to_array_only_inserts(
+            events in proptest::collection::vec(json_strategy(), 0..5),
+            element in json_strategy(),
+            before in members_strategy(),
+            after in members_strategy(),
+            present in proptest::bool::weighted(0.8),
+            pretty in any::<bool>(),
+            unit in proptest::sample::select(vec!["  ", "    ", "\t", " "]),
+            crlf in any::<bool>(),
+            ws in ws_strategy(),
+            bom in any::<bool>(),
+        ) {
+            let document = |events: Option<J>| {
+                let mut members = before.clone();
+                members.extend(after.iter().cloned());
+                if let Some(events) = events {
+                    members.insert(before.len(), ("events".to_string(), 0, events));
+                }
+                J::Obj(members)
+            };
+            let newline = if crlf { "\r\n" } else { "\n" };
+            let write = |value: &J| {
+                let mut text = String::from(if bom { "\u{FEFF}" } else { "" });
+                if pretty {
+                    pretty_json(value, unit, newline, "", &mut text);
+                    text.push_str(newline);
+                } else {
+                    text = render(value, &ws, bom);
+                }
+                text
+            };
+            let text = write(&document(present.then(|| J::Arr(events.clone()))));
+            let new = render(&element, &[String::new()], false);
+            let out = check_append(text.as_bytes(), "/events", &new);
+            // Pretty documents get exactly the pretty text of the result,
+            // when the layout to follow is there to see.
+            let whole_is_pretty = !before.is_empty() || !after.is_empty() || present;
+            let element_follows = match events.last() {
+                _ if !present => true,
+                None => true,
+                Some(last) => is_nonempty_container(last) || !is_nonempty_container(&element),
+            };
+            if pretty && whole_is_pretty && element_follows {
+                let mut events = if present { events.clone() } else { Vec::new() };
+                events.push(element.clone());
+                let expected = if present {
+                    document(Some(J::Arr(events)))
+                } else {
+                    let J::Obj(mut members) = document(None) else { unreachable!() };
+                    members.push(("events".to_string(), 0, J::Arr(events)));
+                    J::Obj(members)
+                };
+                prop_assert_eq!(String::from_utf8(out).unwrap(), write(&expected));
+            }
         }
     }
 }

@@ -152,9 +152,9 @@ impl Workflow {
         let (best, index) = self
             .lookup
             .iter()
-            .map(|(known, &i)| (strsim::normalized_levenshtein(&word, known), i))
+            .map(|(known, &i)| (strsim::jaro_winkler(&word, known), i))
             .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))?;
-        (best >= 0.7).then(|| &self.statuses[index])
+        (best >= 0.8).then(|| &self.statuses[index])
     }
 }
 

@@ -16,7 +16,7 @@ pub use records::{
     Base, HubValue, JournalEntry, JournalKind, ObservationRecord, RunRecord, ValueChange, Watermark,
 };
 pub use store::{Backend, Store, redact_url};
-pub use transfer::{ExportSummary, ImportSummary};
+pub use transfer::{ExportSummary, ImportSummary, now_rfc3339};
 
 /// Everything a hub operation can fail with.
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,8 @@ use sqlx::sqlite::SqlitePool;
 use sqlx::{AssertSqlSafe, Row};
 use std::io::{BufRead, Write};
 
-pub(crate) fn now_rfc3339() -> String {
+/// The current time as RFC 3339 UTC text with microseconds, as the hub stores times.
+pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
 }
 

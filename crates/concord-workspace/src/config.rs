@@ -84,12 +84,15 @@ struct RawSource {
     qualifiers: Option<Spanned<Vec<String>>>,
     // json
     items: Option<Spanned<String>>,
+    /// In-repo event log per item, e.g. `.claude/logs/{key}.log.json`.
+    log_file: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHub {
     url: Option<String>,
+    actor: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -148,6 +151,8 @@ pub struct Source {
     pub workflow: usize,
     pub format: Arc<dyn Format>,
     pub write_names: BTreeMap<String, String>,
+    /// Repo-relative template (`{key}`) of the item's in-repo event log.
+    pub log_file: Option<String>,
 }
 
 impl fmt::Debug for Source {
@@ -165,7 +170,13 @@ impl fmt::Debug for Source {
 #[derive(Clone)]
 pub struct Hub {
     pub url: String,
+    /// Name recorded in the journal; `user@host` when not configured.
+    pub actor: Option<String>,
 }
+
+/// Environment variable that overrides `[hub] url`, so a URL with a
+/// password never has to be written into concord.toml.
+pub const HUB_URL_ENV: &str = "CONCORD_HUB_URL";
 
 impl fmt::Debug for Hub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -410,11 +421,17 @@ fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspac
         sources.push(validate_source(src, &repos, &workflows, errors)?);
     }
 
+    let (url, actor) = match raw.hub {
+        Some(hub) => (hub.url, hub.actor),
+        None => (None, None),
+    };
     let hub = Hub {
-        url: raw
-            .hub
-            .and_then(|h| h.url)
+        url: std::env::var(HUB_URL_ENV)
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or(url)
             .unwrap_or_else(|| "sqlite://.concord/hub.db".to_string()),
+        actor,
     };
     let max_file_bytes = raw
         .scan
@@ -683,7 +700,22 @@ fn validate_source(
         }
     }
 
+    let log_file = match src.log_file {
+        Some(template) if !template.get_ref().contains("{key}") => {
+            return Err(errors.with_help(
+                template.span(),
+                format!(
+                    "log_file `{}` has no `{{key}}` placeholder",
+                    template.get_ref()
+                ),
+                Some("one log file per item, e.g. `.claude/logs/{key}.log.json`".into()),
+            ));
+        }
+        other => other.map(Spanned::into_inner),
+    };
+
     Ok(Source {
+        log_file,
         name,
         repo,
         format_name,

@@ -10,6 +10,27 @@ mod scan;
 pub mod status;
 
 pub use config::{
-    CONFIG_FILE_NAME, ConfigError, FormatName, Hub, Repo, Source, Workspace, find_config,
+    CONFIG_FILE_NAME, ConfigError, FormatName, HUB_URL_ENV, Hub, Repo, Source, Workspace,
+    find_config,
 };
 pub use scan::{ScanReport, SourceScan, scan};
+
+/// Replace `path` with `bytes` atomically: a reader sees the old file or
+/// the new one, never a torn mix; a crash leaves the old file in place.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        // Keep the file's permissions, not the temp file's.
+        std::fs::set_permissions(temp.path(), meta.permissions())?;
+    }
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,2 +1,6 @@
+pub mod history;
+pub mod hub;
+pub mod log;
 pub mod scan;
+pub mod set;
 pub mod status;

@@ -1,6 +1,7 @@
 //! `concord scan`: every source's items, and what could not be read.
 
 use crate::Outcome;
+use crate::hub::{self, Failure};
 use crate::output::{self, DIM, KEY, WARN, paint};
 use anstyle::Style;
 use concord_model::{Observation, Warning};
@@ -14,6 +15,9 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// Read only: do not record the observations in the hub.
+    #[arg(long)]
+    no_hub: bool,
 }
 
 #[derive(Serialize)]
@@ -42,8 +46,13 @@ struct Summary {
     warnings: usize,
 }
 
-pub fn run(ws: &Workspace, args: &Args) -> Outcome {
+pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     let report = scan(ws);
+    let recorded = if args.no_hub {
+        Ok(())
+    } else {
+        record(ws, "scan", &report)
+    };
     let summary = Summary {
         sources: report.sources.len(),
         files: report.sources.iter().map(|s| s.files).sum(),
@@ -64,7 +73,33 @@ pub fn run(ws: &Workspace, args: &Args) -> Outcome {
     };
     // The process ends next: freeing 100k observations one by one is wasted work.
     std::mem::forget(report);
-    outcome
+    recorded.map(|()| outcome)
+}
+
+/// Record a scan's observations in the hub. A hub that cannot be written
+/// turns the run into a partial failure; the scan output still stands.
+pub fn record(ws: &Workspace, command: &str, report: &ScanReport) -> Result<(), Failure> {
+    let observations: Vec<&Observation> = report.observations().collect();
+    let summary = format!(
+        "{} sources, {} items, {} warnings",
+        report.sources.len(),
+        observations.len(),
+        report.warnings.len()
+    );
+    hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let result = hub::record_scan(&store, ws, command, &observations, &summary).await;
+        store.close().await;
+        result
+    })?
+    .map(|_| ())
+    .map_err(|mut failure| {
+        failure.message = format!("observations not recorded in the hub: {}", failure.message);
+        if failure.outcome == Outcome::Findings {
+            failure.outcome = Outcome::PartialFailure;
+        }
+        failure
+    })
 }
 
 fn write_json(

@@ -2,12 +2,15 @@
 
 use crate::Outcome;
 use crate::commands::scan::status_text;
+use crate::hub::{self, Failure};
 use crate::output::{self, BAD, DIM, GOOD, KEY, paint};
 use concord_model::Warning;
+use concord_model::{Observation, StatusReading};
 use concord_workspace::status::{ItemView, compare};
 use concord_workspace::{Workspace, scan};
 use serde::Serialize;
 use std::io::Write;
+use std::sync::Arc;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -16,6 +19,9 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// Files only: neither read the hub's values nor record observations.
+    #[arg(long)]
+    no_hub: bool,
 }
 
 #[derive(Serialize)]
@@ -51,9 +57,15 @@ struct Summary {
     warnings: usize,
 }
 
-pub fn run(ws: &Workspace, args: &Args) -> Outcome {
+pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     let report = scan(ws);
-    let items = compare(report.observations(), &args.keys);
+    let hub_readings = if args.no_hub {
+        Vec::new()
+    } else {
+        super::scan::record(ws, "status", &report)?;
+        hub_readings(ws)?
+    };
+    let items = compare(report.observations().chain(hub_readings.iter()), &args.keys);
     let missing: Vec<&str> = args
         .keys
         .iter()
@@ -73,11 +85,45 @@ pub fn run(ws: &Workspace, args: &Args) -> Outcome {
         write_text(ws, &items, &missing, &report.warnings, &summary, &mut out)
     };
     output::finish(written.and_then(|()| out.flush()));
-    if summary.disagree + summary.missing + summary.warnings == 0 {
-        Outcome::Clean
-    } else {
-        Outcome::Findings
-    }
+    Ok(
+        if summary.disagree + summary.missing + summary.warnings == 0 {
+            Outcome::Clean
+        } else {
+            Outcome::Findings
+        },
+    )
+}
+
+/// The hub's own status values, as readings of a source named `hub`.
+fn hub_readings(ws: &Workspace) -> Result<Vec<Observation>, Failure> {
+    let values = hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let values = store.hub_values().await;
+        store.close().await;
+        Ok::<_, Failure>(values?)
+    })??;
+    let (source, repo, path): (Arc<str>, Arc<str>, Arc<str>) =
+        (Arc::from("hub"), Arc::from(""), Arc::from(""));
+    Ok(values
+        .into_iter()
+        .filter(|v| v.field == "status")
+        .map(|v| Observation {
+            source: source.clone(),
+            repo: repo.clone(),
+            key: v.key,
+            path: path.clone(),
+            line: 0,
+            status: v.value.map(|value| StatusReading {
+                canonical: Some(Arc::from(value.as_str())),
+                raw: value,
+                rank: None,
+                line: 0,
+                span: 0..0,
+            }),
+            owner: None,
+            fields: vec![("version".into(), v.version.to_string())],
+        })
+        .collect())
 }
 
 fn write_json(

@@ -71,6 +71,7 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("CONCORD_CONFIG")
+        .env_remove("CONCORD_HUB_URL")
         .args(args)
         .output()
         .expect("run concord");

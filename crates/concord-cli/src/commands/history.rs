@@ -1,0 +1,79 @@
+//! `concord history KEY`: the item's journal, oldest first.
+
+use crate::Outcome;
+use crate::hub::{self, Failure};
+use crate::output::{self, DIM, KEY, paint};
+use concord_store::{JournalEntry, JournalKind};
+use concord_workspace::Workspace;
+use std::io::Write;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The item's key.
+    key: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
+    let entries = hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let entries = store.history(&args.key).await;
+        store.close().await;
+        Ok::<_, Failure>(entries?)
+    })??;
+    let mut out = output::stdout();
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &entries)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        write_text(&args.key, &entries, &mut out)
+    };
+    output::finish(written.and_then(|()| out.flush()));
+    Ok(Outcome::Clean)
+}
+
+fn write_text(key: &str, entries: &[JournalEntry], out: &mut impl Write) -> std::io::Result<()> {
+    let (bold, dim) = (paint(KEY), paint(DIM));
+    if entries.is_empty() {
+        return writeln!(out, "{key}: no journal entries");
+    }
+    writeln!(out, "{bold}{key}{bold:#}")?;
+    for e in entries {
+        let what = match e.kind {
+            JournalKind::Change => format!(
+                "{}: {} -> {}",
+                e.field.as_deref().unwrap_or("value"),
+                e.from.as_deref().unwrap_or("(none)"),
+                e.to.as_deref().unwrap_or("(none)")
+            ),
+            JournalKind::Event => {
+                let mut text = format!("event {}", e.event_type.as_deref().unwrap_or("?"));
+                if let Some(phase) = &e.phase {
+                    text.push_str(&format!(" [phase {phase}]"));
+                }
+                text
+            }
+        };
+        writeln!(
+            out,
+            "  {}  {what}  {dim}{} by {}{}{dim:#}",
+            e.at,
+            e.reason,
+            e.actor,
+            e.target
+                .as_deref()
+                .map(|t| format!(", in {t}"))
+                .unwrap_or_default()
+        )?;
+        if let Some(note) = &e.note {
+            writeln!(out, "      {note}")?;
+        }
+        if !e.artifacts.is_empty() {
+            writeln!(out, "      artifacts: {}", e.artifacts.join(", "))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! Opening the hub from the workspace, and the facts every hub write
+//! records: who, when, and in which run.
+
+use crate::Outcome;
+use concord_model::Observation;
+use concord_store::{ObservationRecord, RunRecord, Store, StoreError, now_rfc3339};
+use concord_workspace::Workspace;
+
+/// A user-facing failure with its exit code.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{message}")]
+pub struct Failure {
+    pub message: String,
+    #[help]
+    pub help: Option<String>,
+    pub outcome: Outcome,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>, help: Option<String>) -> Self {
+        Self {
+            message: message.into(),
+            help,
+            outcome: Outcome::ConfigError,
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        let (outcome, help) = match &error {
+            StoreError::UnsupportedUrl(_) => (
+                Outcome::ConfigError,
+                Some("set [hub] url in concord.toml or CONCORD_HUB_URL".to_string()),
+            ),
+            StoreError::Unavailable { .. } => (
+                Outcome::ConfigError,
+                Some("is the database running and the URL right? Nothing was written.".into()),
+            ),
+            StoreError::NewerSchema { .. } => (Outcome::ConfigError, None),
+            StoreError::Database(e) if e.to_string().contains("readonly") => (
+                Outcome::ConfigError,
+                Some("the hub file is read-only; nothing was written".into()),
+            ),
+            StoreError::Import(_) => (Outcome::ConfigError, None),
+            _ => (Outcome::PartialFailure, None),
+        };
+        Self {
+            message: error.to_string(),
+            help,
+            outcome,
+        }
+    }
+}
+
+/// Hub calls are async; the CLI runs them on a small runtime of its own.
+pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure {
+            message: format!("cannot start the async runtime: {e}"),
+            help: None,
+            outcome: Outcome::PartialFailure,
+        })?;
+    Ok(runtime.block_on(future))
+}
+
+pub async fn open(ws: &Workspace) -> Result<Store, Failure> {
+    Ok(Store::open(&ws.hub.url, &ws.root).await?)
+}
+
+/// `[hub] actor`, else `CONCORD_ACTOR`, else `user@host`.
+pub fn actor(ws: &Workspace) -> String {
+    if let Some(actor) = &ws.hub.actor {
+        return actor.clone();
+    }
+    if let Ok(actor) = std::env::var("CONCORD_ACTOR")
+        && !actor.is_empty()
+    {
+        return actor;
+    }
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{user}@{host}")
+}
+
+/// Sortable, unique enough across machines: time, then randomness.
+pub fn new_run_id() -> String {
+    let now = now_rfc3339();
+    let compact: String = now.chars().filter(char::is_ascii_digit).take(17).collect();
+    format!("{compact}-{:08x}", fastrand::u32(..))
+}
+
+/// Record a run's observations (one transaction) and the run itself.
+pub async fn record_scan(
+    store: &Store,
+    ws: &Workspace,
+    command: &str,
+    observations: &[&Observation],
+    summary: &str,
+) -> Result<String, Failure> {
+    let run_id = new_run_id();
+    let started = now_rfc3339();
+    store
+        .start_run(&RunRecord {
+            id: run_id.clone(),
+            command: command.into(),
+            actor: actor(ws),
+            started_at: started.clone(),
+            finished_at: None,
+            outcome: None,
+            summary: None,
+        })
+        .await?;
+    let rows: Vec<ObservationRecord> = observations
+        .iter()
+        .map(|o| ObservationRecord {
+            source: o.source.to_string(),
+            key: o.key.clone(),
+            run_id: run_id.clone(),
+            status: o
+                .status
+                .as_ref()
+                .and_then(|s| s.canonical.as_ref().map(|c| c.to_string())),
+            raw_status: o.status.as_ref().map(|s| s.raw.clone()),
+            repo: o.repo.to_string(),
+            path: o.path.to_string(),
+            line: i64::from(o.line),
+            observed_at: started.clone(),
+        })
+        .collect();
+    store.record_observations(&rows).await?;
+    store
+        .finish_run(&run_id, &now_rfc3339(), "recorded", summary)
+        .await?;
+    Ok(run_id)
+}
