@@ -29,7 +29,7 @@ if [ "$(id -u)" = 0 ] && [ -w /proc/sys/vm/drop_caches ]; then
   echo "== cold cache (page cache dropped before every run)"
   hyperfine -N -i --runs 8 --export-json "$work/cold.json" \
     --prepare 'sh -c "sync; echo 3 > /proc/sys/vm/drop_caches"' \
-    -n "concord scan" "$concord scan" -n "rg -c" "$rg_cmd"
+    -n "concord scan" "$concord scan --no-hub" -n "rg -c" "$rg_cmd"
   cold=1
 else
   echo "== cold cache skipped (needs root to drop the page cache)"
@@ -37,10 +37,11 @@ else
 fi
 echo "== warm cache"
 hyperfine -N -i --warmup 3 --runs 20 --export-json "$work/warm.json" \
-  -n "concord scan" "$concord scan" -n "rg -c" "$rg_cmd"
+  -n "concord scan" "$concord scan --no-hub" -n "rg -c" "$rg_cmd"
 [ "$cold" = 1 ] && report "$work/cold.json" cold
 report "$work/warm.json" warm
 echo "== peak memory"
-/usr/bin/time -f "concord scan: %M KB max RSS, %e s" "$concord" scan > /dev/null || true
+/usr/bin/time -f "concord scan --no-hub: %M KB max RSS, %e s" "$concord" scan --no-hub > /dev/null || true
+/usr/bin/time -f "concord scan (recording 100k observations in SQLite): %M KB max RSS, %e s" "$concord" scan > /dev/null || true
 /usr/bin/time -f "rg -c: %M KB max RSS, %e s" rg -c --no-ignore --hidden '^status:' repos > /dev/null
-"$concord" scan --json | python3 -c 'import json,sys; print("items scanned:", json.load(sys.stdin)["summary"])' || true
+"$concord" scan --no-hub --json | python3 -c 'import json,sys; print("items scanned:", json.load(sys.stdin)["summary"])' || true

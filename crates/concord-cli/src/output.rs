@@ -58,9 +58,6 @@ impl<'a> PathDisplay<'a> {
     }
 
     pub fn show(&mut self, repo: &str, rel: &str) -> &str {
-        if repo.is_empty() {
-            return "the hub";
-        }
         let hit = matches!(&self.last, Some((r, p, _)) if r == repo && p == rel);
         if !hit {
             let full = match self.ws.repos.iter().find(|r| r.name == repo) {

@@ -329,12 +329,21 @@ fn a_killed_import_leaves_all_or_nothing() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    // Kill it mid-write: once its transaction has started filling the WAL.
+    let wal = ws.path().join(".concord/hub.db-wal");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::metadata(&wal).map_or(0, |m| m.len()) < 512 * 1024
+        && std::time::Instant::now() < deadline
+        && child.try_wait().ok().flatten().is_none()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     let _ = child.kill();
     let _ = child.wait();
     let export = ws.concord(&["hub", "export"]);
     assert_eq!(export.code, 0, "{}", export.stderr);
     let rows = export.stdout.lines().count() - 1;
+    println!("the killed import left {rows} rows");
     assert!(rows == 0 || rows == 60_000, "torn import: {rows} rows");
     if rows == 0 {
         // The hub is intact: the same import now completes.

@@ -27,7 +27,13 @@ fn keys(source: &Value) -> Vec<String> {
 fn example_workspace_scans_all_four_formats() {
     let out = run_in(
         &project_root(),
-        &["--config", "examples/concord.toml", "scan", "--json"],
+        &[
+            "--config",
+            "examples/concord.toml",
+            "scan",
+            "--json",
+            "--no-hub",
+        ],
     );
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let report = out.json();
@@ -63,7 +69,7 @@ fn example_workspace_scans_all_four_formats() {
 fn example_status_marks_disagreements_and_exits_1() {
     let out = run_in(
         &project_root(),
-        &["--config", "examples/concord.toml", "status"],
+        &["--config", "examples/concord.toml", "status", "--no-hub"],
     );
     assert_eq!(out.code, 1, "{}", out.stderr);
     let line = |key: &str| {
@@ -94,6 +100,7 @@ fn example_status_marks_disagreements_and_exits_1() {
             "status",
             "CUST-WP-0026-T01",
             "--json",
+            "--no-hub",
         ],
     );
     assert_eq!(out.code, 0, "{}", out.stdout);
@@ -123,7 +130,13 @@ fn example_status_marks_disagreements_and_exits_1() {
 
     let out = run_in(
         &project_root(),
-        &["--config", "examples/concord.toml", "status", "NOPE-1"],
+        &[
+            "--config",
+            "examples/concord.toml",
+            "status",
+            "NOPE-1",
+            "--no-hub",
+        ],
     );
     assert_eq!(out.code, 1);
     assert!(

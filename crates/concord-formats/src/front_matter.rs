@@ -568,6 +568,7 @@ fn plain_keeps(old: &[u8], new: &str) -> bool {
         new.starts_with(INDICATORS) && !(kind == PlainType::Number && new.starts_with('-'));
     if indicator_first
         || new.ends_with(':')
+        || new.starts_with("...") // the document end marker, should the value start a line
         || new.contains(": ")
         || new.contains(" #")
         || !new.chars().all(is_printable)

@@ -22,26 +22,21 @@ const SQLITE_BATCH: usize = 100;
 const OBSERVATION_COLUMNS: &str =
     "(source, item_key, run_id, status, raw_status, repo, path, line, observed_at)";
 
-const OBSERVATION_UPDATE: &str = " ON CONFLICT (source, item_key) DO UPDATE SET \
+const OBSERVATION_UPDATE: &str = " ON CONFLICT (item_key, source) DO UPDATE SET \
      run_id = excluded.run_id, status = excluded.status, raw_status = excluded.raw_status, \
      repo = excluded.repo, path = excluded.path, line = excluded.line, \
      observed_at = excluded.observed_at";
 
+/// A multi-row upsert with anonymous `?` placeholders: SQLite looks up a
+/// numbered or named parameter by scanning a list, which is quadratic in a
+/// statement with hundreds of them.
 fn observation_insert_sql(rows: usize) -> String {
     let mut sql = format!("INSERT INTO observations {OBSERVATION_COLUMNS} VALUES ");
     for row in 0..rows {
         if row > 0 {
             sql.push_str(", ");
         }
-        let base = row * 9;
-        sql.push('(');
-        for col in 1..=9 {
-            if col > 1 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", base + col));
-        }
-        sql.push(')');
+        sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?)");
     }
     sql.push_str(OBSERVATION_UPDATE);
     sql

@@ -198,13 +198,23 @@ fn write_text(
         )?;
         if !item.agree {
             for o in &item.readings {
+                let place = if o.repo.is_empty() {
+                    let version = o.fields.iter().find(|(name, _)| name == "version");
+                    format!(
+                        "the hub, version {}",
+                        version.map_or("?", |(_, v)| v.as_str())
+                    )
+                } else {
+                    format!(
+                        "{}:{}",
+                        paths.show(&o.repo, &o.path),
+                        o.status.as_ref().map_or(o.line, |s| s.line)
+                    )
+                };
                 writeln!(
                     out,
-                    "{:key_width$}          {dim}{}: {}:{}{dim:#}",
-                    "",
-                    o.source,
-                    paths.show(&o.repo, &o.path),
-                    o.status.as_ref().map_or(o.line, |s| s.line)
+                    "{:key_width$}          {dim}{}: {place}{dim:#}",
+                    "", o.source
                 )?;
             }
         }

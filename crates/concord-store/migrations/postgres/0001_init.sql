@@ -39,9 +39,10 @@ CREATE TABLE observations (
     path        TEXT NOT NULL,
     line        BIGINT NOT NULL,
     observed_at TEXT NOT NULL,
-    PRIMARY KEY (source, item_key)
+    -- Key first: the primary key also serves lookups by item, so a bulk
+    -- upsert maintains one index, not two.
+    PRIMARY KEY (item_key, source)
 );
-CREATE INDEX observations_by_key ON observations (item_key);
 
 CREATE TABLE runs (
     id          TEXT PRIMARY KEY,
