@@ -367,3 +367,43 @@ fn run_with_hub(ws: &TestWorkspace, url: &str, args: &[&str]) -> common::Output 
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
+
+/// The same commands against PostgreSQL, in a schema of this test's own.
+#[test]
+fn the_commands_work_the_same_on_postgres() {
+    let Ok(base) = std::env::var("CONCORD_TEST_DATABASE_URL") else {
+        println!("skipped: CONCORD_TEST_DATABASE_URL is not set, PostgreSQL test did not run");
+        return;
+    };
+    let schema = format!("concord_cli_{:016x}", fastrand::u64(..));
+    let psql = |sql: &str| {
+        let status = std::process::Command::new("psql")
+            .args([base.as_str(), "-q", "-c", sql])
+            .status()
+            .expect("psql");
+        assert!(status.success(), "{sql}");
+    };
+    psql(&format!("CREATE SCHEMA {schema}"));
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+    let ws = workspace();
+    let out = run_with_hub(&ws, &url, &["set", "T1", "done", "--note", "on postgres"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = run_with_hub(&ws, &url, &["log", "onboarding", "--event", "shipped"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let history = run_with_hub(&ws, &url, &["history", "T1", "--json"]);
+    let entries: serde_json::Value = serde_json::from_str(&history.stdout).expect("json");
+    assert_eq!(entries[0]["note"], "on postgres");
+    let export = run_with_hub(&ws, &url, &["hub", "export"]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    assert!(
+        export.stdout.contains("\"table\":\"journal\""),
+        "{}",
+        export.stdout
+    );
+    assert!(
+        !ws.path().join(".concord/hub.db").exists(),
+        "nothing went to SQLite"
+    );
+    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+}
