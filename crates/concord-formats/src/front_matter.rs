@@ -103,6 +103,23 @@ impl Format for FrontMatter {
 
     fn encode_value(&self, old: &[u8], new: &str) -> Result<Vec<u8>, EditError> {
         check_single_line(new)?;
+        // A tab separator kept in the span (see `with_tab_separator`) stays,
+        // and a plain spelling must parse after it.
+        let separator_len = old.iter().take_while(|b| matches!(b, b' ' | b'\t')).count();
+        if separator_len > 0 {
+            let (separator, old) = old.split_at(separator_len);
+            let separator = String::from_utf8_lossy(separator);
+            let unchanged = old == new.as_bytes();
+            let encoded = if unchanged
+                || (plain_keeps(old, new)
+                    && reads_back_plain(&format!("k:{separator}{new}\n"), new))
+            {
+                new.to_string()
+            } else {
+                double_quoted(new)
+            };
+            return Ok(format!("{separator}{encoded}").into_bytes());
+        }
         let encoded = match old.first() {
             Some(b'\'') if new.chars().all(is_printable) => single_quoted(new),
             Some(b'\'' | b'"') => double_quoted(new),
@@ -411,9 +428,29 @@ fn value_of(bytes: &[u8], entry: Option<&Entry>, name: &str) -> Result<Option<Sp
         Some(span) => Ok(Some(SpannedValue {
             text: scalar.value.clone(),
             line: line_of(bytes, span.start),
-            span,
+            span: with_tab_separator(bytes, scalar, span),
         })),
         None => expected("a multi-line scalar"),
+    }
+}
+
+/// A plain value separated from its `:` by whitespace holding a tab keeps
+/// that whitespace in its span: saphyr-parser rejects a tab before some
+/// plain values (`status:\tdone`) but not others (`status:\t;x`), so
+/// `encode_value` must see the separator to choose a safe spelling.
+fn with_tab_separator(bytes: &[u8], scalar: &Scalar, span: Range<usize>) -> Range<usize> {
+    if scalar.style != ScalarStyle::Plain {
+        return span;
+    }
+    let mut start = span.start;
+    while start > 0 && matches!(bytes[start - 1], b' ' | b'\t') {
+        start -= 1;
+    }
+    let separator = &bytes[start..span.start];
+    if start > 0 && bytes[start - 1] == b':' && separator.contains(&b'\t') {
+        start..span.end
+    } else {
+        span
     }
 }
 
@@ -638,6 +675,30 @@ tags:\n  - a\n  - b\n\
 meta:\n  phase: 'β two'  # quoted\n  size: 3\n\
 ---\n\
 # Body\n\n---\n\nstatus: fake\n\n---\n";
+
+    /// Edits the fuzzer found to break the file; each must now read back.
+    #[test]
+    fn fuzz_regressions_read_back_after_edit() {
+        for (input, new) in [
+            // `...` at the start of a line would end the front matter.
+            (&b"---\n{id: A, status:\nx\n}\n---\n"[..], "..."),
+            // saphyr-parser rejects `:\t` before a plain `done` but not before `;x`.
+            (&b"---\nid: A\nstatus:\t;x\n---\n"[..], "done"),
+            (&b"---\nid: A\nstatus: \t(blocked)\n---\n"[..], "-1"),
+        ] {
+            let parsed = parse(input);
+            let status = parsed.items[0].status.clone().unwrap();
+            let edited = edit_value(&format(), input, &status, new).unwrap();
+            let again = parse(&edited);
+            assert_eq!(
+                again.items[0].status.as_ref().map(|s| s.text.as_str()),
+                Some(new),
+                "{}",
+                String::from_utf8_lossy(&edited)
+            );
+            assert_eq!(&edited[..status.span.start], &input[..status.span.start]);
+        }
+    }
 
     #[test]
     fn reads_the_front_matter_and_ignores_the_body() {
