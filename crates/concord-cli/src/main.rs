@@ -56,6 +56,10 @@ enum Command {
     History(commands::history::Args),
     /// Log an event for an item in the journal (and its in-repo log file, if configured).
     Log(commands::log::Args),
+    /// Show what a sync would change, and why, without writing anything.
+    Diff(commands::diff::Args),
+    /// Explain the decision for one item: every source's value, the base, the rule.
+    Explain(commands::explain::Args),
     /// Manage the hub: migrate, export, import.
     #[command(subcommand)]
     Hub(commands::hub::Command),
@@ -131,6 +135,8 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::History(args) => commands::history::run(&workspace, &args)?,
         Command::Log(args) => commands::log::run(&workspace, &args)?,
         Command::Hub(command) => commands::hub::run(&workspace, &command)?,
+        Command::Diff(args) => commands::diff::run(&workspace, &args)?,
+        Command::Explain(args) => commands::explain::run(&workspace, &args)?,
     };
     Ok(outcome)
 }

@@ -365,14 +365,23 @@ fn merge(readings: &[Reading], base: Option<&Value>, reopen: Reopen, decision: &
             names(held.iter().copied()),
             base.map_or("the base", |b| b.status.as_str())
         ),
-        _ => format!(
-            "{} changed it to {} since the base ({}); {} follow{}",
-            origin,
-            winner.status,
-            show(base),
-            names(decision.changes.iter().map(|c| c.source.as_str())),
-            if decision.changes.len() == 1 { "s" } else { "" }
-        ),
+        _ => {
+            let since = match base {
+                Some(base) => format!(
+                    "changed it to {} since the base ({})",
+                    winner.status, base.status
+                ),
+                None => format!(
+                    "has the highest rank ({}) and there is no base yet",
+                    winner.status
+                ),
+            };
+            format!(
+                "{origin} {since}; {} follow{}",
+                names(decision.changes.iter().map(|c| c.source.as_str())),
+                if decision.changes.len() == 1 { "s" } else { "" }
+            )
+        }
     };
     settle(decision, &winner);
 }

@@ -332,7 +332,8 @@ impl Store {
         Ok(ImportSummary { rows: parsed.len() })
     }
 
-    async fn all_bases(&self) -> Result<Vec<Base>> {
+    /// Every base, ordered by rule, key and field.
+    pub async fn all_bases(&self) -> Result<Vec<Base>> {
         const SQL: &str = "SELECT rule, item_key, field, value, versions, version, agreed_at \
              FROM bases ORDER BY rule, item_key, field";
         on_pool!(self, |pool| {

@@ -33,6 +33,8 @@ struct RawConfig {
     hub: Option<RawHub>,
     #[serde(default)]
     scan: Option<RawScan>,
+    #[serde(default, rename = "sync")]
+    syncs: Vec<crate::sync_rules::RawSync>,
 }
 
 #[derive(Deserialize)]
@@ -153,6 +155,8 @@ pub struct Source {
     pub write_names: BTreeMap<String, String>,
     /// Repo-relative template (`{key}`) of the item's in-repo event log.
     pub log_file: Option<String>,
+    /// Where the item names its owner, if the source says (`owned` rules).
+    pub owner_field: Option<String>,
 }
 
 impl fmt::Debug for Source {
@@ -213,6 +217,8 @@ pub struct Workspace {
     pub sources: Vec<Source>,
     pub hub: Hub,
     pub max_file_bytes: u64,
+    /// The `[[sync]]` rules, ready for the engine.
+    pub rules: Vec<concord_engine::Rule>,
 }
 
 // ---------------------------------------------------------------- errors
@@ -245,17 +251,21 @@ impl ConfigError {
 }
 
 /// Builds located errors for one config file.
-struct Errors<'a> {
+pub(crate) struct Errors<'a> {
     path: &'a Path,
     text: &'a str,
 }
 
 impl Errors<'_> {
-    fn at(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> ConfigError {
+    pub(crate) fn at(
+        &self,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         self.with_help(span, message, None)
     }
 
-    fn with_help(
+    pub(crate) fn with_help(
         &self,
         span: std::ops::Range<usize>,
         message: impl Into<String>,
@@ -286,7 +296,10 @@ fn floor_char_boundary(text: &str, mut index: usize) -> usize {
 }
 
 /// The closest candidate, if it is close enough to be a likely typo.
-fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
@@ -437,7 +450,10 @@ fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspac
         .scan
         .and_then(|s| s.max_file_bytes)
         .unwrap_or(DEFAULT_MAX_FILE_BYTES);
+    let rules =
+        crate::sync_rules::validate(&raw.syncs, &sources, &workflows, errors).map_err(|e| *e)?;
     Ok(Workspace {
+        rules,
         config_path: errors.path.to_path_buf(),
         root: root.to_path_buf(),
         repos,
@@ -603,6 +619,7 @@ fn validate_source(
         }
     }
 
+    let owner_field = src.owner.as_ref().map(|o| o.get_ref().clone());
     let item = ItemFields {
         key,
         status,
@@ -715,6 +732,7 @@ fn validate_source(
     };
 
     Ok(Source {
+        owner_field,
         log_file,
         name,
         repo,

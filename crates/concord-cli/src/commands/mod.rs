@@ -1,3 +1,5 @@
+pub mod diff;
+pub mod explain;
 pub mod history;
 pub mod hub;
 pub mod log;

@@ -1,0 +1,238 @@
+//! `concord diff`: what a sync would change, grouped by target, with the
+//! reason for every change and every item held back. Writes no file.
+
+use crate::Outcome;
+use crate::hub::{self, Failure};
+use crate::output::{self, BAD, DIM, KEY, WARN, paint};
+use concord_engine::{Plan, Reason, plan};
+use concord_workspace::{HubStatus, ScanReport, Workspace, engine_inputs, scan};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Print the plan as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The plan for the workspace as it is now, and the scan it came from.
+pub struct Planned {
+    pub report: ScanReport,
+    pub plan: Plan,
+}
+
+/// Scan, record the observations, read the hub's values and bases, decide.
+pub fn plan_workspace(ws: &Workspace) -> Result<Planned, Failure> {
+    let report = scan(ws);
+    super::scan::record(ws, "diff", &report)?;
+    let (values, bases) = hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let values = store.hub_values().await;
+        let bases = store.all_bases().await;
+        store.close().await;
+        Ok::<_, Failure>((values?, bases?))
+    })??;
+    let hub: Vec<HubStatus<'_>> = values
+        .iter()
+        .filter(|v| v.field == "status")
+        .map(|v| HubStatus {
+            key: &v.key,
+            status: v.value.as_deref(),
+        })
+        .collect();
+    let bases: HashMap<(String, String), String> = bases
+        .into_iter()
+        .filter(|b| b.field == "status")
+        .filter_map(|b| b.value.map(|value| ((b.rule, b.key), value)))
+        .collect();
+    let observations: Vec<_> = report.observations().collect();
+    let inputs = engine_inputs(ws, &observations, &hub, &bases);
+    let plan = plan(&inputs);
+    Ok(Planned { report, plan })
+}
+
+#[derive(Serialize)]
+struct JsonChange<'a> {
+    key: &'a str,
+    rule: &'a str,
+    target: &'a str,
+    from: Option<&'a str>,
+    to: &'a str,
+    reason: Reason,
+    origin: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonHold<'a> {
+    key: &'a str,
+    rule: &'a str,
+    source: &'a str,
+    reason: Reason,
+    detail: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonPlan<'a> {
+    changes: Vec<JsonChange<'a>>,
+    held: Vec<JsonHold<'a>>,
+    conflicts: Vec<(&'a str, &'a str)>,
+    decisions: BTreeMap<Reason, usize>,
+}
+
+pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
+    if ws.rules.is_empty() {
+        return Err(Failure::usage(
+            "no [[sync]] rules in the workspace: nothing to plan",
+            Some(
+                "add a rule, e.g. [[sync]] mode = \"merge\" between = [\"workplans\", \"hub\"]"
+                    .into(),
+            ),
+        ));
+    }
+    let Planned { report, plan } = plan_workspace(ws)?;
+    let mut out = output::stdout();
+    let written = if args.json {
+        write_json(&plan, &mut out)
+    } else {
+        write_text(ws, &report, &plan, &mut out)
+    };
+    output::finish(written.and_then(|()| out.flush()));
+    Ok(if plan.is_empty() {
+        Outcome::Clean
+    } else {
+        Outcome::Findings
+    })
+}
+
+fn write_json(plan: &Plan, out: &mut impl Write) -> std::io::Result<()> {
+    let json = JsonPlan {
+        changes: plan
+            .changes()
+            .map(|(d, c)| JsonChange {
+                key: &d.key,
+                rule: &d.rule,
+                target: &c.source,
+                from: c.from.as_ref().map(|v| v.status.as_str()),
+                to: &c.to.status,
+                reason: c.reason,
+                origin: &c.origin,
+            })
+            .collect(),
+        held: plan
+            .decisions
+            .iter()
+            .flat_map(|d| {
+                d.holds.iter().map(move |h| JsonHold {
+                    key: &d.key,
+                    rule: &d.rule,
+                    source: &h.source,
+                    reason: h.reason,
+                    detail: &h.detail,
+                })
+            })
+            .collect(),
+        conflicts: plan
+            .decisions
+            .iter()
+            .filter(|d| d.reason == Reason::Conflict)
+            .map(|d| (d.key.as_str(), d.explanation.as_str()))
+            .collect(),
+        decisions: plan.summary(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &json)?;
+    writeln!(out)
+}
+
+fn write_text(
+    ws: &Workspace,
+    report: &ScanReport,
+    plan: &Plan,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let (key, dim, warn, bad) = (paint(KEY), paint(DIM), paint(WARN), paint(BAD));
+    let mut by_target: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+    for (d, c) in plan.changes() {
+        by_target.entry(c.source.as_str()).or_default().push((d, c));
+    }
+    for (target, changes) in &by_target {
+        writeln!(
+            out,
+            "{key}{target}{key:#}: {}",
+            output::count(changes.len(), "change")
+        )?;
+        for (d, c) in changes {
+            writeln!(
+                out,
+                "  {}  {} -> {}  {dim}({}, from {}; rule {}){dim:#}",
+                d.key,
+                c.from.as_ref().map_or("(none)", |v| v.status.as_str()),
+                c.to.status,
+                c.reason.as_str(),
+                c.origin,
+                d.rule
+            )?;
+        }
+    }
+    let held: Vec<_> = plan
+        .decisions
+        .iter()
+        .flat_map(|d| d.holds.iter().map(move |h| (d, h)))
+        .filter(|(_, h)| h.reason != Reason::NotInSource)
+        .collect();
+    if !held.is_empty() {
+        writeln!(
+            out,
+            "{warn}held back{warn:#}: {}",
+            output::count(held.len(), "item")
+        )?;
+        for (d, h) in &held {
+            writeln!(
+                out,
+                "  {}  {}  {}: {}",
+                d.key,
+                h.source,
+                h.reason.as_str(),
+                h.detail
+            )?;
+        }
+    }
+    let conflicts: Vec<_> = plan
+        .decisions
+        .iter()
+        .filter(|d| {
+            matches!(
+                d.reason,
+                Reason::Conflict | Reason::OwnerMissing | Reason::OwnerUnknown
+            )
+        })
+        .collect();
+    if !conflicts.is_empty() {
+        writeln!(
+            out,
+            "{bad}not decided{bad:#}: {}",
+            output::count(conflicts.len(), "item")
+        )?;
+        for d in conflicts {
+            writeln!(out, "  {}  {}: {}", d.key, d.reason.as_str(), d.explanation)?;
+        }
+    }
+    output::write_warnings(out, ws, &report.warnings)?;
+    let summary: Vec<String> = plan
+        .summary()
+        .iter()
+        .map(|(reason, n)| format!("{} {n}", reason.as_str()))
+        .collect();
+    let changes = plan.changes().count();
+    writeln!(
+        out,
+        "{} planned; decisions: {}",
+        output::count(changes, "change"),
+        if summary.is_empty() {
+            "none".to_string()
+        } else {
+            summary.join(", ")
+        }
+    )
+}

@@ -1,0 +1,223 @@
+//! `[[sync]]` rules: which sources a rule joins and in which mode, checked
+//! against the declared sources before the engine sees them.
+
+use crate::config::{ConfigError, Errors, Source, did_you_mean};
+use concord_engine::{Mode, Reopen, Rule};
+use concord_model::Workflow;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// The hub takes part in rules as a source of this name.
+pub const HUB_SOURCE: &str = "hub";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSync {
+    name: Option<Spanned<String>>,
+    mode: Spanned<String>,
+    /// merge, owned: the sources joined.
+    between: Option<Spanned<Vec<String>>>,
+    /// mirror: the truth.
+    from: Option<Spanned<String>>,
+    /// mirror: the followers.
+    to: Option<Spanned<Vec<String>>>,
+    /// merge: `block` (default) or `allow` reopens.
+    reopen: Option<Spanned<String>>,
+    /// owned: owner value as items name it -> source.
+    owners: Option<Spanned<BTreeMap<String, String>>>,
+}
+
+pub(crate) fn validate(
+    raw: &[RawSync],
+    sources: &[Source],
+    workflows: &[Workflow],
+    errors: &Errors<'_>,
+) -> Result<Vec<Rule>, Box<ConfigError>> {
+    let mut rules: Vec<Rule> = Vec::new();
+    // source -> (rule that writes it, where that rule is)
+    let mut writers: BTreeMap<String, (String, std::ops::Range<usize>)> = BTreeMap::new();
+    for sync in raw {
+        let span = sync.mode.span();
+        let mode_name = sync.mode.get_ref().as_str();
+        let not_for =
+            |option: &str, present: Option<std::ops::Range<usize>>, modes: &str| match present {
+                Some(at) => Err(Box::new(errors.at(
+                    at,
+                    format!("`{option}` is for {modes} rules, not `{mode_name}`"),
+                ))),
+                None => Ok(()),
+            };
+        let (mode, members, written): (Mode, Vec<String>, Vec<String>) = match mode_name {
+            "mirror" => {
+                not_for(
+                    "between",
+                    sync.between.as_ref().map(Spanned::span),
+                    "merge and owned",
+                )?;
+                not_for("reopen", sync.reopen.as_ref().map(Spanned::span), "merge")?;
+                not_for("owners", sync.owners.as_ref().map(Spanned::span), "owned")?;
+                let from = sync.from.as_ref().ok_or_else(|| {
+                    Box::new(errors.at(span.clone(), "a mirror rule needs `from` (the truth)"))
+                })?;
+                let to = sync
+                    .to
+                    .as_ref()
+                    .filter(|t| !t.get_ref().is_empty())
+                    .ok_or_else(|| {
+                        Box::new(errors.at(
+                            span.clone(),
+                            "a mirror rule needs `to` (one or more targets)",
+                        ))
+                    })?;
+                let mut members = vec![from.get_ref().clone()];
+                members.extend(to.get_ref().iter().cloned());
+                (
+                    Mode::Mirror {
+                        truth: from.get_ref().clone(),
+                    },
+                    members,
+                    to.get_ref().clone(),
+                )
+            }
+            "merge" | "owned" => {
+                not_for("from", sync.from.as_ref().map(Spanned::span), "mirror")?;
+                not_for("to", sync.to.as_ref().map(Spanned::span), "mirror")?;
+                let between = sync
+                    .between
+                    .as_ref()
+                    .filter(|b| b.get_ref().len() >= 2)
+                    .ok_or_else(|| {
+                        Box::new(errors.at(
+                            span.clone(),
+                            format!("a {mode_name} rule needs `between` with two or more sources"),
+                        ))
+                    })?;
+                let members = between.get_ref().clone();
+                let mode = if mode_name == "merge" {
+                    not_for("owners", sync.owners.as_ref().map(Spanned::span), "owned")?;
+                    let reopen = match sync
+                        .reopen
+                        .as_ref()
+                        .map(|r| (r.get_ref().as_str(), r.span()))
+                    {
+                        None | Some(("block", _)) => Reopen::Block,
+                        Some(("allow", _)) => Reopen::Allow,
+                        Some((other, at)) => {
+                            return Err(Box::new(errors.at(
+                                at,
+                                format!("reopen = `{other}`: expected `block` or `allow`"),
+                            )));
+                        }
+                    };
+                    Mode::Merge { reopen }
+                } else {
+                    not_for("reopen", sync.reopen.as_ref().map(Spanned::span), "merge")?;
+                    let owners = sync.owners.as_ref().ok_or_else(|| {
+                        Box::new(errors.with_help(
+                            span.clone(),
+                            "an owned rule needs `owners`",
+                            Some("map each owner value items name to a source: owners = { ft2 = \"ft2-features\" }".into()),
+                        ))
+                    })?;
+                    for (owner, source) in owners.get_ref() {
+                        if !members.contains(source) {
+                            return Err(Box::new(errors.at(
+                                owners.span(),
+                                format!(
+                                    "owner `{owner}` maps to `{source}`, which is not in `between`"
+                                ),
+                            )));
+                        }
+                    }
+                    for member in &members {
+                        let owner_configured = sources
+                            .iter()
+                            .find(|s| &s.name == member)
+                            .is_some_and(|s| s.owner_field.is_some());
+                        if member != HUB_SOURCE && !owner_configured {
+                            return Err(Box::new(errors.with_help(
+                                between.span(),
+                                format!("source `{member}` has no `owner` field for this owned rule to read"),
+                                Some("set `owner` on the source (e.g. owner = \"/state_owner\")".into()),
+                            )));
+                        }
+                    }
+                    Mode::Owned {
+                        owners: owners.get_ref().clone(),
+                    }
+                };
+                (mode, members.clone(), members)
+            }
+            other => {
+                return Err(Box::new(
+                    errors.with_help(
+                        span,
+                        format!("unknown sync mode `{other}`"),
+                        did_you_mean(other, ["mirror", "merge", "owned"])
+                            .or(Some("modes: mirror, merge, owned".into())),
+                    ),
+                ));
+            }
+        };
+
+        let where_ = sync.name.as_ref().map_or(span.clone(), Spanned::span);
+        // Every member is a declared source (or the hub), all on one workflow.
+        let mut workflow: Option<usize> = None;
+        for member in &members {
+            if member == HUB_SOURCE {
+                continue;
+            }
+            let Some(source) = sources.iter().find(|s| &s.name == member) else {
+                return Err(Box::new(errors.with_help(
+                    where_.clone(),
+                    format!("sync rule names source `{member}`, which is not declared"),
+                    did_you_mean(
+                        member,
+                        sources.iter().map(|s| s.name.as_str()).chain([HUB_SOURCE]),
+                    ),
+                )));
+            };
+            match workflow {
+                Some(w) if w != source.workflow => {
+                    return Err(Box::new(errors.at(
+                        where_.clone(),
+                        format!(
+                            "sync rule joins sources of different workflows (`{}` and `{}`)",
+                            workflows[w].name(),
+                            workflows[source.workflow].name()
+                        ),
+                    )));
+                }
+                _ => workflow = Some(source.workflow),
+            }
+        }
+        let name = sync
+            .name
+            .as_ref()
+            .map(|n| n.get_ref().clone())
+            .unwrap_or_else(|| format!("{mode_name}:{}", members.join("+")));
+        if rules.iter().any(|r| r.name == name) {
+            return Err(Box::new(
+                errors.at(where_, format!("sync rule `{name}` is declared twice")),
+            ));
+        }
+        // Two rules writing the same source's status would fight each other.
+        for target in &written {
+            if let Some((other, _)) = writers.get(target) {
+                return Err(Box::new(errors.with_help(
+                    where_.clone(),
+                    format!("sync rules `{other}` and `{name}` both write `{target}`"),
+                    Some("one rule per written source: merge them into one rule".into()),
+                )));
+            }
+            writers.insert(target.clone(), (name.clone(), where_.clone()));
+        }
+        rules.push(Rule {
+            name,
+            mode,
+            sources: members,
+        });
+    }
+    Ok(rules)
+}
