@@ -58,6 +58,8 @@ enum Command {
     Log(commands::log::Args),
     /// Show what a sync would change, and why, without writing anything.
     Diff(commands::diff::Args),
+    /// Apply the plan: write files (one commit per repo), the hub and the journal.
+    Sync(commands::sync::Args),
     /// Explain the decision for one item: every source's value, the base, the rule.
     Explain(commands::explain::Args),
     /// Manage the hub: migrate, export, import.
@@ -136,6 +138,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Log(args) => commands::log::run(&workspace, &args)?,
         Command::Hub(command) => commands::hub::run(&workspace, &command)?,
         Command::Diff(args) => commands::diff::run(&workspace, &args)?,
+        Command::Sync(args) => commands::sync::run(&workspace, &args)?,
         Command::Explain(args) => commands::explain::run(&workspace, &args)?,
     };
     Ok(outcome)

@@ -10,14 +10,16 @@ mod scan;
 pub mod status;
 mod sync_input;
 mod sync_rules;
+mod writeback;
 
 pub use config::{
     CONFIG_FILE_NAME, ConfigError, FormatName, HUB_URL_ENV, Hub, Repo, Source, Workspace,
     find_config,
 };
 pub use scan::{ScanReport, SourceScan, scan};
-pub use sync_input::{HubStatus, engine_inputs};
+pub use sync_input::{Gate, HubStatus, engine_inputs};
 pub use sync_rules::HUB_SOURCE;
+pub use writeback::{EditOutcome, FileEdit, edit_file};
 
 /// Replace `path` with `bytes` atomically: a reader sees the old file or
 /// the new one, never a torn mix; a crash leaves the old file in place.

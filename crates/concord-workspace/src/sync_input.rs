@@ -15,12 +15,22 @@ pub struct HubStatus<'a> {
     pub status: Option<&'a str>,
 }
 
+/// What the gates found for one observation's file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gate {
+    /// The repo may not be written (behind its upstream, mid-rebase, ...).
+    pub stale: bool,
+    /// The file has uncommitted changes.
+    pub dirty: bool,
+}
+
 /// Build the engine's input. `bases`: (rule, key) -> agreed canonical status.
 pub fn engine_inputs(
     ws: &Workspace,
     observations: &[&Observation],
     hub: &[HubStatus<'_>],
     bases: &HashMap<(String, String), String>,
+    gate: &dyn Fn(&Observation) -> Gate,
 ) -> Vec<(Rule, Vec<ItemInput>)> {
     let mut by_source: HashMap<&str, Vec<&Observation>> = HashMap::new();
     for obs in observations {
@@ -42,7 +52,10 @@ pub fn engine_inputs(
                     continue;
                 }
                 for obs in by_source.get(member.as_str()).into_iter().flatten() {
-                    items.entry(&obs.key).or_default().push(file_reading(obs));
+                    items
+                        .entry(&obs.key)
+                        .or_default()
+                        .push(file_reading(obs, gate(obs)));
                 }
             }
             let inputs = items
@@ -87,7 +100,7 @@ fn value_of(workflow: &Workflow, word: &str) -> Option<Value> {
         .map(|s| Value::new(s.name.clone(), s.rank))
 }
 
-fn file_reading(obs: &Observation) -> Reading {
+fn file_reading(obs: &Observation, gate: Gate) -> Reading {
     let (value, raw) = match &obs.status {
         Some(s) => (
             s.canonical
@@ -104,8 +117,8 @@ fn file_reading(obs: &Observation) -> Reading {
         present: raw.is_some(),
         value,
         raw,
-        stale: false,
-        dirty: false,
+        stale: gate.stale,
+        dirty: gate.dirty,
         changed_at: None,
         owner: obs.owner.clone(),
         creatable: false,

@@ -5,7 +5,9 @@ use crate::Outcome;
 use crate::hub::{self, Failure};
 use crate::output::{self, BAD, DIM, KEY, WARN, paint};
 use concord_engine::{Plan, Reason, plan};
-use concord_workspace::{HubStatus, ScanReport, Workspace, engine_inputs, scan};
+use concord_model::Observation;
+use concord_store::{Base, HubValue};
+use concord_workspace::{Gate, HubStatus, ScanReport, Workspace, engine_inputs, scan};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -17,16 +19,23 @@ pub struct Args {
     json: bool,
 }
 
-/// The plan for the workspace as it is now, and the scan it came from.
+/// The plan for the workspace as it is now, what it was made from.
 pub struct Planned {
     pub report: ScanReport,
     pub plan: Plan,
+    /// The hub's values as read (their versions guard the writes).
+    pub hub_values: Vec<HubValue>,
+    pub bases: Vec<Base>,
 }
 
 /// Scan, record the observations, read the hub's values and bases, decide.
-pub fn plan_workspace(ws: &Workspace) -> Result<Planned, Failure> {
+pub fn plan_workspace(
+    ws: &Workspace,
+    command: &str,
+    gate: &dyn Fn(&Observation) -> Gate,
+) -> Result<Planned, Failure> {
     let report = scan(ws);
-    super::scan::record(ws, "diff", &report)?;
+    super::scan::record(ws, command, &report)?;
     let (values, bases) = hub::block_on(async {
         let store = hub::open(ws).await?;
         let values = store.hub_values().await;
@@ -42,15 +51,25 @@ pub fn plan_workspace(ws: &Workspace) -> Result<Planned, Failure> {
             status: v.value.as_deref(),
         })
         .collect();
-    let bases: HashMap<(String, String), String> = bases
-        .into_iter()
+    let base_values: HashMap<(String, String), String> = bases
+        .iter()
         .filter(|b| b.field == "status")
-        .filter_map(|b| b.value.map(|value| ((b.rule, b.key), value)))
+        .filter_map(|b| {
+            b.value
+                .clone()
+                .map(|value| ((b.rule.clone(), b.key.clone()), value))
+        })
         .collect();
     let observations: Vec<_> = report.observations().collect();
-    let inputs = engine_inputs(ws, &observations, &hub, &bases);
+    let inputs = engine_inputs(ws, &observations, &hub, &base_values, gate);
     let plan = plan(&inputs);
-    Ok(Planned { report, plan })
+    drop(hub);
+    Ok(Planned {
+        report,
+        plan,
+        hub_values: values,
+        bases,
+    })
 }
 
 #[derive(Serialize)]
@@ -91,7 +110,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             ),
         ));
     }
-    let Planned { report, plan } = plan_workspace(ws)?;
+    let Planned { report, plan, .. } = plan_workspace(ws, "diff", &|_| Gate::default())?;
     let mut out = output::stdout();
     let written = if args.json {
         write_json(&plan, &mut out)
@@ -145,7 +164,7 @@ fn write_json(plan: &Plan, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out)
 }
 
-fn write_text(
+pub fn write_text(
     ws: &Workspace,
     report: &ScanReport,
     plan: &Plan,

@@ -26,7 +26,8 @@ struct Explained<'a> {
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
-    let Planned { report, plan } = plan_workspace(ws)?;
+    let Planned { report, plan, .. } =
+        plan_workspace(ws, "explain", &|_| concord_workspace::Gate::default())?;
     let decisions: Vec<&Decision> = plan
         .decisions
         .iter()

@@ -6,3 +6,4 @@ pub mod log;
 pub mod scan;
 pub mod set;
 pub mod status;
+pub mod sync;

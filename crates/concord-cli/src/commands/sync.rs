@@ -1,0 +1,642 @@
+//! `concord sync`: gate, plan, apply. Files get byte-exact single-span
+//! edits written atomically, then one commit per repo with only the paths
+//! concord wrote; the hub gets compare-and-set writes; every applied
+//! change is journaled; bases move forward only where every source agreed.
+
+use crate::Outcome;
+use crate::commands::diff::{Planned, plan_workspace, write_text};
+use crate::hub::{self, Failure};
+use crate::output::{self, BAD, DIM, KEY, WARN, paint};
+use concord_engine::{Change, Decision, Reason};
+use concord_git::{FetchOutcome, Repo as GitRepo};
+use concord_model::Observation;
+use concord_store::{Base, JournalEntry, JournalKind, Store, ValueChange, Watermark, now_rfc3339};
+use concord_workspace::{
+    EditOutcome, FileEdit, Gate, HUB_SOURCE, Source, Workspace, edit_file, write_atomic,
+};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Write;
+use std::time::Duration;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Plan and print; write nothing anywhere.
+    #[arg(long)]
+    dry_run: bool,
+    /// Apply to the hub (and journal) but do not write files.
+    #[arg(long)]
+    no_writeback: bool,
+    /// Fast-forward repos that are behind their upstream first.
+    #[arg(long)]
+    pull: bool,
+    /// Push each repo after committing.
+    #[arg(long)]
+    push: bool,
+    /// Read every file (the default for now: reads are always full).
+    #[arg(long)]
+    full: bool,
+    /// Write only to this source (the plan still considers every source).
+    #[arg(long, value_name = "SOURCE")]
+    only: Option<String>,
+    /// Say more: fetches that failed, repos that are not git work trees.
+    #[arg(long, short)]
+    verbose: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What the gates found for one repo.
+struct RepoGate {
+    git: Option<GitRepo>,
+    /// Why nothing may be written, with the command that fixes it.
+    blocker: Option<String>,
+    dirty: BTreeSet<String>,
+    notes: Vec<String>,
+}
+
+#[derive(Serialize, Clone)]
+struct Applied {
+    key: String,
+    rule: String,
+    target: String,
+    from: Option<String>,
+    to: String,
+    reason: &'static str,
+    origin: String,
+    place: String,
+}
+
+#[derive(Serialize)]
+struct NotApplied {
+    key: String,
+    target: String,
+    problem: String,
+}
+
+#[derive(Serialize)]
+struct Report {
+    applied: Vec<Applied>,
+    not_applied: Vec<NotApplied>,
+    held: Vec<(String, String, &'static str, String)>,
+    undecided: Vec<(String, &'static str, String)>,
+    commits: Vec<(String, String)>,
+    repos_blocked: Vec<(String, String)>,
+    warnings: usize,
+}
+
+pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
+    if ws.rules.is_empty() {
+        return Err(Failure::usage(
+            "no [[sync]] rules in the workspace: nothing to sync",
+            Some(
+                "add a rule, e.g. [[sync]] mode = \"merge\" between = [\"workplans\", \"hub\"]"
+                    .into(),
+            ),
+        ));
+    }
+    if let Some(only) = &args.only
+        && only != HUB_SOURCE
+        && !ws.sources.iter().any(|s| &s.name == only)
+    {
+        return Err(Failure::usage(
+            format!("--only names `{only}`, which is not a source"),
+            None,
+        ));
+    }
+    let gates = gate_repos(ws, args);
+    let gate = |obs: &Observation| {
+        gates.get(&*obs.repo).map_or(Gate::default(), |g| Gate {
+            stale: g.blocker.is_some(),
+            dirty: g.dirty.contains(&*obs.path),
+        })
+    };
+    let planned = plan_workspace(ws, "sync", &gate)?;
+    let mut out = output::stdout();
+    if args.dry_run {
+        let written = write_text(ws, &planned.report, &planned.plan, &mut out);
+        output::finish(written.and_then(|()| out.flush()));
+        return Ok(if planned.plan.is_empty() {
+            Outcome::Clean
+        } else {
+            Outcome::Findings
+        });
+    }
+    let report = hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let result = apply(ws, args, &store, &planned, &gates).await;
+        store.close().await;
+        result
+    })??;
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        write_report(ws, &report, &gates, args.verbose, &planned, &mut out)
+    };
+    output::finish(written.and_then(|()| out.flush()));
+    Ok(if !report.not_applied.is_empty() {
+        Outcome::PartialFailure
+    } else if report.held.is_empty() && report.undecided.is_empty() && report.warnings == 0 {
+        Outcome::Clean
+    } else {
+        Outcome::Findings
+    })
+}
+
+/// Fetch (best effort), pull when asked, and find what blocks writing.
+fn gate_repos(ws: &Workspace, args: &Args) -> BTreeMap<String, RepoGate> {
+    let used: BTreeSet<usize> = ws
+        .rules
+        .iter()
+        .flat_map(|r| r.sources.iter())
+        .filter_map(|name| ws.sources.iter().find(|s| &s.name == name))
+        .map(|s| s.repo)
+        .collect();
+    used.into_iter()
+        .map(|index| {
+            let repo = &ws.repos[index];
+            let mut gate = RepoGate {
+                git: None,
+                blocker: None,
+                dirty: BTreeSet::new(),
+                notes: Vec::new(),
+            };
+            match GitRepo::open(&repo.root) {
+                Err(e) => gate.notes.push(format!(
+                    "not a git work tree ({e}); changes are written but not committed"
+                )),
+                Ok(git) => {
+                    match git.fetch(Duration::from_secs(20)) {
+                        FetchOutcome::Fetched | FetchOutcome::NoUpstream => {}
+                        FetchOutcome::Failed(why) => gate.notes.push(format!(
+                            "fetch failed, staleness checked against the last fetch: {why}"
+                        )),
+                    }
+                    if args.pull
+                        && !args.dry_run
+                        && git.state().is_ok_and(|s| s.behind > 0)
+                        && let Err(e) = git.pull_ff_only()
+                    {
+                        gate.blocker = Some(format!("cannot fast-forward: {e}"));
+                    }
+                    match git.state() {
+                        Ok(state) => {
+                            if gate.blocker.is_none() {
+                                gate.blocker = state.write_blocker().map(|b| b.message);
+                            }
+                        }
+                        Err(e) => gate.blocker = Some(format!("cannot read the repo's state: {e}")),
+                    }
+                    match git.dirty_paths() {
+                        Ok(dirty) => gate.dirty = dirty,
+                        Err(e) => {
+                            gate.blocker = Some(format!("cannot read the repo's status: {e}"))
+                        }
+                    }
+                    gate.git = Some(git);
+                }
+            }
+            (repo.name.clone(), gate)
+        })
+        .collect()
+}
+
+async fn apply(
+    ws: &Workspace,
+    args: &Args,
+    store: &Store,
+    planned: &Planned,
+    gates: &BTreeMap<String, RepoGate>,
+) -> Result<Report, Failure> {
+    let run_id = hub::new_run_id();
+    let actor = hub::actor(ws);
+    let observed: HashMap<(&str, &str), &Observation> = planned
+        .report
+        .observations()
+        .map(|o| ((&*o.source, o.key.as_str()), o))
+        .collect();
+    let allowed = |target: &str| args.only.as_deref().is_none_or(|only| only == target);
+
+    let mut applied: Vec<Applied> = Vec::new();
+    let mut not_applied: Vec<NotApplied> = Vec::new();
+    // Decisions with a change that did not land keep their old base.
+    let mut incomplete: BTreeSet<(String, String)> = BTreeSet::new();
+
+    // Files: group the edits per file.
+    let mut per_file: BTreeMap<(usize, String), Vec<PlannedEdit<'_>>> = BTreeMap::new();
+    for (decision, change) in planned.plan.changes() {
+        if change.source == HUB_SOURCE {
+            continue;
+        }
+        let skip = |why: &str| NotApplied {
+            key: decision.key.clone(),
+            target: change.source.clone(),
+            problem: why.to_string(),
+        };
+        if !allowed(&change.source) {
+            incomplete.insert((decision.rule.clone(), decision.key.clone()));
+            continue;
+        }
+        let Some((index, source)) = ws
+            .sources
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.name == change.source)
+        else {
+            continue;
+        };
+        let Some(obs) = observed.get(&(change.source.as_str(), decision.key.as_str())) else {
+            not_applied.push(skip("the item was not read from this source"));
+            incomplete.insert((decision.rule.clone(), decision.key.clone()));
+            continue;
+        };
+        let new_word = match native_word(source, &change.to.status) {
+            Ok(word) => word,
+            Err(why) => {
+                not_applied.push(skip(&why));
+                incomplete.insert((decision.rule.clone(), decision.key.clone()));
+                continue;
+            }
+        };
+        let expected = obs
+            .status
+            .as_ref()
+            .map(|s| s.raw.clone())
+            .unwrap_or_default();
+        per_file
+            .entry((index, obs.path.to_string()))
+            .or_default()
+            .push((
+                decision,
+                change,
+                FileEdit {
+                    key: decision.key.clone(),
+                    expected,
+                    new_word,
+                },
+            ));
+    }
+
+    // repo name -> (paths written, commit body lines)
+    let mut written: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for ((index, path), edits) in &per_file {
+        let source = &ws.sources[*index];
+        let repo = ws.repo(source);
+        let full = repo.root.join(path);
+        let place = format!("{}:{path}", repo.name);
+        if args.no_writeback {
+            for (decision, _, _) in edits {
+                incomplete.insert((decision.rule.clone(), decision.key.clone()));
+            }
+            continue;
+        }
+        let file_edits: Vec<FileEdit> = edits.iter().map(|(_, _, e)| e.clone()).collect();
+        let outcomes = match std::fs::read(&full) {
+            Ok(bytes) => {
+                let (new_bytes, outcomes) = edit_file(source, path, &bytes, &file_edits);
+                if new_bytes != bytes
+                    && let Err(e) = write_atomic(&full, &new_bytes)
+                {
+                    vec![EditOutcome::Refused(format!("cannot write: {e}")); edits.len()]
+                } else {
+                    outcomes
+                }
+            }
+            Err(e) => vec![EditOutcome::Refused(format!("cannot read: {e}")); edits.len()],
+        };
+        for ((decision, change, edit), outcome) in edits.iter().zip(outcomes) {
+            match outcome {
+                EditOutcome::Applied => {
+                    let entry = written.entry(repo.name.clone()).or_default();
+                    if !entry.0.contains(path) {
+                        entry.0.push(path.clone());
+                    }
+                    entry.1.push(format!(
+                        "- {}: {} -> {} (from {}, {})",
+                        decision.key,
+                        edit.expected,
+                        edit.new_word,
+                        change.origin,
+                        change.reason.as_str()
+                    ));
+                    applied.push(applied_of(decision, change, &place));
+                }
+                other => {
+                    incomplete.insert((decision.rule.clone(), decision.key.clone()));
+                    not_applied.push(NotApplied {
+                        key: decision.key.clone(),
+                        target: change.source.clone(),
+                        problem: match other {
+                            EditOutcome::Changed { found } => format!(
+                                "{place} changed since it was read (now `{}`); run sync again",
+                                found.unwrap_or_default()
+                            ),
+                            EditOutcome::Missing => format!("{place} no longer holds the item"),
+                            EditOutcome::Refused(why) => format!("{place}: {why}"),
+                            EditOutcome::Applied => String::new(),
+                        },
+                    });
+                }
+            }
+        }
+    }
+
+    // Journal the file changes that landed.
+    for a in &applied {
+        store
+            .append_journal(&JournalEntry {
+                id: 0,
+                at: now_rfc3339(),
+                run_id: Some(run_id.clone()),
+                actor: actor.clone(),
+                key: a.key.clone(),
+                kind: JournalKind::Change,
+                field: Some("status".into()),
+                from: a.from.clone(),
+                to: Some(a.to.clone()),
+                target: Some(format!("{} {}", a.target, a.place)),
+                reason: a.reason.into(),
+                note: Some(format!("from {} (rule {})", a.origin, a.rule)),
+                event_type: None,
+                phase: None,
+                artifacts: Vec::new(),
+            })
+            .await?;
+    }
+
+    // The hub: compare-and-set against the version the plan was made from.
+    let versions: HashMap<&str, (i64, Option<&str>)> = planned
+        .hub_values
+        .iter()
+        .filter(|v| v.field == "status")
+        .map(|v| (v.key.as_str(), (v.version, v.value.as_deref())))
+        .collect();
+    for (decision, change) in planned
+        .plan
+        .changes()
+        .filter(|(_, c)| c.source == HUB_SOURCE)
+    {
+        if !allowed(HUB_SOURCE) {
+            incomplete.insert((decision.rule.clone(), decision.key.clone()));
+            continue;
+        }
+        let (version, from) = versions
+            .get(decision.key.as_str())
+            .copied()
+            .unwrap_or((0, None));
+        let result = store
+            .set_hub_value(&ValueChange {
+                key: decision.key.clone(),
+                field: "status".into(),
+                expected_version: version,
+                from: from.map(str::to_string),
+                to: Some(change.to.status.clone()),
+                at: now_rfc3339(),
+                actor: actor.clone(),
+                run_id: Some(run_id.clone()),
+                reason: change.reason.as_str().into(),
+                note: Some(format!("from {} (rule {})", change.origin, decision.rule)),
+            })
+            .await;
+        match result {
+            Ok(_) => applied.push(applied_of(decision, change, "the hub")),
+            Err(e) if e.is_conflict() => {
+                incomplete.insert((decision.rule.clone(), decision.key.clone()));
+                not_applied.push(NotApplied {
+                    key: decision.key.clone(),
+                    target: HUB_SOURCE.into(),
+                    problem: "the hub value changed since it was read; run sync again".into(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+
+    // Bases move only where every change of the decision landed.
+    let base_versions: HashMap<(&str, &str), i64> = planned
+        .bases
+        .iter()
+        .filter(|b| b.field == "status")
+        .map(|b| ((b.rule.as_str(), b.key.as_str()), b.version))
+        .collect();
+    let old_bases: HashMap<(&str, &str), Option<&str>> = planned
+        .bases
+        .iter()
+        .filter(|b| b.field == "status")
+        .map(|b| ((b.rule.as_str(), b.key.as_str()), b.value.as_deref()))
+        .collect();
+    for decision in &planned.plan.decisions {
+        let Some(new_base) = &decision.new_base else {
+            continue;
+        };
+        if incomplete.contains(&(decision.rule.clone(), decision.key.clone())) {
+            continue;
+        }
+        let id = (decision.rule.as_str(), decision.key.as_str());
+        if old_bases.get(&id).copied().flatten() == Some(new_base.status.as_str()) {
+            continue;
+        }
+        let expected = base_versions.get(&id).copied().unwrap_or(0);
+        let base = Base {
+            rule: decision.rule.clone(),
+            key: decision.key.clone(),
+            field: "status".into(),
+            value: Some(new_base.status.clone()),
+            versions: "{}".into(),
+            version: 0,
+            agreed_at: now_rfc3339(),
+        };
+        match store.put_base(&base, expected).await {
+            Ok(_) => {}
+            // Another run moved it: ours is not the latest agreement; next run re-plans.
+            Err(e) if e.is_conflict() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+
+    // One commit per repo, with only the paths concord wrote.
+    let mut commits = Vec::new();
+    for (repo_name, (paths, lines)) in &written {
+        let Some(git) = gates.get(repo_name).and_then(|g| g.git.as_ref()) else {
+            continue;
+        };
+        let message = format!(
+            "chore(concord): sync {} item(s) [auto]\n\n{}\n",
+            lines.len(),
+            lines.join("\n")
+        );
+        match git.commit_paths(paths, &message) {
+            Ok(Some(id)) => {
+                commits.push((repo_name.clone(), id.clone()));
+                if args.push
+                    && let Err(e) = git.push()
+                {
+                    not_applied.push(NotApplied {
+                        key: String::new(),
+                        target: repo_name.clone(),
+                        problem: format!("committed {} but the push failed: {e}", short(&id)),
+                    });
+                }
+                if let Some(head) = git.head().ok().flatten() {
+                    for source in ws.sources.iter().filter(|s| &ws.repo(s).name == repo_name) {
+                        store
+                            .set_watermark(&Watermark {
+                                source: source.name.clone(),
+                                position: head.clone(),
+                                updated_at: now_rfc3339(),
+                            })
+                            .await?;
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => not_applied.push(NotApplied {
+                key: String::new(),
+                target: repo_name.clone(),
+                problem: format!("files written but the commit failed: {e}"),
+            }),
+        }
+    }
+
+    let held = planned
+        .plan
+        .decisions
+        .iter()
+        .flat_map(|d| d.holds.iter().map(move |h| (d, h)))
+        .filter(|(_, h)| h.reason != Reason::NotInSource)
+        .map(|(d, h)| {
+            (
+                d.key.clone(),
+                h.source.clone(),
+                h.reason.as_str(),
+                h.detail.clone(),
+            )
+        })
+        .collect();
+    let undecided = planned
+        .plan
+        .decisions
+        .iter()
+        .filter(|d| {
+            matches!(
+                d.reason,
+                Reason::Conflict
+                    | Reason::OwnerMissing
+                    | Reason::OwnerUnknown
+                    | Reason::UnknownStatus
+            )
+        })
+        .map(|d| (d.key.clone(), d.reason.as_str(), d.explanation.clone()))
+        .collect();
+    let repos_blocked = gates
+        .iter()
+        .filter_map(|(name, g)| g.blocker.as_ref().map(|b| (name.clone(), b.clone())))
+        .collect();
+    Ok(Report {
+        applied,
+        not_applied,
+        held,
+        undecided,
+        commits,
+        repos_blocked,
+        warnings: planned.report.warnings.len(),
+    })
+}
+
+/// One planned file edit and the decision it carries out.
+type PlannedEdit<'p> = (&'p Decision, &'p Change, FileEdit);
+
+fn applied_of(decision: &Decision, change: &Change, place: &str) -> Applied {
+    Applied {
+        key: decision.key.clone(),
+        rule: decision.rule.clone(),
+        target: change.source.clone(),
+        from: change.from.as_ref().map(|v| v.status.clone()),
+        to: change.to.status.clone(),
+        reason: change.reason.as_str(),
+        origin: change.origin.clone(),
+        place: place.to_string(),
+    }
+}
+
+/// The word a source uses for a canonical status: its `write_names` entry,
+/// else the canonical name. A source that names its words but lacks this
+/// one cannot be written.
+fn native_word(source: &Source, canonical: &str) -> Result<String, String> {
+    if source.write_names.is_empty() {
+        return Ok(canonical.to_string());
+    }
+    source.write_names.get(canonical).cloned().ok_or_else(|| {
+        format!(
+            "source `{}` has no word for `{canonical}` in write_names",
+            source.name
+        )
+    })
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(10)]
+}
+
+fn write_report(
+    ws: &Workspace,
+    report: &Report,
+    gates: &BTreeMap<String, RepoGate>,
+    verbose: bool,
+    planned: &Planned,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let (key, dim, warn, bad) = (paint(KEY), paint(DIM), paint(WARN), paint(BAD));
+    for a in &report.applied {
+        writeln!(
+            out,
+            "{key}{}{key:#}  {}: {} -> {}  {dim}({}, from {}; {}){dim:#}",
+            a.key,
+            a.target,
+            a.from.as_deref().unwrap_or("(none)"),
+            a.to,
+            a.reason,
+            a.origin,
+            a.place
+        )?;
+    }
+    for (repo, id) in &report.commits {
+        writeln!(out, "committed {repo}: {}", short(id))?;
+    }
+    for n in &report.not_applied {
+        writeln!(
+            out,
+            "{bad}not applied{bad:#} {} {}: {}",
+            n.key, n.target, n.problem
+        )?;
+    }
+    for (k, source, reason, detail) in &report.held {
+        writeln!(out, "{warn}held{warn:#} {k} {source}: {reason}: {detail}")?;
+    }
+    for (k, reason, explanation) in &report.undecided {
+        writeln!(out, "{bad}not decided{bad:#} {k}: {reason}: {explanation}")?;
+    }
+    for (repo, blocker) in &report.repos_blocked {
+        writeln!(out, "{warn}repo {repo} not written{warn:#}: {blocker}")?;
+    }
+    if verbose {
+        for (repo, gate) in gates {
+            for note in &gate.notes {
+                writeln!(out, "{dim}repo {repo}: {note}{dim:#}")?;
+            }
+        }
+    }
+    output::write_warnings(out, ws, &planned.report.warnings)?;
+    writeln!(
+        out,
+        "{} applied, {} not applied, {} held back, {} not decided, {}",
+        report.applied.len(),
+        report.not_applied.len(),
+        report.held.len(),
+        report.undecided.len(),
+        output::count(report.commits.len(), "commit")
+    )
+}

@@ -1,0 +1,1049 @@
+//! The imperative shell's git adapter for sync: how a repository stands
+//! (its head, branch, upstream, how far behind or ahead, an operation in
+//! progress, a locked index), which files are dirty, which files changed
+//! since a watermark commit, committing only the paths concord wrote, and
+//! fetch / pull / push.
+//!
+//! # Why the `git` binary
+//!
+//! Every operation runs the user's `git` as a subprocess
+//! ([`std::process::Command`]) rather than linking a git library:
+//!
+//! - it is portable: wherever the user works with git, the `git` binary is
+//!   there, with no native library to build or version to match;
+//! - it supports every operation needed here, with git's own semantics —
+//!   `commit --only` (commit some paths, keep the rest of the index),
+//!   hooks, `pull --ff-only`, and `fetch` / `push` with the user's
+//!   credentials, credential helpers, ssh setup, proxies, `insteadOf`
+//!   rewrites and every other piece of their configuration; the libraries
+//!   lack some of these (partial commits, hooks, transports or credential
+//!   helpers) or implement them with subtly different behaviour;
+//! - the repository format and its extensions are whatever the user's git
+//!   understands, so concord never writes something their git cannot read.
+//!
+//! # How git is run
+//!
+//! Always as `git -C <root> …` with `GIT_TERMINAL_PROMPT=0` (never ask for
+//! a password on the terminal), `LC_ALL=C` (stable messages) and, for
+//! read-only commands, `GIT_OPTIONAL_LOCKS=0` (do not take the index lock
+//! just to refresh it, so reads never collide with the user's own git
+//! commands). Standard input is closed; standard output and standard error
+//! are captured, never printed: a failure carries git's message in its
+//! [`GitError`]. The repository is addressed by its root alone:
+//! repository-locating variables such as `GIT_DIR` or `GIT_INDEX_FILE`
+//! inherited from a parent git (a hook running concord) are removed.
+//!
+//! Paths are repository-relative, with `/` separators, as `String`s; they
+//! are always passed to git as literal pathspecs (`:(literal)<path>`, so a
+//! `*` or `?` in a file name matches only that file).
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::fmt;
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Variables that would point git at another repository, index or object
+/// store than the one at [`Repo::root`]; set by git for its hooks.
+const REPO_LOCATION_ENV: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_PREFIX",
+    "GIT_NAMESPACE",
+];
+
+/// A failure to run git or a git command that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The folder is not inside a git work tree (or does not exist).
+    #[error("{} is not inside a git work tree: {stderr}", root.display())]
+    NotAWorkTree {
+        /// The folder that was opened.
+        root: PathBuf,
+        /// What git said.
+        stderr: String,
+    },
+    /// The `git` binary could not be started (not installed, not on `PATH`).
+    #[error("could not run `{command}` (is git installed and on PATH?): {source}")]
+    Spawn {
+        /// The command line, for the message.
+        command: String,
+        /// Why it could not be started.
+        source: io::Error,
+    },
+    /// Git ran and exited with a failure.
+    #[error("`{command}` failed ({}): {stderr}", exit_text(*code))]
+    Failed {
+        /// The command line, for the message.
+        command: String,
+        /// The exit code, `None` when git was killed by a signal.
+        code: Option<i32>,
+        /// Git's message: its standard error, or its standard output when
+        /// the error stream was empty (`commit` reports "nothing to commit"
+        /// there).
+        stderr: String,
+    },
+    /// Git succeeded but printed something this adapter cannot read.
+    #[error("unexpected output from `{command}`: {detail}")]
+    UnexpectedOutput {
+        /// The command line, for the message.
+        command: String,
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// The current branch has no upstream to push to.
+    #[error(
+        "{} has no upstream branch to push to (detached HEAD or no tracking branch): set one with `git -C {} push -u <remote> <branch>`",
+        root.display(), shell_quote(&root.to_string_lossy())
+    )]
+    NoUpstream {
+        /// The repository root.
+        root: PathBuf,
+    },
+    /// A local file operation around git (the commit message file) failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+fn exit_text(code: Option<i32>) -> String {
+    match code {
+        Some(code) => format!("exit code {code}"),
+        None => "killed by a signal".to_owned(),
+    }
+}
+
+/// How a best-effort [`Repo::fetch`] went. Never an error: being offline
+/// must not stop a sync that can proceed on what is known locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchOutcome {
+    /// The upstream remote was fetched (or the upstream is a local branch,
+    /// which is always current).
+    Fetched,
+    /// The current branch has no upstream (or HEAD is detached): nothing
+    /// to fetch.
+    NoUpstream,
+    /// The fetch failed or timed out; git's message (or the timeout).
+    Failed(String),
+}
+
+/// How a repository stands, from [`Repo::state`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoState {
+    /// The repository root (the top of the work tree), used in the fix-it
+    /// commands of [`RepoState::write_blocker`].
+    pub root: PathBuf,
+    /// Commit id of HEAD; `None` on an unborn branch.
+    pub head: Option<String>,
+    /// The current branch (`main`), `None` when HEAD is detached.
+    pub branch: Option<String>,
+    /// The current branch's upstream, e.g. `origin/main`; `None` without one.
+    pub upstream: Option<String>,
+    /// Commits on the upstream that HEAD lacks (0 without an upstream).
+    /// Only as fresh as the last fetch.
+    pub behind: u32,
+    /// Commits on HEAD that the upstream lacks (0 without an upstream).
+    pub ahead: u32,
+    /// An operation in progress: `"rebase"`, `"am"`, `"merge"`,
+    /// `"cherry-pick"`, `"revert"` or `"bisect"`.
+    pub operation: Option<&'static str>,
+    /// The index is locked (`index.lock` exists): another git command is
+    /// running, or one crashed and left its lock behind.
+    pub index_locked: bool,
+}
+
+/// What kind of thing prevents writing to a repository now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BlockerKind {
+    /// The branch is behind its upstream: writing now would build on stale
+    /// files and make a later pull conflict.
+    Stale,
+    /// HEAD is detached: a commit would belong to no branch.
+    Detached,
+    /// A rebase, merge, cherry-pick, revert, am or bisect is in progress.
+    Operation,
+    /// The index is locked by another git command (or a stale lock).
+    IndexLocked,
+}
+
+/// Why nothing may be written to a repository now, from
+/// [`RepoState::write_blocker`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocker {
+    /// The kind of blocker.
+    pub kind: BlockerKind,
+    /// A sentence saying what is wrong, with the command that fixes it.
+    pub message: String,
+}
+
+impl fmt::Display for Blocker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl RepoState {
+    /// Why nothing may be written to this repository now, if anything.
+    ///
+    /// When several apply, the one to fix first is reported: an operation
+    /// in progress (a rebase also detaches HEAD), then a locked index, then
+    /// a detached HEAD, then being behind the upstream (stale). Being ahead
+    /// does not block; an unborn branch does not block.
+    pub fn write_blocker(&self) -> Option<Blocker> {
+        let root = self.root.to_string_lossy();
+        let git = format!("git -C {}", shell_quote(&root));
+        if let Some(operation) = self.operation {
+            let fix = match operation {
+                "bisect" => format!("end it with `{git} bisect reset`"),
+                "merge" => format!(
+                    "resolve the conflicts and commit (`{git} commit`), or abandon it with `{git} merge --abort`"
+                ),
+                other => format!(
+                    "finish it with `{git} {other} --continue` or abandon it with `{git} {other} --abort`"
+                ),
+            };
+            return Some(Blocker {
+                kind: BlockerKind::Operation,
+                message: format!(
+                    "a {operation} is in progress in {root}: {fix}, then run concord sync again"
+                ),
+            });
+        }
+        if self.index_locked {
+            return Some(Blocker {
+                kind: BlockerKind::IndexLocked,
+                message: format!(
+                    "the git index of {root} is locked: another git command is running there; wait for it to finish \
+                     and retry, or if no git command is running, remove the stale lock with \
+                     `rm \"$({git} rev-parse --path-format=absolute --git-path index.lock)\"`"
+                ),
+            });
+        }
+        if self.branch.is_none() {
+            return Some(Blocker {
+                kind: BlockerKind::Detached,
+                message: format!(
+                    "HEAD is detached in {root} (not on a branch), so a commit would belong to no branch: \
+                     check out a branch with `{git} switch <branch>`, then run concord sync again"
+                ),
+            });
+        }
+        if self.behind > 0 {
+            let upstream = self.upstream.as_deref().unwrap_or("its upstream");
+            let commits = plural(self.behind, "commit");
+            let message = if self.ahead > 0 {
+                format!(
+                    "{root} has diverged from {upstream} (behind by {commits}, ahead by {}): \
+                     integrate with `{git} pull --rebase` (or merge), then run concord sync again",
+                    plural(self.ahead, "commit")
+                )
+            } else {
+                format!(
+                    "{root} is behind {upstream} by {commits}: run `{git} pull --ff-only` or `concord sync --pull`"
+                )
+            };
+            return Some(Blocker {
+                kind: BlockerKind::Stale,
+                message,
+            });
+        }
+        None
+    }
+}
+
+fn plural(n: u32, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Quote `s` for a POSIX shell when it needs it, for fix-it commands.
+fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:,@%=".contains(c));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Whether a git command only reads (and may skip optional locks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// The current branch's upstream, from `git for-each-ref`.
+#[derive(Debug, Default)]
+struct Tracking {
+    /// Full ref of the remote-tracking branch (`refs/remotes/origin/main`).
+    full: String,
+    /// Short name (`origin/main`).
+    short: String,
+    /// The upstream ref no longer exists.
+    gone: bool,
+    /// The remote (`origin`, or `.` for a local branch).
+    remote: String,
+    /// The branch on the remote (`refs/heads/main`).
+    remote_ref: String,
+}
+
+/// A git work tree, addressed by the top of its work tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repo {
+    root: PathBuf,
+}
+
+impl Repo {
+    /// Open the git work tree containing `root` (it may be a subfolder; the
+    /// repository's root is found with `git rev-parse --show-toplevel`).
+    /// Fails with [`GitError::NotAWorkTree`] when `root` is not inside a
+    /// work tree (or does not exist, or is a bare repository).
+    pub fn open(root: &Path) -> Result<Repo, GitError> {
+        let probe = Repo {
+            root: root.to_path_buf(),
+        };
+        let output = probe.output(Access::Read, &["rev-parse", "--show-toplevel"])?;
+        let top = trim_newline(&output.stdout);
+        if !output.status.success() || top.is_empty() {
+            return Err(GitError::NotAWorkTree {
+                root: root.to_path_buf(),
+                stderr: message_of(&output),
+            });
+        }
+        Ok(Repo {
+            root: path_from_bytes(top),
+        })
+    }
+
+    /// The root of the work tree; every path is relative to it.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The commit id of HEAD, `None` on an unborn branch (no commit yet).
+    pub fn head(&self) -> Result<Option<String>, GitError> {
+        let args = ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"];
+        let output = self.output(Access::Read, &args)?;
+        if output.status.success() {
+            return Ok(Some(self.single_line(&args, &output.stdout)?));
+        }
+        // `--verify --quiet` fails silently for a missing ref, loudly otherwise.
+        if output.status.code() == Some(1) && output.stderr.is_empty() {
+            return Ok(None);
+        }
+        Err(self.failed(&args, &output))
+    }
+
+    /// How the repository stands: head, branch, upstream, behind / ahead
+    /// (as of the last fetch), an operation in progress, a locked index.
+    pub fn state(&self) -> Result<RepoState, GitError> {
+        let head = self.head()?;
+        let branch = self.branch()?;
+        let tracking = match &branch {
+            Some(branch) => self.tracking(branch)?,
+            None => None,
+        };
+        let (mut behind, mut ahead) = (0, 0);
+        if let Some(tracking) = tracking.as_ref().filter(|t| !t.gone) {
+            if head.is_some() {
+                let range = format!("HEAD...{}", tracking.full);
+                let args = ["rev-list", "--left-right", "--count", range.as_str()];
+                let out = self.run(Access::Read, &args)?;
+                let text = String::from_utf8_lossy(&out);
+                let mut counts = text.split_whitespace().map(str::parse::<u32>);
+                match (counts.next(), counts.next(), counts.next()) {
+                    (Some(Ok(left)), Some(Ok(right)), None) => (ahead, behind) = (left, right),
+                    _ => {
+                        return Err(
+                            self.unexpected(&args, format!("expected two counts, got {text:?}"))
+                        );
+                    }
+                }
+            } else {
+                let args = ["rev-list", "--count", tracking.full.as_str()];
+                let out = self.run(Access::Read, &args)?;
+                let text = String::from_utf8_lossy(&out);
+                behind = text.trim().parse().map_err(|_| {
+                    self.unexpected(&args, format!("expected a count, got {text:?}"))
+                })?;
+            }
+        }
+        let (operation, index_locked) = self.in_progress()?;
+        Ok(RepoState {
+            root: self.root.clone(),
+            head,
+            branch,
+            upstream: tracking.map(|t| t.short),
+            behind,
+            ahead,
+            operation,
+            index_locked,
+        })
+    }
+
+    /// Best effort `git fetch --quiet <remote>` of the current branch's
+    /// upstream remote, killed after `timeout` (20 s is a good default).
+    /// An unreachable or slow remote is not an error: it is
+    /// [`FetchOutcome::Failed`] with git's message, and the caller goes on
+    /// with what it knows locally.
+    ///
+    /// Git runs in its own process group (on Unix), so on timeout the whole
+    /// group (git and its transport helper, ssh…) is killed, and an ssh
+    /// password prompt cannot read from the terminal.
+    pub fn fetch(&self, timeout: Duration) -> FetchOutcome {
+        let branch = match self.branch() {
+            Ok(Some(branch)) => branch,
+            Ok(None) => return FetchOutcome::NoUpstream,
+            Err(err) => return FetchOutcome::Failed(err.to_string()),
+        };
+        let remote = match self.tracking(&branch) {
+            Ok(Some(tracking)) if !tracking.remote.is_empty() => tracking.remote,
+            Ok(_) => return FetchOutcome::NoUpstream,
+            Err(err) => return FetchOutcome::Failed(err.to_string()),
+        };
+        if remote == "." {
+            // The upstream is a local branch: nothing to fetch, always current.
+            return FetchOutcome::Fetched;
+        }
+        match self.run_with_timeout(&["fetch", "--quiet", remote.as_str()], timeout) {
+            Ok(()) => FetchOutcome::Fetched,
+            Err(message) => FetchOutcome::Failed(message),
+        }
+    }
+
+    /// `git pull --ff-only --quiet` from the current branch's upstream;
+    /// fails with git's message when it cannot fast-forward (diverged, or
+    /// local changes in the way) or there is no upstream.
+    pub fn pull_ff_only(&self) -> Result<(), GitError> {
+        // `--no-rebase` so a `pull.rebase` setting cannot turn this into a rebase.
+        self.run(
+            Access::Write,
+            &["pull", "--ff-only", "--no-rebase", "--quiet"],
+        )
+        .map(drop)
+    }
+
+    /// Files with uncommitted changes — staged or unstaged, untracked
+    /// (every file, not just their folder), both sides of a rename — from
+    /// `git status --porcelain=v1 -z --untracked-files=all`. Ignored files
+    /// are not included.
+    pub fn dirty_paths(&self) -> Result<BTreeSet<String>, GitError> {
+        let args = ["status", "--porcelain=v1", "-z", "--untracked-files=all"];
+        let out = self.run(Access::Read, &args)?;
+        let mut paths = BTreeSet::new();
+        let mut fields = out.split(|&b| b == 0).filter(|f| !f.is_empty());
+        while let Some(entry) = fields.next() {
+            if entry.len() < 4 || entry[2] != b' ' {
+                return Err(self.unexpected(
+                    &args,
+                    format!("bad status entry {:?}", String::from_utf8_lossy(entry)),
+                ));
+            }
+            let (x, y) = (entry[0], entry[1]);
+            paths.insert(String::from_utf8_lossy(&entry[3..]).into_owned());
+            // A rename or copy is followed by its source path.
+            if matches!(x, b'R' | b'C') || matches!(y, b'R' | b'C') {
+                let Some(source) = fields.next() else {
+                    return Err(self.unexpected(&args, "rename without its source path".into()));
+                };
+                if x == b'R' || y == b'R' {
+                    paths.insert(String::from_utf8_lossy(source).into_owned());
+                }
+            }
+        }
+        Ok(paths)
+    }
+
+    /// Files changed between the commit `since` and HEAD, from
+    /// `git diff --name-only -z --no-renames <since> HEAD` (a rename is its
+    /// two sides).
+    ///
+    /// `Ok(None)` when the answer cannot be trusted and the caller should
+    /// fall back to a full read: `since` is not a known commit, HEAD is
+    /// unborn, or `since` is not an ancestor of HEAD (history was
+    /// rewritten, checked with `git merge-base --is-ancestor`).
+    pub fn changed_since(&self, since: &str) -> Result<Option<BTreeSet<String>>, GitError> {
+        if since.is_empty() || since.starts_with('-') {
+            return Ok(None);
+        }
+        let spec = format!("{since}^{{commit}}");
+        let args = ["rev-parse", "--verify", "--quiet", spec.as_str()];
+        let output = self.output(Access::Read, &args)?;
+        if !output.status.success() {
+            return Ok(None);
+        }
+        let since = self.single_line(&args, &output.stdout)?;
+        let Some(head) = self.head()? else {
+            return Ok(None);
+        };
+        let args = ["merge-base", "--is-ancestor", since.as_str(), head.as_str()];
+        let output = self.output(Access::Read, &args)?;
+        match output.status.code() {
+            Some(0) => {}
+            Some(1) => return Ok(None),
+            _ => return Err(self.failed(&args, &output)),
+        }
+        let args = [
+            "diff",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            "--no-color",
+            "--no-ext-diff",
+            since.as_str(),
+            head.as_str(),
+            "--",
+        ];
+        let out = self.run(Access::Read, &args)?;
+        Ok(Some(split_paths(&out).collect()))
+    }
+
+    /// Commit exactly `paths` (already written in the work tree; deleted
+    /// ones are committed as deletions) with `message` kept verbatim, and
+    /// return the new commit id. Every other staged or unstaged change of
+    /// the user stays exactly as it was, index included.
+    ///
+    /// Uses `git commit --quiet --only --cleanup=verbatim -F <file> --
+    /// <paths>`; hooks run as usual (a failing hook fails the commit).
+    /// Untracked paths are added first, and un-added again if the commit
+    /// fails. `Ok(None)`, committing nothing, when `paths` is empty or none
+    /// of them differs from HEAD.
+    pub fn commit_paths(
+        &self,
+        paths: &[String],
+        message: &str,
+    ) -> Result<Option<String>, GitError> {
+        let paths: Vec<&str> = paths
+            .iter()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if paths.is_empty() {
+            return Ok(None);
+        }
+        let mut args = vec!["ls-files", "-z", "--"];
+        let specs: Vec<String> = paths.iter().map(|p| literal(p)).collect();
+        args.extend(specs.iter().map(String::as_str));
+        let tracked: BTreeSet<String> = split_paths(&self.run(Access::Read, &args)?).collect();
+        let untracked: Vec<&str> = paths
+            .iter()
+            .copied()
+            .filter(|p| !tracked.contains(*p))
+            .collect();
+        let tracked: Vec<&str> = paths
+            .iter()
+            .copied()
+            .filter(|p| tracked.contains(*p))
+            .collect();
+
+        let any_tracked_change = if tracked.is_empty() {
+            false
+        } else if self.head()?.is_some() {
+            let mut args = vec![
+                "diff".to_owned(),
+                "--quiet".to_owned(),
+                "--no-ext-diff".to_owned(),
+                "--no-renames".to_owned(),
+                "HEAD".to_owned(),
+                "--".to_owned(),
+            ];
+            args.extend(tracked.iter().map(|p| literal(p)));
+            let output = self.output(Access::Read, &args)?;
+            match output.status.code() {
+                Some(0) => false,
+                Some(1) => true,
+                _ => return Err(self.failed(&args, &output)),
+            }
+        } else {
+            true
+        };
+        if untracked.is_empty() && !any_tracked_change {
+            return Ok(None);
+        }
+
+        // `commit --only` only takes paths the index knows.
+        if !untracked.is_empty() {
+            let mut args = vec!["add".to_owned(), "--".to_owned()];
+            args.extend(untracked.iter().map(|p| literal(p)));
+            self.run(Access::Write, &args)?;
+        }
+        let committed = self.commit_only(&paths, message);
+        if committed.is_err() && !untracked.is_empty() {
+            // Best effort: put the index back as it was; the commit error matters more.
+            let mut args = ["rm", "--cached", "--quiet", "--ignore-unmatch", "--"]
+                .map(String::from)
+                .to_vec();
+            args.extend(untracked.iter().map(|p| literal(p)));
+            let _ = self.run(Access::Write, &args);
+        }
+        committed?;
+        self.head()
+    }
+
+    fn commit_only(&self, paths: &[&str], message: &str) -> Result<(), GitError> {
+        let io_error = |context: &str, source| GitError::Io {
+            context: context.to_owned(),
+            source,
+        };
+        let mut file = tempfile::NamedTempFile::new()
+            .map_err(|e| io_error("could not create the commit message file", e))?;
+        file.write_all(message.as_bytes())
+            .and_then(|()| file.flush())
+            .map_err(|e| io_error("could not write the commit message file", e))?;
+        let mut args: Vec<&OsStr> = [
+            "commit",
+            "--quiet",
+            "--only",
+            "--cleanup=verbatim",
+            "--file",
+        ]
+        .iter()
+        .map(OsStr::new)
+        .collect();
+        args.push(file.path().as_os_str());
+        args.push(OsStr::new("--"));
+        let specs: Vec<String> = paths.iter().map(|p| literal(p)).collect();
+        args.extend(specs.iter().map(OsStr::new));
+        self.run(Access::Write, &args).map(drop)
+    }
+
+    /// `git push --quiet <remote> refs/heads/<branch>:<upstream branch>`:
+    /// push the current branch to its upstream (whatever `push.default`
+    /// says). Fails with [`GitError::NoUpstream`] without one, and with
+    /// git's message when the push is rejected or the remote unreachable.
+    pub fn push(&self) -> Result<(), GitError> {
+        let no_upstream = || GitError::NoUpstream {
+            root: self.root.clone(),
+        };
+        let branch = self.branch()?.ok_or_else(no_upstream)?;
+        let tracking = self.tracking(&branch)?.ok_or_else(no_upstream)?;
+        if tracking.remote.is_empty() || tracking.remote_ref.is_empty() {
+            return Err(no_upstream());
+        }
+        let refspec = format!("refs/heads/{branch}:{}", tracking.remote_ref);
+        self.run(
+            Access::Write,
+            &[
+                "push",
+                "--quiet",
+                tracking.remote.as_str(),
+                refspec.as_str(),
+            ],
+        )
+        .map(drop)
+    }
+
+    // ----- queries shared by the operations above -----
+
+    /// The current branch name, `None` when HEAD is detached.
+    fn branch(&self) -> Result<Option<String>, GitError> {
+        let args = ["symbolic-ref", "--quiet", "HEAD"];
+        let output = self.output(Access::Read, &args)?;
+        if output.status.code() == Some(1) {
+            return Ok(None);
+        }
+        if !output.status.success() {
+            return Err(self.failed(&args, &output));
+        }
+        let full = self.single_line(&args, &output.stdout)?;
+        Ok(Some(match full.strip_prefix("refs/heads/") {
+            Some(short) => short.to_owned(),
+            None => full,
+        }))
+    }
+
+    /// The upstream of `branch`, `None` when it has none.
+    fn tracking(&self, branch: &str) -> Result<Option<Tracking>, GitError> {
+        let pattern = format!("refs/heads/{branch}");
+        let args = [
+            "for-each-ref",
+            "--format=%(refname)%00%(upstream)%00%(upstream:short)%00%(upstream:track)%00%(upstream:remotename)%00%(upstream:remoteref)",
+            pattern.as_str(),
+        ];
+        let out = self.run(Access::Read, &args)?;
+        for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let fields: Vec<String> = line
+                .split(|&b| b == 0)
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect();
+            let [refname, full, short, track, remote, remote_ref] = fields.as_slice() else {
+                return Err(self.unexpected(
+                    &args,
+                    format!(
+                        "expected six fields, got {:?}",
+                        String::from_utf8_lossy(line)
+                    ),
+                ));
+            };
+            if *refname != pattern {
+                continue; // `refs/heads/<branch>/…` also matches the pattern.
+            }
+            if full.is_empty() {
+                return Ok(None);
+            }
+            return Ok(Some(Tracking {
+                full: full.clone(),
+                short: short.clone(),
+                gone: track == "[gone]",
+                remote: remote.clone(),
+                remote_ref: remote_ref.clone(),
+            }));
+        }
+        // An unborn branch has no ref yet, so no upstream to read.
+        Ok(None)
+    }
+
+    /// The operation in progress, and whether the index is locked.
+    fn in_progress(&self) -> Result<(Option<&'static str>, bool), GitError> {
+        const NAMES: [&str; 8] = [
+            "rebase-merge",
+            "rebase-apply",
+            "rebase-apply/applying",
+            "MERGE_HEAD",
+            "CHERRY_PICK_HEAD",
+            "REVERT_HEAD",
+            "BISECT_LOG",
+            "index.lock",
+        ];
+        let mut args = vec!["rev-parse"];
+        for name in NAMES {
+            args.extend(["--git-path", name]);
+        }
+        let out = self.run(Access::Read, &args)?;
+        let exists: Vec<bool> = out
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|line| self.root.join(path_from_bytes(line)).exists())
+            .collect();
+        let [
+            rebase_merge,
+            rebase_apply,
+            applying,
+            merge,
+            cherry_pick,
+            revert,
+            bisect,
+            index_lock,
+        ] = exists[..]
+        else {
+            return Err(self.unexpected(&args, format!("expected {} paths", NAMES.len())));
+        };
+        let operation = if rebase_merge || (rebase_apply && !applying) {
+            Some("rebase")
+        } else if rebase_apply {
+            Some("am")
+        } else if merge {
+            Some("merge")
+        } else if cherry_pick {
+            Some("cherry-pick")
+        } else if revert {
+            Some("revert")
+        } else if bisect {
+            Some("bisect")
+        } else {
+            None
+        };
+        Ok((operation, index_lock))
+    }
+
+    // ----- running git -----
+
+    fn command<S: AsRef<OsStr>>(&self, access: Access, args: &[S]) -> Command {
+        let mut command = Command::new("git");
+        command
+            .arg("-C")
+            .arg(&self.root)
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null());
+        for name in REPO_LOCATION_ENV {
+            command.env_remove(name);
+        }
+        if access == Access::Read {
+            command.env("GIT_OPTIONAL_LOCKS", "0");
+        }
+        command
+    }
+
+    /// Run git to completion, whatever its exit status.
+    fn output<S: AsRef<OsStr>>(&self, access: Access, args: &[S]) -> Result<Output, GitError> {
+        self.command(access, args)
+            .output()
+            .map_err(|source| GitError::Spawn {
+                command: self.display(args),
+                source,
+            })
+    }
+
+    /// Run git and return its standard output; an exit failure is an error.
+    fn run<S: AsRef<OsStr>>(&self, access: Access, args: &[S]) -> Result<Vec<u8>, GitError> {
+        let output = self.output(access, args)?;
+        if output.status.success() {
+            Ok(output.stdout)
+        } else {
+            Err(self.failed(args, &output))
+        }
+    }
+
+    /// Run a (network) git command with a time limit; `Err` is the message.
+    fn run_with_timeout(&self, args: &[&str], timeout: Duration) -> Result<(), String> {
+        let command_line = self.display(args);
+        // Standard error goes to a file, not a pipe: a transport helper
+        // outliving a killed git could hold a pipe open and block the read.
+        let mut stderr = tempfile::tempfile()
+            .map_err(|e| format!("could not create a file for git's messages: {e}"))?;
+        let stderr_handle = stderr
+            .try_clone()
+            .map_err(|e| format!("could not create a file for git's messages: {e}"))?;
+        let mut command = self.command(Access::Write, args);
+        command.stdout(Stdio::null()).stderr(stderr_handle);
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            command.process_group(0);
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("could not run `{command_line}`: {e}"))?;
+        let status = wait_with_timeout(&mut child, timeout)
+            .map_err(|e| format!("could not wait for `{command_line}`: {e}"))?;
+        let Some(status) = status else {
+            return Err(format!(
+                "`{command_line}` timed out after {:.0?} and was stopped",
+                timeout
+            ));
+        };
+        if status.success() {
+            return Ok(());
+        }
+        let mut message = Vec::new();
+        let _ = stderr
+            .rewind()
+            .and_then(|()| stderr.read_to_end(&mut message));
+        let message = String::from_utf8_lossy(&message).trim().to_owned();
+        Err(format!(
+            "`{command_line}` failed ({}): {message}",
+            exit_text(status.code())
+        ))
+    }
+
+    fn display<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
+        let mut words: Vec<String> = vec![
+            "git".into(),
+            "-C".into(),
+            shell_quote(&self.root.to_string_lossy()),
+        ];
+        words.extend(
+            args.iter()
+                .map(|a| shell_quote(&a.as_ref().to_string_lossy())),
+        );
+        words.join(" ")
+    }
+
+    fn failed<S: AsRef<OsStr>>(&self, args: &[S], output: &Output) -> GitError {
+        GitError::Failed {
+            command: self.display(args),
+            code: output.status.code(),
+            stderr: message_of(output),
+        }
+    }
+
+    fn unexpected<S: AsRef<OsStr>>(&self, args: &[S], detail: String) -> GitError {
+        GitError::UnexpectedOutput {
+            command: self.display(args),
+            detail,
+        }
+    }
+
+    /// The one non-empty line `stdout` must hold.
+    fn single_line<S: AsRef<OsStr>>(&self, args: &[S], stdout: &[u8]) -> Result<String, GitError> {
+        let line = trim_newline(stdout);
+        if line.is_empty() || line.contains(&b'\n') {
+            return Err(self.unexpected(
+                args,
+                format!(
+                    "expected one line, got {:?}",
+                    String::from_utf8_lossy(stdout)
+                ),
+            ));
+        }
+        Ok(String::from_utf8_lossy(line).into_owned())
+    }
+}
+
+/// Wait for `child` at most `timeout`; on timeout kill it (with its process
+/// group on Unix), reap it and return `None`.
+fn wait_with_timeout(child: &mut Child, timeout: Duration) -> io::Result<Option<ExitStatus>> {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            kill_tree(child);
+            child.wait()?;
+            return Ok(None);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Kill `child` and, on Unix, the process group it leads (its transport
+/// helpers), without `unsafe`: through the `kill` utility.
+fn kill_tree(child: &mut Child) {
+    #[cfg(unix)]
+    {
+        let group = format!("-{}", child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", group.as_str()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = child.kill();
+}
+
+/// Git's message from a failed command: standard error, or standard
+/// output when that is empty.
+fn message_of(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    if stderr.is_empty() {
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    } else {
+        stderr
+    }
+}
+
+fn trim_newline(bytes: &[u8]) -> &[u8] {
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    bytes.strip_suffix(b"\r").unwrap_or(bytes)
+}
+
+/// `path` as a pathspec matching exactly that path (or folder).
+fn literal(path: &str) -> String {
+    format!(":(literal){path}")
+}
+
+/// The paths of NUL-separated `-z` output.
+fn split_paths(out: &[u8]) -> impl Iterator<Item = String> + '_ {
+    out.split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+}
+
+#[cfg(unix)]
+fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(OsStr::from_bytes(bytes))
+}
+
+#[cfg(not(unix))]
+fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quote_quotes_only_when_needed() {
+        assert_eq!(shell_quote("/tmp/repo-1"), "/tmp/repo-1");
+        assert_eq!(shell_quote("/tmp/my repo"), "'/tmp/my repo'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    fn state() -> RepoState {
+        RepoState {
+            root: PathBuf::from("/r"),
+            head: Some("abc".into()),
+            branch: Some("main".into()),
+            upstream: Some("origin/main".into()),
+            behind: 0,
+            ahead: 0,
+            operation: None,
+            index_locked: false,
+        }
+    }
+
+    #[test]
+    fn blockers_in_priority_order() {
+        assert_eq!(state().write_blocker(), None);
+        let ahead = RepoState {
+            ahead: 3,
+            ..state()
+        };
+        assert_eq!(ahead.write_blocker(), None);
+        let stale = RepoState {
+            behind: 2,
+            ..state()
+        };
+        let blocker = stale.write_blocker().expect("stale blocks");
+        assert_eq!(blocker.kind, BlockerKind::Stale);
+        assert_eq!(
+            blocker.message,
+            "/r is behind origin/main by 2 commits: run `git -C /r pull --ff-only` or `concord sync --pull`"
+        );
+        let diverged = RepoState {
+            ahead: 1,
+            ..stale.clone()
+        };
+        assert!(
+            diverged
+                .write_blocker()
+                .expect("blocks")
+                .message
+                .contains("diverged")
+        );
+        let detached = RepoState {
+            branch: None,
+            ..stale
+        };
+        assert_eq!(
+            detached.write_blocker().map(|b| b.kind),
+            Some(BlockerKind::Detached)
+        );
+        let locked = RepoState {
+            index_locked: true,
+            ..detached
+        };
+        assert_eq!(
+            locked.write_blocker().map(|b| b.kind),
+            Some(BlockerKind::IndexLocked)
+        );
+        let rebasing = RepoState {
+            operation: Some("rebase"),
+            ..locked
+        };
+        let blocker = rebasing.write_blocker().expect("blocks");
+        assert_eq!(blocker.kind, BlockerKind::Operation);
+        assert!(
+            blocker.message.contains("git -C /r rebase --abort"),
+            "{}",
+            blocker.message
+        );
+    }
+}

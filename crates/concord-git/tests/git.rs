@@ -1,0 +1,639 @@
+//! The git adapter against real repositories in temporary folders: a bare
+//! "remote" and clones of it.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use concord_git::{BlockerKind, FetchOutcome, GitError, Repo};
+use tempfile::TempDir;
+
+/// Run git in `dir`, isolated from the environment of whoever runs the tests.
+fn git_output(dir: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new("git");
+    command.arg("-C").arg(dir).args(args).env("LC_ALL", "C");
+    for name in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_COMMON_DIR",
+    ] {
+        command.env_remove(name);
+    }
+    command.output().expect("git runs")
+}
+
+/// Run git in `dir`, panicking on failure; returns trimmed stdout.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = git_output(dir, args);
+    assert!(
+        output.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .trim_end()
+        .to_owned()
+}
+
+fn configure(dir: &Path) {
+    git(dir, &["config", "user.name", "Test User"]);
+    git(dir, &["config", "user.email", "test@example.com"]);
+    git(dir, &["config", "commit.gpgsign", "false"]);
+}
+
+fn write(dir: &Path, path: &str, text: &str) {
+    let path = dir.join(path);
+    fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
+    fs::write(path, text).expect("write");
+}
+
+fn commit_file(dir: &Path, path: &str, text: &str, message: &str) -> String {
+    write(dir, path, text);
+    git(dir, &["add", "--", path]);
+    git(dir, &["commit", "--quiet", "-m", message]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+/// A single repository with one commit on `main`.
+fn single() -> (TempDir, PathBuf) {
+    let tmp = TempDir::new().expect("temp dir");
+    let dir = tmp.path().join("repo");
+    fs::create_dir(&dir).expect("mkdir");
+    git(&dir, &["init", "--quiet", "-b", "main"]);
+    configure(&dir);
+    commit_file(&dir, "README.md", "hello\n", "initial");
+    (tmp, dir)
+}
+
+/// A bare remote with one commit on `main` and two clones of it, `a` and `b`.
+struct Remote {
+    _tmp: TempDir,
+    bare: PathBuf,
+    a: PathBuf,
+    b: PathBuf,
+}
+
+fn remote_and_two_clones() -> Remote {
+    let tmp = TempDir::new().expect("temp dir");
+    let root = tmp.path();
+    let bare = root.join("remote.git");
+    git(
+        root,
+        &["init", "--quiet", "--bare", "-b", "main", "remote.git"],
+    );
+    let seed = root.join("seed");
+    fs::create_dir(&seed).expect("mkdir");
+    git(&seed, &["init", "--quiet", "-b", "main"]);
+    configure(&seed);
+    commit_file(&seed, "notes/a.md", "one\n", "initial");
+    git(
+        &seed,
+        &[
+            "remote",
+            "add",
+            "origin",
+            bare.to_str().expect("utf-8 temp path"),
+        ],
+    );
+    git(&seed, &["push", "--quiet", "-u", "origin", "main"]);
+    let clone = |name: &str| {
+        git(
+            root,
+            &["clone", "--quiet", bare.to_str().expect("utf-8"), name],
+        );
+        let dir = root.join(name);
+        configure(&dir);
+        dir
+    };
+    let (a, b) = (clone("a"), clone("b"));
+    Remote {
+        _tmp: tmp,
+        bare,
+        a,
+        b,
+    }
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+fn staged(dir: &Path) -> String {
+    git(dir, &["diff", "--cached", "--name-only"])
+}
+
+fn status(dir: &Path) -> String {
+    git(dir, &["status", "--porcelain=v1", "--untracked-files=all"])
+}
+
+// ----- open -----
+
+#[test]
+fn open_on_a_folder_outside_any_repo_fails_clearly() {
+    let tmp = TempDir::new().expect("temp dir");
+    let err = Repo::open(tmp.path()).expect_err("not a repo");
+    assert!(matches!(err, GitError::NotAWorkTree { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("is not inside a git work tree"),
+        "{message}"
+    );
+    assert!(message.contains("not a git repository"), "{message}");
+
+    let err = Repo::open(&tmp.path().join("missing")).expect_err("missing folder");
+    assert!(matches!(err, GitError::NotAWorkTree { .. }), "{err:?}");
+}
+
+#[test]
+fn open_from_a_subfolder_finds_the_work_tree_root() {
+    let (_tmp, dir) = single();
+    fs::create_dir(dir.join("sub")).expect("mkdir");
+    let repo = Repo::open(&dir.join("sub")).expect("opens");
+    assert_eq!(
+        repo.root().canonicalize().expect("canonical"),
+        dir.canonicalize().expect("canonical")
+    );
+}
+
+#[test]
+fn head_is_none_on_an_unborn_branch() {
+    let tmp = TempDir::new().expect("temp dir");
+    git(tmp.path(), &["init", "--quiet", "-b", "main"]);
+    let repo = Repo::open(tmp.path()).expect("opens");
+    assert_eq!(repo.head().expect("head"), None);
+    let state = repo.state().expect("state");
+    assert_eq!(state.branch.as_deref(), Some("main"));
+    assert_eq!(
+        (state.upstream.as_deref(), state.behind, state.ahead),
+        (None, 0, 0)
+    );
+    assert_eq!(state.write_blocker(), None);
+    assert_eq!(repo.changed_since("HEAD").expect("changed"), None);
+}
+
+// ----- state, fetch, pull, push -----
+
+#[test]
+fn clean_clone_is_up_to_date_and_writable() {
+    let remote = remote_and_two_clones();
+    let repo = Repo::open(&remote.a).expect("opens");
+    let state = repo.state().expect("state");
+    assert_eq!(
+        state.head.as_deref(),
+        Some(git(&remote.a, &["rev-parse", "HEAD"]).as_str())
+    );
+    assert_eq!(state.branch.as_deref(), Some("main"));
+    assert_eq!(state.upstream.as_deref(), Some("origin/main"));
+    assert_eq!((state.behind, state.ahead), (0, 0));
+    assert_eq!(state.operation, None);
+    assert!(!state.index_locked);
+    assert_eq!(state.write_blocker(), None);
+}
+
+#[test]
+fn behind_is_detected_after_the_other_clone_pushes_and_a_fetch() {
+    let remote = remote_and_two_clones();
+    commit_file(&remote.b, "notes/b.md", "from b\n", "b 1");
+    commit_file(&remote.b, "notes/b.md", "from b again\n", "b 2");
+    git(&remote.b, &["push", "--quiet"]);
+
+    let repo = Repo::open(&remote.a).expect("opens");
+    assert_eq!(
+        repo.state().expect("state").behind,
+        0,
+        "not known before a fetch"
+    );
+    assert_eq!(repo.fetch(Duration::from_secs(20)), FetchOutcome::Fetched);
+    let state = repo.state().expect("state");
+    assert_eq!((state.behind, state.ahead), (2, 0));
+    let blocker = state.write_blocker().expect("stale blocks writes");
+    assert_eq!(blocker.kind, BlockerKind::Stale);
+    assert!(
+        blocker.message.contains("behind origin/main by 2 commits"),
+        "{}",
+        blocker.message
+    );
+    assert!(
+        blocker.message.contains("pull --ff-only"),
+        "{}",
+        blocker.message
+    );
+}
+
+#[test]
+fn ahead_is_counted_and_does_not_block() {
+    let remote = remote_and_two_clones();
+    commit_file(&remote.a, "notes/a.md", "changed\n", "local");
+    let repo = Repo::open(&remote.a).expect("opens");
+    let state = repo.state().expect("state");
+    assert_eq!((state.behind, state.ahead), (0, 1));
+    assert_eq!(state.write_blocker(), None);
+}
+
+#[test]
+fn diverged_clone_is_stale_and_pull_ff_only_fails_with_gits_message() {
+    let remote = remote_and_two_clones();
+    commit_file(&remote.b, "notes/b.md", "from b\n", "b");
+    git(&remote.b, &["push", "--quiet"]);
+    commit_file(&remote.a, "notes/a2.md", "from a\n", "a");
+    let repo = Repo::open(&remote.a).expect("opens");
+    assert_eq!(repo.fetch(Duration::from_secs(20)), FetchOutcome::Fetched);
+    let state = repo.state().expect("state");
+    assert_eq!((state.behind, state.ahead), (1, 1));
+    let blocker = state.write_blocker().expect("blocks");
+    assert_eq!(blocker.kind, BlockerKind::Stale);
+    assert!(blocker.message.contains("diverged"), "{}", blocker.message);
+
+    let err = repo.pull_ff_only().expect_err("cannot fast-forward");
+    let GitError::Failed {
+        command, stderr, ..
+    } = &err
+    else {
+        panic!("expected Failed, got {err:?}");
+    };
+    assert!(command.contains("pull --ff-only"), "{command}");
+    assert!(stderr.to_lowercase().contains("fast-forward"), "{stderr}");
+}
+
+#[test]
+fn pull_ff_only_brings_the_clone_up_to_date() {
+    let remote = remote_and_two_clones();
+    let pushed = commit_file(&remote.b, "notes/b.md", "from b\n", "b");
+    git(&remote.b, &["push", "--quiet"]);
+    let repo = Repo::open(&remote.a).expect("opens");
+    repo.pull_ff_only().expect("pulls");
+    let state = repo.state().expect("state");
+    assert_eq!(state.head.as_deref(), Some(pushed.as_str()));
+    assert_eq!((state.behind, state.ahead), (0, 0));
+    assert_eq!(
+        fs::read_to_string(remote.a.join("notes/b.md")).expect("read"),
+        "from b\n"
+    );
+}
+
+#[test]
+fn push_publishes_the_branch_to_its_upstream() {
+    let remote = remote_and_two_clones();
+    let id = commit_file(&remote.a, "notes/a.md", "pushed\n", "a");
+    let repo = Repo::open(&remote.a).expect("opens");
+    repo.push().expect("pushes");
+    assert_eq!(git(&remote.bare, &["rev-parse", "main"]), id);
+    assert_eq!(repo.state().expect("state").ahead, 0);
+}
+
+#[test]
+fn push_without_upstream_is_a_clear_error() {
+    let (_tmp, dir) = single();
+    let repo = Repo::open(&dir).expect("opens");
+    let err = repo.push().expect_err("no upstream");
+    assert!(matches!(err, GitError::NoUpstream { .. }), "{err:?}");
+    assert!(err.to_string().contains("push -u"), "{err}");
+}
+
+#[test]
+fn fetch_without_upstream_is_no_upstream() {
+    let (_tmp, dir) = single();
+    let repo = Repo::open(&dir).expect("opens");
+    assert_eq!(repo.fetch(Duration::from_secs(5)), FetchOutcome::NoUpstream);
+    git(&dir, &["switch", "--quiet", "--detach", "HEAD"]);
+    assert_eq!(repo.fetch(Duration::from_secs(5)), FetchOutcome::NoUpstream);
+}
+
+#[test]
+fn fetch_from_an_unreachable_remote_fails_quickly_without_error() {
+    let remote = remote_and_two_clones();
+    let missing = remote.bare.with_file_name("gone.git");
+    git(
+        &remote.a,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            missing.to_str().expect("utf-8"),
+        ],
+    );
+    let repo = Repo::open(&remote.a).expect("opens");
+    let started = Instant::now();
+    let outcome = repo.fetch(Duration::from_secs(20));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    let FetchOutcome::Failed(message) = outcome else {
+        panic!("expected Failed, got {outcome:?}");
+    };
+    assert!(message.contains("fetch"), "{message}");
+    // Still usable offline.
+    assert_eq!(repo.state().expect("state").write_blocker(), None);
+}
+
+#[test]
+fn fetch_from_a_hanging_remote_is_stopped_at_the_timeout() {
+    let remote = remote_and_two_clones();
+    // The local transport runs `uploadpack` through the shell: make it hang.
+    git(
+        &remote.a,
+        &[
+            "config",
+            "remote.origin.uploadpack",
+            "sleep 60; git-upload-pack",
+        ],
+    );
+    let repo = Repo::open(&remote.a).expect("opens");
+    let started = Instant::now();
+    let outcome = repo.fetch(Duration::from_millis(700));
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(700), "took {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+    let FetchOutcome::Failed(message) = outcome else {
+        panic!("expected Failed, got {outcome:?}");
+    };
+    assert!(message.contains("timed out"), "{message}");
+}
+
+// ----- dirty paths -----
+
+#[test]
+fn dirty_paths_lists_modified_staged_untracked_and_renamed_files() {
+    let (_tmp, dir) = single();
+    commit_file(&dir, "old name.md", "to be renamed\n", "two");
+    commit_file(&dir, "keep.md", "keep\n", "three");
+    let repo = Repo::open(&dir).expect("opens");
+    assert_eq!(repo.dirty_paths().expect("dirty"), BTreeSet::new());
+
+    write(&dir, "README.md", "modified\n");
+    write(&dir, "staged file.md", "staged\n");
+    git(&dir, &["add", "--", "staged file.md"]);
+    write(&dir, "deep/dir/ünïcödé 名前.md", "untracked\n");
+    write(&dir, "star*.md", "untracked\n");
+    git(&dir, &["mv", "old name.md", "new name.md"]);
+    fs::write(dir.join("ignored.log"), "x").expect("write");
+    write(&dir, ".gitignore", "*.log\n");
+
+    assert_eq!(
+        repo.dirty_paths().expect("dirty"),
+        set(&[
+            ".gitignore",
+            "README.md",
+            "deep/dir/ünïcödé 名前.md",
+            "new name.md",
+            "old name.md",
+            "staged file.md",
+            "star*.md",
+        ])
+    );
+}
+
+// ----- changed since -----
+
+#[test]
+fn changed_since_includes_a_change_two_commits_behind_head() {
+    let (_tmp, dir) = single();
+    let watermark = git(&dir, &["rev-parse", "HEAD"]);
+    commit_file(&dir, "dir/first change.md", "1\n", "first");
+    commit_file(&dir, "ünï.md", "2\n", "second");
+    git(&dir, &["mv", "README.md", "READ ME.md"]);
+    git(&dir, &["commit", "--quiet", "-m", "rename"]);
+    let repo = Repo::open(&dir).expect("opens");
+    assert_eq!(
+        repo.changed_since(&watermark).expect("changed"),
+        Some(set(&[
+            "READ ME.md",
+            "README.md",
+            "dir/first change.md",
+            "ünï.md"
+        ]))
+    );
+    let head = repo.head().expect("head").expect("born");
+    assert_eq!(
+        repo.changed_since(&head).expect("changed"),
+        Some(BTreeSet::new())
+    );
+}
+
+#[test]
+fn changed_since_an_unknown_commit_is_none() {
+    let (_tmp, dir) = single();
+    let repo = Repo::open(&dir).expect("opens");
+    let unknown = "0123456789abcdef0123456789abcdef01234567";
+    assert_eq!(repo.changed_since(unknown).expect("changed"), None);
+    assert_eq!(repo.changed_since("not-a-ref").expect("changed"), None);
+    assert_eq!(repo.changed_since("--output=x").expect("changed"), None);
+    assert_eq!(repo.changed_since("").expect("changed"), None);
+}
+
+#[test]
+fn changed_since_after_history_was_rewritten_is_none() {
+    let (_tmp, dir) = single();
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    let watermark = commit_file(&dir, "a.md", "a\n", "will be dropped");
+    git(&dir, &["reset", "--quiet", "--hard", &base]);
+    commit_file(&dir, "b.md", "b\n", "replacement");
+    let repo = Repo::open(&dir).expect("opens");
+    assert_eq!(repo.changed_since(&watermark).expect("changed"), None);
+    assert!(repo.changed_since(&base).expect("changed").is_some());
+}
+
+// ----- commit paths -----
+
+#[test]
+fn commit_paths_commits_only_the_given_paths_and_keeps_the_users_changes() {
+    let (_tmp, dir) = single();
+    commit_file(&dir, "user.md", "user\n", "two");
+    commit_file(&dir, "concord/out.md", "old\n", "three");
+    // The user's work in progress: one staged file, one unstaged change.
+    write(&dir, "staged by user.md", "staged\n");
+    git(&dir, &["add", "--", "staged by user.md"]);
+    write(&dir, "user.md", "unstaged edit\n");
+    // What concord wrote: a changed tracked file and a new one.
+    write(&dir, "concord/out.md", "new\n");
+    write(&dir, "concord/nëw [1].md", "fresh\n");
+
+    let status_before = status(&dir);
+    assert_eq!(staged(&dir), "staged by user.md");
+
+    let repo = Repo::open(&dir).expect("opens");
+    let paths = vec!["concord/out.md".to_owned(), "concord/nëw [1].md".to_owned()];
+    let id = repo
+        .commit_paths(&paths, "concord: sync")
+        .expect("commits")
+        .expect("a commit");
+    assert_eq!(git(&dir, &["rev-parse", "HEAD"]), id);
+
+    let committed = git(&dir, &["show", "--name-only", "-z", "--format=", "HEAD"]);
+    let committed: BTreeSet<String> = committed
+        .split('\0')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(committed, set(&["concord/nëw [1].md", "concord/out.md"]));
+    assert_eq!(git(&dir, &["show", "HEAD:concord/out.md"]), "new");
+
+    // The user's changes are exactly as they were: staged stays staged,
+    // unstaged stays unstaged.
+    assert_eq!(staged(&dir), "staged by user.md");
+    let users_lines = |status: &str| -> Vec<String> {
+        status
+            .lines()
+            .filter(|line| !line.contains("concord/"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(users_lines(&status_before), users_lines(&status(&dir)));
+    assert_eq!(status(&dir), "A  \"staged by user.md\"\n M user.md");
+    assert_eq!(
+        fs::read_to_string(dir.join("user.md")).expect("read"),
+        "unstaged edit\n"
+    );
+}
+
+#[test]
+fn commit_paths_keeps_the_message_exactly() {
+    let (_tmp, dir) = single();
+    write(&dir, "out.md", "x\n");
+    let repo = Repo::open(&dir).expect("opens");
+    let message =
+        "concord: sync 3 files\n\n  Indented body line.  \n# not a comment\n\n\nLast line";
+    repo.commit_paths(&["out.md".to_owned()], message)
+        .expect("commits")
+        .expect("a commit");
+    let raw = git_output(&dir, &["cat-file", "commit", "HEAD"]).stdout;
+    let raw = String::from_utf8(raw).expect("utf-8");
+    let (_, body) = raw.split_once("\n\n").expect("headers then message");
+    assert_eq!(body, message);
+}
+
+#[test]
+fn commit_paths_with_nothing_to_commit_is_none() {
+    let (_tmp, dir) = single();
+    let repo = Repo::open(&dir).expect("opens");
+    let head = repo.head().expect("head");
+    assert_eq!(repo.commit_paths(&[], "nothing").expect("ok"), None);
+    assert_eq!(
+        repo.commit_paths(&["README.md".to_owned()], "unchanged")
+            .expect("ok"),
+        None
+    );
+    assert_eq!(repo.head().expect("head"), head);
+}
+
+#[test]
+fn commit_paths_commits_a_deletion_and_works_on_an_unborn_branch() {
+    let tmp = TempDir::new().expect("temp dir");
+    let dir = tmp.path();
+    git(dir, &["init", "--quiet", "-b", "main"]);
+    configure(dir);
+    write(dir, "first.md", "1\n");
+    write(dir, "other.md", "not mine\n");
+    let repo = Repo::open(dir).expect("opens");
+    let first = repo
+        .commit_paths(&["first.md".to_owned()], "first")
+        .expect("commits")
+        .expect("a commit");
+    assert_eq!(repo.head().expect("head").as_deref(), Some(first.as_str()));
+    assert_eq!(status(dir), "?? other.md");
+
+    fs::remove_file(dir.join("first.md")).expect("rm");
+    repo.commit_paths(&["first.md".to_owned()], "delete")
+        .expect("commits")
+        .expect("a commit");
+    assert_eq!(git(dir, &["ls-files"]), "");
+    assert_eq!(status(dir), "?? other.md");
+}
+
+#[test]
+fn commit_paths_failing_hook_leaves_the_index_as_it_was() {
+    let (_tmp, dir) = single();
+    let hook = dir.join(".git/hooks/pre-commit");
+    fs::write(&hook, "#!/bin/sh\necho 'hook says no' >&2\nexit 1\n").expect("write hook");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    write(&dir, "new.md", "x\n");
+    let repo = Repo::open(&dir).expect("opens");
+    let head = repo.head().expect("head");
+    let err = repo
+        .commit_paths(&["new.md".to_owned()], "blocked")
+        .expect_err("the hook refuses");
+    assert!(err.to_string().contains("hook says no"), "{err}");
+    assert_eq!(repo.head().expect("head"), head);
+    assert_eq!(status(&dir), "?? new.md");
+}
+
+// ----- write blockers -----
+
+#[test]
+fn detached_head_blocks_writes() {
+    let (_tmp, dir) = single();
+    git(&dir, &["switch", "--quiet", "--detach", "HEAD"]);
+    let state = Repo::open(&dir).expect("opens").state().expect("state");
+    assert_eq!(state.branch, None);
+    let blocker = state.write_blocker().expect("blocks");
+    assert_eq!(blocker.kind, BlockerKind::Detached);
+    assert!(blocker.message.contains("detached"), "{}", blocker.message);
+    assert!(blocker.message.contains("switch"), "{}", blocker.message);
+}
+
+#[test]
+fn merge_in_progress_blocks_writes() {
+    let (_tmp, dir) = single();
+    git(&dir, &["switch", "--quiet", "-c", "other"]);
+    commit_file(&dir, "README.md", "theirs\n", "other side");
+    git(&dir, &["switch", "--quiet", "main"]);
+    commit_file(&dir, "README.md", "ours\n", "our side");
+    let merge = git_output(&dir, &["merge", "--quiet", "other"]);
+    assert!(!merge.status.success(), "the merge conflicts");
+
+    let state = Repo::open(&dir).expect("opens").state().expect("state");
+    assert_eq!(state.operation, Some("merge"));
+    let blocker = state.write_blocker().expect("blocks");
+    assert_eq!(blocker.kind, BlockerKind::Operation);
+    assert!(
+        blocker.message.contains("merge --abort"),
+        "{}",
+        blocker.message
+    );
+}
+
+#[test]
+fn rebase_in_progress_blocks_writes() {
+    let (_tmp, dir) = single();
+    git(&dir, &["switch", "--quiet", "-c", "other"]);
+    commit_file(&dir, "README.md", "theirs\n", "other side");
+    git(&dir, &["switch", "--quiet", "main"]);
+    commit_file(&dir, "README.md", "ours\n", "our side");
+    let rebase = git_output(&dir, &["rebase", "--quiet", "other"]);
+    assert!(!rebase.status.success(), "the rebase conflicts");
+
+    let state = Repo::open(&dir).expect("opens").state().expect("state");
+    assert_eq!(state.operation, Some("rebase"));
+    let blocker = state.write_blocker().expect("blocks");
+    assert_eq!(blocker.kind, BlockerKind::Operation);
+    assert!(
+        blocker.message.contains("rebase --continue"),
+        "{}",
+        blocker.message
+    );
+}
+
+#[test]
+fn locked_index_blocks_writes() {
+    let (_tmp, dir) = single();
+    fs::write(dir.join(".git/index.lock"), "").expect("lock");
+    let state = Repo::open(&dir).expect("opens").state().expect("state");
+    assert!(state.index_locked);
+    let blocker = state.write_blocker().expect("blocks");
+    assert_eq!(blocker.kind, BlockerKind::IndexLocked);
+    assert!(
+        blocker.message.contains("index.lock"),
+        "{}",
+        blocker.message
+    );
+}
