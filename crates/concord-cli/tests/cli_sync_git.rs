@@ -397,3 +397,270 @@ fn dry_run_and_no_writeback_write_no_file() {
     assert_eq!(a.read("docs/workplan.md"), WORKPLAN);
     assert_eq!(a.commits(), before);
 }
+
+#[test]
+fn a_status_without_a_native_word_stops_before_anything_is_written() {
+    let world = World::new(MERGE);
+    let a = world.machine("a");
+    a.sync(&[]);
+    let config = std::fs::read_to_string(a.root.join("concord.toml")).expect("config");
+    let config = config.replace(
+        "glob = \"docs/*.md\"\nworkflow = \"task\"",
+        "glob = \"docs/*.md\"\nworkflow = \"task\"\nwrite_names = { todo = \"todo\", in_progress = \"doing\" }",
+    );
+    std::fs::write(a.root.join("concord.toml"), config).expect("config");
+    assert_eq!(a.concord(&["set", "T1", "done"]).code, 0);
+    assert_eq!(a.concord(&["set", "T2", "in_progress"]).code, 0);
+    let out = a.concord(&["sync"]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("has no word for `done`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        a.read("docs/workplan.md"),
+        WORKPLAN,
+        "T2 was not written either"
+    );
+}
+
+/// Two repos each hold per-feature state files naming their owner.
+#[test]
+fn owned_documents_follow_their_owner() {
+    let dir = tempfile::tempdir().expect("temp");
+    for repo in ["ft2", "story"] {
+        let path = dir.path().join(repo);
+        std::fs::create_dir_all(&path).expect("dir");
+        git(&path, &["init", "-q", "-b", "main"]);
+        configure(&path);
+        for (feature, owner, status) in [
+            (
+                "onboarding",
+                "ft2",
+                if repo == "ft2" { "done" } else { "in_progress" },
+            ),
+            (
+                "stories",
+                "story",
+                if repo == "ft2" { "todo" } else { "in_progress" },
+            ),
+            ("orphan", "", "todo"),
+            ("stranger", "nobody", "todo"),
+        ] {
+            let owner_field = if owner.is_empty() {
+                String::new()
+            } else {
+                format!("\"state_owner\": \"{owner}\",\n  ")
+            };
+            let file = path.join(format!("features/{feature}/state.json"));
+            std::fs::create_dir_all(file.parent().expect("parent")).expect("dir");
+            std::fs::write(
+                &file,
+                format!("{{\n  {owner_field}\"status\": \"{status}\"\n}}\n"),
+            )
+            .expect("write");
+        }
+        git(&path, &["add", "."]);
+        git(&path, &["commit", "-q", "-m", "features"]);
+    }
+    std::fs::write(
+        dir.path().join("concord.toml"),
+        format!(
+            r#"
+[[repo]]
+name = "ft2"
+path = "ft2"
+[[repo]]
+name = "story"
+path = "story"
+{TASK_WORKFLOW}
+[[source]]
+name = "ft2-features"
+repo = "ft2"
+format = "json"
+glob = "features/*/state.json"
+key = "{{dir}}"
+status = "/status"
+owner = "/state_owner"
+workflow = "task"
+[[source]]
+name = "story-features"
+repo = "story"
+format = "json"
+glob = "features/*/state.json"
+key = "{{dir}}"
+status = "/status"
+owner = "/state_owner"
+workflow = "task"
+[[sync]]
+name = "features"
+mode = "owned"
+between = ["ft2-features", "story-features"]
+owners = {{ ft2 = "ft2-features", story = "story-features" }}
+"#
+        ),
+    )
+    .expect("config");
+    let out = common::run_in(dir.path(), &["sync"]);
+    assert_eq!(
+        out.code, 1,
+        "held and undecided items remain: {}\n{}",
+        out.stdout, out.stderr
+    );
+    let read = |repo: &str, feature: &str| {
+        std::fs::read_to_string(
+            dir.path()
+                .join(format!("{repo}/features/{feature}/state.json")),
+        )
+        .expect("read")
+    };
+    assert!(
+        read("story", "onboarding").contains("\"status\": \"done\""),
+        "ft2 owns onboarding"
+    );
+    assert!(
+        read("ft2", "stories").contains("\"status\": \"in_progress\""),
+        "story owns stories"
+    );
+    assert!(
+        out.stdout.contains("orphan: OWNER_MISSING"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("stranger: OWNER_UNKNOWN"),
+        "{}",
+        out.stdout
+    );
+    assert!(read("ft2", "orphan").contains("todo") && read("story", "stranger").contains("todo"));
+    assert_eq!(
+        git(&dir.path().join("story"), &["rev-list", "--count", "HEAD"]).trim(),
+        "2"
+    );
+}
+
+/// Kill `concord sync` at 50 different points; afterwards no file is torn,
+/// and one more sync ends exactly where an uninterrupted run ends.
+#[cfg(unix)]
+#[test]
+fn a_killed_sync_never_tears_a_file_and_the_next_sync_converges() {
+    const TRIALS: u32 = 50;
+    // A prepared world: base agreed, then three hub changes to write back.
+    let template = World::new(MERGE);
+    {
+        let a = template.machine("a");
+        a.sync(&[]);
+        for (key, status) in [("T1", "done"), ("T2", "in_progress"), ("N1", "done")] {
+            assert_eq!(a.concord(&["set", key, status]).code, 0);
+        }
+    }
+    let copy = |n: u32| -> (tempfile::TempDir, PathBuf, String) {
+        let dir = tempfile::tempdir().expect("temp");
+        let status = Command::new("cp")
+            .args([
+                "-a",
+                &format!("{}/.", template.dir.path().display()),
+                &dir.path().display().to_string(),
+            ])
+            .status()
+            .expect("cp");
+        assert!(status.success(), "copy {n}");
+        let hub = format!("sqlite://{}", dir.path().join("hub.db").display());
+        let root = dir.path().join("a");
+        (dir, root, hub)
+    };
+    let run = |root: &Path, hub: &str, args: &[&str]| {
+        assert_cmd::Command::cargo_bin("concord")
+            .expect("binary")
+            .current_dir(root)
+            .env("NO_COLOR", "1")
+            .env("CONCORD_HUB_URL", hub)
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let files = ["docs/workplan.md", "docs/notes.md"];
+    let snapshot = |root: &Path, hub: &str| {
+        let contents: Vec<String> = files
+            .iter()
+            .map(|f| std::fs::read_to_string(root.join("app").join(f)).expect("read"))
+            .collect();
+        let status = run(root, hub, &["status", "--json", "--no-hub"]);
+        let hub_values = run(root, hub, &["hub", "export"]);
+        let hub_lines: Vec<String> = String::from_utf8_lossy(&hub_values.stdout)
+            .lines()
+            .filter(|l| l.contains("\"table\":\"hub_values\""))
+            .map(|l| l.split("\"updated_at\"").next().unwrap_or("").to_string())
+            .collect();
+        let clean = git(&root.join("app"), &["status", "--porcelain"]);
+        (contents, hub_lines, clean, status.status.code())
+    };
+
+    // The reference: an uninterrupted run, and how long it takes.
+    let (_ref_dir, ref_root, ref_hub) = copy(0);
+    let started = std::time::Instant::now();
+    let out = run(&ref_root, &ref_hub, &["sync"]);
+    let duration = started.elapsed();
+    assert!(
+        out.status.code() == Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let expected = snapshot(&ref_root, &ref_hub);
+    let originals: Vec<String> = files
+        .iter()
+        .map(|f| std::fs::read_to_string(template.dir.path().join("a/app").join(f)).expect("read"))
+        .collect();
+
+    let mut interrupted = 0;
+    for trial in 1..=TRIALS {
+        let (_dir, root, hub) = copy(trial);
+        let delay = duration.mul_f64(f64::from(trial) / f64::from(TRIALS));
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("concord"))
+            .current_dir(&root)
+            .env("NO_COLOR", "1")
+            .env("CONCORD_HUB_URL", &hub)
+            .arg("sync")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(delay);
+        if child.try_wait().ok().flatten().is_none() {
+            interrupted += 1;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        // No torn file: each is either as it was or as the run leaves it.
+        for (i, file) in files.iter().enumerate() {
+            let now = std::fs::read_to_string(root.join("app").join(file)).expect("read");
+            assert!(
+                now == originals[i] || now == expected.0[i],
+                "trial {trial}: {file} is torn:\n{now}"
+            );
+        }
+        // One more sync converges (after removing a lock git left behind, as
+        // concord's message says, if the kill landed inside `git commit`).
+        let mut out = run(&root, &hub, &["sync"]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if stdout.contains("index.lock") {
+            let _ = std::fs::remove_file(root.join("app/.git/index.lock"));
+            out = run(&root, &hub, &["sync"]);
+        }
+        assert!(
+            out.status.code() == Some(0),
+            "trial {trial}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let got = snapshot(&root, &hub);
+        assert_eq!(got, expected, "trial {trial} (killed after {delay:?})");
+    }
+    println!(
+        "{interrupted} of {TRIALS} runs were killed mid-way (uninterrupted run: {duration:?})"
+    );
+    assert!(
+        interrupted >= TRIALS / 2,
+        "the kills must land inside the run"
+    );
+}

@@ -2,11 +2,18 @@
 //! is newer than this concord knows is refused, never written.
 
 /// (version, SQLite script, PostgreSQL script), in order.
-pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    include_str!("../migrations/sqlite/0001_init.sql"),
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        include_str!("../migrations/sqlite/0001_init.sql"),
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_pending_writes.sql"),
+        include_str!("../migrations/postgres/0002_pending_writes.sql"),
+    ),
+];
 
 pub(crate) fn latest() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.0)

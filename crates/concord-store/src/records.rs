@@ -127,3 +127,14 @@ pub struct JournalEntry {
     #[serde(default)]
     pub artifacts: Vec<String>,
 }
+
+/// A file a sync wrote and has not committed yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingWrite {
+    pub repo: String,
+    pub path: String,
+    /// SHA-256 of the bytes written, lowercase hex.
+    pub sha256: String,
+    pub run_id: String,
+    pub created_at: String,
+}

@@ -448,6 +448,55 @@ impl Store {
         })
     }
 
+    // ------------------------------------------------------------ pending writes
+
+    /// Record a file about to be written (before the write).
+    pub async fn add_pending_write(&self, write: &PendingWrite) -> Result<()> {
+        const SQL: &str = "INSERT INTO pending_writes (repo, path, sha256, run_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (repo, path) DO UPDATE SET \
+             sha256 = excluded.sha256, run_id = excluded.run_id, created_at = excluded.created_at";
+        on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(&write.repo)
+                .bind(&write.path)
+                .bind(&write.sha256)
+                .bind(&write.run_id)
+                .bind(&write.created_at)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Every pending write, ordered by repo and path.
+    pub async fn pending_writes(&self) -> Result<Vec<PendingWrite>> {
+        const SQL: &str = "SELECT repo, path, sha256, run_id, created_at FROM pending_writes \
+             ORDER BY repo, path";
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(SQL).fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| -> Result<PendingWrite> {
+                    Ok(PendingWrite {
+                        repo: r.try_get(0)?,
+                        path: r.try_get(1)?,
+                        sha256: r.try_get(2)?,
+                        run_id: r.try_get(3)?,
+                        created_at: r.try_get(4)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Forget pending writes once committed (or found superseded).
+    pub async fn clear_pending_write(&self, repo: &str, path: &str) -> Result<()> {
+        const SQL: &str = "DELETE FROM pending_writes WHERE repo = $1 AND path = $2";
+        on_pool!(self, |pool| {
+            sqlx::query(SQL).bind(repo).bind(path).execute(pool).await?;
+            Ok(())
+        })
+    }
+
     // ------------------------------------------------------------ journal
 
     /// Append one entry; returns its id.

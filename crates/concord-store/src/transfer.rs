@@ -175,6 +175,7 @@ enum Line {
     Runs(RunRecord),
     Observations(ObservationRecord),
     Journal(JournalEntry),
+    PendingWrites(PendingWrite),
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -220,6 +221,10 @@ impl Store {
         }
         for entry in self.all_journal().await? {
             write_line(out, &Line::Journal(entry))?;
+            summary.rows += 1;
+        }
+        for write in self.pending_writes().await? {
+            write_line(out, &Line::PendingWrites(write))?;
             summary.rows += 1;
         }
         out.flush()?;
@@ -303,6 +308,11 @@ impl Store {
                     Line::Observations(o) => {
                         sqlx::query(AssertSqlSafe(format!("INSERT INTO observations {OBSERVATION_COLUMNS} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")))
                             .bind(&o.source).bind(&o.key).bind(&o.run_id).bind(&o.status).bind(&o.raw_status).bind(&o.repo).bind(&o.path).bind(o.line).bind(&o.observed_at)
+                            .execute(&mut *tx).await?;
+                    }
+                    Line::PendingWrites(w) => {
+                        sqlx::query("INSERT INTO pending_writes (repo, path, sha256, run_id, created_at) VALUES ($1, $2, $3, $4, $5)")
+                            .bind(&w.repo).bind(&w.path).bind(&w.sha256).bind(&w.run_id).bind(&w.created_at)
                             .execute(&mut *tx).await?;
                     }
                     Line::Journal(j) => {

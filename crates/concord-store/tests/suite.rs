@@ -177,10 +177,10 @@ fn observation(i: usize, status: &str) -> ObservationRecord {
 }
 
 both!(migrations_are_idempotent, |hub| {
-    assert_eq!(hub.store.schema_version().await.unwrap(), 1);
+    assert_eq!(hub.store.schema_version().await.unwrap(), 2);
     assert_eq!(hub.store.migrate().await.unwrap(), 0);
     let again = hub.reopen.open().await;
-    assert_eq!(again.schema_version().await.unwrap(), 1);
+    assert_eq!(again.schema_version().await.unwrap(), 2);
     again.close().await;
 });
 
@@ -198,7 +198,7 @@ both!(a_newer_hub_is_refused, |hub| {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                known: 1,
+                known: 2,
                 ..
             }
         ),
@@ -375,9 +375,19 @@ both!(export_import_round_trip_is_lossless, |hub| {
         .record_observations(&(0..10).map(|i| observation(i, "done")).collect::<Vec<_>>())
         .await
         .unwrap();
+    store
+        .add_pending_write(&concord_store::PendingWrite {
+            repo: "app".into(),
+            path: "docs/plan.md".into(),
+            sha256: "ab".repeat(32),
+            run_id: "run-1".into(),
+            created_at: "2026-11-24T10:00:00Z".into(),
+        })
+        .await
+        .unwrap();
     let mut first = Vec::new();
     let exported = store.export(&mut first).await.unwrap();
-    assert_eq!(exported.rows, 1 + 1 + 1 + 1 + 10 + 3);
+    assert_eq!(exported.rows, 1 + 1 + 1 + 1 + 10 + 3 + 1);
 
     // Restore into a fresh hub of the same backend, then export again.
     let fresh = match &hub.reopen {

@@ -10,7 +10,9 @@ use crate::output::{self, BAD, DIM, KEY, WARN, paint};
 use concord_engine::{Change, Decision, Reason};
 use concord_git::{FetchOutcome, Repo as GitRepo};
 use concord_model::Observation;
-use concord_store::{Base, JournalEntry, JournalKind, Store, ValueChange, Watermark, now_rfc3339};
+use concord_store::{
+    Base, JournalEntry, JournalKind, PendingWrite, Store, ValueChange, Watermark, now_rfc3339,
+};
 use concord_workspace::{
     EditOutcome, FileEdit, Gate, HUB_SOURCE, Source, Workspace, edit_file, write_atomic,
 };
@@ -53,6 +55,8 @@ struct RepoGate {
     /// Why nothing may be written, with the command that fixes it.
     blocker: Option<String>,
     dirty: BTreeSet<String>,
+    /// Files an interrupted sync wrote and did not commit: ours, not dirty.
+    carry: Vec<String>,
     notes: Vec<String>,
 }
 
@@ -105,7 +109,10 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             None,
         ));
     }
-    let gates = gate_repos(ws, args);
+    let mut gates = gate_repos(ws, args);
+    if !args.dry_run {
+        adopt_interrupted_writes(ws, &mut gates)?;
+    }
     let gate = |obs: &Observation| {
         gates.get(&*obs.repo).map_or(Gate::default(), |g| Gate {
             stale: g.blocker.is_some(),
@@ -113,6 +120,24 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         })
     };
     let planned = plan_workspace(ws, "sync", &gate)?;
+    // A target that has no word for a planned status stops the run before
+    // anything is written anywhere.
+    let unnamed: Vec<String> = planned
+        .plan
+        .changes()
+        .filter_map(|(d, c)| {
+            let source = ws.sources.iter().find(|s| s.name == c.source)?;
+            native_word(source, &c.to.status)
+                .err()
+                .map(|why| format!("{}: {why}", d.key))
+        })
+        .collect();
+    if !unnamed.is_empty() {
+        return Err(Failure::usage(
+            format!("nothing was written: {}", unnamed.join("; ")),
+            Some("add the status to the source's write_names".into()),
+        ));
+    }
     let mut out = output::stdout();
     if args.dry_run {
         let written = write_text(ws, &planned.report, &planned.plan, &mut out);
@@ -162,6 +187,7 @@ fn gate_repos(ws: &Workspace, args: &Args) -> BTreeMap<String, RepoGate> {
                 git: None,
                 blocker: None,
                 dirty: BTreeSet::new(),
+                carry: Vec::new(),
                 notes: Vec::new(),
             };
             match GitRepo::open(&repo.root) {
@@ -201,6 +227,46 @@ fn gate_repos(ws: &Workspace, args: &Args) -> BTreeMap<String, RepoGate> {
             }
             (repo.name.clone(), gate)
         })
+        .collect()
+}
+
+/// A file an interrupted sync wrote (its content still hashes to what that
+/// sync recorded before writing) is concord's, not the user's: it is not
+/// dirty, and this run commits it. Anything else pending is forgotten.
+fn adopt_interrupted_writes(
+    ws: &Workspace,
+    gates: &mut BTreeMap<String, RepoGate>,
+) -> Result<(), Failure> {
+    hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let pending = store.pending_writes().await;
+        let mut result = Ok(());
+        for write in pending? {
+            let Some(gate) = gates.get_mut(&write.repo) else {
+                continue;
+            };
+            let Some(repo) = ws.repos.iter().find(|r| r.name == write.repo) else {
+                continue;
+            };
+            let ours = std::fs::read(repo.root.join(&write.path))
+                .is_ok_and(|bytes| sha256_hex(&bytes) == write.sha256);
+            if ours && gate.dirty.remove(&write.path) {
+                gate.carry.push(write.path.clone());
+            } else if let Err(e) = store.clear_pending_write(&write.repo, &write.path).await {
+                result = Err(e.into());
+                break;
+            }
+        }
+        store.close().await;
+        result
+    })?
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
         .collect()
 }
 
@@ -297,12 +363,26 @@ async fn apply(
         let outcomes = match std::fs::read(&full) {
             Ok(bytes) => {
                 let (new_bytes, outcomes) = edit_file(source, path, &bytes, &file_edits);
-                if new_bytes != bytes
-                    && let Err(e) = write_atomic(&full, &new_bytes)
-                {
-                    vec![EditOutcome::Refused(format!("cannot write: {e}")); edits.len()]
-                } else {
+                if new_bytes == bytes {
                     outcomes
+                } else {
+                    // Intent first: a run killed after the write but before
+                    // the commit lets the next run recognise the file as ours.
+                    store
+                        .add_pending_write(&PendingWrite {
+                            repo: repo.name.clone(),
+                            path: path.clone(),
+                            sha256: sha256_hex(&new_bytes),
+                            run_id: run_id.clone(),
+                            created_at: now_rfc3339(),
+                        })
+                        .await?;
+                    match write_atomic(&full, &new_bytes) {
+                        Ok(()) => outcomes,
+                        Err(e) => {
+                            vec![EditOutcome::Refused(format!("cannot write: {e}")); edits.len()]
+                        }
+                    }
                 }
             }
             Err(e) => vec![EditOutcome::Refused(format!("cannot read: {e}")); edits.len()],
@@ -457,10 +537,26 @@ async fn apply(
         }
     }
 
-    // One commit per repo, with only the paths concord wrote.
+    // One commit per repo, with only the paths concord wrote (this run's,
+    // and those an interrupted run left).
+    for (repo_name, gate) in gates {
+        for path in &gate.carry {
+            let entry = written.entry(repo_name.clone()).or_default();
+            if !entry.0.contains(path) {
+                entry.0.push(path.clone());
+                entry
+                    .1
+                    .push(format!("- {path}: written by an interrupted sync"));
+            }
+        }
+    }
     let mut commits = Vec::new();
     for (repo_name, (paths, lines)) in &written {
         let Some(git) = gates.get(repo_name).and_then(|g| g.git.as_ref()) else {
+            // Not a git work tree: the write is final.
+            for path in paths {
+                store.clear_pending_write(repo_name, path).await?;
+            }
             continue;
         };
         let message = format!(
@@ -470,6 +566,9 @@ async fn apply(
         );
         match git.commit_paths(paths, &message) {
             Ok(Some(id)) => {
+                for path in paths {
+                    store.clear_pending_write(repo_name, path).await?;
+                }
                 commits.push((repo_name.clone(), id.clone()));
                 if args.push
                     && let Err(e) = git.push()
@@ -492,7 +591,11 @@ async fn apply(
                     }
                 }
             }
-            Ok(None) => {}
+            Ok(None) => {
+                for path in paths {
+                    store.clear_pending_write(repo_name, path).await?;
+                }
+            }
             Err(e) => not_applied.push(NotApplied {
                 key: String::new(),
                 target: repo_name.clone(),
