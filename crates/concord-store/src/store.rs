@@ -278,6 +278,12 @@ impl Store {
     /// Change a hub value if it is still at `change.expected_version`, and
     /// journal the change in the same transaction.
     pub async fn set_hub_value(&self, change: &ValueChange) -> Result<HubValue> {
+        first(self.set_hub_values(std::slice::from_ref(change)).await?)
+    }
+
+    /// Many conditional changes in one transaction. Each lands or comes back
+    /// as [`StoreError::Conflict`] on its own; the others are unaffected.
+    pub async fn set_hub_values(&self, changes: &[ValueChange]) -> Result<Vec<Result<HubValue>>> {
         const INSERT: &str = "INSERT INTO hub_values \
              (item_key, field, value, version, updated_at, updated_by) \
              VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (item_key, field) DO NOTHING";
@@ -285,69 +291,51 @@ impl Store {
              updated_at = $4, updated_by = $5 \
              WHERE item_key = $1 AND field = $2 AND version = $6";
         const VERSION: &str = "SELECT version FROM hub_values WHERE item_key = $1 AND field = $2";
-        let entry = JournalEntry {
-            id: 0,
-            at: change.at.clone(),
-            run_id: change.run_id.clone(),
-            actor: change.actor.clone(),
-            key: change.key.clone(),
-            kind: JournalKind::Change,
-            field: Some(change.field.clone()),
-            from: change.from.clone(),
-            to: change.to.clone(),
-            target: Some("hub".into()),
-            reason: change.reason.clone(),
-            note: change.note.clone(),
-            event_type: None,
-            phase: None,
-            artifacts: Vec::new(),
-        };
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let written = if change.expected_version == 0 {
-                sqlx::query(INSERT)
+            let mut results = Vec::with_capacity(changes.len());
+            for change in changes {
+                let query = if change.expected_version == 0 {
+                    sqlx::query(INSERT)
+                } else {
+                    sqlx::query(UPDATE)
+                };
+                let mut query = query
                     .bind(&change.key)
                     .bind(&change.field)
                     .bind(&change.to)
                     .bind(&change.at)
-                    .bind(&change.actor)
-                    .execute(&mut *tx)
-                    .await?
-            } else {
-                sqlx::query(UPDATE)
-                    .bind(&change.key)
-                    .bind(&change.field)
-                    .bind(&change.to)
-                    .bind(&change.at)
-                    .bind(&change.actor)
-                    .bind(change.expected_version)
-                    .execute(&mut *tx)
-                    .await?
-            };
-            if written.rows_affected() != 1 {
-                let actual: Option<i64> = sqlx::query_scalar(VERSION)
-                    .bind(&change.key)
-                    .bind(&change.field)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                tx.rollback().await?;
-                return Err(StoreError::Conflict {
+                    .bind(&change.actor);
+                if change.expected_version != 0 {
+                    query = query.bind(change.expected_version);
+                }
+                // A lost race changes no row: nothing to undo.
+                if query.execute(&mut *tx).await?.rows_affected() != 1 {
+                    let actual: Option<i64> = sqlx::query_scalar(VERSION)
+                        .bind(&change.key)
+                        .bind(&change.field)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    results.push(Err(StoreError::Conflict {
+                        key: change.key.clone(),
+                        field: change.field.clone(),
+                        expected: change.expected_version,
+                        actual,
+                    }));
+                    continue;
+                }
+                insert_journal(&mut tx, &journal_of(change)).await?;
+                results.push(Ok(HubValue {
                     key: change.key.clone(),
                     field: change.field.clone(),
-                    expected: change.expected_version,
-                    actual,
-                });
+                    value: change.to.clone(),
+                    version: change.expected_version + 1,
+                    updated_at: change.at.clone(),
+                    updated_by: change.actor.clone(),
+                }));
             }
-            insert_journal(&mut tx, &entry).await?;
             tx.commit().await?;
-            Ok(HubValue {
-                key: change.key.clone(),
-                field: change.field.clone(),
-                value: change.to.clone(),
-                version: change.expected_version + 1,
-                updated_at: change.at.clone(),
-                updated_by: change.actor.clone(),
-            })
+            Ok(results)
         })
     }
 
@@ -370,6 +358,12 @@ impl Store {
     /// Store a new base if the stored one is still at `expected_version`
     /// (0: none yet). Returns the base as stored.
     pub async fn put_base(&self, base: &Base, expected_version: i64) -> Result<Base> {
+        first(self.put_bases(&[(base.clone(), expected_version)]).await?)
+    }
+
+    /// Many conditional base updates in one transaction, each landing or
+    /// conflicting on its own.
+    pub async fn put_bases(&self, bases: &[(Base, i64)]) -> Result<Vec<Result<Base>>> {
         const INSERT: &str = "INSERT INTO bases \
              (rule, item_key, field, value, versions, version, agreed_at) \
              VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT (rule, item_key, field) DO NOTHING";
@@ -379,42 +373,45 @@ impl Store {
             "SELECT version FROM bases WHERE rule = $1 AND item_key = $2 AND field = $3";
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let query = if expected_version == 0 {
-                sqlx::query(INSERT)
-            } else {
-                sqlx::query(UPDATE)
-            };
-            let mut query = query
-                .bind(&base.rule)
-                .bind(&base.key)
-                .bind(&base.field)
-                .bind(&base.value)
-                .bind(&base.versions)
-                .bind(&base.agreed_at);
-            if expected_version != 0 {
-                query = query.bind(expected_version);
-            }
-            let written = query.execute(&mut *tx).await?;
-            if written.rows_affected() != 1 {
-                let actual: Option<i64> = sqlx::query_scalar(VERSION)
+            let mut results = Vec::with_capacity(bases.len());
+            for (base, expected_version) in bases {
+                let query = if *expected_version == 0 {
+                    sqlx::query(INSERT)
+                } else {
+                    sqlx::query(UPDATE)
+                };
+                let mut query = query
                     .bind(&base.rule)
                     .bind(&base.key)
                     .bind(&base.field)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                tx.rollback().await?;
-                return Err(StoreError::Conflict {
-                    key: base.key.clone(),
-                    field: base.field.clone(),
-                    expected: expected_version,
-                    actual,
-                });
+                    .bind(&base.value)
+                    .bind(&base.versions)
+                    .bind(&base.agreed_at);
+                if *expected_version != 0 {
+                    query = query.bind(*expected_version);
+                }
+                if query.execute(&mut *tx).await?.rows_affected() != 1 {
+                    let actual: Option<i64> = sqlx::query_scalar(VERSION)
+                        .bind(&base.rule)
+                        .bind(&base.key)
+                        .bind(&base.field)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    results.push(Err(StoreError::Conflict {
+                        key: base.key.clone(),
+                        field: base.field.clone(),
+                        expected: *expected_version,
+                        actual,
+                    }));
+                    continue;
+                }
+                results.push(Ok(Base {
+                    version: expected_version + 1,
+                    ..base.clone()
+                }));
             }
             tx.commit().await?;
-            Ok(Base {
-                version: expected_version + 1,
-                ..base.clone()
-            })
+            Ok(results)
         })
     }
 
@@ -501,11 +498,25 @@ impl Store {
 
     /// Append one entry; returns its id.
     pub async fn append_journal(&self, entry: &JournalEntry) -> Result<i64> {
+        first(
+            self.append_journal_batch(std::slice::from_ref(entry))
+                .await?
+                .into_iter()
+                .map(Ok)
+                .collect(),
+        )
+    }
+
+    /// Append entries in one transaction; returns their ids in order.
+    pub async fn append_journal_batch(&self, entries: &[JournalEntry]) -> Result<Vec<i64>> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let id = insert_journal(&mut tx, entry).await?;
+            let mut ids = Vec::with_capacity(entries.len());
+            for entry in entries {
+                ids.push(insert_journal(&mut tx, entry).await?);
+            }
             tx.commit().await?;
-            Ok(id)
+            Ok(ids)
         })
     }
 
@@ -637,6 +648,36 @@ where
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// The one result of a batch of one.
+fn first<T>(results: Vec<Result<T>>) -> Result<T> {
+    results.into_iter().next().unwrap_or_else(|| {
+        Err(StoreError::Database(sqlx::Error::Protocol(
+            "a batch of one gave no result".into(),
+        )))
+    })
+}
+
+/// The journal entry that records a hub value change.
+fn journal_of(change: &ValueChange) -> JournalEntry {
+    JournalEntry {
+        id: 0,
+        at: change.at.clone(),
+        run_id: change.run_id.clone(),
+        actor: change.actor.clone(),
+        key: change.key.clone(),
+        kind: JournalKind::Change,
+        field: Some(change.field.clone()),
+        from: change.from.clone(),
+        to: change.to.clone(),
+        target: Some("hub".into()),
+        reason: change.reason.clone(),
+        note: change.note.clone(),
+        event_type: None,
+        phase: None,
+        artifacts: Vec::new(),
+    }
 }
 
 pub(crate) const JOURNAL_SELECT: &str = "SELECT id, at, run_id, actor, item_key, kind, field, \

@@ -16,6 +16,7 @@ use concord_store::{
 use concord_workspace::{
     EditOutcome, FileEdit, Gate, HUB_SOURCE, Source, Workspace, edit_file, write_atomic,
 };
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
@@ -180,7 +181,8 @@ fn gate_repos(ws: &Workspace, args: &Args) -> BTreeMap<String, RepoGate> {
         .filter_map(|name| ws.sources.iter().find(|s| &s.name == name))
         .map(|s| s.repo)
         .collect();
-    used.into_iter()
+    // Repos are independent and git calls wait on I/O: gate them in parallel.
+    used.into_par_iter()
         .map(|index| {
             let repo = &ws.repos[index];
             let mut gate = RepoGate {
@@ -424,36 +426,39 @@ async fn apply(
         }
     }
 
-    // Journal the file changes that landed.
-    for a in &applied {
-        store
-            .append_journal(&JournalEntry {
-                id: 0,
-                at: now_rfc3339(),
-                run_id: Some(run_id.clone()),
-                actor: actor.clone(),
-                key: a.key.clone(),
-                kind: JournalKind::Change,
-                field: Some("status".into()),
-                from: a.from.clone(),
-                to: Some(a.to.clone()),
-                target: Some(format!("{} {}", a.target, a.place)),
-                reason: a.reason.into(),
-                note: Some(format!("from {} (rule {})", a.origin, a.rule)),
-                event_type: None,
-                phase: None,
-                artifacts: Vec::new(),
-            })
-            .await?;
-    }
+    // Journal the file changes that landed, in one transaction.
+    let entries: Vec<JournalEntry> = applied
+        .iter()
+        .map(|a| JournalEntry {
+            id: 0,
+            at: now_rfc3339(),
+            run_id: Some(run_id.clone()),
+            actor: actor.clone(),
+            key: a.key.clone(),
+            kind: JournalKind::Change,
+            field: Some("status".into()),
+            from: a.from.clone(),
+            to: Some(a.to.clone()),
+            target: Some(format!("{} {}", a.target, a.place)),
+            reason: a.reason.into(),
+            note: Some(format!("from {} (rule {})", a.origin, a.rule)),
+            event_type: None,
+            phase: None,
+            artifacts: Vec::new(),
+        })
+        .collect();
+    store.append_journal_batch(&entries).await?;
 
-    // The hub: compare-and-set against the version the plan was made from.
+    // The hub: compare-and-set against the version the plan was made from,
+    // all in one transaction.
     let versions: HashMap<&str, (i64, Option<&str>)> = planned
         .hub_values
         .iter()
         .filter(|v| v.field == "status")
         .map(|v| (v.key.as_str(), (v.version, v.value.as_deref())))
         .collect();
+    let mut hub_planned = Vec::new();
+    let mut hub_changes = Vec::new();
     for (decision, change) in planned
         .plan
         .changes()
@@ -467,20 +472,22 @@ async fn apply(
             .get(decision.key.as_str())
             .copied()
             .unwrap_or((0, None));
-        let result = store
-            .set_hub_value(&ValueChange {
-                key: decision.key.clone(),
-                field: "status".into(),
-                expected_version: version,
-                from: from.map(str::to_string),
-                to: Some(change.to.status.clone()),
-                at: now_rfc3339(),
-                actor: actor.clone(),
-                run_id: Some(run_id.clone()),
-                reason: change.reason.as_str().into(),
-                note: Some(format!("from {} (rule {})", change.origin, decision.rule)),
-            })
-            .await;
+        hub_planned.push((decision, change));
+        hub_changes.push(ValueChange {
+            key: decision.key.clone(),
+            field: "status".into(),
+            expected_version: version,
+            from: from.map(str::to_string),
+            to: Some(change.to.status.clone()),
+            at: now_rfc3339(),
+            actor: actor.clone(),
+            run_id: Some(run_id.clone()),
+            reason: change.reason.as_str().into(),
+            note: Some(format!("from {} (rule {})", change.origin, decision.rule)),
+        });
+    }
+    let results = store.set_hub_values(&hub_changes).await?;
+    for ((decision, change), result) in hub_planned.into_iter().zip(results) {
         match result {
             Ok(_) => applied.push(applied_of(decision, change, "the hub")),
             Err(e) if e.is_conflict() => {
@@ -496,18 +503,19 @@ async fn apply(
     }
 
     // Bases move only where every change of the decision landed.
-    let base_versions: HashMap<(&str, &str), i64> = planned
+    let known_bases: HashMap<(&str, &str), (i64, Option<&str>)> = planned
         .bases
         .iter()
         .filter(|b| b.field == "status")
-        .map(|b| ((b.rule.as_str(), b.key.as_str()), b.version))
+        .map(|b| {
+            (
+                (b.rule.as_str(), b.key.as_str()),
+                (b.version, b.value.as_deref()),
+            )
+        })
         .collect();
-    let old_bases: HashMap<(&str, &str), Option<&str>> = planned
-        .bases
-        .iter()
-        .filter(|b| b.field == "status")
-        .map(|b| ((b.rule.as_str(), b.key.as_str()), b.value.as_deref()))
-        .collect();
+    let agreed_at = now_rfc3339();
+    let mut new_bases = Vec::new();
     for decision in &planned.plan.decisions {
         let Some(new_base) = &decision.new_base else {
             continue;
@@ -515,23 +523,30 @@ async fn apply(
         if incomplete.contains(&(decision.rule.clone(), decision.key.clone())) {
             continue;
         }
-        let id = (decision.rule.as_str(), decision.key.as_str());
-        if old_bases.get(&id).copied().flatten() == Some(new_base.status.as_str()) {
+        let (expected, old) = known_bases
+            .get(&(decision.rule.as_str(), decision.key.as_str()))
+            .copied()
+            .unwrap_or((0, None));
+        if old == Some(new_base.status.as_str()) {
             continue;
         }
-        let expected = base_versions.get(&id).copied().unwrap_or(0);
-        let base = Base {
-            rule: decision.rule.clone(),
-            key: decision.key.clone(),
-            field: "status".into(),
-            value: Some(new_base.status.clone()),
-            versions: "{}".into(),
-            version: 0,
-            agreed_at: now_rfc3339(),
-        };
-        match store.put_base(&base, expected).await {
+        new_bases.push((
+            Base {
+                rule: decision.rule.clone(),
+                key: decision.key.clone(),
+                field: "status".into(),
+                value: Some(new_base.status.clone()),
+                versions: "{}".into(),
+                version: 0,
+                agreed_at: agreed_at.clone(),
+            },
+            expected,
+        ));
+    }
+    for result in store.put_bases(&new_bases).await? {
+        match result {
+            // Another run moved it: ours is not the latest agreement; the next run re-plans.
             Ok(_) => {}
-            // Another run moved it: ours is not the latest agreement; next run re-plans.
             Err(e) if e.is_conflict() => {}
             Err(e) => return Err(e.into()),
         }

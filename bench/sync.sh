@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Sync benchmark: the scan benchmark's generated workspace, each repo a git
+# repository, one merge rule over every source and the hub. Times a first
+# sync (fills the hub), a no-op sync, and a sync after 1% of the items
+# changed in the hub, next to `concord scan --no-hub` (cold) of the same run.
+# Usage: bash bench/sync.sh [concord-gen-corpus flags]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q --bin concord --bin concord-gen-corpus
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+./target/release/concord-gen-corpus "$work/ws" "$@" >/dev/null
+concord="$PWD/target/release/concord"
+cd "$work/ws"
+for repo in repos/*; do
+  git -C "$repo" init -q -b main
+  git -C "$repo" -c user.name=bench -c user.email=bench@example.com add -A
+  git -C "$repo" -c user.name=bench -c user.email=bench@example.com commit -q -m corpus
+  git -C "$repo" config user.name bench
+  git -C "$repo" config user.email bench@example.com
+done
+sources=$(grep -o '^name = "r[0-9]*-[a-z]*"' concord.toml | sed 's/name = //' | paste -sd, -)
+printf '\n[[sync]]\nname = "all"\nmode = "merge"\nbetween = [%s, "hub"]\n' "$sources" >> concord.toml
+ms() { python3 -c "import time,subprocess,sys; t=time.time(); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(f'{(time.time()-t)*1000:.0f} ms')" "$@"; }
+sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+echo "cold scan --no-hub: $(ms "$concord" scan --no-hub)"
+echo "first sync (fills the hub): $(ms "$concord" sync)"
+echo "no-op sync: $(ms "$concord" sync)"
+# 1% of the items changed in the hub: set them through the hub's own command.
+keys=$("$concord" scan --no-hub --json | python3 -c 'import json,sys; r=json.load(sys.stdin); ks=[i["key"] for s in r["sources"] for i in s["items"] if (i.get("status") or {}).get("canonical")=="todo"]; print("\n".join(ks[::max(1,len(ks)//1000)][:1000]))')
+python3 - "$concord" <<PY
+import subprocess, sys
+keys = """$keys""".split()
+import sqlite3
+db = sqlite3.connect(".concord/hub.db")
+n = db.execute("UPDATE hub_values SET value='done', version=version+1 WHERE field='status' AND item_key IN (%s)" % ",".join("?"*len(keys)), keys).rowcount
+db.commit()
+print(f"changed {n} items in the hub")
+PY
+echo "sync writing 1% back: $(ms "$concord" sync)"
+echo "commits: $(for r in repos/*; do git -C "$r" rev-list --count HEAD; done | awk '{s+=$1-1} END {print s}')"
