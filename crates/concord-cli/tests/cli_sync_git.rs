@@ -215,7 +215,24 @@ fn stale_copy_gets_the_hub_value_and_the_commit_touches_only_status_lines() {
     );
     let again = a.sync(&[]);
     assert_eq!(a.commits(), before + 1, "idempotent: {}", again.stdout);
-    assert!(again.stdout.contains("0 applied"), "{}", again.stdout);
+    assert!(
+        again
+            .stdout
+            .contains("nothing changed since the last sync converged"),
+        "{}",
+        again.stdout
+    );
+    // --full looks anyway, and still finds nothing to do.
+    let full = a.sync(&["--full"]);
+    assert!(full.stdout.contains("0 applied"), "{}", full.stdout);
+    // A change in the working tree is looked at.
+    std::fs::write(a.app().join("docs/notes.md"), NOTES.replace("todo", "done")).expect("write");
+    let looked = a.sync(&[]);
+    assert!(
+        !looked.stdout.contains("nothing changed"),
+        "{}",
+        looked.stdout
+    );
 }
 
 #[test]

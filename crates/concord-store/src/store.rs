@@ -532,6 +532,16 @@ impl Store {
         })
     }
 
+    /// The id of the newest journal entry (0 when empty): every change to a
+    /// hub value is journaled, so an unchanged mark means unchanged values.
+    pub async fn journal_high_water(&self) -> Result<i64> {
+        on_pool!(self, |pool| Ok(sqlx::query_scalar(
+            "SELECT COALESCE(MAX(id), 0) FROM journal"
+        )
+        .fetch_one(pool)
+        .await?))
+    }
+
     pub async fn journal_len(&self) -> Result<i64> {
         on_pool!(self, |pool| Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM journal"

@@ -114,6 +114,20 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     if !args.dry_run {
         adopt_interrupted_writes(ws, &mut gates)?;
     }
+    if !args.full
+        && !args.dry_run
+        && let Some(since) = unchanged_since_converged(ws, &gates)?
+    {
+        if args.json {
+            println!(
+                "{}",
+                serde_json::json!({ "unchanged_since": since, "applied": [] })
+            );
+        } else {
+            println!("nothing changed since the last sync converged ({since}): nothing to do");
+        }
+        return Ok(Outcome::Clean);
+    }
     let gate = |obs: &Observation| {
         gates.get(&*obs.repo).map_or(Gate::default(), |g| Gate {
             stale: g.blocker.is_some(),
@@ -262,6 +276,105 @@ fn adopt_interrupted_writes(
         store.close().await;
         result
     })?
+}
+
+/// Marks of a converged sync: the config's hash, the hub's journal
+/// high-water mark, every repo's HEAD. When all still hold and no file is
+/// dirty, the plan is the same empty plan: skip the scan entirely.
+const CONFIG_MARK: &str = "@config";
+const HUB_MARK: &str = "@hub";
+
+fn repo_mark(repo: &str) -> String {
+    format!("@repo:{repo}")
+}
+
+fn config_hash(ws: &Workspace) -> Option<String> {
+    std::fs::read(&ws.config_path)
+        .ok()
+        .map(|bytes| sha256_hex(&bytes))
+}
+
+/// `Some(when)` when nothing can have changed since the last converged sync.
+fn unchanged_since_converged(
+    ws: &Workspace,
+    gates: &BTreeMap<String, RepoGate>,
+) -> Result<Option<String>, Failure> {
+    // Only git repos can say what changed; any dirty file or blocker means look.
+    let mut heads = Vec::new();
+    for (name, gate) in gates {
+        let Some(git) = &gate.git else {
+            return Ok(None);
+        };
+        if gate.blocker.is_some() || !gate.dirty.is_empty() || !gate.carry.is_empty() {
+            return Ok(None);
+        }
+        match git.head() {
+            Ok(Some(head)) => heads.push((repo_mark(name), head)),
+            _ => return Ok(None),
+        }
+    }
+    let Some(config) = config_hash(ws) else {
+        return Ok(None);
+    };
+    hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let result = async {
+            let Some(mark) = store.watermark(CONFIG_MARK).await? else {
+                return Ok(None);
+            };
+            if mark.position != config {
+                return Ok(None);
+            }
+            let hub_mark = store.watermark(HUB_MARK).await?;
+            let high_water = store.journal_high_water().await?.to_string();
+            if hub_mark.as_ref().map(|m| &m.position) != Some(&high_water) {
+                return Ok(None);
+            }
+            for (name, head) in &heads {
+                let known = store.watermark(name).await?;
+                if known.as_ref().map(|m| &m.position) != Some(head) {
+                    return Ok(None);
+                }
+            }
+            Ok::<_, concord_store::StoreError>(Some(mark.updated_at))
+        }
+        .await;
+        store.close().await;
+        Ok::<_, Failure>(result?)
+    })?
+}
+
+/// After a sync that left nothing held, undecided or failed: remember
+/// the marks `unchanged_since_converged` compares.
+async fn mark_converged(
+    ws: &Workspace,
+    store: &Store,
+    gates: &BTreeMap<String, RepoGate>,
+) -> Result<(), Failure> {
+    let now = now_rfc3339();
+    let mut marks = Vec::new();
+    if let Some(config) = config_hash(ws) {
+        marks.push((CONFIG_MARK.to_string(), config));
+    }
+    marks.push((
+        HUB_MARK.to_string(),
+        store.journal_high_water().await?.to_string(),
+    ));
+    for (name, gate) in gates {
+        if let Some(head) = gate.git.as_ref().and_then(|g| g.head().ok().flatten()) {
+            marks.push((repo_mark(name), head));
+        }
+    }
+    for (source, position) in marks {
+        store
+            .set_watermark(&Watermark {
+                source,
+                position,
+                updated_at: now.clone(),
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
@@ -649,10 +762,22 @@ async fn apply(
         })
         .map(|d| (d.key.clone(), d.reason.as_str(), d.explanation.clone()))
         .collect();
-    let repos_blocked = gates
+    let repos_blocked: Vec<(String, String)> = gates
         .iter()
         .filter_map(|(name, g)| g.blocker.as_ref().map(|b| (name.clone(), b.clone())))
         .collect();
+    let held: Vec<_> = held;
+    let undecided: Vec<_> = undecided;
+    let converged = not_applied.is_empty()
+        && held.is_empty()
+        && undecided.is_empty()
+        && repos_blocked.is_empty()
+        && planned.report.warnings.is_empty()
+        && args.only.is_none()
+        && !args.no_writeback;
+    if converged {
+        mark_converged(ws, store, gates).await?;
+    }
     Ok(Report {
         applied,
         not_applied,
