@@ -681,3 +681,32 @@ fn a_killed_sync_never_tears_a_file_and_the_next_sync_converges() {
         "the kills must land inside the run"
     );
 }
+
+#[test]
+fn the_commit_subject_is_configurable_and_blocked_repos_say_why() {
+    let world = World::new(&format!(
+        "{MERGE}\n[commit]\nsubject = \"sync: {{count}} from concord\"\n"
+    ));
+    let a = world.machine("a");
+    a.sync(&[]);
+    assert_eq!(a.concord(&["set", "T1", "done"]).code, 0);
+    a.sync(&[]);
+    let subject = git(&a.app(), &["log", "-1", "--format=%s"]);
+    assert_eq!(subject.trim(), "sync: 1 from concord");
+
+    // A repo in the middle of a merge is not written, and the output says why.
+    assert_eq!(a.concord(&["set", "T2", "done"]).code, 0);
+    std::fs::write(
+        a.app().join(".git/MERGE_HEAD"),
+        git(&a.app(), &["rev-parse", "HEAD"]),
+    )
+    .expect("merge head");
+    let out = a.sync(&[]);
+    assert!(
+        out.stdout.contains("repo app not written"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("merge"), "{}", out.stdout);
+    assert!(a.read("docs/workplan.md").contains("id: T2\nstatus: todo"));
+}

@@ -35,7 +35,19 @@ struct RawConfig {
     scan: Option<RawScan>,
     #[serde(default, rename = "sync")]
     syncs: Vec<crate::sync_rules::RawSync>,
+    #[serde(default)]
+    commit: Option<RawCommit>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCommit {
+    /// Subject of sync commits; `{count}` and `{run_id}` are filled in.
+    subject: Option<Spanned<String>>,
+}
+
+/// The subject of sync commits unless `[commit] subject` says otherwise.
+pub const DEFAULT_COMMIT_SUBJECT: &str = "chore(concord): sync {count} item(s) [auto]";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -219,6 +231,8 @@ pub struct Workspace {
     pub max_file_bytes: u64,
     /// The `[[sync]]` rules, ready for the engine.
     pub rules: Vec<concord_engine::Rule>,
+    /// Subject template of sync commits (`{count}`, `{run_id}`).
+    pub commit_subject: String,
 }
 
 // ---------------------------------------------------------------- errors
@@ -452,7 +466,30 @@ fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspac
         .unwrap_or(DEFAULT_MAX_FILE_BYTES);
     let rules =
         crate::sync_rules::validate(&raw.syncs, &sources, &workflows, errors).map_err(|e| *e)?;
+    let commit_subject = match raw.commit.and_then(|c| c.subject) {
+        Some(subject) => {
+            let text = subject.get_ref();
+            let unknown = text
+                .split('{')
+                .skip(1)
+                .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+                .find(|name| !matches!(*name, "count" | "run_id"));
+            if let Some(name) = unknown {
+                return Err(errors.with_help(
+                    subject.span(),
+                    format!("commit subject has an unknown placeholder `{{{name}}}`"),
+                    Some("placeholders: {count}, {run_id}".into()),
+                ));
+            }
+            if text.trim().is_empty() || text.contains('\n') {
+                return Err(errors.at(subject.span(), "commit subject must be one non-empty line"));
+            }
+            subject.into_inner()
+        }
+        None => DEFAULT_COMMIT_SUBJECT.to_string(),
+    };
     Ok(Workspace {
+        commit_subject,
         rules,
         config_path: errors.path.to_path_buf(),
         root: root.to_path_buf(),

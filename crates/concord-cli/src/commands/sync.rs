@@ -687,11 +687,11 @@ async fn apply(
             }
             continue;
         };
-        let message = format!(
-            "chore(concord): sync {} item(s) [auto]\n\n{}\n",
-            lines.len(),
-            lines.join("\n")
-        );
+        let subject = ws
+            .commit_subject
+            .replace("{count}", &lines.len().to_string())
+            .replace("{run_id}", &run_id);
+        let message = format!("{subject}\n\n{}\n", lines.join("\n"));
         match git.commit_paths(paths, &message) {
             Ok(Some(id)) => {
                 for path in paths {
