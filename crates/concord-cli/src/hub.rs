@@ -5,6 +5,7 @@ use crate::Outcome;
 use concord_model::Observation;
 use concord_store::{ObservationRecord, RunRecord, Store, StoreError, now_rfc3339};
 use concord_workspace::Workspace;
+use std::collections::{BTreeSet, HashMap};
 
 /// A user-facing failure with its exit code.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -100,12 +101,16 @@ pub fn new_run_id() -> String {
 }
 
 /// Record a run's observations (one transaction) and the run itself.
+/// Sources in `limits` were read only at those paths: their other rows
+/// stay; every other source was read in full: its rows this run did not
+/// see are forgotten (items that are gone must not linger).
 pub async fn record_scan(
     store: &Store,
     ws: &Workspace,
     command: &str,
     observations: &[&Observation],
     summary: &str,
+    limits: &HashMap<usize, BTreeSet<String>>,
 ) -> Result<String, Failure> {
     let run_id = new_run_id();
     let started = now_rfc3339();
@@ -135,9 +140,23 @@ pub async fn record_scan(
             path: o.path.to_string(),
             line: i64::from(o.line),
             observed_at: started.clone(),
+            owner: o.owner.clone(),
         })
         .collect();
+    for (index, paths) in limits {
+        if let Some(source) = ws.sources.get(*index) {
+            let paths: Vec<String> = paths.iter().cloned().collect();
+            store.forget_observations_in(&source.name, &paths).await?;
+        }
+    }
     store.record_observations(&rows).await?;
+    for (index, source) in ws.sources.iter().enumerate() {
+        if !limits.contains_key(&index) {
+            store
+                .forget_observations_not_in_run(&source.name, &run_id)
+                .await?;
+        }
+    }
     store
         .finish_run(&run_id, &now_rfc3339(), "recorded", summary)
         .await?;

@@ -710,3 +710,46 @@ fn the_commit_subject_is_configurable_and_blocked_repos_say_why() {
     assert!(out.stdout.contains("merge"), "{}", out.stdout);
     assert!(a.read("docs/workplan.md").contains("id: T2\nstatus: todo"));
 }
+
+#[test]
+fn reads_are_incremental_from_the_watermark_and_full_when_history_is_rewritten() {
+    let world = World::new(MERGE);
+    let a = world.machine("a");
+    let first = a.concord(&["sync", "--json"]).json();
+    assert_eq!(first["reads"]["workplans"], "full", "no watermark yet");
+    // A committed change to one file: only that file is read.
+    a.commit_file(
+        "docs/notes.md",
+        &NOTES.replace("todo", "in_progress"),
+        "start N1",
+    );
+    let second = a.concord(&["sync", "--json"]).json();
+    assert_eq!(
+        second["reads"]["workplans"], "1 file changed since the watermark",
+        "{second}"
+    );
+    assert_eq!(second["applied"][0]["key"], "N1");
+    assert_eq!(second["applied"][0]["target"], "hub");
+    // What the hub remembers for unread files still counts: T1 and T2 are known.
+    let status = a.concord(&["status", "T2", "--json", "--no-hub"]).json();
+    assert_eq!(status["items"][0]["sources"][0]["status"], "todo");
+    // The incremental result equals a full read.
+    let full = a.concord(&["sync", "--full", "--json"]).json();
+    assert_eq!(full["reads"]["workplans"], "full");
+    assert_eq!(full["applied"].as_array().map(Vec::len), Some(0), "{full}");
+    // Rewritten history: the watermark is no ancestor of HEAD any more.
+    a.commit_file(
+        "docs/notes.md",
+        &NOTES.replace("todo", "blocked"),
+        "block N1",
+    );
+    assert_eq!(a.concord(&["sync"]).code, 0);
+    git(&a.app(), &["reset", "-q", "--hard", "HEAD~1"]);
+    a.commit_file(
+        "docs/workplan.md",
+        &WORKPLAN.replacen("status: todo", "status: in_progress", 1),
+        "start T1",
+    );
+    let after = a.concord(&["sync", "--json"]).json();
+    assert_eq!(after["reads"]["workplans"], "full", "{after}");
+}

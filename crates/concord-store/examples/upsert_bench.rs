@@ -26,6 +26,7 @@ fn rows(n: usize, run: &str) -> Vec<ObservationRecord> {
             path: format!("docs/workplan-{:03}.md", (i / 50) % 40),
             line: (i % 5000) as i64,
             observed_at: "2026-11-24T10:00:00.000000Z".to_string(),
+            owner: None,
         })
         .collect()
 }

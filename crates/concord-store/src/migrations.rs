@@ -13,6 +13,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_pending_writes.sql"),
         include_str!("../migrations/postgres/0002_pending_writes.sql"),
     ),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_observation_owner.sql"),
+        include_str!("../migrations/postgres/0003_observation_owner.sql"),
+    ),
 ];
 
 pub(crate) fn latest() -> i64 {

@@ -64,6 +64,9 @@ pub struct ObservationRecord {
     pub path: String,
     pub line: i64,
     pub observed_at: String,
+    /// The owner the item names, for `owned` rules.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

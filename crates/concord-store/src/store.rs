@@ -621,6 +621,35 @@ impl Store {
         }
     }
 
+    /// Forget a source's observations that `run_id` did not make: after a
+    /// full read, items that are gone must not linger.
+    pub async fn forget_observations_not_in_run(&self, source: &str, run_id: &str) -> Result<u64> {
+        const SQL: &str = "DELETE FROM observations WHERE source = $1 AND run_id <> $2";
+        on_pool!(self, |pool| Ok(sqlx::query(SQL)
+            .bind(source)
+            .bind(run_id)
+            .execute(pool)
+            .await?
+            .rows_affected()))
+    }
+
+    /// Forget a source's observations of the given files (before they are re-read).
+    pub async fn forget_observations_in(&self, source: &str, paths: &[String]) -> Result<()> {
+        const SQL: &str = "DELETE FROM observations WHERE source = $1 AND path = $2";
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for path in paths {
+                sqlx::query(SQL)
+                    .bind(source)
+                    .bind(path)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     /// Observations, optionally of one item, ordered by key then source.
     pub async fn observations(&self, key: Option<&str>) -> Result<Vec<ObservationRecord>> {
         let sql = match key {
@@ -698,7 +727,7 @@ pub(crate) const JOURNAL_INSERT: &str = "INSERT INTO journal (at, run_id, actor,
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id";
 
 pub(crate) const OBSERVATION_SELECT: &str = "SELECT source, item_key, run_id, status, raw_status, \
-     repo, path, line, observed_at FROM observations";
+     repo, path, line, observed_at, owner FROM observations";
 
 pub(crate) async fn insert_journal<DB>(
     tx: &mut sqlx::Transaction<'_, DB>,
@@ -828,5 +857,6 @@ where
         path: r.try_get(6)?,
         line: r.try_get(7)?,
         observed_at: r.try_get(8)?,
+        owner: r.try_get(9)?,
     })
 }

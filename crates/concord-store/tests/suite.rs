@@ -173,14 +173,15 @@ fn observation(i: usize, status: &str) -> ObservationRecord {
         path: format!("docs/plan-{}.md", i % 7),
         line: i as i64,
         observed_at: "2026-11-24T10:00:00Z".into(),
+        owner: Some("ft2".into()),
     }
 }
 
 both!(migrations_are_idempotent, |hub| {
-    assert_eq!(hub.store.schema_version().await.unwrap(), 2);
+    assert_eq!(hub.store.schema_version().await.unwrap(), 3);
     assert_eq!(hub.store.migrate().await.unwrap(), 0);
     let again = hub.reopen.open().await;
-    assert_eq!(again.schema_version().await.unwrap(), 2);
+    assert_eq!(again.schema_version().await.unwrap(), 3);
     again.close().await;
 });
 
@@ -198,7 +199,7 @@ both!(a_newer_hub_is_refused, |hub| {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                known: 2,
+                known: 3,
                 ..
             }
         ),

@@ -6,7 +6,7 @@ use crate::config::{Source, Workspace};
 use concord_formats::{FileContext, ParsedFile};
 use concord_model::{Observation, StatusReading, Warning, WarningCode};
 use rayon::prelude::*;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -42,11 +42,21 @@ struct FileJob {
 }
 
 pub fn scan(ws: &Workspace) -> ScanReport {
+    scan_limited(ws, &HashMap::new())
+}
+
+/// Like [`scan`], but a source listed in `only` reads just those
+/// repo-relative paths (the files changed since its watermark); a listed
+/// path that no longer exists or does not match the glob is skipped.
+pub fn scan_limited(ws: &Workspace, only: &HashMap<usize, BTreeSet<String>>) -> ScanReport {
     let walked: Vec<(Vec<FileJob>, Vec<Warning>)> = ws
         .sources
         .par_iter()
         .enumerate()
-        .map(|(index, source)| find_files(ws, index, source))
+        .map(|(index, source)| match only.get(&index) {
+            Some(paths) => (listed_files(ws, index, source, paths), Vec::new()),
+            None => find_files(ws, index, source),
+        })
         .collect();
 
     let mut warnings = Vec::new();
@@ -109,6 +119,36 @@ fn walk_base(glob: &str) -> &str {
         end = i;
     }
     &glob[..end]
+}
+
+/// The listed files that match the source's glob and are regular files
+/// inside the repo (a symlink is followed only if it stays inside).
+fn listed_files(
+    ws: &Workspace,
+    index: usize,
+    source: &Source,
+    paths: &BTreeSet<String>,
+) -> Vec<FileJob> {
+    let repo = ws.repo(source);
+    let root = repo
+        .root
+        .canonicalize()
+        .unwrap_or_else(|_| repo.root.clone());
+    paths
+        .iter()
+        .filter(|rel| source.matcher.is_match(rel.as_str()))
+        .filter_map(|rel| {
+            let abs = repo.root.join(rel);
+            let inside = abs
+                .canonicalize()
+                .is_ok_and(|target| target.starts_with(&root) && target.is_file());
+            inside.then(|| FileJob {
+                source: index,
+                rel: rel.clone(),
+                abs,
+            })
+        })
+        .collect()
 }
 
 fn find_files(ws: &Workspace, index: usize, source: &Source) -> (Vec<FileJob>, Vec<Warning>) {

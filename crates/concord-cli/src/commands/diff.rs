@@ -6,11 +6,14 @@ use crate::hub::{self, Failure};
 use crate::output::{self, BAD, DIM, KEY, WARN, paint};
 use concord_engine::{Plan, Reason, plan};
 use concord_model::Observation;
+use concord_model::StatusReading;
 use concord_store::{Base, HubValue};
-use concord_workspace::{Gate, HubStatus, ScanReport, Workspace, engine_inputs, scan};
+use concord_workspace::{Gate, HubStatus, ScanReport, Workspace, engine_inputs, scan_limited};
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
+use std::sync::Arc;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -29,20 +32,64 @@ pub struct Planned {
 }
 
 /// Scan, record the observations, read the hub's values and bases, decide.
+/// Sources in `limits` read only the listed (changed) files; their other
+/// items come from the observations the hub recorded last time.
 pub fn plan_workspace(
     ws: &Workspace,
     command: &str,
     gate: &dyn Fn(&Observation) -> Gate,
+    limits: &HashMap<usize, BTreeSet<String>>,
 ) -> Result<Planned, Failure> {
-    let report = scan(ws);
-    super::scan::record(ws, command, &report)?;
-    let (values, bases) = hub::block_on(async {
+    let mut report = scan_limited(ws, limits);
+    super::scan::record(ws, command, &report, limits)?;
+    let (values, bases, recorded) = hub::block_on(async {
         let store = hub::open(ws).await?;
         let values = store.hub_values().await;
         let bases = store.all_bases().await;
+        let recorded = if limits.is_empty() {
+            Ok(Vec::new())
+        } else {
+            store.observations(None).await
+        };
         store.close().await;
-        Ok::<_, Failure>((values?, bases?))
+        Ok::<_, Failure>((values?, bases?, recorded?))
     })??;
+    // Unchanged files of incrementally read sources: as recorded.
+    for scan in &mut report.sources {
+        let Some(changed) = limits.get(&scan.source) else {
+            continue;
+        };
+        let source = &ws.sources[scan.source];
+        let workflow = ws.workflow(source);
+        let (name, repo): (Arc<str>, Arc<str>) = (
+            Arc::from(source.name.as_str()),
+            Arc::from(ws.repo(source).name.as_str()),
+        );
+        scan.observations.extend(
+            recorded
+                .iter()
+                .filter(|r| r.source == source.name && !changed.contains(&r.path))
+                .map(|r| Observation {
+                    source: name.clone(),
+                    repo: repo.clone(),
+                    key: r.key.clone(),
+                    path: Arc::from(r.path.as_str()),
+                    line: u32::try_from(r.line).unwrap_or(0),
+                    status: r.raw_status.clone().map(|raw| {
+                        let known = workflow.resolve_index(&raw);
+                        StatusReading {
+                            canonical: known.and_then(|i| workflow.shared_name(i)),
+                            rank: known.map(|i| workflow.statuses()[i].rank),
+                            raw,
+                            line: u32::try_from(r.line).unwrap_or(0),
+                            span: 0..0,
+                        }
+                    }),
+                    owner: r.owner.clone(),
+                    fields: Vec::new(),
+                }),
+        );
+    }
     let hub: Vec<HubStatus<'_>> = values
         .iter()
         .filter(|v| v.field == "status")
@@ -110,7 +157,8 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             ),
         ));
     }
-    let Planned { report, plan, .. } = plan_workspace(ws, "diff", &|_| Gate::default())?;
+    let Planned { report, plan, .. } =
+        plan_workspace(ws, "diff", &|_| Gate::default(), &HashMap::new())?;
     let mut out = output::stdout();
     let written = if args.json {
         write_json(&plan, &mut out)

@@ -26,8 +26,12 @@ struct Explained<'a> {
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
-    let Planned { report, plan, .. } =
-        plan_workspace(ws, "explain", &|_| concord_workspace::Gate::default())?;
+    let Planned { report, plan, .. } = plan_workspace(
+        ws,
+        "explain",
+        &|_| concord_workspace::Gate::default(),
+        &Default::default(),
+    )?;
     let decisions: Vec<&Decision> = plan
         .decisions
         .iter()

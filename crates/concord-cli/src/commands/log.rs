@@ -203,7 +203,15 @@ async fn sources_holding<'w>(
     if observed.is_empty() {
         let report = concord_workspace::scan(ws);
         let observations: Vec<_> = report.observations().collect();
-        hub::record_scan(store, ws, "log", &observations, "read for log").await?;
+        hub::record_scan(
+            store,
+            ws,
+            "log",
+            &observations,
+            "read for log",
+            &Default::default(),
+        )
+        .await?;
         observed = store.observations(Some(key)).await?;
     }
     let sources: Vec<_> = ws

@@ -8,6 +8,7 @@ use concord_model::{Observation, Warning};
 use concord_workspace::{ScanReport, SourceScan, Workspace, scan};
 use rayon::prelude::*;
 use serde::Serialize;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 
 #[derive(clap::Args, Debug)]
@@ -51,7 +52,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     let recorded = if args.no_hub {
         Ok(())
     } else {
-        record(ws, "scan", &report)
+        record(ws, "scan", &report, &HashMap::new())
     };
     let summary = Summary {
         sources: report.sources.len(),
@@ -78,7 +79,12 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
 
 /// Record a scan's observations in the hub. A hub that cannot be written
 /// turns the run into a partial failure; the scan output still stands.
-pub fn record(ws: &Workspace, command: &str, report: &ScanReport) -> Result<(), Failure> {
+pub fn record(
+    ws: &Workspace,
+    command: &str,
+    report: &ScanReport,
+    limits: &HashMap<usize, BTreeSet<String>>,
+) -> Result<(), Failure> {
     let observations: Vec<&Observation> = report.observations().collect();
     let summary = format!(
         "{} sources, {} items, {} warnings",
@@ -88,7 +94,7 @@ pub fn record(ws: &Workspace, command: &str, report: &ScanReport) -> Result<(), 
     );
     hub::block_on(async {
         let store = hub::open(ws).await?;
-        let result = hub::record_scan(&store, ws, command, &observations, &summary).await;
+        let result = hub::record_scan(&store, ws, command, &observations, &summary, limits).await;
         store.close().await;
         result
     })?

@@ -184,7 +184,15 @@ async fn item_workflow<'w>(
     if observed.is_empty() {
         let report = concord_workspace::scan(ws);
         let observations: Vec<_> = report.observations().collect();
-        hub::record_scan(store, ws, "set", &observations, "read for set").await?;
+        hub::record_scan(
+            store,
+            ws,
+            "set",
+            &observations,
+            "read for set",
+            &Default::default(),
+        )
+        .await?;
         observed = store.observations(Some(key)).await?;
     }
     let mut workflows: Vec<&Workflow> = Vec::new();

@@ -62,7 +62,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     let hub_readings = if args.no_hub {
         Vec::new()
     } else {
-        super::scan::record(ws, "status", &report)?;
+        super::scan::record(ws, "status", &report, &Default::default())?;
         hub_readings(ws)?
     };
     let items = compare(report.observations().chain(hub_readings.iter()), &args.keys);

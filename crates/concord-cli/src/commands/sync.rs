@@ -58,6 +58,8 @@ struct RepoGate {
     dirty: BTreeSet<String>,
     /// Files an interrupted sync wrote and did not commit: ours, not dirty.
     carry: Vec<String>,
+    /// HEAD when the gates ran, i.e. what this run's scan reads.
+    head_at_read: Option<String>,
     notes: Vec<String>,
 }
 
@@ -89,6 +91,8 @@ struct Report {
     commits: Vec<(String, String)>,
     repos_blocked: Vec<(String, String)>,
     warnings: usize,
+    /// Per source: `full`, or how many changed files were read.
+    reads: BTreeMap<String, String>,
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
@@ -134,7 +138,33 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             dirty: g.dirty.contains(&*obs.path),
         })
     };
-    let planned = plan_workspace(ws, "sync", &gate)?;
+    let limits = if args.full {
+        HashMap::new()
+    } else {
+        incremental_limits(ws, &gates)?
+    };
+    let planned = plan_workspace(ws, "sync", &gate, &limits)?;
+    let reads: BTreeMap<String, String> = ws
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(index, source)| {
+            let read = match limits.get(&index) {
+                Some(paths) => format!(
+                    "{} changed since the watermark",
+                    output::count(
+                        paths
+                            .iter()
+                            .filter(|p| source.matcher.is_match(p.as_str()))
+                            .count(),
+                        "file"
+                    )
+                ),
+                None => "full".to_string(),
+            };
+            (source.name.clone(), read)
+        })
+        .collect();
     // A target that has no word for a planned status stops the run before
     // anything is written anywhere.
     let unnamed: Vec<String> = planned
@@ -163,12 +193,13 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             Outcome::Findings
         });
     }
-    let report = hub::block_on(async {
+    let mut report = hub::block_on(async {
         let store = hub::open(ws).await?;
         let result = apply(ws, args, &store, &planned, &gates).await;
         store.close().await;
         result
     })??;
+    report.reads = reads;
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &report)
             .map_err(std::io::Error::from)
@@ -204,6 +235,7 @@ fn gate_repos(ws: &Workspace, args: &Args) -> BTreeMap<String, RepoGate> {
                 blocker: None,
                 dirty: BTreeSet::new(),
                 carry: Vec::new(),
+                head_at_read: None,
                 notes: Vec::new(),
             };
             match GitRepo::open(&repo.root) {
@@ -226,6 +258,7 @@ fn gate_repos(ws: &Workspace, args: &Args) -> BTreeMap<String, RepoGate> {
                     }
                     match git.state() {
                         Ok(state) => {
+                            gate.head_at_read = state.head.clone();
                             if gate.blocker.is_none() {
                                 gate.blocker = state.write_blocker().map(|b| b.message);
                             }
@@ -276,6 +309,99 @@ fn adopt_interrupted_writes(
         store.close().await;
         result
     })?
+}
+
+/// The config hash the hub's recorded observations were read with: a
+/// different config means a full read.
+const READ_CONFIG_MARK: &str = "@config-read";
+
+/// Per source, the files to read: those changed between the source's
+/// watermark (the HEAD its recorded observations were read at) and HEAD,
+/// plus uncommitted ones. A source missing from the map is read in full:
+/// no watermark, history rewritten, not a git repo, or the config changed.
+fn incremental_limits(
+    ws: &Workspace,
+    gates: &BTreeMap<String, RepoGate>,
+) -> Result<HashMap<usize, BTreeSet<String>>, Failure> {
+    let Some(config) = config_hash(ws) else {
+        return Ok(HashMap::new());
+    };
+    hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let result = async {
+            let mut limits = HashMap::new();
+            let read_with = store.watermark(READ_CONFIG_MARK).await?;
+            if read_with.map(|m| m.position) != Some(config) {
+                return Ok(limits);
+            }
+            for (index, source) in ws.sources.iter().enumerate() {
+                let repo = ws.repo(source);
+                let Some(gate) = gates.get(&repo.name) else {
+                    continue;
+                };
+                let Some(git) = &gate.git else {
+                    continue;
+                };
+                let Some(mark) = store.watermark(&source.name).await? else {
+                    continue;
+                };
+                if mark.position.is_empty() {
+                    continue;
+                }
+                if let Ok(Some(mut changed)) = git.changed_since(&mark.position) {
+                    changed.extend(gate.dirty.iter().cloned());
+                    changed.extend(gate.carry.iter().cloned());
+                    limits.insert(index, changed);
+                }
+            }
+            Ok::<_, concord_store::StoreError>(limits)
+        }
+        .await;
+        store.close().await;
+        Ok::<_, Failure>(result?)
+    })?
+}
+
+/// After a sync: each git source's watermark becomes the HEAD this run read
+/// (not the commit it made: the next run then re-reads the files this run
+/// wrote), when what the hub recorded is exactly that HEAD's content (no
+/// dirty file, repo writable); otherwise it is cleared: next run reads all.
+async fn record_read_positions(
+    ws: &Workspace,
+    store: &Store,
+    gates: &BTreeMap<String, RepoGate>,
+) -> Result<(), Failure> {
+    let now = now_rfc3339();
+    for source in &ws.sources {
+        let repo = ws.repo(source);
+        let Some(gate) = gates.get(&repo.name) else {
+            continue;
+        };
+        if gate.git.is_none() {
+            continue;
+        }
+        let position = match &gate.head_at_read {
+            Some(head) if gate.blocker.is_none() && gate.dirty.is_empty() => head.clone(),
+            _ => String::new(),
+        };
+        store
+            .set_watermark(&Watermark {
+                source: source.name.clone(),
+                position,
+                updated_at: now.clone(),
+            })
+            .await?;
+    }
+    if let Some(config) = config_hash(ws) {
+        store
+            .set_watermark(&Watermark {
+                source: READ_CONFIG_MARK.into(),
+                position: config,
+                updated_at: now,
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 /// Marks of a converged sync: the config's hash, the hub's journal
@@ -707,17 +833,6 @@ async fn apply(
                         problem: format!("committed {} but the push failed: {e}", short(&id)),
                     });
                 }
-                if let Some(head) = git.head().ok().flatten() {
-                    for source in ws.sources.iter().filter(|s| &ws.repo(s).name == repo_name) {
-                        store
-                            .set_watermark(&Watermark {
-                                source: source.name.clone(),
-                                position: head.clone(),
-                                updated_at: now_rfc3339(),
-                            })
-                            .await?;
-                    }
-                }
             }
             Ok(None) => {
                 for path in paths {
@@ -731,6 +846,8 @@ async fn apply(
             }),
         }
     }
+
+    record_read_positions(ws, store, gates).await?;
 
     let held = planned
         .plan
@@ -786,6 +903,7 @@ async fn apply(
         commits,
         repos_blocked,
         warnings: planned.report.warnings.len(),
+        reads: BTreeMap::new(),
     })
 }
 
@@ -866,6 +984,9 @@ fn write_report(
         writeln!(out, "{warn}repo {repo} not written{warn:#}: {blocker}")?;
     }
     if verbose {
+        for (source, read) in &report.reads {
+            writeln!(out, "{dim}read {source}: {read}{dim:#}")?;
+        }
         for (repo, gate) in gates {
             for note in &gate.notes {
                 writeln!(out, "{dim}repo {repo}: {note}{dim:#}")?;
