@@ -330,6 +330,9 @@ fn incremental_limits(
         let store = hub::open(ws).await?;
         let result = async {
             let mut limits = HashMap::new();
+            // Sources of one repo share its history: ask git once per watermark.
+            let mut changed_cache: HashMap<(String, String), Option<BTreeSet<String>>> =
+                HashMap::new();
             let read_with = store.watermark(READ_CONFIG_MARK).await?;
             if read_with.map(|m| m.position) != Some(config) {
                 return Ok(limits);
@@ -348,7 +351,11 @@ fn incremental_limits(
                 if mark.position.is_empty() {
                     continue;
                 }
-                if let Ok(Some(mut changed)) = git.changed_since(&mark.position) {
+                let changed = changed_cache
+                    .entry((repo.name.clone(), mark.position.clone()))
+                    .or_insert_with(|| git.changed_since(&mark.position).ok().flatten())
+                    .clone();
+                if let Some(mut changed) = changed {
                     changed.extend(gate.dirty.iter().cloned());
                     changed.extend(gate.carry.iter().cloned());
                     limits.insert(index, changed);
