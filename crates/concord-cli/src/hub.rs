@@ -162,3 +162,22 @@ pub async fn record_scan(
         .await?;
     Ok(run_id)
 }
+
+/// What the hub last recorded of `key` in every source; when it has
+/// never seen the key, the workspace is read (and recorded) first.
+pub async fn observations_of(
+    store: &Store,
+    ws: &Workspace,
+    key: &str,
+    command: &str,
+) -> Result<Vec<ObservationRecord>, Failure> {
+    let observed = store.observations(Some(key)).await?;
+    if !observed.is_empty() {
+        return Ok(observed);
+    }
+    let report = concord_workspace::scan(ws);
+    let observations: Vec<_> = report.observations().collect();
+    let summary = format!("read for {command}");
+    record_scan(store, ws, command, &observations, &summary, &HashMap::new()).await?;
+    Ok(store.observations(Some(key)).await?)
+}

@@ -4,7 +4,9 @@
 #![forbid(unsafe_code)]
 
 mod observation;
+mod redact;
 mod workflow;
 
 pub use observation::{Observation, StatusReading, Warning, WarningCode};
+pub use redact::redact_url;
 pub use workflow::{StatusDef, Workflow, WorkflowError, normalize_status_word};

@@ -5,6 +5,7 @@
 use crate::migrations::{MIGRATIONS, latest};
 use crate::records::*;
 use crate::{Result, StoreError};
+pub use concord_model::redact_url;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -53,25 +54,6 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
-
-/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
-pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => {
-            let userinfo = &rest[..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &rest[at..]),
-                None => url.to_string(),
-            }
-        }
-        None => url.to_string(),
-    }
-}
 
 impl Store {
     /// Open (and create, for SQLite) the hub at `url`, then bring its schema
@@ -419,14 +401,7 @@ impl Store {
         const SQL: &str = "SELECT source, position, updated_at FROM watermarks WHERE source = $1";
         on_pool!(self, |pool| {
             let row = sqlx::query(SQL).bind(source).fetch_optional(pool).await?;
-            row.map(|r| -> Result<Watermark> {
-                Ok(Watermark {
-                    source: r.try_get(0)?,
-                    position: r.try_get(1)?,
-                    updated_at: r.try_get(2)?,
-                })
-            })
-            .transpose()
+            row.map(|r| watermark_from(&r)).transpose()
         })
     }
 
@@ -785,7 +760,7 @@ where
     })
 }
 
-fn base_from<R: Row>(r: &R) -> Result<Base>
+pub(crate) fn base_from<R: Row>(r: &R) -> Result<Base>
 where
     usize: sqlx::ColumnIndex<R>,
     String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
@@ -800,6 +775,18 @@ where
         versions: r.try_get(4)?,
         version: r.try_get(5)?,
         agreed_at: r.try_get(6)?,
+    })
+}
+
+pub(crate) fn watermark_from<R: Row>(r: &R) -> Result<Watermark>
+where
+    usize: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(Watermark {
+        source: r.try_get(0)?,
+        position: r.try_get(1)?,
+        updated_at: r.try_get(2)?,
     })
 }
 

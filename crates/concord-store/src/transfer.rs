@@ -2,12 +2,12 @@
 //! export and import of a whole hub.
 
 use crate::records::*;
-use crate::store::{JOURNAL_SELECT, Pool, Store, journal_from, on_pool};
+use crate::store::{JOURNAL_SELECT, Pool, Store, base_from, journal_from, on_pool, watermark_from};
 use crate::{Result, StoreError};
 use serde::{Deserialize, Serialize};
+use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
-use sqlx::{AssertSqlSafe, Row};
 use std::io::{BufRead, Write};
 
 /// The current time as RFC 3339 UTC text with microseconds, as the hub stores times.
@@ -351,19 +351,7 @@ impl Store {
              FROM bases ORDER BY rule, item_key, field";
         on_pool!(self, |pool| {
             let rows = sqlx::query(SQL).fetch_all(pool).await?;
-            rows.iter()
-                .map(|r| -> Result<Base> {
-                    Ok(Base {
-                        rule: r.try_get(0)?,
-                        key: r.try_get(1)?,
-                        field: r.try_get(2)?,
-                        value: r.try_get(3)?,
-                        versions: r.try_get(4)?,
-                        version: r.try_get(5)?,
-                        agreed_at: r.try_get(6)?,
-                    })
-                })
-                .collect()
+            rows.iter().map(base_from).collect()
         })
     }
 
@@ -371,15 +359,7 @@ impl Store {
         const SQL: &str = "SELECT source, position, updated_at FROM watermarks ORDER BY source";
         on_pool!(self, |pool| {
             let rows = sqlx::query(SQL).fetch_all(pool).await?;
-            rows.iter()
-                .map(|r| -> Result<Watermark> {
-                    Ok(Watermark {
-                        source: r.try_get(0)?,
-                        position: r.try_get(1)?,
-                        updated_at: r.try_get(2)?,
-                    })
-                })
-                .collect()
+            rows.iter().map(watermark_from).collect()
         })
     }
 

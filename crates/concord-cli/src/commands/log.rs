@@ -199,21 +199,7 @@ async fn sources_holding<'w>(
     store: &Store,
     key: &str,
 ) -> Result<Vec<&'w concord_workspace::Source>, Failure> {
-    let mut observed = store.observations(Some(key)).await?;
-    if observed.is_empty() {
-        let report = concord_workspace::scan(ws);
-        let observations: Vec<_> = report.observations().collect();
-        hub::record_scan(
-            store,
-            ws,
-            "log",
-            &observations,
-            "read for log",
-            &Default::default(),
-        )
-        .await?;
-        observed = store.observations(Some(key)).await?;
-    }
+    let observed = hub::observations_of(store, ws, key, "log").await?;
     let sources: Vec<_> = ws
         .sources
         .iter()

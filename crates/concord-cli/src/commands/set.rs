@@ -180,21 +180,7 @@ async fn item_workflow<'w>(
     store: &Store,
     key: &str,
 ) -> Result<(&'w Workflow, Option<u32>), Failure> {
-    let mut observed = store.observations(Some(key)).await?;
-    if observed.is_empty() {
-        let report = concord_workspace::scan(ws);
-        let observations: Vec<_> = report.observations().collect();
-        hub::record_scan(
-            store,
-            ws,
-            "set",
-            &observations,
-            "read for set",
-            &Default::default(),
-        )
-        .await?;
-        observed = store.observations(Some(key)).await?;
-    }
+    let observed = hub::observations_of(store, ws, key, "set").await?;
     let mut workflows: Vec<&Workflow> = Vec::new();
     let mut rank = None;
     for obs in &observed {
