@@ -47,7 +47,6 @@ pub(crate) fn trim_range(bytes: &[u8], mut start: usize, mut end: usize) -> (usi
 }
 
 /// 1-based line number of a byte offset.
-#[allow(dead_code)] // used by the span-tracking formats
 pub(crate) fn line_of(bytes: &[u8], offset: usize) -> u32 {
     let offset = offset.min(bytes.len());
     (memchr::memchr_iter(b'\n', &bytes[..offset]).count() + 1) as u32
