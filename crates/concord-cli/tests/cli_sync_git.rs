@@ -266,6 +266,19 @@ fn a_reopen_in_a_file_is_held_unless_allowed() {
     a.commit_file("docs/workplan.md", WORKPLAN, "reopen T1");
     let out = a.sync(&[]);
     assert!(out.stdout.contains("REGRESSION_BLOCKED"), "{}", out.stdout);
+    let explain = a.concord(&["explain", "T1"]);
+    assert!(
+        explain.stdout.contains("base: done (agreed"),
+        "{}",
+        explain.stdout
+    );
+    assert!(
+        explain
+            .stdout
+            .contains("held: workplans REGRESSION_BLOCKED"),
+        "{}",
+        explain.stdout
+    );
     assert!(
         a.read("docs/workplan.md").contains("id: T1\nstatus: todo"),
         "nothing overwritten"

@@ -23,10 +23,16 @@ pub struct Args {
 struct Explained<'a> {
     key: &'a str,
     decisions: Vec<&'a Decision>,
+    bases: Vec<&'a concord_store::Base>,
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
-    let Planned { report, plan, .. } = plan_workspace(
+    let Planned {
+        report,
+        plan,
+        bases,
+        ..
+    } = plan_workspace(
         ws,
         "explain",
         &|_| concord_workspace::Gate::default(),
@@ -54,6 +60,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             &Explained {
                 key: &args.key,
                 decisions,
+                bases: bases.iter().filter(|b| b.key == args.key).collect(),
             },
         )
         .map_err(std::io::Error::from)
@@ -93,6 +100,22 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
                     None => "?".into(),
                 };
                 writeln!(out, "  rule {} ({mode})", d.rule)?;
+                match bases
+                    .iter()
+                    .find(|b| b.rule == d.rule && b.key == args.key && b.field == "status")
+                {
+                    Some(base) => writeln!(
+                        out,
+                        "    base: {} (agreed {}, version {})",
+                        base.value.as_deref().unwrap_or("(none)"),
+                        base.agreed_at,
+                        base.version
+                    )?,
+                    None => writeln!(
+                        out,
+                        "    base: none yet (first sync: the highest rank wins)"
+                    )?,
+                }
                 if rule.is_some_and(|r| r.sources.iter().any(|s| s == HUB_SOURCE)) {
                     writeln!(out, "    the hub is a source of this rule")?;
                 }
