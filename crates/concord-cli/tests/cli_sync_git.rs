@@ -207,6 +207,21 @@ fn stale_copy_gets_the_hub_value_and_the_commit_touches_only_status_lines() {
         })
         .collect();
     assert_eq!(changed, ["-status: todo", "+status: done"], "{diff}");
+    // The base records what each source was at when they agreed.
+    let export = a.concord(&["hub", "export"]).stdout;
+    let base = export
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|row| row["table"] == "bases" && row["row"]["key"] == "T1")
+        .expect("a base for T1");
+    let versions: serde_json::Value =
+        serde_json::from_str(base["row"]["versions"].as_str().unwrap_or("{}")).expect("json");
+    assert_eq!(versions["hub"], 2, "{versions}");
+    assert_eq!(
+        versions["workplans"].as_str().map(str::len),
+        Some(40),
+        "{versions}"
+    );
     // The hub was not regressed, and a second sync does nothing.
     let status = a.concord(&["status", "T1", "--json"]).json();
     assert!(

@@ -733,9 +733,16 @@ async fn apply(
         });
     }
     let results = store.set_hub_values(&hub_changes).await?;
+    let mut versions_after: HashMap<String, i64> = versions
+        .iter()
+        .map(|(key, (version, _))| (key.to_string(), *version))
+        .collect();
     for ((decision, change), result) in hub_planned.into_iter().zip(results) {
         match result {
-            Ok(_) => applied.push(applied_of(decision, change, "the hub")),
+            Ok(stored) => {
+                versions_after.insert(stored.key.clone(), stored.version);
+                applied.push(applied_of(decision, change, "the hub"));
+            }
             Err(e) if e.is_conflict() => {
                 incomplete.insert((decision.rule.clone(), decision.key.clone()));
                 not_applied.push(NotApplied {
@@ -761,6 +768,33 @@ async fn apply(
         })
         .collect();
     let agreed_at = now_rfc3339();
+    // What each source was at when the sources agreed: the commit its repo
+    // was read at; for the hub, the item's value version after this run.
+    let source_versions = |rule: &str, key: &str| -> String {
+        let mut versions = serde_json::Map::new();
+        let Some(rule) = ws.rules.iter().find(|r| r.name == rule) else {
+            return "{}".into();
+        };
+        for name in &rule.sources {
+            let version = if name == HUB_SOURCE {
+                let version = versions_after.get(key).copied().unwrap_or(0);
+                serde_json::Value::from(version)
+            } else {
+                let head = ws
+                    .sources
+                    .iter()
+                    .find(|s| &s.name == name)
+                    .and_then(|s| gates.get(&ws.repo(s).name))
+                    .and_then(|g| g.head_at_read.clone());
+                match head {
+                    Some(head) => serde_json::Value::from(head),
+                    None => continue,
+                }
+            };
+            versions.insert(name.clone(), version);
+        }
+        serde_json::Value::Object(versions).to_string()
+    };
     let mut new_bases = Vec::new();
     for decision in &planned.plan.decisions {
         let Some(new_base) = &decision.new_base else {
@@ -782,7 +816,7 @@ async fn apply(
                 key: decision.key.clone(),
                 field: "status".into(),
                 value: Some(new_base.status.clone()),
-                versions: "{}".into(),
+                versions: source_versions(&decision.rule, &decision.key),
                 version: 0,
                 agreed_at: agreed_at.clone(),
             },
