@@ -124,7 +124,7 @@ fn exit_text(code: Option<i32>) -> String {
     }
 }
 
-/// How a best-effort [`Repo::fetch`] went. Never an error: being offline
+/// How a best-effort [`Repo::fetch`] or [`Repo::fetch_upstream`] went. Never an error: being offline
 /// must not stop a sync that can proceed on what is known locally.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchOutcome {
@@ -304,32 +304,187 @@ struct Tracking {
     remote_ref: String,
 }
 
+/// `branch.oid` of `git status --porcelain=v2 --branch`.
+#[derive(Debug, PartialEq, Eq)]
+enum Oid {
+    /// `(initial)`: an unborn branch.
+    Initial,
+    Commit(String),
+}
+
+/// What `git status --porcelain=v2 --branch -z` says.
+#[derive(Debug, PartialEq, Eq)]
+struct StatusV2 {
+    oid: Oid,
+    /// `branch.head`: `Some(None)` when detached. `None` when the headers
+    /// cannot be read as they are: a head other than a branch or
+    /// `(detached)` (`(unknown)`), ahead / behind not counted (`+? -?`), no
+    /// `branch.oid` or `branch.head`; then read the state another way.
+    branch: Option<Option<String>>,
+    /// `branch.upstream` and `branch.ab` (ahead, behind), `None` when the
+    /// upstream is gone.
+    upstream: Option<(String, Option<(u32, u32)>)>,
+    /// Changed, unmerged and untracked files; both sides of a rename.
+    dirty: BTreeSet<String>,
+}
+
+impl StatusV2 {
+    fn parse(out: &[u8]) -> Result<StatusV2, String> {
+        let lossy = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        let mut oid = None;
+        let mut head = None;
+        let mut upstream = None;
+        let mut ab = None;
+        let mut unreadable = false;
+        let mut dirty = BTreeSet::new();
+        let mut records = out.split(|&b| b == 0).filter(|r| !r.is_empty());
+        while let Some(record) = records.next() {
+            let bad = || format!("bad status entry {:?}", String::from_utf8_lossy(record));
+            // Every field before the path is free of spaces: the path is
+            // what is left after the fixed number of fields.
+            let path_after = |fields: usize| {
+                record
+                    .splitn(fields + 1, |&b| b == b' ')
+                    .nth(fields)
+                    .filter(|p| !p.is_empty())
+                    .ok_or_else(bad)
+            };
+            match record[0] {
+                b'#' => {
+                    let text = lossy(record);
+                    let (key, value) = text
+                        .strip_prefix("# ")
+                        .and_then(|h| h.split_once(' '))
+                        .ok_or_else(bad)?;
+                    match key {
+                        "branch.oid" => {
+                            oid = Some(match value {
+                                "(initial)" => Oid::Initial,
+                                commit => Oid::Commit(commit.to_owned()),
+                            });
+                        }
+                        "branch.head" => head = Some(value.to_owned()),
+                        "branch.upstream" => upstream = Some(value.to_owned()),
+                        "branch.ab" => {
+                            let counts = value
+                                .split_once(' ')
+                                .and_then(|(a, b)| {
+                                    Some((a.strip_prefix('+')?, b.strip_prefix('-')?))
+                                })
+                                .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+                            match counts {
+                                Some(counts) => ab = Some(counts),
+                                // `+? -?`: not counted.
+                                None => unreadable = true,
+                            }
+                        }
+                        _ => {} // `# stash <n>`, and whatever git adds later.
+                    }
+                }
+                // Changed: `1 XY sub mH mI mW hH hI path`.
+                b'1' => {
+                    dirty.insert(lossy(path_after(8)?));
+                }
+                // Renamed or copied: `2 XY sub mH mI mW hH hI Xscore path`,
+                // then the source path as the next record.
+                b'2' => {
+                    dirty.insert(lossy(path_after(9)?));
+                    let source = records
+                        .next()
+                        .ok_or_else(|| "rename without its source path".to_owned())?;
+                    // As `dirty_paths`: a copy's source is not changed.
+                    if record.get(2..4).is_some_and(|xy| xy.contains(&b'R')) {
+                        dirty.insert(lossy(source));
+                    }
+                }
+                // Unmerged: `u XY sub m1 m2 m3 mW h1 h2 h3 path`.
+                b'u' => {
+                    dirty.insert(lossy(path_after(10)?));
+                }
+                // Untracked: `? path`.
+                b'?' => {
+                    dirty.insert(lossy(path_after(1)?));
+                }
+                // Ignored (only with `--ignored`).
+                b'!' => {}
+                _ => return Err(bad()),
+            }
+        }
+        let branch = match head.as_deref() {
+            _ if unreadable => None,
+            Some("(detached)") => Some(None),
+            // `(unknown)`, or `(null)` for a HEAD outside `refs/heads/`.
+            Some(name) if name.starts_with('(') => None,
+            Some(name) => Some(Some(name.to_owned())),
+            None => None,
+        };
+        Ok(StatusV2 {
+            branch: oid.as_ref().and(branch),
+            oid: oid.unwrap_or(Oid::Initial),
+            upstream: upstream.map(|u| (u, ab)),
+            dirty,
+        })
+    }
+}
+
 /// A git work tree, addressed by the top of its work tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repo {
     root: PathBuf,
+    /// The work tree's own git directory (`.git`, or
+    /// `.git/worktrees/<name>` for a linked worktree), absolute: where the
+    /// per-worktree state files (`MERGE_HEAD`, `rebase-merge`,
+    /// `index.lock`…) live.
+    git_dir: PathBuf,
 }
 
 impl Repo {
     /// Open the git work tree containing `root` (it may be a subfolder; the
-    /// repository's root is found with `git rev-parse --show-toplevel`).
+    /// repository's root and git directory are found with
+    /// `git rev-parse --show-toplevel --absolute-git-dir`).
     /// Fails with [`GitError::NotAWorkTree`] when `root` is not inside a
     /// work tree (or does not exist, or is a bare repository).
     pub fn open(root: &Path) -> Result<Repo, GitError> {
         let probe = Repo {
             root: root.to_path_buf(),
+            git_dir: PathBuf::new(),
         };
-        let output = probe.output(Access::Read, &["rev-parse", "--show-toplevel"])?;
-        let top = trim_newline(&output.stdout);
-        if !output.status.success() || top.is_empty() {
-            return Err(GitError::NotAWorkTree {
-                root: root.to_path_buf(),
-                stderr: message_of(&output),
+        let not_a_work_tree = |output: &Output| GitError::NotAWorkTree {
+            root: root.to_path_buf(),
+            stderr: message_of(output),
+        };
+        let output = probe.output(
+            Access::Read,
+            &["rev-parse", "--show-toplevel", "--absolute-git-dir"],
+        )?;
+        if !output.status.success() {
+            return Err(not_a_work_tree(&output));
+        }
+        let lines: Vec<&[u8]> = trim_newline(&output.stdout)
+            .split(|&b| b == b'\n')
+            .collect();
+        if let [top, git_dir] = lines[..]
+            && !top.is_empty()
+            && !git_dir.is_empty()
+        {
+            return Ok(Repo {
+                root: path_from_bytes(top),
+                git_dir: path_from_bytes(git_dir),
             });
         }
-        Ok(Repo {
-            root: path_from_bytes(top),
-        })
+        // Not two lines: a newline in a path, or an older git printing no
+        // top level for a bare repository. Ask one at a time.
+        let ask = |flag: &str| {
+            let output = probe.output(Access::Read, &["rev-parse", flag])?;
+            let answer = trim_newline(&output.stdout);
+            if !output.status.success() || answer.is_empty() {
+                return Err(not_a_work_tree(&output));
+            }
+            Ok(path_from_bytes(answer))
+        };
+        let root = ask("--show-toplevel")?;
+        let git_dir = ask("--absolute-git-dir")?;
+        Ok(Repo { root, git_dir })
     }
 
     /// The root of the work tree; every path is relative to it.
@@ -385,7 +540,7 @@ impl Repo {
                 })?;
             }
         }
-        let (operation, index_locked) = self.in_progress()?;
+        let (operation, index_locked) = self.in_progress();
         Ok(RepoState {
             root: self.root.clone(),
             head,
@@ -396,6 +551,60 @@ impl Repo {
             operation,
             index_locked,
         })
+    }
+
+    /// How the repository stands and which files are dirty, as
+    /// [`Repo::state`] and [`Repo::dirty_paths`] would say, from a single
+    /// `git status --porcelain=v2 --branch -z --untracked-files=all` (its
+    /// branch headers give HEAD, branch, upstream and ahead / behind; its
+    /// entries the dirty files); the operation in progress and the index
+    /// lock are files looked up in the git directory, without a process.
+    ///
+    /// As with [`Repo::state`], an unborn or detached HEAD has no upstream
+    /// (0 behind, 0 ahead), and so does a branch whose upstream is gone
+    /// (the upstream is still named). Should git print branch headers this
+    /// adapter does not know how to read (an unreadable HEAD, ahead / behind
+    /// not counted), the state comes from [`Repo::state`] instead.
+    pub fn snapshot(&self) -> Result<(RepoState, BTreeSet<String>), GitError> {
+        let args = [
+            "status",
+            "--porcelain=v2",
+            "--branch",
+            "-z",
+            "--untracked-files=all",
+            "--ahead-behind",
+        ];
+        let out = self.run(Access::Read, &args)?;
+        let status = StatusV2::parse(&out).map_err(|detail| self.unexpected(&args, detail))?;
+        let state = match status.branch {
+            Some(branch) => {
+                let head = match status.oid {
+                    Oid::Initial => None,
+                    Oid::Commit(head) => Some(head),
+                };
+                // Like `state`: no upstream without a commit or a branch.
+                let tracking = status
+                    .upstream
+                    .filter(|_| head.is_some() && branch.is_some());
+                let (upstream, (ahead, behind)) = match tracking {
+                    Some((upstream, counts)) => (Some(upstream), counts.unwrap_or((0, 0))),
+                    None => (None, (0, 0)),
+                };
+                let (operation, index_locked) = self.in_progress();
+                RepoState {
+                    root: self.root.clone(),
+                    head,
+                    branch,
+                    upstream,
+                    behind,
+                    ahead,
+                    operation,
+                    index_locked,
+                }
+            }
+            None => self.state()?,
+        };
+        Ok((state, status.dirty))
     }
 
     /// Best effort `git fetch --quiet <remote>` of the current branch's
@@ -423,6 +632,25 @@ impl Repo {
             return FetchOutcome::Fetched;
         }
         match self.run_with_timeout(&["fetch", "--quiet", remote.as_str()], timeout) {
+            Ok(()) => FetchOutcome::Fetched,
+            Err(message) => FetchOutcome::Failed(message),
+        }
+    }
+
+    /// [`Repo::fetch`] for a caller that already knows the current branch's
+    /// upstream (from [`Repo::state`] or [`Repo::snapshot`]): `None` is
+    /// [`FetchOutcome::NoUpstream`] at once, without running anything;
+    /// otherwise `git fetch --quiet --no-all` fetches the current branch's
+    /// remote (`branch.<name>.remote`, the one [`Repo::fetch`] names),
+    /// killed after `timeout`. A local upstream (remote `.`) fetches from
+    /// the repository itself: nothing new, [`FetchOutcome::Fetched`].
+    pub fn fetch_upstream(&self, upstream: Option<&str>, timeout: Duration) -> FetchOutcome {
+        if upstream.is_none() {
+            return FetchOutcome::NoUpstream;
+        }
+        // No remote named: git takes the branch's own. `--no-all` so that a
+        // `fetch.all` setting cannot turn this into a fetch of every remote.
+        match self.run_with_timeout(&["fetch", "--quiet", "--no-all"], timeout) {
             Ok(()) => FetchOutcome::Fetched,
             Err(message) => FetchOutcome::Failed(message),
         }
@@ -711,57 +939,33 @@ impl Repo {
         Ok(None)
     }
 
-    /// The operation in progress, and whether the index is locked.
-    fn in_progress(&self) -> Result<(Option<&'static str>, bool), GitError> {
-        const NAMES: [&str; 8] = [
-            "rebase-merge",
-            "rebase-apply",
-            "rebase-apply/applying",
-            "MERGE_HEAD",
-            "CHERRY_PICK_HEAD",
-            "REVERT_HEAD",
-            "BISECT_LOG",
-            "index.lock",
-        ];
-        let mut args = vec!["rev-parse"];
-        for name in NAMES {
-            args.extend(["--git-path", name]);
-        }
-        let out = self.run(Access::Read, &args)?;
-        let exists: Vec<bool> = out
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|line| self.root.join(path_from_bytes(line)).exists())
-            .collect();
-        let [
-            rebase_merge,
-            rebase_apply,
-            applying,
-            merge,
-            cherry_pick,
-            revert,
-            bisect,
-            index_lock,
-        ] = exists[..]
-        else {
-            return Err(self.unexpected(&args, format!("expected {} paths", NAMES.len())));
-        };
-        let operation = if rebase_merge || (rebase_apply && !applying) {
+    /// The operation in progress, and whether the index is locked: which of
+    /// git's state files exist in the work tree's own git directory.
+    ///
+    /// All of them are per-worktree (`git rev-parse --git-path <name>` is
+    /// `<git dir>/<name>` for each, as none lives in the common directory
+    /// and the variables that redirect the index are removed), so a linked
+    /// worktree reports its own operation and lock, not the main one's.
+    fn in_progress(&self) -> (Option<&'static str>, bool) {
+        let exists = |name: &str| self.git_dir.join(name).exists();
+        let operation = if exists("rebase-merge")
+            || (exists("rebase-apply") && !exists("rebase-apply/applying"))
+        {
             Some("rebase")
-        } else if rebase_apply {
+        } else if exists("rebase-apply") {
             Some("am")
-        } else if merge {
+        } else if exists("MERGE_HEAD") {
             Some("merge")
-        } else if cherry_pick {
+        } else if exists("CHERRY_PICK_HEAD") {
             Some("cherry-pick")
-        } else if revert {
+        } else if exists("REVERT_HEAD") {
             Some("revert")
-        } else if bisect {
+        } else if exists("BISECT_LOG") {
             Some("bisect")
         } else {
             None
         };
-        Ok((operation, index_lock))
+        (operation, exists("index.lock"))
     }
 
     // ----- running git -----
@@ -974,6 +1178,112 @@ mod tests {
         assert_eq!(shell_quote("/tmp/repo-1"), "/tmp/repo-1");
         assert_eq!(shell_quote("/tmp/my repo"), "'/tmp/my repo'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    fn parse(records: &[&str]) -> StatusV2 {
+        let mut out = records.join("\0").into_bytes();
+        out.push(0);
+        StatusV2::parse(&out).expect("parses")
+    }
+
+    const OID: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    #[test]
+    fn status_v2_branch_headers() {
+        let status = parse(&[
+            &format!("# branch.oid {OID}"),
+            "# branch.head main",
+            "# branch.upstream origin/main",
+            "# branch.ab +3 -12",
+            "# stash 2",
+        ]);
+        assert_eq!(status.oid, Oid::Commit(OID.into()));
+        assert_eq!(status.branch, Some(Some("main".into())));
+        assert_eq!(status.upstream, Some(("origin/main".into(), Some((3, 12)))));
+        assert!(status.dirty.is_empty());
+
+        let gone = parse(&[
+            &format!("# branch.oid {OID}"),
+            "# branch.head a b",
+            "# branch.upstream origin/gone",
+        ]);
+        assert_eq!(gone.branch, Some(Some("a b".into())));
+        assert_eq!(gone.upstream, Some(("origin/gone".into(), None)));
+
+        let unborn = parse(&["# branch.oid (initial)", "# branch.head main"]);
+        assert_eq!(
+            (unborn.oid, unborn.branch, unborn.upstream),
+            (Oid::Initial, Some(Some("main".into())), None)
+        );
+        let detached = parse(&[&format!("# branch.oid {OID}"), "# branch.head (detached)"]);
+        assert_eq!(detached.branch, Some(None));
+    }
+
+    #[test]
+    fn status_v2_headers_it_cannot_read_ask_for_another_way() {
+        let oid = format!("# branch.oid {OID}");
+        for records in [
+            vec![oid.as_str(), "# branch.head (unknown)"],
+            vec![oid.as_str(), "# branch.head (null)"],
+            vec![oid.as_str()],
+            vec!["# branch.head main"],
+            vec![],
+            vec![
+                oid.as_str(),
+                "# branch.head main",
+                "# branch.upstream origin/main",
+                "# branch.ab +? -?",
+            ],
+        ] {
+            assert_eq!(parse(&records).branch, None, "{records:?}");
+        }
+    }
+
+    #[test]
+    fn status_v2_entries() {
+        let status = parse(&[
+            "1 .M N... 100644 100644 100644 a b with  two spaces.md",
+            "2 R. N... 100644 100644 100644 a b R100 new name.md",
+            "old name.md",
+            "2 C. N... 100644 100644 100644 a b C75 copy.md",
+            "copy source.md",
+            "2 .R N... 100644 100644 100644 a b R90 moved.md",
+            "unmoved.md",
+            "u UU N... 100644 100644 100644 100644 a b c con flict.md",
+            "? dir/ünï 名前.md",
+            "! ignored.log",
+        ]);
+        let dirty: Vec<&str> = status.dirty.iter().map(String::as_str).collect();
+        assert_eq!(
+            dirty,
+            [
+                "con flict.md",
+                "copy.md",
+                "dir/ünï 名前.md",
+                "moved.md",
+                "new name.md",
+                "old name.md",
+                "unmoved.md",
+                "with  two spaces.md",
+            ]
+        );
+    }
+
+    #[test]
+    fn status_v2_bad_entries_are_errors() {
+        for out in [
+            &b"1 .M N... 100644 100644 100644 a b\0"[..],
+            b"2 R. N... 100644 100644 100644 a b R100 new.md\0",
+            b"? \0",
+            b"X what\0",
+            b"#\0",
+        ] {
+            assert!(
+                StatusV2::parse(out).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(out)
+            );
+        }
     }
 
     fn state() -> RepoState {

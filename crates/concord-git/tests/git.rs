@@ -637,3 +637,354 @@ fn locked_index_blocks_writes() {
         blocker.message
     );
 }
+
+// ----- snapshot: state and dirty paths from one `git status` -----
+
+/// `snapshot` agrees with `state` and `dirty_paths`; returns what it said.
+fn snapshot_agrees(repo: &Repo) -> (concord_git::RepoState, BTreeSet<String>) {
+    let (state, dirty) = repo.snapshot().expect("snapshot");
+    assert_eq!(state, repo.state().expect("state"), "state");
+    assert_eq!(
+        dirty,
+        repo.dirty_paths().expect("dirty paths"),
+        "dirty paths"
+    );
+    (state, dirty)
+}
+
+#[test]
+fn snapshot_of_a_clean_clone() {
+    let remote = remote_and_two_clones();
+    let repo = Repo::open(&remote.a).expect("opens");
+    let (state, dirty) = snapshot_agrees(&repo);
+    assert_eq!(
+        state.head.as_deref(),
+        Some(git(&remote.a, &["rev-parse", "HEAD"]).as_str())
+    );
+    assert_eq!(state.branch.as_deref(), Some("main"));
+    assert_eq!(state.upstream.as_deref(), Some("origin/main"));
+    assert_eq!((state.behind, state.ahead), (0, 0));
+    assert_eq!(dirty, BTreeSet::new());
+}
+
+#[test]
+fn snapshot_is_behind_after_a_fetch_and_diverged_when_also_ahead() {
+    let remote = remote_and_two_clones();
+    commit_file(&remote.b, "notes/b.md", "from b\n", "b 1");
+    commit_file(&remote.b, "notes/b.md", "from b again\n", "b 2");
+    git(&remote.b, &["push", "--quiet"]);
+    let repo = Repo::open(&remote.a).expect("opens");
+    let (state, _) = snapshot_agrees(&repo);
+    assert_eq!(state.behind, 0, "not known before a fetch");
+    assert_eq!(
+        repo.fetch_upstream(state.upstream.as_deref(), Duration::from_secs(20)),
+        FetchOutcome::Fetched
+    );
+    let (state, _) = snapshot_agrees(&repo);
+    assert_eq!((state.behind, state.ahead), (2, 0));
+    assert_eq!(
+        state.write_blocker().map(|b| b.kind),
+        Some(BlockerKind::Stale)
+    );
+
+    commit_file(&remote.a, "notes/a2.md", "from a\n", "a");
+    let (state, _) = snapshot_agrees(&repo);
+    assert_eq!((state.behind, state.ahead), (2, 1));
+}
+
+#[test]
+fn snapshot_counts_ahead() {
+    let remote = remote_and_two_clones();
+    commit_file(&remote.a, "notes/a.md", "changed\n", "local 1");
+    commit_file(&remote.a, "notes/a.md", "changed again\n", "local 2");
+    let repo = Repo::open(&remote.a).expect("opens");
+    let (state, _) = snapshot_agrees(&repo);
+    assert_eq!((state.behind, state.ahead), (0, 2));
+    assert_eq!(state.write_blocker(), None);
+}
+
+#[test]
+fn snapshot_of_a_detached_head_has_no_branch_and_no_upstream() {
+    let remote = remote_and_two_clones();
+    commit_file(&remote.a, "notes/a.md", "changed\n", "local");
+    git(&remote.a, &["switch", "--quiet", "--detach", "HEAD~1"]);
+    let repo = Repo::open(&remote.a).expect("opens");
+    let (state, _) = snapshot_agrees(&repo);
+    assert_eq!(state.branch, None);
+    assert_eq!(
+        (state.upstream.as_deref(), state.behind, state.ahead),
+        (None, 0, 0)
+    );
+    assert_eq!(
+        state.write_blocker().map(|b| b.kind),
+        Some(BlockerKind::Detached)
+    );
+}
+
+#[test]
+fn snapshot_of_an_unborn_branch_has_no_head() {
+    let tmp = TempDir::new().expect("temp dir");
+    git(tmp.path(), &["init", "--quiet", "-b", "main"]);
+    let repo = Repo::open(tmp.path()).expect("opens");
+    let (state, dirty) = snapshot_agrees(&repo);
+    assert_eq!((state.head, state.branch.as_deref()), (None, Some("main")));
+    assert_eq!(dirty, BTreeSet::new());
+
+    write(tmp.path(), "first file.md", "x\n");
+    write(tmp.path(), "staged.md", "y\n");
+    git(tmp.path(), &["add", "staged.md"]);
+    let (_, dirty) = snapshot_agrees(&repo);
+    assert_eq!(dirty, set(&["first file.md", "staged.md"]));
+}
+
+#[test]
+fn snapshot_of_an_unborn_clone_has_no_upstream() {
+    // A clone of an empty repository: the upstream is configured, the
+    // branch not born yet.
+    let tmp = TempDir::new().expect("temp dir");
+    git(
+        tmp.path(),
+        &["init", "--quiet", "--bare", "-b", "main", "empty.git"],
+    );
+    let output = git_output(tmp.path(), &["clone", "--quiet", "empty.git", "clone"]);
+    assert!(output.status.success(), "clone");
+    let repo = Repo::open(&tmp.path().join("clone")).expect("opens");
+    let (state, _) = snapshot_agrees(&repo);
+    assert_eq!(
+        (state.head, state.upstream, state.behind, state.ahead),
+        (None, None, 0, 0)
+    );
+}
+
+#[test]
+fn snapshot_with_a_gone_or_local_upstream() {
+    let remote = remote_and_two_clones();
+    let repo = Repo::open(&remote.a).expect("opens");
+    git(
+        &remote.a,
+        &["switch", "--quiet", "-c", "topic", "--track", "origin/main"],
+    );
+    commit_file(&remote.a, "notes/t.md", "t\n", "topic");
+    git(
+        &remote.a,
+        &["config", "branch.topic.merge", "refs/heads/gone"],
+    );
+    let (state, _) = snapshot_agrees(&repo);
+    assert_eq!(
+        (state.upstream.as_deref(), state.behind, state.ahead),
+        (Some("origin/gone"), 0, 0)
+    );
+
+    git(
+        &remote.a,
+        &["branch", "--quiet", "--set-upstream-to", "main"],
+    );
+    let (state, _) = snapshot_agrees(&repo);
+    assert_eq!(
+        (state.upstream.as_deref(), state.behind, state.ahead),
+        (Some("main"), 0, 1)
+    );
+    assert_eq!(
+        repo.fetch_upstream(state.upstream.as_deref(), Duration::from_secs(20)),
+        FetchOutcome::Fetched
+    );
+}
+
+#[test]
+fn snapshot_lists_renames_untracked_unicode_and_spaces_like_dirty_paths() {
+    let (_tmp, dir) = single();
+    commit_file(&dir, "old name.md", "to be renamed\n", "two");
+    commit_file(
+        &dir,
+        "dir with space/ünï 名前.md",
+        "rename me too\n",
+        "three",
+    );
+    commit_file(&dir, "gone.md", "deleted\n", "four");
+    commit_file(&dir, "copied.md", "copied\n", "five");
+    let repo = Repo::open(&dir).expect("opens");
+    assert_eq!(snapshot_agrees(&repo).1, BTreeSet::new());
+
+    write(&dir, "README.md", "modified\n");
+    write(&dir, "staged file.md", "staged\n");
+    git(&dir, &["add", "--", "staged file.md"]);
+    write(&dir, "staged file.md", "staged, then changed\n");
+    write(&dir, "deep/dir/ünïcödé 名前.md", "untracked\n");
+    write(&dir, "star*.md", "untracked\n");
+    write(&dir, " leading and trailing .md", "untracked\n");
+    git(&dir, &["mv", "old name.md", "new name.md"]);
+    git(
+        &dir,
+        &["mv", "dir with space/ünï 名前.md", "ünï renamed.md"],
+    );
+    fs::remove_file(dir.join("gone.md")).expect("rm");
+    fs::write(dir.join("ignored.log"), "x").expect("write");
+    write(&dir, ".gitignore", "*.log\n");
+
+    let expected = set(&[
+        " leading and trailing .md",
+        ".gitignore",
+        "README.md",
+        "deep/dir/ünïcödé 名前.md",
+        "dir with space/ünï 名前.md",
+        "gone.md",
+        "new name.md",
+        "old name.md",
+        "staged file.md",
+        "star*.md",
+        "ünï renamed.md",
+    ]);
+    assert_eq!(snapshot_agrees(&repo).1, expected);
+
+    // With copy detection (a copy of a changed file): a `C` entry.
+    git(&dir, &["config", "status.renames", "copies"]);
+    fs::copy(dir.join("copied.md"), dir.join("copy.md")).expect("copy");
+    write(&dir, "copied.md", "copied\nand changed\n");
+    git(&dir, &["add", "copy.md", "copied.md"]);
+    assert!(
+        git(&dir, &["status", "--porcelain=v2"]).contains(" C100 copy.md"),
+        "a copy entry"
+    );
+    let mut with_copy = expected;
+    with_copy.extend(["copy.md".to_owned(), "copied.md".to_owned()]);
+    assert_eq!(snapshot_agrees(&repo).1, with_copy);
+}
+
+#[test]
+fn snapshot_during_a_conflicted_merge_lists_unmerged_files() {
+    let (_tmp, dir) = single();
+    git(&dir, &["switch", "--quiet", "-c", "other"]);
+    commit_file(&dir, "README.md", "theirs\n", "other side");
+    git(&dir, &["switch", "--quiet", "main"]);
+    commit_file(&dir, "README.md", "ours\n", "our side");
+    let merge = git_output(&dir, &["merge", "--quiet", "other"]);
+    assert!(!merge.status.success(), "the merge conflicts");
+    let repo = Repo::open(&dir).expect("opens");
+    let (state, dirty) = snapshot_agrees(&repo);
+    assert_eq!(state.operation, Some("merge"));
+    assert_eq!(dirty, set(&["README.md"]));
+}
+
+#[test]
+fn snapshot_sees_a_rebase_and_a_locked_index() {
+    let (_tmp, dir) = single();
+    git(&dir, &["switch", "--quiet", "-c", "other"]);
+    commit_file(&dir, "README.md", "theirs\n", "other side");
+    git(&dir, &["switch", "--quiet", "main"]);
+    commit_file(&dir, "README.md", "ours\n", "our side");
+    let rebase = git_output(&dir, &["rebase", "--quiet", "other"]);
+    assert!(!rebase.status.success(), "the rebase conflicts");
+    let repo = Repo::open(&dir).expect("opens");
+    let (state, _) = snapshot_agrees(&repo);
+    assert_eq!((state.operation, state.branch), (Some("rebase"), None));
+
+    git(&dir, &["rebase", "--abort"]);
+    fs::write(dir.join(".git/index.lock"), "").expect("lock");
+    let (state, _) = snapshot_agrees(&repo);
+    assert_eq!((state.operation, state.index_locked), (None, true));
+}
+
+#[test]
+fn a_linked_worktree_reports_its_own_operation_and_lock() {
+    let (tmp, dir) = single();
+    let linked = tmp.path().join("linked tree");
+    git(
+        &dir,
+        &[
+            "worktree",
+            "add",
+            "--quiet",
+            "-b",
+            "side",
+            linked.to_str().expect("utf-8"),
+        ],
+    );
+    git(&dir, &["switch", "--quiet", "-c", "other"]);
+    commit_file(&dir, "README.md", "theirs\n", "other side");
+    git(&dir, &["switch", "--quiet", "main"]);
+    commit_file(&linked, "README.md", "ours\n", "linked side");
+    let merge = git_output(&linked, &["merge", "--quiet", "other"]);
+    assert!(!merge.status.success(), "the merge conflicts");
+    // Where git keeps the linked worktree's files.
+    let lock = PathBuf::from(git(
+        &linked,
+        &[
+            "rev-parse",
+            "--path-format=absolute",
+            "--git-path",
+            "index.lock",
+        ],
+    ));
+    fs::write(&lock, "").expect("lock");
+
+    let repo = Repo::open(&linked).expect("opens");
+    let (state, dirty) = snapshot_agrees(&repo);
+    assert_eq!(state.branch.as_deref(), Some("side"));
+    assert_eq!((state.operation, state.index_locked), (Some("merge"), true));
+    assert_eq!(dirty, set(&["README.md"]));
+
+    let main = Repo::open(&dir).expect("opens");
+    let (state, _) = snapshot_agrees(&main);
+    assert_eq!(state.branch.as_deref(), Some("main"));
+    assert_eq!((state.operation, state.index_locked), (None, false));
+}
+
+#[test]
+fn open_refuses_a_bare_repository_and_the_git_directory() {
+    let (_tmp, dir) = single();
+    for folder in [dir.join(".git"), dir.join(".git/refs")] {
+        let err = Repo::open(&folder).expect_err("not a work tree");
+        assert!(matches!(err, GitError::NotAWorkTree { .. }), "{err:?}");
+    }
+    let remote = remote_and_two_clones();
+    let err = Repo::open(&remote.bare).expect_err("bare");
+    assert!(matches!(err, GitError::NotAWorkTree { .. }), "{err:?}");
+}
+
+#[test]
+fn fetch_upstream_without_upstream_runs_nothing() {
+    let remote = remote_and_two_clones();
+    // A remote that would hang: `None` must not even try it.
+    git(
+        &remote.a,
+        &[
+            "config",
+            "remote.origin.uploadpack",
+            "sleep 60; git-upload-pack",
+        ],
+    );
+    let repo = Repo::open(&remote.a).expect("opens");
+    let started = Instant::now();
+    assert_eq!(
+        repo.fetch_upstream(None, Duration::from_secs(20)),
+        FetchOutcome::NoUpstream
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+    let outcome = repo.fetch_upstream(Some("origin/main"), Duration::from_millis(500));
+    let FetchOutcome::Failed(message) = outcome else {
+        panic!("expected Failed, got {outcome:?}");
+    };
+    assert!(message.contains("timed out"), "{message}");
+}
+
+#[test]
+fn fetch_upstream_from_an_unreachable_remote_fails_without_error() {
+    let remote = remote_and_two_clones();
+    let missing = remote.bare.with_file_name("gone.git");
+    git(
+        &remote.a,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            missing.to_str().expect("utf-8"),
+        ],
+    );
+    let repo = Repo::open(&remote.a).expect("opens");
+    let outcome = repo.fetch_upstream(Some("origin/main"), Duration::from_secs(20));
+    let FetchOutcome::Failed(message) = outcome else {
+        panic!("expected Failed, got {outcome:?}");
+    };
+    assert!(message.contains("fetch"), "{message}");
+    assert!(message.contains("gone.git"), "{message}");
+}

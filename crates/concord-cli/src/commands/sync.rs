@@ -217,6 +217,9 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     })
 }
 
+/// How long a gate's best-effort fetch may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Fetch (best effort), pull when asked, and find what blocks writing.
 fn gate_repos(ws: &Workspace, args: &Args) -> BTreeMap<String, RepoGate> {
     let used: BTreeSet<usize> = ws
@@ -243,33 +246,45 @@ fn gate_repos(ws: &Workspace, args: &Args) -> BTreeMap<String, RepoGate> {
                     "not a git work tree ({e}); changes are written but not committed"
                 )),
                 Ok(git) => {
-                    match git.fetch(Duration::from_secs(20)) {
-                        FetchOutcome::Fetched | FetchOutcome::NoUpstream => {}
-                        FetchOutcome::Failed(why) => gate.notes.push(format!(
-                            "fetch failed, staleness checked against the last fetch: {why}"
-                        )),
-                    }
+                    // One `git status` tells head, branch, upstream, behind
+                    // and the dirty files; it is read again only when a
+                    // fetch or a pull may have changed its answer.
+                    let first = git.snapshot();
+                    let fetched = match &first {
+                        Ok((state, _)) => {
+                            git.fetch_upstream(state.upstream.as_deref(), FETCH_TIMEOUT)
+                        }
+                        Err(_) => git.fetch(FETCH_TIMEOUT),
+                    };
+                    let mut snapshot = match fetched {
+                        // The upstream may have moved: count behind again.
+                        FetchOutcome::Fetched => git.snapshot(),
+                        FetchOutcome::NoUpstream => first,
+                        FetchOutcome::Failed(why) => {
+                            gate.notes.push(format!(
+                                "fetch failed, staleness checked against the last fetch: {why}"
+                            ));
+                            first
+                        }
+                    };
                     if args.pull
                         && !args.dry_run
-                        && git.state().is_ok_and(|s| s.behind > 0)
-                        && let Err(e) = git.pull_ff_only()
+                        && snapshot.as_ref().is_ok_and(|(s, _)| s.behind > 0)
                     {
-                        gate.blocker = Some(format!("cannot fast-forward: {e}"));
+                        match git.pull_ff_only() {
+                            Ok(()) => snapshot = git.snapshot(),
+                            Err(e) => gate.blocker = Some(format!("cannot fast-forward: {e}")),
+                        }
                     }
-                    match git.state() {
-                        Ok(state) => {
+                    match snapshot {
+                        Ok((state, dirty)) => {
                             gate.head_at_read = state.head.clone();
                             if gate.blocker.is_none() {
                                 gate.blocker = state.write_blocker().map(|b| b.message);
                             }
+                            gate.dirty = dirty;
                         }
                         Err(e) => gate.blocker = Some(format!("cannot read the repo's state: {e}")),
-                    }
-                    match git.dirty_paths() {
-                        Ok(dirty) => gate.dirty = dirty,
-                        Err(e) => {
-                            gate.blocker = Some(format!("cannot read the repo's status: {e}"))
-                        }
                     }
                     gate.git = Some(git);
                 }
@@ -435,15 +450,16 @@ fn unchanged_since_converged(
     // Only git repos can say what changed; any dirty file or blocker means look.
     let mut heads = Vec::new();
     for (name, gate) in gates {
-        let Some(git) = &gate.git else {
-            return Ok(None);
-        };
-        if gate.blocker.is_some() || !gate.dirty.is_empty() || !gate.carry.is_empty() {
+        if gate.git.is_none()
+            || gate.blocker.is_some()
+            || !gate.dirty.is_empty()
+            || !gate.carry.is_empty()
+        {
             return Ok(None);
         }
-        match git.head() {
-            Ok(Some(head)) => heads.push((repo_mark(name), head)),
-            _ => return Ok(None),
+        match &gate.head_at_read {
+            Some(head) => heads.push((repo_mark(name), head.clone())),
+            None => return Ok(None),
         }
     }
     let Some(config) = config_hash(ws) else {
