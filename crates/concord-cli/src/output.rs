@@ -139,3 +139,16 @@ pub fn finish(result: std::io::Result<()>) {
         eprintln!("concord: cannot write output: {e}");
     }
 }
+
+/// A progress bar on stderr for long work; indicatif hides it when stderr
+/// is not a terminal, so pipes and CI logs stay clean.
+pub fn progress(len: usize, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg:>16} [{bar:30}] {pos}/{len} {elapsed}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_string());
+    bar
+}

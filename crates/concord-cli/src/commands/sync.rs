@@ -612,7 +612,9 @@ async fn apply(
 
     // repo name -> (paths written, commit body lines)
     let mut written: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    let files_bar = output::progress(per_file.len(), "writing files");
     for ((index, path), edits) in &per_file {
+        files_bar.inc(1);
         let source = &ws.sources[*index];
         let repo = ws.repo(source);
         let full = repo.root.join(path);
@@ -688,6 +690,8 @@ async fn apply(
         }
     }
 
+    files_bar.finish_and_clear();
+
     // Journal the file changes that landed, in one transaction.
     let entries: Vec<JournalEntry> = applied
         .iter()
@@ -748,7 +752,15 @@ async fn apply(
             note: Some(format!("from {} (rule {})", change.origin, decision.rule)),
         });
     }
-    let results = store.set_hub_values(&hub_changes).await?;
+    // In chunks, so a long first sync shows progress; every row still
+    // decides its own compare-and-set.
+    let hub_bar = output::progress(hub_changes.len(), "writing the hub");
+    let mut results = Vec::with_capacity(hub_changes.len());
+    for chunk in hub_changes.chunks(2000) {
+        results.extend(store.set_hub_values(chunk).await?);
+        hub_bar.inc(chunk.len() as u64);
+    }
+    hub_bar.finish_and_clear();
     let mut versions_after: HashMap<String, i64> = versions
         .iter()
         .map(|(key, (version, _))| (key.to_string(), *version))
@@ -839,7 +851,14 @@ async fn apply(
             expected,
         ));
     }
-    for result in store.put_bases(&new_bases).await? {
+    let bases_bar = output::progress(new_bases.len(), "recording bases");
+    let mut stored = Vec::with_capacity(new_bases.len());
+    for chunk in new_bases.chunks(2000) {
+        stored.extend(store.put_bases(chunk).await?);
+        bases_bar.inc(chunk.len() as u64);
+    }
+    bases_bar.finish_and_clear();
+    for result in stored {
         match result {
             // Another run moved it: ours is not the latest agreement; the next run re-plans.
             Ok(_) => {}
