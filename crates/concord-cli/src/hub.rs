@@ -2,9 +2,9 @@
 //! records: who, when, and in which run.
 
 use crate::Outcome;
-use concord_model::Observation;
+use concord_model::{Observation, WarningCode};
 use concord_store::{ObservationRecord, RunRecord, Store, StoreError, now_rfc3339};
-use concord_workspace::Workspace;
+use concord_workspace::{ScanReport, Workspace};
 use std::collections::{BTreeSet, HashMap};
 
 /// A user-facing failure with its exit code.
@@ -108,10 +108,19 @@ pub async fn record_scan(
     store: &Store,
     ws: &Workspace,
     command: &str,
-    observations: &[&Observation],
-    summary: &str,
+    report: &ScanReport,
     limits: &HashMap<usize, BTreeSet<String>>,
 ) -> Result<String, Failure> {
+    let observations: Vec<&Observation> = report.observations().collect();
+    let summary = format!(
+        "{} sources, {} items, {} warnings",
+        report.sources.len(),
+        observations.len(),
+        report.warnings.len()
+    );
+    // A file that could not be read says nothing about its items: they are
+    // unknown, not gone, so their recorded observations stay.
+    let unread = unread_sources(report);
     let run_id = new_run_id();
     let started = now_rfc3339();
     store
@@ -151,14 +160,14 @@ pub async fn record_scan(
     }
     store.record_observations(&rows).await?;
     for (index, source) in ws.sources.iter().enumerate() {
-        if !limits.contains_key(&index) {
+        if !limits.contains_key(&index) && !unread.contains(source.name.as_str()) {
             store
                 .forget_observations_not_in_run(&source.name, &run_id)
                 .await?;
         }
     }
     store
-        .finish_run(&run_id, &now_rfc3339(), "recorded", summary)
+        .finish_run(&run_id, &now_rfc3339(), "recorded", &summary)
         .await?;
     Ok(run_id)
 }
@@ -176,8 +185,21 @@ pub async fn observations_of(
         return Ok(observed);
     }
     let report = concord_workspace::scan(ws);
-    let observations: Vec<_> = report.observations().collect();
-    let summary = format!("read for {command}");
-    record_scan(store, ws, command, &observations, &summary, &HashMap::new()).await?;
+    record_scan(store, ws, command, &report, &HashMap::new()).await?;
     Ok(store.observations(Some(key)).await?)
+}
+
+/// Sources with a file (or repo) that could not be read in this scan.
+pub fn unread_sources(report: &ScanReport) -> BTreeSet<&str> {
+    report
+        .warnings
+        .iter()
+        .filter(|w| {
+            matches!(
+                w.code,
+                WarningCode::UnreadableFile | WarningCode::MissingRepo
+            )
+        })
+        .map(|w| w.source.as_str())
+        .collect()
 }

@@ -407,3 +407,28 @@ fn the_commands_work_the_same_on_postgres() {
     );
     psql(&format!("DROP SCHEMA {schema} CASCADE"));
 }
+
+/// A file that cannot be read says nothing about its items: the hub keeps
+/// what it recorded of them (unknown is not absent).
+#[test]
+fn an_unreadable_file_does_not_erase_what_the_hub_knows() {
+    let ws = workspace();
+    assert_eq!(ws.concord(&["scan"]).code, 0);
+    let before = ws.concord(&["hub", "export"]).stdout;
+    assert!(before.contains("\"key\":\"onboarding\""), "{before}");
+    ws.write("app/features/onboarding/state.json", "{ not json");
+    assert_eq!(ws.concord(&["scan"]).code, 1);
+    let after = ws.concord(&["hub", "export"]).stdout;
+    assert!(
+        after.contains("\"key\":\"onboarding\""),
+        "still known: {after}"
+    );
+    // Gone for real: the file is deleted and the next full read forgets it.
+    std::fs::remove_file(ws.path().join("app/features/onboarding/state.json")).expect("rm");
+    ws.concord(&["scan"]);
+    let gone = ws.concord(&["hub", "export"]).stdout;
+    assert!(
+        !gone.contains("\"source\":\"features\",\"key\":\"onboarding\""),
+        "{gone}"
+    );
+}

@@ -85,16 +85,9 @@ pub fn record(
     report: &ScanReport,
     limits: &HashMap<usize, BTreeSet<String>>,
 ) -> Result<(), Failure> {
-    let observations: Vec<&Observation> = report.observations().collect();
-    let summary = format!(
-        "{} sources, {} items, {} warnings",
-        report.sources.len(),
-        observations.len(),
-        report.warnings.len()
-    );
     hub::block_on(async {
         let store = hub::open(ws).await?;
-        let result = hub::record_scan(&store, ws, command, &observations, &summary, limits).await;
+        let result = hub::record_scan(&store, ws, command, report, limits).await;
         store.close().await;
         result
     })?

@@ -392,7 +392,10 @@ async fn record_read_positions(
     ws: &Workspace,
     store: &Store,
     gates: &BTreeMap<String, RepoGate>,
+    report: &concord_workspace::ScanReport,
 ) -> Result<(), Failure> {
+    // A source with a file it could not read is read in full next time.
+    let unread = hub::unread_sources(report);
     let now = now_rfc3339();
     for source in &ws.sources {
         let repo = ws.repo(source);
@@ -403,7 +406,13 @@ async fn record_read_positions(
             continue;
         }
         let position = match &gate.head_at_read {
-            Some(head) if gate.blocker.is_none() && gate.dirty.is_empty() => head.clone(),
+            Some(head)
+                if gate.blocker.is_none()
+                    && gate.dirty.is_empty()
+                    && !unread.contains(source.name.as_str()) =>
+            {
+                head.clone()
+            }
             _ => String::new(),
         };
         store
@@ -923,7 +932,7 @@ async fn apply(
         }
     }
 
-    record_read_positions(ws, store, gates).await?;
+    record_read_positions(ws, store, gates, &planned.report).await?;
 
     let held = planned
         .plan
