@@ -2,7 +2,7 @@
 //! export and import of a whole hub.
 
 use crate::records::*;
-use crate::store::{JOURNAL_SELECT, Pool, Store, base_from, journal_from, on_pool, watermark_from};
+use crate::store::{JOURNAL_SELECT, Pool, Store, journal_from, on_pool, watermark_from};
 use crate::{Result, StoreError};
 use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
@@ -347,12 +347,28 @@ impl Store {
 
     /// Every base, ordered by rule, key and field.
     pub async fn all_bases(&self) -> Result<Vec<Base>> {
-        const SQL: &str = "SELECT rule, item_key, field, value, versions, version, agreed_at \
-             FROM bases ORDER BY rule, item_key, field";
-        on_pool!(self, |pool| {
-            let rows = sqlx::query(SQL).fetch_all(pool).await?;
-            rows.iter().map(base_from).collect()
-        })
+        type Row = (String, String, String, Option<String>, String, i64, String);
+        let rows: Vec<Row> = self
+            .bulk_rows(
+                "rule, item_key, field, value, versions, version, agreed_at",
+                "bases",
+                "rule, item_key, field",
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(rule, key, field, value, versions, version, agreed_at)| Base {
+                    rule,
+                    key,
+                    field,
+                    value,
+                    versions,
+                    version,
+                    agreed_at,
+                },
+            )
+            .collect())
     }
 
     async fn all_watermarks(&self) -> Result<Vec<Watermark>> {

@@ -44,13 +44,16 @@ pub fn plan_workspace(
     super::scan::record(ws, command, &report, limits)?;
     let (values, bases, recorded) = hub::block_on(async {
         let store = hub::open(ws).await?;
-        let values = store.hub_values().await;
-        let bases = store.all_bases().await;
-        let recorded = if limits.is_empty() {
-            Ok(Vec::new())
-        } else {
-            store.observations(None).await
-        };
+        // Three independent reads on three pooled connections: SQLite's
+        // worker threads (or the server) run them side by side.
+        let (values, bases, recorded) =
+            tokio::join!(store.hub_values(), store.all_bases(), async {
+                if limits.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    store.observations(None).await
+                }
+            });
         store.close().await;
         Ok::<_, Failure>((values?, bases?, recorded?))
     })??;

@@ -812,11 +812,17 @@ async fn apply(
         let Some(rule) = ws.rules.iter().find(|r| r.name == rule) else {
             return "{}".into();
         };
+        // Only the sources that hold the item: a rule may join a hundred.
         for name in &rule.sources {
             let version = if name == HUB_SOURCE {
-                let version = versions_after.get(key).copied().unwrap_or(0);
+                let Some(version) = versions_after.get(key).copied() else {
+                    continue;
+                };
                 serde_json::Value::from(version)
             } else {
+                if !observed.contains_key(&(name.as_str(), key)) {
+                    continue;
+                }
                 let head = ws
                     .sources
                     .iter()
