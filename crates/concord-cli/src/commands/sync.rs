@@ -341,47 +341,63 @@ fn incremental_limits(
     let Some(config) = config_hash(ws) else {
         return Ok(HashMap::new());
     };
-    hub::block_on(async {
+    // Each source's watermark, if the hub's record was read with this config.
+    let marks: Vec<(usize, String)> = hub::block_on(async {
         let store = hub::open(ws).await?;
         let result = async {
-            let mut limits = HashMap::new();
-            // Sources of one repo share its history: ask git once per watermark.
-            let mut changed_cache: HashMap<(String, String), Option<BTreeSet<String>>> =
-                HashMap::new();
+            let mut marks = Vec::new();
             let read_with = store.watermark(READ_CONFIG_MARK).await?;
             if read_with.map(|m| m.position) != Some(config) {
-                return Ok(limits);
+                return Ok(marks);
             }
             for (index, source) in ws.sources.iter().enumerate() {
-                let repo = ws.repo(source);
-                let Some(gate) = gates.get(&repo.name) else {
-                    continue;
-                };
-                let Some(git) = &gate.git else {
-                    continue;
-                };
-                let Some(mark) = store.watermark(&source.name).await? else {
-                    continue;
-                };
-                if mark.position.is_empty() {
-                    continue;
-                }
-                let changed = changed_cache
-                    .entry((repo.name.clone(), mark.position.clone()))
-                    .or_insert_with(|| git.changed_since(&mark.position).ok().flatten())
-                    .clone();
-                if let Some(mut changed) = changed {
-                    changed.extend(gate.dirty.iter().cloned());
-                    changed.extend(gate.carry.iter().cloned());
-                    limits.insert(index, changed);
+                if let Some(mark) = store.watermark(&source.name).await?
+                    && !mark.position.is_empty()
+                {
+                    marks.push((index, mark.position));
                 }
             }
-            Ok::<_, concord_store::StoreError>(limits)
+            Ok::<_, concord_store::StoreError>(marks)
         }
         .await;
         store.close().await;
         Ok::<_, Failure>(result?)
-    })?
+    })??;
+    // Sources of one repo share its history: ask git once per (repo,
+    // watermark), the repos in parallel.
+    let asks: BTreeSet<(&str, &str)> = marks
+        .iter()
+        .map(|(index, position)| {
+            (
+                ws.repo(&ws.sources[*index]).name.as_str(),
+                position.as_str(),
+            )
+        })
+        .collect();
+    let changed: HashMap<(&str, &str), Option<BTreeSet<String>>> = asks
+        .into_par_iter()
+        .map(|(repo, position)| {
+            let found = gates
+                .get(repo)
+                .and_then(|g| g.git.as_ref())
+                .and_then(|git| git.changed_since(position).ok().flatten());
+            ((repo, position), found)
+        })
+        .collect();
+    let mut limits = HashMap::new();
+    for (index, position) in &marks {
+        let repo = ws.repo(&ws.sources[*index]).name.as_str();
+        let (Some(gate), Some(Some(files))) =
+            (gates.get(repo), changed.get(&(repo, position.as_str())))
+        else {
+            continue;
+        };
+        let mut files = files.clone();
+        files.extend(gate.dirty.iter().cloned());
+        files.extend(gate.carry.iter().cloned());
+        limits.insert(*index, files);
+    }
+    Ok(limits)
 }
 
 /// After a sync: each git source's watermark becomes the HEAD this run read
