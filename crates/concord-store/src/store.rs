@@ -853,7 +853,7 @@ where
     })
 }
 
-pub(crate) fn base_from<R: Row>(r: &R) -> Result<Base>
+fn base_from<R: Row>(r: &R) -> Result<Base>
 where
     usize: sqlx::ColumnIndex<R>,
     String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
