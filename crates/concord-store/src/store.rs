@@ -191,41 +191,15 @@ impl Store {
             let done = match &self.pool {
                 Pool::Sqlite(pool) => {
                     let mut conn = pool.acquire().await?;
-                    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-                    let current: i64 =
-                        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM concord_schema")
-                            .fetch_one(&mut *tx)
-                            .await?;
-                    if current < *version {
-                        sqlx::raw_sql(AssertSqlSafe(*sqlite_sql))
-                            .execute(&mut *tx)
-                            .await?;
-                        insert_version(&mut tx, *version, &now).await?;
-                        tx.commit().await?;
-                        true
-                    } else {
-                        false
-                    }
+                    let tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+                    apply_if_missing(tx, *version, sqlite_sql, &now).await?
                 }
                 Pool::Postgres(pool) => {
                     let mut tx = pool.begin().await?;
                     sqlx::query("SELECT pg_advisory_xact_lock(7212201)")
                         .execute(&mut *tx)
                         .await?;
-                    let current: i64 =
-                        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM concord_schema")
-                            .fetch_one(&mut *tx)
-                            .await?;
-                    if current < *version {
-                        sqlx::raw_sql(AssertSqlSafe(*postgres_sql))
-                            .execute(&mut *tx)
-                            .await?;
-                        insert_version(&mut tx, *version, &now).await?;
-                        tx.commit().await?;
-                        true
-                    } else {
-                        false
-                    }
+                    apply_if_missing(tx, *version, postgres_sql, &now).await?
                 }
             };
             applied += usize::from(done);
@@ -735,6 +709,37 @@ impl Store {
             rows.iter().map(observation_from).collect()
         })
     }
+}
+
+/// Inside a transaction that holds the migration lock: run `script` and
+/// record `version`, unless another process got there first.
+async fn apply_if_missing<DB>(
+    mut tx: sqlx::Transaction<'_, DB>,
+    version: i64,
+    script: &'static str,
+    now: &str,
+) -> Result<bool>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: for<'r> sqlx::Decode<'r, DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM concord_schema")
+        .fetch_one(&mut *tx)
+        .await?;
+    if current >= version {
+        return Ok(false);
+    }
+    sqlx::raw_sql(AssertSqlSafe(script))
+        .execute(&mut *tx)
+        .await?;
+    insert_version(&mut tx, version, now).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 async fn insert_version<DB>(
