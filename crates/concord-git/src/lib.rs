@@ -506,6 +506,23 @@ impl Repo {
         Err(self.failed(&args, &output))
     }
 
+    /// The first parent of `commit`, `None` for a root commit.
+    pub fn first_parent(&self, commit: &str) -> Result<Option<String>, GitError> {
+        if commit.starts_with('-') {
+            return Ok(None);
+        }
+        let spec = format!("{commit}^1");
+        let args = ["rev-parse", "--verify", "--quiet", spec.as_str()];
+        let output = self.output(Access::Read, &args)?;
+        if output.status.success() {
+            return Ok(Some(self.single_line(&args, &output.stdout)?));
+        }
+        if output.status.code() == Some(1) && output.stderr.is_empty() {
+            return Ok(None);
+        }
+        Err(self.failed(&args, &output))
+    }
+
     /// How the repository stands: head, branch, upstream, behind / ahead
     /// (as of the last fetch), an operation in progress, a locked index.
     pub fn state(&self) -> Result<RepoState, GitError> {

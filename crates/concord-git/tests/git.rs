@@ -464,6 +464,12 @@ fn commit_paths_commits_only_the_given_paths_and_keeps_the_users_changes() {
         .expect("commits")
         .expect("a commit");
     assert_eq!(git(&dir, &["rev-parse", "HEAD"]), id);
+    assert_eq!(
+        repo.first_parent(&id).expect("parent"),
+        Some(git(&dir, &["rev-parse", "HEAD~1"]))
+    );
+    let root = git(&dir, &["rev-list", "--max-parents=0", "HEAD"]);
+    assert_eq!(repo.first_parent(&root).expect("root"), None);
 
     let committed = git(&dir, &["show", "--name-only", "-z", "--format=", "HEAD"]);
     let committed: BTreeSet<String> = committed

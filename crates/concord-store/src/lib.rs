@@ -14,7 +14,7 @@ mod transfer;
 
 pub use records::{
     Base, HubValue, JournalEntry, JournalKind, ObservationRecord, PendingWrite, RunRecord,
-    ValueChange, Watermark,
+    ValueChange, Watermark, WrittenStatus,
 };
 pub use store::{Backend, Store, redact_url};
 pub use transfer::{ExportSummary, ImportSummary, now_rfc3339};

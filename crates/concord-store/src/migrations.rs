@@ -18,6 +18,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_observation_owner.sql"),
         include_str!("../migrations/postgres/0003_observation_owner.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_observations_by_path.sql"),
+        include_str!("../migrations/postgres/0004_observations_by_path.sql"),
+    ),
 ];
 
 pub(crate) fn latest() -> i64 {

@@ -52,6 +52,18 @@ pub struct Watermark {
     pub updated_at: String,
 }
 
+/// A status concord wrote into a source's file: its recorded observation
+/// changes with it, as a re-read would show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenStatus {
+    pub source: String,
+    pub key: String,
+    /// The shared name, as observations record it.
+    pub status: Option<String>,
+    /// The word written.
+    pub raw_status: String,
+}
+
 /// What one source said about one item in the latest run that read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservationRecord {

@@ -223,12 +223,22 @@ impl Store {
     }
 
     pub async fn hub_values(&self) -> Result<Vec<HubValue>> {
+        self.hub_values_filtered(None).await
+    }
+
+    /// The hub values of the given items only.
+    pub async fn hub_values_for(&self, keys: &[String]) -> Result<Vec<HubValue>> {
+        self.hub_values_filtered(Some(keys)).await
+    }
+
+    async fn hub_values_filtered(&self, keys: Option<&[String]>) -> Result<Vec<HubValue>> {
         type Row = (String, String, Option<String>, i64, String, String);
         let rows: Vec<Row> = self
             .bulk_rows(
                 "item_key, field, value, version, updated_at, updated_by",
                 "hub_values",
                 "item_key, field",
+                keys,
             )
             .await?;
         Ok(rows
@@ -254,25 +264,46 @@ impl Store {
         columns: &str,
         table: &str,
         order: &str,
+        keys: Option<&[String]>,
     ) -> Result<Vec<T>> {
+        // The keys travel as one JSON array: no limit on bound parameters.
+        let keys_json = keys.map(|k| serde_json::Value::from(k).to_string());
         let text: String = match &self.pool {
             Pool::Sqlite(pool) => {
+                let filter = if keys.is_some() {
+                    "WHERE item_key IN (SELECT value FROM json_each($1))"
+                } else {
+                    ""
+                };
                 let sql = format!(
                     "SELECT COALESCE(json_group_array(json_array({columns})), '[]') \
-                     FROM (SELECT {columns} FROM {table} ORDER BY {order})"
+                     FROM (SELECT {columns} FROM {table} {filter} ORDER BY {order})"
                 );
-                sqlx::query_scalar(AssertSqlSafe(sql))
-                    .fetch_one(pool)
-                    .await?
+                let query = sqlx::query_scalar(AssertSqlSafe(sql));
+                let query = if keys.is_some() {
+                    query.bind(keys_json)
+                } else {
+                    query
+                };
+                query.fetch_one(pool).await?
             }
             Pool::Postgres(pool) => {
+                let filter = if keys.is_some() {
+                    "WHERE item_key IN (SELECT jsonb_array_elements_text(($1::text)::jsonb))"
+                } else {
+                    ""
+                };
                 let sql = format!(
                     "SELECT COALESCE(json_agg(json_build_array({columns}) ORDER BY {order}), '[]')::text \
-                     FROM {table}"
+                     FROM {table} {filter}"
                 );
-                sqlx::query_scalar(AssertSqlSafe(sql))
-                    .fetch_one(pool)
-                    .await?
+                let query = sqlx::query_scalar(AssertSqlSafe(sql));
+                let query = if keys.is_some() {
+                    query.bind(keys_json)
+                } else {
+                    query
+                };
+                query.fetch_one(pool).await?
             }
         };
         serde_json::from_str(&text)
@@ -446,18 +477,27 @@ impl Store {
 
     /// Record a file about to be written (before the write).
     pub async fn add_pending_write(&self, write: &PendingWrite) -> Result<()> {
+        self.add_pending_writes(std::slice::from_ref(write)).await
+    }
+
+    /// Record files about to be written, in one transaction.
+    pub async fn add_pending_writes(&self, writes: &[PendingWrite]) -> Result<()> {
         const SQL: &str = "INSERT INTO pending_writes (repo, path, sha256, run_id, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (repo, path) DO UPDATE SET \
              sha256 = excluded.sha256, run_id = excluded.run_id, created_at = excluded.created_at";
         on_pool!(self, |pool| {
-            sqlx::query(SQL)
-                .bind(&write.repo)
-                .bind(&write.path)
-                .bind(&write.sha256)
-                .bind(&write.run_id)
-                .bind(&write.created_at)
-                .execute(pool)
-                .await?;
+            let mut tx = pool.begin().await?;
+            for write in writes {
+                sqlx::query(SQL)
+                    .bind(&write.repo)
+                    .bind(&write.path)
+                    .bind(&write.sha256)
+                    .bind(&write.run_id)
+                    .bind(&write.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
             Ok(())
         })
     }
@@ -482,11 +522,24 @@ impl Store {
         })
     }
 
-    /// Forget pending writes once committed (or found superseded).
+    /// Forget a pending write once committed (or found superseded).
     pub async fn clear_pending_write(&self, repo: &str, path: &str) -> Result<()> {
+        self.clear_pending_writes(repo, &[path.to_string()]).await
+    }
+
+    /// Forget a repo's pending writes once committed, in one transaction.
+    pub async fn clear_pending_writes(&self, repo: &str, paths: &[String]) -> Result<()> {
         const SQL: &str = "DELETE FROM pending_writes WHERE repo = $1 AND path = $2";
         on_pool!(self, |pool| {
-            sqlx::query(SQL).bind(repo).bind(path).execute(pool).await?;
+            let mut tx = pool.begin().await?;
+            for path in paths {
+                sqlx::query(SQL)
+                    .bind(repo)
+                    .bind(path)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
             Ok(())
         })
     }
@@ -537,6 +590,26 @@ impl Store {
         )
         .fetch_one(pool)
         .await?))
+    }
+
+    /// The items journaled after entry `id`, each once, sorted.
+    pub async fn journal_keys_since(&self, id: i64) -> Result<Vec<String>> {
+        const SQL: &str = "SELECT DISTINCT item_key FROM journal WHERE id > $1 ORDER BY item_key";
+        on_pool!(self, |pool| Ok(sqlx::query_scalar(SQL)
+            .bind(id)
+            .fetch_all(pool)
+            .await?))
+    }
+
+    /// How many entries after `id` another run (or a person) made.
+    pub async fn journal_entries_since_not_of_run(&self, id: i64, run_id: &str) -> Result<i64> {
+        const SQL: &str =
+            "SELECT COUNT(*) FROM journal WHERE id > $1 AND (run_id IS NULL OR run_id <> $2)";
+        on_pool!(self, |pool| Ok(sqlx::query_scalar(SQL)
+            .bind(id)
+            .bind(run_id)
+            .fetch_one(pool)
+            .await?))
     }
 
     pub async fn journal_len(&self) -> Result<i64> {
@@ -647,32 +720,105 @@ impl Store {
         })
     }
 
+    /// Record statuses concord wrote into files, in one transaction: only
+    /// the status changes, line and everything else stay as read.
+    pub async fn record_written_statuses(&self, written: &[WrittenStatus]) -> Result<()> {
+        const SQL: &str = "UPDATE observations SET status = $3, raw_status = $4 \
+             WHERE source = $1 AND item_key = $2";
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for w in written {
+                sqlx::query(SQL)
+                    .bind(&w.source)
+                    .bind(&w.key)
+                    .bind(&w.status)
+                    .bind(&w.raw_status)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// The items a source's recorded observations place in the given files,
+    /// each once, sorted.
+    pub async fn observation_keys_in(&self, source: &str, paths: &[String]) -> Result<Vec<String>> {
+        let paths = serde_json::Value::from(paths).to_string();
+        match &self.pool {
+            Pool::Sqlite(pool) => Ok(sqlx::query_scalar(
+                "SELECT DISTINCT item_key FROM observations WHERE source = $1 \
+                 AND path IN (SELECT value FROM json_each($2)) ORDER BY item_key",
+            )
+            .bind(source)
+            .bind(paths)
+            .fetch_all(pool)
+            .await?),
+            Pool::Postgres(pool) => Ok(sqlx::query_scalar(
+                "SELECT DISTINCT item_key FROM observations WHERE source = $1 \
+                 AND path IN (SELECT jsonb_array_elements_text(($2::text)::jsonb)) \
+                 ORDER BY item_key",
+            )
+            .bind(source)
+            .bind(paths)
+            .fetch_all(pool)
+            .await?),
+        }
+    }
+
     /// Observations, optionally of one item, ordered by key then source.
     pub async fn observations(&self, key: Option<&str>) -> Result<Vec<ObservationRecord>> {
-        let Some(key) = key else {
-            type Row = (
-                String,
-                String,
-                String,
-                Option<String>,
-                Option<String>,
-                String,
-                String,
-                i64,
-                String,
-                Option<String>,
-            );
-            let rows: Vec<Row> = self
+        match key {
+            Some(key) => self.observations_of_key(key).await,
+            None => self.observations_filtered(None).await,
+        }
+    }
+
+    /// The observations of the given items only, ordered by key then source.
+    pub async fn observations_for(&self, keys: &[String]) -> Result<Vec<ObservationRecord>> {
+        self.observations_filtered(Some(keys)).await
+    }
+
+    async fn observations_filtered(
+        &self,
+        keys: Option<&[String]>,
+    ) -> Result<Vec<ObservationRecord>> {
+        type Row = (
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+            i64,
+            String,
+            Option<String>,
+        );
+        let rows: Vec<Row> = self
                 .bulk_rows(
                     "source, item_key, run_id, status, raw_status, repo, path, line, observed_at, owner",
                     "observations",
                     "item_key, source",
+                    keys,
                 )
                 .await?;
-            return Ok(rows
-                .into_iter()
-                .map(
-                    |(
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    source,
+                    key,
+                    run_id,
+                    status,
+                    raw_status,
+                    repo,
+                    path,
+                    line,
+                    observed_at,
+                    owner,
+                )| {
+                    ObservationRecord {
                         source,
                         key,
                         run_id,
@@ -683,23 +829,13 @@ impl Store {
                         line,
                         observed_at,
                         owner,
-                    )| {
-                        ObservationRecord {
-                            source,
-                            key,
-                            run_id,
-                            status,
-                            raw_status,
-                            repo,
-                            path,
-                            line,
-                            observed_at,
-                            owner,
-                        }
-                    },
-                )
-                .collect());
-        };
+                    }
+                },
+            )
+            .collect())
+    }
+
+    async fn observations_of_key(&self, key: &str) -> Result<Vec<ObservationRecord>> {
         let sql = format!("{OBSERVATION_SELECT} WHERE item_key = $1 ORDER BY item_key, source");
         on_pool!(self, |pool| {
             let rows = sqlx::query(AssertSqlSafe(sql.as_str()))

@@ -347,12 +347,22 @@ impl Store {
 
     /// Every base, ordered by rule, key and field.
     pub async fn all_bases(&self) -> Result<Vec<Base>> {
+        self.bases_filtered(None).await
+    }
+
+    /// The bases of the given items only.
+    pub async fn bases_for(&self, keys: &[String]) -> Result<Vec<Base>> {
+        self.bases_filtered(Some(keys)).await
+    }
+
+    async fn bases_filtered(&self, keys: Option<&[String]>) -> Result<Vec<Base>> {
         type Row = (String, String, String, Option<String>, String, i64, String);
         let rows: Vec<Row> = self
             .bulk_rows(
                 "rule, item_key, field, value, versions, version, agreed_at",
                 "bases",
                 "rule, item_key, field",
+                keys,
             )
             .await?;
         Ok(rows

@@ -178,10 +178,10 @@ fn observation(i: usize, status: &str) -> ObservationRecord {
 }
 
 both!(migrations_are_idempotent, |hub| {
-    assert_eq!(hub.store.schema_version().await.unwrap(), 3);
+    assert_eq!(hub.store.schema_version().await.unwrap(), 4);
     assert_eq!(hub.store.migrate().await.unwrap(), 0);
     let again = hub.reopen.open().await;
-    assert_eq!(again.schema_version().await.unwrap(), 3);
+    assert_eq!(again.schema_version().await.unwrap(), 4);
     again.close().await;
 });
 
@@ -199,7 +199,7 @@ both!(a_newer_hub_is_refused, |hub| {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                known: 3,
+                known: 4,
                 ..
             }
         ),
@@ -506,3 +506,96 @@ async fn sqlx_try(store: &Store, sql: &str) -> Result<(), String> {
 async fn sqlx_exec(store: &Store, sql: &str) {
     sqlx_try(store, sql).await.expect(sql);
 }
+
+both!(focused_reads_return_only_the_given_items, |hub| {
+    let store = &hub.store;
+    let changes: Vec<_> = (0..20)
+        .map(|i| change(&format!("K-{i:05}"), 0, None, "todo"))
+        .collect();
+    store.set_hub_values(&changes).await.unwrap();
+    let mark = store.journal_high_water().await.unwrap();
+    store
+        .set_hub_value(&change("K-00003", 1, Some("todo"), "done"))
+        .await
+        .unwrap();
+    store
+        .append_journal(&event("K-00007", "note"))
+        .await
+        .unwrap();
+    store
+        .append_journal(&event("K-00003", "note"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.journal_keys_since(mark).await.unwrap(),
+        ["K-00003", "K-00007"]
+    );
+    for i in [2, 3, 9] {
+        let base = Base {
+            rule: "tasks".into(),
+            key: format!("K-{i:05}"),
+            field: "status".into(),
+            value: Some("todo".into()),
+            versions: "{}".into(),
+            version: 0,
+            agreed_at: "2026-11-24T10:00:00Z".into(),
+        };
+        store.put_base(&base, 0).await.unwrap();
+    }
+    store
+        .record_observations(&(0..20).map(|i| observation(i, "todo")).collect::<Vec<_>>())
+        .await
+        .unwrap();
+
+    let wanted = ["K-00003".to_string(), "K-00009".into(), "nope".into()];
+    let values = store.hub_values_for(&wanted).await.unwrap();
+    let keys: Vec<_> = values.iter().map(|v| v.key.as_str()).collect();
+    assert_eq!(keys, ["K-00003", "K-00009"]);
+    assert_eq!(values[0].value.as_deref(), Some("done"));
+    let bases = store.bases_for(&wanted).await.unwrap();
+    let keys: Vec<_> = bases.iter().map(|b| b.key.as_str()).collect();
+    assert_eq!(keys, ["K-00003", "K-00009"]);
+    let observed = store.observations_for(&wanted).await.unwrap();
+    let keys: Vec<_> = observed.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, ["K-00003", "K-00009"]);
+    assert!(store.hub_values_for(&[]).await.unwrap().is_empty());
+
+    // observation(i) puts item i of source src{i%3} in docs/plan-{i%7}.md.
+    let paths = ["docs/plan-1.md".to_string(), "docs/plan-2.md".into()];
+    let mut expected: Vec<String> = (0..20)
+        .filter(|i| i % 3 == 0 && (i % 7 == 1 || i % 7 == 2))
+        .map(|i| format!("K-{i:05}"))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        store.observation_keys_in("src0", &paths).await.unwrap(),
+        expected
+    );
+});
+
+both!(pending_writes_are_added_and_cleared_in_batches, |hub| {
+    let store = &hub.store;
+    let writes: Vec<_> = ["a.md", "b.md", "c.md"]
+        .iter()
+        .map(|path| concord_store::PendingWrite {
+            repo: "app".into(),
+            path: (*path).into(),
+            sha256: "ab".repeat(32),
+            run_id: "run-1".into(),
+            created_at: "2026-11-24T10:00:00Z".into(),
+        })
+        .collect();
+    store.add_pending_writes(&writes).await.unwrap();
+    store
+        .clear_pending_writes("app", &["a.md".into(), "c.md".into(), "gone.md".into()])
+        .await
+        .unwrap();
+    let left: Vec<_> = store
+        .pending_writes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.path)
+        .collect();
+    assert_eq!(left, ["b.md"]);
+});
