@@ -153,7 +153,9 @@ pub async fn record_scan(
         })
         .collect();
     for (index, paths) in limits {
-        if let Some(source) = ws.sources.get(*index) {
+        if let Some(source) = ws.sources.get(*index)
+            && !paths.is_empty()
+        {
             let paths: Vec<String> = paths.iter().cloned().collect();
             store.forget_observations_in(&source.name, &paths).await?;
         }

@@ -9,6 +9,7 @@ mod hub;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod output;
+mod timings;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use concord_workspace::{ConfigError, Workspace, find_config};
@@ -81,6 +82,7 @@ pub enum Outcome {
 }
 
 fn main() -> ExitCode {
+    timings::begin();
     let cli = Cli::parse();
     let color = match cli.color {
         ColorWhen::Auto => None,

@@ -280,7 +280,12 @@ fn a_reopen_in_a_file_is_held_unless_allowed() {
     assert!(a.read("docs/workplan.md").contains("id: T1\nstatus: done"));
     a.commit_file("docs/workplan.md", WORKPLAN, "reopen T1");
     let out = a.sync(&[]);
-    assert!(out.stdout.contains("REGRESSION_BLOCKED"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("REGRESSION_BLOCKED"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
     let explain = a.concord(&["explain", "T1"]);
     assert!(
         explain.stdout.contains("base: done (agreed"),
@@ -780,4 +785,179 @@ fn reads_are_incremental_from_the_watermark_and_full_when_history_is_rewritten()
     );
     let after = a.concord(&["sync", "--json"]).json();
     assert_eq!(after["reads"]["workplans"], "full", "{after}");
+}
+
+impl World {
+    /// The whole world (remote, hub, machines) copied to a new temp dir;
+    /// the copies' clones still fetch from the original remote.
+    fn copy(&self) -> World {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", self.dir.path().display()))
+            .arg(dir.path())
+            .status()
+            .expect("cp");
+        assert!(status.success());
+        World {
+            hub_url: format!("sqlite://{}", dir.path().join("hub.db").display()),
+            dir,
+            rules: self.rules.clone(),
+        }
+    }
+
+    fn existing_machine(&self, name: &str) -> Machine<'_> {
+        Machine {
+            world: self,
+            root: self.dir.path().join(name),
+        }
+    }
+}
+
+/// A sync report without what differs between two equal runs (ids, times),
+/// order-independent.
+fn decisions_of(report: &serde_json::Value) -> Vec<String> {
+    let mut lines = Vec::new();
+    for a in report["applied"].as_array().into_iter().flatten() {
+        lines.push(format!(
+            "applied {} {} {} -> {} {}",
+            a["key"], a["target"], a["from"], a["to"], a["reason"]
+        ));
+    }
+    for (kind, field) in [
+        ("held", "held"),
+        ("undecided", "undecided"),
+        ("not applied", "not_applied"),
+        ("blocked", "repos_blocked"),
+    ] {
+        for entry in report[field].as_array().into_iter().flatten() {
+            lines.push(format!("{kind} {entry}"));
+        }
+    }
+    lines.push(format!(
+        "commits {}",
+        report["commits"].as_array().map_or(0, Vec::len)
+    ));
+    lines.sort();
+    lines
+}
+
+/// Rewrites the status line of `key`'s block in `text`.
+fn with_status(text: &str, key: &str, status: &str) -> String {
+    let marker = format!("id: {key}\nstatus: ");
+    let Some(start) = text.find(&marker).map(|i| i + marker.len()) else {
+        return text.to_string();
+    };
+    let end = start + text[start..].find('\n').expect("line end");
+    format!("{}{status}{}", &text[..start], &text[end..])
+}
+
+/// Removes `key`'s block from `text`.
+fn without_item(text: &str, key: &str) -> String {
+    let marker = format!("```task\nid: {key}\n");
+    let Some(start) = text.find(&marker) else {
+        return text.to_string();
+    };
+    let end = start + marker.len() + text[start + marker.len()..].find("```\n").expect("fence") + 4;
+    format!("{}{}", &text[..start], &text[end..])
+}
+
+#[test]
+fn a_sync_planning_only_changed_items_decides_like_a_full_one() {
+    let world = World::new(MERGE);
+    let a = world.machine("a");
+    a.sync(&[]);
+    // A fixed pseudo-random walk: hub changes, committed file edits, items
+    // added and removed. After each round, the focused sync must decide
+    // exactly what a full sync of an identical copy decides.
+    let mut state: u64 = 0x5eed_cafe;
+    let mut next = |n: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    let statuses = ["todo", "in_progress", "done", "blocked"];
+    let mut items: Vec<String> = vec!["T1".into(), "T2".into(), "N1".into()];
+    let (mut focused_rounds, mut changes) = (0, 0);
+    let mut done = [0; 4];
+    // Scripted first: a hub value written into the file, then lowered in
+    // the hub (the file's record must show what sync wrote).
+    let script: [(&str, &str, u64); 2] = [("T1", "done", 0), ("T1", "in_progress", 0)];
+    for round in 0..18 {
+        let actions = if round < script.len() { 1 } else { 1 + next(3) };
+        for _ in 0..actions {
+            let (key, status, action) = match script.get(round) {
+                Some((key, status, action)) => ((*key).to_string(), *status, *action),
+                None => (
+                    items[next(items.len() as u64) as usize].clone(),
+                    statuses[next(statuses.len() as u64) as usize],
+                    next(6),
+                ),
+            };
+            match action {
+                0 | 1 => {
+                    let out = a.concord(&["set", &key, status, "--force"]);
+                    // A removed item has no workflow to check the status against.
+                    assert!(
+                        out.code <= 1 || out.stderr.contains("no source holds"),
+                        "{}{}",
+                        out.stdout,
+                        out.stderr
+                    );
+                    done[0] += 1;
+                }
+                2 | 3 => {
+                    for file in ["docs/workplan.md", "docs/notes.md"] {
+                        let text = a.read(file);
+                        let edited = with_status(&text, &key, status);
+                        if edited != text {
+                            a.commit_file(file, &edited, "edit");
+                            done[1] += 1;
+                        }
+                    }
+                }
+                4 => {
+                    let new_key = format!("N{}", 10 + round);
+                    if !items.contains(&new_key) {
+                        let text = a.read("docs/notes.md");
+                        let block = format!("```task\nid: {new_key}\nstatus: {status}\n```\n");
+                        a.commit_file("docs/notes.md", &format!("{text}{block}"), "add");
+                        items.push(new_key);
+                        done[2] += 1;
+                    }
+                }
+                _ => {
+                    let text = a.read("docs/notes.md");
+                    let edited = without_item(&text, &key);
+                    if edited != text {
+                        a.commit_file("docs/notes.md", &edited, "remove");
+                        done[3] += 1;
+                    }
+                }
+            }
+        }
+        let copy = world.copy();
+        let focused = a.sync(&["--json"]).json();
+        let full = copy
+            .existing_machine("a")
+            .sync(&["--full", "--json"])
+            .json();
+        assert_eq!(full["planned"], "all");
+        if focused["planned"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("changed since"))
+        {
+            focused_rounds += 1;
+        }
+        changes += focused["applied"].as_array().map_or(0, Vec::len);
+        assert_eq!(
+            decisions_of(&focused),
+            decisions_of(&full),
+            "round {round}:\n{focused:#}\n{full:#}"
+        );
+    }
+    assert!(done.iter().all(|&n| n >= 2), "walk too narrow: {done:?}");
+    assert!(focused_rounds >= 6, "only {focused_rounds} focused rounds");
+    assert!(changes >= 6, "only {changes} changes applied");
 }

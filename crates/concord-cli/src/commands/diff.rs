@@ -29,6 +29,21 @@ pub struct Planned {
     /// The hub's values as read (their versions guard the writes).
     pub hub_values: Vec<HubValue>,
     pub bases: Vec<Base>,
+    /// The journal's newest entry when the hub was read.
+    pub journal_at_read: i64,
+}
+
+/// Which items to plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every item.
+    All,
+    /// After a sync that planned with every hub change up to journal entry
+    /// `journal`, with every source read incrementally: only the items
+    /// that can have changed since (journaled, or in a changed file) and
+    /// those it left open. The others are still as that sync left them:
+    /// in sync, so planning them would only say so again.
+    ChangedSince { journal: i64, open: Vec<String> },
 }
 
 /// Scan, record the observations, read the hub's values and bases, decide.
@@ -39,25 +54,53 @@ pub fn plan_workspace(
     command: &str,
     gate: &dyn Fn(&Observation) -> Gate,
     limits: &HashMap<usize, BTreeSet<String>>,
+    scope: &Scope,
 ) -> Result<Planned, Failure> {
     let mut report = scan_limited(ws, limits);
+    crate::timings::phase("scanned");
+    let focus = match scope {
+        Scope::All => None,
+        Scope::ChangedSince { journal, open } => {
+            Some(changed_items(ws, &report, limits, *journal, open)?)
+        }
+    };
     super::scan::record(ws, command, &report, limits)?;
-    let (values, bases, recorded) = hub::block_on(async {
+    crate::timings::phase("observations recorded");
+    let (journal_at_read, values, bases, recorded) = hub::block_on(async {
         let store = hub::open(ws).await?;
+        // Before the values: whatever changes after them is journaled later.
+        let journal_at_read = store.journal_high_water().await;
         // Three independent reads on three pooled connections: SQLite's
         // worker threads (or the server) run them side by side.
-        let (values, bases, recorded) =
-            tokio::join!(store.hub_values(), store.all_bases(), async {
-                if limits.is_empty() {
-                    Ok(Vec::new())
-                } else {
-                    store.observations(None).await
-                }
-            });
+        let (values, bases, recorded) = match &focus {
+            None => {
+                tokio::join!(store.hub_values(), store.all_bases(), async {
+                    if limits.is_empty() {
+                        Ok(Vec::new())
+                    } else {
+                        store.observations(None).await
+                    }
+                })
+            }
+            Some(keys) => tokio::join!(
+                store.hub_values_for(keys),
+                store.bases_for(keys),
+                store.observations_for(keys)
+            ),
+        };
         store.close().await;
-        Ok::<_, Failure>((values?, bases?, recorded?))
+        Ok::<_, Failure>((journal_at_read?, values?, bases?, recorded?))
     })??;
+    crate::timings::phase("hub loaded");
     // Unchanged files of incrementally read sources: as recorded.
+    let mut recorded_by_source: HashMap<&str, Vec<&concord_store::ObservationRecord>> =
+        HashMap::new();
+    for record in &recorded {
+        recorded_by_source
+            .entry(record.source.as_str())
+            .or_default()
+            .push(record);
+    }
     for scan in &mut report.sources {
         let Some(changed) = limits.get(&scan.source) else {
             continue;
@@ -69,9 +112,11 @@ pub fn plan_workspace(
             Arc::from(ws.repo(source).name.as_str()),
         );
         scan.observations.extend(
-            recorded
-                .iter()
-                .filter(|r| r.source == source.name && !changed.contains(&r.path))
+            recorded_by_source
+                .get(source.name.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|r| !changed.contains(&r.path))
                 .map(|r| Observation {
                     source: name.clone(),
                     repo: repo.clone(),
@@ -113,13 +158,51 @@ pub fn plan_workspace(
     let observations: Vec<_> = report.observations().collect();
     let inputs = engine_inputs(ws, &observations, &hub, &base_values, gate);
     let plan = plan(&inputs);
+    crate::timings::phase("engine planned");
     drop(hub);
     Ok(Planned {
         report,
         plan,
         hub_values: values,
         bases,
+        journal_at_read,
     })
+}
+
+/// The items to plan after a sync: those it left `open`, those journaled
+/// since entry `journal`, those the changed files hold now, and those the
+/// hub recorded in them before (an item removed from a file changed too).
+fn changed_items(
+    ws: &Workspace,
+    report: &ScanReport,
+    limits: &HashMap<usize, BTreeSet<String>>,
+    journal: i64,
+    open: &[String],
+) -> Result<Vec<String>, Failure> {
+    let mut keys: BTreeSet<String> = report.observations().map(|o| o.key.clone()).collect();
+    keys.extend(open.iter().cloned());
+    hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let result = async {
+            keys.extend(store.journal_keys_since(journal).await?);
+            for (index, paths) in limits {
+                let source = &ws.sources[*index];
+                let paths: Vec<String> = paths
+                    .iter()
+                    .filter(|p| source.matcher.is_match(p.as_str()))
+                    .cloned()
+                    .collect();
+                if !paths.is_empty() {
+                    keys.extend(store.observation_keys_in(&source.name, &paths).await?);
+                }
+            }
+            Ok::<_, concord_store::StoreError>(())
+        }
+        .await;
+        store.close().await;
+        Ok::<_, Failure>(result?)
+    })??;
+    Ok(keys.into_iter().collect())
 }
 
 #[derive(Serialize)]
@@ -160,8 +243,13 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             ),
         ));
     }
-    let Planned { report, plan, .. } =
-        plan_workspace(ws, "diff", &|_| Gate::default(), &HashMap::new())?;
+    let Planned { report, plan, .. } = plan_workspace(
+        ws,
+        "diff",
+        &|_| Gate::default(),
+        &HashMap::new(),
+        &Scope::All,
+    )?;
     let mut out = output::stdout();
     let written = if args.json {
         write_json(&plan, &mut out)

@@ -37,6 +37,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         "explain",
         &|_| concord_workspace::Gate::default(),
         &Default::default(),
+        &crate::commands::diff::Scope::All,
     )?;
     let decisions: Vec<&Decision> = plan
         .decisions

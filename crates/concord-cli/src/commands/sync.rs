@@ -4,14 +4,15 @@
 //! change is journaled; bases move forward only where every source agreed.
 
 use crate::Outcome;
-use crate::commands::diff::{Planned, plan_workspace, write_text};
+use crate::commands::diff::{Planned, Scope, plan_workspace, write_text};
 use crate::hub::{self, Failure};
 use crate::output::{self, BAD, DIM, KEY, WARN, paint};
 use concord_engine::{Change, Decision, Reason};
 use concord_git::{FetchOutcome, Repo as GitRepo};
 use concord_model::Observation;
 use concord_store::{
-    Base, JournalEntry, JournalKind, PendingWrite, Store, ValueChange, Watermark, now_rfc3339,
+    Base, JournalEntry, JournalKind, PendingWrite, Store, ValueChange, Watermark, WrittenStatus,
+    now_rfc3339,
 };
 use concord_workspace::{
     EditOutcome, FileEdit, Gate, HUB_SOURCE, Source, Workspace, edit_file, write_atomic,
@@ -36,7 +37,7 @@ pub struct Args {
     /// Push each repo after committing.
     #[arg(long)]
     push: bool,
-    /// Read every file (the default for now: reads are always full).
+    /// Read every file and plan every item, whatever the watermarks say.
     #[arg(long)]
     full: bool,
     /// Write only to this source (the plan still considers every source).
@@ -93,6 +94,8 @@ struct Report {
     warnings: usize,
     /// Per source: `full`, or how many changed files were read.
     reads: BTreeMap<String, String>,
+    /// Which items were planned: `all`, or `changed since journal entry N`.
+    planned: String,
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
@@ -115,9 +118,11 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         ));
     }
     let mut gates = gate_repos(ws, args);
+    crate::timings::phase("gates");
     if !args.dry_run {
         adopt_interrupted_writes(ws, &mut gates)?;
     }
+    crate::timings::phase("adopt interrupted writes");
     if !args.full
         && !args.dry_run
         && let Some(since) = unchanged_since_converged(ws, &gates)?
@@ -143,7 +148,15 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     } else {
         incremental_limits(ws, &gates)?
     };
-    let planned = plan_workspace(ws, "sync", &gate, &limits)?;
+    crate::timings::phase("changed files");
+    let scope = match focus_marks(ws)? {
+        Some((journal, open)) if limits.len() == ws.sources.len() => {
+            Scope::ChangedSince { journal, open }
+        }
+        _ => Scope::All,
+    };
+    let planned = plan_workspace(ws, "sync", &gate, &limits, &scope)?;
+    crate::timings::phase("planned");
     let reads: BTreeMap<String, String> = ws
         .sources
         .iter()
@@ -200,6 +213,13 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         result
     })??;
     report.reads = reads;
+    report.planned = match scope {
+        Scope::All => "all".into(),
+        Scope::ChangedSince { journal, open } => format!(
+            "changed since journal entry {journal}, and {} left open",
+            output::count(open.len(), "item")
+        ),
+    };
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &report)
             .map_err(std::io::Error::from)
@@ -400,15 +420,17 @@ fn incremental_limits(
     Ok(limits)
 }
 
-/// After a sync: each git source's watermark becomes the HEAD this run read
-/// (not the commit it made: the next run then re-reads the files this run
-/// wrote), when what the hub recorded is exactly that HEAD's content (no
-/// dirty file, repo writable); otherwise it is cleared: next run reads all.
+/// After a sync: each git source's watermark becomes the commit whose
+/// content the hub recorded: this run's own commit when it sits right on
+/// the HEAD this run read (its files were re-read after writing), else that
+/// HEAD. Only when that is exact (no dirty file, repo writable); otherwise
+/// it is cleared: the next run reads all.
 async fn record_read_positions(
     ws: &Workspace,
     store: &Store,
     gates: &BTreeMap<String, RepoGate>,
     report: &concord_workspace::ScanReport,
+    read_from: &HashMap<String, String>,
 ) -> Result<(), Failure> {
     // A source with a file it could not read is read in full next time.
     let unread = hub::unread_sources(report);
@@ -421,7 +443,7 @@ async fn record_read_positions(
         if gate.git.is_none() {
             continue;
         }
-        let position = match &gate.head_at_read {
+        let position = match read_from.get(&repo.name).or(gate.head_at_read.as_ref()) {
             Some(head)
                 if gate.blocker.is_none()
                     && gate.dirty.is_empty()
@@ -451,11 +473,17 @@ async fn record_read_positions(
     Ok(())
 }
 
-/// Marks of a converged sync: the config's hash, the hub's journal
-/// high-water mark, every repo's HEAD. When all still hold and no file is
-/// dirty, the plan is the same empty plan: skip the scan entirely.
+/// Marks a sync leaves for the next: the config's hash, the hub's journal
+/// entry up to which it planned with every change, the items it left open
+/// (held, undecided, not applied), and, when it converged, every repo's
+/// HEAD. When the config is the same and every source can be read
+/// incrementally, the next run plans only the open items and those
+/// journaled or in a file changed since ([`Scope::ChangedSince`]); when
+/// the hub and the HEADs did not move either and nothing was open, it has
+/// nothing to do at all.
 const CONFIG_MARK: &str = "@config";
 const HUB_MARK: &str = "@hub";
+const OPEN_MARK: &str = "@open";
 
 fn repo_mark(repo: &str) -> String {
     format!("@repo:{repo}")
@@ -504,6 +532,9 @@ fn unchanged_since_converged(
             if hub_mark.as_ref().map(|m| &m.position) != Some(&high_water) {
                 return Ok(None);
             }
+            if store.watermark(OPEN_MARK).await?.map(|m| m.position) != Some("[]".into()) {
+                return Ok(None);
+            }
             for (name, head) in &heads {
                 let known = store.watermark(name).await?;
                 if known.as_ref().map(|m| &m.position) != Some(head) {
@@ -518,27 +549,65 @@ fn unchanged_since_converged(
     })?
 }
 
-/// After a sync that left nothing held, undecided or failed: remember
-/// the marks `unchanged_since_converged` compares.
-async fn mark_converged(
+/// What the last sync left for a focused plan: the journal entry it
+/// planned up to and the items it left open, if it ran with this config.
+fn focus_marks(ws: &Workspace) -> Result<Option<(i64, Vec<String>)>, Failure> {
+    let Some(config) = config_hash(ws) else {
+        return Ok(None);
+    };
+    hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let result = async {
+            if store.watermark(CONFIG_MARK).await?.map(|m| m.position) != Some(config) {
+                return Ok(None);
+            }
+            let journal = store.watermark(HUB_MARK).await?;
+            let open = store.watermark(OPEN_MARK).await?;
+            Ok::<_, concord_store::StoreError>(
+                journal
+                    .and_then(|m| m.position.parse().ok())
+                    .zip(open.and_then(|m| serde_json::from_str(&m.position).ok())),
+            )
+        }
+        .await;
+        store.close().await;
+        Ok::<_, Failure>(result?)
+    })?
+}
+
+/// After a sync, before its read positions move (a run killed in between
+/// then re-reads more, never less): the marks [`CONFIG_MARK`] describes.
+async fn mark_run(
     ws: &Workspace,
     store: &Store,
     gates: &BTreeMap<String, RepoGate>,
+    (journal_at_read, run_id): (i64, &str),
+    open: &BTreeSet<String>,
+    converged: bool,
 ) -> Result<(), Failure> {
     let now = now_rfc3339();
     let mut marks = Vec::new();
-    if let Some(config) = config_hash(ws) {
-        marks.push((CONFIG_MARK.to_string(), config));
-    }
-    marks.push((
-        HUB_MARK.to_string(),
-        store.journal_high_water().await?.to_string(),
-    ));
+    // Someone else's change made during this run was not planned with: the
+    // next run must look at it.
+    let others = store
+        .journal_entries_since_not_of_run(journal_at_read, run_id)
+        .await?;
+    let planned_up_to = if others == 0 {
+        store.journal_high_water().await?
+    } else {
+        journal_at_read
+    };
+    marks.push((HUB_MARK.to_string(), planned_up_to.to_string()));
+    marks.push((OPEN_MARK.to_string(), serde_json::json!(open).to_string()));
     for (name, gate) in gates {
-        if let Some(head) = gate.git.as_ref().and_then(|g| g.head().ok().flatten()) {
-            marks.push((repo_mark(name), head));
-        }
+        let head = match gate.git.as_ref() {
+            Some(git) if converged => git.head().ok().flatten().unwrap_or_default(),
+            _ => String::new(),
+        };
+        marks.push((repo_mark(name), head));
     }
+    // The config mark last: it makes the others count.
+    marks.push((CONFIG_MARK.to_string(), config_hash(ws).unwrap_or_default()));
     for (source, position) in marks {
         store
             .set_watermark(&Watermark {
@@ -637,85 +706,119 @@ async fn apply(
 
     // repo name -> (paths written, commit body lines)
     let mut written: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    let mut written_statuses: Vec<WrittenStatus> = Vec::new();
     let files_bar = output::progress(per_file.len(), "writing files");
-    for ((index, path), edits) in &per_file {
-        files_bar.inc(1);
-        let source = &ws.sources[*index];
-        let repo = ws.repo(source);
-        let full = repo.root.join(path);
-        let place = format!("{}:{path}", repo.name);
+    let per_file: Vec<_> = per_file.into_iter().collect();
+    // In chunks: each chunk's files are read and edited in parallel, their
+    // intents recorded in one transaction, then written in parallel.
+    for chunk in per_file.chunks(256) {
         if args.no_writeback {
-            for (decision, _, _) in edits {
-                incomplete.insert((decision.rule.clone(), decision.key.clone()));
+            for (_, edits) in chunk {
+                for (decision, _, _) in edits {
+                    incomplete.insert((decision.rule.clone(), decision.key.clone()));
+                }
             }
             continue;
         }
-        let file_edits: Vec<FileEdit> = edits.iter().map(|(_, _, e)| e.clone()).collect();
-        let outcomes = match std::fs::read(&full) {
-            Ok(bytes) => {
-                let (new_bytes, outcomes) = edit_file(source, path, &bytes, &file_edits);
-                if new_bytes == bytes {
-                    outcomes
-                } else {
-                    // Intent first: a run killed after the write but before
-                    // the commit lets the next run recognise the file as ours.
-                    store
-                        .add_pending_write(&PendingWrite {
-                            repo: repo.name.clone(),
-                            path: path.clone(),
-                            sha256: sha256_hex(&new_bytes),
-                            run_id: run_id.clone(),
-                            created_at: now_rfc3339(),
-                        })
-                        .await?;
-                    match write_atomic(&full, &new_bytes) {
-                        Ok(()) => outcomes,
-                        Err(e) => {
-                            vec![EditOutcome::Refused(format!("cannot write: {e}")); edits.len()]
+        let prepared: Vec<Prepared> = chunk
+            .par_iter()
+            .map(|((index, path), edits)| {
+                let source = &ws.sources[*index];
+                let full = ws.repo(source).root.join(path);
+                let file_edits: Vec<FileEdit> = edits.iter().map(|(_, _, e)| e.clone()).collect();
+                match std::fs::read(&full) {
+                    Ok(bytes) => {
+                        let (new_bytes, outcomes) = edit_file(source, path, &bytes, &file_edits);
+                        let new_bytes = (new_bytes != bytes).then_some(new_bytes);
+                        (new_bytes, outcomes)
+                    }
+                    Err(e) => (
+                        None,
+                        vec![EditOutcome::Refused(format!("cannot read: {e}")); edits.len()],
+                    ),
+                }
+            })
+            .collect();
+        // Intent first: a run killed after a write but before the commit
+        // lets the next run recognise the file as ours.
+        let intents: Vec<PendingWrite> = chunk
+            .iter()
+            .zip(&prepared)
+            .filter_map(|(((index, path), _), (new_bytes, _))| {
+                Some(PendingWrite {
+                    repo: ws.repo(&ws.sources[*index]).name.clone(),
+                    path: path.clone(),
+                    sha256: sha256_hex(new_bytes.as_ref()?),
+                    run_id: run_id.clone(),
+                    created_at: now_rfc3339(),
+                })
+            })
+            .collect();
+        store.add_pending_writes(&intents).await?;
+        let results: Vec<Vec<EditOutcome>> = chunk
+            .par_iter()
+            .zip(prepared)
+            .map(|(((index, path), edits), (new_bytes, outcomes))| {
+                let Some(new_bytes) = new_bytes else {
+                    return outcomes;
+                };
+                let full = ws.repo(&ws.sources[*index]).root.join(path);
+                match write_atomic(&full, &new_bytes) {
+                    Ok(()) => outcomes,
+                    Err(e) => vec![EditOutcome::Refused(format!("cannot write: {e}")); edits.len()],
+                }
+            })
+            .collect();
+        for (((index, path), edits), outcomes) in chunk.iter().zip(results) {
+            files_bar.inc(1);
+            let repo = ws.repo(&ws.sources[*index]);
+            let place = format!("{}:{path}", repo.name);
+            for ((decision, change, edit), outcome) in edits.iter().zip(outcomes) {
+                match outcome {
+                    EditOutcome::Applied => {
+                        let entry = written.entry(repo.name.clone()).or_default();
+                        if !entry.0.contains(path) {
+                            entry.0.push(path.clone());
                         }
+                        entry.1.push(format!(
+                            "- {}: {} -> {} (from {}, {})",
+                            decision.key,
+                            edit.expected,
+                            edit.new_word,
+                            change.origin,
+                            change.reason.as_str()
+                        ));
+                        applied.push(applied_of(decision, change, &place));
+                        written_statuses.push(WrittenStatus {
+                            source: change.source.clone(),
+                            key: decision.key.clone(),
+                            status: Some(change.to.status.clone()),
+                            raw_status: edit.new_word.clone(),
+                        });
                     }
-                }
-            }
-            Err(e) => vec![EditOutcome::Refused(format!("cannot read: {e}")); edits.len()],
-        };
-        for ((decision, change, edit), outcome) in edits.iter().zip(outcomes) {
-            match outcome {
-                EditOutcome::Applied => {
-                    let entry = written.entry(repo.name.clone()).or_default();
-                    if !entry.0.contains(path) {
-                        entry.0.push(path.clone());
+                    other => {
+                        incomplete.insert((decision.rule.clone(), decision.key.clone()));
+                        not_applied.push(NotApplied {
+                            key: decision.key.clone(),
+                            target: change.source.clone(),
+                            problem: match other {
+                                EditOutcome::Changed { found } => format!(
+                                    "{place} changed since it was read (now `{}`); run sync again",
+                                    found.unwrap_or_default()
+                                ),
+                                EditOutcome::Missing => format!("{place} no longer holds the item"),
+                                EditOutcome::Refused(why) => format!("{place}: {why}"),
+                                EditOutcome::Applied => String::new(),
+                            },
+                        });
                     }
-                    entry.1.push(format!(
-                        "- {}: {} -> {} (from {}, {})",
-                        decision.key,
-                        edit.expected,
-                        edit.new_word,
-                        change.origin,
-                        change.reason.as_str()
-                    ));
-                    applied.push(applied_of(decision, change, &place));
-                }
-                other => {
-                    incomplete.insert((decision.rule.clone(), decision.key.clone()));
-                    not_applied.push(NotApplied {
-                        key: decision.key.clone(),
-                        target: change.source.clone(),
-                        problem: match other {
-                            EditOutcome::Changed { found } => format!(
-                                "{place} changed since it was read (now `{}`); run sync again",
-                                found.unwrap_or_default()
-                            ),
-                            EditOutcome::Missing => format!("{place} no longer holds the item"),
-                            EditOutcome::Refused(why) => format!("{place}: {why}"),
-                            EditOutcome::Applied => String::new(),
-                        },
-                    });
                 }
             }
         }
     }
 
     files_bar.finish_and_clear();
+    crate::timings::phase("files written");
 
     // Journal the file changes that landed, in one transaction.
     let entries: Vec<JournalEntry> = applied
@@ -739,6 +842,7 @@ async fn apply(
         })
         .collect();
     store.append_journal_batch(&entries).await?;
+    crate::timings::phase("journaled");
 
     // The hub: compare-and-set against the version the plan was made from,
     // all in one transaction.
@@ -786,6 +890,7 @@ async fn apply(
         hub_bar.inc(chunk.len() as u64);
     }
     hub_bar.finish_and_clear();
+    crate::timings::phase("hub written");
     let mut versions_after: HashMap<String, i64> = versions
         .iter()
         .map(|(key, (version, _))| (key.to_string(), *version))
@@ -889,6 +994,7 @@ async fn apply(
         bases_bar.inc(chunk.len() as u64);
     }
     bases_bar.finish_and_clear();
+    crate::timings::phase("bases recorded");
     for result in stored {
         match result {
             // Another run moved it: ours is not the latest agreement; the next run re-plans.
@@ -911,50 +1017,63 @@ async fn apply(
             }
         }
     }
+    // The repos commit (and push) in parallel: each is its own git process.
+    let outcomes: Vec<(&String, &Vec<String>, Option<CommitOutcome>)> = written
+        .par_iter()
+        .map(|(repo_name, (paths, lines))| {
+            let Some(git) = gates.get(repo_name).and_then(|g| g.git.as_ref()) else {
+                // Not a git work tree: the write is final.
+                return (repo_name, paths, None);
+            };
+            let subject = ws
+                .commit_subject
+                .replace("{count}", &lines.len().to_string())
+                .replace("{run_id}", &run_id);
+            let message = format!("{subject}\n\n{}\n", lines.join("\n"));
+            let committed = git.commit_paths(paths, &message).map(|id| {
+                let pushed = match &id {
+                    Some(_) if args.push => git.push().map_err(|e| e.to_string()),
+                    _ => Ok(()),
+                };
+                // Made right on top of what was read: the next run may
+                // read from it (nobody else's commit hides in between).
+                let on_read = id.as_ref().is_some_and(|id| {
+                    let parent = git.first_parent(id).ok().flatten();
+                    parent.is_some()
+                        && parent == gates.get(repo_name).and_then(|g| g.head_at_read.clone())
+                });
+                (id, pushed, on_read)
+            });
+            (repo_name, paths, Some(committed.map_err(|e| e.to_string())))
+        })
+        .collect();
     let mut commits = Vec::new();
-    for (repo_name, (paths, lines)) in &written {
-        let Some(git) = gates.get(repo_name).and_then(|g| g.git.as_ref()) else {
-            // Not a git work tree: the write is final.
-            for path in paths {
-                store.clear_pending_write(repo_name, path).await?;
-            }
-            continue;
-        };
-        let subject = ws
-            .commit_subject
-            .replace("{count}", &lines.len().to_string())
-            .replace("{run_id}", &run_id);
-        let message = format!("{subject}\n\n{}\n", lines.join("\n"));
-        match git.commit_paths(paths, &message) {
-            Ok(Some(id)) => {
-                for path in paths {
-                    store.clear_pending_write(repo_name, path).await?;
+    let mut read_from: HashMap<String, String> = HashMap::new();
+    for (repo_name, paths, outcome) in outcomes {
+        match outcome {
+            None | Some(Ok((None, _, _))) => store.clear_pending_writes(repo_name, paths).await?,
+            Some(Ok((Some(id), pushed, on_read))) => {
+                store.clear_pending_writes(repo_name, paths).await?;
+                if on_read {
+                    read_from.insert(repo_name.clone(), id.clone());
                 }
-                commits.push((repo_name.clone(), id.clone()));
-                if args.push
-                    && let Err(e) = git.push()
-                {
+                if let Err(e) = pushed {
                     not_applied.push(NotApplied {
                         key: String::new(),
                         target: repo_name.clone(),
                         problem: format!("committed {} but the push failed: {e}", short(&id)),
                     });
                 }
+                commits.push((repo_name.clone(), id));
             }
-            Ok(None) => {
-                for path in paths {
-                    store.clear_pending_write(repo_name, path).await?;
-                }
-            }
-            Err(e) => not_applied.push(NotApplied {
+            Some(Err(e)) => not_applied.push(NotApplied {
                 key: String::new(),
                 target: repo_name.clone(),
                 problem: format!("files written but the commit failed: {e}"),
             }),
         }
     }
-
-    record_read_positions(ws, store, gates, &planned.report).await?;
+    crate::timings::phase("committed");
 
     let held = planned
         .plan
@@ -999,9 +1118,38 @@ async fn apply(
         && planned.report.warnings.is_empty()
         && args.only.is_none()
         && !args.no_writeback;
-    if converged {
-        mark_converged(ws, store, gates).await?;
-    }
+    // Items a full plan would show again: the next (focused) plan
+    // includes them.
+    let open: BTreeSet<String> = held
+        .iter()
+        .map(|(key, ..)| key.clone())
+        .chain(undecided.iter().map(|(key, ..)| key.clone()))
+        .chain(
+            not_applied
+                .iter()
+                .filter(|n| !n.key.is_empty())
+                .map(|n| n.key.clone()),
+        )
+        .chain(incomplete.iter().map(|(_, key)| key.clone()))
+        .collect();
+    mark_run(
+        ws,
+        store,
+        gates,
+        (planned.journal_at_read, &run_id),
+        &open,
+        converged,
+    )
+    .await?;
+    // What this run wrote is recorded as read, so the next run starts from
+    // this run's commit instead of re-reading it: a value edit changes
+    // nothing else in its file (and the plan read every file an
+    // interrupted run left).
+    store.record_written_statuses(&written_statuses).await?;
+    crate::timings::phase("written files recorded");
+    record_read_positions(ws, store, gates, &planned.report, &read_from).await?;
+    crate::timings::phase("committed, read positions recorded");
+
     Ok(Report {
         applied,
         not_applied,
@@ -1011,8 +1159,16 @@ async fn apply(
         repos_blocked,
         warnings: planned.report.warnings.len(),
         reads: BTreeMap::new(),
+        planned: String::new(),
     })
 }
+
+/// A commit's id (`None`: nothing to commit), how its push went, and
+/// whether its parent is the commit the run read.
+type CommitOutcome = Result<(Option<String>, Result<(), String>, bool), String>;
+
+/// A file's new content (`None`: unchanged or unreadable) and each edit's outcome.
+type Prepared = (Option<Vec<u8>>, Vec<EditOutcome>);
 
 /// One planned file edit and the decision it carries out.
 type PlannedEdit<'p> = (&'p Decision, &'p Change, FileEdit);
@@ -1094,6 +1250,7 @@ fn write_report(
         for (source, read) in &report.reads {
             writeln!(out, "{dim}read {source}: {read}{dim:#}")?;
         }
+        writeln!(out, "{dim}planned items: {}{dim:#}", report.planned)?;
         for (repo, gate) in gates {
             for note in &gate.notes {
                 writeln!(out, "{dim}repo {repo}: {note}{dim:#}")?;
