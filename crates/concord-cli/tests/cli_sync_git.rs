@@ -961,3 +961,59 @@ fn a_sync_planning_only_changed_items_decides_like_a_full_one() {
     assert!(focused_rounds >= 6, "only {focused_rounds} focused rounds");
     assert!(changes >= 6, "only {changes} changes applied");
 }
+
+#[test]
+fn a_repo_mid_merge_with_a_locked_index_or_a_detached_head_is_skipped_with_the_fix() {
+    let world = World::new(MERGE);
+    let a = world.machine("a");
+    a.sync(&[]);
+    assert_eq!(a.concord(&["set", "T1", "done"]).code, 0);
+    let app = a.app();
+    let untouched = |out: &Output, why: &str| {
+        assert!(out.stdout.contains(why), "{why}:\n{}", out.stdout);
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        assert!(
+            a.read("docs/workplan.md").contains("id: T1\nstatus: todo"),
+            "{why}: nothing written"
+        );
+    };
+
+    // A merge stopped on a conflict.
+    git(&app, &["switch", "-q", "-c", "other"]);
+    a.commit_file("docs/notes.md", &NOTES.replace("todo", "blocked"), "other");
+    git(&app, &["switch", "-q", "main"]);
+    a.commit_file(
+        "docs/notes.md",
+        &NOTES.replace("todo", "in_progress"),
+        "main",
+    );
+    let merge = Command::new("git")
+        .current_dir(&app)
+        .args(["merge", "-q", "other"])
+        .output()
+        .expect("git merge");
+    assert!(!merge.status.success(), "the merge conflicts");
+    let out = a.sync(&[]);
+    untouched(&out, "a merge is in progress");
+    assert!(out.stdout.contains("merge --abort"), "{}", out.stdout);
+    git(&app, &["merge", "--abort"]);
+
+    // Another git command holds the index.
+    let lock = app.join(".git/index.lock");
+    std::fs::write(&lock, "").expect("lock");
+    untouched(&a.sync(&[]), "the git index of");
+    std::fs::remove_file(&lock).expect("unlock");
+
+    // A detached HEAD: a commit would belong to no branch.
+    git(&app, &["switch", "-q", "--detach"]);
+    untouched(&a.sync(&[]), "HEAD is detached");
+    git(&app, &["switch", "-q", "main"]);
+
+    // Fixed: the value lands.
+    let out = a.sync(&[]);
+    assert!(
+        out.stdout.contains("T1  workplans: todo -> done"),
+        "{}",
+        out.stdout
+    );
+}

@@ -445,6 +445,21 @@ impl Repo {
     /// Fails with [`GitError::NotAWorkTree`] when `root` is not inside a
     /// work tree (or does not exist, or is a bare repository).
     pub fn open(root: &Path) -> Result<Repo, GitError> {
+        // The common case needs no git process: `root` is the top of a work
+        // tree with its own `.git` directory (and no environment says
+        // otherwise). Worktrees, submodules and the rest ask git.
+        let overridden = ["GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR"]
+            .iter()
+            .any(|var| std::env::var_os(var).is_some());
+        if !overridden
+            && root.join(".git").is_dir()
+            && let Ok(root) = std::fs::canonicalize(root)
+        {
+            return Ok(Repo {
+                git_dir: root.join(".git"),
+                root,
+            });
+        }
         let probe = Repo {
             root: root.to_path_buf(),
             git_dir: PathBuf::new(),

@@ -157,6 +157,10 @@ fn open_from_a_subfolder_finds_the_work_tree_root() {
         repo.root().canonicalize().expect("canonical"),
         dir.canonicalize().expect("canonical")
     );
+    // The top itself is opened without asking git: the same root.
+    let top = Repo::open(&dir).expect("opens");
+    assert_eq!(top.root(), repo.root());
+    assert_eq!(top.head().expect("head"), repo.head().expect("head"));
 }
 
 #[test]
