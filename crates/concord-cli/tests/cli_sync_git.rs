@@ -1017,3 +1017,78 @@ fn a_repo_mid_merge_with_a_locked_index_or_a_detached_head_is_skipped_with_the_f
         out.stdout
     );
 }
+
+#[test]
+fn files_changed_between_read_and_write_are_read_and_planned_again() {
+    use std::io::{Read, Write};
+    let world = World::new(MERGE);
+    let a = world.machine("a");
+    a.sync(&[]);
+    assert_eq!(a.concord(&["set", "T1", "done"]).code, 0);
+    assert_eq!(a.concord(&["set", "N1", "done"]).code, 0);
+
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("concord"))
+        .current_dir(&a.root)
+        .env("NO_COLOR", "1")
+        .env("CONCORD_HUB_URL", &world.hub_url)
+        .env("CONCORD_ACTOR", "tester@machine")
+        .env_remove("CONCORD_CONFIG")
+        .args(["sync", "--confirm"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let prompt = "apply these changes? [y/N] ";
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains(prompt) {
+        let n = stdout.read(&mut buf).expect("read");
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let first_plan = String::from_utf8_lossy(&seen).into_owned();
+    assert!(first_plan.contains("T1"), "{first_plan}");
+
+    // Meanwhile, a teammate starts T1 and drops the notes file.
+    a.commit_file(
+        "docs/workplan.md",
+        &WORKPLAN.replacen("status: todo", "status: in_progress", 1),
+        "start T1",
+    );
+    git(&a.app(), &["rm", "-q", "docs/notes.md"]);
+    git(&a.app(), &["commit", "-q", "-m", "drop notes"]);
+
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"y\ny\n").expect("answer");
+    drop(stdin);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("read");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{first_plan}{rest}");
+    assert!(
+        rest.contains("files changed while syncing: read and planned again"),
+        "{rest}"
+    );
+    // Re-read: the teammate's in_progress is what done replaces, never
+    // their bytes overwritten blindly; the dropped file is not re-created.
+    assert!(
+        rest.contains("T1  workplans: in_progress -> done"),
+        "{rest}"
+    );
+    assert!(rest.contains("(1 time)"), "{rest}");
+    assert!(
+        a.read("docs/workplan.md").contains("id: T1\nstatus: done"),
+        "{rest}"
+    );
+    assert!(!a.app().join("docs/notes.md").exists());
+    let log = git(&a.app(), &["log", "--format=%s"]);
+    assert!(
+        log.contains("start T1") && log.contains("drop notes"),
+        "{log}"
+    );
+    // Converged.
+    let again = a.sync(&[]);
+    assert!(again.stdout.contains("nothing"), "{}", again.stdout);
+}

@@ -49,6 +49,9 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// Show the plan and ask before applying it (the answer is read from stdin).
+    #[arg(long, conflicts_with = "dry_run")]
+    confirm: bool,
 }
 
 /// What the gates found for one repo.
@@ -81,6 +84,9 @@ struct NotApplied {
     key: String,
     target: String,
     problem: String,
+    /// The file changed between read and write: worth reading again.
+    #[serde(skip)]
+    raced: bool,
 }
 
 #[derive(Serialize)]
@@ -96,6 +102,8 @@ struct Report {
     reads: BTreeMap<String, String>,
     /// Which items were planned: `all`, or `changed since journal entry N`.
     planned: String,
+    /// How many times files changed under the run, so it read and planned again.
+    replans: usize,
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
@@ -117,6 +125,76 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             None,
         ));
     }
+    let mut earlier: Vec<Report> = Vec::new();
+    loop {
+        let (mut report, gates, planned) = match pass(ws, args, earlier.len())? {
+            Pass::Finished(outcome) => return Ok(outcome),
+            Pass::Declined if earlier.is_empty() => return Ok(Outcome::Findings),
+            Pass::Declined => {
+                // What the earlier passes applied still stands: report it.
+                let mut report = earlier.pop().expect("not empty");
+                report.not_applied.retain(|n| !n.raced);
+                (report, BTreeMap::new(), None)
+            }
+            Pass::Applied(applied) => {
+                let (report, gates, planned) = *applied;
+                (report, gates, Some(planned))
+            }
+        };
+        // A file changed between this pass's read and its write: read
+        // again and plan again, a bounded number of times.
+        if planned.is_some()
+            && report.not_applied.iter().any(|n| n.raced)
+            && earlier.len() < MAX_REPLANS
+        {
+            earlier.push(report);
+            continue;
+        }
+        report.replans = earlier.len();
+        for before in earlier.drain(..).rev() {
+            report.applied.splice(0..0, before.applied);
+            report.commits.splice(0..0, before.commits);
+        }
+        let mut out = output::stdout();
+        let written = if args.json {
+            serde_json::to_writer_pretty(&mut out, &report)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+        } else {
+            write_report(
+                ws,
+                &report,
+                &gates,
+                args.verbose,
+                planned.as_ref(),
+                &mut out,
+            )
+        };
+        output::finish(written.and_then(|()| out.flush()));
+        return Ok(if !report.not_applied.is_empty() {
+            Outcome::PartialFailure
+        } else if report.held.is_empty() && report.undecided.is_empty() && report.warnings == 0 {
+            Outcome::Clean
+        } else {
+            Outcome::Findings
+        });
+    }
+}
+
+/// How many times one run reads and plans again after files changed
+/// under it.
+const MAX_REPLANS: usize = 2;
+
+/// How one pass (gates, read, plan, apply) ended.
+enum Pass {
+    /// Nothing to apply (nothing changed, or a dry run): already printed.
+    Finished(Outcome),
+    /// The user said no at `--confirm`.
+    Declined,
+    Applied(Box<(Report, BTreeMap<String, RepoGate>, Planned)>),
+}
+
+fn pass(ws: &Workspace, args: &Args, replans: usize) -> Result<Pass, Failure> {
     let mut gates = gate_repos(ws, args);
     crate::timings::phase("gates");
     if !args.dry_run {
@@ -135,7 +213,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         } else {
             println!("nothing changed since the last sync converged ({since}): nothing to do");
         }
-        return Ok(Outcome::Clean);
+        return Ok(Pass::Finished(Outcome::Clean));
     }
     let gate = |obs: &Observation| {
         gates.get(&*obs.repo).map_or(Gate::default(), |g| Gate {
@@ -200,11 +278,14 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     if args.dry_run {
         let written = write_text(ws, &planned.report, &planned.plan, &mut out);
         output::finish(written.and_then(|()| out.flush()));
-        return Ok(if planned.plan.is_empty() {
+        return Ok(Pass::Finished(if planned.plan.is_empty() {
             Outcome::Clean
         } else {
             Outcome::Findings
-        });
+        }));
+    }
+    if args.confirm && !planned.plan.is_empty() && !confirmed(ws, &planned, replans)? {
+        return Ok(Pass::Declined);
     }
     let mut report = hub::block_on(async {
         let store = hub::open(ws).await?;
@@ -220,21 +301,34 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             output::count(open.len(), "item")
         ),
     };
-    let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
-    } else {
-        write_report(ws, &report, &gates, args.verbose, &planned, &mut out)
-    };
-    output::finish(written.and_then(|()| out.flush()));
-    Ok(if !report.not_applied.is_empty() {
-        Outcome::PartialFailure
-    } else if report.held.is_empty() && report.undecided.is_empty() && report.warnings == 0 {
-        Outcome::Clean
-    } else {
-        Outcome::Findings
-    })
+    Ok(Pass::Applied(Box::new((report, gates, planned))))
+}
+
+/// Shows the plan and asks whether to apply it; the answer is read from
+/// stdin, a terminal or not.
+fn confirmed(ws: &Workspace, planned: &Planned, replans: usize) -> Result<bool, Failure> {
+    let mut out = output::stdout();
+    let asked = (|| {
+        if replans > 0 {
+            writeln!(
+                out,
+                "files changed while syncing: read and planned again; the new plan:"
+            )?;
+        }
+        write_text(ws, &planned.report, &planned.plan, &mut out)?;
+        write!(out, "apply these changes? [y/N] ")?;
+        out.flush()
+    })();
+    output::finish(asked);
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::usage(format!("cannot read the answer: {e}"), None))?;
+    let yes = matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes");
+    if !yes {
+        println!("nothing applied");
+    }
+    Ok(yes)
 }
 
 /// How long a gate's best-effort fetch may take.
@@ -659,6 +753,7 @@ async fn apply(
             key: decision.key.clone(),
             target: change.source.clone(),
             problem: why.to_string(),
+            raced: false,
         };
         if !allowed(&change.source) {
             incomplete.insert((decision.rule.clone(), decision.key.clone()));
@@ -732,6 +827,10 @@ async fn apply(
                         let new_bytes = (new_bytes != bytes).then_some(new_bytes);
                         (new_bytes, outcomes)
                     }
+                    // Deleted since it was read: its items are gone.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        (None, vec![EditOutcome::Missing; edits.len()])
+                    }
                     Err(e) => (
                         None,
                         vec![EditOutcome::Refused(format!("cannot read: {e}")); edits.len()],
@@ -801,6 +900,10 @@ async fn apply(
                         not_applied.push(NotApplied {
                             key: decision.key.clone(),
                             target: change.source.clone(),
+                            raced: matches!(
+                                other,
+                                EditOutcome::Changed { .. } | EditOutcome::Missing
+                            ),
                             problem: match other {
                                 EditOutcome::Changed { found } => format!(
                                     "{place} changed since it was read (now `{}`); run sync again",
@@ -907,6 +1010,7 @@ async fn apply(
                     key: decision.key.clone(),
                     target: HUB_SOURCE.into(),
                     problem: "the hub value changed since it was read; run sync again".into(),
+                    raced: true,
                 });
             }
             Err(e) => return Err(e.into()),
@@ -1062,6 +1166,7 @@ async fn apply(
                         key: String::new(),
                         target: repo_name.clone(),
                         problem: format!("committed {} but the push failed: {e}", short(&id)),
+                        raced: false,
                     });
                 }
                 commits.push((repo_name.clone(), id));
@@ -1070,6 +1175,7 @@ async fn apply(
                 key: String::new(),
                 target: repo_name.clone(),
                 problem: format!("files written but the commit failed: {e}"),
+                raced: false,
             }),
         }
     }
@@ -1160,6 +1266,7 @@ async fn apply(
         warnings: planned.report.warnings.len(),
         reads: BTreeMap::new(),
         planned: String::new(),
+        replans: 0,
     })
 }
 
@@ -1210,7 +1317,7 @@ fn write_report(
     report: &Report,
     gates: &BTreeMap<String, RepoGate>,
     verbose: bool,
-    planned: &Planned,
+    planned: Option<&Planned>,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
     let (key, dim, warn, bad) = (paint(KEY), paint(DIM), paint(WARN), paint(BAD));
@@ -1257,7 +1364,16 @@ fn write_report(
             }
         }
     }
-    output::write_warnings(out, ws, &planned.report.warnings)?;
+    if let Some(planned) = planned {
+        output::write_warnings(out, ws, &planned.report.warnings)?;
+    }
+    if report.replans > 0 {
+        writeln!(
+            out,
+            "files or hub values changed while syncing: read and planned again ({})",
+            output::count(report.replans, "time")
+        )?;
+    }
     writeln!(
         out,
         "{} applied, {} not applied, {} held back, {} not decided, {}",
