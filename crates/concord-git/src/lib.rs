@@ -509,16 +509,7 @@ impl Repo {
 
     /// The commit id of HEAD, `None` on an unborn branch (no commit yet).
     pub fn head(&self) -> Result<Option<String>, GitError> {
-        let args = ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"];
-        let output = self.output(Access::Read, &args)?;
-        if output.status.success() {
-            return Ok(Some(self.single_line(&args, &output.stdout)?));
-        }
-        // `--verify --quiet` fails silently for a missing ref, loudly otherwise.
-        if output.status.code() == Some(1) && output.stderr.is_empty() {
-            return Ok(None);
-        }
-        Err(self.failed(&args, &output))
+        self.commit_id("HEAD^{commit}")
     }
 
     /// The first parent of `commit`, `None` for a root commit.
@@ -526,12 +517,17 @@ impl Repo {
         if commit.starts_with('-') {
             return Ok(None);
         }
-        let spec = format!("{commit}^1");
-        let args = ["rev-parse", "--verify", "--quiet", spec.as_str()];
+        self.commit_id(&format!("{commit}^1"))
+    }
+
+    /// The id `spec` names, `None` when it names nothing.
+    fn commit_id(&self, spec: &str) -> Result<Option<String>, GitError> {
+        let args = ["rev-parse", "--verify", "--quiet", spec];
         let output = self.output(Access::Read, &args)?;
         if output.status.success() {
             return Ok(Some(self.single_line(&args, &output.stdout)?));
         }
+        // `--verify --quiet` fails silently for a missing ref, loudly otherwise.
         if output.status.code() == Some(1) && output.stderr.is_empty() {
             return Ok(None);
         }
