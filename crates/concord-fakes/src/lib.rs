@@ -6,6 +6,9 @@
 //! its own thread and runtime; the [`Control`] it returns injects latency
 //! and failures and records every request.
 
+pub mod github;
+pub mod openproject;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};

@@ -3,3 +3,5 @@
 //! they share (retries, backoff, errors that name the request).
 
 pub mod http;
+pub mod github;
+pub mod openproject;
