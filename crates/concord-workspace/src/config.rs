@@ -29,6 +29,8 @@ struct RawConfig {
     workflows: Vec<RawWorkflow>,
     #[serde(default, rename = "source")]
     sources: Vec<RawSource>,
+    #[serde(default, rename = "tracker")]
+    trackers: Vec<crate::trackers::RawTracker>,
     #[serde(default)]
     hub: Option<RawHub>,
     #[serde(default)]
@@ -210,6 +212,8 @@ pub struct Workspace {
     pub repos: Vec<Repo>,
     pub workflows: Vec<Workflow>,
     pub sources: Vec<Source>,
+    /// OpenProject projects and GitHub repositories synced like sources.
+    pub trackers: Vec<crate::trackers::Tracker>,
     pub hub: Hub,
     pub max_file_bytes: u64,
     /// The `[[sync]]` rules, ready for the engine.
@@ -431,6 +435,26 @@ fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspac
         sources.push(validate_source(src, &repos, &workflows, errors)?);
     }
 
+    let mut trackers: Vec<crate::trackers::Tracker> = Vec::new();
+    for tracker in raw.trackers {
+        let name = tracker.name();
+        let taken = sources.iter().any(|s| s.name == *name.get_ref())
+            || trackers.iter().any(|t| t.name == *name.get_ref())
+            || name.get_ref() == crate::sync_rules::HUB_SOURCE;
+        if taken {
+            return Err(errors.at(
+                name.span(),
+                format!(
+                    "`{}` is already the name of a source (or the hub)",
+                    name.get_ref()
+                ),
+            ));
+        }
+        trackers.push(crate::trackers::validate_tracker(
+            tracker, &workflows, errors,
+        )?);
+    }
+
     let (url, actor) = match raw.hub {
         Some(hub) => (hub.url, hub.actor),
         None => (None, None),
@@ -447,8 +471,22 @@ fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspac
         .scan
         .and_then(|s| s.max_file_bytes)
         .unwrap_or(DEFAULT_MAX_FILE_BYTES);
+    let members: Vec<crate::sync_rules::Member<'_>> = sources
+        .iter()
+        .map(|s| crate::sync_rules::Member {
+            name: &s.name,
+            workflow: s.workflow,
+            has_owner: s.owner_field.is_some(),
+        })
+        .chain(trackers.iter().map(|t| crate::sync_rules::Member {
+            name: &t.name,
+            workflow: t.workflow,
+            has_owner: false,
+        }))
+        .collect();
     let rules =
-        crate::sync_rules::validate(&raw.syncs, &sources, &workflows, errors).map_err(|e| *e)?;
+        crate::sync_rules::validate(&raw.syncs, &members, &workflows, errors).map_err(|e| *e)?;
+    drop(members);
     let commit_subject = match raw.commit.and_then(|c| c.subject) {
         Some(subject) => {
             let text = subject.get_ref();
@@ -479,6 +517,7 @@ fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspac
         repos,
         workflows,
         sources,
+        trackers,
         hub,
         max_file_bytes,
     })

@@ -10,6 +10,7 @@ mod scan;
 pub mod status;
 mod sync_input;
 mod sync_rules;
+pub mod trackers;
 mod writeback;
 
 pub use config::{

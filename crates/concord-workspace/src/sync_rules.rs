@@ -1,7 +1,7 @@
 //! `[[sync]]` rules: which sources a rule joins and in which mode, checked
 //! against the declared sources before the engine sees them.
 
-use crate::config::{ConfigError, Errors, Source, did_you_mean};
+use crate::config::{ConfigError, Errors, did_you_mean};
 use concord_engine::{Mode, Reopen, Rule};
 use concord_model::Workflow;
 use serde::Deserialize;
@@ -28,9 +28,16 @@ pub(crate) struct RawSync {
     owners: Option<Spanned<BTreeMap<String, String>>>,
 }
 
+/// What a rule needs to know of a source it names (a file source or a tracker).
+pub(crate) struct Member<'a> {
+    pub name: &'a str,
+    pub workflow: usize,
+    pub has_owner: bool,
+}
+
 pub(crate) fn validate(
     raw: &[RawSync],
-    sources: &[Source],
+    sources: &[Member<'_>],
     workflows: &[Workflow],
     errors: &Errors<'_>,
 ) -> Result<Vec<Rule>, Box<ConfigError>> {
@@ -133,8 +140,8 @@ pub(crate) fn validate(
                     for member in &members {
                         let owner_configured = sources
                             .iter()
-                            .find(|s| &s.name == member)
-                            .is_some_and(|s| s.owner_field.is_some());
+                            .find(|s| s.name == member)
+                            .is_some_and(|s| s.has_owner);
                         if member != HUB_SOURCE && !owner_configured {
                             return Err(Box::new(errors.with_help(
                                 between.span(),
@@ -168,14 +175,11 @@ pub(crate) fn validate(
             if member == HUB_SOURCE {
                 continue;
             }
-            let Some(source) = sources.iter().find(|s| &s.name == member) else {
+            let Some(source) = sources.iter().find(|s| s.name == member) else {
                 return Err(Box::new(errors.with_help(
                     where_.clone(),
                     format!("sync rule names source `{member}`, which is not declared"),
-                    did_you_mean(
-                        member,
-                        sources.iter().map(|s| s.name.as_str()).chain([HUB_SOURCE]),
-                    ),
+                    did_you_mean(member, sources.iter().map(|s| s.name).chain([HUB_SOURCE])),
                 )));
             };
             match workflow {
