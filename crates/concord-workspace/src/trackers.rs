@@ -280,7 +280,7 @@ fn check_url(url: &str) -> Result<String, String> {
         Some((scheme, _)) if !matches!(scheme, "http" | "https") => Err(format!(
             "url `{url}`: only http:// and https:// are supported"
         )),
-        Some((_, rest)) if rest.is_empty() => Err(format!("url `{url}` names no host")),
+        Some((_, "")) => Err(format!("url `{url}` names no host")),
         Some(_) => Ok(trimmed.to_string()),
     }
 }
