@@ -1,1 +1,1455 @@
-//! (in progress)
+//! A fake GitHub REST API (version 2022-11-28): repository issues and pull
+//! requests, with GitHub's authentication, primary rate limit, conditional
+//! requests (strong `ETag`, `If-None-Match` -> 304 that costs nothing),
+//! `Link` pagination through `/repositories/{id}/...` URLs, and its error
+//! bodies (401 Bad credentials, 404 Not Found, 422 Validation Failed).
+//!
+//! [`FakeGitHub`] seeds and inspects the data; its [`Control`] injects
+//! latency and faults (e.g. a secondary-limit 429 with `Retry-After`).
+
+use crate::{Control, FakeServer, credentials};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The only API version the fake serves; others get GitHub's 400.
+pub const API_VERSION: &str = "2022-11-28";
+const WEB: &str = "https://github.com";
+const DOCS_ISSUES: &str = "https://docs.github.com/rest/issues/issues";
+const DOCS_PULLS: &str = "https://docs.github.com/rest/pulls/pulls";
+const DOCS_RATE: &str = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api";
+const DOCS_AUTH: &str = "https://docs.github.com/rest";
+const STATE_REASONS: [&str; 4] = ["completed", "not_planned", "duplicate", "reopened"];
+
+/// A pull request as the fake holds it, for assertions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakePull {
+    pub number: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub head: String,
+    pub base: String,
+    /// "open" or "closed".
+    pub state: String,
+    pub merged: bool,
+}
+
+/// The primary rate limit as the fake counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u64,
+    pub used: u64,
+    pub remaining: u64,
+    /// Epoch seconds when the window restarts.
+    pub reset: u64,
+}
+
+struct Rate {
+    limit: u64,
+    used: u64,
+    reset: u64,
+    window: u64,
+    /// 403 (GitHub's usual answer) or 429.
+    status: u16,
+}
+
+struct PullPart {
+    head: String,
+    base: String,
+    head_sha: String,
+    base_sha: String,
+    merged_at: Option<u64>,
+    draft: bool,
+}
+
+struct Item {
+    id: u64,
+    number: u64,
+    title: String,
+    body: Option<String>,
+    open: bool,
+    state_reason: Option<String>,
+    labels: Vec<String>,
+    created_at: u64,
+    updated_at: u64,
+    closed_at: Option<u64>,
+    pull: Option<PullPart>,
+}
+
+struct Repo {
+    id: u64,
+    owner: String,
+    name: String,
+    /// Branch name -> head commit sha.
+    branches: BTreeMap<String, String>,
+    /// Known labels (id, name), created on first use as GitHub does.
+    labels: Vec<(u64, String)>,
+    items: BTreeMap<u64, Item>,
+    next_number: u64,
+}
+
+impl Repo {
+    fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+}
+
+struct Hub {
+    token: String,
+    /// The server's own URL, for absolute links.
+    base: String,
+    /// Keyed by lowercased `owner/name`: GitHub names are case-insensitive.
+    repos: BTreeMap<String, Repo>,
+    next_id: u64,
+    /// Last timestamp handed out (epoch seconds); strictly increasing.
+    clock: u64,
+    rate: Rate,
+    header_problems: Vec<String>,
+}
+
+type Shared = Arc<Mutex<Hub>>;
+
+fn lock(hub: &Shared) -> MutexGuard<'_, Hub> {
+    // A panicking test must not wedge the server for later assertions.
+    hub.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, GitHub's timestamp format.
+fn iso(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn fnv(seed: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(seed, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// A strong validator derived from the exact body bytes.
+fn etag_of(bytes: &[u8]) -> String {
+    format!(
+        "\"{:016x}{:016x}\"",
+        fnv(0xcbf2_9ce4_8422_2325, bytes),
+        fnv(0x8422_2325_cbf2_9ce4, bytes)
+    )
+}
+
+/// `If-None-Match` uses the weak comparison (RFC 9110 13.1.2): `W/` is
+/// ignored, a list or `*` may be sent.
+fn none_match(header: &str, etag: &str) -> bool {
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    header
+        .split(',')
+        .any(|t| t.trim() == "*" || bare(t) == bare(etag))
+}
+
+fn sha_of(text: &str) -> String {
+    format!(
+        "{:016x}{:016x}{:08x}",
+        fnv(1, text.as_bytes()),
+        fnv(2, text.as_bytes()),
+        fnv(3, text.as_bytes()) as u32
+    )
+}
+
+fn percent_decode(text: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The query as sent (raw pairs, for re-emitting in links) and decoded.
+struct Query {
+    raw: Vec<(String, String)>,
+}
+
+impl Query {
+    fn parse(query: Option<&str>) -> Query {
+        let raw = query
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| match p.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (p.to_string(), String::new()),
+            })
+            .collect();
+        Query { raw }
+    }
+
+    /// The last value given for `name`, decoded.
+    fn get(&self, name: &str) -> Option<String> {
+        self.raw
+            .iter()
+            .rev()
+            .find(|(k, _)| percent_decode(k) == name)
+            .map(|(_, v)| percent_decode(v))
+    }
+
+    /// The same query with `page` set to `page`.
+    fn with_page(&self, page: u64) -> String {
+        let mut parts: Vec<String> = self
+            .raw
+            .iter()
+            .filter(|(k, _)| percent_decode(k) != "page")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        parts.push(format!("page={page}"));
+        parts.join("&")
+    }
+}
+
+/// What a route answers, before the shared headers go on.
+struct Reply {
+    status: u16,
+    body: Value,
+    link: Option<String>,
+    location: Option<String>,
+}
+
+impl Reply {
+    fn ok(body: Value) -> Reply {
+        Reply::with(200, body)
+    }
+
+    fn with(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            body,
+            link: None,
+            location: None,
+        }
+    }
+
+    fn error(status: u16, message: &str, docs: &str) -> Reply {
+        Reply::with(
+            status,
+            json!({"message": message, "documentation_url": docs, "status": status.to_string()}),
+        )
+    }
+
+    fn not_found(docs: &str) -> Reply {
+        Reply::error(404, "Not Found", docs)
+    }
+
+    /// 422 Validation Failed with GitHub's `errors` array.
+    fn validation(errors: Vec<Value>, docs: &str) -> Reply {
+        Reply::with(
+            422,
+            json!({
+                "message": "Validation Failed",
+                "errors": errors,
+                "documentation_url": docs,
+                "status": "422",
+            }),
+        )
+    }
+
+    fn invalid_field(resource: &str, field: &str, value: &Value, docs: &str) -> Reply {
+        Reply::validation(
+            vec![json!({"resource": resource, "field": field, "code": "invalid", "value": value})],
+            docs,
+        )
+    }
+
+    /// GitHub's answer to a body that does not match the schema.
+    fn invalid_request(detail: &str, docs: &str) -> Reply {
+        Reply::error(422, &format!("Invalid request.\n\n{detail}"), docs)
+    }
+}
+
+fn parse_body(body: &[u8], docs: &str) -> Result<serde_json::Map<String, Value>, Reply> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(Reply::invalid_request(
+            &format!("For 'links/0/schema', {other} is not an object."),
+            docs,
+        )),
+        Err(_) => Err(Reply::error(400, "Problems parsing JSON", docs)),
+    }
+}
+
+/// A string (or absent/null) property; anything else is a schema error.
+fn opt_str(
+    map: &serde_json::Map<String, Value>,
+    name: &str,
+    docs: &str,
+) -> Result<Option<String>, Reply> {
+    match map.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(Reply::invalid_request(
+            &format!("For 'properties/{name}', {other} is not a string or null."),
+            docs,
+        )),
+    }
+}
+
+impl Hub {
+    fn tick(&mut self) -> u64 {
+        self.clock = now_secs().max(self.clock + 1);
+        self.clock
+    }
+
+    /// Seeded data is dated in the past, a minute apart.
+    fn seed_tick(&mut self) -> u64 {
+        self.clock += 60;
+        self.clock
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn repo_mut(&mut self, full_name: &str) -> &mut Repo {
+        match self.repos.get_mut(&full_name.to_ascii_lowercase()) {
+            Some(repo) => repo,
+            None => panic!("FakeGitHub: no repository `{full_name}`; call add_repo first"),
+        }
+    }
+
+    fn find(&self, owner: &str, name: &str) -> Option<&Repo> {
+        self.repos
+            .get(&format!("{owner}/{name}").to_ascii_lowercase())
+    }
+
+    fn find_by_id(&self, id: &str) -> Option<&Repo> {
+        let id: u64 = id.parse().ok()?;
+        self.repos.values().find(|r| r.id == id)
+    }
+
+    fn user(&self) -> Value {
+        json!({"login": "octocat", "id": 1, "node_id": "MDQ6VXNlcjE=", "type": "User", "site_admin": false})
+    }
+
+    fn repo_json(&self, repo: &Repo) -> Value {
+        json!({
+            "id": repo.id,
+            "node_id": format!("R_{}", repo.id),
+            "name": repo.name,
+            "full_name": repo.full_name(),
+            "owner": {"login": repo.owner, "id": 1, "type": "User"},
+            "private": true,
+            "html_url": format!("{WEB}/{}", repo.full_name()),
+            "url": format!("{}/repos/{}", self.base, repo.full_name()),
+            "default_branch": "main",
+        })
+    }
+
+    fn label_json(&self, repo: &Repo, name: &str) -> Value {
+        let id = repo
+            .labels
+            .iter()
+            .find(|(_, n)| n == name)
+            .map_or(0, |(id, _)| *id);
+        json!({
+            "id": id,
+            "node_id": format!("LA_{id}"),
+            "url": format!("{}/repos/{}/labels/{name}", self.base, repo.full_name()),
+            "name": name,
+            "color": "ededed",
+            "default": false,
+            "description": null,
+        })
+    }
+
+    fn issue_json(&self, repo: &Repo, item: &Item) -> Value {
+        let full = repo.full_name();
+        let api = format!("{}/repos/{full}/issues/{}", self.base, item.number);
+        let kind = if item.pull.is_some() {
+            "pull"
+        } else {
+            "issues"
+        };
+        let mut value = json!({
+            "id": item.id,
+            "node_id": format!("I_{}", item.id),
+            "url": api,
+            "repository_url": format!("{}/repos/{full}", self.base),
+            "labels_url": format!("{api}/labels{{/name}}"),
+            "comments_url": format!("{api}/comments"),
+            "events_url": format!("{api}/events"),
+            "html_url": format!("{WEB}/{full}/{kind}/{}", item.number),
+            "number": item.number,
+            "state": if item.open { "open" } else { "closed" },
+            "state_reason": item.state_reason,
+            "title": item.title,
+            "body": item.body,
+            "user": self.user(),
+            "labels": item.labels.iter().map(|l| self.label_json(repo, l)).collect::<Vec<_>>(),
+            "assignee": null,
+            "assignees": [],
+            "milestone": null,
+            "locked": false,
+            "active_lock_reason": null,
+            "comments": 0,
+            "created_at": iso(item.created_at),
+            "updated_at": iso(item.updated_at),
+            "closed_at": item.closed_at.map(iso),
+            "author_association": "OWNER",
+        });
+        if let (Some(pull), Value::Object(map)) = (&item.pull, &mut value) {
+            let pulls = format!("{}/repos/{full}/pulls/{}", self.base, item.number);
+            let html = format!("{WEB}/{full}/pull/{}", item.number);
+            map.insert(
+                "pull_request".into(),
+                json!({
+                    "url": pulls,
+                    "html_url": html,
+                    "diff_url": format!("{html}.diff"),
+                    "patch_url": format!("{html}.patch"),
+                    "merged_at": pull.merged_at.map(iso),
+                }),
+            );
+            map.insert("draft".into(), json!(pull.draft));
+        }
+        value
+    }
+
+    fn branch_json(&self, repo: &Repo, branch: &str, sha: &str) -> Value {
+        json!({
+            "label": format!("{}:{branch}", repo.owner),
+            "ref": branch,
+            "sha": sha,
+            "user": {"login": repo.owner, "id": 1, "type": "User"},
+            "repo": self.repo_json(repo),
+        })
+    }
+
+    /// A pull request; the single-PR endpoint adds `merged` and friends.
+    fn pull_json(&self, repo: &Repo, item: &Item, pull: &PullPart, single: bool) -> Value {
+        let full = repo.full_name();
+        let api = format!("{}/repos/{full}/pulls/{}", self.base, item.number);
+        let html = format!("{WEB}/{full}/pull/{}", item.number);
+        let mut value = json!({
+            "id": item.id,
+            "node_id": format!("PR_{}", item.id),
+            "url": api,
+            "html_url": html,
+            "diff_url": format!("{html}.diff"),
+            "patch_url": format!("{html}.patch"),
+            "issue_url": format!("{}/repos/{full}/issues/{}", self.base, item.number),
+            "number": item.number,
+            "state": if item.open { "open" } else { "closed" },
+            "locked": false,
+            "title": item.title,
+            "user": self.user(),
+            "body": item.body,
+            "labels": item.labels.iter().map(|l| self.label_json(repo, l)).collect::<Vec<_>>(),
+            "milestone": null,
+            "created_at": iso(item.created_at),
+            "updated_at": iso(item.updated_at),
+            "closed_at": item.closed_at.map(iso),
+            "merged_at": pull.merged_at.map(iso),
+            "merge_commit_sha": pull.merged_at.map(|_| sha_of(&format!("merge {}", item.id))),
+            "assignee": null,
+            "assignees": [],
+            "requested_reviewers": [],
+            "draft": pull.draft,
+            "head": self.branch_json(repo, &pull.head, &pull.head_sha),
+            "base": self.branch_json(repo, &pull.base, &pull.base_sha),
+            "author_association": "OWNER",
+        });
+        if let (true, Value::Object(map)) = (single, &mut value) {
+            let merged = pull.merged_at.is_some();
+            map.insert("merged".into(), json!(merged));
+            map.insert(
+                "mergeable".into(),
+                json!(if item.open { Some(true) } else { None }),
+            );
+            map.insert(
+                "merged_by".into(),
+                if merged { self.user() } else { Value::Null },
+            );
+            map.insert("comments".into(), json!(0));
+            map.insert("commits".into(), json!(1));
+            map.insert("additions".into(), json!(1));
+            map.insert("deletions".into(), json!(0));
+            map.insert("changed_files".into(), json!(1));
+        }
+        value
+    }
+
+    /// One page of `items` with GitHub's `Link` header: `prev`, `next`,
+    /// `last`, `first`, absolute, through `/repositories/{id}/{kind}`.
+    fn page(&self, items: Vec<Value>, query: &Query, repo_id: u64, kind: &str) -> Reply {
+        let per_page = query
+            .get("per_page")
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|n| *n > 0)
+            .map_or(30, |n| n.min(100));
+        let page = query
+            .get("page")
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(1);
+        let total = items.len() as u64;
+        let last = total.div_ceil(per_page).max(1);
+        let start = ((page - 1).saturating_mul(per_page)).min(total) as usize;
+        let end = (start as u64 + per_page).min(total) as usize;
+        let slice: Vec<Value> = items[start..end].to_vec();
+        let url = |n: u64| {
+            format!(
+                "<{}/repositories/{repo_id}/{kind}?{}>",
+                self.base,
+                query.with_page(n)
+            )
+        };
+        let mut links = Vec::new();
+        if page > 1 {
+            links.push(format!("{}; rel=\"prev\"", url((page - 1).min(last))));
+        }
+        if page < last {
+            links.push(format!("{}; rel=\"next\"", url(page + 1)));
+            links.push(format!("{}; rel=\"last\"", url(last)));
+        }
+        if page > 1 {
+            links.push(format!("{}; rel=\"first\"", url(1)));
+        }
+        let mut reply = Reply::ok(Value::Array(slice));
+        if !links.is_empty() {
+            reply.link = Some(links.join(", "));
+        }
+        reply
+    }
+
+    fn list_issues(&self, repo: &Repo, query: &Query) -> Reply {
+        let docs = format!("{DOCS_ISSUES}#list-repository-issues");
+        let state = query.get("state").unwrap_or_else(|| "open".into());
+        if !matches!(state.as_str(), "open" | "closed" | "all") {
+            return Reply::invalid_field("Issue", "state", &json!(state), &docs);
+        }
+        let sort = query.get("sort").unwrap_or_else(|| "created".into());
+        if !matches!(sort.as_str(), "created" | "updated" | "comments") {
+            return Reply::invalid_field("Issue", "sort", &json!(sort), &docs);
+        }
+        let ascending = query.get("direction").as_deref() == Some("asc");
+        let since = query.get("since");
+        let mut items: Vec<&Item> = repo
+            .items
+            .values()
+            .filter(|i| match state.as_str() {
+                "open" => i.open,
+                "closed" => !i.open,
+                _ => true,
+            })
+            .filter(|i| {
+                since
+                    .as_deref()
+                    .is_none_or(|s| iso(i.updated_at).as_str() >= s)
+            })
+            .collect();
+        items.sort_by_key(|i| {
+            if sort == "updated" {
+                (i.updated_at, i.number)
+            } else {
+                (i.created_at, i.number)
+            }
+        });
+        if !ascending {
+            items.reverse();
+        }
+        let values = items.iter().map(|i| self.issue_json(repo, i)).collect();
+        self.page(values, query, repo.id, "issues")
+    }
+
+    fn list_pulls(&self, repo: &Repo, query: &Query) -> Reply {
+        let docs = format!("{DOCS_PULLS}#list-pull-requests");
+        let state = query.get("state").unwrap_or_else(|| "open".into());
+        if !matches!(state.as_str(), "open" | "closed" | "all") {
+            return Reply::invalid_field("PullRequest", "state", &json!(state), &docs);
+        }
+        let sort = query.get("sort").unwrap_or_else(|| "created".into());
+        // GitHub: desc by default only when sorting by creation.
+        let ascending = match query.get("direction").as_deref() {
+            Some("asc") => true,
+            Some("desc") => false,
+            _ => sort != "created",
+        };
+        let mut items: Vec<(&Item, &PullPart)> = repo
+            .items
+            .values()
+            .filter_map(|i| i.pull.as_ref().map(|p| (i, p)))
+            .filter(|(i, _)| match state.as_str() {
+                "open" => i.open,
+                "closed" => !i.open,
+                _ => true,
+            })
+            .collect();
+        items.sort_by_key(|(i, _)| {
+            if sort == "updated" {
+                (i.updated_at, i.number)
+            } else {
+                (i.created_at, i.number)
+            }
+        });
+        if !ascending {
+            items.reverse();
+        }
+        let values = items
+            .iter()
+            .map(|(i, p)| self.pull_json(repo, i, p, false))
+            .collect();
+        self.page(values, query, repo.id, "pulls")
+    }
+
+    fn update_issue(&mut self, key: &str, number: u64, body: &[u8]) -> Reply {
+        let docs = format!("{DOCS_ISSUES}#update-an-issue");
+        if !self
+            .repos
+            .get(key)
+            .is_some_and(|r| r.items.contains_key(&number))
+        {
+            return Reply::not_found(&docs);
+        }
+        let map = match parse_body(body, &docs) {
+            Ok(map) => map,
+            Err(reply) => return reply,
+        };
+        let fields = (|| -> Result<_, Reply> {
+            Ok((
+                opt_str(&map, "state", &docs)?,
+                opt_str(&map, "state_reason", &docs)?,
+                opt_str(&map, "title", &docs)?,
+                opt_str(&map, "body", &docs)?,
+            ))
+        })();
+        let (state, reason, title, text) = match fields {
+            Ok(fields) => fields,
+            Err(reply) => return reply,
+        };
+        let mut errors = Vec::new();
+        if let Some(s) = state
+            .as_deref()
+            .filter(|s| !matches!(*s, "open" | "closed"))
+        {
+            errors.push(
+                json!({"resource": "Issue", "field": "state", "code": "invalid", "value": s}),
+            );
+        }
+        if let Some(r) = &reason {
+            let closing = state.as_deref() == Some("closed");
+            if !STATE_REASONS.contains(&r.as_str()) || (closing && r == "reopened") {
+                errors.push(json!({"resource": "Issue", "field": "state_reason", "code": "invalid", "value": r}));
+            }
+        }
+        let labels = match map.get("labels") {
+            None => None,
+            Some(Value::Null) => Some(Vec::new()),
+            Some(Value::Array(list)) => {
+                let mut names: Vec<String> = Vec::new();
+                for entry in list {
+                    let name = match entry {
+                        Value::String(s) => s.clone(),
+                        Value::Object(o) => match o.get("name") {
+                            Some(Value::String(s)) => s.clone(),
+                            _ => {
+                                return Reply::invalid_request(
+                                    "For 'items', a label object needs a \"name\".",
+                                    &docs,
+                                );
+                            }
+                        },
+                        other => {
+                            return Reply::invalid_request(
+                                &format!("For 'items', {other} is not a string or object."),
+                                &docs,
+                            );
+                        }
+                    };
+                    if name.trim().is_empty() {
+                        errors.push(
+                            json!({"resource": "Label", "field": "name", "code": "missing_field"}),
+                        );
+                    } else if !names.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+                        names.push(name);
+                    }
+                }
+                Some(names)
+            }
+            Some(other) => {
+                return Reply::invalid_request(
+                    &format!("For 'properties/labels', {other} is not an array or null."),
+                    &docs,
+                );
+            }
+        };
+        if title.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            errors.push(json!({"resource": "Issue", "field": "title", "code": "missing_field"}));
+        }
+        if !errors.is_empty() {
+            return Reply::validation(errors, &docs);
+        }
+        let now = self.tick();
+        let mut fresh_ids = Vec::new();
+        for _ in 0..labels.as_ref().map_or(0, Vec::len) {
+            fresh_ids.push(self.id());
+        }
+        let Some(repo) = self.repos.get_mut(key) else {
+            return Reply::not_found(&docs);
+        };
+        // Labels are created on first use, keeping an existing label's case.
+        let labels = labels.map(|names| {
+            let mut ids = fresh_ids.into_iter();
+            names
+                .into_iter()
+                .map(|name| {
+                    match repo
+                        .labels
+                        .iter()
+                        .find(|(_, n)| n.eq_ignore_ascii_case(&name))
+                    {
+                        Some((_, existing)) => existing.clone(),
+                        None => {
+                            let id = ids.next().unwrap_or_default();
+                            repo.labels.push((id, name.clone()));
+                            name
+                        }
+                    }
+                })
+                .collect::<Vec<_>>()
+        });
+        let Some(item) = repo.items.get_mut(&number) else {
+            return Reply::not_found(&docs);
+        };
+        let mut changed = false;
+        if let Some(t) = title {
+            changed |= item.title != t;
+            item.title = t;
+        }
+        if map.contains_key("body") {
+            changed |= item.body != text;
+            item.body = text;
+        }
+        if let Some(l) = labels {
+            changed |= item.labels != l;
+            item.labels = l;
+        }
+        changed |= apply_state(item, state.as_deref(), reason.as_deref(), now);
+        if changed {
+            item.updated_at = now;
+        }
+        let Some(repo) = self.repos.get(key) else {
+            return Reply::not_found(&docs);
+        };
+        match repo.items.get(&number) {
+            Some(item) => Reply::ok(self.issue_json(repo, item)),
+            None => Reply::not_found(&docs),
+        }
+    }
+
+    fn create_pull(&mut self, key: &str, body: &[u8]) -> Reply {
+        let docs = format!("{DOCS_PULLS}#create-a-pull-request");
+        let map = match parse_body(body, &docs) {
+            Ok(map) => map,
+            Err(reply) => return reply,
+        };
+        let fields = (|| -> Result<_, Reply> {
+            Ok((
+                opt_str(&map, "title", &docs)?,
+                opt_str(&map, "head", &docs)?,
+                opt_str(&map, "base", &docs)?,
+                opt_str(&map, "body", &docs)?,
+            ))
+        })();
+        let (title, head, base, text) = match fields {
+            Ok(fields) => fields,
+            Err(reply) => return reply,
+        };
+        for (name, value) in [("head", &head), ("base", &base), ("title", &title)] {
+            if value.is_none() {
+                return Reply::invalid_request(&format!("\"{name}\" wasn't supplied."), &docs);
+            }
+        }
+        let (Some(title), Some(head), Some(base)) = (title, head, base) else {
+            return Reply::invalid_request("\"head\" wasn't supplied.", &docs);
+        };
+        let draft = matches!(map.get("draft"), Some(Value::Bool(true)));
+        let Some(repo) = self.repos.get(key) else {
+            return Reply::not_found(&docs);
+        };
+        // `owner:branch` names a branch of this repository when the owner
+        // is this repository's; forks are not modelled, so others fail.
+        let head_branch = match head.split_once(':') {
+            Some((owner, branch)) if owner.eq_ignore_ascii_case(&repo.owner) => branch.to_string(),
+            Some(_) => String::new(),
+            None => head.clone(),
+        };
+        let mut errors = Vec::new();
+        if !repo.branches.contains_key(&head_branch) {
+            errors.push(json!({"resource": "PullRequest", "field": "head", "code": "invalid"}));
+        }
+        if !repo.branches.contains_key(&base) {
+            errors.push(json!({"resource": "PullRequest", "field": "base", "code": "invalid"}));
+        }
+        if errors.is_empty() && head_branch == base {
+            errors.push(json!({"resource": "PullRequest", "code": "custom",
+                "message": format!("No commits between {base} and {head_branch}")}));
+        }
+        let duplicate = repo.items.values().any(|i| {
+            i.open
+                && i.pull
+                    .as_ref()
+                    .is_some_and(|p| p.head == head_branch && p.base == base)
+        });
+        if errors.is_empty() && duplicate {
+            errors.push(json!({"resource": "PullRequest", "code": "custom",
+                "message": format!("A pull request already exists for {}:{head_branch}.", repo.owner)}));
+        }
+        if title.trim().is_empty() {
+            errors.push(
+                json!({"resource": "PullRequest", "field": "title", "code": "missing_field"}),
+            );
+        }
+        if !errors.is_empty() {
+            return Reply::validation(errors, &docs);
+        }
+        let now = self.tick();
+        let id = self.id();
+        let Some(repo) = self.repos.get_mut(key) else {
+            return Reply::not_found(&docs);
+        };
+        let number = repo.next_number;
+        repo.next_number += 1;
+        let pull = PullPart {
+            head_sha: repo.branches.get(&head_branch).cloned().unwrap_or_default(),
+            base_sha: repo.branches.get(&base).cloned().unwrap_or_default(),
+            head: head_branch,
+            base,
+            merged_at: None,
+            draft,
+        };
+        repo.items.insert(
+            number,
+            Item {
+                id,
+                number,
+                title,
+                body: text,
+                open: true,
+                state_reason: None,
+                labels: Vec::new(),
+                created_at: now,
+                updated_at: now,
+                closed_at: None,
+                pull: Some(pull),
+            },
+        );
+        let Some(repo) = self.repos.get(key) else {
+            return Reply::not_found(&docs);
+        };
+        let Some((item, pull)) = repo
+            .items
+            .get(&number)
+            .and_then(|i| i.pull.as_ref().map(|p| (i, p)))
+        else {
+            return Reply::not_found(&docs);
+        };
+        let mut reply = Reply::with(201, self.pull_json(repo, item, pull, true));
+        reply.location = Some(format!(
+            "{}/repos/{}/pulls/{number}",
+            self.base,
+            repo.full_name()
+        ));
+        reply
+    }
+
+    /// Dispatch on method and path; GitHub answers 404 for any route or
+    /// method it does not have.
+    fn route(&mut self, method: &Method, path: &str, query: &Query, body: &[u8]) -> Reply {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let get = *method == Method::GET;
+        match segments.as_slice() {
+            ["rate_limit"] if get => {
+                let r = &self.rate;
+                let core = json!({"limit": r.limit, "used": r.used,
+                    "remaining": r.limit.saturating_sub(r.used), "reset": r.reset});
+                Reply::ok(json!({"resources": {"core": core}, "rate": core}))
+            }
+            ["repos", owner, name] if get => match self.find(owner, name) {
+                Some(repo) => Reply::ok(self.repo_json(repo)),
+                None => {
+                    Reply::not_found("https://docs.github.com/rest/repos/repos#get-a-repository")
+                }
+            },
+            ["repos", owner, name, "issues"] if get => match self.find(owner, name) {
+                Some(repo) => self.list_issues(repo, query),
+                None => Reply::not_found(&format!("{DOCS_ISSUES}#list-repository-issues")),
+            },
+            ["repositories", id, "issues"] if get => match self.find_by_id(id) {
+                Some(repo) => self.list_issues(repo, query),
+                None => Reply::not_found(&format!("{DOCS_ISSUES}#list-repository-issues")),
+            },
+            ["repos", owner, name, "issues", number] => {
+                let docs = format!("{DOCS_ISSUES}#get-an-issue");
+                let key = format!("{owner}/{name}").to_ascii_lowercase();
+                let Ok(number) = number.parse::<u64>() else {
+                    return Reply::not_found(&docs);
+                };
+                match method.as_str() {
+                    "GET" => match self
+                        .repos
+                        .get(&key)
+                        .and_then(|r| r.items.get(&number).map(|i| (r, i)))
+                    {
+                        Some((repo, item)) => Reply::ok(self.issue_json(repo, item)),
+                        None => Reply::not_found(&docs),
+                    },
+                    "PATCH" if self.repos.contains_key(&key) => {
+                        self.update_issue(&key, number, body)
+                    }
+                    _ => Reply::not_found(&docs),
+                }
+            }
+            ["repos", owner, name, "pulls"] => {
+                let docs = format!("{DOCS_PULLS}#list-pull-requests");
+                let key = format!("{owner}/{name}").to_ascii_lowercase();
+                match (method.as_str(), self.repos.get(&key)) {
+                    ("GET", Some(repo)) => self.list_pulls(repo, query),
+                    ("POST", Some(_)) => self.create_pull(&key, body),
+                    _ => Reply::not_found(&docs),
+                }
+            }
+            ["repositories", id, "pulls"] if get => match self.find_by_id(id) {
+                Some(repo) => self.list_pulls(repo, query),
+                None => Reply::not_found(&format!("{DOCS_PULLS}#list-pull-requests")),
+            },
+            ["repos", owner, name, "pulls", number] if get => {
+                let docs = format!("{DOCS_PULLS}#get-a-pull-request");
+                let found = self.find(owner, name).and_then(|repo| {
+                    let item = repo.items.get(&number.parse::<u64>().ok()?)?;
+                    Some((repo, item, item.pull.as_ref()?))
+                });
+                match found {
+                    Some((repo, item, pull)) => Reply::ok(self.pull_json(repo, item, pull, true)),
+                    None => Reply::not_found(&docs),
+                }
+            }
+            _ => Reply::not_found(DOCS_AUTH),
+        }
+    }
+
+    fn rate_headers(&self, response: &mut Response) {
+        let r = &self.rate;
+        let headers = response.headers_mut();
+        for (name, value) in [
+            ("x-ratelimit-limit", r.limit),
+            ("x-ratelimit-remaining", r.limit.saturating_sub(r.used)),
+            ("x-ratelimit-reset", r.reset),
+            ("x-ratelimit-used", r.used),
+        ] {
+            headers.insert(name, HeaderValue::from(value));
+        }
+        headers.insert("x-ratelimit-resource", HeaderValue::from_static("core"));
+    }
+
+    /// Notes requests that lack the headers GitHub asks clients to send.
+    fn check_headers(&mut self, method: &Method, target: &str, headers: &HeaderMap) {
+        if headers.get("x-github-api-version").is_none() {
+            self.header_problems
+                .push(format!("{method} {target}: no X-GitHub-Api-Version"));
+        }
+        let github_accept = headers
+            .get_all("accept")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains("application/vnd.github"));
+        if !github_accept {
+            self.header_problems.push(format!(
+                "{method} {target}: Accept lacks application/vnd.github+json"
+            ));
+        }
+    }
+
+    fn serve(&mut self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Response {
+        let target = uri
+            .path_and_query()
+            .map_or_else(|| uri.path().to_string(), |pq| pq.to_string());
+        if headers.get("user-agent").is_none() {
+            // GitHub's edge refuses these before the API sees them.
+            let mut response = Response::new(Body::from(
+                "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required).",
+            ));
+            *response.status_mut() = StatusCode::FORBIDDEN;
+            response
+                .headers_mut()
+                .insert("content-type", HeaderValue::from_static("text/plain"));
+            return response;
+        }
+        self.check_headers(method, &target, headers);
+        if let Some(version) = headers.get("x-github-api-version") {
+            let version = version.to_str().unwrap_or("");
+            if version != API_VERSION {
+                let reply = Reply::error(
+                    400,
+                    &format!("API version {version} is not supported."),
+                    "https://docs.github.com/rest/overview/api-versions",
+                );
+                return self.finish(reply, None);
+            }
+        }
+        match credentials(headers) {
+            Some((_, token)) if token == self.token => {}
+            Some(_) => {
+                return self.finish(Reply::error(401, "Bad credentials", DOCS_AUTH), None);
+            }
+            None => {
+                return self.finish(
+                    Reply::error(401, "Requires authentication", DOCS_AUTH),
+                    None,
+                );
+            }
+        }
+        let now = now_secs();
+        if now >= self.rate.reset {
+            self.rate.used = 0;
+            self.rate.reset = now + self.rate.window;
+        }
+        let free = uri.path() == "/rate_limit";
+        if !free && self.rate.used >= self.rate.limit {
+            let reply = Reply::error(
+                self.rate.status,
+                "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.",
+                DOCS_RATE,
+            );
+            return self.finish(reply, None);
+        }
+        let reply = self.route(method, uri.path(), &Query::parse(uri.query()), body);
+        // Only a GET is conditional here.
+        let if_none_match = headers
+            .get("if-none-match")
+            .and_then(|v| v.to_str().ok())
+            .filter(|_| *method == Method::GET);
+        if !free {
+            // A 304 is decided before counting: it costs nothing.
+            let bytes = serde_json::to_vec(&reply.body).unwrap_or_default();
+            let unchanged = *method == Method::GET
+                && reply.status == 200
+                && if_none_match.is_some_and(|h| none_match(h, &etag_of(&bytes)));
+            if !unchanged {
+                self.rate.used += 1;
+            }
+        }
+        self.finish(reply, if_none_match)
+    }
+
+    fn finish(&self, reply: Reply, if_none_match: Option<&str>) -> Response {
+        let bytes = serde_json::to_vec(&reply.body).unwrap_or_default();
+        let etag = (reply.status == 200).then(|| etag_of(&bytes));
+        let unchanged = match (&etag, if_none_match) {
+            (Some(etag), Some(header)) => none_match(header, etag),
+            _ => false,
+        };
+        let mut response = if unchanged {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            response
+        } else {
+            let mut response = Response::new(Body::from(bytes));
+            *response.status_mut() =
+                StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            response.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            if let Some(link) = reply.link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                response.headers_mut().insert("link", link);
+            }
+            if let Some(location) = reply.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                response.headers_mut().insert("location", location);
+            }
+            response
+        };
+        let headers = response.headers_mut();
+        if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+            headers.insert("etag", etag);
+        }
+        headers.insert(
+            "x-github-api-version-selected",
+            HeaderValue::from_static(API_VERSION),
+        );
+        headers.insert(
+            "x-github-media-type",
+            HeaderValue::from_static("github.v3; format=json"),
+        );
+        headers.insert(
+            "cache-control",
+            HeaderValue::from_static("private, max-age=60, s-maxage=60"),
+        );
+        headers.insert(
+            "vary",
+            HeaderValue::from_static("Accept, Authorization, Cookie, X-GitHub-OTP"),
+        );
+        self.rate_headers(&mut response);
+        response
+    }
+}
+
+/// Applies a state change the way GitHub does; true when anything changed.
+fn apply_state(item: &mut Item, state: Option<&str>, reason: Option<&str>, now: u64) -> bool {
+    let before = (item.open, item.state_reason.clone(), item.closed_at);
+    match state {
+        Some("closed") if item.open => {
+            item.open = false;
+            item.closed_at = Some(now);
+            item.state_reason = Some(reason.unwrap_or("completed").to_string());
+        }
+        Some("open") if !item.open => {
+            item.open = true;
+            item.closed_at = None;
+            item.state_reason = Some("reopened".into());
+        }
+        // A new reason for an issue that stays closed; an open issue keeps
+        // its reason whatever is sent.
+        _ => match reason {
+            Some(reason) if !item.open && reason != "reopened" => {
+                item.state_reason = Some(reason.to_string());
+            }
+            _ => {}
+        },
+    }
+    before != (item.open, item.state_reason.clone(), item.closed_at)
+}
+
+async fn handle(
+    State(hub): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    lock(&hub).serve(&method, &uri, &headers, &body)
+}
+
+/// A fake GitHub on loopback until dropped.
+pub struct FakeGitHub {
+    server: FakeServer,
+    hub: Shared,
+}
+
+impl FakeGitHub {
+    /// Serves on a free port, accepting `token` (as `Bearer` or `token`).
+    pub fn start(token: &str) -> std::io::Result<FakeGitHub> {
+        let now = now_secs();
+        let hub: Shared = Arc::new(Mutex::new(Hub {
+            token: token.to_string(),
+            base: String::new(),
+            repos: BTreeMap::new(),
+            next_id: 1000,
+            // Seeded data starts thirty days back.
+            clock: now.saturating_sub(30 * 86_400),
+            rate: Rate {
+                limit: 5000,
+                used: 0,
+                reset: now + 3600,
+                window: 3600,
+                status: 403,
+            },
+            header_problems: Vec::new(),
+        }));
+        let router = Router::new().fallback(handle).with_state(hub.clone());
+        let server = FakeServer::start(router)?;
+        lock(&hub).base = server.url();
+        Ok(FakeGitHub { server, hub })
+    }
+
+    /// The API root, `http://127.0.0.1:<port>` (like `https://api.github.com`).
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    pub fn control(&self) -> &Control {
+        self.server.control()
+    }
+
+    /// A fresh window of `limit` requests, resetting in an hour.
+    pub fn set_rate_limit(&self, limit: u64) {
+        let mut hub = lock(&self.hub);
+        hub.rate.limit = limit;
+        hub.rate.used = 0;
+        hub.rate.reset = now_secs() + hub.rate.window;
+    }
+
+    /// Uses up the window; it restarts `reset_in` from now (whole seconds,
+    /// rounded up, as `x-ratelimit-reset` is in seconds).
+    pub fn exhaust_rate_limit(&self, reset_in: Duration) {
+        let mut hub = lock(&self.hub);
+        hub.rate.used = hub.rate.limit;
+        let secs = reset_in.as_secs() + u64::from(reset_in.subsec_nanos() > 0);
+        hub.rate.reset = now_secs() + secs;
+    }
+
+    /// GitHub answers an exhausted primary limit with 403 or 429.
+    pub fn set_rate_limited_status(&self, status: u16) {
+        lock(&self.hub).rate.status = status;
+    }
+
+    pub fn rate_limit(&self) -> RateLimit {
+        let hub = lock(&self.hub);
+        let r = &hub.rate;
+        RateLimit {
+            limit: r.limit,
+            used: r.used,
+            remaining: r.limit.saturating_sub(r.used),
+            reset: r.reset,
+        }
+    }
+
+    /// Requests that lacked `X-GitHub-Api-Version` or GitHub's `Accept`.
+    pub fn header_problems(&self) -> Vec<String> {
+        lock(&self.hub).header_problems.clone()
+    }
+
+    /// A repository `owner/name` with a `main` branch.
+    ///
+    /// # Panics
+    /// If `full_name` is not `owner/name`.
+    pub fn add_repo(&self, full_name: &str) {
+        let Some((owner, name)) = full_name.split_once('/') else {
+            panic!("FakeGitHub::add_repo: `{full_name}` is not owner/name");
+        };
+        let mut hub = lock(&self.hub);
+        let id = hub.id();
+        let mut branches = BTreeMap::new();
+        branches.insert("main".to_string(), sha_of(&format!("{full_name} main")));
+        hub.repos.insert(
+            full_name.to_ascii_lowercase(),
+            Repo {
+                id,
+                owner: owner.to_string(),
+                name: name.to_string(),
+                branches,
+                labels: Vec::new(),
+                items: BTreeMap::new(),
+                next_number: 1,
+            },
+        );
+    }
+
+    /// An issue, "open" or "closed" (as completed); returns its number.
+    ///
+    /// # Panics
+    /// On an unknown repository or state.
+    pub fn add_issue(&self, repo: &str, title: &str, state: &str, labels: &[&str]) -> u64 {
+        let open = match state {
+            "open" => true,
+            "closed" => false,
+            other => panic!("FakeGitHub::add_issue: state `{other}` is not open or closed"),
+        };
+        let mut hub = lock(&self.hub);
+        let at = hub.seed_tick();
+        let id = hub.id();
+        let mut label_ids = Vec::new();
+        for _ in labels {
+            label_ids.push(hub.id());
+        }
+        let repo = hub.repo_mut(repo);
+        for (name, label_id) in labels.iter().zip(label_ids) {
+            if !repo.labels.iter().any(|(_, n)| n == name) {
+                repo.labels.push((label_id, (*name).to_string()));
+            }
+        }
+        let number = repo.next_number;
+        repo.next_number += 1;
+        repo.items.insert(
+            number,
+            Item {
+                id,
+                number,
+                title: title.to_string(),
+                body: None,
+                open,
+                state_reason: (!open).then(|| "completed".to_string()),
+                labels: labels.iter().map(|l| (*l).to_string()).collect(),
+                created_at: at,
+                updated_at: at,
+                closed_at: (!open).then_some(at),
+                pull: None,
+            },
+        );
+        number
+    }
+
+    /// # Panics
+    /// On an unknown repository.
+    pub fn add_branch(&self, repo: &str, name: &str) {
+        let mut hub = lock(&self.hub);
+        let sha = sha_of(&format!("{repo} {name}"));
+        hub.repo_mut(repo).branches.insert(name.to_string(), sha);
+    }
+
+    /// A pull request from `head` into `base` (branches are created as
+    /// needed): open, or closed and merged. Returns its number.
+    ///
+    /// # Panics
+    /// On an unknown repository.
+    pub fn add_pull(&self, repo: &str, head: &str, base: &str, merged: bool) -> u64 {
+        let mut hub = lock(&self.hub);
+        let at = hub.seed_tick();
+        let id = hub.id();
+        let full = repo.to_string();
+        let repo = hub.repo_mut(repo);
+        let mut sha = |branch: &str| {
+            repo.branches
+                .entry(branch.to_string())
+                .or_insert_with(|| sha_of(&format!("{full} {branch}")))
+                .clone()
+        };
+        let (head_sha, base_sha) = (sha(head), sha(base));
+        let number = repo.next_number;
+        repo.next_number += 1;
+        repo.items.insert(
+            number,
+            Item {
+                id,
+                number,
+                title: format!("Merge {head} into {base}"),
+                body: None,
+                open: !merged,
+                state_reason: None,
+                labels: Vec::new(),
+                created_at: at,
+                updated_at: at,
+                closed_at: merged.then_some(at),
+                pull: Some(PullPart {
+                    head: head.to_string(),
+                    base: base.to_string(),
+                    head_sha,
+                    base_sha,
+                    merged_at: merged.then_some(at),
+                    draft: false,
+                }),
+            },
+        );
+        number
+    }
+
+    /// `(state, state_reason, labels)` of an issue (or pull request).
+    pub fn issue(&self, repo: &str, number: u64) -> Option<(String, Option<String>, Vec<String>)> {
+        let hub = lock(&self.hub);
+        let item = hub
+            .repos
+            .get(&repo.to_ascii_lowercase())?
+            .items
+            .get(&number)?;
+        let state = if item.open { "open" } else { "closed" };
+        Some((
+            state.to_string(),
+            item.state_reason.clone(),
+            item.labels.clone(),
+        ))
+    }
+
+    /// Every pull request of `repo`, by number.
+    pub fn pulls(&self, repo: &str) -> Vec<FakePull> {
+        let hub = lock(&self.hub);
+        let Some(repo) = hub.repos.get(&repo.to_ascii_lowercase()) else {
+            return Vec::new();
+        };
+        repo.items
+            .values()
+            .filter_map(|i| {
+                let pull = i.pull.as_ref()?;
+                Some(FakePull {
+                    number: i.number,
+                    title: i.title.clone(),
+                    body: i.body.clone(),
+                    head: pull.head.clone(),
+                    base: pull.base.clone(),
+                    state: if i.open { "open" } else { "closed" }.into(),
+                    merged: pull.merged_at.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    /// Someone else sets the issue's state ("open" or "closed"), as in the
+    /// web UI: `updated_at` moves, so the pages holding it get new ETags.
+    ///
+    /// # Panics
+    /// On an unknown repository or issue.
+    pub fn edit_externally(&self, repo: &str, number: u64, state: &str) {
+        let mut hub = lock(&self.hub);
+        let now = hub.tick();
+        let Some(item) = hub.repo_mut(repo).items.get_mut(&number) else {
+            panic!("FakeGitHub::edit_externally: no issue {repo}#{number}");
+        };
+        apply_state(item, Some(state), None, now);
+        item.updated_at = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_github_iso_8601() {
+        assert_eq!(iso(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(iso(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn if_none_match_uses_weak_comparison_and_lists() {
+        let etag = "\"abc\"";
+        assert!(none_match("\"abc\"", etag));
+        assert!(none_match("W/\"abc\"", etag));
+        assert!(none_match("\"x\", \"abc\"", etag));
+        assert!(none_match("*", etag));
+        assert!(!none_match("\"abcd\"", etag));
+    }
+
+    #[test]
+    fn queries_keep_their_order_and_replace_the_page() {
+        let q = Query::parse(Some("state=all&page=2&per_page=100&labels=a%20b"));
+        assert_eq!(q.get("labels").as_deref(), Some("a b"));
+        assert_eq!(q.with_page(3), "state=all&per_page=100&labels=a%20b&page=3");
+    }
+}

@@ -2,6 +2,6 @@
 //! writes with the service's own optimistic locking; [`http`] is the layer
 //! they share (retries, backoff, errors that name the request).
 
-pub mod http;
 pub mod github;
+pub mod http;
 pub mod openproject;
