@@ -10,6 +10,7 @@ mod hub;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod output;
 mod timings;
+mod trackers;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use concord_workspace::{ConfigError, Workspace, find_config};

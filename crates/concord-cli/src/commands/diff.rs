@@ -31,6 +31,8 @@ pub struct Planned {
     pub bases: Vec<Base>,
     /// The journal's newest entry when the hub was read.
     pub journal_at_read: i64,
+    /// Each tracker the rules name, as read (with what writing needs).
+    pub trackers: Vec<crate::trackers::TrackerRead>,
 }
 
 /// Which items to plan.
@@ -55,6 +57,7 @@ pub fn plan_workspace(
     gate: &dyn Fn(&Observation) -> Gate,
     limits: &HashMap<usize, BTreeSet<String>>,
     scope: &Scope,
+    strict: bool,
 ) -> Result<Planned, Failure> {
     let mut report = scan_limited(ws, limits);
     crate::timings::phase("scanned");
@@ -155,7 +158,19 @@ pub fn plan_workspace(
                 .map(|value| ((b.rule.clone(), b.key.clone()), value))
         })
         .collect();
-    let observations: Vec<_> = report.observations().collect();
+    // Trackers last: an OpenProject tracker without a project reads the
+    // ids the other sources name.
+    let wanted: BTreeSet<String> = report
+        .observations()
+        .map(|o| o.key.clone())
+        .chain(hub.iter().map(|h| h.key.to_string()))
+        .collect();
+    let trackers = crate::trackers::read_all(ws, &wanted, strict)?;
+    crate::timings::phase("trackers read");
+    let observations: Vec<_> = report
+        .observations()
+        .chain(trackers.iter().flat_map(|t| t.observations.iter()))
+        .collect();
     let inputs = engine_inputs(ws, &observations, &hub, &base_values, gate);
     let plan = plan(&inputs);
     crate::timings::phase("engine planned");
@@ -166,6 +181,7 @@ pub fn plan_workspace(
         hub_values: values,
         bases,
         journal_at_read,
+        trackers,
     })
 }
 
@@ -249,6 +265,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         &|_| Gate::default(),
         &HashMap::new(),
         &Scope::All,
+        false,
     )?;
     let mut out = output::stdout();
     let written = if args.json {

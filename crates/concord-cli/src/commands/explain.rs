@@ -38,6 +38,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         &|_| concord_workspace::Gate::default(),
         &Default::default(),
         &crate::commands::diff::Scope::All,
+        false,
     )?;
     let decisions: Vec<&Decision> = plan
         .decisions

@@ -19,7 +19,7 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
-    /// Files only: neither read the hub's values nor record observations.
+    /// Files only: read neither the hub's values nor trackers, record nothing.
     #[arg(long)]
     no_hub: bool,
 }
@@ -65,7 +65,27 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         super::scan::record(ws, "status", &report, &Default::default())?;
         hub_readings(ws)?
     };
-    let items = compare(report.observations().chain(hub_readings.iter()), &args.keys);
+    // Trackers are read live: status shows what they hold now.
+    let trackers = if args.no_hub || ws.trackers.is_empty() {
+        Vec::new()
+    } else {
+        let wanted = report
+            .observations()
+            .chain(hub_readings.iter())
+            .map(|o| o.key.clone())
+            .collect();
+        crate::trackers::read_all(ws, &wanted, false)?
+    };
+    for unread in trackers.iter().filter_map(|t| t.unread.as_ref()) {
+        eprintln!("note: {}", unread.message);
+    }
+    let items = compare(
+        report
+            .observations()
+            .chain(hub_readings.iter())
+            .chain(trackers.iter().flat_map(|t| t.observations.iter())),
+        &args.keys,
+    );
     let missing: Vec<&str> = args
         .keys
         .iter()

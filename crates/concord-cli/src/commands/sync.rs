@@ -52,6 +52,10 @@ pub struct Args {
     /// Show the plan and ask before applying it (the answer is read from stdin).
     #[arg(long, conflicts_with = "dry_run")]
     confirm: bool,
+    /// A tracker whose token is not set is a configuration error (exit 2)
+    /// instead of being skipped with a note.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// What the gates found for one repo.
@@ -104,6 +108,8 @@ struct Report {
     planned: String,
     /// How many times files changed under the run, so it read and planned again.
     replans: usize,
+    /// Trackers not read: (name, why, whether that is a failure).
+    trackers_not_read: Vec<(String, String, bool)>,
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
@@ -171,13 +177,21 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             )
         };
         output::finish(written.and_then(|()| out.flush()));
-        return Ok(if !report.not_applied.is_empty() {
-            Outcome::PartialFailure
-        } else if report.held.is_empty() && report.undecided.is_empty() && report.warnings == 0 {
-            Outcome::Clean
-        } else {
-            Outcome::Findings
-        });
+        return Ok(
+            if !report.not_applied.is_empty()
+                || report
+                    .trackers_not_read
+                    .iter()
+                    .any(|(_, _, failed)| *failed)
+            {
+                Outcome::PartialFailure
+            } else if report.held.is_empty() && report.undecided.is_empty() && report.warnings == 0
+            {
+                Outcome::Clean
+            } else {
+                Outcome::Findings
+            },
+        );
     }
 }
 
@@ -201,8 +215,14 @@ fn pass(ws: &Workspace, args: &Args, replans: usize) -> Result<Pass, Failure> {
         adopt_interrupted_writes(ws, &mut gates)?;
     }
     crate::timings::phase("adopt interrupted writes");
+    // A tracker can change without anything here knowing: always look.
+    let trackers_in_rules = ws
+        .trackers
+        .iter()
+        .any(|t| ws.rules.iter().any(|r| r.sources.contains(&t.name)));
     if !args.full
         && !args.dry_run
+        && !trackers_in_rules
         && let Some(since) = unchanged_since_converged(ws, &gates)?
     {
         if args.json {
@@ -228,12 +248,12 @@ fn pass(ws: &Workspace, args: &Args, replans: usize) -> Result<Pass, Failure> {
     };
     crate::timings::phase("changed files");
     let scope = match focus_marks(ws)? {
-        Some((journal, open)) if limits.len() == ws.sources.len() => {
+        Some((journal, open)) if limits.len() == ws.sources.len() && !trackers_in_rules => {
             Scope::ChangedSince { journal, open }
         }
         _ => Scope::All,
     };
-    let planned = plan_workspace(ws, "sync", &gate, &limits, &scope)?;
+    let planned = plan_workspace(ws, "sync", &gate, &limits, &scope, args.strict)?;
     crate::timings::phase("planned");
     let reads: BTreeMap<String, String> = ws
         .sources
@@ -923,7 +943,81 @@ async fn apply(
     files_bar.finish_and_clear();
     crate::timings::phase("files written");
 
-    // Journal the file changes that landed, in one transaction.
+    // Trackers: each with its own locking, a bounded number of requests at
+    // a time. A tracker that was not read is not written.
+    for read in &planned.trackers {
+        let tracker = &ws.trackers[read.index];
+        let mine: Vec<(&Decision, &Change)> = planned
+            .plan
+            .changes()
+            .filter(|(_, c)| c.source == tracker.name)
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        if !allowed(&tracker.name) || args.no_writeback {
+            for (decision, _) in &mine {
+                incomplete.insert((decision.rule.clone(), decision.key.clone()));
+            }
+            continue;
+        }
+        let changes: Vec<crate::trackers::TrackerChange> = mine
+            .iter()
+            .map(|(decision, change)| crate::trackers::TrackerChange {
+                key: decision.key.clone(),
+                to: change.to.status.clone(),
+                note: format!(
+                    "concord: status {} -> {} (from {}, {}; rule {}, run {run_id})",
+                    change.from.as_ref().map_or("(none)", |v| v.status.as_str()),
+                    change.to.status,
+                    change.origin,
+                    change.reason.as_str(),
+                    decision.rule
+                ),
+            })
+            .collect();
+        let bar = output::progress(changes.len(), &format!("writing {}", tracker.name));
+        let outcomes = crate::trackers::write(ws, read, &changes);
+        bar.finish_and_clear();
+        for ((decision, change), outcome) in mine.into_iter().zip(outcomes) {
+            let place = read
+                .observations
+                .iter()
+                .find(|o| o.key == decision.key)
+                .map_or_else(
+                    || tracker.name.clone(),
+                    |o| format!("{}:{}", tracker.name, o.path),
+                );
+            let (problem, raced) = match outcome {
+                crate::trackers::WriteOutcome::Applied => {
+                    applied.push(applied_of(decision, change, &place));
+                    continue;
+                }
+                crate::trackers::WriteOutcome::Raced(why) => (why, true),
+                crate::trackers::WriteOutcome::Failed(why) => (why, false),
+            };
+            incomplete.insert((decision.rule.clone(), decision.key.clone()));
+            not_applied.push(NotApplied {
+                key: decision.key.clone(),
+                target: tracker.name.clone(),
+                problem,
+                raced,
+            });
+        }
+    }
+    // A rule with a tracker that could not be read keeps its bases: what
+    // that tracker holds is unknown, not agreed.
+    for read in planned.trackers.iter().filter(|t| t.unread.is_some()) {
+        let name = &ws.trackers[read.index].name;
+        for decision in &planned.plan.decisions {
+            let rule = ws.rules.iter().find(|r| r.name == decision.rule);
+            if rule.is_some_and(|r| r.sources.contains(name)) {
+                incomplete.insert((decision.rule.clone(), decision.key.clone()));
+            }
+        }
+    }
+
+    // Journal the changes that landed (files, trackers), in one transaction.
     let entries: Vec<JournalEntry> = applied
         .iter()
         .map(|a| JournalEntry {
@@ -1217,7 +1311,8 @@ async fn apply(
         .collect();
     let held: Vec<_> = held;
     let undecided: Vec<_> = undecided;
-    let converged = not_applied.is_empty()
+    let converged = planned.trackers.iter().all(|t| t.unread.is_none())
+        && not_applied.is_empty()
         && held.is_empty()
         && undecided.is_empty()
         && repos_blocked.is_empty()
@@ -1267,6 +1362,19 @@ async fn apply(
         reads: BTreeMap::new(),
         planned: String::new(),
         replans: 0,
+        trackers_not_read: planned
+            .trackers
+            .iter()
+            .filter_map(|t| {
+                t.unread.as_ref().map(|u| {
+                    (
+                        ws.trackers[t.index].name.clone(),
+                        u.message.clone(),
+                        u.failed,
+                    )
+                })
+            })
+            .collect(),
     })
 }
 
@@ -1366,6 +1474,13 @@ fn write_report(
     }
     if let Some(planned) = planned {
         output::write_warnings(out, ws, &planned.report.warnings)?;
+    }
+    for (name, why, failed) in &report.trackers_not_read {
+        if *failed {
+            writeln!(out, "{bad}tracker {name} not read{bad:#}: {why}")?;
+        } else {
+            writeln!(out, "{warn}note{warn:#}: {why}")?;
+        }
     }
     if report.replans > 0 {
         writeln!(

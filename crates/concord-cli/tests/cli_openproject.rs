@@ -1,0 +1,398 @@
+//! A plan table mirrored to OpenProject, end to end: `concord` against the
+//! fake OpenProject over real HTTP, with a real SQLite hub.
+
+mod common;
+use common::Output;
+use concord_fakes::Fault;
+use concord_fakes::openproject::FakeOpenProject;
+use std::io::{Read, Write};
+use std::process::Command;
+
+const TOKEN: &str = "op-secret-token-1234";
+
+struct World {
+    dir: tempfile::TempDir,
+    op: FakeOpenProject,
+    /// Plan row -> work package id.
+    ids: Vec<u64>,
+}
+
+const WORKFLOW: &str = r#"
+[[workflow]]
+name = "wp"
+statuses = [
+  { name = "New",         rank = 0 },
+  { name = "In progress", rank = 1 },
+  { name = "In testing",  rank = 2 },
+  { name = "Closed",      rank = 3 },
+]
+"#;
+
+impl World {
+    /// OpenProject with the statuses `server_statuses`, and one work
+    /// package per `(plan status, OpenProject status)`.
+    fn new(server_statuses: &[&str], rows: &[(&str, &str)]) -> World {
+        let op = FakeOpenProject::start(TOKEN).expect("fake OpenProject");
+        for status in server_statuses {
+            op.add_status(status, *status == "Closed");
+        }
+        op.add_project("demo");
+        let ids: Vec<u64> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (_, now))| op.add_work_package("demo", &format!("Task {i}"), now))
+            .collect();
+        let mut table = String::from(
+            "# Plan\n\n| Track | Work package | Status |\n|-------|--------------|--------|\n",
+        );
+        for ((plan, _), id) in rows.iter().zip(&ids) {
+            table.push_str(&format!("| Core | wp#{id} | **{plan}** |\n"));
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("plan/docs")).expect("dirs");
+        std::fs::write(dir.path().join("plan/docs/plan.md"), table).expect("plan");
+        std::fs::write(
+            dir.path().join("concord.toml"),
+            format!(
+                r#"
+[[repo]]
+name = "plan"
+path = "plan"
+{WORKFLOW}
+[[source]]
+name = "plan"
+repo = "plan"
+format = "table"
+glob = "docs/plan.md"
+header = "| Track | Work package | Status |"
+key_column = "Work package"
+key_regex = 'wp#(\d+)'
+key = "wp#{{1}}"
+status = "Status"
+workflow = "wp"
+
+[[tracker]]
+name = "openproject"
+kind = "openproject"
+url = "{}"
+token_env = "TEST_OP_TOKEN"
+key = "wp#{{id}}"
+workflow = "wp"
+comment = true
+concurrency = 4
+
+[[sync]]
+name = "plan-drives-openproject"
+mode = "mirror"
+from = "plan"
+to = ["openproject", "hub"]
+"#,
+                op.url()
+            ),
+        )
+        .expect("config");
+        World { dir, op, ids }
+    }
+
+    fn command(&self, token: Option<&str>, args: &[&str]) -> Command {
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin("concord"));
+        command
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env("CONCORD_ACTOR", "tester@ci")
+            .env_remove("CONCORD_CONFIG")
+            .env_remove("CONCORD_HUB_URL")
+            .env_remove("TEST_OP_TOKEN")
+            .args(args);
+        if let Some(token) = token {
+            command.env("TEST_OP_TOKEN", token);
+        }
+        command
+    }
+
+    fn concord_with(&self, token: Option<&str>, args: &[&str]) -> Output {
+        let output = self.command(token, args).output().expect("run concord");
+        let out = Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        for text in [&out.stdout, &out.stderr] {
+            assert!(!text.contains(TOKEN), "the token was printed:\n{text}");
+        }
+        out
+    }
+
+    fn concord(&self, args: &[&str]) -> Output {
+        self.concord_with(Some(TOKEN), args)
+    }
+
+    fn patches(&self) -> usize {
+        self.op.control().count("PATCH", "/api/v3/work_packages")
+    }
+}
+
+#[test]
+fn the_plan_drives_openproject_and_a_second_run_sends_no_patch() {
+    let world = World::new(
+        &["New", "In progress", "In testing", "Closed"],
+        &[
+            ("Closed", "In progress"),
+            ("In progress", "New"),
+            ("New", "New"),
+            ("In testing", "In testing"),
+        ],
+    );
+    let out = world.concord(&["sync"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let [a, b, c, d] = world.ids[..] else {
+        panic!("four work packages")
+    };
+    assert_eq!(world.op.status_of(a), "Closed");
+    assert_eq!(world.op.status_of(b), "In progress");
+    assert_eq!(world.op.status_of(c), "New");
+    assert_eq!(world.op.status_of(d), "In testing");
+    // Only the two drifted items were written; reads were in bulk.
+    assert_eq!(world.patches(), 2, "{:#?}", world.op.control().requests());
+    let gets = world.op.control().count("GET", "/api/v3/work_packages");
+    assert!(gets <= 1, "one bulk read, got {gets}");
+    assert!(
+        world.op.comments(a)[0].contains("In progress -> Closed"),
+        "{:?}",
+        world.op.comments(a)
+    );
+    assert!(world.op.comments(c).is_empty(), "in sync: untouched");
+
+    world.op.control().clear_log();
+    let again = world.concord(&["sync"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("0 applied"), "{}", again.stdout);
+    assert_eq!(world.patches(), 0, "a second run makes no PATCH");
+
+    // diff previews, status shows both sides.
+    world.op.edit_externally(d, "Closed");
+    let diff = world.concord(&["diff"]);
+    assert_eq!(diff.code, 1, "{}", diff.stdout);
+    assert!(diff.stdout.contains(&format!("wp#{d}")), "{}", diff.stdout);
+    assert_eq!(world.patches(), 0, "diff writes nothing");
+    let status = world.concord(&["status", &format!("wp#{d}"), "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).expect("json");
+    let sources: Vec<(String, String)> = json["items"][0]["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .map(|s| {
+            (
+                s["source"].as_str().unwrap_or("").to_string(),
+                s["raw"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        sources.contains(&("plan".into(), "In testing".into()))
+            && sources.contains(&("openproject".into(), "Closed".into())),
+        "{sources:?}"
+    );
+}
+
+#[test]
+fn an_incident_replay_reverts_six_out_of_band_edits_and_journals_each() {
+    let rows: Vec<(&str, &str)> = vec![("New", "New"); 6];
+    let world = World::new(&["New", "In progress", "In testing", "Closed"], &rows);
+    let agreed = world.concord(&["sync"]);
+    assert_eq!(agreed.code, 0, "{}{}", agreed.stdout, agreed.stderr);
+    // The incident: someone bulk-edits six work packages in the UI.
+    for id in &world.ids {
+        world.op.edit_externally(*id, "In progress");
+    }
+    let out = world.concord(&["sync", "--json"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let to_openproject: Vec<&serde_json::Value> = report["applied"]
+        .as_array()
+        .expect("applied")
+        .iter()
+        .filter(|a| a["target"] == "openproject")
+        .collect();
+    assert_eq!(to_openproject.len(), 6, "{report:#}");
+    assert!(
+        to_openproject
+            .iter()
+            .all(|a| a["reason"] == "REVERTED_OUT_OF_BAND" && a["to"] == "New"),
+        "{report:#}"
+    );
+    for id in &world.ids {
+        assert_eq!(world.op.status_of(*id), "New");
+        let history = world.concord(&["history", &format!("wp#{id}")]);
+        assert!(
+            history.stdout.contains("REVERTED_OUT_OF_BAND"),
+            "{}",
+            history.stdout
+        );
+    }
+}
+
+#[test]
+fn a_status_openproject_lacks_fails_that_item_only_naming_what_it_has() {
+    let world = World::new(
+        &["New", "In progress", "Closed"],
+        &[
+            ("In testing", "New"),
+            ("Closed", "New"),
+            ("In progress", "New"),
+        ],
+    );
+    let out = world.concord(&["sync"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("OpenProject has no status `In testing` (it has: New, In progress, Closed)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(world.op.status_of(world.ids[0]), "New");
+    assert_eq!(world.op.status_of(world.ids[1]), "Closed");
+    assert_eq!(world.op.status_of(world.ids[2]), "In progress");
+}
+
+#[test]
+fn an_edit_between_read_and_write_is_read_again_and_converges() {
+    let world = World::new(
+        &["New", "In progress", "In testing", "Closed"],
+        &[("Closed", "New"), ("In progress", "New")],
+    );
+    let mut child = world
+        .command(Some(TOKEN), &["sync", "--confirm"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("[y/N] ") {
+        let n = stdout.read(&mut buf).expect("read");
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // Someone moves the first work package on in the UI meanwhile.
+    let first = world.ids[0];
+    let before = world.op.lock_version(first);
+    world.op.edit_externally(first, "In testing");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"y\ny\n").expect("answer");
+    drop(stdin);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("read");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert!(rest.contains("read and planned again"), "{rest}");
+    assert!(
+        world
+            .op
+            .control()
+            .requests()
+            .iter()
+            .any(|r| r.method == "PATCH" && r.status == 409),
+        "the first write met a conflict"
+    );
+    assert_eq!(world.op.status_of(first), "Closed");
+    assert!(world.op.lock_version(first) > before + 1);
+    assert_eq!(world.op.status_of(world.ids[1]), "In progress");
+}
+
+#[test]
+fn a_refused_token_stops_the_tracker_with_exit_3_and_records_nothing_as_done() {
+    let world = World::new(
+        &["New", "In progress", "In testing", "Closed"],
+        &[("Closed", "New"), ("In progress", "New")],
+    );
+    let out = world.concord_with(Some("wrong-token"), &["sync"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("tracker openproject not read"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(world.patches(), 0);
+    // Nothing agreed: with the right token, everything is still to do.
+    let fixed = world.concord(&["sync", "--json"]);
+    assert_eq!(fixed.code, 0, "{}{}", fixed.stdout, fixed.stderr);
+    let report: serde_json::Value = serde_json::from_str(&fixed.stdout).expect("json");
+    let written = report["applied"]
+        .as_array()
+        .expect("applied")
+        .iter()
+        .filter(|a| a["target"] == "openproject")
+        .count();
+    assert_eq!(written, 2, "{report:#}");
+}
+
+#[test]
+fn a_token_refused_mid_write_stops_the_remaining_writes() {
+    let world = World::new(
+        &["New", "In progress", "In testing", "Closed"],
+        &[("Closed", "New"), ("Closed", "New"), ("Closed", "New")],
+    );
+    world.op.control().inject(
+        Fault::status(401, "/api/v3/work_packages/", 1)
+            .method("PATCH")
+            .body(
+                "application/hal+json",
+                r#"{"_type":"Error","errorIdentifier":"urn:openproject-org:api:v3:errors:Unauthenticated","message":"You need to be authenticated to access this resource."}"#,
+            ),
+    );
+    let out = world.concord(&["sync"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("the token was refused"),
+        "{}",
+        out.stdout
+    );
+    let closed = world
+        .ids
+        .iter()
+        .filter(|id| world.op.status_of(**id) == "Closed")
+        .count();
+    assert!(closed < 3, "the writes stopped");
+    let history = world.concord(&["history", &format!("wp#{}", world.ids[0])]);
+    let journaled = history.stdout.matches("openproject").count();
+    assert!(journaled <= 1, "{}", history.stdout);
+}
+
+#[test]
+fn a_missing_token_skips_the_tracker_with_a_note_unless_strict() {
+    let world = World::new(&["New", "Closed"], &[("Closed", "New")]);
+    let out = world.concord_with(None, &["sync"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("tracker `openproject` skipped: TEST_OP_TOKEN is not set"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(world.op.control().requests().len(), 0);
+    let strict = world.concord_with(None, &["sync", "--strict"]);
+    assert_eq!(strict.code, 2, "{}{}", strict.stdout, strict.stderr);
+    assert!(strict.stderr.contains("TEST_OP_TOKEN"), "{}", strict.stderr);
+}
+
+#[test]
+fn a_key_template_that_matches_no_plan_key_is_a_configuration_error() {
+    let world = World::new(&["New", "Closed"], &[("Closed", "New")]);
+    let config = world.dir.path().join("concord.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replace("key = \"wp#{id}\"", "key = \"OP-{id}\""),
+    )
+    .expect("write");
+    let out = world.concord(&["sync"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("`OP-42`") && out.stderr.contains("`wp#"),
+        "{}",
+        out.stderr
+    );
+}
