@@ -4,7 +4,7 @@
 
 use crate::hub::Failure;
 use concord_model::{Observation, StatusReading, Workflow};
-use concord_trackers::github::{GhError, GitHub, Issue, IssueUpdate};
+use concord_trackers::github::{EtagCache, GhError, GitHub, Issue, IssueUpdate};
 use concord_trackers::openproject::{OpError, OpenProject};
 use concord_workspace::Workspace;
 use concord_workspace::trackers::{Tracker, TrackerKind};
@@ -41,6 +41,8 @@ pub struct TrackerRead {
     pub unread: Option<Unread>,
     /// OpenProject: each status's name and resource link.
     pub statuses: Vec<(String, String)>,
+    /// Keys other sources name that the tracker does not have.
+    pub missing: Vec<String>,
     pub client: Option<Client>,
 }
 
@@ -103,7 +105,13 @@ pub fn read_all(
                 key_template,
                 wanted,
             )?,
-            TrackerKind::GitHub { .. } => read_github(index, tracker, workflow, &token),
+            TrackerKind::GitHub { .. } => read_github(
+                index,
+                tracker,
+                workflow,
+                &token,
+                &etag_cache_path(ws, tracker),
+            ),
         };
         reads.push(read);
     }
@@ -118,6 +126,7 @@ impl TrackerRead {
             handles: HashMap::new(),
             unread: Some(Unread { message, failed }),
             statuses: Vec::new(),
+            missing: Vec::new(),
             client: None,
         }
     }
@@ -191,16 +200,26 @@ fn read_openproject(
         )
     };
     let statuses = match client.statuses() {
+        Ok(statuses) if statuses.is_empty() => {
+            return Ok(TrackerRead::unread(
+                index,
+                format!(
+                    "tracker `{}` not read: OpenProject listed no statuses (may the token's user see them?)",
+                    tracker.name
+                ),
+                true,
+            ));
+        }
         Ok(statuses) => statuses,
         Err(e) => return Ok(failed(e)),
     };
+    let ids: Vec<u64> = wanted
+        .iter()
+        .filter_map(|k| id_in_key(template, k))
+        .collect();
     let packages = match project {
         Some(project) => client.project_work_packages(project),
         None => {
-            let ids: Vec<u64> = wanted
-                .iter()
-                .filter_map(|k| id_in_key(template, k))
-                .collect();
             if ids.is_empty() && !wanted.is_empty() {
                 let example = wanted.iter().next().map_or("", String::as_str);
                 return Err(Failure::usage(
@@ -222,6 +241,7 @@ fn read_openproject(
         Ok(packages) => packages,
         Err(e) => return Ok(failed(e)),
     };
+    let found: BTreeSet<u64> = packages.iter().map(|wp| wp.id).collect();
     let mut read = TrackerRead {
         index,
         observations: Vec::with_capacity(packages.len()),
@@ -230,6 +250,11 @@ fn read_openproject(
         statuses: statuses
             .iter()
             .map(|s| (s.name.clone(), s.href.clone()))
+            .collect(),
+        missing: ids
+            .iter()
+            .filter(|id| !found.contains(id))
+            .map(|id| template.replace("{id}", &id.to_string()))
             .collect(),
         client: None,
     };
@@ -278,7 +303,30 @@ fn issue_status(tracker: &Tracker, issue: &Issue) -> String {
         .unwrap_or_else(|| open.clone())
 }
 
-fn read_github(index: usize, tracker: &Tracker, workflow: &Workflow, token: &str) -> TrackerRead {
+/// Where a GitHub tracker keeps its ETags between runs (per machine: a
+/// 304 costs no rate limit).
+fn etag_cache_path(ws: &Workspace, tracker: &Tracker) -> std::path::PathBuf {
+    let safe: String = tracker
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    ws.root.join(".concord").join(format!("etags-{safe}.json"))
+}
+
+fn read_github(
+    index: usize,
+    tracker: &Tracker,
+    workflow: &Workflow,
+    token: &str,
+    cache_path: &std::path::Path,
+) -> TrackerRead {
     let TrackerKind::GitHub { repos, .. } = &tracker.kind else {
         return TrackerRead::unread(index, "not a GitHub tracker".into(), true);
     };
@@ -294,10 +342,16 @@ fn read_github(index: usize, tracker: &Tracker, workflow: &Workflow, token: &str
         handles: HashMap::new(),
         unread: None,
         statuses: Vec::new(),
+        missing: Vec::new(),
         client: None,
     };
+    // A missing or unreadable cache only costs full reads.
+    let mut cache: EtagCache = std::fs::read(cache_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
     for repo in repos {
-        let issues = match client.issues(repo) {
+        let issues = match client.issues_cached(repo, &mut cache) {
             Ok(issues) => issues,
             Err(e) => {
                 return TrackerRead::unread(
@@ -334,6 +388,12 @@ fn read_github(index: usize, tracker: &Tracker, workflow: &Workflow, token: &str
                 },
             );
         }
+    }
+    if let Ok(bytes) = serde_json::to_vec(&cache)
+        && let Some(parent) = cache_path.parent()
+        && std::fs::create_dir_all(parent).is_ok()
+    {
+        let _ = concord_workspace::write_atomic(cache_path, &bytes);
     }
     read.client = Some(Client::GitHub(client));
     read

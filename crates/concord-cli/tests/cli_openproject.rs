@@ -356,9 +356,13 @@ fn a_token_refused_mid_write_stops_the_remaining_writes() {
         .filter(|id| world.op.status_of(**id) == "Closed")
         .count();
     assert!(closed < 3, "the writes stopped");
-    let history = world.concord(&["history", &format!("wp#{}", world.ids[0])]);
-    let journaled = history.stdout.matches("openproject").count();
-    assert!(journaled <= 1, "{}", history.stdout);
+    // The journal holds exactly the writes that landed.
+    for id in &world.ids {
+        let history = world.concord(&["history", &format!("wp#{id}")]);
+        let journaled = history.stdout.matches("in openproject").count();
+        let landed = usize::from(world.op.status_of(*id) == "Closed");
+        assert_eq!(journaled, landed, "{}", history.stdout);
+    }
 }
 
 #[test]
@@ -394,5 +398,39 @@ fn a_key_template_that_matches_no_plan_key_is_a_configuration_error() {
         out.stderr.contains("`OP-42`") && out.stderr.contains("`wp#"),
         "{}",
         out.stderr
+    );
+}
+
+#[test]
+fn a_plan_row_naming_a_missing_work_package_is_reported_and_the_rest_proceed() {
+    let world = World::new(&["New", "Closed"], &[("Closed", "New")]);
+    let plan = world.dir.path().join("plan/docs/plan.md");
+    let mut text = std::fs::read_to_string(&plan).expect("plan");
+    text.push_str("| Core | wp#999 | **New** |\n");
+    std::fs::write(&plan, text).expect("write");
+    let out = world.concord(&["sync"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("not found wp#999 in openproject: the tracker has no such item"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(world.op.status_of(world.ids[0]), "Closed");
+}
+
+#[test]
+fn an_empty_status_list_stops_the_tracker_clearly() {
+    let world = World::new(&[], &[]);
+    let plan = world.dir.path().join("plan/docs/plan.md");
+    let mut text = std::fs::read_to_string(&plan).expect("plan");
+    text.push_str("| Core | wp#1 | **New** |\n");
+    std::fs::write(&plan, text).expect("write");
+    let out = world.concord(&["sync"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("OpenProject listed no statuses"),
+        "{}",
+        out.stdout
     );
 }

@@ -110,6 +110,8 @@ struct Report {
     replans: usize,
     /// Trackers not read: (name, why, whether that is a failure).
     trackers_not_read: Vec<(String, String, bool)>,
+    /// Items other sources name that a tracker does not have: (tracker, key).
+    missing_in_trackers: Vec<(String, String)>,
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
@@ -185,7 +187,10 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
                     .any(|(_, _, failed)| *failed)
             {
                 Outcome::PartialFailure
-            } else if report.held.is_empty() && report.undecided.is_empty() && report.warnings == 0
+            } else if report.held.is_empty()
+                && report.undecided.is_empty()
+                && report.warnings == 0
+                && report.missing_in_trackers.is_empty()
             {
                 Outcome::Clean
             } else {
@@ -1375,6 +1380,15 @@ async fn apply(
                 })
             })
             .collect(),
+        missing_in_trackers: planned
+            .trackers
+            .iter()
+            .flat_map(|t| {
+                t.missing
+                    .iter()
+                    .map(|key| (ws.trackers[t.index].name.clone(), key.clone()))
+            })
+            .collect(),
     })
 }
 
@@ -1474,6 +1488,12 @@ fn write_report(
     }
     if let Some(planned) = planned {
         output::write_warnings(out, ws, &planned.report.warnings)?;
+    }
+    for (name, key) in &report.missing_in_trackers {
+        writeln!(
+            out,
+            "{warn}not found{warn:#} {key} in {name}: the tracker has no such item"
+        )?;
     }
     for (name, why, failed) in &report.trackers_not_read {
         if *failed {

@@ -1,0 +1,100 @@
+//! The bundled examples stay valid: their configs load and read, and the
+//! CI workflow of the OpenProject example keeps secrets out of shell code.
+
+mod common;
+use std::path::PathBuf;
+
+fn example(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(rel)
+}
+
+#[test]
+fn the_plan_to_openproject_example_reads_its_plan() {
+    let config = example("plan-to-openproject/concord.toml");
+    let out = common::run_in(
+        &std::env::temp_dir(),
+        &[
+            "--config",
+            config.to_str().expect("utf-8"),
+            "scan",
+            "--no-hub",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let items = json["sources"][0]["items"].as_array().expect("items");
+    let keys: Vec<&str> = items.iter().filter_map(|i| i["key"].as_str()).collect();
+    assert_eq!(keys, ["wp#41", "wp#42", "wp#43", "wp#44"]);
+}
+
+/// `(indentation, text)` of every `run:` value, block scalars included.
+fn run_blocks(yaml: &str) -> Vec<String> {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let mut blocks = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let trimmed = line.trim_start().trim_start_matches("- ");
+        if let Some(value) = trimmed.strip_prefix("run:") {
+            let indent = line.len() - line.trim_start().len();
+            let mut text = value.trim().to_string();
+            if text.starts_with('|') || text.starts_with('>') {
+                text.clear();
+                i += 1;
+                while i < lines.len() {
+                    let next = lines[i];
+                    let next_indent = next.len() - next.trim_start().len();
+                    if !next.trim().is_empty() && next_indent <= indent {
+                        break;
+                    }
+                    text.push_str(next);
+                    text.push('\n');
+                    i += 1;
+                }
+                blocks.push(text);
+                continue;
+            }
+            blocks.push(text);
+        }
+        i += 1;
+    }
+    blocks
+}
+
+#[test]
+fn the_example_workflow_passes_secrets_through_env_only() {
+    let yaml = std::fs::read_to_string(example(
+        "plan-to-openproject/.github/workflows/plan-sync.yml",
+    ))
+    .expect("workflow");
+    // Triggers: pushes to main and an hourly schedule.
+    assert!(yaml.contains("push:\n    branches: [main]"), "{yaml}");
+    assert!(
+        yaml.contains("schedule:\n    - cron: \"17 * * * *\""),
+        "{yaml}"
+    );
+    let runs = run_blocks(&yaml);
+    assert!(runs.len() >= 3, "{runs:?}");
+    for run in &runs {
+        assert!(!run.contains("${{"), "expression inside run: {run}");
+    }
+    assert!(
+        runs.iter()
+            .any(|r| r.contains("-z \"$OPENPROJECT_API_KEY\"")),
+        "the token is checked in a step: {runs:?}"
+    );
+    assert!(
+        runs.iter()
+            .any(|r| r.contains("concord") && r.contains("sync")),
+        "{runs:?}"
+    );
+    // No job-level `if:` (a job cannot see secrets there).
+    let job_level_if = yaml
+        .lines()
+        .any(|l| l.starts_with("    if:") || l.starts_with("  if:"));
+    assert!(!job_level_if, "{yaml}");
+    assert!(yaml.contains("${{ secrets.OPENPROJECT_API_KEY }}"));
+}
