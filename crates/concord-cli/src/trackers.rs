@@ -184,7 +184,7 @@ fn read_openproject(
     wanted: &BTreeSet<String>,
 ) -> Result<TrackerRead, Failure> {
     let client = match OpenProject::new(&tracker.url, token) {
-        Ok(client) => client,
+        Ok(client) => client.with_concurrency(tracker.concurrency),
         Err(why) => {
             return Err(Failure::usage(
                 format!("tracker `{}`: {why}", tracker.name),

@@ -70,6 +70,8 @@ pub struct WorkPackage {
 pub struct OpenProject {
     http: HttpClient,
     page_size: usize,
+    /// Requests a bulk read sends at once.
+    concurrency: usize,
 }
 
 impl OpenProject {
@@ -96,6 +98,7 @@ impl OpenProject {
         Ok(OpenProject {
             http: HttpClient::new(base_url, auth)?,
             page_size: DEFAULT_PAGE_SIZE,
+            concurrency: 8,
         })
     }
 
@@ -105,6 +108,12 @@ impl OpenProject {
     }
 
     /// Work packages per page (1 to [`MAX_PAGE_SIZE`]).
+    /// How many requests a bulk read may send at once (1 to 64).
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.clamp(1, 64);
+        self
+    }
+
     pub fn with_page_size(mut self, page_size: usize) -> Self {
         self.page_size = page_size.clamp(1, MAX_PAGE_SIZE);
         self
@@ -146,13 +155,46 @@ impl OpenProject {
     pub fn work_packages(&self, ids: &[u64]) -> Result<Vec<WorkPackage>, OpError> {
         let mut seen = HashSet::new();
         let unique: Vec<u64> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+        // The chunks are independent: read them `concurrency` at a time.
+        let chunks: Vec<&[u64]> = unique.chunks(IDS_PER_REQUEST).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: Vec<Result<Vec<WorkPackage>, OpError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..self.concurrency.clamp(1, chunks.len().max(1)))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(chunk) = chunks.get(i) else {
+                                break;
+                            };
+                            let values: Vec<String> = chunk.iter().map(u64::to_string).collect();
+                            let filters =
+                                serde_json::json!([{"id": {"operator": "=", "values": values}}]);
+                            let path = self.list_path("/api/v3/work_packages", &filters);
+                            let mut found = Vec::new();
+                            mine.push(
+                                self.read_pages(&path, &mut found, &mut HashSet::new())
+                                    .map(|()| found),
+                            );
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        });
         let mut found = Vec::with_capacity(unique.len());
         let mut got = HashSet::new();
-        for chunk in unique.chunks(IDS_PER_REQUEST) {
-            let values: Vec<String> = chunk.iter().map(u64::to_string).collect();
-            let filters = serde_json::json!([{"id": {"operator": "=", "values": values}}]);
-            let path = self.list_path("/api/v3/work_packages", &filters);
-            self.read_pages(&path, &mut found, &mut got)?;
+        for result in results {
+            for wp in result? {
+                if got.insert(wp.id) {
+                    found.push(wp);
+                }
+            }
         }
         // A server ignoring the filter must not hand back strangers.
         let wanted: HashSet<u64> = unique.into_iter().collect();
