@@ -161,25 +161,6 @@ to = ["openproject"]
         client.set_status(*id, wp.lock_version, &href)?;
     }
     let naive = started.elapsed();
-
-    println!(
-        "items: {}, latency per request: {} ms",
-        args.items, args.latency_ms
-    );
-    println!(
-        "concord sync, all drifted: {:.2} s ({} of {} moved, {} PATCH, {} requests, exit ok: {ok})",
-        first.as_secs_f64(),
-        moved,
-        args.items,
-        first_patches,
-        first_requests
-    );
-    println!(
-        "concord sync, second run:  {:.2} s ({} PATCH, {} requests, exit ok: {ok2})",
-        second.as_secs_f64(),
-        second_patches,
-        second_requests
-    );
     println!("naive GET+PATCH per item:   {:.2} s", naive.as_secs_f64());
     println!(
         "concord vs naive: {:.3}x the time ({:.1}x faster)",

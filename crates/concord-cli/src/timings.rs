@@ -6,7 +6,11 @@ use std::time::Instant;
 static START: OnceLock<Option<Instant>> = OnceLock::new();
 
 fn start() -> Option<Instant> {
-    *START.get_or_init(|| std::env::var_os("CONCORD_TIMINGS").map(|_| Instant::now()))
+    *START.get_or_init(|| {
+        std::env::var_os("CONCORD_TIMINGS")
+            .filter(|v| !v.is_empty() && v != "0")
+            .map(|_| Instant::now())
+    })
 }
 
 /// Marks the end of a phase: prints the time since the process began.
