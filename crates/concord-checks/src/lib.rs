@@ -1,0 +1,7 @@
+//! Integrity checks: one engine behind `concord check` at every layer
+//! (pre-commit, pull request, schedule). Findings carry stable codes and
+//! fingerprints that survive moved lines and reworded messages.
+
+pub mod citations;
+pub mod finding;
+pub mod render;
