@@ -39,6 +39,8 @@ struct RawConfig {
     syncs: Vec<crate::sync_rules::RawSync>,
     #[serde(default)]
     commit: Option<RawCommit>,
+    #[serde(default)]
+    checks: Option<crate::checks_config::RawChecks>,
 }
 
 #[derive(Deserialize)]
@@ -220,6 +222,8 @@ pub struct Workspace {
     pub rules: Vec<concord_engine::Rule>,
     /// Subject template of sync commits (`{count}`, `{run_id}`).
     pub commit_subject: String,
+    /// `[checks]`: what `concord check` runs and how.
+    pub checks: crate::checks_config::Checks,
 }
 
 // ---------------------------------------------------------------- errors
@@ -487,6 +491,12 @@ fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspac
     let rules =
         crate::sync_rules::validate(&raw.syncs, &members, &workflows, errors).map_err(|e| *e)?;
     drop(members);
+    let checks = crate::checks_config::validate_checks(
+        raw.checks.unwrap_or_default(),
+        &repos,
+        root,
+        errors,
+    )?;
     let commit_subject = match raw.commit.and_then(|c| c.subject) {
         Some(subject) => {
             let text = subject.get_ref();
@@ -518,6 +528,7 @@ fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspac
         workflows,
         sources,
         trackers,
+        checks,
         hub,
         max_file_bytes,
     })

@@ -5,6 +5,7 @@
 // Config errors carry their source text for diagnostics; they are built once, on the cold path.
 #![allow(clippy::result_large_err)]
 
+pub mod checks_config;
 mod config;
 mod scan;
 pub mod status;

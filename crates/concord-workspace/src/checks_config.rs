@@ -1,0 +1,365 @@
+//! `[checks]`: which integrity checks run, how severe they are, what they
+//! look at. Only configuration; the checks themselves live in
+//! `concord-checks` and the CLI.
+
+use crate::config::{Errors, Repo, did_you_mean};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use toml::Spanned;
+
+/// Every check code concord knows. `disable` and `severity` name these.
+pub const CHECK_CODES: &[&str] = &[
+    "SCHEMA",
+    "INVALID_JSON",
+    "PARSE_ERROR",
+    "LEGACY_FIELD",
+    "OWNER_MISSING",
+    "OWNER_INVALID",
+    "OWNER_LOCATION_MISMATCH",
+    "PHASE_TRANSITION_NO_LOG",
+    "PHASE_TRANSITION_NO_TIMING",
+    "UNKNOWN_STATUS",
+    "DUPLICATE_KEY",
+    "DANGLING_ITEM",
+    "DRIFT",
+    "BROKEN_CITATION",
+    "SUPPRESSION_WITHOUT_REASON",
+    "UNUSED_SUPPRESSION",
+];
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawChecks {
+    disable: Option<Spanned<Vec<String>>>,
+    severity: Option<Spanned<BTreeMap<String, String>>>,
+    since: Option<Spanned<String>>,
+    since_field: Option<Spanned<String>>,
+    exempt: Option<Spanned<BTreeMap<String, Vec<String>>>>,
+    #[serde(default)]
+    schema: Vec<RawSchema>,
+    owner: Option<RawOwner>,
+    legacy: Option<RawLegacy>,
+    citations: Option<RawCitations>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchema {
+    glob: Spanned<String>,
+    schema: Spanned<String>,
+    repos: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOwner {
+    glob: Spanned<String>,
+    field: Spanned<String>,
+    owners: Spanned<BTreeMap<String, String>>,
+    mirror_marker: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLegacy {
+    glob: Spanned<String>,
+    fields: Spanned<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCitations {
+    globs: Spanned<Vec<String>>,
+    default_repo: Option<Spanned<String>>,
+    #[serde(default)]
+    owners: BTreeMap<String, String>,
+    default_owner: Option<String>,
+    cache: Option<String>,
+    #[serde(default)]
+    offline: bool,
+    token_env: Option<String>,
+    url: Option<String>,
+}
+
+/// A glob matched in every repo (or the listed ones), repo-relative.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub glob: String,
+    pub matcher: globset::GlobMatcher,
+    /// Indexes into `Workspace::repos`; empty: all.
+    pub repos: Vec<usize>,
+}
+
+impl Scope {
+    pub fn covers(&self, repo: usize, path: &str) -> bool {
+        (self.repos.is_empty() || self.repos.contains(&repo)) && self.matcher.is_match(path)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SchemaCheck {
+    pub scope: Scope,
+    /// The schema file, resolved against the config's folder.
+    pub schema_path: PathBuf,
+    pub schema: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct OwnerCheck {
+    pub scope: Scope,
+    /// JSON pointer of the owner field.
+    pub field: String,
+    /// Owner value -> index of the repo that owns such files.
+    pub owners: BTreeMap<String, usize>,
+    /// A file carrying this pointer is a mirror: it may live elsewhere.
+    pub mirror_marker: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LegacyCheck {
+    pub scope: Scope,
+    /// Deprecated pointer -> its replacement.
+    pub fields: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CitationCheck {
+    pub scopes: Vec<Scope>,
+    pub default_repo: Option<String>,
+    pub owners: BTreeMap<String, String>,
+    pub default_owner: Option<String>,
+    /// Where definite answers are kept between runs.
+    pub cache: PathBuf,
+    /// Answer from the cache only (no network).
+    pub offline: bool,
+    pub token_env: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Checks {
+    pub disabled: Vec<String>,
+    /// Code -> `error` | `warning` | `advisory`.
+    pub severity: BTreeMap<String, String>,
+    /// Forward-only: only files or items dated on or after (YYYY-MM-DD).
+    pub since: Option<String>,
+    /// Where an item's or file's date is (JSON pointer or front-matter key).
+    pub since_field: Option<String>,
+    /// Exemption marker field -> the codes it exempts from.
+    pub exempt: BTreeMap<String, Vec<String>>,
+    pub schemas: Vec<SchemaCheck>,
+    pub owner: Option<OwnerCheck>,
+    pub legacy: Option<LegacyCheck>,
+    pub citations: Option<CitationCheck>,
+}
+
+fn check_code(
+    code: &str,
+    span: std::ops::Range<usize>,
+    errors: &Errors<'_>,
+) -> Result<(), crate::ConfigError> {
+    if CHECK_CODES.contains(&code) {
+        return Ok(());
+    }
+    Err(errors.with_help(
+        span,
+        format!("`{code}` is not a check code"),
+        did_you_mean(code, CHECK_CODES.iter().copied())
+            .or_else(|| Some(format!("codes: {}", CHECK_CODES.join(", ")))),
+    ))
+}
+
+fn scope(
+    glob: &Spanned<String>,
+    repos: Option<&[String]>,
+    all_repos: &[Repo],
+    errors: &Errors<'_>,
+) -> Result<Scope, crate::ConfigError> {
+    let matcher = globset::GlobBuilder::new(glob.get_ref())
+        .literal_separator(true)
+        .build()
+        .map_err(|e| errors.at(glob.span(), format!("invalid glob: {e}")))?
+        .compile_matcher();
+    let mut indexes = Vec::new();
+    for name in repos.unwrap_or_default() {
+        let index = all_repos
+            .iter()
+            .position(|r| &r.name == name)
+            .ok_or_else(|| {
+                errors.with_help(
+                    glob.span(),
+                    format!("unknown repo `{name}`"),
+                    did_you_mean(name, all_repos.iter().map(|r| r.name.as_str())),
+                )
+            })?;
+        indexes.push(index);
+    }
+    Ok(Scope {
+        glob: glob.get_ref().clone(),
+        matcher,
+        repos: indexes,
+    })
+}
+
+fn pointer(text: &Spanned<String>, errors: &Errors<'_>) -> Result<String, crate::ConfigError> {
+    let value = text.get_ref();
+    if !value.starts_with('/') {
+        return Err(errors.with_help(
+            text.span(),
+            format!("`{value}` is not a JSON pointer"),
+            Some(format!("write it as \"/{value}\"")),
+        ));
+    }
+    Ok(value.clone())
+}
+
+pub(crate) fn validate_checks(
+    raw: RawChecks,
+    repos: &[Repo],
+    root: &std::path::Path,
+    errors: &Errors<'_>,
+) -> Result<Checks, crate::ConfigError> {
+    let mut checks = Checks::default();
+    if let Some(disable) = &raw.disable {
+        for code in disable.get_ref() {
+            check_code(code, disable.span(), errors)?;
+        }
+        checks.disabled = disable.get_ref().clone();
+    }
+    if let Some(severity) = &raw.severity {
+        for (code, level) in severity.get_ref() {
+            check_code(code, severity.span(), errors)?;
+            if !matches!(level.as_str(), "error" | "warning" | "advisory") {
+                return Err(errors.at(
+                    severity.span(),
+                    format!("severity `{level}` for {code}: expected error, warning or advisory"),
+                ));
+            }
+        }
+        checks.severity = severity.get_ref().clone();
+    }
+    if let Some(since) = &raw.since {
+        let text = since.get_ref();
+        let valid = text.len() == 10
+            && text.as_bytes()[4] == b'-'
+            && text.as_bytes()[7] == b'-'
+            && text
+                .bytes()
+                .enumerate()
+                .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+        if !valid {
+            return Err(errors.at(
+                since.span(),
+                format!("since = `{text}`: expected a date as YYYY-MM-DD"),
+            ));
+        }
+        checks.since = Some(text.clone());
+    }
+    checks.since_field = raw.since_field.map(Spanned::into_inner);
+    if let Some(exempt) = &raw.exempt {
+        for codes in exempt.get_ref().values() {
+            for code in codes {
+                check_code(code, exempt.span(), errors)?;
+            }
+        }
+        checks.exempt = exempt.get_ref().clone();
+    }
+    for entry in &raw.schema {
+        let path = root.join(entry.schema.get_ref());
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            errors.at(
+                entry.schema.span(),
+                format!("cannot read schema {}: {e}", path.display()),
+            )
+        })?;
+        let schema: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            errors.at(
+                entry.schema.span(),
+                format!(
+                    "schema {} is not valid JSON (line {}, column {}): {e}",
+                    path.display(),
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?;
+        checks.schemas.push(SchemaCheck {
+            scope: scope(&entry.glob, entry.repos.as_deref(), repos, errors)?,
+            schema_path: path,
+            schema,
+        });
+    }
+    if let Some(owner) = &raw.owner {
+        let mut owners = BTreeMap::new();
+        for (value, repo) in owner.owners.get_ref() {
+            let index = repos.iter().position(|r| &r.name == repo).ok_or_else(|| {
+                errors.with_help(
+                    owner.owners.span(),
+                    format!("owner `{value}` names repo `{repo}`, which is not declared"),
+                    did_you_mean(repo, repos.iter().map(|r| r.name.as_str())),
+                )
+            })?;
+            owners.insert(value.clone(), index);
+        }
+        checks.owner = Some(OwnerCheck {
+            scope: scope(&owner.glob, None, repos, errors)?,
+            field: pointer(&owner.field, errors)?,
+            owners,
+            mirror_marker: owner
+                .mirror_marker
+                .as_ref()
+                .map(|m| pointer(m, errors))
+                .transpose()?,
+        });
+    }
+    if let Some(legacy) = &raw.legacy {
+        for (old, new) in legacy.fields.get_ref() {
+            for p in [old, new] {
+                if !p.starts_with('/') {
+                    return Err(errors.at(
+                        legacy.fields.span(),
+                        format!("`{p}` is not a JSON pointer (write \"/{p}\")"),
+                    ));
+                }
+            }
+        }
+        checks.legacy = Some(LegacyCheck {
+            scope: scope(&legacy.glob, None, repos, errors)?,
+            fields: legacy.fields.get_ref().clone(),
+        });
+    }
+    if let Some(citations) = raw.citations {
+        let mut scopes = Vec::new();
+        for glob in citations.globs.get_ref() {
+            let spanned = Spanned::new(citations.globs.span(), glob.clone());
+            scopes.push(scope(&spanned, None, repos, errors)?);
+        }
+        if let Some(repo) = &citations.default_repo {
+            let parts: Vec<&str> = repo.get_ref().split('/').collect();
+            if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+                return Err(errors.at(
+                    repo.span(),
+                    format!("default_repo `{}` is not `owner/name`", repo.get_ref()),
+                ));
+            }
+        }
+        checks.citations = Some(CitationCheck {
+            scopes,
+            default_repo: citations.default_repo.map(Spanned::into_inner),
+            owners: citations.owners,
+            default_owner: citations.default_owner,
+            cache: root.join(
+                citations
+                    .cache
+                    .unwrap_or_else(|| ".concord/citations.json".into()),
+            ),
+            offline: citations.offline,
+            token_env: citations.token_env.unwrap_or_else(|| "GITHUB_TOKEN".into()),
+            url: citations
+                .url
+                .unwrap_or_else(|| "https://api.github.com".into()),
+        });
+    }
+    Ok(checks)
+}
