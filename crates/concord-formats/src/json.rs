@@ -176,6 +176,41 @@ impl Json {
     }
 }
 
+/// Where the value at a JSON pointer sits in a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// 1-based line of the value's first byte.
+    pub line: u32,
+    /// 1-based columns, in characters, of the value's first character and
+    /// one past its last on that line (the whole first line for values that
+    /// span lines).
+    pub column: u32,
+    pub end_column: u32,
+}
+
+/// The position of the value at `pointer` (`""` is the whole document), or
+/// `None` when the document does not parse or holds nothing there. For
+/// findings that point at a value, never for edits.
+pub fn position_of(bytes: &[u8], pointer: &str) -> Option<Position> {
+    let tree = read_tree(bytes).ok()?;
+    let id = tree.resolve(0, pointer, "the document").ok()??;
+    let node = tree.nodes.get(id)?;
+    let (start, end) = (node.start as usize, node.end as usize);
+    let line_start = bytes[..start.min(bytes.len())]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line_end = bytes[start.min(bytes.len())..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |i| start + i);
+    Some(Position {
+        line: node.line,
+        column: column(bytes, line_start, start),
+        end_column: column(bytes, line_start, end.min(line_end)),
+    })
+}
+
 /// Parse a whole file: UTF-8, at most 4 GiB, one JSON document.
 fn read_tree(bytes: &[u8]) -> Result<Tree<'_>, FileError> {
     // Nodes keep offsets as u32 to stay small.
@@ -2886,5 +2921,23 @@ mod tests {
                 prop_assert_eq!(String::from_utf8(out).unwrap(), write(&expected));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod position_tests {
+    use super::*;
+
+    #[test]
+    fn values_are_located_by_pointer() {
+        let doc = b"{\n  \"name\": \"caf\xc3\xa9 \xe2\x9c\x93\",\n  \"tasks\": [{\"id\": \"T1\", \"status\": \"done\"}]\n}\n";
+        let name = position_of(doc, "/name").expect("name");
+        assert_eq!((name.line, name.column, name.end_column), (2, 11, 19));
+        let status = position_of(doc, "/tasks/0/status").expect("status");
+        assert_eq!(status.line, 3);
+        assert_eq!(status.end_column - status.column, 6);
+        assert_eq!(position_of(doc, "/missing"), None);
+        assert_eq!(position_of(b"{", "/x"), None);
+        assert_eq!(position_of(doc, "").map(|p| p.line), Some(1));
     }
 }
