@@ -2,6 +2,8 @@
 //! (pre-commit, pull request, schedule). Findings carry stable codes and
 //! fingerprints that survive moved lines and reworded messages.
 
+pub mod builtin;
+pub mod catalog;
 pub mod citations;
 pub mod finding;
 pub mod render;

@@ -1,0 +1,417 @@
+//! The built-in checks over one file's bytes (JSON validity, schemas,
+//! owners, legacy keys) and over what a scan saw (unknown statuses,
+//! duplicate keys, unreadable rows, items dangling or drifting between the
+//! sources of a sync rule). Pure: the caller reads files and the hub.
+
+use crate::catalog;
+use crate::finding::{Finding, Severity};
+use concord_formats::json::position_of;
+use concord_model::{Observation, Warning, WarningCode};
+use concord_workspace::Workspace;
+use concord_workspace::checks_config::Checks;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One file to check, as read (from the working tree, the index or a commit).
+pub struct FileInput<'a> {
+    /// Index into `Workspace::repos`.
+    pub repo: usize,
+    pub path: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// Where in a file a finding points.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct At {
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub end_column: Option<u32>,
+}
+
+/// A finding with the code's default severity; the fingerprint is filled
+/// in later, over the whole set.
+#[allow(clippy::too_many_arguments)]
+pub fn finding(
+    code: &str,
+    repo: Option<&str>,
+    path: &str,
+    at: At,
+    key: Option<&str>,
+    message: String,
+    anchor: &str,
+    evidence: &str,
+) -> Finding {
+    Finding {
+        code: code.to_string(),
+        severity: catalog::info(code).map_or(Severity::Warning, |c| c.severity),
+        path: path.to_string(),
+        repo: repo.map(str::to_string),
+        line: at.line,
+        column: at.column,
+        end_column: at.end_column,
+        key: key.map(str::to_string),
+        message,
+        subject: key.map_or_else(|| path.to_string(), str::to_string),
+        anchor: anchor.to_string(),
+        evidence: evidence.to_string(),
+        fingerprint: String::new(),
+    }
+}
+
+/// The checks that look at one file at a time, with their schemas compiled.
+pub struct FileChecks<'w> {
+    ws: &'w Workspace,
+    schemas: Vec<(usize, jsonschema::Validator)>,
+}
+
+impl<'w> FileChecks<'w> {
+    /// Compiles every configured schema; one that is not a valid JSON
+    /// Schema is an error naming its file.
+    pub fn new(ws: &'w Workspace) -> Result<FileChecks<'w>, String> {
+        let mut schemas = Vec::new();
+        for (index, check) in ws.checks.schemas.iter().enumerate() {
+            let validator = jsonschema::validator_for(&check.schema).map_err(|e| {
+                format!(
+                    "{} is not a valid JSON Schema: {e} (at {})",
+                    check.schema_path.display(),
+                    e.instance_path()
+                )
+            })?;
+            schemas.push((index, validator));
+        }
+        Ok(FileChecks { ws, schemas })
+    }
+
+    fn checks(&self) -> &Checks {
+        &self.ws.checks
+    }
+
+    /// Whether any file check looks at this file.
+    pub fn covers(&self, repo: usize, path: &str) -> bool {
+        let checks = self.checks();
+        checks.schemas.iter().any(|s| s.scope.covers(repo, path))
+            || checks
+                .owner
+                .as_ref()
+                .is_some_and(|o| o.scope.covers(repo, path))
+            || checks
+                .legacy
+                .as_ref()
+                .is_some_and(|l| l.scope.covers(repo, path))
+    }
+
+    pub fn check(&self, file: &FileInput<'_>) -> Vec<Finding> {
+        if !self.covers(file.repo, file.path) {
+            return Vec::new();
+        }
+        let repo_name = self.ws.repos[file.repo].name.as_str();
+        let mut out = Vec::new();
+        let text = match std::str::from_utf8(file.bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let line = 1 + file.bytes[..e.valid_up_to()]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
+                out.push(finding(
+                    "PARSE_ERROR",
+                    Some(repo_name),
+                    file.path,
+                    At {
+                        line: u32::try_from(line).ok(),
+                        ..At::default()
+                    },
+                    None,
+                    format!("not UTF-8 (byte {} is not valid UTF-8)", e.valid_up_to()),
+                    "utf-8",
+                    "",
+                ));
+                return out;
+            }
+        };
+        let doc: serde_json::Value = match serde_json::from_str(text) {
+            Ok(doc) => doc,
+            Err(e) => {
+                out.push(finding(
+                    "INVALID_JSON",
+                    Some(repo_name),
+                    file.path,
+                    At {
+                        line: u32::try_from(e.line()).ok(),
+                        column: u32::try_from(e.column()).ok(),
+                        end_column: None,
+                    },
+                    None,
+                    format!("not valid JSON: {e}"),
+                    "",
+                    &format!("{:?}", e.classify()),
+                ));
+                return out;
+            }
+        };
+        let at = |pointer: &str| {
+            position_of(file.bytes, pointer).map_or_else(At::default, |p| At {
+                line: Some(p.line),
+                column: Some(p.column),
+                end_column: Some(p.end_column),
+            })
+        };
+        let checks = self.checks();
+        for (index, validator) in &self.schemas {
+            if !checks.schemas[*index].scope.covers(file.repo, file.path) {
+                continue;
+            }
+            for error in validator.iter_errors(&doc) {
+                let pointer = error.instance_path().to_string();
+                let shown = if pointer.is_empty() { "/" } else { &pointer };
+                let evidence = error.kind().keyword().to_string();
+                out.push(finding(
+                    "SCHEMA",
+                    Some(repo_name),
+                    file.path,
+                    at(&pointer),
+                    None,
+                    format!("{shown}: {error}"),
+                    &pointer,
+                    &evidence,
+                ));
+            }
+        }
+        if let Some(owner) = &checks.owner
+            && owner.scope.covers(file.repo, file.path)
+        {
+            match doc.pointer(&owner.field) {
+                None | Some(serde_json::Value::Null) => out.push(finding(
+                    "OWNER_MISSING",
+                    Some(repo_name),
+                    file.path,
+                    at(""),
+                    None,
+                    format!("no `{}` naming the file's owner", owner.field),
+                    &owner.field,
+                    "",
+                )),
+                Some(value) => {
+                    let word = value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_string);
+                    match owner.owners.get(&word) {
+                        None => {
+                            let known: Vec<&str> =
+                                owner.owners.keys().map(String::as_str).collect();
+                            out.push(finding(
+                                "OWNER_INVALID",
+                                Some(repo_name),
+                                file.path,
+                                at(&owner.field),
+                                None,
+                                format!("owner `{word}` is not one of: {}", known.join(", ")),
+                                &owner.field,
+                                &word,
+                            ));
+                        }
+                        // Repos are matched by exact name, never by prefix.
+                        Some(&owning) if owning != file.repo => {
+                            let mirrored = owner
+                                .mirror_marker
+                                .as_ref()
+                                .is_some_and(|m| doc.pointer(m).is_some_and(|v| !v.is_null()));
+                            if !mirrored {
+                                out.push(finding(
+                                    "OWNER_LOCATION_MISMATCH",
+                                    Some(repo_name),
+                                    file.path,
+                                    at(&owner.field),
+                                    None,
+                                    format!(
+                                        "owned by `{word}` (repo {}) but lives in repo {repo_name}",
+                                        self.ws.repos[owning].name
+                                    ),
+                                    &owner.field,
+                                    &word,
+                                ));
+                            }
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+        if let Some(legacy) = &checks.legacy
+            && legacy.scope.covers(file.repo, file.path)
+        {
+            for (old, new) in &legacy.fields {
+                if doc.pointer(old).is_some() {
+                    out.push(finding(
+                        "LEGACY_FIELD",
+                        Some(repo_name),
+                        file.path,
+                        at(old),
+                        None,
+                        format!("`{old}` is deprecated: use `{new}`"),
+                        old,
+                        "",
+                    ));
+                }
+            }
+        }
+        // One problem, one finding: a schema's "required" for the owner
+        // field says what OWNER_MISSING already says.
+        if let Some(owner) = &checks.owner
+            && out.iter().any(|f| f.code == "OWNER_MISSING")
+        {
+            let name = owner.field.rsplit('/').next().unwrap_or_default();
+            let parent = &owner.field[..owner.field.len() - name.len()].trim_end_matches('/');
+            out.retain(|f| {
+                !(f.code == "SCHEMA"
+                    && f.evidence == "required"
+                    && f.anchor == *parent
+                    && f.message.contains(&format!("\"{name}\"")))
+            });
+        }
+        // Exemption markers: an item carrying the field skips those codes.
+        out.retain(|f| {
+            !checks.exempt.iter().any(|(field, codes)| {
+                let pointer = if field.starts_with('/') {
+                    field.clone()
+                } else {
+                    format!("/{field}")
+                };
+                codes.contains(&f.code) && doc.pointer(&pointer).is_some_and(|v| !v.is_null())
+            })
+        });
+        out
+    }
+}
+
+/// Findings for what the scan warned about.
+pub fn from_warnings(warnings: &[Warning]) -> Vec<Finding> {
+    warnings
+        .iter()
+        .filter_map(|w| {
+            let code = match w.code {
+                WarningCode::UnknownStatus => "UNKNOWN_STATUS",
+                WarningCode::DuplicateKey => "DUPLICATE_KEY",
+                WarningCode::UnparseableRow | WarningCode::UnreadableFile => "PARSE_ERROR",
+                WarningCode::NoFiles | WarningCode::MissingRepo => return None,
+            };
+            Some(finding(
+                code,
+                Some(&w.repo),
+                &w.path,
+                At {
+                    line: w.line,
+                    ..At::default()
+                },
+                None,
+                w.message.clone(),
+                &w.source,
+                // The message names the offending word or key, not a line.
+                &evidence_of(&w.message),
+            ))
+        })
+        .collect()
+}
+
+/// The first backquoted word of a message (the offending value), else the
+/// message without digits (line numbers must not move the fingerprint).
+fn evidence_of(message: &str) -> String {
+    if let Some(rest) = message.split_once('`').map(|(_, r)| r)
+        && let Some((word, _)) = rest.split_once('`')
+    {
+        return word.to_string();
+    }
+    message.chars().filter(|c| !c.is_ascii_digit()).collect()
+}
+
+/// Items dangling between the file sources of a sync rule, and items whose
+/// sources disagree (the hub counts when `hub` is given: key -> status).
+pub fn dangling_and_drift(
+    ws: &Workspace,
+    observations: &[&Observation],
+    hub: Option<&BTreeMap<String, String>>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for rule in &ws.rules {
+        // key -> source -> (observation, canonical status)
+        let mut items: BTreeMap<&str, BTreeMap<&str, (&Observation, Option<String>)>> =
+            BTreeMap::new();
+        let members: BTreeSet<&str> = rule
+            .sources
+            .iter()
+            .map(String::as_str)
+            .filter(|s| ws.sources.iter().any(|src| src.name == *s))
+            .collect();
+        for obs in observations {
+            if members.contains(&*obs.source) {
+                let status = obs
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.canonical.as_deref().map(str::to_string));
+                items
+                    .entry(obs.key.as_str())
+                    .or_default()
+                    .insert(&obs.source, (obs, status));
+            }
+        }
+        for (key, by_source) in &items {
+            let Some((first, _)) = by_source.values().next() else {
+                continue;
+            };
+            let at = At {
+                line: Some(first.line),
+                ..At::default()
+            };
+            let missing: Vec<&str> = members
+                .iter()
+                .copied()
+                .filter(|m| !by_source.contains_key(m))
+                .collect();
+            if members.len() > 1 && !missing.is_empty() {
+                let present: Vec<&str> = by_source.keys().copied().collect();
+                out.push(finding(
+                    "DANGLING_ITEM",
+                    Some(&first.repo),
+                    &first.path,
+                    at,
+                    Some(key),
+                    format!(
+                        "{key} is in {} but not in {} (rule {})",
+                        present.join(", "),
+                        missing.join(", "),
+                        rule.name
+                    ),
+                    &rule.name,
+                    &missing.join(","),
+                ));
+            }
+            let mut statuses: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+            for (source, (_, status)) in by_source {
+                if let Some(status) = status {
+                    statuses.entry(status.clone()).or_default().push(source);
+                }
+            }
+            let in_hub = rule.sources.iter().any(|s| s == "hub");
+            if in_hub && let Some(value) = hub.and_then(|h| h.get(*key)) {
+                statuses.entry(value.clone()).or_default().push("hub");
+            }
+            if statuses.len() > 1 {
+                let said: Vec<String> = statuses
+                    .iter()
+                    .map(|(status, sources)| format!("{status} in {}", sources.join(", ")))
+                    .collect();
+                let evidence: Vec<&str> = statuses.keys().map(String::as_str).collect();
+                out.push(finding(
+                    "DRIFT",
+                    Some(&first.repo),
+                    &first.path,
+                    at,
+                    Some(key),
+                    format!("{key} is {} (rule {})", said.join(" but "), rule.name),
+                    &rule.name,
+                    &evidence.join(","),
+                ));
+            }
+        }
+    }
+    out
+}
