@@ -64,6 +64,8 @@ enum Command {
     Sync(commands::sync::Args),
     /// Explain the decision for one item: every source's value, the base, the rule.
     Explain(commands::explain::Args),
+    /// Run the integrity checks: text, JSON or SARIF; exit 1 on a gating finding.
+    Check(commands::check::Args),
     /// Manage the hub: migrate, export, import.
     #[command(subcommand)]
     Hub(commands::hub::Command),
@@ -143,6 +145,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Diff(args) => commands::diff::run(&workspace, &args)?,
         Command::Sync(args) => commands::sync::run(&workspace, &args)?,
         Command::Explain(args) => commands::explain::run(&workspace, &args)?,
+        Command::Check(args) => commands::check::run(&workspace, &args)?,
     };
     Ok(outcome)
 }

@@ -25,6 +25,11 @@ pub fn init_color(forced: Option<bool>) {
     let _ = COLOR.set(on);
 }
 
+/// Whether stdout gets colours (for renderers that colour on their own).
+pub fn color_enabled() -> bool {
+    COLOR.get().copied().unwrap_or(false)
+}
+
 /// `style` when colours are on, else a style that renders as nothing, so
 /// plain output costs no escape-stripping pass.
 pub fn paint(style: Style) -> Style {

@@ -1,3 +1,4 @@
+pub mod check;
 pub mod diff;
 pub mod explain;
 pub mod history;
