@@ -38,7 +38,7 @@
 //! `*` or `?` in a file name matches only that file).
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsStr;
 use std::fmt;
 use std::io::{self, Read, Seek, Write};
@@ -907,6 +907,184 @@ impl Repo {
         .map(drop)
     }
 
+    // ----- content for `concord check`: the index and commits, never the work tree -----
+
+    /// Paths whose staged content differs from HEAD — added, copied,
+    /// modified, renamed (the new path) or changed in type, not deleted —
+    /// sorted, from `git diff --cached --name-only -z --no-renames
+    /// --diff-filter=ACMRT`. On an unborn branch git compares the index
+    /// with the empty tree: every staged path. Unmerged paths (a conflict
+    /// in progress) are not listed; unstaged and untracked files are not
+    /// either.
+    pub fn staged_paths(&self) -> Result<Vec<String>, GitError> {
+        let args = [
+            "diff",
+            "--cached",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            "--no-color",
+            "--no-ext-diff",
+            "--diff-filter=ACMRT",
+            "--",
+        ];
+        let out = self.run(Access::Read, &args)?;
+        let mut paths: Vec<String> = split_paths(&out).collect();
+        paths.sort();
+        paths.dedup();
+        Ok(paths)
+    }
+
+    /// The staged (index, stage 0) content of each of `paths`, as
+    /// `(path, bytes)` sorted by path, each path once; binary-safe.
+    ///
+    /// One `git cat-file --batch` process reads them all, fed `:0:<path>`
+    /// on its standard input (`:0:` rather than `:`, so that a path like
+    /// `2:x.md` is not read as stage 2 of `x.md`). Nothing is written: not
+    /// the work tree, not the index.
+    ///
+    /// Left out: paths the index does not hold (never added, removed,
+    /// or only unmerged stages during a conflict), entries that are not
+    /// blobs (submodules), and paths a `cat-file --batch` line cannot name —
+    /// empty, with a newline, ending with a carriage return (git strips
+    /// it), or with an empty, `.` or `..` component (git would resolve
+    /// `./` and `../` against the root, or stop at one leading outside),
+    /// none of which the index can hold as given. A staged symbolic link
+    /// is read as its target, as git stores it.
+    pub fn read_staged(&self, paths: &[String]) -> Result<Vec<(String, Vec<u8>)>, GitError> {
+        let paths: BTreeSet<&str> = paths
+            .iter()
+            .map(String::as_str)
+            .filter(|p| batch_nameable(p))
+            .collect();
+        let specs: Vec<String> = paths.iter().map(|p| format!(":0:{p}")).collect();
+        let blobs = self.cat_file_blobs(&specs)?;
+        Ok(paths
+            .into_iter()
+            .zip(blobs)
+            .filter_map(|(path, blob)| blob.map(|bytes| (path.to_owned(), bytes)))
+            .collect())
+    }
+
+    /// The commit id `rev` names (`git rev-parse --verify --quiet
+    /// <rev>^{commit}`: a branch, a tag — an annotated one is peeled — a
+    /// full or short id, `HEAD~2`…), `None` when it names nothing (an
+    /// unknown ref or id, an unborn HEAD). A `rev` that is empty or starts
+    /// with `-` is refused: `None`, never read as an option. A `rev` naming
+    /// an object that is not a commit (`HEAD^{tree}`, a blob's id) or an
+    /// ambiguous short id is an error with git's message (`expected commit
+    /// type…`, `short object ID … is ambiguous`).
+    pub fn resolve_commit(&self, rev: &str) -> Result<Option<String>, GitError> {
+        if rev.is_empty() || rev.starts_with('-') {
+            return Ok(None);
+        }
+        self.commit_id(&format!("{rev}^{{commit}}"))
+    }
+
+    /// Every file of `commit`'s tree (`git ls-tree -r -z --full-tree --
+    /// <commit>`) for which `wanted(path)` is true, with its content, as
+    /// `(path, bytes)` sorted by path. Only regular and executable files
+    /// (modes `100644` and `100755`): symbolic links (`120000`) and
+    /// submodules (`160000`) are skipped. The contents are read from git's
+    /// objects by one `git cat-file --batch` process fed the blob ids; the
+    /// work tree and the index are not looked at.
+    ///
+    /// `commit` is any tree-ish (a commit id from [`Repo::resolve_commit`]);
+    /// one git does not know, or one starting with `-`, is an error with
+    /// git's message (it follows `--`, so it is never read as an option).
+    /// A blob missing from the object store is an error too.
+    pub fn tree_files(
+        &self,
+        commit: &str,
+        wanted: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<(String, Vec<u8>)>, GitError> {
+        let args = ["ls-tree", "-r", "-z", "--full-tree", "--", commit];
+        let out = self.run(Access::Read, &args)?;
+        let mut files: Vec<(String, String)> = Vec::new();
+        for entry in out.split(|&b| b == 0).filter(|e| !e.is_empty()) {
+            let bad = || {
+                self.unexpected(
+                    &args,
+                    format!("bad tree entry {:?}", String::from_utf8_lossy(entry)),
+                )
+            };
+            // `<mode> SP <type> SP <object> TAB <path>`
+            let tab = entry.iter().position(|&b| b == b'\t').ok_or_else(bad)?;
+            let (meta, path) = (&entry[..tab], &entry[tab + 1..]);
+            let meta = std::str::from_utf8(meta).map_err(|_| bad())?;
+            let [mode, kind, oid] = meta.split(' ').collect::<Vec<_>>()[..] else {
+                return Err(bad());
+            };
+            if path.is_empty() || oid.is_empty() || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(bad());
+            }
+            if kind != "blob" || !matches!(mode, "100644" | "100755") {
+                continue; // A symbolic link, a submodule.
+            }
+            let path = String::from_utf8_lossy(path).into_owned();
+            if wanted(&path) {
+                files.push((path, oid.to_owned()));
+            }
+        }
+        files.sort();
+        let oids: Vec<String> = files.iter().map(|(_, oid)| oid.clone()).collect();
+        let blobs = self.cat_file_blobs(&oids)?;
+        files
+            .into_iter()
+            .zip(blobs)
+            .map(|((path, oid), blob)| {
+                blob.map(|bytes| (path.clone(), bytes)).ok_or_else(|| {
+                    self.unexpected(
+                        &CAT_FILE_BATCH,
+                        format!("blob {oid} of {path:?} in {commit} is missing"),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// For each path ever added in HEAD's history, the date
+    /// (`YYYY-MM-DD`, the **committer** date in the commit's own time
+    /// zone: when the addition landed on the branch, which a rebase or
+    /// cherry-pick moves, unlike the author date) of the commit that first
+    /// added it, from one walk: `git log --diff-filter=A --no-renames
+    /// --root --format=%x00%cd --date=short --name-only -z HEAD --`.
+    ///
+    /// - Added, deleted and added again: the **oldest** addition wins (the
+    ///   earliest date among its additions), so deleting and restoring a
+    ///   file does not make it new.
+    /// - Renames are not followed: a renamed file counts as added, at its
+    ///   new path, by the commit that renamed it.
+    /// - Merge commits show no changes of their own: a file added on a
+    ///   branch has the date of the branch's commit; a file that only a
+    ///   merge's conflict resolution introduced is not in the map.
+    /// - Paths added and later deleted are in the map too.
+    /// - In a shallow clone, files older than the shallow boundary have the
+    ///   boundary commit's date.
+    ///
+    /// Empty on an unborn branch.
+    pub fn first_added_dates(&self) -> Result<HashMap<String, String>, GitError> {
+        if self.head()?.is_none() {
+            return Ok(HashMap::new());
+        }
+        let args = [
+            "log",
+            "--diff-filter=A",
+            "--no-renames",
+            "--root",
+            "--no-show-signature",
+            "--no-color",
+            "--format=%x00%cd",
+            "--date=short",
+            "--name-only",
+            "-z",
+            "HEAD",
+            "--",
+        ];
+        let out = self.run(Access::Read, &args)?;
+        parse_added_dates(&out).map_err(|detail| self.unexpected(&args, detail))
+    }
+
     // ----- queries shared by the operations above -----
 
     /// The current branch name, `None` when HEAD is detached.
@@ -1078,6 +1256,109 @@ impl Repo {
         ))
     }
 
+    /// Read objects with one `git cat-file --batch --buffer` process: for
+    /// each of `specs` (one line each, no newline inside), its content when
+    /// it names a blob, `None` when it names nothing (`<spec> missing`) or
+    /// something other than a blob.
+    ///
+    /// The requests are written by a thread while this one reads the
+    /// answers as they come, so neither side waits on a full pipe; git's
+    /// standard error goes to a file. Should the output be unreadable, git
+    /// is killed before waiting for it.
+    fn cat_file_blobs(&self, specs: &[String]) -> Result<Vec<Option<Vec<u8>>>, GitError> {
+        if specs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let args = CAT_FILE_BATCH;
+        let command_line = self.display(&args);
+        let io_error = |what: &str, source| GitError::Io {
+            context: format!("{what} `{command_line}`"),
+            source,
+        };
+        let mut input = Vec::with_capacity(specs.iter().map(|s| s.len() + 1).sum());
+        for spec in specs {
+            input.extend_from_slice(spec.as_bytes());
+            input.push(b'\n');
+        }
+        let mut stderr = tempfile::tempfile()
+            .map_err(|e| io_error("could not create a file for the messages of", e))?;
+        let stderr_handle = stderr
+            .try_clone()
+            .map_err(|e| io_error("could not create a file for the messages of", e))?;
+        let mut child = self
+            .command(Access::Read, &args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr_handle)
+            .spawn()
+            .map_err(|source| GitError::Spawn {
+                command: command_line.clone(),
+                source,
+            })?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io_error(
+                "could not connect to",
+                io::Error::other("no pipe to the process"),
+            ));
+        };
+        let (read, written, status) = std::thread::scope(|scope| {
+            let writer = scope.spawn(move || {
+                let mut stdin = stdin;
+                stdin.write_all(&input)
+                // Dropping `stdin` closes it: git answers the rest and exits.
+            });
+            let mut reader = io::BufReader::with_capacity(1 << 16, stdout);
+            let read = read_batch(&mut reader, specs);
+            drop(reader);
+            if read.is_err() {
+                // It may still be writing (or waiting to read): stop it.
+                let _ = child.kill();
+            }
+            let status = child.wait();
+            let written = writer
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the writing thread panicked")));
+            (read, written, status)
+        });
+        let status = status.map_err(|e| io_error("could not wait for", e))?;
+        let mut message = || {
+            let mut message = Vec::new();
+            let _ = stderr
+                .rewind()
+                .and_then(|()| stderr.read_to_end(&mut message));
+            String::from_utf8_lossy(&message).trim().to_owned()
+        };
+        let failed = |message: String| GitError::Failed {
+            command: command_line.clone(),
+            code: status.code(),
+            stderr: message,
+        };
+        match read {
+            Ok(blobs) => {
+                if !status.success() {
+                    return Err(failed(message()));
+                }
+                written.map_err(|e| io_error("could not write the requests to", e))?;
+                Ok(blobs)
+            }
+            Err(detail) => {
+                // Git stopping on its own (with its message) explains the
+                // output better than where the reading broke off.
+                let message = message();
+                if status.code().is_some_and(|code| code != 0) && !message.is_empty() {
+                    Err(failed(message))
+                } else {
+                    Err(GitError::UnexpectedOutput {
+                        command: command_line.clone(),
+                        detail,
+                    })
+                }
+            }
+        }
+    }
+
     fn display<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
         let mut words: Vec<String> = vec![
             "git".into(),
@@ -1177,6 +1458,143 @@ fn trim_newline(bytes: &[u8]) -> &[u8] {
 /// `path` as a pathspec matching exactly that path (or folder).
 fn literal(path: &str) -> String {
     format!(":(literal){path}")
+}
+
+/// The command reading objects for [`Repo::read_staged`] and
+/// [`Repo::tree_files`]: `--buffer` as every request is written at once.
+const CAT_FILE_BATCH: [&str; 3] = ["cat-file", "--batch", "--buffer"];
+
+/// Whether `path` can be named on a `git cat-file --batch` line as
+/// `:0:<path>` and mean that index entry: not empty, no newline, no
+/// carriage return at the end (git strips it from the line), no empty,
+/// `.` or `..` component (git resolves `./` and `../`, and dies on a path
+/// leading outside the repository). The index holds no such path anyway.
+fn batch_nameable(path: &str) -> bool {
+    !path.is_empty()
+        && !path.contains(['\n', '\0'])
+        && !path.ends_with('\r')
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
+/// The answers of `git cat-file --batch` to `specs`, in order, read from
+/// `reader` as they come: `<oid> <type> <size>\n<content>\n` (the content
+/// when the type is `blob`, `None` otherwise) or `<spec> missing\n` (and
+/// `<spec> ambiguous\n`): `None`.
+fn read_batch(
+    reader: &mut impl io::BufRead,
+    specs: &[String],
+) -> Result<Vec<Option<Vec<u8>>>, String> {
+    let mut blobs = Vec::with_capacity(specs.len());
+    let mut line = Vec::new();
+    for spec in specs {
+        line.clear();
+        reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("could not read the answer for {spec:?}: {e}"))?;
+        if line.pop() != Some(b'\n') {
+            return Err(format!("the output ended before the answer for {spec:?}"));
+        }
+        if let Some((kind, size)) = batch_header(&line) {
+            // Grow as the bytes come rather than trust a huge size at once.
+            let mut content = Vec::with_capacity(size.min(1 << 24));
+            reader
+                .by_ref()
+                .take(size as u64)
+                .read_to_end(&mut content)
+                .map_err(|e| format!("could not read the content of {spec:?}: {e}"))?;
+            let mut end = [0u8; 1];
+            let ended = reader.read_exact(&mut end).is_ok() && end == *b"\n";
+            if content.len() != size || !ended {
+                return Err(format!(
+                    "the content of {spec:?} ({size} bytes) ended early or without its newline"
+                ));
+            }
+            blobs.push((kind == "blob").then_some(content));
+            continue;
+        }
+        let answer = line
+            .strip_prefix(spec.as_bytes())
+            .and_then(|rest| rest.strip_prefix(b" "));
+        match answer {
+            Some(b"missing" | b"ambiguous") => blobs.push(None),
+            _ => {
+                return Err(format!(
+                    "expected `<id> <type> <size>` or `{spec} missing`, got {:?}",
+                    String::from_utf8_lossy(&line)
+                ));
+            }
+        }
+    }
+    Ok(blobs)
+}
+
+/// The type and size of a `cat-file --batch` header `<oid> <type> <size>`.
+fn batch_header(line: &[u8]) -> Option<(&str, usize)> {
+    let line = std::str::from_utf8(line).ok()?;
+    let [oid, kind, size] = line.split(' ').collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let hex = !oid.is_empty() && oid.bytes().all(|b| b.is_ascii_hexdigit());
+    let word = !kind.is_empty() && kind.bytes().all(|b| b.is_ascii_lowercase());
+    let digits = !size.is_empty() && size.bytes().all(|b| b.is_ascii_digit());
+    if !(hex && word && digits) {
+        return None;
+    }
+    Some((kind, size.parse().ok()?))
+}
+
+/// Each path's earliest date in `git log --format=%x00%cd --name-only -z`
+/// output. Each commit is an empty field (the `%x00`), its date, then the
+/// paths it added, the first one after the newline git puts between a
+/// commit's header and its changes.
+fn parse_added_dates(out: &[u8]) -> Result<HashMap<String, String>, String> {
+    let mut dates: HashMap<String, String> = HashMap::new();
+    let mut fields = out.split(|&b| b == 0);
+    let mut date: Option<String> = None;
+    let mut first = false;
+    while let Some(field) = fields.next() {
+        if field.is_empty() {
+            // A commit starts; or the end of the output.
+            let Some(next) = fields.next() else { break };
+            let text = String::from_utf8_lossy(next);
+            let valid = text.len() >= 10
+                && text.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+                && text.split('-').count() == 3;
+            if !valid {
+                return Err(format!("expected a date, got {text:?}"));
+            }
+            date = Some(text.into_owned());
+            first = true;
+            continue;
+        }
+        let Some(date) = &date else {
+            return Err(format!(
+                "a path before any commit: {:?}",
+                String::from_utf8_lossy(field)
+            ));
+        };
+        let path = if first {
+            first = false;
+            field.strip_prefix(b"\n").unwrap_or(field)
+        } else {
+            field
+        };
+        if path.is_empty() {
+            continue;
+        }
+        let path = String::from_utf8_lossy(path).into_owned();
+        // `YYYY-MM-DD` strings order as the dates do: keep the earliest.
+        match dates.get_mut(&path) {
+            Some(known) if *known <= *date => {}
+            Some(known) => known.clone_from(date),
+            None => {
+                dates.insert(path, date.clone());
+            }
+        }
+    }
+    Ok(dates)
 }
 
 /// The paths of NUL-separated `-z` output.
@@ -1383,5 +1801,90 @@ mod tests {
             "{}",
             blocker.message
         );
+    }
+
+    #[test]
+    fn batch_answers_are_read_in_order_and_bad_ones_are_errors() {
+        let specs: Vec<String> = [":0:a b", ":0:gone", "tree"].map(String::from).to_vec();
+        let out = b"0123abcd blob 5\na\0\nb\n\n:0:gone missing\nabcd tree 3\nxyz\n";
+        let blobs = read_batch(&mut &out[..], &specs).expect("reads");
+        assert_eq!(blobs, vec![Some(b"a\0\nb\n".to_vec()), None, None]);
+
+        for bad in [
+            &b"0123abcd blob 5\na\0\nb"[..], // ends inside the content
+            b"0123abcd blob 2\nabc\n",       // no newline after the content
+            b":0:other missing\n",           // not the spec asked for
+            b"0123abcd blob\n",              // no size
+            b"",                             // nothing
+        ] {
+            assert!(
+                read_batch(&mut &bad[..], &specs[..1]).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn added_dates_keep_the_earliest_and_strip_the_header_newline() {
+        let out = b"\x002024-02-03\x00\nb.md\x00\nlines\x00\x002022-05-06\x00\na.md\x00b.md\x00";
+        let dates = parse_added_dates(out).expect("parses");
+        let mut dates: Vec<(String, String)> = dates.into_iter().collect();
+        dates.sort();
+        let expected = [
+            ("\nlines", "2024-02-03"),
+            ("a.md", "2022-05-06"),
+            ("b.md", "2022-05-06"),
+        ]
+        .map(|(p, d)| (p.to_owned(), d.to_owned()));
+        assert_eq!(dates, expected);
+        assert_eq!(parse_added_dates(b"").expect("parses"), HashMap::new());
+        assert!(parse_added_dates(b"a.md\x00").is_err());
+        assert!(parse_added_dates(b"\x00not a date\x00\na.md\x00").is_err());
+    }
+
+    #[test]
+    fn batch_nameable_paths() {
+        for ok in ["a.md", "dir/ünï name.md", "2:x.md", ".hidden/x", "a..b"] {
+            assert!(batch_nameable(ok), "{ok:?}");
+        }
+        for bad in [
+            "", "a\nb", "a\r", "./a", "../a", "a/../b", "a//b", "/a", "a/", ".",
+        ] {
+            assert!(!batch_nameable(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cat_file_dying_midway_is_an_error_with_its_message_not_a_hang() {
+        let tmp = tempfile::TempDir::new().expect("temp dir");
+        let init = Command::new("git")
+            .arg("-C")
+            .arg(tmp.path())
+            .args(["init", "--quiet"])
+            .env("LC_ALL", "C")
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .output()
+            .expect("git runs");
+        assert!(init.status.success());
+        let repo = Repo::open(tmp.path()).expect("opens");
+        // Far more requests than a pipe holds, and git stops at the first
+        // (a path outside the repository): the writer must not block.
+        let mut specs = vec![":0:../outside".to_owned()];
+        specs.extend((0..100_000).map(|i| format!(":0:missing/file number {i}.md")));
+        let err = repo.cat_file_blobs(&specs).expect_err("git dies");
+        let GitError::Failed {
+            command, stderr, ..
+        } = &err
+        else {
+            panic!("expected Failed, got {err:?}");
+        };
+        assert!(command.contains("cat-file --batch"), "{command}");
+        assert!(stderr.contains("outside repository"), "{stderr}");
+        // Every spec missing: all `None`.
+        let answers = repo.cat_file_blobs(&specs[1..]).expect("reads");
+        assert_eq!(answers.len(), 100_000);
+        assert!(answers.iter().all(Option::is_none));
     }
 }

@@ -998,3 +998,442 @@ fn fetch_upstream_from_an_unreachable_remote_fails_without_error() {
     assert!(message.contains("fetch"), "{message}");
     assert!(message.contains("gone.git"), "{message}");
 }
+
+// ----- content for check: staged paths and content, commits' trees, first-added dates -----
+
+/// An empty repository on an unborn `main`.
+fn unborn() -> (TempDir, PathBuf) {
+    let tmp = TempDir::new().expect("temp dir");
+    let dir = tmp.path().join("repo");
+    fs::create_dir(&dir).expect("mkdir");
+    git(&dir, &["init", "--quiet", "-b", "main"]);
+    configure(&dir);
+    (tmp, dir)
+}
+
+fn write_bytes(dir: &Path, path: &str, bytes: &[u8]) {
+    let path = dir.join(path);
+    fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
+    fs::write(path, bytes).expect("write");
+}
+
+#[cfg(unix)]
+fn symlink(dir: &Path, target: &str, link: &str) {
+    std::os::unix::fs::symlink(target, dir.join(link)).expect("symlink");
+}
+
+/// `git commit --all` with pinned author and committer dates.
+fn commit_dated(dir: &Path, message: &str, author_date: &str, committer_date: &str) {
+    let mut command = Command::new("git");
+    command
+        .arg("-C")
+        .arg(dir)
+        .args(["commit", "--quiet", "--allow-empty", "-m", message])
+        .env("LC_ALL", "C")
+        .env("GIT_AUTHOR_DATE", author_date)
+        .env("GIT_COMMITTER_DATE", committer_date);
+    for name in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"] {
+        command.env_remove(name);
+    }
+    let output = command.output().expect("git runs");
+    assert!(
+        output.status.success(),
+        "commit failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn staged_paths_lists_added_modified_renamed_not_deleted_or_unstaged() {
+    let (_tmp, dir) = single();
+    for name in [
+        "old name.md",
+        "gone.md",
+        "modified.md",
+        "unstaged.md",
+        "typed.md",
+    ] {
+        commit_file(&dir, name, &format!("{name}\n"), name);
+    }
+    let repo = Repo::open(&dir).expect("opens");
+    assert_eq!(repo.staged_paths().expect("staged"), Vec::<String>::new());
+
+    write(&dir, "dir/ünï 名前 new.md", "new\n");
+    write(&dir, "modified.md", "changed\n");
+    git(&dir, &["add", "--", "dir/ünï 名前 new.md", "modified.md"]);
+    git(&dir, &["mv", "old name.md", "new name.md"]);
+    git(&dir, &["rm", "--quiet", "gone.md"]);
+    write(&dir, "unstaged.md", "not staged\n");
+    write(&dir, "untracked.md", "untracked\n");
+    let mut expected = vec!["dir/ünï 名前 new.md", "modified.md", "new name.md"];
+    #[cfg(unix)]
+    {
+        // A file turned into a symbolic link: a type change.
+        fs::remove_file(dir.join("typed.md")).expect("rm");
+        symlink(&dir, "README.md", "typed.md");
+        git(&dir, &["add", "--", "typed.md"]);
+        expected.push("typed.md");
+    }
+    assert_eq!(repo.staged_paths().expect("staged"), strings(&expected));
+}
+
+#[test]
+fn staged_paths_on_an_unborn_branch_lists_every_staged_path() {
+    let (_tmp, dir) = unborn();
+    let repo = Repo::open(&dir).expect("opens");
+    assert_eq!(repo.staged_paths().expect("staged"), Vec::<String>::new());
+    write(&dir, "b.md", "b\n");
+    write(&dir, "a dir/a.md", "a\n");
+    write(&dir, "untracked.md", "u\n");
+    git(&dir, &["add", "--", "b.md", "a dir/a.md"]);
+    assert_eq!(
+        repo.staged_paths().expect("staged"),
+        strings(&["a dir/a.md", "b.md"])
+    );
+}
+
+#[test]
+fn read_staged_reads_the_index_not_the_work_tree() {
+    let (_tmp, dir) = single();
+    commit_file(&dir, "doc.md", "v0\n", "doc");
+    // Staged v1, then edited to v2 without staging.
+    write(&dir, "doc.md", "v1\n");
+    git(&dir, &["add", "--", "doc.md"]);
+    write(&dir, "doc.md", "v2\n");
+    // Binary content with NULs and newlines, staged then changed.
+    let binary: &[u8] = b"\0\x01\n\xff\xfe\n\nend\0\n";
+    write_bytes(&dir, "bin/data.bin", binary);
+    git(&dir, &["add", "--", "bin/data.bin"]);
+    write_bytes(&dir, "bin/data.bin", b"other");
+    let unicode = "dir with space/ünï 名前 [1].md";
+    write(&dir, unicode, "unicode\n");
+    write(&dir, "empty.md", "");
+    git(&dir, &["add", "--", unicode, "empty.md"]);
+    write(&dir, "untracked.md", "not in the index\n");
+
+    let status_before = git(&dir, &["status", "--porcelain=v2", "--untracked-files=all"]);
+    let index_before = fs::read(dir.join(".git/index")).expect("index");
+
+    let repo = Repo::open(&dir).expect("opens");
+    let asked = strings(&[
+        "doc.md",
+        "bin/data.bin",
+        unicode,
+        "README.md",
+        "empty.md",
+        "missing.md",
+        "untracked.md",
+        "doc.md",
+        // Not nameable on a `cat-file --batch` line: skipped, never fatal.
+        "",
+        "../outside.md",
+        "./doc.md",
+        "dir with space/../doc.md",
+        "doc.md\r",
+        "two\nlines.md",
+    ]);
+    let read = repo.read_staged(&asked).expect("reads");
+    let expected: Vec<(String, Vec<u8>)> = vec![
+        ("README.md".into(), b"hello\n".to_vec()),
+        ("bin/data.bin".into(), binary.to_vec()),
+        (unicode.into(), b"unicode\n".to_vec()),
+        ("doc.md".into(), b"v1\n".to_vec()),
+        ("empty.md".into(), Vec::new()),
+    ];
+    assert_eq!(read, expected);
+    assert_eq!(repo.read_staged(&[]).expect("reads"), Vec::new());
+
+    // Nothing was touched.
+    assert_eq!(
+        fs::read_to_string(dir.join("doc.md")).expect("read"),
+        "v2\n"
+    );
+    assert_eq!(fs::read(dir.join("bin/data.bin")).expect("read"), b"other");
+    assert_eq!(
+        git(&dir, &["status", "--porcelain=v2", "--untracked-files=all"]),
+        status_before
+    );
+    assert_eq!(
+        fs::read(dir.join(".git/index")).expect("index"),
+        index_before
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn read_staged_names_stage_zero_so_a_colon_path_is_not_a_stage() {
+    let (_tmp, dir) = single();
+    // `:2:x.md` would be stage 2 of `x.md`.
+    write(&dir, "2:x.md", "colon\n");
+    write(&dir, "x.md", "plain\n");
+    git(&dir, &["add", "--", "2:x.md", "x.md"]);
+    let repo = Repo::open(&dir).expect("opens");
+    assert_eq!(
+        repo.read_staged(&strings(&["2:x.md"])).expect("reads"),
+        vec![("2:x.md".to_owned(), b"colon\n".to_vec())]
+    );
+}
+
+#[test]
+fn read_staged_skips_unmerged_paths() {
+    let (_tmp, dir) = single();
+    git(&dir, &["switch", "--quiet", "-c", "other"]);
+    commit_file(&dir, "README.md", "theirs\n", "other side");
+    git(&dir, &["switch", "--quiet", "main"]);
+    commit_file(&dir, "README.md", "ours\n", "our side");
+    commit_file(&dir, "clean.md", "clean\n", "clean");
+    let merge = git_output(&dir, &["merge", "--quiet", "other"]);
+    assert!(!merge.status.success(), "the merge conflicts");
+    let repo = Repo::open(&dir).expect("opens");
+    assert_eq!(repo.staged_paths().expect("staged"), Vec::<String>::new());
+    assert_eq!(
+        repo.read_staged(&strings(&["README.md", "clean.md"]))
+            .expect("reads"),
+        vec![("clean.md".to_owned(), b"clean\n".to_vec())]
+    );
+}
+
+#[test]
+fn resolve_commit_resolves_heads_branches_tags_and_short_ids() {
+    let (_tmp, dir) = single();
+    let first = git(&dir, &["rev-parse", "HEAD"]);
+    git(&dir, &["tag", "light"]);
+    git(&dir, &["tag", "-a", "-m", "annotated", "annotated"]);
+    git(&dir, &["branch", "old-branch"]);
+    let second = commit_file(&dir, "two.md", "2\n", "two");
+    let repo = Repo::open(&dir).expect("opens");
+
+    let resolve = |rev: &str| repo.resolve_commit(rev).expect("resolves");
+    assert_eq!(resolve("HEAD"), Some(second.clone()));
+    assert_eq!(resolve("main"), Some(second.clone()));
+    assert_eq!(resolve("refs/heads/main"), Some(second.clone()));
+    assert_eq!(resolve("old-branch"), Some(first.clone()));
+    assert_eq!(resolve("light"), Some(first.clone()));
+    assert_eq!(resolve("annotated"), Some(first.clone()), "peeled");
+    assert_eq!(resolve("HEAD~1"), Some(first.clone()));
+    assert_eq!(resolve(&second[..8]), Some(second.clone()));
+    assert_eq!(resolve(&first), Some(first.clone()));
+
+    assert_eq!(resolve("nope"), None);
+    assert_eq!(resolve("origin/main"), None);
+    assert_eq!(resolve("0123456789abcdef0123456789abcdef01234567"), None);
+    // Something that is not a commit: an error saying so.
+    let blob = git(&dir, &["rev-parse", "HEAD:two.md"]);
+    for rev in ["HEAD^{tree}", blob.as_str()] {
+        let err = repo.resolve_commit(rev).expect_err(rev);
+        assert!(err.to_string().contains("expected commit type"), "{err}");
+    }
+    // Refused, never read as an option.
+    assert_eq!(resolve("-x"), None);
+    assert_eq!(resolve("--all"), None);
+    assert_eq!(resolve(""), None);
+
+    let (_tmp, empty) = unborn();
+    let repo = Repo::open(&empty).expect("opens");
+    assert_eq!(repo.resolve_commit("HEAD").expect("resolves"), None);
+}
+
+#[test]
+fn tree_files_reads_an_older_commit_not_the_work_tree() {
+    let (_tmp, dir) = single();
+    write(&dir, "docs/a.md", "a v1\n");
+    write(&dir, "docs/b ü.md", "b v1\n");
+    write(&dir, "skip.txt", "not wanted\n");
+    write(&dir, "tool.md", "#!/bin/sh\n");
+    // A file of 1 MiB, every byte value, no text.
+    let large: Vec<u8> = (0..(1usize << 20)).map(|i| (i * 7 % 256) as u8).collect();
+    write_bytes(&dir, "large.md", &large);
+    git(&dir, &["add", "--all"]);
+    git(&dir, &["update-index", "--chmod=+x", "tool.md"]);
+    #[cfg(unix)]
+    {
+        symlink(&dir, "docs/a.md", "link.md");
+        git(&dir, &["add", "--", "link.md"]);
+    }
+    // A submodule entry (a commit id in the tree).
+    let head = git(&dir, &["rev-parse", "HEAD"]);
+    git(
+        &dir,
+        &[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("160000,{head},sub.md"),
+        ],
+    );
+    git(&dir, &["commit", "--quiet", "-m", "v1"]);
+    let v1 = git(&dir, &["rev-parse", "HEAD"]);
+    let modes = git(&dir, &["ls-tree", "-r", "HEAD"]);
+    assert!(modes.contains("100755 blob"), "{modes}");
+    assert!(modes.contains("160000 commit"), "{modes}");
+
+    commit_file(&dir, "docs/a.md", "a v2\n", "v2");
+    commit_file(&dir, "docs/new.md", "new\n", "v2 new");
+    write(&dir, "docs/b ü.md", "b in the work tree\n");
+    write(&dir, "docs/untracked.md", "untracked\n");
+    let status_before = status(&dir);
+
+    let repo = Repo::open(&dir).expect("opens");
+    let files = repo
+        .tree_files(&v1, &|path: &str| path.ends_with(".md"))
+        .expect("reads");
+    let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "README.md",
+            "docs/a.md",
+            "docs/b ü.md",
+            "large.md",
+            "tool.md"
+        ],
+        "wanted .md files only; no symbolic link, no submodule"
+    );
+    let content = |name: &str| {
+        files
+            .iter()
+            .find(|(p, _)| p == name)
+            .map(|(_, c)| c.clone())
+            .expect("present")
+    };
+    assert_eq!(content("docs/a.md"), b"a v1\n");
+    assert_eq!(content("docs/b ü.md"), b"b v1\n");
+    assert_eq!(content("tool.md"), b"#!/bin/sh\n");
+    assert!(content("large.md") == large, "1 MiB round-trips");
+
+    let now = repo
+        .tree_files("HEAD", &|path: &str| path.starts_with("docs/"))
+        .expect("reads");
+    assert_eq!(
+        now,
+        vec![
+            ("docs/a.md".to_owned(), b"a v2\n".to_vec()),
+            ("docs/b ü.md".to_owned(), b"b v1\n".to_vec()),
+            ("docs/new.md".to_owned(), b"new\n".to_vec()),
+        ]
+    );
+    assert_eq!(
+        repo.tree_files(&v1, &|_: &str| false).expect("reads"),
+        Vec::new()
+    );
+    assert_eq!(status(&dir), status_before, "nothing touched");
+}
+
+#[test]
+fn tree_files_of_an_unknown_commit_is_an_error() {
+    let (_tmp, dir) = single();
+    let repo = Repo::open(&dir).expect("opens");
+    for rev in [
+        "nope",
+        "-x",
+        "--all",
+        "0123456789abcdef0123456789abcdef01234567",
+    ] {
+        let err = repo.tree_files(rev, &|_: &str| true).expect_err(rev);
+        let GitError::Failed { command, .. } = &err else {
+            panic!("expected Failed for {rev}, got {err:?}");
+        };
+        assert!(command.contains("ls-tree"), "{command}");
+    }
+}
+
+#[test]
+fn tree_files_reads_many_files() {
+    let (_tmp, dir) = single();
+    for i in 0..500 {
+        write(
+            &dir,
+            &format!("many/file {i:03}.md"),
+            &format!("content {i}\n"),
+        );
+    }
+    git(&dir, &["add", "--all"]);
+    git(&dir, &["commit", "--quiet", "-m", "many"]);
+    let repo = Repo::open(&dir).expect("opens");
+    let files = repo
+        .tree_files("HEAD", &|path: &str| path.starts_with("many/"))
+        .expect("reads");
+    assert_eq!(files.len(), 500);
+    for (i, (path, content)) in files.iter().enumerate() {
+        assert_eq!(path, &format!("many/file {i:03}.md"));
+        assert_eq!(content, format!("content {i}\n").as_bytes());
+    }
+}
+
+#[test]
+fn first_added_dates_are_the_committer_dates_of_the_oldest_additions() {
+    let (_tmp, dir) = unborn();
+    let repo = Repo::open(&dir).expect("opens");
+    assert_eq!(repo.first_added_dates().expect("dates"), Default::default());
+
+    // The author dates differ from the committer dates: which one is used shows.
+    let author = "2000-01-01T12:00:00+0000";
+    write(&dir, "a.md", "a\n");
+    write(&dir, "dir/ünï 名前.md", "u\n");
+    git(&dir, &["add", "--all"]);
+    commit_dated(&dir, "one", author, "2021-03-04T12:00:00+0000");
+
+    write(&dir, "b.md", "b\n");
+    write(&dir, "c.md", "c\n");
+    git(&dir, &["add", "--all"]);
+    commit_dated(&dir, "two", author, "2022-05-06T12:00:00+0000");
+
+    // Modified: the date stays.
+    write(&dir, "a.md", "a changed\n");
+    git(&dir, &["add", "--all"]);
+    commit_dated(&dir, "three", author, "2023-01-01T12:00:00+0000");
+
+    // Deleted, then added again: the oldest addition wins.
+    git(&dir, &["rm", "--quiet", "b.md"]);
+    commit_dated(&dir, "four", author, "2023-02-02T12:00:00+0000");
+    write(&dir, "b.md", "b again\n");
+    git(&dir, &["add", "--all"]);
+    commit_dated(&dir, "five", author, "2024-02-03T12:00:00+0000");
+
+    // Renamed: the new path is added by the rename.
+    git(&dir, &["mv", "c.md", "d.md"]);
+    commit_dated(&dir, "six", author, "2024-03-04T12:00:00+0000");
+
+    // Added on a branch, merged: the branch commit's date.
+    git(&dir, &["switch", "--quiet", "-c", "side"]);
+    write(&dir, "side.md", "side\n");
+    git(&dir, &["add", "--all"]);
+    commit_dated(&dir, "side", author, "2024-04-05T12:00:00+0000");
+    git(&dir, &["switch", "--quiet", "main"]);
+    write(&dir, "main.md", "main\n");
+    git(&dir, &["add", "--all"]);
+    commit_dated(&dir, "main", author, "2024-05-06T12:00:00+0000");
+    let mut merge = Command::new("git");
+    merge
+        .arg("-C")
+        .arg(&dir)
+        .args(["merge", "--quiet", "--no-ff", "--no-edit", "side"])
+        .env("GIT_AUTHOR_DATE", author)
+        .env("GIT_COMMITTER_DATE", "2024-06-07T12:00:00+0000");
+    assert!(merge.output().expect("git runs").status.success(), "merges");
+
+    // The date is in the commit's own time zone.
+    write(&dir, "late.md", "late\n");
+    git(&dir, &["add", "--all"]);
+    commit_dated(&dir, "late", author, "2024-07-08T23:30:00-0500");
+
+    let dates = repo.first_added_dates().expect("dates");
+    let expected: std::collections::HashMap<String, String> = [
+        ("a.md", "2021-03-04"),
+        ("dir/ünï 名前.md", "2021-03-04"),
+        ("b.md", "2022-05-06"),
+        ("c.md", "2022-05-06"),
+        ("d.md", "2024-03-04"),
+        ("side.md", "2024-04-05"),
+        ("main.md", "2024-05-06"),
+        ("late.md", "2024-07-08"),
+    ]
+    .into_iter()
+    .map(|(p, d)| (p.to_owned(), d.to_owned()))
+    .collect();
+    assert_eq!(dates, expected);
+}

@@ -23,6 +23,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0004_observations_by_path.sql"),
         include_str!("../migrations/postgres/0004_observations_by_path.sql"),
     ),
+    (
+        5,
+        include_str!("../migrations/sqlite/0005_check_snapshots.sql"),
+        include_str!("../migrations/postgres/0005_check_snapshots.sql"),
+    ),
 ];
 
 pub(crate) fn latest() -> i64 {

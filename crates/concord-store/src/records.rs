@@ -153,3 +153,21 @@ pub struct PendingWrite {
     pub run_id: String,
     pub created_at: String,
 }
+
+/// The stored result of one `concord check --snapshot`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckSnapshot {
+    /// Assigned by the hub; ignored when adding.
+    pub id: i64,
+    pub taken_at: String,
+    /// The commit the workspace was at, when known.
+    pub commit_id: Option<String>,
+    pub actor: String,
+    /// JSON lines: one finding object per line, sorted by fingerprint.
+    /// Empty in the cheap listing of [`crate::Store::check_snapshots`].
+    pub findings: String,
+    /// How many findings gate (fail the check).
+    pub gating: i64,
+    /// How many findings in all.
+    pub total: i64,
+}

@@ -845,6 +845,77 @@ impl Store {
             rows.iter().map(observation_from).collect()
         })
     }
+
+    // ------------------------------------------------------------ check snapshots
+
+    /// Store the result of one `concord check --snapshot`; returns its id
+    /// (`snapshot.id` is ignored).
+    pub async fn add_check_snapshot(&self, snapshot: &CheckSnapshot) -> Result<i64> {
+        const SQL: &str = "INSERT INTO check_snapshots \
+             (taken_at, commit_id, actor, findings, gating, total) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+        on_pool!(self, |pool| Ok(sqlx::query_scalar(SQL)
+            .bind(&snapshot.taken_at)
+            .bind(&snapshot.commit_id)
+            .bind(&snapshot.actor)
+            .bind(&snapshot.findings)
+            .bind(snapshot.gating)
+            .bind(snapshot.total)
+            .fetch_one(pool)
+            .await?))
+    }
+
+    /// The newest snapshot (highest id), findings included.
+    pub async fn latest_check_snapshot(&self) -> Result<Option<CheckSnapshot>> {
+        let sql = format!("{CHECK_SNAPSHOT_SELECT} ORDER BY id DESC LIMIT 1");
+        on_pool!(self, |pool| {
+            let row = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| check_snapshot_from(&r)).transpose()
+        })
+    }
+
+    /// One snapshot by id, findings included.
+    pub async fn check_snapshot(&self, id: i64) -> Result<Option<CheckSnapshot>> {
+        let sql = format!("{CHECK_SNAPSHOT_SELECT} WHERE id = $1");
+        on_pool!(self, |pool| {
+            let row = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| check_snapshot_from(&r)).transpose()
+        })
+    }
+
+    /// Every snapshot, newest first, WITHOUT its findings (`findings` is
+    /// empty): the cheap listing for `concord check history`. Fetch one
+    /// with [`Store::check_snapshot`] for its findings.
+    pub async fn check_snapshots(&self) -> Result<Vec<CheckSnapshot>> {
+        type Row = (i64, String, Option<String>, String, i64, i64);
+        let rows: Vec<Row> = self
+            .bulk_rows(
+                "id, taken_at, commit_id, actor, gating, total",
+                "check_snapshots",
+                "id DESC",
+                None,
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, taken_at, commit_id, actor, gating, total)| CheckSnapshot {
+                    id,
+                    taken_at,
+                    commit_id,
+                    actor,
+                    findings: String::new(),
+                    gating,
+                    total,
+                },
+            )
+            .collect())
+    }
 }
 
 /// Inside a transaction that holds the migration lock: run `script` and
@@ -937,6 +1008,9 @@ pub(crate) const JOURNAL_INSERT: &str = "INSERT INTO journal (at, run_id, actor,
 
 pub(crate) const OBSERVATION_SELECT: &str = "SELECT source, item_key, run_id, status, raw_status, \
      repo, path, line, observed_at, owner FROM observations";
+
+const CHECK_SNAPSHOT_SELECT: &str =
+    "SELECT id, taken_at, commit_id, actor, findings, gating, total FROM check_snapshots";
 
 pub(crate) async fn insert_journal<DB>(
     tx: &mut sqlx::Transaction<'_, DB>,
@@ -1079,5 +1153,23 @@ where
         line: r.try_get(7)?,
         observed_at: r.try_get(8)?,
         owner: r.try_get(9)?,
+    })
+}
+
+fn check_snapshot_from<R: Row>(r: &R) -> Result<CheckSnapshot>
+where
+    usize: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(CheckSnapshot {
+        id: r.try_get(0)?,
+        taken_at: r.try_get(1)?,
+        commit_id: r.try_get(2)?,
+        actor: r.try_get(3)?,
+        findings: r.try_get(4)?,
+        gating: r.try_get(5)?,
+        total: r.try_get(6)?,
     })
 }

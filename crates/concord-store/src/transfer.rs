@@ -179,6 +179,7 @@ enum Line {
     Observations(ObservationRecord),
     Journal(JournalEntry),
     PendingWrites(PendingWrite),
+    CheckSnapshots(CheckSnapshot),
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -230,6 +231,13 @@ impl Store {
             write_line(out, &Line::PendingWrites(write))?;
             summary.rows += 1;
         }
+        // Oldest first, one at a time: each may carry megabytes of findings.
+        for listed in self.check_snapshots().await?.into_iter().rev() {
+            if let Some(snapshot) = self.check_snapshot(listed.id).await? {
+                write_line(out, &Line::CheckSnapshots(snapshot))?;
+                summary.rows += 1;
+            }
+        }
         out.flush()?;
         Ok(summary)
     }
@@ -275,6 +283,7 @@ impl Store {
                 "runs",
                 "observations",
                 "journal",
+                "check_snapshots",
             ] {
                 let count: i64 =
                     sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
@@ -318,6 +327,11 @@ impl Store {
                             .bind(&w.repo).bind(&w.path).bind(&w.sha256).bind(&w.run_id).bind(&w.created_at)
                             .execute(&mut *tx).await?;
                     }
+                    Line::CheckSnapshots(c) => {
+                        sqlx::query("INSERT INTO check_snapshots (id, taken_at, commit_id, actor, findings, gating, total) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                            .bind(c.id).bind(&c.taken_at).bind(&c.commit_id).bind(&c.actor).bind(&c.findings).bind(c.gating).bind(c.total)
+                            .execute(&mut *tx).await?;
+                    }
                     Line::Journal(j) => {
                         let artifacts = if j.artifacts.is_empty() {
                             None
@@ -334,13 +348,16 @@ impl Store {
             Ok::<(), StoreError>(())
         })?;
         if let Pool::Postgres(pool) = &self.pool {
-            // Identity columns do not move on explicit ids: continue after the highest.
-            sqlx::query(
-                "SELECT setval(pg_get_serial_sequence('journal', 'id'), \
-                 COALESCE((SELECT MAX(id) FROM journal), 0) + 1, false)",
-            )
-            .execute(pool)
-            .await?;
+            // Identity and serial columns do not move on explicit ids:
+            // continue after the highest.
+            for table in ["journal", "check_snapshots"] {
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                     COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                )))
+                .execute(pool)
+                .await?;
+            }
         }
         Ok(ImportSummary { rows: parsed.len() })
     }

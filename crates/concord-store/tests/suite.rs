@@ -3,8 +3,8 @@
 //! its own (so tests run in parallel).
 
 use concord_store::{
-    Base, JournalEntry, JournalKind, ObservationRecord, RunRecord, Store, StoreError, ValueChange,
-    Watermark,
+    Base, CheckSnapshot, JournalEntry, JournalKind, ObservationRecord, RunRecord, Store,
+    StoreError, ValueChange, Watermark,
 };
 use sqlx::postgres::PgConnectOptions;
 use std::str::FromStr;
@@ -177,11 +177,42 @@ fn observation(i: usize, status: &str) -> ObservationRecord {
     }
 }
 
+/// A check snapshot with `findings_count` findings, sorted by fingerprint;
+/// `id` is left at 0 (the hub assigns it).
+fn snapshot(commit_id: Option<&str>, findings_count: usize) -> CheckSnapshot {
+    let findings: String = (0..findings_count)
+        .map(|i| {
+            format!(
+                "{{\"fingerprint\":\"fp-{i:08}\",\"rule\":\"status-known\",\
+                 \"message\":\"tab\\there, quote \\\" and ünïcödé\",\"gating\":{}}}\n",
+                i % 2 == 0
+            )
+        })
+        .collect();
+    CheckSnapshot {
+        id: 0,
+        taken_at: "2026-11-24T12:00:00.123456Z".into(),
+        commit_id: commit_id.map(Into::into),
+        actor: "tester@host".into(),
+        findings,
+        gating: findings_count.div_ceil(2) as i64,
+        total: findings_count as i64,
+    }
+}
+
+/// A new, empty hub of the same backend as `hub`.
+async fn fresh_like(hub: &TestHub) -> TestHub {
+    match &hub.reopen {
+        Reopen::Sqlite(..) => sqlite_hub().await,
+        Reopen::Postgres(..) => postgres_hub().await.expect("postgres"),
+    }
+}
+
 both!(migrations_are_idempotent, |hub| {
-    assert_eq!(hub.store.schema_version().await.unwrap(), 4);
+    assert_eq!(hub.store.schema_version().await.unwrap(), 5);
     assert_eq!(hub.store.migrate().await.unwrap(), 0);
     let again = hub.reopen.open().await;
-    assert_eq!(again.schema_version().await.unwrap(), 4);
+    assert_eq!(again.schema_version().await.unwrap(), 5);
     again.close().await;
 });
 
@@ -199,7 +230,7 @@ both!(a_newer_hub_is_refused, |hub| {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                known: 4,
+                known: 5,
                 ..
             }
         ),
@@ -386,15 +417,16 @@ both!(export_import_round_trip_is_lossless, |hub| {
         })
         .await
         .unwrap();
+    let snapshot_id = store
+        .add_check_snapshot(&snapshot(Some("abc123"), 2))
+        .await
+        .unwrap();
     let mut first = Vec::new();
     let exported = store.export(&mut first).await.unwrap();
-    assert_eq!(exported.rows, 1 + 1 + 1 + 1 + 10 + 3 + 1);
+    assert_eq!(exported.rows, 1 + 1 + 1 + 1 + 10 + 3 + 1 + 1);
 
     // Restore into a fresh hub of the same backend, then export again.
-    let fresh = match &hub.reopen {
-        Reopen::Sqlite(..) => sqlite_hub().await,
-        Reopen::Postgres(..) => postgres_hub().await.expect("postgres"),
-    };
+    let fresh = fresh_like(hub).await;
     let imported = fresh
         .store
         .import(std::io::Cursor::new(&first))
@@ -414,6 +446,13 @@ both!(export_import_round_trip_is_lossless, |hub| {
         .await
         .unwrap();
     assert_eq!(next, 4);
+    // So do the check snapshots.
+    let next = fresh
+        .store
+        .add_check_snapshot(&snapshot(None, 0))
+        .await
+        .unwrap();
+    assert_eq!(next, snapshot_id + 1);
     // A second import into a non-empty hub is refused and changes nothing.
     let err = fresh
         .store
@@ -598,4 +637,140 @@ both!(pending_writes_are_added_and_cleared_in_batches, |hub| {
         .map(|w| w.path)
         .collect();
     assert_eq!(left, ["b.md"]);
+});
+
+both!(check_snapshots_add_latest_list_and_get, |hub| {
+    let store = &hub.store;
+    assert!(store.latest_check_snapshot().await.unwrap().is_none());
+    assert!(store.check_snapshots().await.unwrap().is_empty());
+    assert!(store.check_snapshot(1).await.unwrap().is_none());
+
+    let mut older = snapshot(Some("abc123"), 3);
+    older.id = 999; // ignored: the hub assigns ids
+    let older_id = store.add_check_snapshot(&older).await.unwrap();
+    let mut newer = snapshot(None, 5);
+    newer.taken_at = "2026-11-25T08:00:00Z".into();
+    newer.actor = "other@host".into();
+    let newer_id = store.add_check_snapshot(&newer).await.unwrap();
+    assert!(newer_id > older_id);
+    assert_ne!(older_id, 999);
+
+    let latest = store.latest_check_snapshot().await.unwrap().unwrap();
+    assert_eq!(
+        latest,
+        CheckSnapshot {
+            id: newer_id,
+            ..newer.clone()
+        }
+    );
+
+    // The listing is newest first and leaves the findings out.
+    let listed = store.check_snapshots().await.unwrap();
+    assert_eq!(
+        listed,
+        vec![
+            CheckSnapshot {
+                id: newer_id,
+                findings: String::new(),
+                ..newer.clone()
+            },
+            CheckSnapshot {
+                id: older_id,
+                findings: String::new(),
+                ..older.clone()
+            },
+        ]
+    );
+
+    let got = store.check_snapshot(older_id).await.unwrap().unwrap();
+    assert_eq!(
+        got,
+        CheckSnapshot {
+            id: older_id,
+            ..older.clone()
+        }
+    );
+    assert_eq!(got.findings.lines().count(), 3);
+    assert_eq!(got.commit_id.as_deref(), Some("abc123"));
+    assert!(store.check_snapshot(newer_id + 1).await.unwrap().is_none());
+});
+
+both!(check_snapshot_of_5_mb_findings_round_trips, |hub| {
+    let store = &hub.store;
+    let mut big = snapshot(Some("abc123"), 0);
+    let mut i = 0usize;
+    while big.findings.len() < 5 * 1024 * 1024 {
+        big.findings.push_str(&format!(
+            "{{\"fingerprint\":\"{i:016x}\",\"message\":\"line\\twith \\\\ and ünïcödé {}\"}}\n",
+            "x".repeat(i % 200)
+        ));
+        i += 1;
+    }
+    big.total = i as i64;
+    big.gating = (i / 3) as i64;
+    let id = store.add_check_snapshot(&big).await.unwrap();
+    let got = store.check_snapshot(id).await.unwrap().unwrap();
+    assert_eq!(got.findings.len(), big.findings.len());
+    assert!(got.findings == big.findings, "the findings text changed");
+    assert_eq!(got, CheckSnapshot { id, ..big.clone() });
+    let latest = store.latest_check_snapshot().await.unwrap().unwrap();
+    assert!(latest == got, "latest differs from the snapshot by id");
+    let listed = store.check_snapshots().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].findings.is_empty());
+    assert_eq!(listed[0].total, big.total);
+});
+
+both!(export_import_keeps_check_snapshots, |hub| {
+    let store = &hub.store;
+    let mut big = snapshot(Some("abc123"), 20_000);
+    big.taken_at = "2026-11-24T09:00:00Z".into();
+    let ids = [
+        store.add_check_snapshot(&big).await.unwrap(),
+        store.add_check_snapshot(&snapshot(None, 0)).await.unwrap(),
+        store
+            .add_check_snapshot(&snapshot(Some("def456"), 7))
+            .await
+            .unwrap(),
+    ];
+    let mut first = Vec::new();
+    let exported = store.export(&mut first).await.unwrap();
+    assert_eq!(exported.rows, 3);
+
+    let fresh = fresh_like(hub).await;
+    let imported = fresh
+        .store
+        .import(std::io::Cursor::new(&first))
+        .await
+        .unwrap();
+    assert_eq!(imported.rows, 3);
+    assert_eq!(
+        fresh.store.check_snapshots().await.unwrap(),
+        store.check_snapshots().await.unwrap()
+    );
+    for id in ids {
+        let restored = fresh.store.check_snapshot(id).await.unwrap();
+        assert!(
+            restored == store.check_snapshot(id).await.unwrap(),
+            "snapshot {id} differs after import"
+        );
+    }
+    let mut second = Vec::new();
+    fresh.store.export(&mut second).await.unwrap();
+    assert!(first == second, "the re-export differs");
+    // New snapshots continue after the restored ids.
+    let next = fresh
+        .store
+        .add_check_snapshot(&snapshot(None, 1))
+        .await
+        .unwrap();
+    assert_eq!(next, ids[2] + 1);
+    // An import into a hub that has snapshots is refused.
+    let err = fresh
+        .store
+        .import(std::io::Cursor::new(&first))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not empty"), "{err}");
+    fresh.cleanup().await;
 });

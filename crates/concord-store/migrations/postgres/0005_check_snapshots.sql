@@ -1,0 +1,11 @@
+-- The results of `concord check --snapshot`, one row per snapshot.
+-- `findings` is JSON lines: one finding object per line, sorted by fingerprint.
+CREATE TABLE check_snapshots (
+    id        BIGSERIAL PRIMARY KEY,
+    taken_at  TEXT NOT NULL,
+    commit_id TEXT,
+    actor     TEXT NOT NULL,
+    findings  TEXT NOT NULL,
+    gating    BIGINT NOT NULL,
+    total     BIGINT NOT NULL
+);
