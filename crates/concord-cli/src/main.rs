@@ -66,6 +66,9 @@ enum Command {
     Explain(commands::explain::Args),
     /// Run the integrity checks: text, JSON or SARIF; exit 1 on a gating finding.
     Check(commands::check::Args),
+    /// Install git hooks that run the checks.
+    #[command(subcommand)]
+    Hooks(commands::hooks::Command),
     /// Manage the hub: migrate, export, import.
     #[command(subcommand)]
     Hub(commands::hub::Command),
@@ -146,6 +149,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Sync(args) => commands::sync::run(&workspace, &args)?,
         Command::Explain(args) => commands::explain::run(&workspace, &args)?,
         Command::Check(args) => commands::check::run(&workspace, &args)?,
+        Command::Hooks(command) => commands::hooks::run(&workspace, &command)?,
     };
     Ok(outcome)
 }

@@ -328,3 +328,247 @@ fn configuration_mistakes_are_refused() {
         out.stderr
     );
 }
+
+// ---------------------------------------------------------------- layers
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A git repo of feature state files with owner checks.
+fn layered() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["config", "user.name", "Test"]);
+    git(root, &["config", "user.email", "test@example.com"]);
+    std::fs::write(
+        root.join("concord.toml"),
+        r#"
+[[repo]]
+name = "app"
+path = "."
+
+[checks.owner]
+glob = "features/*/state.json"
+field = "/state_owner"
+owners = { app = "app" }
+"#,
+    )
+    .expect("config");
+    for name in ["a", "b"] {
+        state(root, name, r#"{"name": "x", "state_owner": "app"}"#);
+    }
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "start"]);
+    dir
+}
+
+fn state(root: &Path, name: &str, json: &str) {
+    let path = root.join(format!("features/{name}/state.json"));
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+    std::fs::write(path, json).expect("write");
+}
+
+#[test]
+fn staged_checks_read_the_index_not_the_working_tree() {
+    let ws = layered();
+    let root = ws.path();
+    state(root, "a", r#"{"name": "x", "state_owner": "nobody"}"#);
+    git(root, &["add", "features/a/state.json"]);
+    // Fixed in the working tree but not staged: the commit would still
+    // carry the bad owner.
+    state(root, "a", r#"{"name": "x", "state_owner": "app"}"#);
+    // Broken but not staged: not this commit's business.
+    state(root, "b", r#"{"name": "x"}"#);
+    let staged = run_in(root, &["check", "--staged"]);
+    assert_eq!(staged.code, 1, "{}{}", staged.stdout, staged.stderr);
+    assert!(staged.stdout.contains("OWNER_INVALID"), "{}", staged.stdout);
+    assert!(
+        !staged.stdout.contains("OWNER_MISSING"),
+        "{}",
+        staged.stdout
+    );
+    let all = run_in(root, &["check", "--all", "--no-hub"]);
+    assert!(!all.stdout.contains("OWNER_INVALID"), "{}", all.stdout);
+    assert!(all.stdout.contains("OWNER_MISSING"), "{}", all.stdout);
+    // Nothing staged: nothing to say.
+    git(root, &["reset", "-q"]);
+    let none = run_in(root, &["check", "--staged"]);
+    assert_eq!(none.code, 0, "{}{}", none.stdout, none.stderr);
+}
+
+#[test]
+fn a_baseline_fails_only_on_new_gating_findings() {
+    let ws = layered();
+    let root = ws.path();
+    // An old problem, committed.
+    state(root, "a", r#"{"name": "x", "state_owner": "nobody"}"#);
+    git(root, &["commit", "-q", "-am", "old problem"]);
+    // The old problem moves lines (reformatted): still the same finding.
+    state(
+        root,
+        "a",
+        "{\n  \"name\": \"x\",\n\n  \"state_owner\": \"nobody\"\n}\n",
+    );
+    let same = run_in(root, &["check", "--baseline", "HEAD", "--no-hub"]);
+    assert_eq!(same.code, 0, "{}{}", same.stdout, same.stderr);
+    assert!(
+        same.stdout
+            .contains("0 new (0 gating), 0 fixed, 1 unchanged"),
+        "{}",
+        same.stdout
+    );
+    // A new problem fails; its old neighbour does not count.
+    state(root, "c", r#"{"name": "x"}"#);
+    let new = run_in(root, &["check", "--baseline", "HEAD", "--no-hub"]);
+    assert_eq!(new.code, 1, "{}{}", new.stdout, new.stderr);
+    assert!(new.stdout.contains("OWNER_MISSING"), "{}", new.stdout);
+    assert!(!new.stdout.contains("OWNER_INVALID"), "{}", new.stdout);
+    assert!(
+        new.stdout.contains("1 new (1 gating), 0 fixed"),
+        "{}",
+        new.stdout
+    );
+    // Fixing the old one shows as fixed.
+    state(root, "a", r#"{"name": "x", "state_owner": "app"}"#);
+    std::fs::remove_file(root.join("features/c/state.json")).expect("rm");
+    let fixed = run_in(root, &["check", "--baseline", "HEAD", "--no-hub"]);
+    assert_eq!(fixed.code, 0, "{}{}", fixed.stdout, fixed.stderr);
+    assert!(
+        fixed.stdout.contains("0 new (0 gating), 1 fixed"),
+        "{}",
+        fixed.stdout
+    );
+    // The working tree was not touched by reading the baseline.
+    assert!(git(root, &["status", "--porcelain"]).contains("features/a/state.json"));
+    // A ref that names nothing.
+    let bad = run_in(root, &["check", "--baseline", "no-such-branch"]);
+    assert_eq!(bad.code, 2, "{}{}", bad.stdout, bad.stderr);
+    assert!(
+        bad.stderr
+            .contains("baseline `no-such-branch` names no commit"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn snapshots_report_regressions_and_resolutions_and_are_listed() {
+    let ws = layered();
+    let root = ws.path();
+    state(root, "a", r#"{"name": "x", "state_owner": "nobody"}"#);
+    let first = run_in(root, &["check", "--snapshot"]);
+    assert_eq!(
+        first.code, 0,
+        "the first snapshot is the baseline: {}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains("snapshot 1: 1 findings (1 gating)"),
+        "{}",
+        first.stdout
+    );
+    state(root, "b", r#"{"name": "x"}"#);
+    let second = run_in(root, &["check", "--snapshot"]);
+    assert_eq!(second.code, 1, "{}", second.stdout);
+    assert!(
+        second.stdout.contains("1 regression(s), 0 resolved"),
+        "{}",
+        second.stdout
+    );
+    assert!(second.stdout.contains("OWNER_MISSING"), "{}", second.stdout);
+    state(root, "a", r#"{"name": "x", "state_owner": "app"}"#);
+    state(root, "b", r#"{"name": "x", "state_owner": "app"}"#);
+    let third = run_in(root, &["check", "--snapshot"]);
+    assert_eq!(third.code, 0, "{}", third.stdout);
+    assert!(
+        third.stdout.contains("0 regression(s), 2 resolved"),
+        "{}",
+        third.stdout
+    );
+    let history = run_in(root, &["check", "history", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&history.stdout).expect("json");
+    let ids: Vec<i64> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|s| s["id"].as_i64())
+        .collect();
+    assert_eq!(ids, [3, 2, 1]);
+}
+
+#[test]
+fn the_installed_hook_blocks_a_commit_with_a_gating_finding() {
+    let ws = layered();
+    let root = ws.path();
+    let installed = run_in(root, &["hooks", "install"]);
+    assert_eq!(
+        installed.code, 0,
+        "{}{}",
+        installed.stdout, installed.stderr
+    );
+    let hook = root.join(".git/hooks/pre-commit");
+    let script = std::fs::read_to_string(&hook).expect("hook");
+    assert!(script.contains("check --staged"), "{script}");
+    // Installing again replaces our own hook without --force.
+    assert_eq!(run_in(root, &["hooks", "install"]).code, 0);
+
+    state(root, "a", r#"{"name": "x", "state_owner": "nobody"}"#);
+    git(root, &["add", "."]);
+    let commit = std::process::Command::new("git")
+        .current_dir(root)
+        .args(["commit", "-q", "-m", "bad owner"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("git commit");
+    assert!(!commit.status.success(), "the hook refused the commit");
+    // git sends a hook's output to stderr.
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&commit.stdout),
+        String::from_utf8_lossy(&commit.stderr)
+    );
+    assert!(said.contains("OWNER_INVALID"), "{said}");
+    state(root, "a", r#"{"name": "renamed", "state_owner": "app"}"#);
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "good owner"]);
+
+    // A hook someone else wrote is kept unless --force.
+    std::fs::write(&hook, "#!/bin/sh\necho mine\n").expect("foreign hook");
+    let refused = run_in(root, &["hooks", "install"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("is not concord's"),
+        "{}",
+        refused.stderr
+    );
+    let forced = run_in(root, &["hooks", "install", "--force"]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert_eq!(
+        std::fs::read_to_string(root.join(".git/hooks/pre-commit.concord-backup")).expect("backup"),
+        "#!/bin/sh\necho mine\n"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_a_finding_not_a_crash() {
+    let ws = layered();
+    let root = ws.path();
+    let path = root.join("features/a/state.json");
+    std::fs::write(&path, b"{\"name\": \"caf\xe9\"}").expect("latin-1");
+    let out = run_in(root, &["check", "--no-hub"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("PARSE_ERROR"), "{}", out.stdout);
+    assert!(out.stdout.contains("not UTF-8"), "{}", out.stdout);
+}

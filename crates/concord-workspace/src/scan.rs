@@ -290,7 +290,46 @@ fn rel_string(path: &Path) -> String {
     out
 }
 
+/// Read one file of source `source` from `bytes` (staged content, an old
+/// commit's): what a scan of that file alone would say, duplicate keys
+/// within it included.
+pub fn read_bytes(
+    ws: &Workspace,
+    source: usize,
+    rel: &str,
+    bytes: &[u8],
+) -> (Vec<Observation>, Vec<Warning>) {
+    let job = FileJob {
+        source,
+        rel: rel.to_string(),
+        abs: ws.repo(&ws.sources[source]).root.join(rel),
+    };
+    let (observations, mut warnings) = parse_bytes(ws, &job, bytes);
+    warnings.extend(duplicate_keys(&ws.sources[source], &observations));
+    (observations, warnings)
+}
+
 fn read_file(ws: &Workspace, job: &FileJob) -> (Vec<Observation>, Vec<Warning>) {
+    let source = &ws.sources[job.source];
+    let repo = ws.repo(source);
+    let bytes = match read_limited(&job.abs, ws.max_file_bytes) {
+        Ok(bytes) => bytes,
+        Err(message) => {
+            let warning = Warning {
+                code: WarningCode::UnreadableFile,
+                source: source.name.clone(),
+                repo: repo.name.clone(),
+                path: job.rel.clone(),
+                line: None,
+                message,
+            };
+            return (Vec::new(), vec![warning]);
+        }
+    };
+    parse_bytes(ws, job, &bytes)
+}
+
+fn parse_bytes(ws: &Workspace, job: &FileJob, bytes: &[u8]) -> (Vec<Observation>, Vec<Warning>) {
     let source = &ws.sources[job.source];
     let repo = ws.repo(source);
     let file_warning = |line: Option<u32>, message: String| Warning {
@@ -300,10 +339,6 @@ fn read_file(ws: &Workspace, job: &FileJob) -> (Vec<Observation>, Vec<Warning>) 
         path: job.rel.clone(),
         line,
         message,
-    };
-    let bytes = match read_limited(&job.abs, ws.max_file_bytes) {
-        Ok(bytes) => bytes,
-        Err(message) => return (Vec::new(), vec![file_warning(None, message)]),
     };
     let sniff = &bytes[..bytes.len().min(BINARY_SNIFF_BYTES)];
     if let Some(offset) = sniff.iter().position(|&b| b == 0) {
@@ -318,7 +353,7 @@ fn read_file(ws: &Workspace, job: &FileJob) -> (Vec<Observation>, Vec<Warning>) 
             )],
         );
     }
-    match source.format.parse(FileContext { path: &job.rel }, &bytes) {
+    match source.format.parse(FileContext { path: &job.rel }, bytes) {
         Ok(parsed) => observe(ws, job, parsed),
         Err(e) => (
             Vec::new(),

@@ -1,6 +1,9 @@
-//! `concord check`: the integrity checks over the workspace, as text
-//! (compiler-like, the offending span underlined), JSON or SARIF 2.1.0.
-//! Exit 1 when a finding gates (severity `error`).
+//! `concord check`: the integrity checks, at every layer with the same
+//! codes: the working tree (`--all`, the default), staged content only
+//! (`--staged`, for the pre-commit hook), new findings relative to a
+//! commit (`--baseline REF`, per pull request), and snapshots in the hub
+//! (`--snapshot`, scheduled). Text (compiler-like, the span underlined),
+//! JSON or SARIF 2.1.0. Exit 1 when a finding gates (severity `error`).
 
 use crate::Outcome;
 use crate::hub::{self, Failure};
@@ -12,10 +15,10 @@ use concord_checks::citations::{
     CitationCache, CitationContext, GitHubResolver, OfflineResolver, Resolution, Resolver,
 };
 use concord_checks::finding::{
-    Finding, Severity, apply_suppressions, assign_fingerprints, parse_suppressions,
+    Delta, Finding, Severity, apply_suppressions, assign_fingerprints, compare, parse_suppressions,
 };
 use concord_checks::render;
-use concord_workspace::{Workspace, scan};
+use concord_workspace::{Workspace, read_bytes};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
@@ -27,10 +30,24 @@ pub enum Format {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
-    /// Check every file in scope (the default; `--staged` and `--baseline` come later).
-    #[arg(long)]
+    #[command(subcommand)]
+    command: Option<CheckCommand>,
+    /// Check every file in scope in the working tree (the default).
+    #[arg(long, conflicts_with_all = ["staged", "baseline", "snapshot"])]
     all: bool,
+    /// Check only staged content, read from the index (for a pre-commit hook).
+    #[arg(long, conflicts_with_all = ["baseline", "snapshot"])]
+    staged: bool,
+    /// Fail only on gating findings that are new relative to this commit
+    /// (read from git objects; the working tree is not touched).
+    #[arg(long, value_name = "REF", conflicts_with = "snapshot")]
+    baseline: Option<String>,
+    /// Store all findings in the hub with the commit id; exit 1 when a
+    /// gating finding is new since the previous snapshot.
+    #[arg(long)]
+    snapshot: bool,
     /// How to print the findings.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -45,14 +62,34 @@ pub struct Args {
     list: bool,
 }
 
-/// One file a check looks at.
+#[derive(clap::Subcommand, Debug)]
+pub enum CheckCommand {
+    /// List the stored snapshots, newest first.
+    History {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// One file a check looks at, from the working tree, the index or a commit.
 struct Checked {
     repo: usize,
     path: String,
     bytes: Vec<u8>,
 }
 
+/// Where the checked content comes from.
+enum Side<'a> {
+    WorkTree,
+    Staged,
+    Commit(&'a str),
+}
+
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
+    if let Some(CheckCommand::History { json }) = &args.command {
+        return history(ws, *json);
+    }
     if args.list {
         let mut out = crate::output::stdout();
         let written = (|| {
@@ -71,35 +108,261 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         return Ok(Outcome::Clean);
     }
     let file_checks = FileChecks::new(ws).map_err(|why| Failure::usage(why, None))?;
-    let checks = &ws.checks;
-    let mut findings: Vec<Finding> = Vec::new();
-
-    // What the scan sees: unreadable rows, unknown statuses, duplicates,
-    // and how the sources of each rule line up.
-    let report = scan(ws);
-    findings.extend(from_warnings(&report.warnings));
-    let hub_values = if args.no_hub || ws.rules.is_empty() {
+    if let Some(rev) = &args.baseline {
+        return baseline(ws, &file_checks, args, rev);
+    }
+    let side = if args.staged {
+        Side::Staged
+    } else {
+        Side::WorkTree
+    };
+    let files = gather(ws, &file_checks, &side)?;
+    // Cross-file checks need every file: not in the commit hook.
+    let hub_values = if args.no_hub || args.staged || ws.rules.is_empty() {
         None
     } else {
         Some(hub_statuses(ws)?)
     };
-    let observations: Vec<_> = report.observations().collect();
-    findings.extend(dangling_and_drift(ws, &observations, hub_values.as_ref()));
+    let findings = evaluate(
+        ws,
+        &file_checks,
+        &files,
+        !args.staged,
+        hub_values.as_ref(),
+        args.offline,
+    )?;
+    if args.snapshot {
+        return snapshot(ws, args, &files, findings);
+    }
+    let gating = findings.iter().filter(|f| f.severity.gates()).count();
+    print(args.format, &findings, &files, None)?;
+    Ok(if gating > 0 {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    })
+}
 
-    // Files the file checks and the citation check look at.
-    let files = files_in_scope(ws, &file_checks);
-    for file in &files {
+fn print(
+    format: Format,
+    findings: &[Finding],
+    files: &[Checked],
+    baseline: Option<&Delta<'_>>,
+) -> Result<(), Failure> {
+    let mut out = crate::output::stdout();
+    let sources = |path: &str| {
+        files
+            .iter()
+            .find(|f| f.path == path)
+            .and_then(|f| String::from_utf8(f.bytes.clone()).ok())
+    };
+    let written = match format {
+        Format::Text => render::text(findings, &sources, crate::output::color_enabled(), &mut out),
+        Format::Json => render::json(findings, &mut out),
+        Format::Sarif => {
+            let category = if baseline.is_some() {
+                "concord/pull-request"
+            } else {
+                "concord/check"
+            };
+            render::sarif(findings, &rule_infos(), category, baseline, &mut out)
+        }
+    };
+    crate::output::finish(written.and_then(|()| out.flush()));
+    Ok(())
+}
+
+/// Per pull request: the findings of `rev` and of the working tree,
+/// compared by fingerprint as multisets; only new gating findings fail.
+fn baseline(
+    ws: &Workspace,
+    file_checks: &FileChecks<'_>,
+    args: &Args,
+    rev: &str,
+) -> Result<Outcome, Failure> {
+    let before_files = gather(ws, file_checks, &Side::Commit(rev))?;
+    let after_files = gather(ws, file_checks, &Side::WorkTree)?;
+    // Both sides without the hub: it has no history to compare with.
+    let before = evaluate(ws, file_checks, &before_files, true, None, args.offline)?;
+    let after = evaluate(ws, file_checks, &after_files, true, None, args.offline)?;
+    let delta = compare(&before, &after);
+    let new_gating = delta.new_gating();
+    let (new, fixed) = (delta.new.len(), delta.fixed.len());
+    let new_findings: Vec<Finding> = delta.new.iter().map(|f| (*f).clone()).collect();
+    match args.format {
+        Format::Text => {
+            print(Format::Text, &new_findings, &after_files, None)?;
+            println!(
+                "against {rev}: {new} new ({new_gating} gating), {fixed} fixed, {} unchanged",
+                delta.unchanged.len()
+            );
+        }
+        Format::Json => print(Format::Json, &new_findings, &after_files, None)?,
+        Format::Sarif => print(Format::Sarif, &after, &after_files, Some(&delta))?,
+    }
+    Ok(if new_gating > 0 {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    })
+}
+
+/// Scheduled: store every finding with the commit id, report what changed
+/// since the previous snapshot, exit 1 on a regression.
+fn snapshot(
+    ws: &Workspace,
+    args: &Args,
+    files: &[Checked],
+    findings: Vec<Finding>,
+) -> Result<Outcome, Failure> {
+    let commit = ws
+        .repos
+        .first()
+        .and_then(|r| concord_git::Repo::open(&r.root).ok())
+        .and_then(|git| git.head().ok().flatten());
+    let mut sorted = findings.clone();
+    sorted.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+    let mut lines = String::new();
+    for f in &sorted {
+        lines.push_str(&serde_json::to_string(f).unwrap_or_default());
+        lines.push('\n');
+    }
+    let gating = findings.iter().filter(|f| f.severity.gates()).count();
+    let (previous, id) = hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let result = async {
+            let previous = store.latest_check_snapshot().await?;
+            let id = store
+                .add_check_snapshot(&concord_store::CheckSnapshot {
+                    id: 0,
+                    taken_at: concord_store::now_rfc3339(),
+                    commit_id: commit.clone(),
+                    actor: hub::actor(ws),
+                    findings: lines,
+                    gating: i64::try_from(gating).unwrap_or(i64::MAX),
+                    total: i64::try_from(findings.len()).unwrap_or(i64::MAX),
+                })
+                .await?;
+            Ok::<_, concord_store::StoreError>((previous, id))
+        }
+        .await;
+        store.close().await;
+        Ok::<_, Failure>(result?)
+    })??;
+    let before: Vec<Finding> = previous
+        .as_ref()
+        .map(|p| {
+            p.findings
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let delta = compare(&before, &findings);
+    // The first snapshot is the baseline: nothing to regress from.
+    let regressions: Vec<Finding> = delta
+        .new
+        .iter()
+        .filter(|f| previous.is_some() && f.severity.gates())
+        .map(|f| (*f).clone())
+        .collect();
+    match args.format {
+        Format::Text => {
+            print(Format::Text, &regressions, files, None)?;
+            let since = previous.as_ref().map_or_else(
+                || "no earlier snapshot".to_string(),
+                |p| format!("snapshot {} of {}", p.id, p.taken_at),
+            );
+            println!(
+                "snapshot {id}: {} findings ({gating} gating); since {since}: {} regression(s), {} resolved",
+                findings.len(),
+                regressions.len(),
+                delta.fixed.len()
+            );
+        }
+        Format::Json => print(Format::Json, &regressions, files, None)?,
+        Format::Sarif => print(Format::Sarif, &findings, files, Some(&delta))?,
+    }
+    Ok(if regressions.is_empty() {
+        Outcome::Clean
+    } else {
+        Outcome::Findings
+    })
+}
+
+fn history(ws: &Workspace, json: bool) -> Result<Outcome, Failure> {
+    let snapshots = hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let list = store.check_snapshots().await;
+        store.close().await;
+        Ok::<_, Failure>(list?)
+    })??;
+    let mut out = crate::output::stdout();
+    let written = if json {
+        serde_json::to_writer_pretty(&mut out, &snapshots)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        (|| {
+            for s in &snapshots {
+                writeln!(
+                    out,
+                    "{:>5}  {}  {}  {} findings, {} gating  by {}",
+                    s.id,
+                    s.taken_at,
+                    s.commit_id
+                        .as_deref()
+                        .map_or("(no commit)", |c| &c[..c.len().min(10)]),
+                    s.total,
+                    s.gating,
+                    s.actor
+                )?;
+            }
+            if snapshots.is_empty() {
+                writeln!(out, "no snapshots yet: run `concord check --snapshot`")?;
+            }
+            Ok(())
+        })()
+    };
+    crate::output::finish(written.and_then(|()| out.flush()));
+    Ok(Outcome::Clean)
+}
+
+/// Every finding for `files`: file checks, what each source's format says
+/// of them, cross-file checks when asked, citations, then suppressions,
+/// configuration and fingerprints.
+fn evaluate(
+    ws: &Workspace,
+    file_checks: &FileChecks<'_>,
+    files: &[Checked],
+    cross_file: bool,
+    hub_values: Option<&BTreeMap<String, String>>,
+    offline: bool,
+) -> Result<Vec<Finding>, Failure> {
+    let checks = &ws.checks;
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut observations = Vec::new();
+    for file in files {
         findings.extend(file_checks.check(&FileInput {
             repo: file.repo,
             path: &file.path,
             bytes: &file.bytes,
         }));
+        for (index, source) in ws.sources.iter().enumerate() {
+            if source.repo == file.repo && source.matcher.is_match(&file.path) {
+                let (seen, warnings) = read_bytes(ws, index, &file.path, &file.bytes);
+                findings.extend(from_warnings(&warnings));
+                observations.extend(seen);
+            }
+        }
+    }
+    if cross_file {
+        let refs: Vec<_> = observations.iter().collect();
+        findings.extend(dangling_and_drift(ws, &refs, hub_values));
     }
     if let Some(citations) = &checks.citations {
-        findings.extend(citation_findings(ws, citations, &files, args.offline)?);
+        findings.extend(citation_findings(ws, citations, files, offline)?);
     }
-
-    // Inline suppressions in markdown files.
     let mut suppressions = Vec::new();
     for file in files.iter().filter(|f| f.path.ends_with(".md")) {
         if let Ok(text) = std::str::from_utf8(&file.bytes) {
@@ -108,8 +371,6 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     }
     let (mut kept, _suppressed, problems) = apply_suppressions(findings, &suppressions);
     kept.extend(problems);
-
-    // Configuration: disabled codes, severity overrides.
     kept.retain(|f| !checks.disabled.contains(&f.code));
     for f in &mut kept {
         if let Some(level) = checks.severity.get(&f.code)
@@ -120,26 +381,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     }
     assign_fingerprints(&mut kept);
     kept.sort_by(|a, b| (&a.path, a.line, &a.code).cmp(&(&b.path, b.line, &b.code)));
-
-    let gating = kept.iter().filter(|f| f.severity.gates()).count();
-    let mut out = crate::output::stdout();
-    let sources = |path: &str| {
-        files
-            .iter()
-            .find(|f| f.path == path)
-            .and_then(|f| String::from_utf8(f.bytes.clone()).ok())
-    };
-    let written = match args.format {
-        Format::Text => render::text(&kept, &sources, crate::output::color_enabled(), &mut out),
-        Format::Json => render::json(&kept, &mut out),
-        Format::Sarif => render::sarif(&kept, &rule_infos(), "concord/check", None, &mut out),
-    };
-    crate::output::finish(written.and_then(|()| out.flush()));
-    Ok(if gating > 0 {
-        Outcome::Findings
-    } else {
-        Outcome::Clean
-    })
+    Ok(kept)
 }
 
 fn rule_infos() -> Vec<render::RuleInfo> {
@@ -170,43 +412,102 @@ fn hub_statuses(ws: &Workspace) -> Result<BTreeMap<String, String>, Failure> {
         .collect())
 }
 
-/// Every file of every repo that a file check or the citation check covers.
-fn files_in_scope(ws: &Workspace, file_checks: &FileChecks<'_>) -> Vec<Checked> {
-    let citation_scopes = ws
-        .checks
-        .citations
-        .as_ref()
-        .map(|c| c.scopes.as_slice())
-        .unwrap_or_default();
+/// Whether any check reads this file: a file check, the citation check,
+/// or a source's format.
+fn wanted(ws: &Workspace, file_checks: &FileChecks<'_>, repo: usize, path: &str) -> bool {
+    file_checks.covers(repo, path)
+        || ws
+            .checks
+            .citations
+            .as_ref()
+            .is_some_and(|c| c.scopes.iter().any(|s| s.covers(repo, path)))
+        || ws
+            .sources
+            .iter()
+            .any(|s| s.repo == repo && s.matcher.is_match(path))
+}
+
+/// The files every check reads, from the given side.
+fn gather(
+    ws: &Workspace,
+    file_checks: &FileChecks<'_>,
+    side: &Side<'_>,
+) -> Result<Vec<Checked>, Failure> {
     let mut files = Vec::new();
     for (index, repo) in ws.repos.iter().enumerate() {
-        let walker = walkdir::WalkDir::new(&repo.root)
-            .follow_links(false)
-            .into_iter()
-            .filter_entry(|e| e.file_name() != ".git" && e.file_name() != "target");
-        for entry in walker.filter_map(Result::ok) {
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let Ok(rel) = entry.path().strip_prefix(&repo.root) else {
-                continue;
-            };
-            let path = rel.to_string_lossy().replace('\\', "/");
-            let wanted = file_checks.covers(index, &path)
-                || citation_scopes.iter().any(|s| s.covers(index, &path));
-            if !wanted {
-                continue;
-            }
-            if let Ok(bytes) = std::fs::read(entry.path()) {
-                files.push(Checked {
+        match side {
+            Side::WorkTree => files.extend(worktree_files(ws, file_checks, index)),
+            Side::Staged | Side::Commit(_) => {
+                let Ok(git) = concord_git::Repo::open(&repo.root) else {
+                    // Not a git work tree: nothing is staged, no history.
+                    continue;
+                };
+                let read = match side {
+                    Side::Staged => git.staged_paths().and_then(|paths| {
+                        let paths: Vec<String> = paths
+                            .into_iter()
+                            .filter(|p| wanted(ws, file_checks, index, p))
+                            .collect();
+                        git.read_staged(&paths)
+                    }),
+                    Side::Commit(rev) => {
+                        let commit = git.resolve_commit(rev).map_err(|e| {
+                            Failure::usage(format!("repo {}: {e}", repo.name), None)
+                        })?;
+                        let Some(commit) = commit else {
+                            return Err(Failure::usage(
+                                format!("baseline `{rev}` names no commit in repo {}", repo.name),
+                                Some(
+                                    "use a branch, tag or commit id, e.g. --baseline origin/main"
+                                        .into(),
+                                ),
+                            ));
+                        };
+                        git.tree_files(&commit, &|p| wanted(ws, file_checks, index, p))
+                    }
+                    Side::WorkTree => Ok(Vec::new()),
+                };
+                let read =
+                    read.map_err(|e| Failure::usage(format!("repo {}: {e}", repo.name), None))?;
+                files.extend(read.into_iter().map(|(path, bytes)| Checked {
                     repo: index,
                     path,
                     bytes,
-                });
+                }));
             }
         }
     }
     files.sort_by(|a, b| (a.repo, &a.path).cmp(&(b.repo, &b.path)));
+    Ok(files)
+}
+
+/// The working tree's files that a check reads.
+fn worktree_files(ws: &Workspace, file_checks: &FileChecks<'_>, index: usize) -> Vec<Checked> {
+    let repo = &ws.repos[index];
+    let walker = walkdir::WalkDir::new(&repo.root)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".git" && e.file_name() != "target");
+    let mut files = Vec::new();
+    for entry in walker.filter_map(Result::ok) {
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Ok(rel) = entry.path().strip_prefix(&repo.root) else {
+            continue;
+        };
+        let path = rel.to_string_lossy().replace('\\', "/");
+        if !wanted(ws, file_checks, index, &path) {
+            continue;
+        }
+        if let Ok(bytes) = std::fs::read(entry.path()) {
+            files.push(Checked {
+                repo: index,
+                path,
+                bytes,
+            });
+        }
+    }
     files
 }
 
@@ -236,6 +537,9 @@ fn citation_findings(
         for at in concord_checks::citations::extract(text, &context) {
             cited.push((file, at));
         }
+    }
+    if cited.is_empty() {
+        return Ok(Vec::new());
     }
     // Each distinct citation is resolved once, however often it is cited.
     let wanted: BTreeSet<_> = cited.iter().map(|(_, at)| at.citation.clone()).collect();

@@ -2,6 +2,7 @@ pub mod check;
 pub mod diff;
 pub mod explain;
 pub mod history;
+pub mod hooks;
 pub mod hub;
 pub mod log;
 pub mod scan;
