@@ -572,3 +572,73 @@ fn a_file_that_is_not_utf8_is_a_finding_not_a_crash() {
     assert!(out.stdout.contains("PARSE_ERROR"), "{}", out.stdout);
     assert!(out.stdout.contains("not UTF-8"), "{}", out.stdout);
 }
+
+#[test]
+fn forward_only_scoping_skips_files_dated_before_the_cut_off() {
+    let ws = layered();
+    let root = ws.path();
+    let config = std::fs::read_to_string(root.join("concord.toml")).expect("config");
+    // By a date field in the file.
+    std::fs::write(
+        root.join("concord.toml"),
+        format!("{config}\n[checks]\nsince = \"2026-04-21\"\nsince_field = \"/created_at\"\n"),
+    )
+    .expect("config");
+    state(
+        root,
+        "a",
+        r#"{"name": "x", "created_at": "2026-01-05T10:00:00Z"}"#,
+    );
+    state(
+        root,
+        "b",
+        r#"{"name": "x", "created_at": "2026-06-01T10:00:00Z"}"#,
+    );
+    let out = run_in(root, &["check", "--no-hub", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let paths: Vec<&str> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert_eq!(paths, ["features/b/state.json"], "{}", out.stdout);
+
+    // By the date of the commit that first added the file.
+    std::fs::write(
+        root.join("concord.toml"),
+        format!("{config}\n[checks]\nsince = \"2026-04-21\"\n"),
+    )
+    .expect("config");
+    let commit = |date: &str, message: &str| {
+        let out = std::process::Command::new("git")
+            .current_dir(root)
+            .args(["commit", "-q", "-m", message])
+            .env("GIT_COMMITTER_DATE", date)
+            .env("GIT_AUTHOR_DATE", date)
+            .output()
+            .expect("git");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    state(root, "old", r#"{"name": "x"}"#);
+    git(root, &["add", "features/old"]);
+    commit("2026-02-01T12:00:00Z", "old");
+    state(root, "new", r#"{"name": "x"}"#);
+    git(root, &["add", "features/new"]);
+    commit("2026-05-01T12:00:00Z", "new");
+    state(root, "a", r#"{"name": "x", "state_owner": "app"}"#);
+    state(root, "b", r#"{"name": "x", "state_owner": "app"}"#);
+    let out = run_in(root, &["check", "--no-hub", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let paths: Vec<&str> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert_eq!(paths, ["features/new/state.json"], "{}", out.stdout);
+}

@@ -372,6 +372,10 @@ fn evaluate(
     let (mut kept, _suppressed, problems) = apply_suppressions(findings, &suppressions);
     kept.extend(problems);
     kept.retain(|f| !checks.disabled.contains(&f.code));
+    if let Some(since) = &checks.since {
+        let older = files_dated_before(ws, files, since);
+        kept.retain(|f| !older.contains(&(f.repo.clone().unwrap_or_default(), f.path.clone())));
+    }
     for f in &mut kept {
         if let Some(level) = checks.severity.get(&f.code)
             && let Ok(severity) = level.parse::<Severity>()
@@ -382,6 +386,73 @@ fn evaluate(
     assign_fingerprints(&mut kept);
     kept.sort_by(|a, b| (&a.path, a.line, &a.code).cmp(&(&b.path, b.line, &b.code)));
     Ok(kept)
+}
+
+/// Forward-only scoping: the files dated before `since` (YYYY-MM-DD), as
+/// (repo name, path). A file's date is its `since_field` (a JSON pointer,
+/// or a front-matter key in markdown) when it has one, else the date of
+/// the commit that first added it; a file git has never seen is new.
+fn files_dated_before(
+    ws: &Workspace,
+    files: &[Checked],
+    since: &str,
+) -> BTreeSet<(String, String)> {
+    let mut added: BTreeMap<usize, std::collections::HashMap<String, String>> = BTreeMap::new();
+    let mut older = BTreeSet::new();
+    for file in files {
+        let own = ws
+            .checks
+            .since_field
+            .as_deref()
+            .and_then(|field| date_in(&file.path, &file.bytes, field));
+        let date = own.or_else(|| {
+            added
+                .entry(file.repo)
+                .or_insert_with(|| {
+                    concord_git::Repo::open(&ws.repos[file.repo].root)
+                        .and_then(|git| git.first_added_dates())
+                        .unwrap_or_default()
+                })
+                .get(&file.path)
+                .cloned()
+        });
+        if date.is_some_and(|d| d.as_str() < since) {
+            older.insert((ws.repos[file.repo].name.clone(), file.path.clone()));
+        }
+    }
+    older
+}
+
+/// The `YYYY-MM-DD` a file names in `field`.
+fn date_in(path: &str, bytes: &[u8], field: &str) -> Option<String> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let value = if path.ends_with(".json") {
+        let doc: serde_json::Value = serde_json::from_str(text).ok()?;
+        let pointer = if field.starts_with('/') {
+            field.to_string()
+        } else {
+            format!("/{field}")
+        };
+        doc.pointer(&pointer)?.as_str()?.to_string()
+    } else {
+        // Markdown front matter: `field: value` between the `---` lines.
+        let body = text.strip_prefix("---\n")?;
+        let (front, _) = body.split_once("\n---")?;
+        let key = field.trim_start_matches('/');
+        front.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            (name.trim() == key).then(|| value.trim().trim_matches(['"', '\'']).to_string())
+        })?
+    };
+    let date = value.get(..10)?;
+    let valid = date.bytes().enumerate().all(|(i, b)| {
+        if i == 4 || i == 7 {
+            b == b'-'
+        } else {
+            b.is_ascii_digit()
+        }
+    });
+    valid.then(|| date.to_string())
 }
 
 fn rule_infos() -> Vec<render::RuleInfo> {
