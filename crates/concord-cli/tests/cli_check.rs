@@ -642,3 +642,81 @@ fn forward_only_scoping_skips_files_dated_before_the_cut_off() {
         .collect();
     assert_eq!(paths, ["features/new/state.json"], "{}", out.stdout);
 }
+
+#[test]
+fn a_staged_phase_change_needs_a_recent_log_event_and_its_timing() {
+    let ws = layered();
+    let root = ws.path();
+    let config = std::fs::read_to_string(root.join("concord.toml")).expect("config");
+    std::fs::write(
+        root.join("concord.toml"),
+        format!(
+            "{config}\n[checks.phases]\nglob = \"features/*/state.json\"\nfield = \"/current_phase\"\nlog = \"logs/{{dir}}.log.json\"\nwindow = \"24h\"\ntiming = [\"/timing/{{phase}}/started_at\"]\n"
+        ),
+    )
+    .expect("config");
+    state(
+        root,
+        "a",
+        r#"{"name": "x", "state_owner": "app", "current_phase": "tasks"}"#,
+    );
+    git(root, &["commit", "-q", "-am", "tasks phase"]);
+
+    // The phase moves with neither a log event nor timing.
+    state(
+        root,
+        "a",
+        r#"{"name": "x", "state_owner": "app", "current_phase": "implementation"}"#,
+    );
+    git(root, &["add", "."]);
+    let out = run_in(root, &["check", "--staged"]);
+    assert!(
+        out.stdout.contains("PHASE_TRANSITION_NO_LOG"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("PHASE_TRANSITION_NO_TIMING"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("tasks -> implementation"),
+        "{}",
+        out.stdout
+    );
+
+    // With a fresh event for the new phase and the timing, it is clean.
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    std::fs::create_dir_all(root.join("logs")).expect("logs");
+    std::fs::write(
+        root.join("logs/a.log.json"),
+        format!(r#"{{"events": [{{"timestamp": "{now}", "event_type": "phase_started", "phase": "implementation"}}]}}"#),
+    )
+    .expect("log");
+    state(
+        root,
+        "a",
+        &format!(
+            r#"{{"name": "x", "state_owner": "app", "current_phase": "implementation", "timing": {{"implementation": {{"started_at": "{now}"}}}}}}"#
+        ),
+    );
+    git(root, &["add", "."]);
+    let out = run_in(root, &["check", "--staged"]);
+    assert!(!out.stdout.contains("PHASE_TRANSITION"), "{}", out.stdout);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+
+    // An old event does not count.
+    std::fs::write(
+        root.join("logs/a.log.json"),
+        r#"{"events": [{"timestamp": "2020-01-01T00:00:00Z", "phase": "implementation"}]}"#,
+    )
+    .expect("log");
+    git(root, &["add", "."]);
+    let out = run_in(root, &["check", "--staged"]);
+    assert!(
+        out.stdout.contains("PHASE_TRANSITION_NO_LOG"),
+        "{}",
+        out.stdout
+    );
+}

@@ -42,6 +42,22 @@ pub(crate) struct RawChecks {
     owner: Option<RawOwner>,
     legacy: Option<RawLegacy>,
     citations: Option<RawCitations>,
+    phases: Option<RawPhases>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPhases {
+    glob: Spanned<String>,
+    field: Spanned<String>,
+    /// The in-repo event log of the file's item: `{dir}` is the state
+    /// file's folder name.
+    log: Option<Spanned<String>>,
+    /// How recent the log event must be, e.g. "24h".
+    window: Option<Spanned<String>>,
+    /// Pointers that must exist once a phase is entered (`{phase}`).
+    #[serde(default)]
+    timing: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -138,6 +154,19 @@ pub struct CitationCheck {
     pub url: String,
 }
 
+#[derive(Debug, Clone)]
+pub struct PhaseCheck {
+    pub scope: Scope,
+    /// JSON pointer of the phase.
+    pub field: String,
+    /// Repo-relative log path template (`{dir}`: the file's folder name).
+    pub log: Option<String>,
+    /// Seconds before now a log event may be and still count.
+    pub window_seconds: u64,
+    /// Pointer templates (`{phase}`) the new phase needs.
+    pub timing: Vec<String>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Checks {
     pub disabled: Vec<String>,
@@ -153,6 +182,7 @@ pub struct Checks {
     pub owner: Option<OwnerCheck>,
     pub legacy: Option<LegacyCheck>,
     pub citations: Option<CitationCheck>,
+    pub phases: Option<PhaseCheck>,
 }
 
 fn check_code(
@@ -330,6 +360,35 @@ pub(crate) fn validate_checks(
             fields: legacy.fields.get_ref().clone(),
         });
     }
+    if let Some(phases) = &raw.phases {
+        let window_seconds = match &phases.window {
+            Some(window) => parse_window(window.get_ref()).ok_or_else(|| {
+                errors.at(
+                    window.span(),
+                    format!(
+                        "window = `{}`: expected a duration like 24h, 90m or 2d",
+                        window.get_ref()
+                    ),
+                )
+            })?,
+            None => 24 * 3600,
+        };
+        for template in &phases.timing {
+            if !template.starts_with('/') {
+                return Err(errors.at(
+                    phases.field.span(),
+                    format!("timing `{template}` is not a JSON pointer"),
+                ));
+            }
+        }
+        checks.phases = Some(PhaseCheck {
+            scope: scope(&phases.glob, None, repos, errors)?,
+            field: pointer(&phases.field, errors)?,
+            log: phases.log.as_ref().map(|l| l.get_ref().clone()),
+            window_seconds,
+            timing: phases.timing.clone(),
+        });
+    }
     if let Some(citations) = raw.citations {
         let mut scopes = Vec::new();
         for glob in citations.globs.get_ref() {
@@ -363,4 +422,19 @@ pub(crate) fn validate_checks(
         });
     }
     Ok(checks)
+}
+
+/// `90m`, `24h`, `2d`, `3600s` as seconds.
+fn parse_window(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = number.parse().ok()?;
+    let factor = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(factor)
 }

@@ -123,6 +123,11 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     } else {
         Some(hub_statuses(ws)?)
     };
+    let transitions = if args.staged {
+        staged_transitions(ws, &files)
+    } else {
+        Vec::new()
+    };
     let findings = evaluate(
         ws,
         &file_checks,
@@ -130,6 +135,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         !args.staged,
         hub_values.as_ref(),
         args.offline,
+        transitions,
     )?;
     if args.snapshot {
         return snapshot(ws, args, &files, findings);
@@ -183,8 +189,24 @@ fn baseline(
     let before_files = gather(ws, file_checks, &Side::Commit(rev))?;
     let after_files = gather(ws, file_checks, &Side::WorkTree)?;
     // Both sides without the hub: it has no history to compare with.
-    let before = evaluate(ws, file_checks, &before_files, true, None, args.offline)?;
-    let after = evaluate(ws, file_checks, &after_files, true, None, args.offline)?;
+    let before = evaluate(
+        ws,
+        file_checks,
+        &before_files,
+        true,
+        None,
+        args.offline,
+        Vec::new(),
+    )?;
+    let after = evaluate(
+        ws,
+        file_checks,
+        &after_files,
+        true,
+        None,
+        args.offline,
+        Vec::new(),
+    )?;
     let delta = compare(&before, &after);
     let new_gating = delta.new_gating();
     let (new, fixed) = (delta.new.len(), delta.fixed.len());
@@ -338,9 +360,10 @@ fn evaluate(
     cross_file: bool,
     hub_values: Option<&BTreeMap<String, String>>,
     offline: bool,
+    extra: Vec<Finding>,
 ) -> Result<Vec<Finding>, Failure> {
     let checks = &ws.checks;
-    let mut findings: Vec<Finding> = Vec::new();
+    let mut findings: Vec<Finding> = extra;
     let mut observations = Vec::new();
     for file in files {
         findings.extend(file_checks.check(&FileInput {
@@ -386,6 +409,135 @@ fn evaluate(
     assign_fingerprints(&mut kept);
     kept.sort_by(|a, b| (&a.path, a.line, &a.code).cmp(&(&b.path, b.line, &b.code)));
     Ok(kept)
+}
+
+/// Staged lifecycle transitions (the phase differs from HEAD's) without a
+/// recent log event for the new phase, or without its timing fields.
+fn staged_transitions(ws: &Workspace, files: &[Checked]) -> Vec<Finding> {
+    let Some(config) = &ws.checks.phases else {
+        return Vec::new();
+    };
+    let now = std::time::SystemTime::now();
+    let mut out = Vec::new();
+    for (index, repo) in ws.repos.iter().enumerate() {
+        let mine: Vec<&Checked> = files
+            .iter()
+            .filter(|f| f.repo == index && config.scope.covers(index, &f.path))
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let Ok(git) = concord_git::Repo::open(&repo.root) else {
+            continue;
+        };
+        let paths: BTreeSet<&str> = mine.iter().map(|f| f.path.as_str()).collect();
+        let before: BTreeMap<String, Vec<u8>> = git
+            .tree_files("HEAD", &|p| paths.contains(p))
+            .map(|files| files.into_iter().collect())
+            .unwrap_or_default();
+        for file in mine {
+            let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&file.bytes) else {
+                continue;
+            };
+            let Some(phase) = doc.pointer(&config.field).and_then(|v| v.as_str()) else {
+                continue;
+            };
+            let old = before
+                .get(&file.path)
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+                .and_then(|d| {
+                    d.pointer(&config.field)
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string)
+                });
+            if old.as_deref() == Some(phase) {
+                continue;
+            }
+            let moved = format!("{} -> {phase}", old.as_deref().unwrap_or("(none)"));
+            let at = concord_formats::json::position_of(&file.bytes, &config.field).map_or_else(
+                At::default,
+                |p| At {
+                    line: Some(p.line),
+                    column: Some(p.column),
+                    end_column: Some(p.end_column),
+                },
+            );
+            let repo_name = repo.name.as_str();
+            if let Some(template) = &config.log {
+                let dir = file.path.rsplit('/').nth(1).unwrap_or_default();
+                let log_path = template.replace("{dir}", dir);
+                // The log as it will be committed: staged, else as in HEAD.
+                let log = git
+                    .read_staged(std::slice::from_ref(&log_path))
+                    .ok()
+                    .and_then(|mut l| l.pop())
+                    .map(|(_, bytes)| bytes);
+                if !logged_recently(log.as_deref(), phase, now, config.window_seconds) {
+                    out.push(finding(
+                        "PHASE_TRANSITION_NO_LOG",
+                        Some(repo_name),
+                        &file.path,
+                        at,
+                        None,
+                        format!(
+                            "{moved} without an event for `{phase}` in {log_path} within {}",
+                            humantime::format_duration(std::time::Duration::from_secs(
+                                config.window_seconds
+                            ))
+                        ),
+                        &config.field,
+                        phase,
+                    ));
+                }
+            }
+            let missing: Vec<String> = config
+                .timing
+                .iter()
+                .map(|t| t.replace("{phase}", phase))
+                .filter(|p| doc.pointer(p).is_none_or(serde_json::Value::is_null))
+                .collect();
+            if !missing.is_empty() {
+                out.push(finding(
+                    "PHASE_TRANSITION_NO_TIMING",
+                    Some(repo_name),
+                    &file.path,
+                    at,
+                    None,
+                    format!("{moved} without {}", missing.join(", ")),
+                    &config.field,
+                    phase,
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Whether a log (`{"events": [{"timestamp", "phase"}]}`) has an event for
+/// `phase` no older than `window` seconds.
+fn logged_recently(
+    log: Option<&[u8]>,
+    phase: &str,
+    now: std::time::SystemTime,
+    window: u64,
+) -> bool {
+    let Some(doc) = log.and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok()) else {
+        return false;
+    };
+    let oldest = now - std::time::Duration::from_secs(window);
+    doc.pointer("/events")
+        .and_then(|e| e.as_array())
+        .into_iter()
+        .flatten()
+        .any(|event| {
+            event.get("phase").and_then(|p| p.as_str()) == Some(phase)
+                && event
+                    .get("timestamp")
+                    .and_then(|t| t.as_str())
+                    .and_then(|t| t.get(..19))
+                    .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+                    .is_some_and(|at| at >= oldest)
+        })
 }
 
 /// Forward-only scoping: the files dated before `since` (YYYY-MM-DD), as
@@ -487,6 +639,11 @@ fn hub_statuses(ws: &Workspace) -> Result<BTreeMap<String, String>, Failure> {
 /// or a source's format.
 fn wanted(ws: &Workspace, file_checks: &FileChecks<'_>, repo: usize, path: &str) -> bool {
     file_checks.covers(repo, path)
+        || ws
+            .checks
+            .phases
+            .as_ref()
+            .is_some_and(|p| p.scope.covers(repo, path))
         || ws
             .checks
             .citations
