@@ -720,3 +720,76 @@ fn a_staged_phase_change_needs_a_recent_log_event_and_its_timing() {
         out.stdout
     );
 }
+
+#[test]
+fn thousands_of_citations_are_resolved_once_each_and_remembered() {
+    use concord_fakes::github::FakeGitHub;
+    let gh = FakeGitHub::start("ghp_citations").expect("fake GitHub");
+    gh.add_repo("acme/app");
+    for n in 1..=9 {
+        gh.add_issue("acme/app", &format!("issue {n}"), "open", &[]);
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    std::fs::write(
+        root.join("concord.toml"),
+        format!(
+            r#"
+[[repo]]
+name = "app"
+path = "."
+
+[checks.citations]
+globs = ["docs/*.md"]
+default_repo = "acme/app"
+url = "{}"
+token_env = "TEST_CITE_TOKEN"
+cache = "cache/citations.json"
+"#,
+            gh.url()
+        ),
+    )
+    .expect("config");
+    // 5,000 citations of ten distinct numbers; #10 does not exist.
+    let mut text = String::from("# A long case study\n\n");
+    for i in 0..5000 {
+        text.push_str(&format!(
+            "Shipped in PR #{} (see acme/app#{}).\n",
+            i % 10 + 1,
+            i % 10 + 1
+        ));
+    }
+    std::fs::create_dir_all(root.join("docs")).expect("docs");
+    std::fs::write(root.join("docs/case-study.md"), text).expect("case study");
+    let run = || {
+        let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("concord"))
+            .current_dir(root)
+            .env("NO_COLOR", "1")
+            .env("TEST_CITE_TOKEN", "ghp_citations")
+            .env_remove("CONCORD_CONFIG")
+            .env_remove("CONCORD_HUB_URL")
+            .args(["check", "--no-hub", "--format", "json"])
+            .output()
+            .expect("run");
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+        (output.status.code(), json)
+    };
+    let (code, json) = run();
+    assert_eq!(code, Some(1));
+    let broken: Vec<&serde_json::Value> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "BROKEN_CITATION")
+        .collect();
+    // Every place that cites the missing #10 (two forms per line, 500 lines).
+    assert_eq!(broken.len(), 1000);
+    assert!(broken.iter().all(|f| f["severity"] == "error"));
+    let asked = gh.control().count("GET", "/repos/acme/app/issues/");
+    assert_eq!(asked, 10, "each distinct citation once");
+    // Remembered: the next run asks nothing.
+    gh.control().clear_log();
+    let (code, _) = run();
+    assert_eq!(code, Some(1));
+    assert_eq!(gh.control().requests().len(), 0);
+}
