@@ -768,7 +768,7 @@ cache = "cache/citations.json"
             .env("TEST_CITE_TOKEN", "ghp_citations")
             .env_remove("CONCORD_CONFIG")
             .env_remove("CONCORD_HUB_URL")
-            .args(["check", "--no-hub", "--format", "json"])
+            .args(["check", "--format", "json"])
             .output()
             .expect("run");
         let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
@@ -792,4 +792,19 @@ cache = "cache/citations.json"
     let (code, _) = run();
     assert_eq!(code, Some(1));
     assert_eq!(gh.control().requests().len(), 0);
+    // The hub remembers too (shared by every machine), without the file.
+    std::fs::remove_file(root.join("cache/citations.json")).expect("cache file");
+    let (code, _) = run();
+    assert_eq!(code, Some(1));
+    assert_eq!(gh.control().requests().len(), 0, "answered from the hub");
+    // Offline mode reads the file the online run wrote again.
+    let offline = run_in(root, &["check", "--offline", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&offline.stdout).expect("json");
+    let errors = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "BROKEN_CITATION" && f["severity"] == "error")
+        .count();
+    assert_eq!(errors, 1000, "{}", offline.stderr);
 }

@@ -13,8 +13,8 @@ mod store;
 mod transfer;
 
 pub use records::{
-    Base, CheckSnapshot, HubValue, JournalEntry, JournalKind, ObservationRecord, PendingWrite,
-    RunRecord, ValueChange, Watermark, WrittenStatus,
+    Base, CheckSnapshot, CitationAnswer, HubValue, JournalEntry, JournalKind, ObservationRecord,
+    PendingWrite, RunRecord, ValueChange, Watermark, WrittenStatus,
 };
 pub use store::{Backend, Store, redact_url};
 pub use transfer::{ExportSummary, ImportSummary, now_rfc3339};

@@ -28,6 +28,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0005_check_snapshots.sql"),
         include_str!("../migrations/postgres/0005_check_snapshots.sql"),
     ),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_citations.sql"),
+        include_str!("../migrations/postgres/0006_citations.sql"),
+    ),
 ];
 
 pub(crate) fn latest() -> i64 {

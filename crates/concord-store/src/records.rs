@@ -171,3 +171,15 @@ pub struct CheckSnapshot {
     /// How many findings in all.
     pub total: i64,
 }
+
+/// The remembered answer to "does GitHub pull request or issue
+/// `repo#number` exist?" (the `BROKEN_CITATION` check).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CitationAnswer {
+    /// `owner/name`, lowercase (the hub lowercases it when storing).
+    pub repo: String,
+    pub number: i64,
+    /// `true`: it exists; `false`: GitHub said it does not.
+    pub found: bool,
+    pub checked_at: String,
+}

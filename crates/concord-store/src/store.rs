@@ -12,6 +12,7 @@ use sqlx::sqlite::{
 };
 // Every dynamic SQL string here is assembled from constants; values are always bound.
 use sqlx::{AssertSqlSafe, Connection, Row};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -915,6 +916,128 @@ impl Store {
                 },
             )
             .collect())
+    }
+
+    // ------------------------------------------------------------ citations
+
+    /// Every remembered citation answer, ordered by repo then number. The
+    /// order is byte order on both backends, whatever PostgreSQL's collation.
+    pub async fn citation_answers(&self) -> Result<Vec<CitationAnswer>> {
+        type Row = (String, i64, JsonBool, String);
+        let rows: Vec<Row> = self
+            .bulk_rows(
+                "repo, number, found, checked_at",
+                "citations",
+                "repo, number",
+                None,
+            )
+            .await?;
+        let mut answers: Vec<CitationAnswer> = rows
+            .into_iter()
+            .map(|(repo, number, found, checked_at)| CitationAnswer {
+                repo,
+                number,
+                found: found.into(),
+                checked_at,
+            })
+            .collect();
+        answers.sort_unstable_by(|a, b| (&a.repo, a.number).cmp(&(&b.repo, b.number)));
+        Ok(answers)
+    }
+
+    /// Remember citation answers: each replaces the stored answer for its
+    /// citation, if any. `repo` is stored lowercase (ASCII, as GitHub names
+    /// are); when `answers` names a citation twice, the later one wins. One
+    /// statement, so all land or none does.
+    pub async fn put_citation_answers(&self, answers: &[CitationAnswer]) -> Result<()> {
+        // One row per citation: PostgreSQL refuses to upsert the same row
+        // twice in one statement.
+        let mut latest: BTreeMap<(String, i64), (bool, &str)> = BTreeMap::new();
+        for a in answers {
+            latest.insert(
+                (a.repo.to_ascii_lowercase(), a.number),
+                (a.found, a.checked_at.as_str()),
+            );
+        }
+        if latest.is_empty() {
+            return Ok(());
+        }
+        const UPSERT: &str = " ON CONFLICT (repo, number) DO UPDATE SET \
+             found = excluded.found, checked_at = excluded.checked_at";
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                // The rows travel as one JSON array: no limit on bound
+                // parameters, one statement for any number of rows.
+                let rows: Vec<serde_json::Value> = latest
+                    .iter()
+                    .map(|((repo, number), (found, at))| {
+                        serde_json::json!([repo, number, i64::from(*found), at])
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO citations (repo, number, found, checked_at) \
+                     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
+                     json_extract(value, '$[2]'), json_extract(value, '$[3]') \
+                     FROM json_each($1) WHERE true{UPSERT}"
+                );
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(serde_json::Value::from(rows).to_string())
+                    .execute(pool)
+                    .await?;
+            }
+            Pool::Postgres(pool) => {
+                let mut repos = Vec::with_capacity(latest.len());
+                let mut numbers = Vec::with_capacity(latest.len());
+                let mut found = Vec::with_capacity(latest.len());
+                let mut checked_at = Vec::with_capacity(latest.len());
+                for ((repo, number), (f, at)) in latest {
+                    repos.push(repo);
+                    numbers.push(number);
+                    found.push(f);
+                    checked_at.push(at.to_string());
+                }
+                let sql = format!(
+                    "INSERT INTO citations (repo, number, found, checked_at) \
+                     SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::boolean[], $4::text[]){UPSERT}"
+                );
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(repos)
+                    .bind(numbers)
+                    .bind(found)
+                    .bind(checked_at)
+                    .execute(pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forget the answers that said a citation does not exist (so the next
+    /// check asks again); returns how many were forgotten.
+    pub async fn forget_missing_citations(&self) -> Result<u64> {
+        const SQL: &str = "DELETE FROM citations WHERE NOT found";
+        on_pool!(self, |pool| Ok(sqlx::query(SQL)
+            .execute(pool)
+            .await?
+            .rows_affected()))
+    }
+}
+
+/// A boolean column as [`Store::bulk_rows`] returns it: `true`/`false`
+/// from PostgreSQL, `1`/`0` from SQLite.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum JsonBool {
+    Bool(bool),
+    Int(i64),
+}
+
+impl From<JsonBool> for bool {
+    fn from(value: JsonBool) -> bool {
+        match value {
+            JsonBool::Bool(b) => b,
+            JsonBool::Int(n) => n != 0,
+        }
     }
 }
 

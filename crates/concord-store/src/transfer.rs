@@ -180,6 +180,7 @@ enum Line {
     Journal(JournalEntry),
     PendingWrites(PendingWrite),
     CheckSnapshots(CheckSnapshot),
+    Citations(CitationAnswer),
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -238,6 +239,10 @@ impl Store {
                 summary.rows += 1;
             }
         }
+        for answer in self.citation_answers().await? {
+            write_line(out, &Line::Citations(answer))?;
+            summary.rows += 1;
+        }
         out.flush()?;
         Ok(summary)
     }
@@ -284,6 +289,7 @@ impl Store {
                 "observations",
                 "journal",
                 "check_snapshots",
+                "citations",
             ] {
                 let count: i64 =
                     sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
@@ -330,6 +336,11 @@ impl Store {
                     Line::CheckSnapshots(c) => {
                         sqlx::query("INSERT INTO check_snapshots (id, taken_at, commit_id, actor, findings, gating, total) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                             .bind(c.id).bind(&c.taken_at).bind(&c.commit_id).bind(&c.actor).bind(&c.findings).bind(c.gating).bind(c.total)
+                            .execute(&mut *tx).await?;
+                    }
+                    Line::Citations(c) => {
+                        sqlx::query("INSERT INTO citations (repo, number, found, checked_at) VALUES ($1, $2, $3, $4)")
+                            .bind(&c.repo).bind(c.number).bind(c.found).bind(&c.checked_at)
                             .execute(&mut *tx).await?;
                     }
                     Line::Journal(j) => {

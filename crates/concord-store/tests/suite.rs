@@ -3,8 +3,8 @@
 //! its own (so tests run in parallel).
 
 use concord_store::{
-    Base, CheckSnapshot, JournalEntry, JournalKind, ObservationRecord, RunRecord, Store,
-    StoreError, ValueChange, Watermark,
+    Base, CheckSnapshot, CitationAnswer, JournalEntry, JournalKind, ObservationRecord, RunRecord,
+    Store, StoreError, ValueChange, Watermark,
 };
 use sqlx::postgres::PgConnectOptions;
 use std::str::FromStr;
@@ -200,6 +200,15 @@ fn snapshot(commit_id: Option<&str>, findings_count: usize) -> CheckSnapshot {
     }
 }
 
+fn answer(repo: &str, number: i64, found: bool) -> CitationAnswer {
+    CitationAnswer {
+        repo: repo.into(),
+        number,
+        found,
+        checked_at: "2026-11-24T10:00:00.000001Z".into(),
+    }
+}
+
 /// A new, empty hub of the same backend as `hub`.
 async fn fresh_like(hub: &TestHub) -> TestHub {
     match &hub.reopen {
@@ -209,10 +218,10 @@ async fn fresh_like(hub: &TestHub) -> TestHub {
 }
 
 both!(migrations_are_idempotent, |hub| {
-    assert_eq!(hub.store.schema_version().await.unwrap(), 5);
+    assert_eq!(hub.store.schema_version().await.unwrap(), 6);
     assert_eq!(hub.store.migrate().await.unwrap(), 0);
     let again = hub.reopen.open().await;
-    assert_eq!(again.schema_version().await.unwrap(), 5);
+    assert_eq!(again.schema_version().await.unwrap(), 6);
     again.close().await;
 });
 
@@ -230,7 +239,7 @@ both!(a_newer_hub_is_refused, |hub| {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                known: 5,
+                known: 6,
                 ..
             }
         ),
@@ -421,9 +430,13 @@ both!(export_import_round_trip_is_lossless, |hub| {
         .add_check_snapshot(&snapshot(Some("abc123"), 2))
         .await
         .unwrap();
+    store
+        .put_citation_answers(&[answer("owner/app", 12, false)])
+        .await
+        .unwrap();
     let mut first = Vec::new();
     let exported = store.export(&mut first).await.unwrap();
-    assert_eq!(exported.rows, 1 + 1 + 1 + 1 + 10 + 3 + 1 + 1);
+    assert_eq!(exported.rows, 1 + 1 + 1 + 1 + 10 + 3 + 1 + 1 + 1);
 
     // Restore into a fresh hub of the same backend, then export again.
     let fresh = fresh_like(hub).await;
@@ -772,5 +785,172 @@ both!(export_import_keeps_check_snapshots, |hub| {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("not empty"), "{err}");
+    fresh.cleanup().await;
+});
+
+both!(citations_put_and_list_round_trip, |hub| {
+    let store = &hub.store;
+    assert!(store.citation_answers().await.unwrap().is_empty());
+    store.put_citation_answers(&[]).await.unwrap();
+    assert!(store.citation_answers().await.unwrap().is_empty());
+    // Given out of order; `a-b/x` sorts before `ab/a` in byte order,
+    // after it in most locales' collations.
+    let given = vec![
+        answer("ab/a", 1, true),
+        answer("Owner/App", 3_000_000_000, false),
+        answer("a-b/x", 7, false),
+        answer("owner/app", 20, true),
+        answer("owner/app", 3, true),
+    ];
+    store.put_citation_answers(&given).await.unwrap();
+    let listed = store.citation_answers().await.unwrap();
+    assert_eq!(
+        listed,
+        vec![
+            answer("a-b/x", 7, false),
+            answer("ab/a", 1, true),
+            answer("owner/app", 3, true),
+            answer("owner/app", 20, true),
+            // The repo is stored lowercase; numbers beyond 32 bits survive.
+            answer("owner/app", 3_000_000_000, false),
+        ]
+    );
+    // Another handle (another process) sees the same answers.
+    let other = hub.reopen.open().await;
+    assert_eq!(other.citation_answers().await.unwrap(), listed);
+    other.close().await;
+});
+
+both!(citations_upsert_replaces_the_stored_answer, |hub| {
+    let store = &hub.store;
+    store
+        .put_citation_answers(&[answer("owner/app", 1, false), answer("owner/app", 2, true)])
+        .await
+        .unwrap();
+    let mut newer = answer("Owner/APP", 1, true);
+    newer.checked_at = "2026-11-25T08:00:00.000000Z".into();
+    store
+        .put_citation_answers(std::slice::from_ref(&newer))
+        .await
+        .unwrap();
+    let listed = store.citation_answers().await.unwrap();
+    assert_eq!(
+        listed,
+        vec![
+            CitationAnswer {
+                repo: "owner/app".into(),
+                ..newer.clone()
+            },
+            answer("owner/app", 2, true),
+        ]
+    );
+    // One call naming a citation twice (in any case): the later answer wins.
+    let mut last = answer("owner/app", 2, false);
+    last.checked_at = "2026-11-26T08:00:00.000000Z".into();
+    store
+        .put_citation_answers(&[
+            answer("owner/app", 2, true),
+            answer("OWNER/app", 2, true),
+            last.clone(),
+        ])
+        .await
+        .unwrap();
+    let listed = store.citation_answers().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[1], last);
+});
+
+both!(forget_missing_citations_keeps_the_found, |hub| {
+    let store = &hub.store;
+    assert_eq!(store.forget_missing_citations().await.unwrap(), 0);
+    store
+        .put_citation_answers(&[
+            answer("owner/app", 1, true),
+            answer("owner/app", 2, false),
+            answer("owner/lib", 3, false),
+            answer("owner/lib", 4, true),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.forget_missing_citations().await.unwrap(), 2);
+    assert_eq!(
+        store.citation_answers().await.unwrap(),
+        vec![answer("owner/app", 1, true), answer("owner/lib", 4, true)]
+    );
+    assert_eq!(store.forget_missing_citations().await.unwrap(), 0);
+    assert_eq!(store.citation_answers().await.unwrap().len(), 2);
+});
+
+both!(citations_10_000_in_one_call, |hub| {
+    let store = &hub.store;
+    // Given newest number first, across 10 repos.
+    let many: Vec<_> = (0..10_000i64)
+        .rev()
+        .map(|i| answer(&format!("owner/repo-{}", i % 10), i, i % 3 != 0))
+        .collect();
+    let started = std::time::Instant::now();
+    store.put_citation_answers(&many).await.unwrap();
+    let put = started.elapsed();
+    let listed = store.citation_answers().await.unwrap();
+    assert_eq!(listed.len(), 10_000);
+    let mut expected = many.clone();
+    expected.sort_by(|a, b| (&a.repo, a.number).cmp(&(&b.repo, b.number)));
+    assert!(listed == expected, "the 10,000 answers differ");
+    // Upserting them all again, answers flipped, replaces every one.
+    let flipped: Vec<_> = many
+        .iter()
+        .map(|a| CitationAnswer {
+            found: !a.found,
+            ..a.clone()
+        })
+        .collect();
+    store.put_citation_answers(&flipped).await.unwrap();
+    let listed = store.citation_answers().await.unwrap();
+    assert_eq!(listed.len(), 10_000);
+    assert!(listed.iter().all(|a| a.found == (a.number % 3 == 0)));
+    // i % 3 == 0 for 3,334 of 0..10,000: those are found now, the rest missing.
+    assert_eq!(store.forget_missing_citations().await.unwrap(), 6_666);
+    assert_eq!(store.citation_answers().await.unwrap().len(), 3_334);
+    println!("10,000 citation answers put in {put:?}");
+});
+
+both!(export_import_keeps_citations, |hub| {
+    let store = &hub.store;
+    let answers: Vec<_> = (1..=500i64)
+        .map(|i| answer(&format!("owner/repo-{}", i % 4), i, i % 5 != 0))
+        .collect();
+    store.put_citation_answers(&answers).await.unwrap();
+    let mut first = Vec::new();
+    let exported = store.export(&mut first).await.unwrap();
+    assert_eq!(exported.rows, 500);
+    let text = String::from_utf8_lossy(&first);
+    assert!(
+        text.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("{\"table\":\"citations\"")),
+        "{text:.300}"
+    );
+
+    let fresh = fresh_like(hub).await;
+    let imported = fresh
+        .store
+        .import(std::io::Cursor::new(&first))
+        .await
+        .unwrap();
+    assert_eq!(imported.rows, 500);
+    assert_eq!(
+        fresh.store.citation_answers().await.unwrap(),
+        store.citation_answers().await.unwrap()
+    );
+    let mut second = Vec::new();
+    fresh.store.export(&mut second).await.unwrap();
+    assert!(first == second, "the re-export differs");
+    // A hub that has only citation answers is not empty: import is refused.
+    let err = fresh
+        .store
+        .import(std::io::Cursor::new(&first))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("citations has 500 rows"), "{err}");
     fresh.cleanup().await;
 });

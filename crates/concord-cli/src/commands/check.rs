@@ -134,7 +134,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         &files,
         !args.staged,
         hub_values.as_ref(),
-        args.offline,
+        Citations::of(args),
         transitions,
     )?;
     if args.snapshot {
@@ -195,7 +195,7 @@ fn baseline(
         &before_files,
         true,
         None,
-        args.offline,
+        Citations::of(args),
         Vec::new(),
     )?;
     let after = evaluate(
@@ -204,7 +204,7 @@ fn baseline(
         &after_files,
         true,
         None,
-        args.offline,
+        Citations::of(args),
         Vec::new(),
     )?;
     let delta = compare(&before, &after);
@@ -359,7 +359,7 @@ fn evaluate(
     files: &[Checked],
     cross_file: bool,
     hub_values: Option<&BTreeMap<String, String>>,
-    offline: bool,
+    citations: Citations,
     extra: Vec<Finding>,
 ) -> Result<Vec<Finding>, Failure> {
     let checks = &ws.checks;
@@ -383,8 +383,8 @@ fn evaluate(
         let refs: Vec<_> = observations.iter().collect();
         findings.extend(dangling_and_drift(ws, &refs, hub_values));
     }
-    if let Some(citations) = &checks.citations {
-        findings.extend(citation_findings(ws, citations, files, offline)?);
+    if let Some(config) = &checks.citations {
+        findings.extend(citation_findings(ws, config, files, citations)?);
     }
     let mut suppressions = Vec::new();
     for file in files.iter().filter(|f| f.path.ends_with(".md")) {
@@ -739,11 +739,29 @@ fn worktree_files(ws: &Workspace, file_checks: &FileChecks<'_>, index: usize) ->
     files
 }
 
+/// How citations are resolved in this run.
+#[derive(Clone, Copy)]
+struct Citations {
+    /// From the cache file only.
+    offline: bool,
+    /// Answers are also kept in the hub (shared by every machine).
+    hub: bool,
+}
+
+impl Citations {
+    fn of(args: &Args) -> Citations {
+        Citations {
+            offline: args.offline,
+            hub: !args.no_hub,
+        }
+    }
+}
+
 fn citation_findings(
     ws: &Workspace,
     config: &concord_workspace::checks_config::CitationCheck,
     files: &[Checked],
-    offline: bool,
+    how: Citations,
 ) -> Result<Vec<Finding>, Failure> {
     let context = CitationContext {
         default_repo: config.default_repo.clone(),
@@ -771,18 +789,67 @@ fn citation_findings(
     }
     // Each distinct citation is resolved once, however often it is cited.
     let wanted: BTreeSet<_> = cited.iter().map(|(_, at)| at.citation.clone()).collect();
-    let cache = CitationCache::load(&config.cache).unwrap_or_default();
+    let mut cache = CitationCache::load(&config.cache).unwrap_or_default();
     let token = std::env::var(&config.token_env)
         .ok()
         .filter(|t| !t.trim().is_empty());
-    let answers = match (offline || config.offline, token) {
+    let answers = match (how.offline || config.offline, token) {
         (false, Some(token)) => {
+            // What any machine learned before, from the hub.
+            let known = if how.hub {
+                hub::block_on(async {
+                    let store = hub::open(ws).await?;
+                    let answers = store.citation_answers().await;
+                    store.close().await;
+                    Ok::<_, Failure>(answers?)
+                })??
+            } else {
+                Vec::new()
+            };
+            for answer in known {
+                let citation = concord_checks::citations::Citation::new(
+                    &answer.repo,
+                    u64::try_from(answer.number).unwrap_or(0),
+                );
+                let resolution = if answer.found {
+                    Resolution::Exists
+                } else {
+                    Resolution::Missing
+                };
+                cache.insert(citation, &resolution);
+            }
             let client = concord_trackers::github::GitHub::new(&config.url, &token)
                 .map_err(|why| Failure::usage(format!("citations: {why}"), None))?;
             let resolver = GitHubResolver::new(client, cache);
             let answers = resolver.resolve(&wanted);
-            // Definite answers are kept for the next run (and offline mode).
+            // Definite answers are kept: in the cache file (offline mode
+            // reads it) and in the hub.
             let _ = resolver.cache().save(&config.cache);
+            if how.hub {
+                let now = concord_store::now_rfc3339();
+                let definite: Vec<concord_store::CitationAnswer> = answers
+                    .iter()
+                    .filter_map(|(citation, resolution)| {
+                        let found = match resolution {
+                            Resolution::Exists => true,
+                            Resolution::Missing => false,
+                            Resolution::Unknown(_) => return None,
+                        };
+                        Some(concord_store::CitationAnswer {
+                            repo: citation.repo.clone(),
+                            number: i64::try_from(citation.number).unwrap_or(i64::MAX),
+                            found,
+                            checked_at: now.clone(),
+                        })
+                    })
+                    .collect();
+                hub::block_on(async {
+                    let store = hub::open(ws).await?;
+                    let put = store.put_citation_answers(&definite).await;
+                    store.close().await;
+                    Ok::<_, Failure>(put?)
+                })??;
+            }
             answers
         }
         _ => OfflineResolver(cache).resolve(&wanted),
