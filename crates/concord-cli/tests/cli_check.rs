@@ -808,3 +808,73 @@ cache = "cache/citations.json"
         .count();
     assert_eq!(errors, 1000, "{}", offline.stderr);
 }
+
+#[test]
+fn a_journal_event_in_the_hub_counts_as_the_transitions_log() {
+    let ws = layered();
+    let root = ws.path();
+    let config = std::fs::read_to_string(root.join("concord.toml")).expect("config");
+    std::fs::write(
+        root.join("concord.toml"),
+        format!(
+            r#"{config}
+[[workflow]]
+name = "lifecycle"
+statuses = [{{ name = "tasks", rank = 0 }}, {{ name = "implementation", rank = 1 }}]
+
+[[source]]
+name = "features"
+repo = "app"
+format = "json"
+glob = "features/*/state.json"
+key = "{{/name}}"
+status = "/current_phase"
+workflow = "lifecycle"
+
+[checks.phases]
+glob = "features/*/state.json"
+field = "/current_phase"
+log = "logs/{{dir}}.log.json"
+key = "{{dir}}"
+"#
+        ),
+    )
+    .expect("config");
+    state(
+        root,
+        "a",
+        r#"{"name": "a", "state_owner": "app", "current_phase": "tasks"}"#,
+    );
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "tasks phase"]);
+    state(
+        root,
+        "a",
+        r#"{"name": "a", "state_owner": "app", "current_phase": "implementation"}"#,
+    );
+    git(root, &["add", "."]);
+    let before = run_in(root, &["check", "--staged"]);
+    assert!(
+        before.stdout.contains("PHASE_TRANSITION_NO_LOG"),
+        "{}",
+        before.stdout
+    );
+    let logged = run_in(
+        root,
+        &[
+            "log",
+            "a",
+            "--event",
+            "phase_started",
+            "--phase",
+            "implementation",
+        ],
+    );
+    assert_eq!(logged.code, 0, "{}{}", logged.stdout, logged.stderr);
+    let after = run_in(root, &["check", "--staged"]);
+    assert!(
+        !after.stdout.contains("PHASE_TRANSITION_NO_LOG"),
+        "{}",
+        after.stdout
+    );
+}

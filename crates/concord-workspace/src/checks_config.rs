@@ -58,6 +58,8 @@ struct RawPhases {
     /// Pointers that must exist once a phase is entered (`{phase}`).
     #[serde(default)]
     timing: Vec<String>,
+    /// The item key whose hub journal events count too (`{dir}`).
+    key: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -165,6 +167,8 @@ pub struct PhaseCheck {
     pub window_seconds: u64,
     /// Pointer templates (`{phase}`) the new phase needs.
     pub timing: Vec<String>,
+    /// Item key template (`{dir}`) whose hub journal events also count.
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -387,6 +391,7 @@ pub(crate) fn validate_checks(
             log: phases.log.as_ref().map(|l| l.get_ref().clone()),
             window_seconds,
             timing: phases.timing.clone(),
+            key: phases.key.clone(),
         });
     }
     if let Some(citations) = raw.citations {

@@ -472,7 +472,17 @@ fn staged_transitions(ws: &Workspace, files: &[Checked]) -> Vec<Finding> {
                     .ok()
                     .and_then(|mut l| l.pop())
                     .map(|(_, bytes)| bytes);
-                if !logged_recently(log.as_deref(), phase, now, config.window_seconds) {
+                let journaled = config.key.as_ref().is_some_and(|template| {
+                    journaled_recently(
+                        ws,
+                        &template.replace("{dir}", dir),
+                        phase,
+                        now,
+                        config.window_seconds,
+                    )
+                });
+                if !journaled && !logged_recently(log.as_deref(), phase, now, config.window_seconds)
+                {
                     out.push(finding(
                         "PHASE_TRANSITION_NO_LOG",
                         Some(repo_name),
@@ -511,6 +521,36 @@ fn staged_transitions(ws: &Workspace, files: &[Checked]) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// Whether the hub's journal has an event for `key` in `phase` no older
+/// than `window` seconds (an unreachable hub counts as no).
+fn journaled_recently(
+    ws: &Workspace,
+    key: &str,
+    phase: &str,
+    now: std::time::SystemTime,
+    window: u64,
+) -> bool {
+    let history = hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let history = store.history(key).await;
+        store.close().await;
+        Ok::<_, Failure>(history?)
+    });
+    let Ok(Ok(history)) = history else {
+        return false;
+    };
+    let oldest = now - std::time::Duration::from_secs(window);
+    history.iter().any(|entry| {
+        entry.kind == concord_store::JournalKind::Event
+            && entry.phase.as_deref() == Some(phase)
+            && entry
+                .at
+                .get(..19)
+                .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+                .is_some_and(|at| at >= oldest)
+    })
 }
 
 /// Whether a log (`{"events": [{"timestamp", "phase"}]}`) has an event for
