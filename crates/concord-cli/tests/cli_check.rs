@@ -878,3 +878,72 @@ key = "{{dir}}"
         after.stdout
     );
 }
+
+#[test]
+fn forward_only_scoping_applies_to_items_by_their_own_date() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    std::fs::write(
+        root.join("concord.toml"),
+        format!(
+            r#"
+[[repo]]
+name = "app"
+path = "."
+{}
+[[source]]
+name = "feature-tasks"
+repo = "app"
+format = "json"
+glob = "state.json"
+items = "/tasks"
+key = "{{/id}}"
+status = "/status"
+workflow = "task"
+fields = {{ created = "/created" }}
+
+[[source]]
+name = "workplans"
+repo = "app"
+format = "task-blocks"
+glob = "plan.md"
+workflow = "task"
+
+[[sync]]
+name = "tasks"
+mode = "merge"
+between = ["feature-tasks", "workplans"]
+
+[checks]
+since = "2026-04-21"
+since_field = "/created"
+"#,
+            common::TASK_WORKFLOW
+        ),
+    )
+    .expect("config");
+    std::fs::write(
+        root.join("state.json"),
+        r#"{"tasks": [
+  {"id": "T-old", "status": "todo", "created": "2026-01-05"},
+  {"id": "T-new", "status": "todo", "created": "2026-06-01"},
+  {"id": "T-both", "status": "todo", "created": "2026-06-01"}
+]}"#,
+    )
+    .expect("state");
+    std::fs::write(
+        root.join("plan.md"),
+        "```task\nid: T-both\nstatus: todo\n```\n",
+    )
+    .expect("plan");
+    let out = run_in(root, &["check", "--no-hub", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let keys: Vec<&str> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "DANGLING_ITEM")
+        .filter_map(|f| f["key"].as_str())
+        .collect();
+    assert_eq!(keys, ["T-new"], "{}", out.stdout);
+}

@@ -398,6 +398,21 @@ fn evaluate(
     if let Some(since) = &checks.since {
         let older = files_dated_before(ws, files, since);
         kept.retain(|f| !older.contains(&(f.repo.clone().unwrap_or_default(), f.path.clone())));
+        // Items: a finding about an item dated before the cut-off (by the
+        // source field named like `since_field`) goes too.
+        if let Some(field) = checks.since_field.as_deref() {
+            let label = field.trim_start_matches('/');
+            let older_items: BTreeSet<&str> = observations
+                .iter()
+                .filter(|o| {
+                    o.fields.iter().any(|(name, value)| {
+                        name == label && value.get(..10).is_some_and(|d| d < since.as_str())
+                    })
+                })
+                .map(|o| o.key.as_str())
+                .collect();
+            kept.retain(|f| f.key.as_deref().is_none_or(|k| !older_items.contains(k)));
+        }
     }
     for f in &mut kept {
         if let Some(level) = checks.severity.get(&f.code)
