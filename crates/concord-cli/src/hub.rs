@@ -71,6 +71,19 @@ pub async fn open(ws: &Workspace) -> Result<Store, Failure> {
     Ok(Store::open(&ws.hub.url, &ws.root).await?)
 }
 
+/// Open the hub, run `work` on it, close it: one call for the common case.
+pub fn with_store<T>(
+    ws: &Workspace,
+    work: impl AsyncFnOnce(&Store) -> Result<T, concord_store::StoreError>,
+) -> Result<T, Failure> {
+    block_on(async {
+        let store = open(ws).await?;
+        let result = work(&store).await;
+        store.close().await;
+        Ok::<_, Failure>(result?)
+    })?
+}
+
 /// `[hub] actor`, else `CONCORD_ACTOR`, else `user@host`.
 pub fn actor(ws: &Workspace) -> String {
     if let Some(actor) = &ws.hub.actor {

@@ -256,12 +256,11 @@ fn each_deliberate_break_gives_exactly_its_finding() {
     }
 }
 
-#[test]
-fn sarif_output_is_what_code_scanning_takes() {
-    let Some(corpus) = corpus() else { return };
-    let broken = copy(&corpus);
-    let features = broken.path().join(".claude/features");
-    let first = std::fs::read_dir(&features)
+/// A copy of the corpus whose first state file names an unknown owner,
+/// and a workspace checking it.
+fn with_an_invalid_owner(corpus: &Path) -> (tempfile::TempDir, tempfile::TempDir) {
+    let broken = copy(corpus);
+    let first = std::fs::read_dir(broken.path().join(".claude/features"))
         .expect("features")
         .flatten()
         .map(|e| e.path().join("state.json"))
@@ -271,6 +270,13 @@ fn sarif_output_is_what_code_scanning_takes() {
         d.insert("state_owner".into(), "nobody".into());
     });
     let ws = workspace(broken.path(), &[]);
+    (broken, ws)
+}
+
+#[test]
+fn sarif_output_is_what_code_scanning_takes() {
+    let Some(corpus) = corpus() else { return };
+    let (_broken, ws) = with_an_invalid_owner(&corpus);
     let out = run_in(ws.path(), &["check", "--no-hub", "--format", "sarif"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     let sarif: serde_json::Value = serde_json::from_str(&out.stdout).expect("sarif");
@@ -290,18 +296,7 @@ fn sarif_output_is_what_code_scanning_takes() {
 #[test]
 fn text_output_underlines_the_offending_value() {
     let Some(corpus) = corpus() else { return };
-    let broken = copy(&corpus);
-    let features = broken.path().join(".claude/features");
-    let first = std::fs::read_dir(&features)
-        .expect("features")
-        .flatten()
-        .map(|e| e.path().join("state.json"))
-        .find(|p| p.is_file())
-        .expect("a state file");
-    edit_json(&first, |d| {
-        d.insert("state_owner".into(), "nobody".into());
-    });
-    let ws = workspace(broken.path(), &[]);
+    let (_broken, ws) = with_an_invalid_owner(&corpus);
     let out = run_in(ws.path(), &["check", "--no-hub"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(

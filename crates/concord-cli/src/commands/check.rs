@@ -250,27 +250,20 @@ fn snapshot(
         lines.push('\n');
     }
     let gating = findings.iter().filter(|f| f.severity.gates()).count();
-    let (previous, id) = hub::block_on(async {
-        let store = hub::open(ws).await?;
-        let result = async {
-            let previous = store.latest_check_snapshot().await?;
-            let id = store
-                .add_check_snapshot(&concord_store::CheckSnapshot {
-                    id: 0,
-                    taken_at: concord_store::now_rfc3339(),
-                    commit_id: commit.clone(),
-                    actor: hub::actor(ws),
-                    findings: lines,
-                    gating: i64::try_from(gating).unwrap_or(i64::MAX),
-                    total: i64::try_from(findings.len()).unwrap_or(i64::MAX),
-                })
-                .await?;
-            Ok::<_, concord_store::StoreError>((previous, id))
-        }
-        .await;
-        store.close().await;
-        Ok::<_, Failure>(result?)
-    })??;
+    let snapshot = concord_store::CheckSnapshot {
+        id: 0,
+        taken_at: concord_store::now_rfc3339(),
+        commit_id: commit.clone(),
+        actor: hub::actor(ws),
+        findings: lines,
+        gating: i64::try_from(gating).unwrap_or(i64::MAX),
+        total: i64::try_from(findings.len()).unwrap_or(i64::MAX),
+    };
+    let (previous, id) = hub::with_store(ws, async |store| {
+        let previous = store.latest_check_snapshot().await?;
+        let id = store.add_check_snapshot(&snapshot).await?;
+        Ok((previous, id))
+    })?;
     let before: Vec<Finding> = previous
         .as_ref()
         .map(|p| {
@@ -313,12 +306,7 @@ fn snapshot(
 }
 
 fn history(ws: &Workspace, json: bool) -> Result<Outcome, Failure> {
-    let snapshots = hub::block_on(async {
-        let store = hub::open(ws).await?;
-        let list = store.check_snapshots().await;
-        store.close().await;
-        Ok::<_, Failure>(list?)
-    })??;
+    let snapshots = hub::with_store(ws, async |store| store.check_snapshots().await)?;
     let mut out = crate::output::stdout();
     let written = if json {
         serde_json::to_writer_pretty(&mut out, &snapshots)
@@ -547,13 +535,7 @@ fn journaled_recently(
     now: std::time::SystemTime,
     window: u64,
 ) -> bool {
-    let history = hub::block_on(async {
-        let store = hub::open(ws).await?;
-        let history = store.history(key).await;
-        store.close().await;
-        Ok::<_, Failure>(history?)
-    });
-    let Ok(Ok(history)) = history else {
+    let Ok(history) = hub::with_store(ws, async |store| store.history(key).await) else {
         return false;
     };
     let oldest = now - std::time::Duration::from_secs(window);
@@ -677,12 +659,7 @@ fn rule_infos() -> Vec<render::RuleInfo> {
 
 /// The hub's status of every item (canonical word).
 fn hub_statuses(ws: &Workspace) -> Result<BTreeMap<String, String>, Failure> {
-    let values = hub::block_on(async {
-        let store = hub::open(ws).await?;
-        let values = store.hub_values().await;
-        store.close().await;
-        Ok::<_, Failure>(values?)
-    })??;
+    let values = hub::with_store(ws, async |store| store.hub_values().await)?;
     Ok(values
         .into_iter()
         .filter(|v| v.field == "status")
@@ -852,12 +829,7 @@ fn citation_findings(
         (false, Some(token)) => {
             // What any machine learned before, from the hub.
             let known = if how.hub {
-                hub::block_on(async {
-                    let store = hub::open(ws).await?;
-                    let answers = store.citation_answers().await;
-                    store.close().await;
-                    Ok::<_, Failure>(answers?)
-                })??
+                hub::with_store(ws, async |store| store.citation_answers().await)?
             } else {
                 Vec::new()
             };
@@ -898,12 +870,9 @@ fn citation_findings(
                         })
                     })
                     .collect();
-                hub::block_on(async {
-                    let store = hub::open(ws).await?;
-                    let put = store.put_citation_answers(&definite).await;
-                    store.close().await;
-                    Ok::<_, Failure>(put?)
-                })??;
+                hub::with_store(ws, async |store| {
+                    store.put_citation_answers(&definite).await
+                })?;
             }
             answers
         }
