@@ -1,0 +1,105 @@
+//! A release train as configured: repos, their roles and dependencies, and
+//! what publishing, re-pinning, testing and deploying each one means.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Published to a registry; others pin it.
+    Library,
+    /// The main app: deploys before its satellites.
+    Hub,
+    /// An app that deploys after the hub.
+    Satellite,
+}
+
+/// A command run as an argument vector (never through a shell unless
+/// `shell` says so), in the repo, with a timeout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    pub argv: Vec<String>,
+    /// Run `argv.join(" ")` through `sh -c` (only when configured).
+    pub shell: bool,
+    pub timeout: Duration,
+}
+
+/// How a library publishes and how the train tells whether it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Publish {
+    pub command: Command,
+    /// The file holding the version, and the regex whose first group is it.
+    pub version_file: String,
+    pub version_regex: String,
+    /// Exit 0: the version is live; 1: it is not; anything else: unknown.
+    /// `{version}` in its arguments is replaced.
+    pub is_published: Command,
+    /// Exit 0: the version is yanked; 1: it is not; else unknown.
+    pub is_yanked: Option<Command>,
+}
+
+/// How a consumer turns a branch reference to a library into a version pin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repin {
+    /// The library it pins.
+    pub library: String,
+    /// Repo-relative glob of the files to edit.
+    pub glob: String,
+    /// What to replace (a branch reference); `{version}` in `replace`.
+    pub regex: String,
+    pub replace: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Deploy {
+    /// Push the frozen (tested) commit to a remote's branch, then an
+    /// optional smoke check.
+    GitPush {
+        remote: String,
+        branch: String,
+        smoke: Option<Command>,
+    },
+    /// The repo's own command; the repo owns smoke tests and rollback.
+    Script { command: Command },
+    /// No production target: nothing to deploy (not an error).
+    None,
+}
+
+/// Bounded retry with backoff (registry propagation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retry {
+    pub attempts: u32,
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainRepo {
+    pub name: String,
+    /// Folder, relative to the config.
+    pub path: String,
+    pub role: Role,
+    pub release_branch: String,
+    /// Repos this one depends on (libraries it pins), by name.
+    pub depends_on: Vec<String>,
+    pub test: Option<Command>,
+    pub publish: Option<Publish>,
+    pub repins: Vec<Repin>,
+    /// Refreshes the lock file after re-pinning; retried for propagation.
+    pub lock_refresh: Option<Command>,
+    pub deploy: Deploy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Train {
+    pub repos: Vec<TrainRepo>,
+    pub retry: Retry,
+}
+
+impl Train {
+    pub fn repo(&self, name: &str) -> Option<&TrainRepo> {
+        self.repos.iter().find(|r| r.name == name)
+    }
+}
