@@ -5,5 +5,6 @@
 //! configured, [`plan`] the pure decisions (order, idempotency, verdicts);
 //! the CLI only executes what they decide.
 
+pub mod config;
 pub mod model;
 pub mod plan;
