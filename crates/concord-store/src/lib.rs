@@ -14,7 +14,7 @@ mod transfer;
 
 pub use records::{
     Base, CheckSnapshot, CitationAnswer, HubValue, JournalEntry, JournalKind, ObservationRecord,
-    PendingWrite, RunRecord, ValueChange, Watermark, WrittenStatus,
+    PendingWrite, ReleaseStep, ReleaseTrain, RunRecord, ValueChange, Watermark, WrittenStatus,
 };
 pub use store::{Backend, Store, redact_url};
 pub use transfer::{ExportSummary, ImportSummary, now_rfc3339};

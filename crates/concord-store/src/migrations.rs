@@ -33,6 +33,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0006_citations.sql"),
         include_str!("../migrations/postgres/0006_citations.sql"),
     ),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_release_trains.sql"),
+        include_str!("../migrations/postgres/0007_release_trains.sql"),
+    ),
 ];
 
 pub(crate) fn latest() -> i64 {

@@ -183,3 +183,36 @@ pub struct CitationAnswer {
     pub found: bool,
     pub checked_at: String,
 }
+
+/// A release train of `concord ship`: frozen by `prepare`, shipped step by
+/// step by `run` and `resume`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseTrain {
+    /// Assigned by the hub; ignored when adding.
+    pub id: i64,
+    pub name: String,
+    pub created_at: String,
+    pub actor: String,
+    /// `prepared`, `shipping`, `aborted` or `shipped`.
+    pub status: String,
+    /// JSON: per repo the frozen commit and versions.
+    pub frozen: String,
+    /// Compare-and-set counter of `status`: 1 when added, +1 on every
+    /// change. Ignored when adding.
+    pub version: i64,
+    pub updated_at: String,
+}
+
+/// One append-only row of a release train's step log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseStep {
+    pub train_id: i64,
+    /// 1, 2, 3, ... per train. Assigned by the hub; ignored when appending.
+    pub seq: i64,
+    /// What the step does, e.g. `publish lib-a 1.4.2`.
+    pub step: String,
+    /// `started`, `done`, `skipped`, `failed` or `unknown`.
+    pub outcome: String,
+    pub at: String,
+    pub detail: Option<String>,
+}

@@ -1021,6 +1021,147 @@ impl Store {
             .await?
             .rows_affected()))
     }
+
+    // ------------------------------------------------------------ release trains
+
+    /// Store a new release train (`concord ship prepare`); returns its id.
+    /// `train.id` and `train.version` are ignored: the version starts at 1.
+    pub async fn add_release_train(&self, train: &ReleaseTrain) -> Result<i64> {
+        const SQL: &str = "INSERT INTO release_trains \
+             (name, created_at, actor, status, frozen, version, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6) RETURNING id";
+        on_pool!(self, |pool| Ok(sqlx::query_scalar(SQL)
+            .bind(&train.name)
+            .bind(&train.created_at)
+            .bind(&train.actor)
+            .bind(&train.status)
+            .bind(&train.frozen)
+            .bind(&train.updated_at)
+            .fetch_one(pool)
+            .await?))
+    }
+
+    /// One release train by id.
+    pub async fn release_train(&self, id: i64) -> Result<Option<ReleaseTrain>> {
+        let sql = format!("{RELEASE_TRAIN_SELECT} WHERE id = $1");
+        on_pool!(self, |pool| {
+            let row = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| release_train_from(&r)).transpose()
+        })
+    }
+
+    /// The newest release train (highest id) of that name.
+    pub async fn latest_release_train(&self, name: &str) -> Result<Option<ReleaseTrain>> {
+        let sql = format!("{RELEASE_TRAIN_SELECT} WHERE name = $1 ORDER BY id DESC LIMIT 1");
+        on_pool!(self, |pool| {
+            let row = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(name)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| release_train_from(&r)).transpose()
+        })
+    }
+
+    /// Every release train, newest first.
+    pub async fn release_trains(&self) -> Result<Vec<ReleaseTrain>> {
+        let sql = format!("{RELEASE_TRAIN_SELECT} ORDER BY id DESC");
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(release_train_from).collect()
+        })
+    }
+
+    /// Change a train's status if it is still at `expected_version`; returns
+    /// the train as stored. A train whose version moved (or that does not
+    /// exist) comes back as [`StoreError::Conflict`] on key `train:<id>`,
+    /// field `status`, and is left unchanged.
+    pub async fn set_release_status(
+        &self,
+        id: i64,
+        expected_version: i64,
+        status: &str,
+        at: &str,
+    ) -> Result<ReleaseTrain> {
+        const UPDATE: &str = "UPDATE release_trains SET status = $3, version = version + 1, \
+             updated_at = $4 WHERE id = $1 AND version = $2 RETURNING id, name, created_at, \
+             actor, status, frozen, version, updated_at";
+        const VERSION: &str = "SELECT version FROM release_trains WHERE id = $1";
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let row = sqlx::query(UPDATE)
+                .bind(id)
+                .bind(expected_version)
+                .bind(status)
+                .bind(at)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let result = match row {
+                Some(r) => release_train_from(&r),
+                // A lost race changes no row: nothing to undo.
+                None => {
+                    let actual: Option<i64> = sqlx::query_scalar(VERSION)
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    Err(StoreError::Conflict {
+                        key: format!("train:{id}"),
+                        field: "status".into(),
+                        expected: expected_version,
+                        actual,
+                    })
+                }
+            };
+            tx.commit().await?;
+            result
+        })
+    }
+
+    /// Append one step to a train's log; returns its `seq` (`step.seq` is
+    /// ignored). Appenders of one train are serialised, so each gets the
+    /// next seq: 1, 2, 3, ... with no gap and no repeat. A train that does
+    /// not exist is refused by its foreign key.
+    pub async fn append_release_step(&self, step: &ReleaseStep) -> Result<i64> {
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                // IMMEDIATE: the write lock before reading MAX(seq).
+                let mut conn = pool.acquire().await?;
+                let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+                let seq = insert_release_step(&mut tx, step).await?;
+                tx.commit().await?;
+                Ok(seq)
+            }
+            Pool::Postgres(pool) => {
+                // The train's row lock serialises its appenders; under READ
+                // COMMITTED the INSERT's snapshot, taken after the lock,
+                // sees every step committed before it.
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT id FROM release_trains WHERE id = $1 FOR NO KEY UPDATE")
+                    .bind(step.train_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let seq = insert_release_step(&mut tx, step).await?;
+                tx.commit().await?;
+                Ok(seq)
+            }
+        }
+    }
+
+    /// A train's steps, by seq.
+    pub async fn release_steps(&self, train_id: i64) -> Result<Vec<ReleaseStep>> {
+        let sql = format!("{RELEASE_STEP_SELECT} WHERE train_id = $1 ORDER BY seq");
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(train_id)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(release_step_from).collect()
+        })
+    }
 }
 
 /// A boolean column as [`Store::bulk_rows`] returns it: `true`/`false`
@@ -1134,6 +1275,76 @@ pub(crate) const OBSERVATION_SELECT: &str = "SELECT source, item_key, run_id, st
 
 const CHECK_SNAPSHOT_SELECT: &str =
     "SELECT id, taken_at, commit_id, actor, findings, gating, total FROM check_snapshots";
+
+pub(crate) const RELEASE_TRAIN_SELECT: &str = "SELECT id, name, created_at, actor, status, \
+     frozen, version, updated_at FROM release_trains";
+
+pub(crate) const RELEASE_STEP_SELECT: &str =
+    "SELECT train_id, seq, step, outcome, at, detail FROM release_steps";
+
+/// Insert a step at the train's next seq, inside a transaction that
+/// serialises the train's appenders.
+async fn insert_release_step<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    step: &ReleaseStep,
+) -> Result<i64>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    const SQL: &str = "INSERT INTO release_steps (train_id, seq, step, outcome, at, detail) \
+         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 \
+         FROM release_steps WHERE train_id = $1 RETURNING seq";
+    let (seq,): (i64,) = sqlx::query_as(SQL)
+        .bind(step.train_id)
+        .bind(step.step.as_str())
+        .bind(step.outcome.as_str())
+        .bind(step.at.as_str())
+        .bind(step.detail.as_deref())
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(seq)
+}
+
+pub(crate) fn release_train_from<R: Row>(r: &R) -> Result<ReleaseTrain>
+where
+    usize: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(ReleaseTrain {
+        id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        created_at: r.try_get(2)?,
+        actor: r.try_get(3)?,
+        status: r.try_get(4)?,
+        frozen: r.try_get(5)?,
+        version: r.try_get(6)?,
+        updated_at: r.try_get(7)?,
+    })
+}
+
+pub(crate) fn release_step_from<R: Row>(r: &R) -> Result<ReleaseStep>
+where
+    usize: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(ReleaseStep {
+        train_id: r.try_get(0)?,
+        seq: r.try_get(1)?,
+        step: r.try_get(2)?,
+        outcome: r.try_get(3)?,
+        at: r.try_get(4)?,
+        detail: r.try_get(5)?,
+    })
+}
 
 pub(crate) async fn insert_journal<DB>(
     tx: &mut sqlx::Transaction<'_, DB>,

@@ -2,7 +2,10 @@
 //! export and import of a whole hub.
 
 use crate::records::*;
-use crate::store::{JOURNAL_SELECT, Pool, Store, journal_from, on_pool, watermark_from};
+use crate::store::{
+    JOURNAL_SELECT, Pool, RELEASE_STEP_SELECT, Store, journal_from, on_pool, release_step_from,
+    watermark_from,
+};
 use crate::{Result, StoreError};
 use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
@@ -181,6 +184,8 @@ enum Line {
     PendingWrites(PendingWrite),
     CheckSnapshots(CheckSnapshot),
     Citations(CitationAnswer),
+    ReleaseTrains(ReleaseTrain),
+    ReleaseSteps(ReleaseStep),
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -243,6 +248,15 @@ impl Store {
             write_line(out, &Line::Citations(answer))?;
             summary.rows += 1;
         }
+        // Trains before their steps (the steps' foreign key), oldest first.
+        for train in self.release_trains().await?.into_iter().rev() {
+            write_line(out, &Line::ReleaseTrains(train))?;
+            summary.rows += 1;
+        }
+        for step in self.all_release_steps().await? {
+            write_line(out, &Line::ReleaseSteps(step))?;
+            summary.rows += 1;
+        }
         out.flush()?;
         Ok(summary)
     }
@@ -290,6 +304,8 @@ impl Store {
                 "journal",
                 "check_snapshots",
                 "citations",
+                "release_trains",
+                "release_steps",
             ] {
                 let count: i64 =
                     sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
@@ -343,6 +359,16 @@ impl Store {
                             .bind(&c.repo).bind(c.number).bind(c.found).bind(&c.checked_at)
                             .execute(&mut *tx).await?;
                     }
+                    Line::ReleaseTrains(t) => {
+                        sqlx::query("INSERT INTO release_trains (id, name, created_at, actor, status, frozen, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                            .bind(t.id).bind(&t.name).bind(&t.created_at).bind(&t.actor).bind(&t.status).bind(&t.frozen).bind(t.version).bind(&t.updated_at)
+                            .execute(&mut *tx).await?;
+                    }
+                    Line::ReleaseSteps(s) => {
+                        sqlx::query("INSERT INTO release_steps (train_id, seq, step, outcome, at, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+                            .bind(s.train_id).bind(s.seq).bind(&s.step).bind(&s.outcome).bind(&s.at).bind(&s.detail)
+                            .execute(&mut *tx).await?;
+                    }
                     Line::Journal(j) => {
                         let artifacts = if j.artifacts.is_empty() {
                             None
@@ -361,7 +387,7 @@ impl Store {
         if let Pool::Postgres(pool) = &self.pool {
             // Identity and serial columns do not move on explicit ids:
             // continue after the highest.
-            for table in ["journal", "check_snapshots"] {
+            for table in ["journal", "check_snapshots", "release_trains"] {
                 sqlx::query(AssertSqlSafe(format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
                      COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
@@ -414,6 +440,17 @@ impl Store {
         on_pool!(self, |pool| {
             let rows = sqlx::query(SQL).fetch_all(pool).await?;
             rows.iter().map(watermark_from).collect()
+        })
+    }
+
+    /// Every release step, by train then seq.
+    async fn all_release_steps(&self) -> Result<Vec<ReleaseStep>> {
+        let sql = format!("{RELEASE_STEP_SELECT} ORDER BY train_id, seq");
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(release_step_from).collect()
         })
     }
 

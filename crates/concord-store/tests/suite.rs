@@ -3,8 +3,8 @@
 //! its own (so tests run in parallel).
 
 use concord_store::{
-    Base, CheckSnapshot, CitationAnswer, JournalEntry, JournalKind, ObservationRecord, RunRecord,
-    Store, StoreError, ValueChange, Watermark,
+    Base, CheckSnapshot, CitationAnswer, JournalEntry, JournalKind, ObservationRecord, ReleaseStep,
+    ReleaseTrain, RunRecord, Store, StoreError, ValueChange, Watermark,
 };
 use sqlx::postgres::PgConnectOptions;
 use std::str::FromStr;
@@ -209,6 +209,30 @@ fn answer(repo: &str, number: i64, found: bool) -> CitationAnswer {
     }
 }
 
+fn train(name: &str) -> ReleaseTrain {
+    ReleaseTrain {
+        id: 0,
+        name: name.into(),
+        created_at: "2026-11-24T10:00:00.000001Z".into(),
+        actor: "tester@host".into(),
+        status: "prepared".into(),
+        frozen: r#"{"lib-a":{"commit":"abc123","versions":{"lib-a":"1.4.2"}},"app":{"commit":"def456","versions":{}}}"#.into(),
+        version: 0,
+        updated_at: "2026-11-24T10:00:00.000001Z".into(),
+    }
+}
+
+fn step(train_id: i64, text: &str, outcome: &str, detail: Option<&str>) -> ReleaseStep {
+    ReleaseStep {
+        train_id,
+        seq: 0,
+        step: text.into(),
+        outcome: outcome.into(),
+        at: "2026-11-24T10:05:00Z".into(),
+        detail: detail.map(Into::into),
+    }
+}
+
 /// A new, empty hub of the same backend as `hub`.
 async fn fresh_like(hub: &TestHub) -> TestHub {
     match &hub.reopen {
@@ -218,10 +242,10 @@ async fn fresh_like(hub: &TestHub) -> TestHub {
 }
 
 both!(migrations_are_idempotent, |hub| {
-    assert_eq!(hub.store.schema_version().await.unwrap(), 6);
+    assert_eq!(hub.store.schema_version().await.unwrap(), 7);
     assert_eq!(hub.store.migrate().await.unwrap(), 0);
     let again = hub.reopen.open().await;
-    assert_eq!(again.schema_version().await.unwrap(), 6);
+    assert_eq!(again.schema_version().await.unwrap(), 7);
     again.close().await;
 });
 
@@ -239,7 +263,7 @@ both!(a_newer_hub_is_refused, |hub| {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                known: 6,
+                known: 7,
                 ..
             }
         ),
@@ -434,9 +458,23 @@ both!(export_import_round_trip_is_lossless, |hub| {
         .put_citation_answers(&[answer("owner/app", 12, false)])
         .await
         .unwrap();
+    let train_id = store.add_release_train(&train("2026.11")).await.unwrap();
+    store
+        .append_release_step(&step(train_id, "publish lib-a 1.4.2", "started", None))
+        .await
+        .unwrap();
+    store
+        .append_release_step(&step(
+            train_id,
+            "publish lib-a 1.4.2",
+            "failed",
+            Some("registry said:\n\t503"),
+        ))
+        .await
+        .unwrap();
     let mut first = Vec::new();
     let exported = store.export(&mut first).await.unwrap();
-    assert_eq!(exported.rows, 1 + 1 + 1 + 1 + 10 + 3 + 1 + 1 + 1);
+    assert_eq!(exported.rows, 1 + 1 + 1 + 1 + 10 + 3 + 1 + 1 + 1 + 1 + 2);
 
     // Restore into a fresh hub of the same backend, then export again.
     let fresh = fresh_like(hub).await;
@@ -466,6 +504,13 @@ both!(export_import_round_trip_is_lossless, |hub| {
         .await
         .unwrap();
     assert_eq!(next, snapshot_id + 1);
+    // So do the release trains.
+    let next = fresh
+        .store
+        .add_release_train(&train("2026.12"))
+        .await
+        .unwrap();
+    assert_eq!(next, train_id + 1);
     // A second import into a non-empty hub is refused and changes nothing.
     let err = fresh
         .store
@@ -952,5 +997,381 @@ both!(export_import_keeps_citations, |hub| {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("citations has 500 rows"), "{err}");
+    fresh.cleanup().await;
+});
+
+both!(release_trains_add_get_latest_list, |hub| {
+    let store = &hub.store;
+    assert!(store.release_trains().await.unwrap().is_empty());
+    assert!(store.release_train(1).await.unwrap().is_none());
+    assert!(
+        store
+            .latest_release_train("2026.11")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // id and version are the hub's to assign.
+    let mut given = train("2026.11");
+    given.id = 99;
+    given.version = 42;
+    let a = store.add_release_train(&given).await.unwrap();
+    let b = store.add_release_train(&train("2026.12")).await.unwrap();
+    let mut again = train("2026.11");
+    again.actor = "other@host".into();
+    let c = store.add_release_train(&again).await.unwrap();
+    assert!(a < b && b < c, "{a} {b} {c}");
+    let got = store.release_train(a).await.unwrap().unwrap();
+    assert_eq!(
+        got,
+        ReleaseTrain {
+            id: a,
+            version: 1,
+            ..train("2026.11")
+        }
+    );
+    assert!(store.release_train(c + 1).await.unwrap().is_none());
+    let latest = store
+        .latest_release_train("2026.11")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((latest.id, latest.actor.as_str()), (c, "other@host"));
+    assert_eq!(
+        store
+            .latest_release_train("2026.12")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        b
+    );
+    assert!(store.latest_release_train("2026").await.unwrap().is_none());
+    let listed: Vec<i64> = store
+        .release_trains()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(listed, [c, b, a]);
+});
+
+both!(release_status_is_compare_and_set, |hub| {
+    let store = &hub.store;
+    let id = store.add_release_train(&train("2026.11")).await.unwrap();
+    let shipping = store
+        .set_release_status(id, 1, "shipping", "2026-11-24T11:00:00Z")
+        .await
+        .unwrap();
+    assert_eq!(shipping.status, "shipping");
+    assert_eq!(shipping.version, 2);
+    assert_eq!(shipping.updated_at, "2026-11-24T11:00:00Z");
+    assert_eq!(shipping.created_at, train("2026.11").created_at);
+    assert_eq!(store.release_train(id).await.unwrap().unwrap(), shipping);
+    // A second `run` that read version 1 lost the race.
+    let err = store
+        .set_release_status(id, 1, "aborted", "2026-11-24T11:00:01Z")
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    let expected_key = format!("train:{id}");
+    assert!(
+        matches!(
+            &err,
+            StoreError::Conflict { key, field, expected: 1, actual: Some(2) }
+                if *key == expected_key && field == "status"
+        ),
+        "{err:?}"
+    );
+    assert_eq!(store.release_train(id).await.unwrap().unwrap(), shipping);
+    // A train that does not exist has no version to match.
+    let err = store
+        .set_release_status(id + 1, 1, "aborted", "2026-11-24T11:00:01Z")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { actual: None, .. }),
+        "{err:?}"
+    );
+    let shipped = store
+        .set_release_status(id, 2, "shipped", "2026-11-24T12:00:00Z")
+        .await
+        .unwrap();
+    assert_eq!((shipped.status.as_str(), shipped.version), ("shipped", 3));
+    assert_eq!(store.release_train(id).await.unwrap().unwrap(), shipped);
+});
+
+both!(release_steps_get_consecutive_seqs, |hub| {
+    let store = &hub.store;
+    let a = store.add_release_train(&train("a")).await.unwrap();
+    let b = store.add_release_train(&train("b")).await.unwrap();
+    assert!(store.release_steps(a).await.unwrap().is_empty());
+    let mut given = step(a, "publish lib-a 1.4.2", "started", None);
+    given.seq = 77;
+    assert_eq!(store.append_release_step(&given).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .append_release_step(&step(a, "publish lib-a 1.4.2", "done", Some("ünïcödé\tok")))
+            .await
+            .unwrap(),
+        2
+    );
+    // Each train counts on its own.
+    assert_eq!(
+        store
+            .append_release_step(&step(b, "deploy app", "unknown", None))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .append_release_step(&step(a, "re-pin app", "skipped", None))
+            .await
+            .unwrap(),
+        3
+    );
+    let steps = store.release_steps(a).await.unwrap();
+    assert_eq!(
+        steps,
+        vec![
+            ReleaseStep {
+                seq: 1,
+                ..step(a, "publish lib-a 1.4.2", "started", None)
+            },
+            ReleaseStep {
+                seq: 2,
+                ..step(a, "publish lib-a 1.4.2", "done", Some("ünïcödé\tok"))
+            },
+            ReleaseStep {
+                seq: 3,
+                ..step(a, "re-pin app", "skipped", None)
+            },
+        ]
+    );
+    assert_eq!(store.release_steps(b).await.unwrap().len(), 1);
+    // A step of a train that does not exist is refused.
+    let err = store
+        .append_release_step(&step(b + 1, "publish x", "started", None))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("foreign key"),
+        "{err}"
+    );
+    assert!(store.release_steps(b + 1).await.unwrap().is_empty());
+});
+
+both!(
+    release_steps_concurrent_appenders_get_distinct_seqs,
+    |hub| {
+        const APPENDERS: usize = 8;
+        const STEPS: usize = 50;
+        let id = hub
+            .store
+            .add_release_train(&train("2026.11"))
+            .await
+            .unwrap();
+        // A second train, appended to at the same time, must not disturb the count.
+        let other = hub.store.add_release_train(&train("other")).await.unwrap();
+        let mut tasks = Vec::new();
+        for appender in 0..APPENDERS {
+            let reopen = hub.reopen.clone();
+            tasks.push(tokio::spawn(async move {
+                // Each appender has its own connection pool, like a separate process.
+                let store = reopen.open().await;
+                let mut seqs = Vec::with_capacity(STEPS);
+                for i in 0..STEPS {
+                    let text = format!("appender {appender} step {i}");
+                    seqs.push(
+                        store
+                            .append_release_step(&step(id, &text, "done", None))
+                            .await
+                            .unwrap(),
+                    );
+                    if i % 10 == 0 {
+                        store
+                            .append_release_step(&step(other, &text, "done", None))
+                            .await
+                            .unwrap();
+                    }
+                }
+                store.close().await;
+                seqs
+            }));
+        }
+        let mut seqs = Vec::new();
+        for task in tasks {
+            let mine = task.await.unwrap();
+            // One appender's steps are in its own order.
+            assert!(mine.windows(2).all(|w| w[0] < w[1]), "{mine:?}");
+            seqs.extend(mine);
+        }
+        seqs.sort_unstable();
+        let total = (APPENDERS * STEPS) as i64;
+        assert_eq!(seqs, (1..=total).collect::<Vec<_>>());
+        let stored = hub.store.release_steps(id).await.unwrap();
+        assert_eq!(
+            stored.iter().map(|s| s.seq).collect::<Vec<_>>(),
+            (1..=total).collect::<Vec<_>>()
+        );
+        let other_seqs: Vec<i64> = hub
+            .store
+            .release_steps(other)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.seq)
+            .collect();
+        assert_eq!(
+            other_seqs,
+            (1..=(APPENDERS * STEPS / 10) as i64).collect::<Vec<_>>()
+        );
+    }
+);
+
+both!(release_steps_are_append_only, |hub| {
+    let store = &hub.store;
+    let id = store.add_release_train(&train("2026.11")).await.unwrap();
+    store
+        .append_release_step(&step(id, "publish lib-a 1.4.2", "started", None))
+        .await
+        .unwrap();
+    for sql in [
+        "UPDATE release_steps SET outcome = 'done'",
+        "DELETE FROM release_steps",
+    ] {
+        let err = sqlx_try(store, sql).await.expect_err(sql);
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    if hub.store.backend() == concord_store::Backend::Postgres {
+        let sql = "TRUNCATE release_steps";
+        let err = sqlx_try(store, sql).await.expect_err(sql);
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    // Nor can the train go from under its steps.
+    sqlx_try(store, "DELETE FROM release_trains")
+        .await
+        .expect_err("a train with steps deleted");
+    let steps = store.release_steps(id).await.unwrap();
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0].outcome, "started");
+    assert!(store.release_train(id).await.unwrap().is_some());
+});
+
+both!(export_import_keeps_release_trains, |hub| {
+    let store = &hub.store;
+    let a = store.add_release_train(&train("2026.11")).await.unwrap();
+    let b = store.add_release_train(&train("2026.12")).await.unwrap();
+    store
+        .set_release_status(a, 1, "shipping", "2026-11-24T11:00:00Z")
+        .await
+        .unwrap();
+    for (id, text, outcome, detail) in [
+        (a, "publish lib-a 1.4.2", "started", None),
+        (b, "publish lib-b 2.0.0", "started", None),
+        (
+            a,
+            "publish lib-a 1.4.2",
+            "done",
+            Some("tab\there \"quoted\"\nnewline"),
+        ),
+    ] {
+        store
+            .append_release_step(&step(id, text, outcome, detail))
+            .await
+            .unwrap();
+    }
+    let mut first = Vec::new();
+    let exported = store.export(&mut first).await.unwrap();
+    assert_eq!(exported.rows, 2 + 3);
+    let text = String::from_utf8_lossy(&first);
+    let tables: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split('"')
+                .nth(3)
+                .unwrap_or_else(|| panic!("no table in {l}"))
+        })
+        .collect();
+    assert_eq!(
+        tables,
+        [
+            "release_trains",
+            "release_trains",
+            "release_steps",
+            "release_steps",
+            "release_steps"
+        ]
+    );
+
+    let fresh = fresh_like(hub).await;
+    let imported = fresh
+        .store
+        .import(std::io::Cursor::new(&first))
+        .await
+        .unwrap();
+    assert_eq!(imported.rows, 5);
+    assert_eq!(
+        fresh.store.release_trains().await.unwrap(),
+        store.release_trains().await.unwrap()
+    );
+    for id in [a, b] {
+        assert_eq!(
+            fresh.store.release_steps(id).await.unwrap(),
+            store.release_steps(id).await.unwrap()
+        );
+    }
+    let mut second = Vec::new();
+    fresh.store.export(&mut second).await.unwrap();
+    assert!(first == second, "the re-export differs");
+    // The restored train keeps its version for compare-and-set, its steps
+    // keep counting, and new trains continue after the restored ids.
+    let restored = fresh.store.release_train(a).await.unwrap().unwrap();
+    assert_eq!(restored.version, 2);
+    assert!(
+        fresh
+            .store
+            .set_release_status(a, 1, "aborted", "2026-11-24T12:00:00Z")
+            .await
+            .unwrap_err()
+            .is_conflict()
+    );
+    assert_eq!(
+        fresh
+            .store
+            .append_release_step(&step(a, "re-pin app", "started", None))
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        fresh
+            .store
+            .add_release_train(&train("2027.01"))
+            .await
+            .unwrap(),
+        b + 1
+    );
+    // A hub that has only release trains is not empty: import is refused.
+    let only_trains = fresh_like(hub).await;
+    only_trains
+        .store
+        .add_release_train(&train("2026.11"))
+        .await
+        .unwrap();
+    let err = only_trains
+        .store
+        .import(std::io::Cursor::new(&first))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("release_trains has 1 rows"),
+        "{err}"
+    );
+    assert_eq!(only_trains.store.release_trains().await.unwrap().len(), 1);
+    only_trains.cleanup().await;
     fresh.cleanup().await;
 });
