@@ -249,6 +249,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Train, ReleaseConfigError> {
             }
         };
         let publish = match &raw_repo.publish {
+            Some(_) if role != Role::Library => {
+                return Err(at.error(
+                    Some(raw_repo.role.span()),
+                    format!("`{name}` is not a library: only libraries publish"),
+                    None,
+                ));
+            }
             Some(p) => {
                 let compiled = regex::Regex::new(p.version_regex.get_ref()).map_err(|e| {
                     at.error(
@@ -493,5 +500,7 @@ kind = "none"
         assert!(error_of(&empty).contains("at least a program"));
         let role = GOOD.replace("role = \"satellite\"", "role = \"moon\"");
         assert!(error_of(&role).contains("role `moon`"));
+        let app_publish = GOOD.replace("role = \"library\"", "role = \"satellite\"");
+        assert!(error_of(&app_publish).contains("only libraries publish"));
     }
 }
