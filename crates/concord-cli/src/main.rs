@@ -69,6 +69,8 @@ enum Command {
     /// Install git hooks that run the checks.
     #[command(subcommand)]
     Hooks(commands::hooks::Command),
+    /// Ship a release train across repos: prepare, plan, run, resume, status.
+    Ship(commands::ship::Args),
     /// Manage the hub: migrate, export, import.
     #[command(subcommand)]
     Hub(commands::hub::Command),
@@ -150,6 +152,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Explain(args) => commands::explain::run(&workspace, &args)?,
         Command::Check(args) => commands::check::run(&workspace, &args)?,
         Command::Hooks(command) => commands::hooks::run(&workspace, &command)?,
+        Command::Ship(args) => commands::ship::run(&workspace, &args)?,
     };
     Ok(outcome)
 }

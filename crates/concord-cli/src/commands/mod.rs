@@ -7,5 +7,6 @@ pub mod hub;
 pub mod log;
 pub mod scan;
 pub mod set;
+pub mod ship;
 pub mod status;
 pub mod sync;
