@@ -323,12 +323,7 @@ fn go(ctx: &Ctx<'_>, name: &str) -> Result<Outcome, Failure> {
             }
             Decision::Abort(why) => {
                 journal(ctx, train.id, &text, "failed", Some(why.clone()))?;
-                let failure = StepFailure {
-                    command: String::new(),
-                    exit: None,
-                    tail: vec![why],
-                    unobserved: false,
-                };
+                let failure = refusal(ctx, step, &observed, why);
                 return abort(
                     ctx,
                     &steps,
@@ -448,6 +443,36 @@ fn journal(
     Ok(())
 }
 
+/// Why the plan refused to run a step, as a failure the report can show:
+/// the probe that was asked, and whether its answer was known.
+fn refusal(ctx: &Ctx<'_>, step: &Step, observed: &Observed, why: String) -> StepFailure {
+    let repo = step.repo().and_then(|r| ctx.train.repo(r));
+    let publish = repo.and_then(|r| r.publish.as_ref());
+    let version = match step {
+        Step::Publish { version, .. } => Some(version.as_str()),
+        _ => None,
+    };
+    let yanked = repo.and_then(|r| observed.yanked.get(&r.name));
+    let (command, exit, unobserved) = match (publish, yanked) {
+        (Some(p), Some(Probe::Done)) => (
+            p.is_yanked.as_ref().map(|c| shown(c, version)),
+            Some(0),
+            false,
+        ),
+        (Some(p), Some(Probe::Unknown(_))) => {
+            (p.is_yanked.as_ref().map(|c| shown(c, version)), None, true)
+        }
+        (Some(p), _) => (Some(shown(&p.is_published, version)), None, true),
+        (None, _) => (None, None, true),
+    };
+    StepFailure {
+        command: command.unwrap_or_else(|| format!("(the probe of {step})")),
+        exit,
+        tail: vec![why],
+        unobserved,
+    }
+}
+
 /// What the probes say about a step now (read-only).
 fn observe(ctx: &Ctx<'_>, step: &Step, done: &BTreeSet<String>) -> Observed {
     let mut observed = Observed::default();
@@ -473,7 +498,14 @@ fn observe(ctx: &Ctx<'_>, step: &Step, done: &BTreeSet<String>) -> Observed {
             }
         }
         Step::Deploy { .. } => {
-            if let Deploy::GitPush { remote, branch, .. } = &repo.deploy {
+            // With a smoke check the step always runs (the push of a commit
+            // already there is a no-op, the smoke check is not).
+            if let Deploy::GitPush {
+                remote,
+                branch,
+                smoke: None,
+            } = &repo.deploy
+            {
                 let head = concord_git::Repo::open(&dir)
                     .ok()
                     .and_then(|g| g.head().ok().flatten());
