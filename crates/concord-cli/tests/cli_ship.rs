@@ -1585,3 +1585,24 @@ fn a_consumer_already_pinned_is_left_as_it_is() {
     );
     assert!(fx.is_clean("sat-two"));
 }
+
+#[test]
+fn a_checkout_without_the_release_branch_is_told_what_to_fetch() {
+    let fx = Fixture::new();
+    fx.prepare();
+    // Another machine: the checkout is on a detached HEAD, no release branch.
+    let sat = fx.repo("sat-two");
+    git(&sat, &["checkout", "-q", "--detach"]);
+    git(&sat, &["branch", "-q", "-D", "release"]);
+    let run = fx.ship(&["run"]);
+    let context = format!("run ({}):\n{}\n{}", run.code, run.stdout, run.stderr);
+    assert_eq!(run.code, 1, "{context}");
+    assert!(run.stdout.contains("preflight refused"), "{context}");
+    assert!(
+        run.stdout.contains("no branch `release`")
+            && run.stdout.contains("fetch origin release:release"),
+        "{context}"
+    );
+    assert!(fx.registry().is_empty(), "{context}");
+    assert!(fx.actions().is_empty(), "{context}");
+}

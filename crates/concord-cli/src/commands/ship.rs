@@ -288,9 +288,33 @@ fn go(ctx: &Ctx<'_>, name: &str) -> Result<Outcome, Failure> {
         ship_plan::plan(&ctx.train, &versions).map_err(|e| Failure::usage(e.to_string(), None))?;
     let mut done = finished(&journaled);
 
-    // Preflight: everything checkable, before anything moves.
+    // Preflight: everything checkable, before anything moves. A checkout
+    // without the release branch (another machine) says what to fetch.
+    let mut reasons: Vec<String> = ctx
+        .train
+        .repos
+        .iter()
+        .filter_map(|repo| {
+            let dir = ctx.dir(repo);
+            let branch = format!("refs/heads/{}", repo.release_branch);
+            let found = concord_git::Repo::open(&dir)
+                .ok()
+                .and_then(|git| git.resolve_commit(&branch).ok().flatten());
+            found.is_none().then(|| {
+                format!(
+                    "{}: this checkout has no branch `{b}`: fetch it with `git -C {} fetch origin {b}:{b}`",
+                    repo.name,
+                    dir.display(),
+                    b = repo.release_branch
+                )
+            })
+        })
+        .collect();
     let facts = gather_facts(ctx, &frozen, &versions, &done);
-    if let Err(reasons) = ship_plan::preflight(&ctx.train, &facts) {
+    if let Err(more) = ship_plan::preflight(&ctx.train, &facts) {
+        reasons.extend(more);
+    }
+    if !reasons.is_empty() {
         println!("preflight refused: nothing was moved");
         for reason in reasons {
             println!("  - {reason}");
@@ -590,7 +614,7 @@ fn gather_facts(
                     .status()
                     .is_ok_and(|s| s.success())
         });
-        // Past the frozen commit only by this train's own re-pin commits.
+        // Past the frozen commit only by this train's own commits.
         let moved_by_us = done.contains(
             &Step::Repin {
                 repo: repo.name.clone(),
@@ -602,6 +626,10 @@ fn gather_facts(
             }
             .to_string(),
         );
+        let moved_by_us = moved_by_us
+            && head
+                .as_deref()
+                .is_some_and(|h| only_release_commits(&dir, &commit, h));
         let at_frozen = head.as_deref() == Some(commit.as_str()) || (reachable && moved_by_us);
         let (deploy_command_exists, remote_reachable) = match &repo.deploy {
             Deploy::Script { command } => (Some(command_exists(command, &dir)), None),
@@ -643,6 +671,21 @@ fn gather_facts(
         );
     }
     facts
+}
+
+/// Whether every commit in `from..to` is one the train made (its subject
+/// starts `chore(release):`).
+fn only_release_commits(dir: &Path, from: &str, to: &str) -> bool {
+    std::process::Command::new("git")
+        .current_dir(dir)
+        .args(["log", "--format=%s", &format!("{from}..{to}")])
+        .output()
+        .is_ok_and(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .all(|subject| subject.starts_with("chore(release):"))
+        })
 }
 
 /// Whether a re-pin rule has something to replace (or was applied already).
