@@ -3,6 +3,7 @@
 //! expected finding for each deliberately broken copy.
 
 mod common;
+use common::git;
 use common::{Output, run_in};
 use concord_checks::citations::{CitationCache, CitationContext, Resolution, extract};
 use std::path::{Path, PathBuf};
@@ -325,20 +326,6 @@ fn configuration_mistakes_are_refused() {
 }
 
 // ---------------------------------------------------------------- layers
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A git repo of feature state files with owner checks.
 fn layered() -> tempfile::TempDir {

@@ -4,25 +4,11 @@
 
 mod common;
 use common::Output;
+use common::git;
 use concord_fakes::github::FakeGitHub;
-use std::path::Path;
 use std::process::Command;
 
 const TOKEN: &str = "ghp_testtoken0123456789";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 struct World {
     dir: tempfile::TempDir,

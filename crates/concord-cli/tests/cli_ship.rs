@@ -73,20 +73,9 @@ const CLEAN_ACTIONS: [&str; 14] = [
 // git
 // ---------------------------------------------------------------------------
 
+/// `git ARGS` in `dir`, its stdout trimmed.
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?} in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    common::git(dir, args).trim().to_string()
 }
 
 fn write(path: &Path, content: &str) {

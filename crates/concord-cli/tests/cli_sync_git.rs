@@ -2,25 +2,10 @@
 //! remote in temp folders) and a real hub shared by two "machines".
 
 mod common;
+use common::git;
 use common::{Output, TASK_WORKFLOW};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?} in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn configure(repo: &Path) {
     git(repo, &["config", "user.name", "Test"]);
