@@ -71,6 +71,8 @@ enum Command {
     Hooks(commands::hooks::Command),
     /// Ship a release train across repos: prepare, plan, run, resume, status.
     Ship(commands::ship::Args),
+    /// The control room: items by status, drift, findings, last sync, recent events.
+    Summary(commands::summary::Args),
     /// Manage the hub: migrate, export, import.
     #[command(subcommand)]
     Hub(commands::hub::Command),
@@ -153,6 +155,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Check(args) => commands::check::run(&workspace, &args)?,
         Command::Hooks(command) => commands::hooks::run(&workspace, &command)?,
         Command::Ship(args) => commands::ship::run(&workspace, &args)?,
+        Command::Summary(args) => commands::summary::run(&workspace, &args)?,
     };
     Ok(outcome)
 }

@@ -1077,3 +1077,39 @@ fn files_changed_between_read_and_write_are_read_and_planned_again() {
     let again = a.sync(&[]);
     assert!(again.stdout.contains("nothing"), "{}", again.stdout);
 }
+
+#[test]
+fn the_summary_shows_counts_drift_findings_the_last_sync_and_events() {
+    let world = World::new(MERGE);
+    let a = world.machine("a");
+    a.sync(&[]);
+    // The hub moves on; the file has not been synced yet: one item drifts.
+    assert_eq!(a.concord(&["set", "T1", "done"]).code, 0);
+    let snapshot = a.concord(&["check", "--snapshot"]);
+    assert!(snapshot.code <= 1, "{}{}", snapshot.stdout, snapshot.stderr);
+    let summary = a.concord(&["summary", "--json"]).json();
+    assert_eq!(summary["sources"][0]["source"], "workplans");
+    assert_eq!(summary["sources"][0]["by_status"]["todo"], 3);
+    assert_eq!(summary["items"], 3);
+    assert_eq!(summary["drifting"], 1);
+    assert_eq!(
+        summary["findings"]["by_severity"]["warning"], 1,
+        "{summary:#}"
+    );
+    let commit = summary["last_sync"]["commits"]["app"]
+        .as_str()
+        .expect("commit");
+    assert_eq!(commit, git(&a.app(), &["rev-parse", "HEAD"]).trim());
+    assert!(
+        summary["events"][0]["what"]
+            .as_str()
+            .is_some_and(|w| w.contains("todo -> done (SET_BY_USER)")),
+        "{summary:#}"
+    );
+    let text = a.concord(&["summary"]);
+    assert!(
+        text.stdout.contains("1 drifting between sources"),
+        "{}",
+        text.stdout
+    );
+}

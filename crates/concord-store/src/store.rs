@@ -613,6 +613,18 @@ impl Store {
             .await?))
     }
 
+    /// The newest `limit` journal entries, newest first.
+    pub async fn recent_journal(&self, limit: i64) -> Result<Vec<JournalEntry>> {
+        let sql = format!("{JOURNAL_SELECT} ORDER BY id DESC LIMIT $1");
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(journal_from).collect()
+        })
+    }
+
     pub async fn journal_len(&self) -> Result<i64> {
         on_pool!(self, |pool| Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM journal"

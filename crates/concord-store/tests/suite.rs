@@ -1375,3 +1375,17 @@ both!(export_import_keeps_release_trains, |hub| {
     only_trains.cleanup().await;
     fresh.cleanup().await;
 });
+
+both!(recent_journal_is_newest_first_and_limited, |hub| {
+    let store = &hub.store;
+    for i in 0..5 {
+        store
+            .append_journal(&event(&format!("K{i}"), "note"))
+            .await
+            .unwrap();
+    }
+    let recent = store.recent_journal(3).await.unwrap();
+    let keys: Vec<&str> = recent.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["K4", "K3", "K2"]);
+    assert!(store.recent_journal(0).await.unwrap().is_empty());
+});

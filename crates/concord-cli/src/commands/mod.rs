@@ -9,4 +9,5 @@ pub mod scan;
 pub mod set;
 pub mod ship;
 pub mod status;
+pub mod summary;
 pub mod sync;

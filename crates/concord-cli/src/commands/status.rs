@@ -115,7 +115,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
 }
 
 /// The hub's own status values, as readings of a source named `hub`.
-fn hub_readings(ws: &Workspace) -> Result<Vec<Observation>, Failure> {
+pub(crate) fn hub_readings(ws: &Workspace) -> Result<Vec<Observation>, Failure> {
     let values = hub::block_on(async {
         let store = hub::open(ws).await?;
         let values = store.hub_values().await;
