@@ -41,6 +41,8 @@ struct RawConfig {
     commit: Option<RawCommit>,
     #[serde(default)]
     checks: Option<crate::checks_config::RawChecks>,
+    #[serde(default, rename = "mirror")]
+    mirrors: Vec<crate::mirror_config::RawMirror>,
 }
 
 #[derive(Deserialize)]
@@ -224,6 +226,8 @@ pub struct Workspace {
     pub commit_subject: String,
     /// `[checks]`: what `concord check` runs and how.
     pub checks: crate::checks_config::Checks,
+    /// `[[mirror]]`: owned documents mirrored across repos.
+    pub mirrors: Vec<crate::mirror_config::Mirror>,
 }
 
 // ---------------------------------------------------------------- errors
@@ -491,6 +495,12 @@ fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspac
     let rules =
         crate::sync_rules::validate(&raw.syncs, &members, &workflows, errors).map_err(|e| *e)?;
     drop(members);
+    let mut mirrors = Vec::new();
+    for mirror in raw.mirrors {
+        mirrors.push(crate::mirror_config::validate_mirror(
+            mirror, &repos, errors,
+        )?);
+    }
     let checks = crate::checks_config::validate_checks(
         raw.checks.unwrap_or_default(),
         &repos,
@@ -529,6 +539,7 @@ fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspac
         sources,
         trackers,
         checks,
+        mirrors,
         hub,
         max_file_bytes,
     })

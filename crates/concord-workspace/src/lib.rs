@@ -7,6 +7,7 @@
 
 pub mod checks_config;
 mod config;
+pub mod mirror_config;
 mod scan;
 pub mod status;
 mod sync_input;
