@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod decide;
+pub mod mirror;
 mod model;
 
 pub use decide::{decide, plan};

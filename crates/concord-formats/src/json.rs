@@ -1383,6 +1383,193 @@ impl<'a> Tree<'a> {
     }
 }
 
+/// Set the member `name` of the document's top-level object to
+/// `value_json` (one complete JSON value) and return the new file bytes.
+///
+/// A member that is there has only its value's bytes replaced; every other
+/// byte is kept. A value that already equals `value_json` (same tokens,
+/// strings compared unescaped) keeps its bytes: the file comes back as it
+/// was. A missing member becomes the new last member, laid out like the
+/// others: on a line of its own with the last member's indentation, a `,`
+/// added after that member, its `:` spacing (or the file's), the file's
+/// line breaks; the closing brace's line and everything after it are kept.
+/// In a one-line object it follows the last member after the separator
+/// between the last two members (`, ` when there is only one, or `,` when
+/// its `:` has no space). An empty object stays on one line (`{}` becomes
+/// `{"name": value}`) unless its braces are on different lines (`{`, line
+/// break, `}`), then the member goes on a line of its own.
+///
+/// The value is written as given when it goes on one line; when it goes
+/// on a member's own line or replaces a value that spans lines, a
+/// non-empty array or object is pretty-printed with the file's indent
+/// unit. A one-line array or object is replaced on one line.
+///
+/// Errors: the file is not valid JSON or its top level is not an object,
+/// the member is given twice, `value_json` is not one JSON value.
+pub fn set_member(bytes: &[u8], name: &str, value_json: &str) -> Result<Vec<u8>, FileError> {
+    let tree = read_tree(bytes)?;
+    let new = read_member_value(value_json)?;
+    let root = tree.node(ROOT);
+    if root.kind != Kind::Object {
+        return Err(FileError::at(
+            root.line,
+            None,
+            format!(
+                "expected an object at the top level, found {}",
+                root.kind.describe()
+            ),
+        ));
+    }
+    let mut found = tree
+        .children(ROOT)
+        .filter(|(_, child)| tree.name_is(child, name));
+    let (start, end, text) = match (found.next(), found.next()) {
+        (Some((_, a)), Some((_, b))) => {
+            return Err(FileError::at(
+                b.name.line,
+                None,
+                format!(
+                    "the member `{name}` is given twice (lines {} and {})",
+                    a.name.line, b.name.line
+                ),
+            ));
+        }
+        (Some((id, _)), None) => {
+            if same_value(&tree, id, &new, ROOT) {
+                return Ok(bytes.to_vec());
+            }
+            tree.replace_value(id, &new)
+        }
+        (None, _) => {
+            let member = String::from_utf8_lossy(&quote(name)).into_owned();
+            let (at, text) = tree.insert_member(ROOT, &member, &new);
+            (at, at, text)
+        }
+    };
+    let (start, end) = (start.min(bytes.len()), end.min(bytes.len()));
+    let mut out = Vec::with_capacity(bytes.len() - (end - start) + text.len());
+    out.extend_from_slice(&bytes[..start]);
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(&bytes[end..]);
+    Ok(out)
+}
+
+/// Parse the value [`set_member`] is given.
+fn read_member_value(value: &str) -> Result<Tree<'_>, FileError> {
+    let problem = |why: &dyn std::fmt::Display| {
+        FileError::new(format!("the new value is not valid JSON: {why}"))
+    };
+    if value
+        .trim_matches(['\u{FEFF}', ' ', '\t', '\r', '\n'])
+        .is_empty()
+    {
+        return Err(problem(&"it is empty"));
+    }
+    read_tree(value.as_bytes()).map_err(|e| problem(&e))
+}
+
+/// Whether node `a` of `x` and node `b` of `y` hold the same value:
+/// strings and member names compared unescaped, other scalars by their
+/// tokens, members in order.
+fn same_value(x: &Tree<'_>, a: usize, y: &Tree<'_>, b: usize) -> bool {
+    let (na, nb) = (x.node(a), y.node(b));
+    match (na.kind, nb.kind) {
+        (Kind::String { .. }, Kind::String { .. }) => {
+            unescape(x.inner(na.start, na.end)) == unescape(y.inner(nb.start, nb.end))
+        }
+        (Kind::Array, Kind::Array) | (Kind::Object, Kind::Object) => {
+            let (mut xs, mut ys) = (x.children(a), y.children(b));
+            loop {
+                match (xs.next(), ys.next()) {
+                    (None, None) => return true,
+                    (Some((ca, child_a)), Some((cb, child_b))) => {
+                        let names_match = na.kind == Kind::Array
+                            || unescape(x.inner(child_a.name.start, child_a.name.end))
+                                == unescape(y.inner(child_b.name.start, child_b.name.end));
+                        if !names_match || !same_value(x, ca, y, cb) {
+                            return false;
+                        }
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        (ka, kb) if ka == kb => {
+            x.text(na.start as usize, na.end as usize) == y.text(nb.start as usize, nb.end as usize)
+        }
+        _ => false,
+    }
+}
+
+impl Tree<'_> {
+    /// The bytes `start..end` to replace and the text to put there, for
+    /// member value `id` set to `new`'s value.
+    fn replace_value(&self, id: usize, new: &Tree<'_>) -> (usize, usize, String) {
+        let old = self.node(id);
+        let (start, end) = (old.start as usize, old.end as usize);
+        let multiline = match old.kind {
+            Kind::Array | Kind::Object if old.first_child != NIL => {
+                self.text(start, end).contains('\n')
+            }
+            _ => self.starts_line(Self::first_byte(&old)),
+        };
+        let text = if multiline {
+            let indent = self.indent(Self::first_byte(&old));
+            new.pretty(ROOT, indent, &self.style(id))
+        } else {
+            new.one_line(ROOT)
+        };
+        (start, end, text)
+    }
+
+    /// Where to insert `"name": new` as the last member of the object
+    /// `id`, and the text; `member` is the name token, quotes included.
+    fn insert_member(&self, id: usize, member: &str, new: &Tree<'_>) -> (usize, String) {
+        let node = self.node(id);
+        let style = self.style(id);
+        let Some((_, last, gap_start)) = self.last_child(id) else {
+            let open = node.start as usize + 1;
+            let close = (node.end as usize).saturating_sub(1);
+            if self.text(open, close).contains('\n') {
+                let indent = format!("{}{}", self.indent(Self::first_byte(&node)), style.unit);
+                let value = new.pretty(ROOT, &indent, &style);
+                let body = format!("{member}{}{value}", style.colon);
+                return self.fill_empty(id, &body, &style);
+            }
+            return (
+                open,
+                format!("{member}{}{}", style.colon, new.one_line(ROOT)),
+            );
+        };
+        let first = Self::first_byte(&last);
+        let end = last.end as usize;
+        let own = self.text(last.name.end as usize, last.start as usize);
+        let colon = if own.contains(['\n', '\r']) {
+            style.colon
+        } else {
+            own
+        };
+        if self.text(gap_start, first).contains('\n') {
+            let indent = self.indent(first);
+            let value = new.pretty(ROOT, indent, &style);
+            let text = format!(",{}{indent}{member}{colon}{value}", style.newline);
+            (end, text)
+        } else {
+            let comma = if gap_start > node.start as usize + 1 {
+                self.text(gap_start, first)
+            } else {
+                self.comma_style(id)
+                    .unwrap_or(if colon.contains([' ', '\t']) {
+                        ", "
+                    } else {
+                        ","
+                    })
+            };
+            (end, format!("{comma}{member}{colon}{}", new.one_line(ROOT)))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2920,6 +3107,419 @@ mod tests {
                 };
                 prop_assert_eq!(String::from_utf8(out).unwrap(), write(&expected));
             }
+        }
+    }
+
+    // ------------------------------------------------------------ set_member
+
+    fn set_text(input: &str, name: &str, value: &str) -> String {
+        let out =
+            set_member(input.as_bytes(), name, value).unwrap_or_else(|e| panic!("{e}: {input:?}"));
+        String::from_utf8(out).unwrap()
+    }
+
+    fn set_error(input: impl AsRef<[u8]>, name: &str, value: &str) -> FileError {
+        set_member(input.as_ref(), name, value).unwrap_err()
+    }
+
+    const FEATURE: &str = r#"{
+  "name": "onboarding",
+  "state_owner": "ft2",
+  "current_phase": "tasks_phase",
+  "tasks": [
+    {
+      "id": "T1",
+      "status": "done"
+    }
+  ],
+  "updated": "2026-05-12T16:03:23Z"
+}
+"#;
+
+    const FEATURE_MARKED: &str = r#"{
+  "name": "onboarding",
+  "state_owner": "ft2",
+  "current_phase": "tasks_phase",
+  "tasks": [
+    {
+      "id": "T1",
+      "status": "done"
+    }
+  ],
+  "updated": "2026-05-12T16:03:23Z",
+  "state_owner_sync_origin": "ft2-reverse"
+}
+"#;
+
+    #[test]
+    fn set_member_adds_a_last_member_to_a_pretty_file() {
+        let marker = "state_owner_sync_origin";
+        assert_eq!(set_text(FEATURE, marker, "\"ft2-reverse\""), FEATURE_MARKED);
+        // Four spaces, tabs, CRLF and a BOM are followed.
+        for (from, to) in [("  ", "    "), ("  ", "\t"), ("\n", "\r\n")] {
+            let file = FEATURE.replace(from, to);
+            assert_eq!(
+                set_text(&file, marker, "\"ft2-reverse\""),
+                FEATURE_MARKED.replace(from, to),
+                "{from:?} -> {to:?}"
+            );
+        }
+        let crlf_bom = format!(
+            "\u{FEFF}{}",
+            FEATURE.replace("  ", "\t").replace('\n', "\r\n")
+        );
+        assert_eq!(
+            set_text(&crlf_bom, marker, "\"ft2-reverse\""),
+            format!(
+                "\u{FEFF}{}",
+                FEATURE_MARKED.replace("  ", "\t").replace('\n', "\r\n")
+            )
+        );
+        // `":"` without a space, and no line break at the end of the file.
+        let tight = FEATURE.replace("\": ", "\":");
+        assert_eq!(
+            set_text(tight.trim_end(), marker, "\"ft2-reverse\""),
+            FEATURE_MARKED.replace("\": ", "\":").trim_end()
+        );
+        // An array or object value is pretty-printed like the file.
+        assert_eq!(
+            set_text(FEATURE, "deps", r#"{"a":[1,"x"],"b":{},"c":[]}"#),
+            FEATURE.replace(
+                "\"\n}",
+                "\",\n  \"deps\": {\n    \"a\": [\n      1,\n      \"x\"\n    ],\n    \"b\": {},\n    \"c\": []\n  }\n}"
+            )
+        );
+        assert_eq!(
+            set_text(&FEATURE.replace("  ", "    "), "deps", "[1]"),
+            FEATURE
+                .replace("\"\n}", "\",\n  \"deps\": [\n    1\n  ]\n}")
+                .replace("  ", "    ")
+        );
+        // A name that needs escapes is quoted.
+        assert_eq!(
+            set_text("{\n  \"a\": 1\n}", "q\"\\\n", "null"),
+            "{\n  \"a\": 1,\n  \"q\\\"\\\\\\n\": null\n}"
+        );
+    }
+
+    #[test]
+    fn set_member_replaces_only_the_value() {
+        let marker = "state_owner_sync_origin";
+        let other = FEATURE_MARKED.replace("\"ft2-reverse\"", "\"fitme-story-reverse\"");
+        assert_eq!(
+            set_text(FEATURE_MARKED, marker, "\"fitme-story-reverse\""),
+            other
+        );
+        assert_eq!(
+            set_text(FEATURE, "current_phase", " \"review\" \n"),
+            FEATURE.replace("\"tasks_phase\"", "\"review\"")
+        );
+        // A multi-line value is replaced by a pretty-printed one.
+        assert_eq!(
+            set_text(FEATURE, "tasks", r#"[{"id":"T2"}]"#),
+            FEATURE.replace(
+                "{\n      \"id\": \"T1\",\n      \"status\": \"done\"\n    }",
+                "{\n      \"id\": \"T2\"\n    }"
+            )
+        );
+        // A one-line array or object stays on one line.
+        let one_line = "{\n  \"deps\": [\"a\", \"b\"],\n  \"n\": 1\n}\n";
+        assert_eq!(
+            set_text(one_line, "deps", "[\n  \"c\",\n  {\"d\": 1}\n]"),
+            "{\n  \"deps\": [\"c\", {\"d\": 1}],\n  \"n\": 1\n}\n"
+        );
+        assert_eq!(
+            set_text(r#"{"a":{"b":1},"c":2}"#, "a", "[1,2]"),
+            r#"{"a":[1,2],"c":2}"#
+        );
+        // Escaped and plain spellings of the name are the same member.
+        assert_eq!(
+            set_text(r#"{"st\u0061te": 1}"#, "state", "2"),
+            r#"{"st\u0061te": 2}"#
+        );
+    }
+
+    #[test]
+    fn set_member_to_the_value_it_has_changes_nothing() {
+        for (name, value) in [
+            ("state_owner_sync_origin", "\"ft2-reverse\""),
+            ("state_owner_sync_origin", "\"ft2\\u002dreverse\""),
+            ("tasks", r#"[{"id":"T1","status":"done"}]"#),
+            ("tasks", "[ {\"status\": \"done\", \"id\": \"T1\"} ]"),
+            ("updated", "\"2026-05-12T16:03:23Z\""),
+        ] {
+            let out = set_member(FEATURE_MARKED.as_bytes(), name, value).unwrap();
+            let changed = out != FEATURE_MARKED.as_bytes();
+            // Members in another order are another value.
+            assert_eq!(changed, value.starts_with("[ "), "{name} {value}");
+        }
+        assert_eq!(set_text(r#"{"n": 1.0}"#, "n", "1"), r#"{"n": 1}"#);
+        assert_eq!(
+            set_text(r#"{"s": "\u00e9"}"#, "s", "\"é\""),
+            r#"{"s": "\u00e9"}"#
+        );
+    }
+
+    #[test]
+    fn set_member_in_one_line_and_empty_objects() {
+        assert_eq!(
+            set_text(r#"{"a":1,"b":2}"#, "n", "\"v\""),
+            r#"{"a":1,"b":2,"n":"v"}"#
+        );
+        assert_eq!(set_text(r#"{"a":1}"#, "n", "\"v\""), r#"{"a":1,"n":"v"}"#);
+        assert_eq!(
+            set_text(r#"{"a": 1}"#, "n", "\"v\""),
+            r#"{"a": 1, "n": "v"}"#
+        );
+        assert_eq!(
+            set_text(r#"{ "a" : 1 ,  "b" : 2 }"#, "n", "{\n\"x\": [1]\n}"),
+            r#"{ "a" : 1 ,  "b" : 2 ,  "n" : {"x": [1]} }"#
+        );
+        assert_eq!(set_text("{}", "n", "\"v\""), r#"{"n": "v"}"#);
+        assert_eq!(set_text("{}\n", "n", "[1, 2]"), "{\"n\": [1, 2]}\n");
+        assert_eq!(set_text("{ }", "n", "true"), r#"{"n": true }"#);
+        // Braces on different lines: the member gets a line of its own.
+        assert_eq!(set_text("{\n}\n", "n", "\"v\""), "{\n  \"n\": \"v\"\n}\n");
+        assert_eq!(
+            set_text("{\r\n}\r\n", "n", "{\"a\":1}"),
+            "{\r\n  \"n\": {\r\n    \"a\": 1\r\n  }\r\n}\r\n"
+        );
+    }
+
+    #[test]
+    fn set_member_errors() {
+        assert_eq!(
+            set_error("[1]", "n", "1"),
+            FileError::at(
+                1,
+                None,
+                "expected an object at the top level, found an array"
+            )
+        );
+        assert_eq!(
+            set_error("\n\"x\"", "n", "1").message,
+            "expected an object at the top level, found a string"
+        );
+        assert_eq!(
+            set_error("{\n  \"n\": 1,\n  \"n\": 2\n}", "n", "3"),
+            FileError::at(3, None, "the member `n` is given twice (lines 2 and 3)")
+        );
+        // Other names given twice are left to the readers.
+        assert_eq!(
+            set_text("{\"a\": 1, \"a\": 2}", "n", "3"),
+            "{\"a\": 1, \"a\": 2, \"n\": 3}"
+        );
+        assert_eq!(
+            set_error("{}", "n", "{\"a\" 1}"),
+            FileError::new(
+                "the new value is not valid JSON: line 1, column 6: expected `:` after the member name, found `1`"
+            )
+        );
+        assert_eq!(
+            set_error("{}", "n", "ft2-reverse").message,
+            "the new value is not valid JSON: line 1, column 1: expected a value, found `ft2-reverse`"
+        );
+        assert_eq!(
+            set_error("{}", "n", "\n "),
+            FileError::new("the new value is not valid JSON: it is empty")
+        );
+        assert_eq!(
+            set_error("{\"a\": 1,}", "n", "1").to_string(),
+            "line 1, column 9: expected a member name in double quotes, found `}`"
+        );
+        // A bad file is reported before a bad value.
+        assert_eq!(
+            set_error("", "n", "{"),
+            FileError::new("empty file, expected a JSON document")
+        );
+    }
+
+    #[test]
+    fn set_member_on_fittracker_state_files() {
+        let dir = std::path::Path::new("/work/shared/corpus/fittracker2/.claude/features");
+        if !dir.is_dir() {
+            eprintln!("skipped: {} is not here", dir.display());
+            return;
+        }
+        let marker = "state_owner_sync_origin";
+        let (mut added, mut replaced) = (0, 0);
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path().join("state.json");
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let out = set_member(&bytes, marker, "\"ft2-reverse\"")
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let tree = read_tree(&bytes).unwrap();
+            let existing = tree
+                .children(ROOT)
+                .find(|(_, child)| tree.name_is(child, marker))
+                .map(|(_, node)| node.start as usize..node.end as usize);
+            let mut expected = document_value(&bytes);
+            let V::Obj(members) = &mut expected else {
+                panic!("{}: not an object", path.display())
+            };
+            let value = V::Str("ft2-reverse".into());
+            match members.iter_mut().find(|(name, _)| name == marker) {
+                Some(member) => member.1 = value,
+                None => members.push((marker.to_string(), value)),
+            }
+            assert_eq!(document_value(&out), expected, "{}", path.display());
+            match existing {
+                Some(span) => {
+                    let mut again = bytes[..span.start].to_vec();
+                    again.extend_from_slice(b"\"ft2-reverse\"");
+                    again.extend_from_slice(&bytes[span.end..]);
+                    assert_eq!(out, again, "{}", path.display());
+                    replaced += 1;
+                }
+                None => {
+                    let range = inserted_range(&bytes, &out).unwrap();
+                    let inserted = std::str::from_utf8(&out[range]).unwrap();
+                    assert_eq!(
+                        inserted,
+                        format!(",\n  \"{marker}\": \"ft2-reverse\""),
+                        "{}",
+                        path.display()
+                    );
+                    added += 1;
+                }
+            }
+        }
+        assert!(added > 100 && replaced >= 1, "{added} {replaced}");
+    }
+
+    /// Generated members with distinct names.
+    fn distinct_members() -> impl Strategy<Value = Vec<(String, u8, J)>> {
+        proptest::collection::vec(("x_[a-z\"\\\\/~]{0,5}", any::<u8>(), json_strategy()), 0..6)
+            .prop_map(|mut members| {
+                let mut seen = std::collections::BTreeSet::new();
+                members.retain(|(name, _, _)| seen.insert(name.clone()));
+                members
+            })
+    }
+
+    /// A document's text: pretty (`unit`, `newline`) or with `ws` between tokens.
+    fn write_document(
+        value: &J,
+        pretty: bool,
+        unit: &str,
+        crlf: bool,
+        ws: &[String],
+        bom: bool,
+    ) -> String {
+        if pretty {
+            let newline = if crlf { "\r\n" } else { "\n" };
+            let mut text = String::from(if bom { "\u{FEFF}" } else { "" });
+            pretty_json(value, unit, newline, "", &mut text);
+            text.push_str(newline);
+            text
+        } else {
+            render(value, ws, bom)
+        }
+    }
+
+    /// The span of the top-level member `name`'s value in `text`.
+    fn member_span(text: &[u8], name: &str) -> Option<std::ops::Range<usize>> {
+        let tree = read_tree(text).unwrap();
+        tree.children(ROOT)
+            .find(|(_, child)| tree.name_is(child, name))
+            .map(|(_, node)| node.start as usize..node.end as usize)
+    }
+
+    proptest! {
+        #[test]
+        fn set_member_sets_one_member_and_keeps_every_other(
+            members in distinct_members(),
+            new_name in "n_[a-z\"\\\\/~]{0,5}",
+            pick in proptest::option::weighted(0.6, any::<proptest::sample::Index>()),
+            value in json_strategy(),
+            value_pretty in any::<bool>(),
+            pretty in any::<bool>(),
+            unit in proptest::sample::select(vec!["  ", "    ", "\t"]),
+            crlf in any::<bool>(),
+            ws in ws_strategy(),
+            bom in any::<bool>(),
+        ) {
+            let write = |value: &J| write_document(value, pretty, unit, crlf, &ws, bom);
+            let name = match &pick {
+                Some(index) if !members.is_empty() => members[index.index(members.len())].0.clone(),
+                _ => new_name,
+            };
+            let text = write(&J::Obj(members.clone()));
+            let value_text = if value_pretty {
+                let mut out = String::new();
+                pretty_json(&value, "  ", "\n", "", &mut out);
+                out
+            } else {
+                render(&value, &[String::new()], false)
+            };
+            let out = set_member(text.as_bytes(), &name, &value_text)
+                .unwrap_or_else(|e| panic!("{e}: {text:?}"));
+            let new = document_value(value_text.as_bytes());
+            let mut expected = members.clone();
+            let existing = expected.iter().position(|(n, _, _)| *n == name);
+            match existing {
+                Some(i) => {
+                    let old = document_value(render(&expected[i].2, &[String::new()], false).as_bytes());
+                    if old != new {
+                        expected[i].2 = value.clone();
+                    }
+                }
+                None => expected.push((name.clone(), 0, value.clone())),
+            }
+            let expected_text = write(&J::Obj(expected));
+            prop_assert_eq!(document_value(&out), document_value(expected_text.as_bytes()));
+            match member_span(text.as_bytes(), &name) {
+                Some(span) => {
+                    // Only the value's bytes changed.
+                    let kept = text.len() - span.end;
+                    prop_assert!(out.len() >= span.start + kept);
+                    prop_assert_eq!(&out[..span.start], &text.as_bytes()[..span.start]);
+                    prop_assert_eq!(&out[out.len() - kept..], &text.as_bytes()[span.end..]);
+                }
+                None => prop_assert!(inserted_range(text.as_bytes(), &out).is_some()),
+            }
+            // Pretty files get exactly the pretty text of the result.
+            if pretty && !members.is_empty() {
+                prop_assert_eq!(String::from_utf8(out.clone()).unwrap(), expected_text);
+            }
+            // Setting it again changes nothing.
+            prop_assert_eq!(set_member(&out, &name, &value_text).unwrap(), out);
+        }
+
+        #[test]
+        fn set_member_to_its_current_value_is_byte_identical(
+            members in distinct_members(),
+            pick in any::<proptest::sample::Index>(),
+            pretty in any::<bool>(),
+            unit in proptest::sample::select(vec!["  ", "    ", "\t"]),
+            crlf in any::<bool>(),
+            ws in ws_strategy(),
+            bom in any::<bool>(),
+        ) {
+            prop_assume!(!members.is_empty());
+            let text = write_document(&J::Obj(members.clone()), pretty, unit, crlf, &ws, bom);
+            let (name, _, value) = &members[pick.index(members.len())];
+            let span = member_span(text.as_bytes(), name).unwrap();
+            let as_written = &text[span];
+            let compact = render(value, &[String::new()], false);
+            let mut pretty_value = String::new();
+            pretty_json(value, "\t", "\r\n", "", &mut pretty_value);
+            for same in [as_written, compact.as_str(), pretty_value.as_str()] {
+                prop_assert_eq!(set_member(text.as_bytes(), name, same).unwrap(), text.as_bytes());
+            }
+        }
+
+        #[test]
+        fn set_member_never_panics(
+            bytes in proptest::collection::vec(any::<u8>(), 0..200),
+            text in "[\\[\\]{}:,\"\\\\ a0-9.eE+\\-tfnul\n/u]{0,120}",
+            value in "[\\[\\]{}:,\"\\\\ a0-9\n]{0,20}",
+        ) {
+            let _ = set_member(&bytes, "n", &value);
+            let _ = set_member(text.as_bytes(), "n", &value);
+            let _ = set_member(text.as_bytes(), "a", "1");
         }
     }
 }
