@@ -73,6 +73,8 @@ enum Command {
     Ship(commands::ship::Args),
     /// The control room: items by status, drift, findings, last sync, recent events.
     Summary(commands::summary::Args),
+    /// Mirror owned documents from their owner repo into the others.
+    Mirror(commands::mirror::Args),
     /// Manage the hub: migrate, export, import.
     #[command(subcommand)]
     Hub(commands::hub::Command),
@@ -156,6 +158,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Hooks(command) => commands::hooks::run(&workspace, &command)?,
         Command::Ship(args) => commands::ship::run(&workspace, &args)?,
         Command::Summary(args) => commands::summary::run(&workspace, &args)?,
+        Command::Mirror(args) => commands::mirror::run(&workspace, &args)?,
     };
     Ok(outcome)
 }

@@ -5,6 +5,7 @@ pub mod history;
 pub mod hooks;
 pub mod hub;
 pub mod log;
+pub mod mirror;
 pub mod scan;
 pub mod set;
 pub mod ship;

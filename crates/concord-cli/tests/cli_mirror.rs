@@ -1,0 +1,185 @@
+//! `concord mirror` in commit mode on two real git repos: bootstrap,
+//! changes two commits behind HEAD, idempotence, hand edits, --force.
+
+mod common;
+use common::{git, run_in};
+use std::path::Path;
+
+fn repo(root: &Path, name: &str) {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).expect("dir");
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["config", "user.name", "Test"]);
+    git(&dir, &["config", "user.email", "test@example.com"]);
+    std::fs::write(dir.join("README.md"), name).expect("readme");
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-q", "-m", "start"]);
+}
+
+fn feature(root: &Path, repo: &str, name: &str, json: &str) {
+    let path = root.join(repo).join(format!("features/{name}/state.json"));
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+    std::fs::write(path, json).expect("write");
+}
+
+fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    repo(root, "ft2");
+    repo(root, "story");
+    std::fs::write(
+        root.join("concord.toml"),
+        r#"
+[[repo]]
+name = "ft2"
+path = "ft2"
+
+[[repo]]
+name = "story"
+path = "story"
+
+[[mirror]]
+repos = ["ft2", "story"]
+glob = "features/*/state.json"
+owner_field = "/state_owner"
+owners = { ft2 = "ft2", "fitme-story" = "story" }
+marker_field = "state_owner_sync_origin"
+marker_value = "{owner}-reverse"
+"#,
+    )
+    .expect("config");
+    dir
+}
+
+#[test]
+fn a_feature_owned_by_one_repo_is_mirrored_into_the_other_and_kept_in_step() {
+    let ws = workspace();
+    let root = ws.path();
+    // Created in the second repo, which owns it.
+    feature(
+        root,
+        "story",
+        "universe",
+        "{\n  \"name\": \"universe\",\n  \"state_owner\": \"fitme-story\",\n  \"current_phase\": \"prd\"\n}\n",
+    );
+    git(&root.join("story"), &["add", "."]);
+    git(&root.join("story"), &["commit", "-q", "-m", "universe"]);
+    let first = run_in(root, &["mirror"]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    assert!(
+        first
+            .stdout
+            .contains("wrote ft2:features/universe/state.json (BOOTSTRAP)"),
+        "{}",
+        first.stdout
+    );
+    let mirror =
+        std::fs::read_to_string(root.join("ft2/features/universe/state.json")).expect("mirror");
+    assert_eq!(
+        mirror,
+        "{\n  \"name\": \"universe\",\n  \"state_owner\": \"fitme-story\",\n  \"current_phase\": \"prd\",\n  \"state_owner_sync_origin\": \"fitme-story-reverse\"\n}\n"
+    );
+    let log = git(&root.join("ft2"), &["log", "-1", "--format=%s"]);
+    assert!(
+        log.starts_with("chore(concord): mirror 1 document(s)"),
+        "{log}"
+    );
+
+    // Idempotent.
+    let again = run_in(root, &["mirror"]);
+    assert!(
+        again.stdout.contains("0 written, 0 reported"),
+        "{}",
+        again.stdout
+    );
+
+    // A change in the owner, two commits behind HEAD, is not missed.
+    let story = root.join("story");
+    feature(
+        root,
+        "story",
+        "universe",
+        "{\n  \"name\": \"universe\",\n  \"state_owner\": \"fitme-story\",\n  \"current_phase\": \"tasks\"\n}\n",
+    );
+    git(&story, &["commit", "-q", "-am", "tasks"]);
+    std::fs::write(story.join("README.md"), "later").expect("readme");
+    git(&story, &["commit", "-q", "-am", "later 1"]);
+    std::fs::write(story.join("README.md"), "later still").expect("readme");
+    git(&story, &["commit", "-q", "-am", "later 2"]);
+    let stale = run_in(root, &["mirror"]);
+    assert!(stale.stdout.contains("(STALE)"), "{}", stale.stdout);
+    let mirror =
+        std::fs::read_to_string(root.join("ft2/features/universe/state.json")).expect("mirror");
+    assert!(mirror.contains("\"current_phase\": \"tasks\""), "{mirror}");
+
+    // A hand edit of the mirror is reported and left alone...
+    let edited = mirror.replace("tasks", "review");
+    std::fs::write(root.join("ft2/features/universe/state.json"), &edited).expect("edit");
+    git(&root.join("ft2"), &["commit", "-q", "-am", "hand edit"]);
+    let reported = run_in(root, &["mirror"]);
+    assert_eq!(reported.code, 1, "{}", reported.stdout);
+    assert!(
+        reported.stdout.contains("MIRROR_EDITED"),
+        "{}",
+        reported.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("ft2/features/universe/state.json")).expect("read"),
+        edited
+    );
+    // ...until --force repairs it.
+    let forced = run_in(root, &["mirror", "--force"]);
+    assert_eq!(forced.code, 0, "{}", forced.stdout);
+    assert!(forced.stdout.contains("(REPAIR)"), "{}", forced.stdout);
+    let repaired =
+        std::fs::read_to_string(root.join("ft2/features/universe/state.json")).expect("read");
+    assert!(
+        repaired.contains("\"current_phase\": \"tasks\""),
+        "{repaired}"
+    );
+}
+
+#[test]
+fn an_unknown_owner_is_reported_and_a_dirty_target_is_not_written() {
+    let ws = workspace();
+    let root = ws.path();
+    feature(
+        root,
+        "ft2",
+        "a",
+        "{\"name\": \"a\", \"state_owner\": \"nobody\"}",
+    );
+    feature(
+        root,
+        "ft2",
+        "b",
+        "{\"name\": \"b\", \"state_owner\": \"ft2\"}",
+    );
+    git(&root.join("ft2"), &["add", "."]);
+    git(&root.join("ft2"), &["commit", "-q", "-m", "features"]);
+    // The mirror target exists with uncommitted changes.
+    feature(
+        root,
+        "story",
+        "b",
+        "{\"name\": \"b\", \"state_owner\": \"ft2\", \"x\": 1}",
+    );
+    git(&root.join("story"), &["add", "."]);
+    git(&root.join("story"), &["commit", "-q", "-m", "b"]);
+    feature(
+        root,
+        "story",
+        "b",
+        "{\"name\": \"b\", \"state_owner\": \"ft2\", \"x\": 2}",
+    );
+    let out = run_in(root, &["mirror", "--force"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("OWNER_UNKNOWN"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("DIRTY_FILE story:features/b/state.json"),
+        "{}",
+        out.stdout
+    );
+    assert!(!root.join("story/features/a/state.json").exists());
+}
