@@ -126,6 +126,14 @@ pub const CATALOG: &[CheckInfo] = &[
         fix: "Correct the number or repository.",
     },
     CheckInfo {
+        code: "MIRROR_STALE",
+        severity: Severity::Warning,
+        what: "A mirror (`[[mirror]]`) whose content differs from its owner's copy.",
+        why: "Readers of the mirror see an old state; the owner's copy is the truth.",
+        example: "features/x/state.json:1: warning[MIRROR_STALE]: differs from the owner's copy in repo story",
+        fix: "Run `concord mirror` (or `--force` if the mirror was edited by hand).",
+    },
+    CheckInfo {
         code: "SUPPRESSION_WITHOUT_REASON",
         severity: Severity::Warning,
         what: "A `<!-- concord-ignore CODE -->` marker gives no reason.",

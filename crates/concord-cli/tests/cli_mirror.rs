@@ -183,3 +183,38 @@ fn an_unknown_owner_is_reported_and_a_dirty_target_is_not_written() {
     );
     assert!(!root.join("story/features/a/state.json").exists());
 }
+
+#[test]
+fn check_reports_a_stale_mirror_until_mirror_runs() {
+    let ws = workspace();
+    let root = ws.path();
+    feature(
+        root,
+        "ft2",
+        "a",
+        "{\"name\": \"a\", \"state_owner\": \"ft2\", \"phase\": 1}",
+    );
+    git(&root.join("ft2"), &["add", "."]);
+    git(&root.join("ft2"), &["commit", "-q", "-m", "a"]);
+    assert_eq!(run_in(root, &["mirror"]).code, 0);
+    let clean = run_in(root, &["check", "--no-hub"]);
+    assert!(!clean.stdout.contains("MIRROR_STALE"), "{}", clean.stdout);
+    feature(
+        root,
+        "ft2",
+        "a",
+        "{\"name\": \"a\", \"state_owner\": \"ft2\", \"phase\": 2}",
+    );
+    let stale = run_in(root, &["check", "--no-hub"]);
+    assert!(
+        stale
+            .stdout
+            .contains("warning[MIRROR_STALE]: differs from the owner's copy in repo ft2"),
+        "{}",
+        stale.stdout
+    );
+    git(&root.join("ft2"), &["commit", "-q", "-am", "phase 2"]);
+    assert_eq!(run_in(root, &["mirror"]).code, 0);
+    let fixed = run_in(root, &["check", "--no-hub"]);
+    assert!(!fixed.stdout.contains("MIRROR_STALE"), "{}", fixed.stdout);
+}

@@ -370,6 +370,7 @@ fn evaluate(
     if cross_file {
         let refs: Vec<_> = observations.iter().collect();
         findings.extend(dangling_and_drift(ws, &refs, hub_values));
+        findings.extend(stale_mirrors(ws, files));
     }
     if let Some(config) = &checks.citations {
         findings.extend(citation_findings(ws, config, files, citations)?);
@@ -412,6 +413,66 @@ fn evaluate(
     assign_fingerprints(&mut kept);
     kept.sort_by(|a, b| (&a.path, a.line, &a.code).cmp(&(&b.path, b.line, &b.code)));
     Ok(kept)
+}
+
+/// Mirrors whose content (ignoring the marker member) differs from the
+/// owner's copy: the owner is the copy without the marker whose owner
+/// field names its own repo.
+fn stale_mirrors(ws: &Workspace, files: &[Checked]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for rule in &ws.mirrors {
+        let mut by_path: BTreeMap<&str, Vec<(&Checked, serde_json::Value)>> = BTreeMap::new();
+        for file in files {
+            if rule.repos.contains(&file.repo)
+                && rule.matcher.is_match(&file.path)
+                && let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&file.bytes)
+            {
+                by_path.entry(&file.path).or_default().push((file, doc));
+            }
+        }
+        for (path, copies) in by_path {
+            let owner = copies.iter().find(|(file, doc)| {
+                doc.get(&rule.marker_field)
+                    .is_none_or(serde_json::Value::is_null)
+                    && doc
+                        .pointer(&rule.owner_field)
+                        .and_then(|v| v.as_str())
+                        .and_then(|value| rule.owners.get(value))
+                        == Some(&file.repo)
+            });
+            let Some((owner_file, owner_doc)) = owner else {
+                continue;
+            };
+            let strip = |doc: &serde_json::Value| {
+                let mut doc = doc.clone();
+                if let Some(object) = doc.as_object_mut() {
+                    object.remove(&rule.marker_field);
+                }
+                doc
+            };
+            let truth = strip(owner_doc);
+            for (file, doc) in &copies {
+                if file.repo == owner_file.repo || strip(doc) == truth {
+                    continue;
+                }
+                let owner_repo = &ws.repos[owner_file.repo].name;
+                out.push(finding(
+                    "MIRROR_STALE",
+                    Some(&ws.repos[file.repo].name),
+                    path,
+                    At {
+                        line: Some(1),
+                        ..At::default()
+                    },
+                    None,
+                    format!("differs from the owner's copy in repo {owner_repo}"),
+                    &rule.name,
+                    owner_repo,
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Staged lifecycle transitions (the phase differs from HEAD's) without a
@@ -671,6 +732,10 @@ fn hub_statuses(ws: &Workspace) -> Result<BTreeMap<String, String>, Failure> {
 /// or a source's format.
 fn wanted(ws: &Workspace, file_checks: &FileChecks<'_>, repo: usize, path: &str) -> bool {
     file_checks.covers(repo, path)
+        || ws
+            .mirrors
+            .iter()
+            .any(|m| m.repos.contains(&repo) && m.matcher.is_match(path))
         || ws
             .checks
             .phases
