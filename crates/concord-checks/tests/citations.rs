@@ -12,7 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const CORPUS: &str = "/work/shared/corpus/fittracker2";
+const CORPUS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/corpus/fittracker2"
+);
 const TOKEN: &str = "ghp_citations_test";
 
 fn fittracker_context() -> CitationContext {
