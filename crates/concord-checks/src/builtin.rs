@@ -211,10 +211,17 @@ impl<'w> FileChecks<'w> {
                         }
                         // Repos are matched by exact name, never by prefix.
                         Some(&owning) if owning != file.repo => {
+                            // A mirror carries a marker: the configured one, or
+                            // that of a [[mirror]] rule covering the file.
                             let mirrored = owner
                                 .mirror_marker
                                 .as_ref()
-                                .is_some_and(|m| doc.pointer(m).is_some_and(|v| !v.is_null()));
+                                .is_some_and(|m| doc.pointer(m).is_some_and(|v| !v.is_null()))
+                                || self.ws.mirrors.iter().any(|m| {
+                                    m.repos.contains(&file.repo)
+                                        && m.matcher.is_match(file.path)
+                                        && doc.get(&m.marker_field).is_some_and(|v| !v.is_null())
+                                });
                             if !mirrored {
                                 out.push(finding(
                                     "OWNER_LOCATION_MISMATCH",

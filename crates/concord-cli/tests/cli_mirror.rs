@@ -218,3 +218,46 @@ fn check_reports_a_stale_mirror_until_mirror_runs() {
     let fixed = run_in(root, &["check", "--no-hub"]);
     assert!(!fixed.stdout.contains("MIRROR_STALE"), "{}", fixed.stdout);
 }
+
+#[test]
+fn a_mirror_carrying_the_rules_marker_is_not_an_owner_location_mismatch() {
+    let ws = workspace();
+    let root = ws.path();
+    let config = std::fs::read_to_string(root.join("concord.toml")).expect("config");
+    std::fs::write(
+        root.join("concord.toml"),
+        format!(
+            "{config}\n[checks.owner]\nglob = \"features/*/state.json\"\nfield = \"/state_owner\"\nowners = {{ ft2 = \"ft2\", \"fitme-story\" = \"story\" }}\n"
+        ),
+    )
+    .expect("config");
+    feature(
+        root,
+        "story",
+        "u",
+        "{\"name\": \"u\", \"state_owner\": \"fitme-story\"}",
+    );
+    git(&root.join("story"), &["add", "."]);
+    git(&root.join("story"), &["commit", "-q", "-m", "u"]);
+    assert_eq!(run_in(root, &["mirror"]).code, 0);
+    let out = run_in(root, &["check", "--no-hub"]);
+    assert!(
+        !out.stdout.contains("OWNER_LOCATION_MISMATCH"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    // A copy without the marker in the wrong repo is a mismatch.
+    feature(
+        root,
+        "ft2",
+        "v",
+        "{\"name\": \"v\", \"state_owner\": \"fitme-story\"}",
+    );
+    let out = run_in(root, &["check", "--no-hub"]);
+    assert!(
+        out.stdout.contains("OWNER_LOCATION_MISMATCH"),
+        "{}",
+        out.stdout
+    );
+}
