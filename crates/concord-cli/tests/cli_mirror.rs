@@ -261,3 +261,125 @@ fn a_mirror_carrying_the_rules_marker_is_not_an_owner_location_mismatch() {
         out.stdout
     );
 }
+
+#[test]
+fn sixty_never_mirrored_files_are_bootstrapped_in_one_commit() {
+    let ws = workspace();
+    let root = ws.path();
+    for i in 0..60 {
+        feature(
+            root,
+            "ft2",
+            &format!("f{i:02}"),
+            &format!("{{\n  \"name\": \"f{i:02}\",\n  \"state_owner\": \"ft2\"\n}}\n"),
+        );
+    }
+    git(&root.join("ft2"), &["add", "."]);
+    git(&root.join("ft2"), &["commit", "-q", "-m", "sixty"]);
+    let before: usize = git(&root.join("story"), &["rev-list", "--count", "HEAD"])
+        .trim()
+        .parse()
+        .expect("count");
+    let out = run_in(root, &["mirror"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("60 written, 0 reported"),
+        "{}",
+        out.stdout
+    );
+    let after: usize = git(&root.join("story"), &["rev-list", "--count", "HEAD"])
+        .trim()
+        .parse()
+        .expect("count");
+    assert_eq!(after, before + 1, "one commit");
+    let again = run_in(root, &["mirror"]);
+    assert!(
+        again.stdout.contains("0 written, 0 reported"),
+        "{}",
+        again.stdout
+    );
+}
+
+#[test]
+fn a_deleted_owner_copy_removes_its_mirror_only_with_delete() {
+    let ws = workspace();
+    let root = ws.path();
+    feature(
+        root,
+        "ft2",
+        "gone",
+        "{\"name\": \"gone\", \"state_owner\": \"ft2\"}",
+    );
+    git(&root.join("ft2"), &["add", "."]);
+    git(&root.join("ft2"), &["commit", "-q", "-m", "gone"]);
+    assert_eq!(run_in(root, &["mirror"]).code, 0);
+    git(&root.join("ft2"), &["rm", "-q", "features/gone/state.json"]);
+    git(&root.join("ft2"), &["commit", "-q", "-m", "removed"]);
+    let kept = run_in(root, &["mirror"]);
+    assert!(
+        kept.stdout.contains("OWNER_COPY_MISSING"),
+        "{}",
+        kept.stdout
+    );
+    assert!(root.join("story/features/gone/state.json").exists());
+    let config = std::fs::read_to_string(root.join("concord.toml")).expect("config");
+    std::fs::write(
+        root.join("concord.toml"),
+        config.replace(
+            "marker_value = \"{owner}-reverse\"",
+            "marker_value = \"{owner}-reverse\"\ndelete = true",
+        ),
+    )
+    .expect("config");
+    let removed = run_in(root, &["mirror"]);
+    assert_eq!(removed.code, 0, "{}", removed.stdout);
+    assert!(!root.join("story/features/gone/state.json").exists());
+    let log = git(
+        &root.join("story"),
+        &["log", "-1", "--name-status", "--format=%s"],
+    );
+    assert!(log.contains("D\tfeatures/gone/state.json"), "{log}");
+}
+
+#[test]
+fn an_ownership_flip_is_handled_in_one_run_without_ping_pong() {
+    let ws = workspace();
+    let root = ws.path();
+    feature(
+        root,
+        "ft2",
+        "moving",
+        "{\n  \"name\": \"moving\",\n  \"state_owner\": \"ft2\"\n}\n",
+    );
+    git(&root.join("ft2"), &["add", "."]);
+    git(&root.join("ft2"), &["commit", "-q", "-m", "moving"]);
+    assert_eq!(run_in(root, &["mirror"]).code, 0);
+    // The story repo takes the document over: its copy now names itself.
+    let path = root.join("story/features/moving/state.json");
+    let text = std::fs::read_to_string(&path).expect("mirror");
+    std::fs::write(
+        &path,
+        text.replace(
+            "\"state_owner\": \"ft2\"",
+            "\"state_owner\": \"fitme-story\"",
+        ),
+    )
+    .expect("flip");
+    git(&root.join("story"), &["commit", "-q", "-am", "take over"]);
+    let flip = run_in(root, &["mirror"]);
+    assert!(
+        flip.stdout
+            .contains("wrote ft2:features/moving/state.json (OWNER_FLIP)"),
+        "{}",
+        flip.stdout
+    );
+    let ft2 = std::fs::read_to_string(root.join("ft2/features/moving/state.json")).expect("ft2");
+    assert!(ft2.contains("\"state_owner\": \"fitme-story\""), "{ft2}");
+    assert!(
+        ft2.contains("\"state_owner_sync_origin\": \"fitme-story-reverse\""),
+        "{ft2}"
+    );
+    // No ping-pong: nothing more to write.
+    let again = run_in(root, &["mirror"]);
+    assert!(again.stdout.contains("0 written"), "{}", again.stdout);
+}
