@@ -98,3 +98,19 @@ fn the_example_workflow_passes_secrets_through_env_only() {
     assert!(!job_level_if, "{yaml}");
     assert!(yaml.contains("${{ secrets.OPENPROJECT_API_KEY }}"));
 }
+
+#[test]
+fn the_mirror_example_config_loads() {
+    let config = example("mirror/concord.toml");
+    let out = common::run_in(
+        &std::env::temp_dir(),
+        &[
+            "--config",
+            config.to_str().expect("utf-8"),
+            "check",
+            "--list",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("MIRROR_STALE"), "{}", out.stdout);
+}
