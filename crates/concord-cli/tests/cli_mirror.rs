@@ -383,3 +383,22 @@ fn an_ownership_flip_is_handled_in_one_run_without_ping_pong() {
     let again = run_in(root, &["mirror"]);
     assert!(again.stdout.contains("0 written"), "{}", again.stdout);
 }
+
+#[test]
+fn a_marker_field_colliding_with_an_owner_field_writes_nothing() {
+    let ws = workspace();
+    let root = ws.path();
+    // The owner's copy already uses the marker's name for something else.
+    feature(
+        root,
+        "ft2",
+        "odd",
+        "{\"name\": \"odd\", \"state_owner\": \"ft2\", \"state_owner_sync_origin\": \"manual import\"}",
+    );
+    git(&root.join("ft2"), &["add", "."]);
+    git(&root.join("ft2"), &["commit", "-q", "-m", "odd"]);
+    let out = run_in(root, &["mirror"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("MARKER_COLLISION"), "{}", out.stdout);
+    assert!(!root.join("story/features/odd/state.json").exists());
+}
