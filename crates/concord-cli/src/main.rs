@@ -9,6 +9,7 @@ mod hub;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod output;
+mod repo_files;
 mod timings;
 mod trackers;
 

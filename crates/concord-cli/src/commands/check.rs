@@ -809,23 +809,12 @@ fn gather(
 /// The working tree's files that a check reads.
 fn worktree_files(ws: &Workspace, file_checks: &FileChecks<'_>, index: usize) -> Vec<Checked> {
     let repo = &ws.repos[index];
-    let walker = walkdir::WalkDir::new(&repo.root)
-        .follow_links(false)
-        .into_iter()
-        .filter_entry(|e| e.file_name() != ".git" && e.file_name() != "target");
     let mut files = Vec::new();
-    for entry in walker.filter_map(Result::ok) {
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let Ok(rel) = entry.path().strip_prefix(&repo.root) else {
-            continue;
-        };
-        let path = rel.to_string_lossy().replace('\\', "/");
+    for (path, full) in crate::repo_files::walk(&repo.root, &["target"]) {
         if !wanted(ws, file_checks, index, &path) {
             continue;
         }
-        if let Ok(bytes) = std::fs::read(entry.path()) {
+        if let Ok(bytes) = std::fs::read(full) {
             files.push(Checked {
                 repo: index,
                 path,

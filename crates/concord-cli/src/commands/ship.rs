@@ -697,31 +697,12 @@ fn repin_target(dir: &Path, rule: &concord_ship::model::Repin, applied: Option<&
     let Ok(regex) = regex::Regex::new(&rule.regex) else {
         return false;
     };
-    walk(dir).iter().any(|(rel, path)| {
-        matcher.is_match(rel)
-            && std::fs::read_to_string(path).is_ok_and(|text| {
+    crate::repo_files::walk(dir, &[]).any(|(rel, path)| {
+        matcher.is_match(&rel)
+            && std::fs::read_to_string(&path).is_ok_and(|text| {
                 regex.is_match(&text) || applied.is_some_and(|a| text.contains(a))
             })
     })
-}
-
-/// Every file under `dir` (outside `.git`), as (repo-relative path, path).
-fn walk(dir: &Path) -> Vec<(String, PathBuf)> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_entry(|e| e.file_name() != ".git")
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .filter_map(|e| {
-            let rel = e
-                .path()
-                .strip_prefix(dir)
-                .ok()?
-                .to_string_lossy()
-                .replace('\\', "/");
-            Some((rel, e.path().to_path_buf()))
-        })
-        .collect()
 }
 
 fn command_exists(command: &Cmd, dir: &Path) -> bool {
@@ -870,7 +851,7 @@ fn repin(
             .map_err(|e| failure("(re-pin)", None, vec![e.to_string()]))?
             .compile_matcher();
         let replacement = rule.replace.replace("{version}", version);
-        for (rel, path) in walk(dir) {
+        for (rel, path) in crate::repo_files::walk(dir, &[]) {
             if !matcher.is_match(&rel) {
                 continue;
             }
