@@ -451,6 +451,16 @@ impl Store {
         })
     }
 
+    /// Every watermark whose name starts with `prefix`.
+    pub async fn watermarks_with_prefix(&self, prefix: &str) -> Result<Vec<Watermark>> {
+        Ok(self
+            .all_watermarks()
+            .await?
+            .into_iter()
+            .filter(|mark| mark.source.starts_with(prefix))
+            .collect())
+    }
+
     pub async fn watermark(&self, source: &str) -> Result<Option<Watermark>> {
         const SQL: &str = "SELECT source, position, updated_at FROM watermarks WHERE source = $1";
         on_pool!(self, |pool| {

@@ -435,7 +435,7 @@ impl Store {
             .collect())
     }
 
-    async fn all_watermarks(&self) -> Result<Vec<Watermark>> {
+    pub(crate) async fn all_watermarks(&self) -> Result<Vec<Watermark>> {
         const SQL: &str = "SELECT source, position, updated_at FROM watermarks ORDER BY source";
         on_pool!(self, |pool| {
             let rows = sqlx::query(SQL).fetch_all(pool).await?;

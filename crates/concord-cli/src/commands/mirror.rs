@@ -115,20 +115,11 @@ fn mirror_rule(ws: &Workspace, rule: &Mirror, args: &Args) -> Result<RuleOutcome
     let mut docs: BTreeMap<String, DocState> = BTreeMap::new();
     for &index in &rule.repos {
         let repo = &ws.repos[index];
-        for entry in walkdir::WalkDir::new(&repo.root)
-            .into_iter()
-            .filter_entry(|e| e.file_name() != ".git")
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_file())
-        {
-            let Ok(rel) = entry.path().strip_prefix(&repo.root) else {
-                continue;
-            };
-            let path = rel.to_string_lossy().replace('\\', "/");
+        for (path, full) in crate::repo_files::walk(&repo.root, &[]) {
             if !rule.matcher.is_match(&path) {
                 continue;
             }
-            let Ok(bytes) = std::fs::read(entry.path()) else {
+            let Ok(bytes) = std::fs::read(full) else {
                 continue;
             };
             let doc: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
@@ -157,21 +148,17 @@ fn mirror_rule(ws: &Workspace, rule: &Mirror, args: &Args) -> Result<RuleOutcome
         }
     }
     let docs: Vec<DocState> = docs.into_values().collect();
-    let marks: Vec<(String, String)> = docs
-        .iter()
-        .flat_map(|d| names.iter().map(move |r| (r.clone(), d.path.clone())))
-        .collect();
+    // What concord last wrote, from one read of the hub's marks.
     let last_written: BTreeMap<(String, String), String> = hub::with_store(ws, async |store| {
-        let mut found = BTreeMap::new();
-        for (repo, path) in &marks {
-            if let Some(mark) = store.watermark(&written_mark(repo, path)).await?
-                && !mark.position.is_empty()
-            {
-                found.insert((repo.clone(), path.clone()), mark.position);
-            }
-        }
-        Ok(found)
-    })?;
+        store.watermarks_with_prefix("@mirror:").await
+    })?
+    .into_iter()
+    .filter(|mark| !mark.position.is_empty())
+    .filter_map(|mark| {
+        let (repo, path) = mark.source.strip_prefix("@mirror:")?.split_once(':')?;
+        Some(((repo.to_string(), path.to_string()), mark.position))
+    })
+    .collect();
     let planner_rule = MirrorRule {
         repos: names.clone(),
         owners: rule
@@ -219,6 +206,19 @@ fn mirror_rule(ws: &Workspace, rule: &Mirror, args: &Args) -> Result<RuleOutcome
     };
     // repo -> paths changed, for one commit per repo.
     let mut changed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // Files with uncommitted changes are the user's: one status per repo.
+    let dirty: BTreeMap<&str, BTreeSet<String>> = rule
+        .repos
+        .iter()
+        .map(|i| {
+            let repo = &ws.repos[*i];
+            let paths = concord_git::Repo::open(&repo.root)
+                .ok()
+                .and_then(|g| g.dirty_paths().ok())
+                .unwrap_or_default();
+            (repo.name.as_str(), paths)
+        })
+        .collect();
     let mut new_marks: Vec<(String, String, String)> = Vec::new();
     for action in actions {
         match action {
@@ -242,12 +242,7 @@ fn mirror_rule(ws: &Workspace, rule: &Mirror, args: &Args) -> Result<RuleOutcome
                 else {
                     continue;
                 };
-                // A file with uncommitted changes is the user's: not written.
-                let dirty = concord_git::Repo::open(&root)
-                    .ok()
-                    .and_then(|g| g.dirty_paths().ok())
-                    .is_some_and(|d| d.contains(&path));
-                if dirty {
+                if dirty.get(repo.as_str()).is_some_and(|d| d.contains(&path)) {
                     outcome.reports.push((
                         Some(repo),
                         path,
