@@ -93,7 +93,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     let repo_marks: Vec<String> = ws
         .repos
         .iter()
-        .map(|r| format!("@repo:{}", r.name))
+        .map(|r| super::sync::repo_mark(&r.name))
         .collect();
     let (snapshot, marks, hub_mark, journal) = hub::with_store(ws, async |store| {
         let snapshot = store.latest_check_snapshot().await?;
@@ -105,7 +105,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
                 marks.insert(repo.name.clone(), found);
             }
         }
-        let hub_mark = store.watermark("@config").await?;
+        let hub_mark = store.watermark(super::sync::CONFIG_MARK).await?;
         let journal = store.recent_journal(args.events.max(0)).await?;
         Ok((snapshot, marks, hub_mark, journal))
     })?;

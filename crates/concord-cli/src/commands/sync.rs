@@ -600,11 +600,11 @@ async fn record_read_positions(
 /// journaled or in a file changed since ([`Scope::ChangedSince`]); when
 /// the hub and the HEADs did not move either and nothing was open, it has
 /// nothing to do at all.
-const CONFIG_MARK: &str = "@config";
+pub(crate) const CONFIG_MARK: &str = "@config";
 const HUB_MARK: &str = "@hub";
 const OPEN_MARK: &str = "@open";
 
-fn repo_mark(repo: &str) -> String {
+pub(crate) fn repo_mark(repo: &str) -> String {
     format!("@repo:{repo}")
 }
 
