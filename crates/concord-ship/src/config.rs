@@ -131,20 +131,9 @@ impl Locator<'_> {
     }
 }
 
-/// `90s`, `10m`, `2h` as a duration.
+/// `90s`, `10m`, `2h`, `1h 30m` as a duration.
 fn duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().ok()?;
-    let seconds = match unit {
-        "ms" => return Some(Duration::from_millis(n)),
-        "s" => n,
-        "m" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
-        _ => return None,
-    };
-    Some(Duration::from_secs(seconds))
+    humantime::parse_duration(text.trim()).ok()
 }
 
 impl RawCommand {

@@ -367,15 +367,17 @@ pub(crate) fn validate_checks(
     }
     if let Some(phases) = &raw.phases {
         let window_seconds = match &phases.window {
-            Some(window) => parse_window(window.get_ref()).ok_or_else(|| {
-                errors.at(
-                    window.span(),
-                    format!(
-                        "window = `{}`: expected a duration like 24h, 90m or 2d",
-                        window.get_ref()
-                    ),
-                )
-            })?,
+            Some(window) => humantime::parse_duration(window.get_ref())
+                .map(|d| d.as_secs())
+                .map_err(|_| {
+                    errors.at(
+                        window.span(),
+                        format!(
+                            "window = `{}`: expected a duration like 24h, 90m or 2d",
+                            window.get_ref()
+                        ),
+                    )
+                })?,
             None => 24 * 3600,
         };
         for template in &phases.timing {
@@ -428,19 +430,4 @@ pub(crate) fn validate_checks(
         });
     }
     Ok(checks)
-}
-
-/// `90m`, `24h`, `2d`, `3600s` as seconds.
-fn parse_window(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
-    let n: u64 = number.parse().ok()?;
-    let factor = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    n.checked_mul(factor)
 }
