@@ -88,6 +88,9 @@ struct Repo {
     name: String,
     /// Branch name -> head commit sha.
     branches: BTreeMap<String, String>,
+    /// A git repository standing for this one's git side: its branches are
+    /// GitHub's, as pushes to GitHub would make them.
+    git_dir: Option<std::path::PathBuf>,
     /// Known labels (id, name), created on first use as GitHub does.
     labels: Vec<(u64, String)>,
     items: BTreeMap<u64, Item>,
@@ -492,7 +495,7 @@ impl Hub {
             "assignees": [],
             "requested_reviewers": [],
             "draft": pull.draft,
-            "head": self.branch_json(repo, &pull.head, &pull.head_sha),
+            "head": self.branch_json(repo, &pull.head, repo.branches.get(&pull.head).filter(|_| item.open).unwrap_or(&pull.head_sha)),
             "base": self.branch_json(repo, &pull.base, &pull.base_sha),
             "author_association": "OWNER",
         });
@@ -784,6 +787,123 @@ impl Hub {
         }
     }
 
+    /// Branches of repositories backed by git, read as they are now.
+    fn refresh_branches_from_git(&mut self) {
+        for repo in self.repos.values_mut() {
+            let Some(dir) = &repo.git_dir else { continue };
+            let Ok(output) = std::process::Command::new("git")
+                .arg("-C")
+                .arg(dir)
+                .args([
+                    "for-each-ref",
+                    "--format=%(refname:strip=2) %(objectname)",
+                    "refs/heads",
+                ])
+                .output()
+            else {
+                continue;
+            };
+            if !output.status.success() {
+                continue;
+            }
+            repo.branches = String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .filter_map(|line| line.rsplit_once(' '))
+                .map(|(name, sha)| (name.to_string(), sha.to_string()))
+                .collect();
+        }
+    }
+
+    /// `PATCH /repos/{owner}/{repo}/pulls/{number}`: title, body, state
+    /// (open or closed) and base.
+    fn update_pull(&mut self, key: &str, number: u64, body: &[u8]) -> Reply {
+        let docs = format!("{DOCS_PULLS}#update-a-pull-request");
+        let Some(repo) = self.repos.get(key) else {
+            return Reply::not_found(&docs);
+        };
+        let Some(current) = repo.items.get(&number).filter(|i| i.pull.is_some()) else {
+            return Reply::not_found(&docs);
+        };
+        let map = match parse_body(body, &docs) {
+            Ok(map) => map,
+            Err(reply) => return reply,
+        };
+        let fields = (|| -> Result<_, Reply> {
+            Ok((
+                opt_str(&map, "title", &docs)?,
+                opt_str(&map, "body", &docs)?,
+                opt_str(&map, "state", &docs)?,
+                opt_str(&map, "base", &docs)?,
+            ))
+        })();
+        let (title, text, state, base) = match fields {
+            Ok(fields) => fields,
+            Err(reply) => return reply,
+        };
+        let mut errors = Vec::new();
+        if let Some(s) = state
+            .as_deref()
+            .filter(|s| !matches!(*s, "open" | "closed"))
+        {
+            errors.push(
+                json!({"resource": "PullRequest", "field": "state", "code": "invalid", "value": s}),
+            );
+        }
+        if let Some(b) = base.as_deref().filter(|b| !repo.branches.contains_key(*b)) {
+            errors.push(
+                json!({"resource": "PullRequest", "field": "base", "code": "invalid", "value": b}),
+            );
+        }
+        if title.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            errors.push(
+                json!({"resource": "PullRequest", "field": "title", "code": "missing_field"}),
+            );
+        }
+        let merged = current.pull.as_ref().is_some_and(|p| p.merged_at.is_some());
+        if merged && state.as_deref() == Some("open") {
+            errors.push(json!({"resource": "PullRequest", "code": "custom",
+                "message": "state cannot be changed. The pull request has been merged."}));
+        }
+        if !errors.is_empty() {
+            return Reply::validation(errors, &docs);
+        }
+        let now = self.tick();
+        let Some(repo) = self.repos.get_mut(key) else {
+            return Reply::not_found(&docs);
+        };
+        let Some(item) = repo.items.get_mut(&number) else {
+            return Reply::not_found(&docs);
+        };
+        let mut changed = false;
+        if let Some(t) = title {
+            changed |= item.title != t;
+            item.title = t;
+        }
+        if map.contains_key("body") {
+            changed |= item.body != text;
+            item.body = text;
+        }
+        if let (Some(b), Some(pull)) = (base, item.pull.as_mut()) {
+            changed |= pull.base != b;
+            pull.base = b;
+        }
+        changed |= apply_state(item, state.as_deref(), None, now);
+        if changed {
+            item.updated_at = now;
+        }
+        let Some(repo) = self.repos.get(key) else {
+            return Reply::not_found(&docs);
+        };
+        match repo
+            .items
+            .get(&number)
+            .and_then(|i| i.pull.as_ref().map(|p| (i, p)))
+        {
+            Some((item, pull)) => Reply::ok(self.pull_json(repo, item, pull, true)),
+            None => Reply::not_found(&docs),
+        }
+    }
+
     fn create_pull(&mut self, key: &str, body: &[u8]) -> Reply {
         let docs = format!("{DOCS_PULLS}#create-a-pull-request");
         let map = match parse_body(body, &docs) {
@@ -960,6 +1080,13 @@ impl Hub {
                 Some(repo) => self.list_pulls(repo, query),
                 None => Reply::not_found(&format!("{DOCS_PULLS}#list-pull-requests")),
             },
+            ["repos", owner, name, "pulls", number] if *method == Method::PATCH => {
+                let key = format!("{owner}/{name}").to_ascii_lowercase();
+                match number.parse::<u64>() {
+                    Ok(number) => self.update_pull(&key, number, body),
+                    Err(_) => Reply::not_found(&format!("{DOCS_PULLS}#update-a-pull-request")),
+                }
+            }
             ["repos", owner, name, "pulls", number] if get => {
                 let docs = format!("{DOCS_PULLS}#get-a-pull-request");
                 let found = self.find(owner, name).and_then(|repo| {
@@ -1060,6 +1187,7 @@ impl Hub {
             );
             return self.finish(reply, None);
         }
+        self.refresh_branches_from_git();
         let reply = self.route(method, uri.path(), &Query::parse(uri.query()), body);
         // Only a GET is conditional here.
         let if_none_match = headers
@@ -1265,6 +1393,7 @@ impl FakeGitHub {
                 owner: owner.to_string(),
                 name: name.to_string(),
                 branches,
+                git_dir: None,
                 labels: Vec::new(),
                 items: BTreeMap::new(),
                 next_number: 1,
@@ -1314,6 +1443,17 @@ impl FakeGitHub {
             },
         );
         number
+    }
+
+    /// Back `repo`'s branches by the git repository at `git_dir` (a bare
+    /// remote the tests push to): what is pushed there is what this GitHub
+    /// knows, as on GitHub.
+    ///
+    /// # Panics
+    /// On an unknown repository.
+    pub fn attach_git(&self, repo: &str, git_dir: &std::path::Path) {
+        let mut hub = lock(&self.hub);
+        hub.repo_mut(repo).git_dir = Some(git_dir.to_path_buf());
     }
 
     /// # Panics

@@ -907,6 +907,164 @@ impl Repo {
         .map(drop)
     }
 
+    // ----- commits built beside the work tree, for pull-request mode -----
+
+    /// A commit on top of `base` (a commit id) whose tree is `base`'s with
+    /// `changes` applied — `Some(bytes)` writes a regular file, `None`
+    /// removes the path — made with `message` kept verbatim, and its id;
+    /// `Ok(None)` when the changes leave `base`'s tree as it is.
+    ///
+    /// Nothing the user sees moves: the work tree, the index and every ref
+    /// stay as they were (a temporary index file is used, git's objects
+    /// gain the new blobs, tree and commit). Hooks do not run: this is
+    /// plumbing (`hash-object`, `update-index`, `write-tree`,
+    /// `commit-tree`).
+    pub fn commit_beside(
+        &self,
+        base: &str,
+        changes: &[(String, Option<Vec<u8>>)],
+        message: &str,
+    ) -> Result<Option<String>, GitError> {
+        let io_error = |context: &str, source| GitError::Io {
+            context: context.to_owned(),
+            source,
+        };
+        let index = tempfile::Builder::new()
+            .prefix("concord-index")
+            .tempfile()
+            .map_err(|e| io_error("could not create a temporary index", e))?;
+        // git wants to create the index itself: an empty file is no index.
+        let index_path = index.path().to_path_buf();
+        drop(index);
+        let env = [(OsStr::new("GIT_INDEX_FILE"), index_path.as_os_str())];
+        let base_tree = format!("{base}^{{tree}}");
+        let result = (|| {
+            self.run_piped(&["read-tree", base_tree.as_str()], &env, &[])?;
+            let mut info = Vec::new();
+            for (path, content) in changes {
+                if path.is_empty() || path.contains(['\n', '\0']) {
+                    return Err(self.unexpected(
+                        &["update-index"],
+                        format!("path {path:?} cannot be committed"),
+                    ));
+                }
+                match content {
+                    Some(bytes) => {
+                        let oid = self.run_piped(&["hash-object", "-w", "--stdin"], &[], bytes)?;
+                        let oid = self.single_line(&["hash-object"], &oid)?;
+                        info.extend_from_slice(format!("100644 {oid}\t{path}\n").as_bytes());
+                    }
+                    None => info.extend_from_slice(
+                        format!("0 0000000000000000000000000000000000000000\t{path}\n").as_bytes(),
+                    ),
+                }
+            }
+            self.run_piped(&["update-index", "--index-info"], &env, &info)?;
+            let tree = self.run_piped(&["write-tree"], &env, &[])?;
+            let tree = self.single_line(&["write-tree"], &tree)?;
+            let old = self.run(Access::Read, &["rev-parse", base_tree.as_str()])?;
+            if self.single_line(&["rev-parse"], &old)? == tree {
+                return Ok(None);
+            }
+            let commit = self.run_piped(
+                &["commit-tree", tree.as_str(), "-p", base, "-F", "-"],
+                &[],
+                message.as_bytes(),
+            )?;
+            self.single_line(&["commit-tree"], &commit).map(Some)
+        })();
+        let _ = std::fs::remove_file(&index_path);
+        result
+    }
+
+    /// The tree id of `commit`.
+    pub fn tree_of(&self, commit: &str) -> Result<String, GitError> {
+        let spec = format!("{commit}^{{tree}}");
+        let args = ["rev-parse", "--verify", spec.as_str()];
+        let out = self.run(Access::Read, &args)?;
+        self.single_line(&args, &out)
+    }
+
+    /// The remote pushes go to: the current branch's upstream remote,
+    /// else `origin` when there is one, else `None`.
+    pub fn default_remote(&self) -> Result<Option<String>, GitError> {
+        if let Some(branch) = self.branch()?
+            && let Some(tracking) = self.tracking(&branch)?
+            && !tracking.remote.is_empty()
+            && tracking.remote != "."
+        {
+            return Ok(Some(tracking.remote));
+        }
+        let out = self.run(Access::Read, &["remote"])?;
+        let remotes = String::from_utf8_lossy(&out);
+        Ok(remotes
+            .lines()
+            .any(|r| r == "origin")
+            .then(|| "origin".to_owned()))
+    }
+
+    /// `git push --quiet [--force] <remote> <commit>:refs/heads/<branch>`:
+    /// set a branch of the remote to `commit` without any local branch.
+    pub fn push_commit(
+        &self,
+        remote: &str,
+        commit: &str,
+        branch: &str,
+        force: bool,
+    ) -> Result<(), GitError> {
+        if remote.starts_with('-') || commit.starts_with('-') || branch.starts_with('-') {
+            return Err(self.unexpected(
+                &["push"],
+                "a remote, commit or branch starts with `-`".into(),
+            ));
+        }
+        let refspec = format!(
+            "{}{commit}:refs/heads/{branch}",
+            if force { "+" } else { "" }
+        );
+        self.run(
+            Access::Write,
+            &["push", "--quiet", remote, refspec.as_str()],
+        )
+        .map(drop)
+    }
+
+    /// Run git with `env` set and `input` on its standard input; its
+    /// standard output, or an error when it fails.
+    fn run_piped(
+        &self,
+        args: &[&str],
+        env: &[(&OsStr, &OsStr)],
+        input: &[u8],
+    ) -> Result<Vec<u8>, GitError> {
+        let mut command = self.command(Access::Write, args);
+        command
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|source| GitError::Spawn {
+            command: self.display(args),
+            source,
+        })?;
+        let writer = child.stdin.take().map(|mut stdin| {
+            let input = input.to_vec();
+            std::thread::spawn(move || stdin.write_all(&input))
+        });
+        let output = child.wait_with_output().map_err(|source| GitError::Io {
+            context: format!("could not wait for `{}`", self.display(args)),
+            source,
+        })?;
+        if let Some(writer) = writer {
+            let _ = writer.join();
+        }
+        if output.status.success() {
+            Ok(output.stdout)
+        } else {
+            Err(self.failed(args, &output))
+        }
+    }
+
     // ----- content for `concord check`: the index and commits, never the work tree -----
 
     /// Paths whose staged content differs from HEAD — added, copied,

@@ -1437,3 +1437,96 @@ fn first_added_dates_are_the_committer_dates_of_the_oldest_additions() {
     .collect();
     assert_eq!(dates, expected);
 }
+
+#[test]
+fn commit_beside_leaves_the_work_tree_index_and_refs_alone() {
+    let remote = remote_and_two_clones();
+    let dir = &remote.a;
+    commit_file(dir, "gone.md", "bye\n", "two");
+    write(dir, "user.md", "work in progress\n");
+    git(dir, &["add", "user.md"]);
+    let status_before = status(dir);
+    let head = git(dir, &["rev-parse", "HEAD"]);
+
+    let repo = Repo::open(dir).expect("opens");
+    let changes = vec![
+        (
+            "mirrors/x y.json".to_owned(),
+            Some(b"{\"a\": 1}\n".to_vec()),
+        ),
+        ("gone.md".to_owned(), None),
+    ];
+    let commit = repo
+        .commit_beside(&head, &changes, "mirror: two files\n\nbody\n")
+        .expect("commits")
+        .expect("a commit");
+    assert_eq!(git(dir, &["rev-parse", "HEAD"]), head, "HEAD did not move");
+    assert_eq!(status(dir), status_before, "work tree and index untouched");
+    assert_eq!(
+        git(dir, &["show", &format!("{commit}:mirrors/x y.json")]),
+        "{\"a\": 1}"
+    );
+    let files = git(dir, &["ls-tree", "-r", "--name-only", &commit]);
+    assert!(
+        !files.contains("gone.md") && files.contains("notes/a.md"),
+        "{files}"
+    );
+    assert_eq!(git(dir, &["rev-parse", &format!("{commit}^")]), head);
+    let raw =
+        String::from_utf8(git_output(dir, &["cat-file", "commit", &commit]).stdout).expect("utf-8");
+    assert!(raw.ends_with("\n\nmirror: two files\n\nbody\n"), "{raw}");
+    assert_ne!(
+        repo.tree_of(&commit).expect("tree"),
+        repo.tree_of(&head).expect("tree")
+    );
+
+    // Nothing to change: no commit.
+    let same = vec![("notes/a.md".to_owned(), Some(b"one\n".to_vec()))];
+    assert_eq!(
+        repo.commit_beside(&head, &same, "noop").expect("runs"),
+        None
+    );
+
+    // Pushed as a branch of the remote, no local branch made.
+    assert_eq!(
+        repo.default_remote().expect("remote").as_deref(),
+        Some("origin")
+    );
+    repo.push_commit("origin", &commit, "concord/mirror/a-1234567", false)
+        .expect("pushes");
+    assert_eq!(
+        git(
+            &remote.bare,
+            &["rev-parse", "refs/heads/concord/mirror/a-1234567"]
+        ),
+        commit
+    );
+    assert_eq!(git(dir, &["branch", "--list", "concord/*"]), "");
+    // A non-fast-forward replacement needs force.
+    let other = repo
+        .commit_beside(&head, &[("z.md".to_owned(), Some(b"z".to_vec()))], "other")
+        .expect("commits")
+        .expect("a commit");
+    assert!(
+        repo.push_commit("origin", &other, "concord/mirror/a-1234567", false)
+            .is_err()
+    );
+    repo.push_commit("origin", &other, "concord/mirror/a-1234567", true)
+        .expect("force pushes");
+    assert_eq!(
+        git(
+            &remote.bare,
+            &["rev-parse", "refs/heads/concord/mirror/a-1234567"]
+        ),
+        other
+    );
+}
+
+#[test]
+fn commit_beside_refuses_a_path_git_cannot_name() {
+    let (_tmp, dir) = single();
+    let repo = Repo::open(&dir).expect("opens");
+    let head = git(&dir, &["rev-parse", "HEAD"]);
+    let bad = vec![("a\nb".to_owned(), Some(b"x".to_vec()))];
+    assert!(repo.commit_beside(&head, &bad, "m").is_err());
+}

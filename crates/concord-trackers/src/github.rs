@@ -446,6 +446,27 @@ impl GitHub {
         Ok(raw.into())
     }
 
+    /// `PATCH /repos/{repo}/pulls/{number}`: a new title and body (a branch
+    /// pushed again needs no call: the pull request follows its head).
+    pub fn update_pull(
+        &self,
+        repo: &str,
+        number: u64,
+        title: &str,
+        body: &str,
+    ) -> Result<Pull, GhError> {
+        let repo = check_repo(repo)?;
+        let payload = json!({"title": title, "body": body});
+        let response = self.call(
+            "PATCH",
+            &format!("/repos/{repo}/pulls/{number}"),
+            Some(&payload),
+            &format!("pull request {repo}#{number}"),
+        )?;
+        let raw: RawPull = parse(response.json()?, "a pull request")?;
+        Ok(raw.into())
+    }
+
     /// One request; anything but 2xx becomes a [`GhError`].
     fn call(
         &self,

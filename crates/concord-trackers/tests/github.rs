@@ -379,6 +379,31 @@ fn create_pull_opens_one_and_refuses_a_duplicate() {
 }
 
 #[test]
+fn update_pull_changes_title_and_body_and_rejects_a_blank_title() {
+    let fake = fake();
+    let number = fake.add_pull(REPO, "concord/mirror/a-1234567", "main", false);
+    let gh = client(&fake);
+    let pull = gh
+        .update_pull(REPO, number, "Mirror 3 documents", "- a.json")
+        .expect("updated");
+    assert_eq!(
+        (pull.number, pull.title.as_str()),
+        (number, "Mirror 3 documents")
+    );
+    let held = fake.pulls(REPO);
+    assert_eq!(held[0].body.as_deref(), Some("- a.json"));
+    assert_eq!(held[0].state, "open");
+    match gh.update_pull(REPO, number, "  ", "x") {
+        Err(GhError::Invalid { errors, .. }) => assert_eq!(errors, ["title: missing_field"]),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    assert!(matches!(
+        gh.update_pull(REPO, number + 1, "t", "b"),
+        Err(GhError::NotFound { .. })
+    ));
+}
+
+#[test]
 fn create_pull_for_a_missing_head_branch_carries_the_server_message() {
     let fake = fake();
     let gh = client(&fake);

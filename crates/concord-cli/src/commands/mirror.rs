@@ -1,13 +1,16 @@
 //! `concord mirror`: owned documents copied, byte for byte plus a marker
 //! member, from their owner repo into the others (`[[mirror]]` rules). The
 //! decisions are `concord_engine::mirror::plan`'s; this file reads the
-//! copies, writes, and commits one commit per repo. Commit mode only for
-//! now; pull-request mode is refused with a clear message.
+//! copies and applies the plan: in `commit` mode one commit per repo on its
+//! current branch; in `pull-request` mode one commit per repo built beside
+//! the work tree, pushed as a `concord/mirror/...` branch and proposed in
+//! one pull request, or added to the open one.
 
 use crate::Outcome;
 use crate::hub::{self, Failure};
 use concord_engine::mirror::{self as planner, DocState, MirrorAction, MirrorRule};
 use concord_store::Watermark;
+use concord_trackers::github::{GitHub, NewPull};
 use concord_workspace::Workspace;
 use concord_workspace::mirror_config::{Mirror, MirrorMode};
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,20 +43,33 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     let mut reports = Vec::new();
     let mut written = Vec::new();
     let mut failed = Vec::new();
+    let mut pulls = Vec::new();
     for rule in &ws.mirrors {
-        if let MirrorMode::PullRequest { .. } = rule.mode {
-            return Err(Failure::usage(
-                format!(
-                    "mirror `{}`: pull-request mode is not available yet",
-                    rule.name
-                ),
-                Some("use mode = \"commit\" for now".into()),
-            ));
-        }
-        let outcome = mirror_rule(ws, rule, args)?;
+        let github = match &rule.mode {
+            MirrorMode::PullRequest { token_env, url, .. } if !args.dry_run => {
+                let token = std::env::var(token_env)
+                    .ok()
+                    .filter(|t| !t.trim().is_empty())
+                    .ok_or_else(|| {
+                        Failure::usage(
+                            format!(
+                                "mirror `{}`: pull-request mode needs a GitHub token in ${token_env}",
+                                rule.name
+                            ),
+                            Some("export it, or use --dry-run to see what would be proposed".into()),
+                        )
+                    })?;
+                Some(GitHub::new(url, &token).map_err(|why| {
+                    Failure::usage(format!("mirror `{}`: {why}", rule.name), None)
+                })?)
+            }
+            _ => None,
+        };
+        let outcome = mirror_rule(ws, rule, args, github.as_ref())?;
         reports.extend(outcome.reports);
         written.extend(outcome.written);
         failed.extend(outcome.failed);
+        pulls.extend(outcome.pulls);
     }
     if args.json {
         println!(
@@ -62,6 +78,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
                 "written": written.iter().map(|(repo, path, reason)| serde_json::json!({"repo": repo, "path": path, "reason": reason})).collect::<Vec<_>>(),
                 "reports": reports.iter().map(|(repo, path, code, message)| serde_json::json!({"repo": repo, "path": path, "code": code, "message": message})).collect::<Vec<_>>(),
                 "failed": failed,
+                "pull_requests": pulls,
             })
         );
     } else {
@@ -74,6 +91,12 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
                 .as_deref()
                 .map_or_else(|| path.clone(), |r| format!("{r}:{path}"));
             println!("{code} {place}: {message}");
+        }
+        for pull in &pulls {
+            println!(
+                "{} pull request #{} in {} ({}): {}",
+                pull.action, pull.number, pull.github_repo, pull.branch, pull.url
+            );
         }
         for problem in &failed {
             println!("failed: {problem}");
@@ -103,9 +126,34 @@ struct RuleOutcome {
     reports: Vec<Report>,
     written: Vec<(String, String, &'static str)>,
     failed: Vec<String>,
+    pulls: Vec<PullOutcome>,
 }
 
-fn mirror_rule(ws: &Workspace, rule: &Mirror, args: &Args) -> Result<RuleOutcome, Failure> {
+/// What a pull-request mode run did in one repo.
+#[derive(serde::Serialize)]
+struct PullOutcome {
+    repo: String,
+    github_repo: String,
+    /// `opened`, `updated`, or `unchanged` (the open one already proposes
+    /// exactly these mirrors).
+    action: &'static str,
+    number: u64,
+    url: String,
+    branch: String,
+    documents: usize,
+}
+
+/// How many hashes of proposed mirrors a path keeps (pull-request mode):
+/// a target still holding an earlier proposal's content, merged or not,
+/// is not mistaken for a hand edit.
+const PROPOSALS_KEPT: usize = 8;
+
+fn mirror_rule(
+    ws: &Workspace,
+    rule: &Mirror,
+    args: &Args,
+    github: Option<&GitHub>,
+) -> Result<RuleOutcome, Failure> {
     let names: Vec<String> = rule
         .repos
         .iter()
@@ -148,17 +196,42 @@ fn mirror_rule(ws: &Workspace, rule: &Mirror, args: &Args) -> Result<RuleOutcome
         }
     }
     let docs: Vec<DocState> = docs.into_values().collect();
-    // What concord last wrote, from one read of the hub's marks.
-    let last_written: BTreeMap<(String, String), String> = hub::with_store(ws, async |store| {
-        store.watermarks_with_prefix("@mirror:").await
-    })?
-    .into_iter()
-    .filter(|mark| !mark.position.is_empty())
-    .filter_map(|mark| {
-        let (repo, path) = mark.source.strip_prefix("@mirror:")?.split_once(':')?;
-        Some(((repo.to_string(), path.to_string()), mark.position))
-    })
-    .collect();
+    // What concord last wrote (or proposed), from one read of the hub's
+    // marks: per path, hashes newest first.
+    let marks = hub::with_store(ws, async |store| {
+        store.watermarks_with_prefix("@mirror").await
+    })?;
+    let mut proposed: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let mut open_proposals: BTreeMap<String, String> = BTreeMap::new();
+    for mark in marks {
+        if let Some(repo) = mark.source.strip_prefix(PROPOSAL_MARK) {
+            open_proposals.insert(repo.to_string(), mark.position);
+        } else if let Some((repo, path)) = mark
+            .source
+            .strip_prefix("@mirror:")
+            .and_then(|rest| rest.split_once(':'))
+            && !mark.position.is_empty()
+        {
+            let hashes = mark.position.split(' ').map(str::to_string).collect();
+            proposed.insert((repo.to_string(), path.to_string()), hashes);
+        }
+    }
+    // The planner knows one hash per copy: the one matching it, if any.
+    let last_written: BTreeMap<(String, String), String> = proposed
+        .iter()
+        .map(|((repo, path), hashes)| {
+            let current = docs
+                .iter()
+                .find(|d| &d.path == path)
+                .and_then(|d| d.copies.get(repo))
+                .map(|c| super::sync::sha256_hex(&c.bytes));
+            let hash = current
+                .filter(|h| hashes.contains(h))
+                .or_else(|| hashes.first().cloned())
+                .unwrap_or_default();
+            ((repo.clone(), path.clone()), hash)
+        })
+        .collect();
     let planner_rule = MirrorRule {
         repos: names.clone(),
         owners: rule
@@ -203,13 +276,15 @@ fn mirror_rule(ws: &Workspace, rule: &Mirror, args: &Args) -> Result<RuleOutcome
         reports: Vec::new(),
         written: Vec::new(),
         failed: Vec::new(),
+        pulls: Vec::new(),
     };
-    // repo -> paths changed, for one commit per repo.
-    let mut changed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    // Files with uncommitted changes are the user's: one status per repo.
+    let pull_request = matches!(rule.mode, MirrorMode::PullRequest { .. });
+    // Files with uncommitted changes are the user's (commit mode writes
+    // the work tree; pull-request mode does not touch it): one status per repo.
     let dirty: BTreeMap<&str, BTreeSet<String>> = rule
         .repos
         .iter()
+        .filter(|_| !pull_request)
         .map(|i| {
             let repo = &ws.repos[*i];
             let paths = concord_git::Repo::open(&repo.root)
@@ -219,131 +294,391 @@ fn mirror_rule(ws: &Workspace, rule: &Mirror, args: &Args) -> Result<RuleOutcome
             (repo.name.as_str(), paths)
         })
         .collect();
-    let mut new_marks: Vec<(String, String, String)> = Vec::new();
+    // repo -> the changes for it, for one commit (or pull request) per repo.
+    let mut changes: BTreeMap<String, Vec<Change>> = BTreeMap::new();
     for action in actions {
-        match action {
+        let (repo, path, content, reason) = match action {
             MirrorAction::Report {
                 repo,
                 path,
                 code,
                 message,
-            } => outcome.reports.push((repo, path, code, message)),
+            } => {
+                outcome.reports.push((repo, path, code, message));
+                continue;
+            }
             MirrorAction::Write {
                 repo,
                 path,
                 bytes,
                 reason,
-            } => {
-                let Some(root) = ws
-                    .repos
-                    .iter()
-                    .find(|r| r.name == repo)
-                    .map(|r| r.root.clone())
-                else {
-                    continue;
-                };
-                if dirty.get(repo.as_str()).is_some_and(|d| d.contains(&path)) {
-                    outcome.reports.push((
-                        Some(repo),
-                        path,
-                        "DIRTY_FILE",
-                        "the file has uncommitted changes: not written".into(),
-                    ));
-                    continue;
-                }
-                if !args.dry_run {
-                    let full = root.join(&path);
-                    let made = full
-                        .parent()
-                        .map_or(Ok(()), std::fs::create_dir_all)
-                        .and_then(|()| concord_workspace::write_atomic(&full, &bytes));
-                    if let Err(e) = made {
-                        outcome.failed.push(format!("{repo}:{path}: {e}"));
-                        continue;
-                    }
-                    new_marks.push((repo.clone(), path.clone(), super::sync::sha256_hex(&bytes)));
-                    changed
-                        .entry(repo.clone())
-                        .or_default()
-                        .insert(path.clone());
-                }
-                outcome.written.push((repo, path, reason.as_str()));
-            }
-            MirrorAction::Delete { repo, path } => {
-                let Some(root) = ws
-                    .repos
-                    .iter()
-                    .find(|r| r.name == repo)
-                    .map(|r| r.root.clone())
-                else {
-                    continue;
-                };
-                if !args.dry_run {
-                    if let Err(e) = std::fs::remove_file(root.join(&path)) {
-                        outcome
-                            .failed
-                            .push(format!("{repo}:{path}: cannot delete: {e}"));
-                        continue;
-                    }
-                    new_marks.push((repo.clone(), path.clone(), String::new()));
-                    changed
-                        .entry(repo.clone())
-                        .or_default()
-                        .insert(path.clone());
-                }
-                outcome.written.push((repo, path, "deleted"));
-            }
+            } => (repo, path, Some(bytes), reason.as_str()),
+            MirrorAction::Delete { repo, path } => (repo, path, None, "deleted"),
+        };
+        if dirty.get(repo.as_str()).is_some_and(|d| d.contains(&path)) {
+            outcome.reports.push((
+                Some(repo),
+                path,
+                "DIRTY_FILE",
+                "the file has uncommitted changes: not written".into(),
+            ));
+            continue;
         }
+        changes.entry(repo).or_default().push(Change {
+            path,
+            content,
+            reason,
+        });
     }
-    if args.dry_run {
-        return Ok(outcome);
-    }
-    for (repo, paths) in &changed {
+    let mut new_marks: Vec<Watermark> = Vec::new();
+    let now = concord_store::now_rfc3339();
+    for (repo, repo_changes) in changes {
         let Some(root) = ws
             .repos
             .iter()
-            .find(|r| &r.name == repo)
+            .find(|r| r.name == repo)
             .map(|r| r.root.clone())
         else {
             continue;
         };
-        let Ok(git) = concord_git::Repo::open(&root) else {
-            continue;
-        };
-        let paths: Vec<String> = paths.iter().cloned().collect();
-        let lines: Vec<String> = paths.iter().map(|p| format!("- {p}")).collect();
-        let message = format!(
-            "chore(concord): mirror {} document(s) [auto]\n\n{}\n",
-            paths.len(),
-            lines.join("\n")
-        );
-        match git.commit_paths(&paths, &message) {
-            Ok(_) => {
-                if let MirrorMode::Commit { push: true } = rule.mode
-                    && let Err(e) = git.push()
-                {
-                    outcome
-                        .failed
-                        .push(format!("{repo}: committed but the push failed: {e}"));
+        let (applied, problems) = if args.dry_run {
+            (
+                repo_changes.iter().map(|c| c.path.clone()).collect(),
+                Vec::new(),
+            )
+        } else {
+            match (&rule.mode, github) {
+                (
+                    MirrorMode::PullRequest {
+                        github_repos, base, ..
+                    },
+                    Some(github),
+                ) => {
+                    let target = ProposalTarget {
+                        repo: &repo,
+                        root: &root,
+                        github,
+                        github_repo: github_repos.get(&repo).map_or("", String::as_str),
+                        base,
+                        open_proposal: open_proposals.get(&repo).map(String::as_str),
+                    };
+                    let source = source_of(ws, rule, &docs, &repo, &repo_changes);
+                    match propose(&target, &source, &repo_changes) {
+                        Ok(Some(proposal)) => {
+                            new_marks.push(Watermark {
+                                source: format!("{PROPOSAL_MARK}{repo}"),
+                                position: proposal.mark.clone(),
+                                updated_at: now.clone(),
+                            });
+                            let paths = if proposal.pull.action == "unchanged" {
+                                BTreeSet::new()
+                            } else {
+                                repo_changes.iter().map(|c| c.path.clone()).collect()
+                            };
+                            outcome.pulls.push(proposal.pull);
+                            (paths, Vec::new())
+                        }
+                        Ok(None) => (BTreeSet::new(), Vec::new()),
+                        Err(problem) => (BTreeSet::new(), vec![problem]),
+                    }
                 }
+                (MirrorMode::Commit { push }, _) => commit(&root, &repo, &repo_changes, *push),
+                (MirrorMode::PullRequest { .. }, None) => (BTreeSet::new(), Vec::new()),
             }
-            Err(e) => outcome
-                .failed
-                .push(format!("{repo}: the commit failed: {e}")),
+        };
+        outcome.failed.extend(problems);
+        for change in repo_changes {
+            if !applied.contains(&change.path) {
+                continue;
+            }
+            if !args.dry_run {
+                let hash = change
+                    .content
+                    .as_deref()
+                    .map(super::sync::sha256_hex)
+                    .unwrap_or_default();
+                // Commit mode: the target holds exactly this now. Pull-request
+                // mode: earlier proposals may still be what it holds.
+                let mut hashes = vec![hash];
+                if pull_request {
+                    let key = (repo.clone(), change.path.clone());
+                    hashes.extend(proposed.get(&key).into_iter().flatten().cloned());
+                    hashes.dedup();
+                    hashes.truncate(PROPOSALS_KEPT);
+                }
+                new_marks.push(Watermark {
+                    source: written_mark(&repo, &change.path),
+                    position: if change.content.is_some() {
+                        hashes.join(" ")
+                    } else {
+                        String::new()
+                    },
+                    updated_at: now.clone(),
+                });
+            }
+            outcome
+                .written
+                .push((repo.clone(), change.path, change.reason));
         }
     }
-    let now = concord_store::now_rfc3339();
-    hub::with_store(ws, async |store| {
-        for (repo, path, sha) in &new_marks {
-            store
-                .set_watermark(&Watermark {
-                    source: written_mark(repo, path),
-                    position: sha.clone(),
-                    updated_at: now.clone(),
-                })
-                .await?;
-        }
-        Ok(())
-    })?;
+    if !new_marks.is_empty() {
+        hub::with_store(ws, async |store| {
+            for mark in &new_marks {
+                store.set_watermark(mark).await?;
+            }
+            Ok(())
+        })?;
+    }
     Ok(outcome)
+}
+
+/// Hub watermark naming the open proposal of a repo: `<branch> <tree id>`.
+const PROPOSAL_MARK: &str = "@mirror-pr:";
+
+/// One file of a repo's change set: new content, or `None` to delete it.
+struct Change {
+    path: String,
+    content: Option<Vec<u8>>,
+    reason: &'static str,
+}
+
+/// Commit mode: write the work tree, commit exactly those paths on the
+/// current branch, push if asked. The paths committed, and the problems.
+fn commit(
+    root: &std::path::Path,
+    repo: &str,
+    changes: &[Change],
+    push: bool,
+) -> (BTreeSet<String>, Vec<String>) {
+    let mut done = BTreeSet::new();
+    let mut problems = Vec::new();
+    for change in changes {
+        let full = root.join(&change.path);
+        let applied = match &change.content {
+            Some(bytes) => full
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| concord_workspace::write_atomic(&full, bytes)),
+            None => std::fs::remove_file(&full),
+        };
+        match applied {
+            Ok(()) => {
+                done.insert(change.path.clone());
+            }
+            Err(e) => problems.push(format!("{repo}:{}: {e}", change.path)),
+        }
+    }
+    if done.is_empty() {
+        return (done, problems);
+    }
+    let git = match concord_git::Repo::open(root) {
+        Ok(git) => git,
+        Err(e) => {
+            problems.push(format!("{repo}: {e}"));
+            return (BTreeSet::new(), problems);
+        }
+    };
+    let paths: Vec<String> = done.iter().cloned().collect();
+    if let Err(e) = git.commit_paths(&paths, &commit_message(&paths)) {
+        problems.push(format!("{repo}: the commit failed: {e}"));
+        return (BTreeSet::new(), problems);
+    }
+    if push && let Err(e) = git.push() {
+        problems.push(format!("{repo}: committed but the push failed: {e}"));
+    }
+    (done, problems)
+}
+
+fn commit_message(paths: &[String]) -> String {
+    let lines: Vec<String> = paths.iter().map(|p| format!("- {p}")).collect();
+    format!(
+        "chore(concord): mirror {} document(s) [auto]\n\n{}\n",
+        paths.len(),
+        lines.join("\n")
+    )
+}
+
+/// Where a repo's proposal goes.
+struct ProposalTarget<'a> {
+    repo: &'a str,
+    root: &'a std::path::Path,
+    github: &'a GitHub,
+    github_repo: &'a str,
+    base: &'a str,
+    /// The hub's mark of the last proposal: `<branch> <tree id>`.
+    open_proposal: Option<&'a str>,
+}
+
+struct Proposal {
+    pull: PullOutcome,
+    /// The new `<branch> <tree id>` mark.
+    mark: String,
+}
+
+/// The repos the changes come from and the short id of the first one's
+/// HEAD, for the branch name `concord/mirror/<source>-<sha>`.
+fn source_of(
+    ws: &Workspace,
+    rule: &Mirror,
+    docs: &[DocState],
+    target: &str,
+    changes: &[Change],
+) -> String {
+    let mut sources = BTreeSet::new();
+    for change in changes {
+        let Some(doc) = docs.iter().find(|d| d.path == change.path) else {
+            continue;
+        };
+        // The copy without marker that names its own repo is the owner's.
+        for (repo, copy) in &doc.copies {
+            let own = copy
+                .owner
+                .as_ref()
+                .and_then(|o| rule.owners.get(o))
+                .is_some_and(|i| ws.repos[*i].name == *repo);
+            if repo != target && own && !copy.has_marker {
+                sources.insert(repo.clone());
+            }
+        }
+    }
+    let first = sources
+        .iter()
+        .next()
+        .cloned()
+        .unwrap_or_else(|| target.to_string());
+    let sha = ws
+        .repos
+        .iter()
+        .find(|r| r.name == first)
+        .and_then(|r| concord_git::Repo::open(&r.root).ok())
+        .and_then(|g| g.head().ok().flatten())
+        .map(|h| h.chars().take(7).collect::<String>())
+        .unwrap_or_else(|| "unborn".into());
+    let names: Vec<&str> = sources.iter().map(String::as_str).collect();
+    let name = if names.is_empty() {
+        first.clone()
+    } else {
+        names.join("+")
+    };
+    format!("{name}-{sha}")
+}
+
+/// Pull-request mode: build the commit beside the work tree on the base
+/// branch, then push it and open a pull request, or add it to the open
+/// `concord/mirror/*` one (never a second one).
+/// `None` when the base branch already holds these mirrors (a proposal
+/// was merged and this clone has not caught up).
+fn propose(
+    target: &ProposalTarget<'_>,
+    source: &str,
+    changes: &[Change],
+) -> Result<Option<Proposal>, String> {
+    let ProposalTarget {
+        repo,
+        github,
+        github_repo,
+        base,
+        ..
+    } = *target;
+    let fail = |what: &str, e: &dyn std::fmt::Display| format!("{repo}: {what}: {e}");
+    let git = concord_git::Repo::open(target.root).map_err(|e| fail("cannot open", &e))?;
+    let remote = git
+        .default_remote()
+        .map_err(|e| fail("cannot read its remotes", &e))?
+        .ok_or_else(|| format!("{repo}: no remote to push the mirror branch to"))?;
+    // The proposal starts from the base branch as the remote has it.
+    let mut base_commit = None;
+    for rev in [
+        format!("refs/remotes/{remote}/{base}"),
+        format!("refs/heads/{base}"),
+        "HEAD".into(),
+    ] {
+        base_commit = git.resolve_commit(&rev).ok().flatten();
+        if base_commit.is_some() {
+            break;
+        }
+    }
+    let base_commit = base_commit.ok_or_else(|| format!("{repo}: no commit to start from"))?;
+    let paths: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
+    let message = commit_message(&paths);
+    let files: Vec<(String, Option<Vec<u8>>)> = changes
+        .iter()
+        .map(|c| (c.path.clone(), c.content.clone()))
+        .collect();
+    let commit = git
+        .commit_beside(&base_commit, &files, &message)
+        .map_err(|e| fail("cannot build the mirror commit", &e))?;
+    let title = format!(
+        "chore(concord): mirror {} document(s) from {source}",
+        paths.len()
+    );
+    let body = format!(
+        "Mirrored by `concord mirror` from their owner's copy; do not edit them here.\n\n{}\n",
+        paths
+            .iter()
+            .map(|p| format!("- `{p}`"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let pulls = github
+        .pulls(github_repo)
+        .map_err(|e| fail("cannot list pull requests", &e))?;
+    let open = pulls.iter().find(|p| {
+        p.state == "open" && p.head_ref.starts_with("concord/mirror/") && p.base_ref == base
+    });
+    let Some(commit) = commit else {
+        return Ok(None);
+    };
+    let tree = git
+        .tree_of(&commit)
+        .map_err(|e| fail("cannot read the commit", &e))?;
+    let outcome = |action, pull: &concord_trackers::github::Pull, branch: &str| Proposal {
+        pull: PullOutcome {
+            repo: repo.to_string(),
+            github_repo: github_repo.to_string(),
+            action,
+            number: pull.number,
+            url: pull.html_url.clone(),
+            branch: branch.to_string(),
+            documents: paths.len(),
+        },
+        mark: format!("{branch} {tree}"),
+    };
+    if let Some(open) = open {
+        let branch = open.head_ref.clone();
+        if target.open_proposal == Some(format!("{branch} {tree}").as_str()) {
+            return Ok(Some(outcome("unchanged", open, &branch)));
+        }
+        git.push_commit(&remote, &commit, &branch, true)
+            .map_err(|e| fail("cannot push the mirror branch", &e))?;
+        let pull = github
+            .update_pull(github_repo, open.number, &title, &body)
+            .map_err(|e| {
+                fail(
+                    &format!(
+                        "pushed {branch} but cannot update pull request #{}",
+                        open.number
+                    ),
+                    &e,
+                )
+            })?;
+        return Ok(Some(outcome("updated", &pull, &branch)));
+    }
+    let branch = format!("concord/mirror/{source}");
+    // The branch is concord's by its name: an old one is replaced.
+    git.push_commit(&remote, &commit, &branch, true)
+        .map_err(|e| fail("cannot push the mirror branch", &e))?;
+    let new = NewPull {
+        title,
+        head: branch.clone(),
+        base: base.to_string(),
+        body,
+    };
+    let pull = github.create_pull(github_repo, &new).map_err(|e| {
+        fail(
+            &format!("pushed {branch} but cannot open a pull request"),
+            &e,
+        )
+    })?;
+    Ok(Some(outcome("opened", &pull, &branch)))
 }
