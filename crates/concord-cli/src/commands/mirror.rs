@@ -20,6 +20,11 @@ pub struct Args {
     /// Show what would be written; write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Read every copy in the whole tree. Every run already does: reading
+    /// whole trees is what makes a change any number of commits behind,
+    /// or a never-mirrored file, impossible to miss.
+    #[arg(long)]
+    full: bool,
     /// Overwrite (or delete) mirrors that were edited by hand.
     #[arg(long)]
     force: bool,
