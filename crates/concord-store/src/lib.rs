@@ -9,6 +9,7 @@
 
 mod migrations;
 mod records;
+mod serve;
 mod store;
 mod transfer;
 
@@ -16,6 +17,7 @@ pub use records::{
     Base, CheckSnapshot, CitationAnswer, HubValue, JournalEntry, JournalKind, ObservationRecord,
     PendingWrite, ReleaseStep, ReleaseTrain, RunRecord, ValueChange, Watermark, WrittenStatus,
 };
+pub use serve::{ApiToken, ItemFilter, JournalFilter};
 pub use store::{Backend, Store, redact_url};
 pub use transfer::{ExportSummary, ImportSummary, now_rfc3339};
 

@@ -38,6 +38,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_release_trains.sql"),
         include_str!("../migrations/postgres/0007_release_trains.sql"),
     ),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_serve.sql"),
+        include_str!("../migrations/postgres/0008_serve.sql"),
+    ),
 ];
 
 pub(crate) fn latest() -> i64 {

@@ -3,8 +3,9 @@
 //! its own (so tests run in parallel).
 
 use concord_store::{
-    Base, CheckSnapshot, CitationAnswer, JournalEntry, JournalKind, ObservationRecord, ReleaseStep,
-    ReleaseTrain, RunRecord, Store, StoreError, ValueChange, Watermark,
+    ApiToken, Base, CheckSnapshot, CitationAnswer, ItemFilter, JournalEntry, JournalFilter,
+    JournalKind, ObservationRecord, ReleaseStep, ReleaseTrain, RunRecord, Store, StoreError,
+    ValueChange, Watermark,
 };
 use sqlx::postgres::PgConnectOptions;
 use std::str::FromStr;
@@ -242,10 +243,10 @@ async fn fresh_like(hub: &TestHub) -> TestHub {
 }
 
 both!(migrations_are_idempotent, |hub| {
-    assert_eq!(hub.store.schema_version().await.unwrap(), 7);
+    assert_eq!(hub.store.schema_version().await.unwrap(), 8);
     assert_eq!(hub.store.migrate().await.unwrap(), 0);
     let again = hub.reopen.open().await;
-    assert_eq!(again.schema_version().await.unwrap(), 7);
+    assert_eq!(again.schema_version().await.unwrap(), 8);
     again.close().await;
 });
 
@@ -263,7 +264,7 @@ both!(a_newer_hub_is_refused, |hub| {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                known: 7,
+                known: 8,
                 ..
             }
         ),
@@ -1388,4 +1389,148 @@ both!(recent_journal_is_newest_first_and_limited, |hub| {
     let keys: Vec<&str> = recent.iter().map(|e| e.key.as_str()).collect();
     assert_eq!(keys, ["K4", "K3", "K2"]);
     assert!(store.recent_journal(0).await.unwrap().is_empty());
+});
+
+both!(serve_reads_page_filter_and_count_items, |hub| {
+    let store = &hub.store;
+    // Hub: K-00000..K-00005; K-00001 and K-00004 are done, the rest todo.
+    for i in 0..6 {
+        let to = if i % 3 == 1 { "done" } else { "todo" };
+        store
+            .set_hub_value(&change(&format!("K-{i:05}"), 0, None, to))
+            .await
+            .unwrap();
+    }
+    // Sources agree with the hub except K-00002 (src2 says done).
+    let rows: Vec<ObservationRecord> = (0..6)
+        .map(|i| observation(i, if i % 3 == 1 || i == 2 { "done" } else { "todo" }))
+        .collect();
+    store.record_observations(&rows).await.unwrap();
+
+    let page = |status: Option<&str>, drift: Option<bool>, after: Option<&str>, limit| {
+        let filter = ItemFilter {
+            status: status.map(Into::into),
+            source: None,
+            drift,
+            after: after.map(Into::into),
+            limit,
+        };
+        async move {
+            store
+                .item_page(&filter)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|v| v.key)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        page(Some("done"), None, None, 10).await,
+        ["K-00001", "K-00004"]
+    );
+    assert_eq!(page(None, Some(true), None, 10).await, ["K-00002"]);
+    assert_eq!(page(None, None, None, 2).await, ["K-00000", "K-00001"]);
+    assert_eq!(
+        page(None, None, Some("K-00001"), 2).await,
+        ["K-00002", "K-00003"]
+    );
+    assert_eq!(
+        page(None, Some(false), Some("K-00003"), 10).await,
+        ["K-00004", "K-00005"]
+    );
+    let by_source = store
+        .item_page(&ItemFilter {
+            source: Some("src1".into()),
+            limit: 10,
+            ..ItemFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_source.len(), 2, "K-00001 and K-00004 are src1's");
+    // A filter value is bound, never spliced into the SQL.
+    assert!(page(Some("x' OR '1'='1"), None, None, 10).await.is_empty());
+
+    assert_eq!(store.item_totals().await.unwrap(), (6, 1));
+    let counts = store.status_counts().await.unwrap();
+    assert!(
+        counts.contains(&("hub".into(), Some("done".into()), 2)),
+        "{counts:?}"
+    );
+    assert!(
+        counts.contains(&("hub".into(), Some("todo".into()), 4)),
+        "{counts:?}"
+    );
+    assert!(
+        counts.contains(&("src2".into(), Some("done".into()), 1)),
+        "{counts:?}"
+    );
+
+    // The journal, newest first, filtered and paged by id.
+    let all = store
+        .journal_page(&JournalFilter {
+            limit: 100,
+            ..JournalFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 6);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id));
+    let one = store
+        .journal_page(&JournalFilter {
+            key: Some("K-00003".into()),
+            source: Some("hub".into()),
+            actor: Some("tester@host".into()),
+            limit: 10,
+            ..JournalFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    let older = store
+        .journal_page(&JournalFilter {
+            before: Some(all[1].id),
+            limit: 2,
+            ..JournalFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        older.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [all[2].id, all[3].id]
+    );
+    store.ping().await.unwrap();
+});
+
+both!(api_tokens_keep_only_hashes_and_revoke_by_name, |hub| {
+    let store = &hub.store;
+    let token = ApiToken {
+        name: "ci".into(),
+        hash: "ab".repeat(32),
+        read_only: true,
+        created_at: "2026-11-25T00:00:00Z".into(),
+        revoked_at: None,
+    };
+    store.create_api_token(&token).await.unwrap();
+    assert!(
+        store.create_api_token(&token).await.is_err(),
+        "names are unique"
+    );
+    assert_eq!(store.api_tokens().await.unwrap(), [token.clone()]);
+    assert!(
+        store
+            .revoke_api_token("ci", "2026-11-25T01:00:00Z")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.revoke_api_token("ci", "later").await.unwrap(),
+        "once"
+    );
+    assert!(!store.revoke_api_token("nobody", "later").await.unwrap());
+    let listed = store.api_tokens().await.unwrap();
+    assert_eq!(
+        listed[0].revoked_at.as_deref(),
+        Some("2026-11-25T01:00:00Z")
+    );
 });
