@@ -76,6 +76,8 @@ enum Command {
     Summary(commands::summary::Args),
     /// Mirror owned documents from their owner repo into the others.
     Mirror(commands::mirror::Args),
+    /// Serve the hub over HTTP: JSON API, webhooks, scheduled syncs, the control room.
+    Serve(commands::serve::Args),
     /// Manage the hub: migrate, export, import.
     #[command(subcommand)]
     Hub(commands::hub::Command),
@@ -160,6 +162,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Ship(args) => commands::ship::run(&workspace, &args)?,
         Command::Summary(args) => commands::summary::run(&workspace, &args)?,
         Command::Mirror(args) => commands::mirror::run(&workspace, &args)?,
+        Command::Serve(args) => commands::serve::run(&workspace, &args)?,
     };
     Ok(outcome)
 }

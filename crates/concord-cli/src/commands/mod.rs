@@ -7,6 +7,7 @@ pub mod hub;
 pub mod log;
 pub mod mirror;
 pub mod scan;
+pub mod serve;
 pub mod set;
 pub mod ship;
 pub mod status;

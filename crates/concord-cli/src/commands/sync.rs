@@ -754,7 +754,11 @@ async fn apply(
     planned: &Planned,
     gates: &BTreeMap<String, RepoGate>,
 ) -> Result<Report, Failure> {
-    let run_id = hub::new_run_id();
+    // `concord serve` names the run it started, so its API can point at it.
+    let run_id = std::env::var("CONCORD_RUN_ID")
+        .ok()
+        .filter(|id| !id.is_empty() && id.len() <= 64)
+        .unwrap_or_else(hub::new_run_id);
     let actor = hub::actor(ws);
     let observed: HashMap<(&str, &str), &Observation> = planned
         .report

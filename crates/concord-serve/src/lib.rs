@@ -1,0 +1,137 @@
+//! `concord serve`: the hub over HTTP. A JSON API under `/api/v1` (with
+//! its OpenAPI document), bearer-token auth, signed webhooks that trigger
+//! syncs, a scheduler for safety-net runs, and the control-room page.
+//!
+//! Jobs (sync, mirror, check snapshots, set, log, explain) run the
+//! `concord` binary itself as a child process: the server never holds a
+//! work tree lock longer than a job, and a job's failure cannot take the
+//! server down.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod jobs;
+pub mod openapi;
+pub mod page;
+pub mod schedule;
+pub mod server;
+
+use schedule::{Clock, Job, Schedule, Scheduler, Timestamp};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything `concord serve` is started with.
+pub struct Options {
+    pub bind: SocketAddr,
+    pub settings: server::Settings,
+    pub runner: jobs::Runner,
+    /// Scheduled safety-net jobs: (kind, schedule).
+    pub schedules: Vec<(jobs::JobKind, Schedule)>,
+    pub clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Hub watermark of a scheduled job's last start, so a restart does not
+/// run every job again.
+fn last_run_mark(job: &str) -> String {
+    format!("@serve:last-run:{job}")
+}
+
+/// Serve until `shutdown` resolves. `ready` gets the bound address (the
+/// port may have been 0).
+pub async fn run(
+    store: concord_store::Store,
+    options: Options,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let listener = tokio::net::TcpListener::bind(options.bind)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: options.bind,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(ServeError::Serve)?;
+    let jobs = jobs::Jobs::new(options.runner);
+    tokio::spawn(jobs.clone().work());
+    let view: server::ScheduleView = Arc::default();
+    tokio::spawn(drive_schedule(
+        store.clone(),
+        jobs.clone(),
+        options.schedules,
+        options.clock,
+        view.clone(),
+    ));
+    let app = server::App::new(store, jobs, options.settings, view);
+    ready(addr);
+    axum::serve(listener, server::router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServeError::Serve)
+}
+
+/// The scheduler's imperative shell: wake at least every second, submit
+/// what is due (a job still waiting is joined, never doubled), remember
+/// each start in the hub.
+async fn drive_schedule(
+    store: concord_store::Store,
+    jobs: jobs::Jobs,
+    schedules: Vec<(jobs::JobKind, Schedule)>,
+    clock: Arc<dyn Clock>,
+    view: server::ScheduleView,
+) {
+    let mut scheduler = Scheduler::new();
+    for (kind, schedule) in schedules {
+        let last = store
+            .watermark(&last_run_mark(kind.as_str()))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|m| Timestamp::parse_rfc3339(&m.position).ok());
+        let _ = scheduler.add(Job::new(kind.as_str(), schedule).with_last_run(last));
+    }
+    loop {
+        let now = clock.now();
+        for name in scheduler.due_jobs(now) {
+            if let Some(kind) = jobs::JobKind::parse(&name) {
+                jobs.submit(kind, &[], "schedule");
+            }
+            scheduler.finished(&name, now);
+            let _ = store
+                .set_watermark(&concord_store::Watermark {
+                    source: last_run_mark(&name),
+                    position: now.to_rfc3339(),
+                    updated_at: now.to_rfc3339(),
+                })
+                .await;
+        }
+        if let Ok(mut shown) = view.lock() {
+            *shown = scheduler
+                .status(now)
+                .into_iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "job": s.name,
+                        "every": s.schedule,
+                        "last_run": s.last_run,
+                        "next_run": s.next_run,
+                    })
+                })
+                .collect();
+        }
+        let wait = scheduler
+            .next_wake(now)
+            .map_or(Duration::from_secs(1), |t| t.saturating_duration_since(now));
+        tokio::time::sleep(wait.min(Duration::from_secs(1))).await;
+    }
+}

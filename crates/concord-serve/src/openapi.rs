@@ -1,0 +1,229 @@
+//! The OpenAPI 3.1 document served at `/api/v1/openapi.json`. Written by
+//! hand from [`OPERATIONS`]; a test requests every operation against the
+//! running server, so a route missing from either side fails it.
+
+use serde_json::{Map, Value, json};
+
+/// One documented operation.
+pub struct Operation {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// Needs a token that may write (else: a read, public with `--public-read`).
+    pub write: bool,
+    /// Query parameters (all optional strings unless named `limit`/`before`).
+    pub query: &'static [&'static str],
+    /// A JSON request body schema, if any.
+    pub body: Option<fn() -> Value>,
+    /// Success status.
+    pub status: u16,
+}
+
+const fn read(
+    path: &'static str,
+    summary: &'static str,
+    query: &'static [&'static str],
+) -> Operation {
+    Operation {
+        method: "get",
+        path,
+        summary,
+        write: false,
+        query,
+        body: None,
+        status: 200,
+    }
+}
+
+fn sync_body() -> Value {
+    json!({"type": "object", "additionalProperties": false, "properties": {
+        "source": {"type": "string", "description": "write only to this source (`concord sync --only`)"},
+        "full": {"type": "boolean", "description": "read every file, whatever the watermarks say"}
+    }})
+}
+
+fn status_body() -> Value {
+    json!({"type": "object", "required": ["status"], "additionalProperties": false, "properties": {
+        "status": {"type": "string"},
+        "note": {"type": "string"},
+        "force": {"type": "boolean", "description": "allow a lower-ranked status (a reopen)"}
+    }})
+}
+
+fn event_body() -> Value {
+    json!({"type": "object", "required": ["event_type"], "additionalProperties": false, "properties": {
+        "event_type": {"type": "string"},
+        "phase": {"type": "string"},
+        "summary": {"type": "string"},
+        "artifacts": {"type": "array", "items": {"type": "string"}}
+    }})
+}
+
+pub const OPERATIONS: &[Operation] = &[
+    read(
+        "/api/v1/health",
+        "Liveness: the server and its database answer (503 when the database is away)",
+        &[],
+    ),
+    read("/api/v1/openapi.json", "This document", &[]),
+    read(
+        "/api/v1/summary",
+        "Everything the control room shows: counts, drift, findings over time, runs, events, schedule",
+        &[],
+    ),
+    read(
+        "/api/v1/items",
+        "Items the hub knows, by key; `next` is the cursor for `after`",
+        &["status", "source", "drift", "after", "limit"],
+    ),
+    read(
+        "/api/v1/items/{key}",
+        "One item: the hub's value, every source's, the bases and its journal",
+        &[],
+    ),
+    read(
+        "/api/v1/items/{key}/history",
+        "The item's journal, oldest first (`concord history`)",
+        &[],
+    ),
+    read(
+        "/api/v1/items/{key}/explain",
+        "Every decision for the item, with its reason (`concord explain`)",
+        &[],
+    ),
+    Operation {
+        method: "post",
+        path: "/api/v1/items/{key}/events",
+        summary: "Log an event for the item (`concord log`)",
+        write: true,
+        query: &[],
+        body: Some(event_body),
+        status: 200,
+    },
+    Operation {
+        method: "put",
+        path: "/api/v1/items/{key}/status",
+        summary: "Set the item's status in the hub (`concord set`); 409 when refused as a regression",
+        write: true,
+        query: &[],
+        body: Some(status_body),
+        status: 200,
+    },
+    read(
+        "/api/v1/runs",
+        "Recent runs recorded in the hub, newest first, with outcome and duration",
+        &["limit"],
+    ),
+    read(
+        "/api/v1/jobs",
+        "Jobs this server queued or ran (syncs, mirror runs, check snapshots), newest first",
+        &[],
+    ),
+    read(
+        "/api/v1/jobs/{id}",
+        "One job, with the command's JSON output when it finished",
+        &[],
+    ),
+    Operation {
+        method: "post",
+        path: "/api/v1/sync",
+        summary: "Sync now; returns the run id. Runs never overlap: a request while one waits joins it",
+        write: true,
+        query: &[],
+        body: Some(sync_body),
+        status: 202,
+    },
+    read(
+        "/api/v1/journal",
+        "The journal across repositories, newest first; `next_before` pages",
+        &["key", "source", "actor", "before", "limit"],
+    ),
+    read(
+        "/api/v1/snapshots",
+        "Check snapshots with findings by severity, oldest first",
+        &[],
+    ),
+    read(
+        "/api/v1/snapshots/{id}",
+        "One check snapshot with its findings",
+        &[],
+    ),
+    read(
+        "/api/v1/mirrors",
+        "Mirror runs and open mirror proposals",
+        &[],
+    ),
+    read("/api/v1/trains", "Release trains", &[]),
+    read(
+        "/api/v1/schedule",
+        "Scheduled jobs with their last and next run",
+        &[],
+    ),
+    read(
+        "/api/v1/stream",
+        "Server-sent events: `run-finished` when a job ends",
+        &[],
+    ),
+];
+
+/// The document, as served.
+pub fn document() -> Value {
+    let mut paths: Map<String, Value> = Map::new();
+    for op in OPERATIONS {
+        let mut parameters: Vec<Value> = op
+            .path
+            .split('/')
+            .filter_map(|part| part.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| {
+                json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"},
+                       "description": if name == "key" { "the item key, percent-encoded as one segment (`/` as %2F)" } else { "" }})
+            })
+            .collect();
+        for name in op.query {
+            let schema = match *name {
+                "limit" | "before" => json!({"type": "integer"}),
+                "drift" => json!({"type": "boolean"}),
+                _ => json!({"type": "string"}),
+            };
+            parameters
+                .push(json!({"name": name, "in": "query", "required": false, "schema": schema}));
+        }
+        let mut operation = json!({
+            "summary": op.summary,
+            "parameters": parameters,
+            "responses": {
+                op.status.to_string(): {"description": "success", "content": {"application/json": {}}},
+                "400": {"$ref": "#/components/responses/Error"},
+                "401": {"$ref": "#/components/responses/Error"},
+                "503": {"$ref": "#/components/responses/Error"},
+            },
+            "security": if op.write || op.path.ends_with("/health") || op.path.ends_with("/openapi.json") {
+                if op.write { json!([{"bearer": []}]) } else { json!([]) }
+            } else {
+                json!([{"bearer": []}, {}])
+            },
+        });
+        if let Some(body) = op.body {
+            operation["requestBody"] = json!({"required": !op.path.ends_with("/sync"), "content": {"application/json": {"schema": body()}}});
+        }
+        let entry = paths
+            .entry(op.path.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        entry[op.method] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "concord serve",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The concord hub over HTTP. Reads need a bearer token unless the server runs with --public-read; writes need a token that is not read-only. Webhooks (/hooks/github, /hooks/{name}) authenticate by signature or shared secret instead.",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"error": {"type": "object", "properties": {
+                    "status": {"type": "integer"}, "message": {"type": "string"}}}}}}}}},
+        },
+    })
+}

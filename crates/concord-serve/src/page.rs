@@ -1,0 +1,1939 @@
+//! The control room: server-rendered HTML for `/` and `/items/{key}`, plus
+//! the small stylesheet and script served under `/static/`.
+//!
+//! Everything here is a pure function of the JSON the API returns (the
+//! `serde_json::Value`s of `/api/v1/summary` and `/api/v1/items/{key}`), so
+//! the page and the API cannot disagree. The pages work without JavaScript;
+//! the script only adds live refresh and client-side journal filters.
+//!
+//! Hooks for browser tests (stable across releases):
+//! - `#items-total`, `#drifting-total` (with `data-count`);
+//! - `#counts`: one cell per source and status,
+//!   `<td data-count-source="hub" data-status="done" data-count="7">`; a status
+//!   that a source does not report is rendered as `0` (`class="zero"`); the
+//!   per-source total is `<td data-total-source="hub">` (deliberately not a
+//!   `data-count-source` cell);
+//! - `#drift`: `<tr class="drift-row" data-key=…>` with a `.reason` cell;
+//! - `#findings-chart`: an inline SVG with one `<g class="snapshot"
+//!   data-snapshot=…>` per snapshot (or `.empty`);
+//! - `#runs`: `<tr class="run" data-run-id=… data-outcome=…>`;
+//! - `#journal`: `<tr class="event" data-key data-source data-actor>`;
+//! - item links: `<a class="item-link" href="/items/{percent-encoded key}">`;
+//! - item page: `#hub`, `#sources`, `#history` (`<tr class="history-row">` in
+//!   the order given), `#explain` (a `<pre>`).
+//!
+//! Missing or `null` fields render as "—".
+
+use serde_json::{Map, Value};
+use std::fmt::Write as _;
+
+/// Where [`SCRIPT`] is served.
+pub const SCRIPT_PATH: &str = "/static/control-room.js";
+/// Where [`STYLE`] is served.
+pub const STYLE_PATH: &str = "/static/control-room.css";
+/// What the script polls when server-sent events are unavailable.
+pub const SUMMARY_URL: &str = "/api/v1/summary";
+/// The server-sent event stream the script listens to (`run-finished`).
+pub const STREAM_URL: &str = "/api/v1/stream";
+
+/// Rendered for a missing or `null` value.
+const MISSING: &str = "—";
+
+/// Statuses in workflow order; other statuses follow alphabetically.
+const STATUS_ORDER: &[&str] = &["todo", "in_progress", "blocked", "done", "cancelled"];
+/// Severities, most severe first; always shown in the chart legend.
+const SEVERITY_ORDER: &[&str] = &["error", "warning", "info"];
+
+// ---------------------------------------------------------------------------
+// escaping and encoding
+
+/// Escapes text for HTML element content and (double- or single-quoted)
+/// attribute values: `&`, `<`, `>`, `"` and `'`.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes every byte of the UTF-8 form of `s` outside the RFC 3986
+/// unreserved set (`A-Z a-z 0-9 - . _ ~`); `/` becomes `%2F`, so the result
+/// is one path segment.
+pub fn encode_component(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+    }
+    out
+}
+
+/// The page of one item: `/items/{percent-encoded key}` (not HTML-escaped;
+/// it contains only URL-safe characters).
+pub fn item_href(key: &str) -> String {
+    format!("/items/{}", encode_component(key))
+}
+
+// ---------------------------------------------------------------------------
+// reading values
+
+/// A scalar as plain (unescaped) text; `None` for missing, `null`, arrays
+/// and objects.
+fn scalar(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// Any value as escaped text: scalars as themselves, arrays and objects as
+/// compact JSON, missing or `null` as "—".
+fn text(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => MISSING.to_owned(),
+        Some(v @ (Value::Array(_) | Value::Object(_))) => escape_html(&v.to_string()),
+        Some(v) => escape_html(&scalar(Some(v)).unwrap_or_default()),
+    }
+}
+
+/// An escaped attribute value (empty when missing).
+fn attr(v: Option<&Value>) -> String {
+    escape_html(&scalar(v).unwrap_or_default())
+}
+
+fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    v.get(name)
+}
+
+fn array<'a>(v: &'a Value, name: &str) -> &'a [Value] {
+    v.get(name)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// A non-negative count as `f64` (for charts); 0 when not a number.
+fn count_f64(v: Option<&Value>) -> f64 {
+    v.and_then(Value::as_f64)
+        .filter(|n| n.is_finite() && *n > 0.0)
+        .unwrap_or(0.0)
+}
+
+/// Keys of several objects: the `preferred` ones first (in that order, and
+/// only if present unless `always`), then the rest alphabetically.
+fn ordered_keys<'a>(
+    maps: impl Iterator<Item = &'a Map<String, Value>>,
+    preferred: &[&str],
+    always: bool,
+) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for m in maps {
+        seen.extend(m.keys().cloned());
+    }
+    let mut out: Vec<String> = preferred
+        .iter()
+        .filter(|p| always || seen.contains(**p))
+        .map(|p| (*p).to_owned())
+        .collect();
+    out.extend(
+        seen.into_iter()
+            .filter(|k| !preferred.contains(&k.as_str())),
+    );
+    out
+}
+
+// ---------------------------------------------------------------------------
+// small fragments
+
+/// A link to an item's page, or "—" without a key.
+fn item_link(key: Option<&Value>) -> String {
+    match scalar(key) {
+        Some(k) => format!(
+            r#"<a class="item-link" href="{}">{}</a>"#,
+            escape_html(&item_href(&k)),
+            escape_html(&k)
+        ),
+        None => MISSING.to_owned(),
+    }
+}
+
+/// A timestamp as `<time>`, or "—".
+fn time(v: Option<&Value>) -> String {
+    match scalar(v) {
+        Some(t) => {
+            let t = escape_html(&t);
+            format!(r#"<time datetime="{t}">{t}</time>"#)
+        }
+        None => MISSING.to_owned(),
+    }
+}
+
+/// A status value as a badge (colour by `data-status-value`), or "—".
+fn status_badge(v: Option<&Value>) -> String {
+    match scalar(v) {
+        Some(s) => {
+            let s = escape_html(&s);
+            format!(r#"<span class="status" data-status-value="{s}">{s}</span>"#)
+        }
+        None => MISSING.to_owned(),
+    }
+}
+
+fn empty(message: &str) -> String {
+    format!(r#"<p class="empty">{message}</p>"#)
+}
+
+/// `1234` → "1.2 s"; `850` → "850 ms"; `125000` → "2 min 05 s".
+fn duration(ms: Option<&Value>) -> String {
+    let Some(ms) = ms
+        .and_then(Value::as_f64)
+        .filter(|n| n.is_finite() && *n >= 0.0)
+    else {
+        return MISSING.to_owned();
+    };
+    if ms < 1000.0 {
+        return format!("{ms:.0} ms");
+    }
+    let secs = ms / 1000.0;
+    if secs < 60.0 {
+        return format!("{secs:.1} s");
+    }
+    // Whole seconds from here on; truncation of the fraction is intended.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let secs = secs.round() as u64;
+    if secs < 3600 {
+        format!("{} min {:02} s", secs / 60, secs % 60)
+    } else {
+        format!("{} h {:02} min", secs / 3600, (secs % 3600) / 60)
+    }
+}
+
+/// Marks the newest run, so the poller can tell when a run started or
+/// finished: `"{id}@{finished_at}"` (empty parts when missing). The script
+/// computes the same string from `/api/v1/summary`.
+fn run_marker(runs: &[Value]) -> String {
+    let Some(run) = runs.first() else {
+        return String::new();
+    };
+    let id = match field(run, "id") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let finished = field(run, "finished_at")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    format!("{id}@{finished}")
+}
+
+/// The document around a page's `<main>`.
+fn layout(title: &str, body_attrs: &str, header: &str, main: &str, with_script: bool) -> String {
+    let script = if with_script {
+        format!(r#"<script src="{SCRIPT_PATH}" defer></script>"#)
+    } else {
+        String::new()
+    };
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>{title}</title>
+<link rel="stylesheet" href="{STYLE_PATH}">
+{script}
+</head>
+<body{body_attrs}>
+<header class="top">
+{header}
+</header>
+<main>
+{main}
+</main>
+<footer class="bottom"><p>concord control room · <a href="/">overview</a></p></footer>
+</body>
+</html>
+"#
+    )
+}
+
+// ---------------------------------------------------------------------------
+// the control room
+
+/// The control room of one workspace, from the JSON of `/api/v1/summary`.
+pub fn control_room(summary: &Value, workspace: &str) -> String {
+    let ws = escape_html(workspace);
+    let runs = array(summary, "runs");
+    let drift = array(summary, "drift");
+
+    let drifting = match field(summary, "drifting") {
+        Some(v @ Value::Number(_)) => v.clone(),
+        Some(Value::Null) | None if field(summary, "drift").is_some() => Value::from(drift.len()),
+        other => other.cloned().unwrap_or(Value::Null),
+    };
+    let header = format!(
+        r##"<h1><span class="workspace">{ws}</span> <span class="subtitle">control room</span></h1>
+<p class="totals"><span class="total">items <strong id="items-total" data-count="{items_attr}">{items}</strong></span> <span class="total">drifting <strong id="drifting-total" data-count="{drifting_attr}">{drifting_text}</strong></span> <span id="live-status" class="live" aria-live="polite" hidden></span></p>
+<nav class="sections"><a href="#counts">counts</a> <a href="#drift">drift</a> <a href="#findings-chart">findings</a> <a href="#runs">runs</a> <a href="#journal">journal</a> <a href="#schedule">schedule</a></nav>"##,
+        items_attr = attr(field(summary, "items")),
+        items = text(field(summary, "items")),
+        drifting_attr = attr(Some(&drifting)),
+        drifting_text = text(Some(&drifting)),
+    );
+
+    let main = [
+        counts_section(array(summary, "by_source")),
+        drift_section(drift, drifting.as_u64()),
+        findings_section(array(summary, "findings")),
+        runs_section(runs),
+        journal_section(array(summary, "events")),
+        schedule_section(array(summary, "schedule")),
+    ]
+    .join("\n");
+
+    let body_attrs = format!(
+        r#" data-page="control-room" data-workspace="{ws}" data-run-marker="{}" data-summary-url="{SUMMARY_URL}" data-stream-url="{STREAM_URL}""#,
+        escape_html(&run_marker(runs))
+    );
+    layout(
+        &format!("{ws} · concord control room"),
+        &body_attrs,
+        &header,
+        &main,
+        true,
+    )
+}
+
+fn counts_section(by_source: &[Value]) -> String {
+    let mut s =
+        String::from(r#"<section id="counts" class="panel"><h2>Items by status, per source</h2>"#);
+    let maps: Vec<Option<&Map<String, Value>>> = by_source
+        .iter()
+        .map(|src| field(src, "by_status").and_then(Value::as_object))
+        .collect();
+    let statuses = ordered_keys(maps.iter().flatten().copied(), STATUS_ORDER, false);
+    if by_source.is_empty() {
+        s.push_str(&empty(
+            "no sources reported yet — run <code>concord sync</code>",
+        ));
+        s.push_str("</section>");
+        return s;
+    }
+    s.push_str(
+        r#"<div class="scroll"><table class="counts"><thead><tr><th scope="col">source</th>"#,
+    );
+    for st in &statuses {
+        let st = escape_html(st);
+        let _ = write!(s, r#"<th scope="col" data-status-value="{st}">{st}</th>"#);
+    }
+    s.push_str(r#"<th scope="col">total</th></tr></thead><tbody>"#);
+    for (src, map) in by_source.iter().zip(&maps) {
+        let name = attr(field(src, "source"));
+        let _ = write!(
+            s,
+            r#"<tr data-source="{name}"><th scope="row">{}</th>"#,
+            text(field(src, "source"))
+        );
+        let mut total: u64 = 0;
+        let mut total_known = map.is_some();
+        for st in &statuses {
+            let st_attr = escape_html(st);
+            match map.and_then(|m| m.get(st.as_str())) {
+                None => {
+                    let _ = write!(
+                        s,
+                        r#"<td class="num zero" data-count-source="{name}" data-status="{st_attr}" data-count="0">0</td>"#
+                    );
+                }
+                Some(v) => match v.as_u64() {
+                    Some(n) => {
+                        total = total.saturating_add(n);
+                        let _ = write!(
+                            s,
+                            r#"<td class="num" data-count-source="{name}" data-status="{st_attr}" data-count="{n}">{n}</td>"#
+                        );
+                    }
+                    None => {
+                        total_known = false;
+                        let _ = write!(
+                            s,
+                            r#"<td class="num" data-count-source="{name}" data-status="{st_attr}">{}</td>"#,
+                            text(Some(v))
+                        );
+                    }
+                },
+            }
+        }
+        if total_known {
+            let _ = write!(
+                s,
+                r#"<td class="num total" data-total-source="{name}" data-count="{total}">{total}</td></tr>"#
+            );
+        } else {
+            let _ = write!(
+                s,
+                r#"<td class="num total" data-total-source="{name}">{MISSING}</td></tr>"#
+            );
+        }
+    }
+    s.push_str("</tbody></table></div></section>");
+    s
+}
+
+fn drift_section(drift: &[Value], drifting: Option<u64>) -> String {
+    let shown = drift.len() as u64;
+    let total = drifting.unwrap_or(shown).max(shown);
+    let mut s = format!(
+        r#"<section id="drift" class="panel"><h2>Drift <span class="count">{total}</span></h2><p class="hint">Items whose sources disagree, with the reason the last sync gave.</p>"#
+    );
+    if total > shown {
+        let _ = write!(
+            s,
+            r#"<p class="hint" id="drift-truncated">showing the first {shown} of {total}</p>"#
+        );
+    }
+    if drift.is_empty() {
+        s.push_str(&empty("no drift — all sources agree"));
+        s.push_str("</section>");
+        return s;
+    }
+    s.push_str(r#"<div class="scroll"><table class="drift"><thead><tr><th scope="col">item</th><th scope="col">hub</th><th scope="col">sources</th><th scope="col">reason</th></tr></thead><tbody>"#);
+    for d in drift {
+        let _ = write!(
+            s,
+            r#"<tr class="drift-row" data-key="{}"><td class="key">{}</td><td data-source="hub">{}</td><td>{}</td><td class="reason">{}</td></tr>"#,
+            attr(field(d, "key")),
+            item_link(field(d, "key")),
+            status_badge(field(d, "hub")),
+            source_values(field(d, "values")),
+            text(field(d, "reason")),
+        );
+    }
+    s.push_str("</tbody></table></div></section>");
+    s
+}
+
+/// `{"workplans": "todo", …}` (or `[{"source":…, "status":…}]`) as a list.
+fn source_values(v: Option<&Value>) -> String {
+    let pairs: Vec<(Option<String>, Option<&Value>)> = match v {
+        Some(Value::Object(m)) => m.iter().map(|(k, v)| (Some(k.clone()), Some(v))).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|e| {
+                (
+                    scalar(field(e, "source")),
+                    field(e, "status").or_else(|| field(e, "value")),
+                )
+            })
+            .collect(),
+        None | Some(Value::Null) => return MISSING.to_owned(),
+        Some(other) => return text(Some(other)),
+    };
+    if pairs.is_empty() {
+        return MISSING.to_owned();
+    }
+    let mut s = String::from(r#"<ul class="values">"#);
+    for (src, val) in pairs {
+        let (src_attr, src_text) = match &src {
+            Some(name) => (escape_html(name), escape_html(name)),
+            None => (String::new(), MISSING.to_owned()),
+        };
+        let _ = write!(
+            s,
+            r#"<li data-source="{src_attr}"><span class="source">{src_text}</span> {}</li>"#,
+            status_badge(val)
+        );
+    }
+    s.push_str("</ul>");
+    s
+}
+
+// ---------------------------------------------------------------------------
+// findings over time
+
+const CHART_W: f64 = 720.0;
+const CHART_H: f64 = 260.0;
+const PAD_LEFT: f64 = 48.0;
+const PAD_RIGHT: f64 = 12.0;
+const PAD_TOP: f64 = 14.0;
+const PAD_BOTTOM: f64 = 40.0;
+/// At most this many date labels under the bars.
+const MAX_X_LABELS: usize = 8;
+
+fn severity_class(sev: &str) -> &'static str {
+    match sev {
+        "error" => "sev-error",
+        "warning" => "sev-warning",
+        "info" => "sev-info",
+        _ => "sev-other",
+    }
+}
+
+fn severity_fill(sev: &str) -> &'static str {
+    match sev {
+        "error" => "#d1242f",
+        "warning" => "#bf8700",
+        "info" => "#0969da",
+        _ => "#8250df",
+    }
+}
+
+/// A round axis maximum at or above `max`, and its tick step.
+fn nice_scale(max: f64) -> (f64, f64) {
+    if max <= 0.0 {
+        return (1.0, 1.0);
+    }
+    let raw = max / 4.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag)
+        .max(1.0);
+    ((max / step).ceil() * step, step)
+}
+
+/// The date part of an RFC 3339 timestamp (the whole string otherwise).
+fn date_label(t: &str) -> &str {
+    match t.get(..10) {
+        Some(d) if d.as_bytes().get(4) == Some(&b'-') => d,
+        _ => t,
+    }
+}
+
+fn short_commit(c: &str) -> String {
+    c.chars().take(12).collect()
+}
+
+fn findings_section(findings: &[Value]) -> String {
+    let mut s = String::from(
+        r#"<section id="findings-chart" class="panel"><h2>Findings by severity over time</h2>"#,
+    );
+    if findings.is_empty() {
+        s.push_str(&empty(
+            "no check snapshots yet — run <code>concord check --snapshot</code>",
+        ));
+        s.push_str("</section>");
+        return s;
+    }
+    let maps: Vec<Option<&Map<String, Value>>> = findings
+        .iter()
+        .map(|f| field(f, "by_severity").and_then(Value::as_object))
+        .collect();
+    let severities = ordered_keys(maps.iter().flatten().copied(), SEVERITY_ORDER, true);
+
+    if let Some(latest) = findings.last() {
+        let mut parts = Vec::new();
+        for sev in &severities {
+            let v = field(latest, "by_severity").and_then(|m| m.get(sev.as_str()));
+            parts.push(format!(
+                r#"<span class="sev {}" data-severity="{}">{} {}</span>"#,
+                severity_class(sev),
+                escape_html(sev),
+                escape_html(sev),
+                text(v)
+            ));
+        }
+        let commit = match scalar(field(latest, "commit")) {
+            Some(c) => format!(
+                r#" · commit <code title="{}">{}</code>"#,
+                escape_html(&c),
+                escape_html(&short_commit(&c))
+            ),
+            None => String::new(),
+        };
+        let _ = write!(
+            s,
+            r#"<p class="latest">latest: snapshot {} at {}{commit} — {}</p>"#,
+            text(field(latest, "snapshot")),
+            time(field(latest, "taken_at")),
+            parts.join(" · ")
+        );
+    }
+
+    s.push_str(&findings_svg(findings, &maps, &severities));
+
+    // The same numbers as a table, for screen readers and copy-paste.
+    s.push_str(r#"<details class="chart-data"><summary>snapshot data</summary><div class="scroll"><table><thead><tr><th scope="col">snapshot</th><th scope="col">taken at</th><th scope="col">commit</th>"#);
+    for sev in &severities {
+        let _ = write!(s, r#"<th scope="col">{}</th>"#, escape_html(sev));
+    }
+    s.push_str("</tr></thead><tbody>");
+    for (f, map) in findings.iter().zip(&maps) {
+        let _ = write!(
+            s,
+            r#"<tr data-snapshot="{}"><td>{}</td><td>{}</td><td><code>{}</code></td>"#,
+            attr(field(f, "snapshot")),
+            text(field(f, "snapshot")),
+            time(field(f, "taken_at")),
+            text(field(f, "commit")),
+        );
+        for sev in &severities {
+            let _ = write!(
+                s,
+                r#"<td class="num" data-severity="{}">{}</td>"#,
+                escape_html(sev),
+                text(map.and_then(|m| m.get(sev.as_str())))
+            );
+        }
+        s.push_str("</tr>");
+    }
+    s.push_str("</tbody></table></div></details></section>");
+    s
+}
+
+/// Stacked bars, one per snapshot (oldest left), severities bottom-up in
+/// `severities` order.
+fn findings_svg(
+    findings: &[Value],
+    maps: &[Option<&Map<String, Value>>],
+    severities: &[String],
+) -> String {
+    let n = findings.len();
+    let plot_w = CHART_W - PAD_LEFT - PAD_RIGHT;
+    let plot_h = CHART_H - PAD_TOP - PAD_BOTTOM;
+    let bottom = PAD_TOP + plot_h;
+    let totals: Vec<f64> = maps
+        .iter()
+        .map(|m| {
+            severities
+                .iter()
+                .map(|sev| count_f64(m.and_then(|m| m.get(sev.as_str()))))
+                .sum()
+        })
+        .collect();
+    let (top, step) = nice_scale(totals.iter().copied().fold(0.0, f64::max));
+    let y = |v: f64| bottom - v / top * plot_h;
+    #[allow(clippy::cast_precision_loss)]
+    let slot = plot_w / n as f64;
+    let bar_w = (slot * 0.7).clamp(1.0, 48.0);
+    let label_every = n.div_ceil(MAX_X_LABELS).max(1);
+
+    let mut s = format!(
+        r#"<svg class="chart" viewBox="0 0 {CHART_W} {CHART_H}" width="{CHART_W}" height="{CHART_H}" role="img" aria-labelledby="findings-chart-title" xmlns="http://www.w3.org/2000/svg"><title id="findings-chart-title">Findings by severity over {n} snapshot{}</title>"#,
+        if n == 1 { "" } else { "s" }
+    );
+
+    // y axis: grid lines and labels
+    s.push_str(r#"<g class="axis y-axis">"#);
+    let mut tick = 0.0;
+    while tick <= top + step / 2.0 {
+        let ty = y(tick);
+        let _ = write!(
+            s,
+            r#"<line class="grid" x1="{PAD_LEFT}" y1="{ty:.1}" x2="{:.1}" y2="{ty:.1}" stroke="currentColor" stroke-opacity="0.15"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11" fill="currentColor">{tick:.0}</text>"#,
+            PAD_LEFT + plot_w,
+            PAD_LEFT - 6.0,
+            ty + 4.0
+        );
+        tick += step;
+    }
+    let _ = write!(
+        s,
+        r#"<line class="baseline" x1="{PAD_LEFT}" y1="{bottom:.1}" x2="{:.1}" y2="{bottom:.1}" stroke="currentColor" stroke-opacity="0.5"/></g>"#,
+        PAD_LEFT + plot_w
+    );
+
+    // bars
+    s.push_str(r#"<g class="bars">"#);
+    for (i, ((f, map), total)) in findings.iter().zip(maps).zip(&totals).enumerate() {
+        #[allow(clippy::cast_precision_loss)]
+        let cx = PAD_LEFT + slot * (i as f64 + 0.5);
+        let x = cx - bar_w / 2.0;
+        let snapshot = scalar(field(f, "snapshot")).unwrap_or_else(|| MISSING.to_owned());
+        let taken = scalar(field(f, "taken_at"));
+        let mut tip = format!("snapshot {snapshot}");
+        if let Some(t) = &taken {
+            tip.push_str(" · ");
+            tip.push_str(t);
+        }
+        if let Some(c) = scalar(field(f, "commit")) {
+            tip.push_str(" · commit ");
+            tip.push_str(&short_commit(&c));
+        }
+        for sev in severities {
+            let v = map.and_then(|m| m.get(sev.as_str()));
+            let _ = write!(
+                tip,
+                "\n{sev}: {}",
+                scalar(v).unwrap_or_else(|| MISSING.to_owned())
+            );
+        }
+        let _ = write!(
+            s,
+            r#"<g class="snapshot" data-snapshot="{}" data-taken-at="{}" data-total="{total}"><rect class="hit" x="{:.1}" y="{PAD_TOP:.1}" width="{:.1}" height="{plot_h:.1}" fill="transparent"><title>{}</title></rect>"#,
+            escape_html(&snapshot),
+            escape_html(taken.as_deref().unwrap_or_default()),
+            cx - slot / 2.0,
+            slot,
+            escape_html(&tip),
+        );
+        let mut base = 0.0;
+        for sev in severities {
+            let v = count_f64(map.and_then(|m| m.get(sev.as_str())));
+            if v <= 0.0 {
+                continue;
+            }
+            let (y1, y0) = (y(base + v), y(base));
+            let _ = write!(
+                s,
+                r#"<rect class="bar {}" data-severity="{}" data-value="{v}" x="{x:.1}" y="{y1:.1}" width="{bar_w:.1}" height="{:.1}" fill="{}"><title>{}</title></rect>"#,
+                severity_class(sev),
+                escape_html(sev),
+                y0 - y1,
+                severity_fill(sev),
+                escape_html(&format!("{sev}: {v} (snapshot {snapshot})")),
+            );
+            base += v;
+        }
+        if i % label_every == 0 {
+            let label = match &taken {
+                Some(t) => date_label(t).to_owned(),
+                None => format!("#{snapshot}"),
+            };
+            let _ = write!(
+                s,
+                r#"<text class="x-label" x="{cx:.1}" y="{:.1}" text-anchor="middle" font-size="11" fill="currentColor">{}</text>"#,
+                bottom + 16.0,
+                escape_html(&label)
+            );
+        }
+        s.push_str("</g>");
+    }
+    s.push_str("</g>");
+
+    // legend
+    s.push_str(r#"<g class="legend">"#);
+    let mut lx = PAD_LEFT;
+    for sev in severities {
+        let _ = write!(
+            s,
+            r#"<rect class="{}" x="{lx:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{:.1}" font-size="11" fill="currentColor">{}</text>"#,
+            severity_class(sev),
+            CHART_H - 14.0,
+            severity_fill(sev),
+            lx + 14.0,
+            CHART_H - 5.0,
+            escape_html(sev)
+        );
+        #[allow(clippy::cast_precision_loss)]
+        let width = sev.chars().count() as f64;
+        lx += 28.0 + width * 7.0;
+    }
+    s.push_str("</g></svg>");
+    s
+}
+
+// ---------------------------------------------------------------------------
+// runs, journal, schedule
+
+fn runs_section(runs: &[Value]) -> String {
+    let newest = runs
+        .first()
+        .map(|r| attr(field(r, "id")))
+        .unwrap_or_default();
+    let mut s = format!(
+        r#"<section id="runs" class="panel" data-newest-run="{newest}"><h2>Recent sync runs</h2>"#
+    );
+    if runs.is_empty() {
+        s.push_str(&empty("no sync runs yet — run <code>concord sync</code>"));
+        s.push_str("</section>");
+        return s;
+    }
+    s.push_str(r#"<div class="scroll"><table class="runs"><thead><tr><th scope="col">run</th><th scope="col">command</th><th scope="col">actor</th><th scope="col">started</th><th scope="col">finished</th><th scope="col">outcome</th><th scope="col" class="num">duration</th></tr></thead><tbody>"#);
+    for r in runs {
+        let finished = field(r, "finished_at").filter(|v| !v.is_null());
+        let outcome = match scalar(field(r, "outcome")) {
+            Some(o) => Some(o),
+            None if finished.is_none() => Some("running".to_owned()),
+            None => None,
+        };
+        let outcome_attr = escape_html(outcome.as_deref().unwrap_or_default());
+        let outcome_html = match &outcome {
+            Some(o) => format!(
+                r#"<span class="outcome" data-outcome="{outcome_attr}">{}</span>"#,
+                escape_html(o)
+            ),
+            None => MISSING.to_owned(),
+        };
+        let _ = write!(
+            s,
+            r#"<tr class="run" data-run-id="{}" data-outcome="{outcome_attr}"><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{outcome_html}</td><td class="num" data-duration-ms="{}">{}</td></tr>"#,
+            attr(field(r, "id")),
+            text(field(r, "id")),
+            text(field(r, "command")),
+            text(field(r, "actor")),
+            time(field(r, "started_at")),
+            time(finished),
+            attr(field(r, "duration_ms")),
+            duration(field(r, "duration_ms")),
+        );
+    }
+    s.push_str("</tbody></table></div></section>");
+    s
+}
+
+/// Distinct non-empty values of one field, sorted, as `<option>`s.
+fn datalist(id: &str, rows: &[Value], name: &str) -> String {
+    let values: std::collections::BTreeSet<String> = rows
+        .iter()
+        .filter_map(|r| scalar(field(r, name)))
+        .filter(|v| !v.is_empty())
+        .collect();
+    let mut s = format!(r#"<datalist id="{id}">"#);
+    for v in values {
+        let _ = write!(s, r#"<option value="{}"></option>"#, escape_html(&v));
+    }
+    s.push_str("</datalist>");
+    s
+}
+
+fn journal_section(events: &[Value]) -> String {
+    let mut s = String::from(
+        r#"<section id="journal" class="panel"><h2>Journal</h2><p class="hint">Every change and logged event across repositories, newest first.</p>"#,
+    );
+    if events.is_empty() {
+        s.push_str(&empty("no journal entries yet"));
+        s.push_str("</section>");
+        return s;
+    }
+    // Filters need the script; without it they stay hidden and every row shows.
+    let _ = write!(
+        s,
+        r#"<form id="journal-filters" class="filters" role="search" hidden><label>key <input type="search" id="filter-key" name="key" data-filter="key" autocomplete="off" list="journal-keys"></label> <label>source <input type="search" id="filter-source" name="source" data-filter="source" autocomplete="off" list="journal-sources"></label> <label>actor <input type="search" id="filter-actor" name="actor" data-filter="actor" autocomplete="off" list="journal-actors"></label> <button type="reset">clear</button> <output id="journal-shown" aria-live="polite"></output>{}{}{}</form>"#,
+        datalist("journal-keys", events, "key"),
+        datalist("journal-sources", events, "source"),
+        datalist("journal-actors", events, "actor"),
+    );
+    s.push_str(r#"<div class="scroll"><table class="journal"><thead><tr><th scope="col">when</th><th scope="col">item</th><th scope="col">source</th><th scope="col">what</th><th scope="col">actor</th></tr></thead><tbody>"#);
+    for e in events {
+        let _ = write!(
+            s,
+            r#"<tr class="event" data-event-id="{}" data-key="{}" data-source="{}" data-actor="{}"><td>{}</td><td class="key">{}</td><td>{}</td><td class="what">{}</td><td>{}</td></tr>"#,
+            attr(field(e, "id")),
+            attr(field(e, "key")),
+            attr(field(e, "source")),
+            attr(field(e, "actor")),
+            time(field(e, "at")),
+            item_link(field(e, "key")),
+            text(field(e, "source")),
+            text(field(e, "what")),
+            text(field(e, "actor")),
+        );
+    }
+    s.push_str(r#"</tbody></table></div><p id="journal-no-match" class="empty" hidden>no journal entries match the filters</p></section>"#);
+    s
+}
+
+fn schedule_section(schedule: &[Value]) -> String {
+    let mut s = String::from(r#"<section id="schedule" class="panel"><h2>Schedule</h2>"#);
+    if schedule.is_empty() {
+        s.push_str(&empty("no scheduled jobs"));
+        s.push_str("</section>");
+        return s;
+    }
+    s.push_str(r#"<div class="scroll"><table class="schedule"><thead><tr><th scope="col">job</th><th scope="col">every</th><th scope="col">next run</th><th scope="col">last run</th></tr></thead><tbody>"#);
+    for j in schedule {
+        let last = match field(j, "last_run") {
+            None | Some(Value::Null) => "never".to_owned(),
+            v => time(v),
+        };
+        let _ = write!(
+            s,
+            r#"<tr class="job" data-job="{}"><td>{}</td><td>{}</td><td>{}</td><td>{last}</td></tr>"#,
+            attr(field(j, "job")),
+            text(field(j, "job")),
+            text(field(j, "every")),
+            time(field(j, "next_run")),
+        );
+    }
+    s.push_str("</tbody></table></div></section>");
+    s
+}
+
+// ---------------------------------------------------------------------------
+// the item page
+
+/// The page of one item, from the JSON of `/api/v1/items/{key}`.
+pub fn item_page(item: &Value, workspace: &str) -> String {
+    let ws = escape_html(workspace);
+    let key = scalar(field(item, "key"));
+    let key_html = key
+        .as_deref()
+        .map_or_else(|| MISSING.to_owned(), escape_html);
+    let hub = field(item, "hub").filter(|v| !v.is_null());
+    let sources = array(item, "sources");
+
+    // Do the hub and the sources agree?
+    let mut statuses: Vec<String> = Vec::new();
+    for v in hub
+        .and_then(|h| field(h, "status"))
+        .into_iter()
+        .chain(sources.iter().filter_map(|s| field(s, "status")))
+    {
+        if let Some(st) = scalar(Some(v))
+            && !statuses.contains(&st)
+        {
+            statuses.push(st);
+        }
+    }
+    let agreement = if statuses.len() > 1 {
+        let list: Vec<String> = statuses.iter().map(|s| escape_html(s)).collect();
+        format!(
+            r#"<p id="item-drift" class="drift-note" data-drifting="true">sources disagree: {}</p>"#,
+            list.join(" / ")
+        )
+    } else {
+        String::new()
+    };
+    let header = format!(
+        r#"<p class="crumbs"><a href="/">← <span class="workspace">{ws}</span> control room</a></p>
+<h1 class="item-key">{key_html}</h1>
+{agreement}<span id="live-status" class="live" aria-live="polite" hidden></span>"#
+    );
+
+    let mut main = String::new();
+
+    // hub
+    main.push_str(r#"<section id="hub" class="panel"><h2>Hub</h2>"#);
+    match hub {
+        None => main.push_str(&empty("not in the hub")),
+        Some(h) => {
+            let _ = write!(
+                main,
+                r#"<dl class="facts"><dt>status</dt><dd data-field="status">{}</dd><dt>version</dt><dd data-field="version">{}</dd><dt>updated</dt><dd data-field="updated_at">{}</dd><dt>by</dt><dd data-field="updated_by">{}</dd></dl>"#,
+                status_badge(field(h, "status")),
+                text(field(h, "version")),
+                time(field(h, "updated_at")),
+                text(field(h, "updated_by")),
+            );
+        }
+    }
+    main.push_str("</section>\n");
+
+    // sources
+    main.push_str(r#"<section id="sources" class="panel"><h2>Sources</h2>"#);
+    if sources.is_empty() {
+        main.push_str(&empty("no source has reported this item"));
+    } else {
+        main.push_str(r#"<div class="scroll"><table class="sources"><thead><tr><th scope="col">source</th><th scope="col">status</th><th scope="col">as written</th><th scope="col">where</th><th scope="col">observed</th></tr></thead><tbody>"#);
+        for src in sources {
+            let raw = match scalar(field(src, "raw_status")) {
+                Some(r) => format!("<code>{}</code>", escape_html(&r)),
+                None => MISSING.to_owned(),
+            };
+            let _ = write!(
+                main,
+                r#"<tr class="source-row" data-source="{}" data-status-value="{}"><td>{}</td><td>{}</td><td>{raw}</td><td>{}</td><td>{}</td></tr>"#,
+                attr(field(src, "source")),
+                attr(field(src, "status")),
+                text(field(src, "source")),
+                status_badge(field(src, "status")),
+                location(src),
+                time(field(src, "observed_at")),
+            );
+        }
+        main.push_str("</tbody></table></div>");
+    }
+    main.push_str("</section>\n");
+
+    // history
+    let history = array(item, "history");
+    main.push_str(r#"<section id="history" class="panel"><h2>History</h2>"#);
+    if history.is_empty() {
+        main.push_str(&empty("no history yet"));
+    } else {
+        main.push_str(r#"<div class="scroll"><table class="history"><thead><tr><th scope="col">#</th><th scope="col">when</th><th scope="col">who</th><th scope="col">kind</th><th scope="col">what</th><th scope="col">why</th></tr></thead><tbody>"#);
+        for h in history {
+            let _ = write!(
+                main,
+                r#"<tr class="history-row" data-history-id="{}" data-kind="{}"><td class="num">{}</td><td>{}</td><td>{}</td><td>{}</td><td class="what">{}</td><td class="reason">{}</td></tr>"#,
+                attr(field(h, "id")),
+                attr(field(h, "kind")),
+                text(field(h, "id")),
+                time(field(h, "at")),
+                text(field(h, "actor")),
+                text(field(h, "kind")),
+                history_what(h),
+                history_why(h),
+            );
+        }
+        main.push_str("</tbody></table></div>");
+    }
+    main.push_str("</section>\n");
+
+    // explain
+    main.push_str(r#"<section id="explain" class="panel"><h2>Explanation</h2>"#);
+    match field(item, "explain") {
+        None | Some(Value::Null) => main.push_str(&empty("no explanation available")),
+        Some(Value::String(s)) => {
+            let _ = write!(main, r#"<pre id="explain-text">{}</pre>"#, escape_html(s));
+        }
+        Some(v) => {
+            let pretty = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+            let _ = write!(
+                main,
+                r#"<pre id="explain-json">{}</pre>"#,
+                escape_html(&pretty)
+            );
+        }
+    }
+    main.push_str("</section>");
+
+    let title = format!("{key_html} · {ws} · concord");
+    let body_attrs = format!(
+        r#" data-page="item" data-workspace="{ws}" data-item-key="{}" data-summary-url="{SUMMARY_URL}" data-stream-url="{STREAM_URL}""#,
+        key.as_deref().map(escape_html).unwrap_or_default()
+    );
+    layout(&title, &body_attrs, &header, &main, true)
+}
+
+/// `repo:path:line`, with whatever parts are known.
+fn location(src: &Value) -> String {
+    let repo = scalar(field(src, "repo"));
+    let path = scalar(field(src, "path"));
+    let line = scalar(field(src, "line"));
+    let mut s = String::new();
+    if let Some(r) = &repo {
+        s.push_str(r);
+    }
+    if let Some(p) = &path {
+        if !s.is_empty() {
+            s.push(':');
+        }
+        s.push_str(p);
+    }
+    if let (Some(l), false) = (&line, s.is_empty()) {
+        s.push(':');
+        s.push_str(l);
+    }
+    if s.is_empty() {
+        MISSING.to_owned()
+    } else {
+        format!("<code>{}</code>", escape_html(&s))
+    }
+}
+
+/// "status: todo → done in workplans", or the event type for events.
+fn history_what(h: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(t) = scalar(field(h, "event_type")) {
+        parts.push(format!(
+            r#"<span class="event-type">{}</span>"#,
+            escape_html(&t)
+        ));
+    }
+    let has_change = ["field", "from", "to"]
+        .iter()
+        .any(|f| field(h, f).is_some_and(|v| !v.is_null()));
+    if has_change {
+        let name = match scalar(field(h, "field")) {
+            Some(f) => format!("<code>{}</code>: ", escape_html(&f)),
+            None => String::new(),
+        };
+        parts.push(format!(
+            r#"{name}<span class="from">{}</span> → <span class="to">{}</span>"#,
+            status_badge(field(h, "from")),
+            status_badge(field(h, "to")),
+        ));
+    }
+    if let Some(t) = scalar(field(h, "target")) {
+        parts.push(format!(
+            r#"<span class="target">in {}</span>"#,
+            escape_html(&t)
+        ));
+    }
+    if parts.is_empty() {
+        MISSING.to_owned()
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// The reason, then any note.
+fn history_why(h: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(r) = scalar(field(h, "reason")) {
+        parts.push(escape_html(&r));
+    }
+    if let Some(n) = scalar(field(h, "note")) {
+        parts.push(format!(r#"<span class="note">{}</span>"#, escape_html(&n)));
+    }
+    if parts.is_empty() {
+        MISSING.to_owned()
+    } else {
+        parts.join(" ")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// error pages
+
+/// A 404 page; `what` names what was not found (an item key, a path).
+pub fn not_found_page(what: &str) -> String {
+    let what = escape_html(what);
+    let main = format!(
+        r#"<section id="not-found" class="panel"><h2>Not found</h2><p>Nothing here for <code>{what}</code>.</p><p><a href="/">Back to the control room</a></p></section>"#
+    );
+    layout(
+        "not found · concord",
+        r#" data-page="not-found""#,
+        "<h1>concord</h1>",
+        &main,
+        false,
+    )
+}
+
+/// Shown instead of a page when reading needs a token the request lacked.
+pub fn login_hint_page() -> String {
+    let main = r#"<section id="login-hint" class="panel"><h2>A token is needed</h2>
+<p>This server only answers requests that carry an API token.</p>
+<p>Tokens are <strong>not</strong> accepted in the address: <code>?token=…</code> is not accepted, because URLs end up in browser history, server logs and <code>Referer</code> headers.</p>
+<p>Either:</p>
+<ul>
+<li>send the token in a header, <code>Authorization: Bearer &lt;token&gt;</code> — for example <code>curl -H &quot;Authorization: Bearer $CONCORD_TOKEN&quot; https://…/api/v1/summary</code>, or a proxy or browser extension that adds the header; or</li>
+<li>run the server with <code>concord serve --public-read</code> so that anyone who can reach it may read the control room and the API without a token.</li>
+</ul></section>"#;
+    layout(
+        "token needed · concord",
+        r#" data-page="login-hint""#,
+        "<h1>concord</h1>",
+        main,
+        false,
+    )
+}
+
+// ---------------------------------------------------------------------------
+// static assets
+
+/// The progressive script served at [`SCRIPT_PATH`]: live refresh (server-sent
+/// events, falling back to polling the summary every 10 s) and client-side
+/// journal filters. The pages are complete without it.
+pub const SCRIPT: &str = r#"// concord control room: live refresh and journal filters.
+// No framework and no build step; the page is complete without this file.
+(function () {
+  "use strict";
+  var body = document.body;
+  if (!body) return;
+
+  var SUMMARY_URL = body.getAttribute("data-summary-url") || "/api/v1/summary";
+  var STREAM_URL = body.getAttribute("data-stream-url") || "/api/v1/stream";
+  var POLL_MS = 10000;
+  var FILTER_STORE = "concord.journal-filters";
+
+  // --- timestamps: show the local time on hover --------------------------
+  var times = document.querySelectorAll("time[datetime]");
+  for (var t = 0; t < times.length; t++) {
+    var d = new Date(times[t].getAttribute("datetime"));
+    if (!isNaN(d.getTime()) && !times[t].title) times[t].title = d.toLocaleString();
+  }
+
+  // --- journal filters ----------------------------------------------------
+  function setupFilters() {
+    var form = document.getElementById("journal-filters");
+    var journal = document.getElementById("journal");
+    if (!form || !journal) return;
+    var rows = journal.querySelectorAll("tbody tr[data-key]");
+    var inputs = form.querySelectorAll("input[data-filter]");
+    var shown = document.getElementById("journal-shown");
+    var noMatch = document.getElementById("journal-no-match");
+
+    function current() {
+      var f = {};
+      for (var i = 0; i < inputs.length; i++) {
+        f[inputs[i].getAttribute("data-filter")] = inputs[i].value;
+      }
+      return f;
+    }
+    function save(f) {
+      try { window.sessionStorage.setItem(FILTER_STORE, JSON.stringify(f)); } catch (e) { /* storage off */ }
+    }
+    function restore() {
+      var f = null;
+      try { f = JSON.parse(window.sessionStorage.getItem(FILTER_STORE) || "null"); } catch (e) { f = null; }
+      if (!f || typeof f !== "object") return;
+      for (var i = 0; i < inputs.length; i++) {
+        var v = f[inputs[i].getAttribute("data-filter")];
+        if (typeof v === "string") inputs[i].value = v;
+      }
+    }
+    function apply() {
+      var f = current();
+      var n = 0;
+      for (var i = 0; i < rows.length; i++) {
+        var row = rows[i];
+        var ok = true;
+        for (var name in f) {
+          if (!Object.prototype.hasOwnProperty.call(f, name)) continue;
+          var want = f[name].trim().toLowerCase();
+          if (!want) continue;
+          var have = (row.getAttribute("data-" + name) || "").toLowerCase();
+          if (have.indexOf(want) === -1) { ok = false; break; }
+        }
+        row.hidden = !ok;
+        if (ok) n++;
+      }
+      if (shown) {
+        shown.textContent = n === rows.length
+          ? rows.length + (rows.length === 1 ? " entry" : " entries")
+          : n + " of " + rows.length + " shown";
+      }
+      if (noMatch) noMatch.hidden = n !== 0;
+      save(f);
+    }
+
+    restore();
+    form.addEventListener("input", apply);
+    form.addEventListener("submit", function (e) { e.preventDefault(); apply(); });
+    form.addEventListener("reset", function () { window.setTimeout(apply, 0); });
+    form.hidden = false;
+    apply();
+  }
+  setupFilters();
+
+  // --- live refresh ---------------------------------------------------------
+  var live = document.getElementById("live-status");
+  function setStatus(state, label) {
+    if (!live) return;
+    live.hidden = false;
+    live.setAttribute("data-state", state);
+    live.textContent = label;
+  }
+
+  var reloadPending = false;
+  function reload() {
+    if (document.hidden) { reloadPending = true; return; }
+    window.location.reload();
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && reloadPending) { reloadPending = false; window.location.reload(); }
+  });
+
+  // The newest run as "{id}@{finished_at}", exactly as the server renders
+  // data-run-marker: a change means a run started or finished.
+  function markerOf(summary) {
+    var runs = summary && summary.runs;
+    var run = runs && runs.length ? runs[0] : null;
+    if (!run || typeof run !== "object") return "";
+    var id = typeof run.id === "string" ? run.id : (typeof run.id === "number" ? String(run.id) : "");
+    var finished = typeof run.finished_at === "string" ? run.finished_at : "";
+    return id + "@" + finished;
+  }
+  var known = body.hasAttribute("data-run-marker") ? body.getAttribute("data-run-marker") : null;
+
+  var pollTimer = null;
+  function poll() {
+    if (!window.fetch) return;
+    window.fetch(SUMMARY_URL, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" })
+      .then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      })
+      .then(function (summary) {
+        var m = markerOf(summary);
+        if (known === null) {
+          known = m;
+        } else if (m !== known) {
+          known = m;
+          reload();
+          return;
+        }
+        if (pollTimer) setStatus("polling", "polling every " + POLL_MS / 1000 + " s");
+      })
+      .catch(function () { setStatus("offline", "offline, retrying"); });
+  }
+  function startPolling() {
+    if (pollTimer) return;
+    pollTimer = window.setInterval(poll, POLL_MS);
+    setStatus("polling", "polling every " + POLL_MS / 1000 + " s");
+    poll();
+  }
+  function stopPolling() {
+    if (!pollTimer) return;
+    window.clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  function connect() {
+    if (typeof window.EventSource !== "function") { startPolling(); return; }
+    var es;
+    try { es = new window.EventSource(STREAM_URL); } catch (e) { startPolling(); return; }
+    var hadError = false;
+    es.addEventListener("run-finished", function () { reload(); });
+    // A plain "message" carrying {"type": "run-finished"} counts too.
+    es.onmessage = function (e) {
+      var data = null;
+      try { data = JSON.parse(e.data); } catch (err) { return; }
+      if (data && (data.type === "run-finished" || data.event === "run-finished")) reload();
+    };
+    es.onopen = function () {
+      stopPolling();
+      setStatus("live", "live");
+      // A run may have finished while the stream was down.
+      if (hadError) { hadError = false; poll(); }
+    };
+    es.onerror = function () {
+      hadError = true;
+      // CLOSED: the browser gives up (no stream, 401, 404...); otherwise it
+      // reconnects on its own. Poll in the meantime either way.
+      if (es.readyState === 2) es.close();
+      startPolling();
+    };
+  }
+  connect();
+})();
+"#;
+
+/// The stylesheet served at [`STYLE_PATH`]; light and dark.
+pub const STYLE: &str = r#"/* concord control room */
+:root {
+  color-scheme: light dark;
+  --bg: #f6f8fa;
+  --panel: #ffffff;
+  --fg: #1f2328;
+  --muted: #59636e;
+  --border: #d1d9e0;
+  --accent: #0969da;
+  --ok: #1a7f37;
+  --warn: #9a6700;
+  --bad: #d1242f;
+  --info: #0969da;
+  --other: #8250df;
+  --chip: #eff2f5;
+  --mono: ui-monospace, SFMono-Regular, "SF Mono", Menlo, Consolas, monospace;
+}
+@media (prefers-color-scheme: dark) {
+  :root {
+    --bg: #0d1117;
+    --panel: #151b23;
+    --fg: #e6edf3;
+    --muted: #9198a1;
+    --border: #3d444d;
+    --accent: #4493f8;
+    --ok: #3fb950;
+    --warn: #d29922;
+    --bad: #f85149;
+    --info: #4493f8;
+    --other: #ab7df8;
+    --chip: #262c36;
+  }
+}
+[hidden] { display: none !important; }
+* { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
+body {
+  margin: 0;
+  background: var(--bg);
+  color: var(--fg);
+  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+}
+a { color: var(--accent); text-decoration: none; }
+a:hover, a:focus-visible { text-decoration: underline; }
+code, pre, time { font-family: var(--mono); font-size: 0.9em; }
+header.top, main, footer.bottom { max-width: 80rem; margin: 0 auto; padding: 0 1rem; }
+header.top { padding-top: 1rem; }
+h1 { font-size: 1.6rem; margin: 0.25rem 0; overflow-wrap: anywhere; }
+h1 .subtitle { color: var(--muted); font-weight: 400; }
+h2 { font-size: 1.1rem; margin: 0 0 0.5rem; }
+h2 .count { color: var(--muted); font-weight: 400; }
+.totals { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; margin: 0.25rem 0; }
+.totals strong { font-size: 1.2rem; }
+nav.sections { display: flex; flex-wrap: wrap; gap: 0.75rem; margin: 0.5rem 0 1rem; }
+.crumbs { margin: 0; }
+.live { font-size: 0.8rem; padding: 0.1rem 0.5rem; border-radius: 999px; background: var(--chip); color: var(--muted); }
+.live::before { content: "\25CF\00A0"; }
+.live[data-state="live"]::before { color: var(--ok); }
+.live[data-state="polling"]::before { color: var(--warn); }
+.live[data-state="offline"]::before { color: var(--bad); }
+main { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(min(100%, 34rem), 1fr)); }
+.panel {
+  background: var(--panel);
+  border: 1px solid var(--border);
+  border-radius: 8px;
+  padding: 1rem;
+  min-width: 0;
+}
+#counts, #drift, #findings-chart, #journal, #history, #explain { grid-column: 1 / -1; }
+.hint, .empty, .latest { color: var(--muted); margin: 0 0 0.5rem; }
+.empty { font-style: italic; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 0.3rem 0.6rem; border-bottom: 1px solid var(--border); vertical-align: top; }
+thead th { font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.03em; color: var(--muted); font-weight: 600; }
+tbody tr:hover { background: var(--chip); }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.zero { color: var(--muted); }
+td.total { font-weight: 600; }
+td.key, td.what, td.reason { overflow-wrap: anywhere; }
+ul.values { list-style: none; margin: 0; padding: 0; }
+ul.values .source { color: var(--muted); }
+.status, .outcome {
+  display: inline-block;
+  padding: 0 0.45rem;
+  border-radius: 999px;
+  background: var(--chip);
+  font-size: 0.85em;
+  white-space: nowrap;
+}
+.status[data-status-value="done"] { color: var(--ok); }
+.status[data-status-value="in_progress"] { color: var(--info); }
+.status[data-status-value="blocked"] { color: var(--warn); }
+.status[data-status-value="cancelled"] { color: var(--muted); text-decoration: line-through; }
+.outcome[data-outcome="clean"] { color: var(--ok); }
+.outcome[data-outcome="drift"] { color: var(--warn); }
+.outcome[data-outcome="failed"] { color: var(--bad); font-weight: 600; }
+.outcome[data-outcome="running"] { color: var(--info); }
+.drift-note { color: var(--warn); font-weight: 600; margin: 0.25rem 0; }
+.sev { white-space: nowrap; }
+.sev.sev-error { color: var(--bad); }
+.sev.sev-warning { color: var(--warn); }
+.sev.sev-info { color: var(--info); }
+svg.chart { display: block; width: 100%; max-width: 60rem; height: auto; color: var(--fg); }
+svg.chart .sev-error { fill: var(--bad); }
+svg.chart .sev-warning { fill: var(--warn); }
+svg.chart .sev-info { fill: var(--info); }
+svg.chart .sev-other { fill: var(--other); }
+svg.chart .snapshot:hover .hit { fill: var(--chip); }
+.chart-data { margin-top: 0.5rem; }
+.chart-data summary { cursor: pointer; color: var(--muted); }
+.filters { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: center; margin-bottom: 0.5rem; }
+.filters input {
+  font: inherit;
+  padding: 0.2rem 0.4rem;
+  border: 1px solid var(--border);
+  border-radius: 6px;
+  background: var(--bg);
+  color: var(--fg);
+}
+.filters button {
+  font: inherit;
+  padding: 0.2rem 0.6rem;
+  border: 1px solid var(--border);
+  border-radius: 6px;
+  background: var(--chip);
+  color: var(--fg);
+  cursor: pointer;
+}
+#journal-shown { color: var(--muted); font-size: 0.9em; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 0.25rem 1rem; margin: 0; }
+dl.facts dt { color: var(--muted); }
+dl.facts dd { margin: 0; }
+pre {
+  margin: 0;
+  padding: 0.75rem;
+  overflow: auto;
+  background: var(--bg);
+  border: 1px solid var(--border);
+  border-radius: 6px;
+  max-height: 40rem;
+}
+.history .from, .history .to { white-space: nowrap; }
+.history .target, .history .note { color: var(--muted); }
+footer.bottom { color: var(--muted); font-size: 0.85rem; padding-top: 1rem; padding-bottom: 2rem; }
+@media (max-width: 40rem) {
+  body { font-size: 14px; }
+  th, td { padding: 0.25rem 0.4rem; }
+}
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const EVIL: &str = r#"<script>alert("x")</script>&'"#;
+    const EVIL_TEXT: &str = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;";
+    const EVIL_HREF: &str = "/items/%3Cscript%3Ealert%28%22x%22%29%3C%2Fscript%3E%26%27";
+
+    fn summary() -> Value {
+        json!({
+            "items": 120,
+            "drifting": 2,
+            "by_source": [
+                {"source": "hub", "by_status": {"todo": 3, "done": 7}},
+                {"source": "workplans", "by_status": {"todo": 4, "in_progress": 1, "done": 6, "parked": 2}}
+            ],
+            "drift": [
+                {"key": "app/T1", "hub": "done", "values": {"workplans": "todo", "issues": "done"},
+                 "reason": "kept done: workplans is behind (stale checkout)"},
+                {"key": EVIL, "hub": null, "values": {"workplans": "todo"}, "reason": "conflict <both> changed"}
+            ],
+            "findings": [
+                {"snapshot": 2, "taken_at": "2026-11-22T10:00:00Z", "commit": "aaa111", "by_severity": {"error": 4, "warning": 5, "info": 1}},
+                {"snapshot": 3, "taken_at": "2026-11-23T10:00:00Z", "commit": "bbb222", "by_severity": {"error": 3, "warning": 5}},
+                {"snapshot": 4, "taken_at": "2026-11-24T10:00:00Z", "commit": "abc1234567890def", "by_severity": {"error": 2, "warning": 5, "info": 0}}
+            ],
+            "runs": [
+                {"id": "r-3", "command": "sync", "actor": "serve", "started_at": "2026-11-24T10:00:00Z",
+                 "finished_at": null, "outcome": null, "duration_ms": null},
+                {"id": "r-2", "command": "sync", "actor": "ann", "started_at": "2026-11-24T09:00:00Z",
+                 "finished_at": "2026-11-24T09:00:01Z", "outcome": "drift", "duration_ms": 1234},
+                {"id": "r-1", "command": "sync", "actor": "serve", "started_at": "2026-11-24T08:00:00Z",
+                 "finished_at": "2026-11-24T08:02:05Z", "outcome": "failed", "duration_ms": 125_000}
+            ],
+            "events": [
+                {"id": 17, "at": "2026-11-24T09:00:01Z", "key": EVIL, "source": "workplans",
+                 "what": "status: todo -> done (AHEAD_WINS)", "actor": "ann"},
+                {"id": 16, "at": "2026-11-24T08:00:00Z", "key": "app/T1", "source": "hub",
+                 "what": "status: todo -> done", "actor": "bob"}
+            ],
+            "schedule": [{"job": "sync", "every": "1h", "next_run": "2026-11-24T11:00:00Z", "last_run": null}]
+        })
+    }
+
+    fn item(key: &str) -> Value {
+        json!({
+            "key": key,
+            "hub": {"status": "done", "version": 3, "updated_at": "2026-11-24T09:00:01Z", "updated_by": "ann"},
+            "sources": [
+                {"source": "workplans", "status": "todo", "raw_status": "[ ]", "repo": "app",
+                 "path": "docs/plan.md", "line": 12, "observed_at": "2026-11-24T09:00:00Z"},
+                {"source": "issues", "status": "done", "raw_status": "closed", "repo": null,
+                 "path": null, "line": null, "observed_at": null}
+            ],
+            "history": [
+                {"id": 1, "at": "2026-11-20T09:00:00Z", "actor": "ann", "kind": "event", "field": null,
+                 "from": null, "to": null, "target": null, "reason": null, "note": "started <b>work</b>",
+                 "event_type": "started"},
+                {"id": 5, "at": "2026-11-24T09:00:01Z", "actor": "serve", "kind": "change", "field": "status",
+                 "from": "todo", "to": "done", "target": "hub", "reason": "AHEAD_WINS: workplans is ahead",
+                 "note": null, "event_type": null},
+                {"id": 9, "at": "2026-11-24T09:30:00Z", "actor": "bob", "kind": "change", "field": "status",
+                 "from": "done", "to": "todo", "target": "workplans", "reason": "REGRESSION_BLOCKED", "note": null,
+                 "event_type": null}
+            ],
+            "explain": {"decision": "hold", "why": ["workplans <stale>", "hub & issues agree"]}
+        })
+    }
+
+    /// Checks that every non-void element is closed in order, that no tag
+    /// contains a stray `<`, and that `<main>` appears exactly once.
+    fn assert_well_formed(html: &str) {
+        const VOID: &[&str] = &[
+            "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+            "track", "wbr",
+        ];
+        let mut stack: Vec<String> = Vec::new();
+        let mut rest = html;
+        let mut mains = 0;
+        while let Some(start) = rest.find('<') {
+            let after = &rest[start + 1..];
+            let end = after
+                .find('>')
+                .unwrap_or_else(|| panic!("unterminated tag near {:?}", &rest[start..]));
+            let tag = &after[..end];
+            assert!(!tag.contains('<'), "stray '<' inside tag {tag:?}");
+            rest = &after[end + 1..];
+            if tag.starts_with('!') {
+                continue;
+            }
+            if let Some(name) = tag.strip_prefix('/') {
+                let name = name.trim().to_ascii_lowercase();
+                let open = stack
+                    .pop()
+                    .unwrap_or_else(|| panic!("</{name}> closes nothing"));
+                assert_eq!(open, name, "</{name}> closes <{open}>");
+                continue;
+            }
+            let name: String = tag
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '/')
+                .collect::<String>()
+                .to_ascii_lowercase();
+            assert!(!name.is_empty(), "empty tag name in {tag:?}");
+            if name == "main" {
+                mains += 1;
+            }
+            if tag.ends_with('/') || VOID.contains(&name.as_str()) {
+                continue;
+            }
+            stack.push(name);
+        }
+        assert!(stack.is_empty(), "unclosed elements: {stack:?}");
+        assert!(
+            !rest.contains('>'),
+            "stray '>' after the last tag: {rest:?}"
+        );
+        assert_eq!(mains, 1, "exactly one <main>");
+    }
+
+    fn count(haystack: &str, needle: &str) -> usize {
+        haystack.matches(needle).count()
+    }
+
+    #[test]
+    fn page_escape_html_escapes_the_five_characters() {
+        assert_eq!(escape_html(EVIL), EVIL_TEXT);
+        assert_eq!(escape_html("plain — ünïcode"), "plain — ünïcode");
+        assert_eq!(escape_html(""), "");
+    }
+
+    #[test]
+    fn page_encode_component_encodes_everything_but_unreserved() {
+        assert_eq!(item_href(EVIL), EVIL_HREF);
+        assert_eq!(encode_component("app/T1"), "app%2FT1");
+        assert_eq!(encode_component("wp#42 x"), "wp%2342%20x");
+        assert_eq!(encode_component("A-z_0.9~"), "A-z_0.9~");
+        assert_eq!(encode_component("é"), "%C3%A9");
+        assert_eq!(encode_component("%2F"), "%252F");
+    }
+
+    #[test]
+    fn page_control_room_escapes_keys_in_text_and_href() {
+        let html = control_room(&summary(), EVIL);
+        assert!(!html.contains("<script>alert"), "raw key leaked");
+        assert!(!html.contains(r#"alert("x")"#), "raw quotes leaked");
+        assert!(html.contains(&format!(
+            r#"<a class="item-link" href="{EVIL_HREF}">{EVIL_TEXT}</a>"#
+        )));
+        assert!(html.contains(&format!(r#"data-key="{EVIL_TEXT}""#)));
+        // the workspace name is escaped too
+        assert!(html.contains(&format!(r#"data-workspace="{EVIL_TEXT}""#)));
+        assert!(html.contains("conflict &lt;both&gt; changed"));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_item_page_escapes_the_key() {
+        let html = item_page(&item(EVIL), "ws");
+        assert!(!html.contains("<script>alert"));
+        assert!(html.contains(&format!(r#"<h1 class="item-key">{EVIL_TEXT}</h1>"#)));
+        assert!(html.contains(&format!(r#"data-item-key="{EVIL_TEXT}""#)));
+        assert!(html.contains("started &lt;b&gt;work&lt;/b&gt;"));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_counts_carry_source_and_status() {
+        let html = control_room(&summary(), "main");
+        assert!(html.contains(
+            r#"<td class="num" data-count-source="hub" data-status="done" data-count="7">7</td>"#
+        ));
+        assert!(html.contains(
+            r#"<td class="num" data-count-source="hub" data-status="todo" data-count="3">3</td>"#
+        ));
+        assert!(html.contains(
+            r#"<td class="num" data-count-source="workplans" data-status="parked" data-count="2">2</td>"#
+        ));
+        // a status the hub does not report is an explicit zero
+        assert!(html.contains(
+            r#"<td class="num zero" data-count-source="hub" data-status="in_progress" data-count="0">0</td>"#
+        ));
+        assert!(html.contains(r#"data-total-source="hub" data-count="10">10<"#));
+        assert!(html.contains(r#"data-total-source="workplans" data-count="13">13<"#));
+        // 2 sources x 4 statuses (todo, in_progress, done, parked)
+        assert_eq!(count(&html, "data-count-source="), 8);
+        // workflow order first, unknown statuses after
+        let todo = html
+            .find(r#"<th scope="col" data-status-value="todo">"#)
+            .unwrap();
+        let prog = html.find(r#"data-status-value="in_progress">"#).unwrap();
+        let done = html
+            .find(r#"<th scope="col" data-status-value="done">"#)
+            .unwrap();
+        let parked = html
+            .find(r#"<th scope="col" data-status-value="parked">"#)
+            .unwrap();
+        assert!(todo < prog && prog < done && done < parked);
+        assert!(html.contains(r#"id="items-total" data-count="120">120<"#));
+        assert!(html.contains(r#"id="drifting-total" data-count="2">2<"#));
+    }
+
+    #[test]
+    fn page_drift_rows_include_reason_and_values() {
+        let html = control_room(&summary(), "main");
+        assert!(html.contains(r#"<section id="drift""#));
+        assert_eq!(count(&html, r#"class="drift-row""#), 2);
+        assert!(html.contains(
+            r#"<td class="reason">kept done: workplans is behind (stale checkout)</td>"#
+        ));
+        assert!(html.contains(r#"<a class="item-link" href="/items/app%2FT1">app/T1</a>"#));
+        assert!(html.contains(r#"<li data-source="issues"><span class="source">issues</span> <span class="status" data-status-value="done">done</span></li>"#));
+        // a null hub value renders as a dash
+        assert!(html.contains(r#"<td data-source="hub">—</td>"#));
+        assert!(!html.contains("drift-truncated"));
+        let mut s = summary();
+        s["drifting"] = json!(40);
+        let html = control_room(&s, "main");
+        assert!(html.contains(r#"Drift <span class="count">40</span>"#));
+        assert!(html.contains("showing the first 2 of 40"));
+    }
+
+    #[test]
+    fn page_runs_show_outcome_and_duration() {
+        let html = control_room(&summary(), "main");
+        assert!(html.contains(r#"<section id="runs" class="panel" data-newest-run="r-3">"#));
+        assert!(html.contains(r#"data-run-marker="r-3@""#));
+        assert!(html.contains(r#"<tr class="run" data-run-id="r-3" data-outcome="running">"#));
+        assert!(html.contains(r#"<tr class="run" data-run-id="r-2" data-outcome="drift">"#));
+        assert!(html.contains(r#"data-duration-ms="1234">1.2 s<"#));
+        assert!(html.contains(r#"data-duration-ms="125000">2 min 05 s<"#));
+        assert!(html.contains(r#"data-outcome="failed">failed</span>"#));
+    }
+
+    #[test]
+    fn page_journal_rows_are_filterable() {
+        let html = control_room(&summary(), "main");
+        assert!(html.contains(r#"<section id="journal""#));
+        assert!(html.contains(
+            r#"<tr class="event" data-event-id="16" data-key="app/T1" data-source="hub" data-actor="bob">"#
+        ));
+        assert!(
+            html.contains(r#"<form id="journal-filters" class="filters" role="search" hidden>"#)
+        );
+        for f in ["key", "source", "actor"] {
+            assert!(html.contains(&format!(r#"id="filter-{f}" name="{f}" data-filter="{f}""#)));
+        }
+        // newest first, as given
+        assert!(html.find(r#"data-event-id="17""#) < html.find(r#"data-event-id="16""#));
+        assert!(html.contains(r#"<option value="workplans"></option>"#));
+    }
+
+    #[test]
+    fn page_static_assets_are_linked() {
+        for html in [control_room(&summary(), "w"), item_page(&item("k"), "w")] {
+            assert!(html.contains(r#"<script src="/static/control-room.js" defer></script>"#));
+            assert!(html.contains(r#"<link rel="stylesheet" href="/static/control-room.css">"#));
+        }
+        assert!(SCRIPT.contains("new window.EventSource(STREAM_URL)"));
+        assert!(SCRIPT.contains(r#""run-finished""#));
+        assert!(SCRIPT.contains("/api/v1/summary") && SCRIPT.contains("/api/v1/stream"));
+        assert!(SCRIPT.contains("POLL_MS = 10000"));
+        assert!(SCRIPT.contains(r#"getAttribute("data-" + name)"#));
+        assert!(STYLE.contains("prefers-color-scheme: dark"));
+    }
+
+    #[test]
+    fn page_empty_states() {
+        let html = control_room(&json!({}), "empty");
+        assert!(html.contains("no sync runs yet"));
+        assert!(
+            html.contains("no check snapshots yet — run <code>concord check --snapshot</code>")
+        );
+        assert!(html.contains("no journal entries yet"));
+        assert!(html.contains("no drift"));
+        assert!(html.contains("no scheduled jobs"));
+        assert!(html.contains(r#"id="items-total" data-count="">—<"#));
+        assert!(!html.contains("<svg"));
+        assert!(!html.contains(r#"class="run""#));
+        assert_well_formed(&html);
+
+        let explicit = json!({"items": 0, "drifting": 0, "by_source": [], "drift": [],
+                              "findings": [], "runs": [], "events": [], "schedule": []});
+        let html = control_room(&explicit, "empty");
+        assert!(html.contains("no sync runs yet"));
+        assert!(html.contains("no check snapshots yet"));
+        assert!(html.contains("no journal entries yet"));
+        assert!(html.contains(r#"data-newest-run="""#));
+        assert_well_formed(&html);
+
+        // not an object at all
+        assert_well_formed(&control_room(&Value::Null, "x"));
+        assert_well_formed(&item_page(&Value::Null, "x"));
+    }
+
+    #[test]
+    fn page_missing_fields_render_as_dash() {
+        let s = json!({
+            "by_source": [{"source": "hub"}],
+            "drift": [{"key": "k"}],
+            "runs": [{"id": "r-1", "finished_at": "2026-01-01T00:00:00Z"}],
+            "events": [{}],
+            "findings": [{}],
+            "schedule": [{"job": "sync"}]
+        });
+        let html = control_room(&s, "w");
+        assert!(html.contains(r#"<td class="reason">—</td>"#));
+        assert!(html.contains(r#"data-outcome="">"#));
+        assert!(html.contains(r#"<td>never</td>"#));
+        assert_eq!(count(&html, r#"class="snapshot""#), 1);
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_chart_has_one_bar_per_snapshot() {
+        let html = control_room(&summary(), "main");
+        assert!(html.contains(r#"<section id="findings-chart""#));
+        assert_eq!(count(&html, "<svg"), 1);
+        assert_eq!(count(&html, r#"<g class="snapshot""#), 3);
+        for (snap, date) in [(2, "2026-11-22"), (3, "2026-11-23"), (4, "2026-11-24")] {
+            assert!(html.contains(&format!(r#"<g class="snapshot" data-snapshot="{snap}""#)));
+            assert!(
+                html.contains(&format!(">{date}</text>")),
+                "axis label {date}"
+            );
+        }
+        // one rect per non-zero severity; info=0 and a missing info draw nothing
+        assert_eq!(count(&html, r#"<rect class="bar sev-error""#), 3);
+        assert_eq!(count(&html, r#"<rect class="bar sev-warning""#), 3);
+        assert_eq!(count(&html, r#"<rect class="bar sev-info""#), 1);
+        assert!(html.contains("<title>error: 2 (snapshot 4)</title>"));
+        assert!(html.contains(
+            "snapshot 4 · 2026-11-24T10:00:00Z · commit abc123456789\nerror: 2\nwarning: 5\ninfo: 0"
+        ));
+        // latest summary line
+        assert!(html.contains(r#"commit <code title="abc1234567890def">abc123456789</code>"#));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_chart_scales_and_thins_labels() {
+        let findings: Vec<Value> = (0..40)
+            .map(|i| {
+                json!({"snapshot": i, "taken_at": format!("2026-10-{:02}T00:00:00Z", i % 28 + 1),
+                       "by_severity": {"error": i, "warning": 0, "critical": 1}})
+            })
+            .collect();
+        let html = control_room(&json!({ "findings": findings }), "w");
+        assert_eq!(count(&html, r#"<g class="snapshot""#), 40);
+        assert!(count(&html, r#"class="x-label""#) <= MAX_X_LABELS);
+        assert!(html.contains(r#"<rect class="bar sev-other" data-severity="critical""#));
+        assert_eq!(nice_scale(0.0), (1.0, 1.0));
+        assert_eq!(nice_scale(7.0), (8.0, 2.0));
+        assert_eq!(nice_scale(40.0), (40.0, 10.0));
+        assert_eq!(nice_scale(3.0), (3.0, 1.0));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_item_page_shows_history_in_order_and_explain() {
+        let html = item_page(&item("app/T1"), "main");
+        assert!(html.contains(r#"<h1 class="item-key">app/T1</h1>"#));
+        let ids: Vec<usize> = ["1", "5", "9"]
+            .iter()
+            .map(|id| {
+                html.find(&format!(
+                    r#"<tr class="history-row" data-history-id="{id}""#
+                ))
+                .unwrap_or_else(|| panic!("history row {id}"))
+            })
+            .collect();
+        assert!(
+            ids[0] < ids[1] && ids[1] < ids[2],
+            "history keeps its order"
+        );
+        assert!(html.contains(r#"data-kind="change""#));
+        assert!(html.contains(r#"<span class="event-type">started</span>"#));
+        assert!(html.contains(r#"<td class="reason">AHEAD_WINS: workplans is ahead</td>"#));
+        assert!(html.contains(r#"<span class="target">in hub</span>"#));
+        assert!(html.contains(r#"<section id="explain""#));
+        assert!(html.contains(
+            "<pre id=\"explain-json\">{\n  &quot;decision&quot;: &quot;hold&quot;,\n  &quot;why&quot;: [\n    &quot;workplans &lt;stale&gt;&quot;,\n    &quot;hub &amp; issues agree&quot;\n  ]\n}</pre>"
+        ));
+        assert!(html.contains(r#"<dd data-field="version">3</dd>"#));
+        assert!(html.contains("<code>app:docs/plan.md:12</code>"));
+        assert!(
+            html.contains(
+                r#"<tr class="source-row" data-source="issues" data-status-value="done">"#
+            )
+        );
+        assert!(html.contains(r#"id="item-drift""#), "todo vs done is drift");
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_item_page_without_hub_history_or_explain() {
+        let html = item_page(
+            &json!({"key": "k", "hub": null, "sources": [], "history": [], "explain": null}),
+            "w",
+        );
+        assert!(html.contains("not in the hub"));
+        assert!(html.contains("no history yet"));
+        assert!(html.contains("no explanation available"));
+        assert!(!html.contains("item-drift"));
+        assert!(!html.contains("<pre"));
+        assert_well_formed(&html);
+        let html = item_page(&json!({"key": "k", "explain": "line 1\n<line 2>"}), "w");
+        assert!(html.contains("<pre id=\"explain-text\">line 1\n&lt;line 2&gt;</pre>"));
+    }
+
+    #[test]
+    fn page_error_pages() {
+        let html = not_found_page(EVIL);
+        assert!(html.contains(EVIL_TEXT));
+        assert!(!html.contains("<script"));
+        assert_well_formed(&html);
+        let html = login_hint_page();
+        assert!(html.contains("?token="));
+        assert!(html.contains("not</strong> accepted"));
+        assert!(html.contains("Authorization: Bearer"));
+        assert!(html.contains("--public-read"));
+        assert!(!html.contains("<script"));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_durations() {
+        assert_eq!(duration(Some(&json!(850))), "850 ms");
+        assert_eq!(duration(Some(&json!(1234))), "1.2 s");
+        assert_eq!(duration(Some(&json!(125_000))), "2 min 05 s");
+        assert_eq!(duration(Some(&json!(3_720_000))), "1 h 02 min");
+        assert_eq!(duration(Some(&Value::Null)), "—");
+        assert_eq!(duration(Some(&json!(-5))), "—");
+        assert_eq!(duration(None), "—");
+    }
+
+    fn percent_decode(s: &str) -> Vec<u8> {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn page_encoded_keys_round_trip(key in "\\PC{0,24}") {
+            let enc = encode_component(&key);
+            proptest::prop_assert!(enc.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)));
+            proptest::prop_assert_eq!(percent_decode(&enc), key.as_bytes().to_vec());
+        }
+
+        #[test]
+        fn page_any_text_keeps_pages_well_formed(
+            key in "[<>&\"' a-z/]{0,12}",
+            text in "[<>&\"' a-z]{0,12}",
+        ) {
+            let s = json!({
+                "by_source": [{"source": text.clone(), "by_status": {text.clone(): 1}}],
+                "drift": [{"key": key.clone(), "hub": text.clone(), "values": {text.clone(): text.clone()}, "reason": text.clone()}],
+                "findings": [{"snapshot": text.clone(), "taken_at": text.clone(), "by_severity": {text.clone(): 2}}],
+                "runs": [{"id": text.clone(), "outcome": text.clone()}],
+                "events": [{"key": key.clone(), "source": text.clone(), "actor": text.clone(), "what": text.clone()}],
+                "schedule": [{"job": text.clone(), "every": text.clone()}]
+            });
+            assert_well_formed(&control_room(&s, &text));
+            let i = json!({"key": key.clone(), "hub": {"status": text.clone()},
+                           "sources": [{"source": text.clone(), "status": text.clone(), "path": text.clone()}],
+                           "history": [{"actor": text.clone(), "field": text.clone(), "reason": text.clone()}],
+                           "explain": {"k": text.clone()}});
+            assert_well_formed(&item_page(&i, &text));
+            assert_well_formed(&not_found_page(&key));
+        }
+    }
+}

@@ -1,0 +1,1019 @@
+//! The HTTP shell: routes, auth, error bodies. Reads go straight to the
+//! hub; writes and syncs go through [`crate::jobs`] (the `concord` binary),
+//! so the server and the CLI can never disagree on what a command does.
+
+use crate::auth::{self, Access, Denied, StoredToken};
+use crate::jobs::{JobKind, Jobs};
+use crate::page;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post, put};
+use concord_store::{ItemFilter, JournalFilter, Store, StoreError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What the server needs to know beyond the hub.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub workspace: String,
+    /// Read endpoints and the page without a token.
+    pub public_read: bool,
+    /// `X-Hub-Signature-256` secret for `POST /hooks/github`.
+    pub github_secret: Option<String>,
+    /// Hook name -> shared secret for `POST /hooks/{name}`.
+    pub hook_secrets: BTreeMap<String, String>,
+    /// Workspace repo -> its remote URL, to tell which pushes concern us.
+    pub repo_remotes: Vec<(String, String)>,
+    /// Source names `POST /api/v1/sync` accepts.
+    pub sources: Vec<String>,
+    pub max_body_bytes: usize,
+}
+
+/// The next run of each scheduled job, for the API and the page.
+pub type ScheduleView = Arc<Mutex<Vec<Value>>>;
+
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    pub jobs: Jobs,
+    pub settings: Arc<Settings>,
+    pub schedule: ScheduleView,
+    tokens: Arc<Mutex<Option<TokenCache>>>,
+}
+
+/// When the tokens were read, and what they were.
+type TokenCache = (Instant, Vec<StoredToken>);
+
+/// Tokens are read from the hub at most this often (revocations apply
+/// within it).
+const TOKEN_CACHE: Duration = Duration::from_secs(2);
+/// An unknown token re-reads the tokens if the cache is older than this.
+const TOKEN_RECHECK: Duration = Duration::from_millis(250);
+
+impl App {
+    pub fn new(store: Store, jobs: Jobs, settings: Settings, schedule: ScheduleView) -> App {
+        App {
+            store,
+            jobs,
+            settings: Arc::new(settings),
+            schedule,
+            tokens: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The tokens, from a cache younger than `max_age`.
+    async fn tokens(&self, max_age: Duration) -> Result<Vec<StoredToken>, ApiError> {
+        if let Ok(cache) = self.tokens.lock()
+            && let Some((at, tokens)) = cache.as_ref()
+            && at.elapsed() < max_age
+        {
+            return Ok(tokens.clone());
+        }
+        let tokens: Vec<StoredToken> = self
+            .store
+            .api_tokens()
+            .await?
+            .into_iter()
+            .map(|t| StoredToken {
+                name: t.name,
+                hash: t.hash,
+                read_only: t.read_only,
+                revoked: t.revoked_at.is_some(),
+            })
+            .collect();
+        if let Ok(mut cache) = self.tokens.lock() {
+            *cache = Some((Instant::now(), tokens.clone()));
+        }
+        Ok(tokens)
+    }
+}
+
+/// An error body: `{"error": {"status", "message"}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+    fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        // The database being away is the server's state, not the request's fault.
+        let message = auth::redact(&error.to_string());
+        let status = match &error {
+            StoreError::Database(_) | StoreError::Unavailable { .. } | StoreError::Io(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            StoreError::Conflict { .. } => StatusCode::CONFLICT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError { status, message }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"status": self.status.as_u16(), "message": self.message}});
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn ok(value: Value) -> ApiResult {
+    Ok(axum::Json(value).into_response())
+}
+
+/// Every route, in one place: the OpenAPI document is checked against it.
+pub fn router(app: App) -> Router {
+    let limit = app.settings.max_body_bytes.max(1024);
+    let api = Router::new()
+        .route("/api/v1/summary", get(summary))
+        .route("/api/v1/items", get(items))
+        .route("/api/v1/items/{key}", get(item))
+        .route("/api/v1/items/{key}/history", get(item_history))
+        .route("/api/v1/items/{key}/explain", get(item_explain))
+        .route("/api/v1/items/{key}/events", post(item_event))
+        .route("/api/v1/items/{key}/status", put(item_status))
+        .route("/api/v1/runs", get(runs))
+        .route("/api/v1/jobs", get(jobs_list))
+        .route("/api/v1/jobs/{id}", get(job))
+        .route("/api/v1/sync", post(sync_now))
+        .route("/api/v1/journal", get(journal))
+        .route("/api/v1/snapshots", get(snapshots))
+        .route("/api/v1/snapshots/{id}", get(snapshot))
+        .route("/api/v1/mirrors", get(mirrors))
+        .route("/api/v1/trains", get(trains))
+        .route("/api/v1/schedule", get(schedule))
+        .route("/api/v1/stream", get(stream))
+        .route("/", get(control_room))
+        .route("/items/{key}", get(item_page))
+        .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
+    Router::new()
+        .merge(api)
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/hooks/github", post(github_hook))
+        .route("/hooks/{name}", post(named_hook))
+        .route("/static/control-room.js", get(script))
+        .route("/static/control-room.css", get(style))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(app)
+}
+
+/// Reads need a token unless `--public-read`; writes always need one that
+/// is not read-only.
+async fn require_token(State(app): State<App>, request: Request, next: Next) -> Response {
+    let write = !matches!(*request.method(), Method::GET | Method::HEAD);
+    if !write && app.settings.public_read {
+        return next.run(request).await;
+    }
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let need = if write { Access::Write } else { Access::Read };
+    let mut verdict = match app.tokens(TOKEN_CACHE).await {
+        Ok(tokens) => auth::authorize(header.as_deref(), &tokens, need),
+        Err(e) => return e.into_response(),
+    };
+    // A token created a moment ago: look again, at most a few times a second.
+    if verdict == Err(Denied::Unknown) {
+        verdict = match app.tokens(TOKEN_RECHECK).await {
+            Ok(tokens) => auth::authorize(header.as_deref(), &tokens, need),
+            Err(e) => return e.into_response(),
+        };
+    }
+    match verdict {
+        Ok(identity) => {
+            let mut request = request;
+            request.extensions_mut().insert(identity);
+            next.run(request).await
+        }
+        Err(denied) => {
+            let page = request.uri().path() == "/" || request.uri().path().starts_with("/items/");
+            denied_response(denied, page && header.is_none())
+        }
+    }
+}
+
+fn denied_response(denied: Denied, html: bool) -> Response {
+    let status = StatusCode::from_u16(denied.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+    if html {
+        let mut response = (status, Html(page::login_hint_page())).into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return response;
+    }
+    ApiError::new(status, denied.message()).into_response()
+}
+
+fn caller(request_identity: Option<&auth::TokenIdentity>) -> String {
+    request_identity.map_or_else(|| "public".into(), |i| format!("api:{}", i.name))
+}
+
+/// Keys come from the URL: refuse what no item key can be.
+fn checked_key(key: &str) -> Result<&str, ApiError> {
+    if key.is_empty() || key.len() > 512 || key.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "an item key is 1 to 512 characters without control characters",
+        ));
+    }
+    Ok(key)
+}
+
+/// A JSON body, or a 400 that says what is wrong with it.
+fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+}
+
+async fn health(State(app): State<App>) -> ApiResult {
+    match app.store.ping().await {
+        Ok(()) => ok(json!({"status": "ok", "database": "ok"})),
+        Err(e) => Err(ApiError::from(e)),
+    }
+}
+
+async fn openapi() -> Response {
+    axum::Json(crate::openapi::document()).into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route; see /api/v1/openapi.json")
+}
+
+async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        page::SCRIPT,
+    )
+        .into_response()
+}
+
+async fn style() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        page::STYLE,
+    )
+        .into_response()
+}
+
+// ------------------------------------------------------------------ reads
+
+#[derive(Debug, Deserialize)]
+struct ItemsQuery {
+    status: Option<String>,
+    source: Option<String>,
+    drift: Option<bool>,
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn items(
+    State(app): State<App>,
+    query: Result<Query<ItemsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("limit is between 1 and 1000"));
+    }
+    let filter = ItemFilter {
+        status: query.status,
+        source: query.source,
+        drift: query.drift,
+        after: query.after,
+        limit,
+    };
+    let page = app.store.item_page(&filter).await?;
+    let keys: Vec<String> = page.iter().map(|v| v.key.clone()).collect();
+    let observations = app.store.observations_for(&keys).await?;
+    let mut by_key: BTreeMap<&str, serde_json::Map<String, Value>> = BTreeMap::new();
+    for o in &observations {
+        by_key
+            .entry(o.key.as_str())
+            .or_default()
+            .insert(o.source.clone(), json!(o.status));
+    }
+    let next = (page.len() as i64 == limit)
+        .then(|| page.last().map(|v| v.key.clone()))
+        .flatten();
+    let items: Vec<Value> = page
+        .iter()
+        .map(|v| {
+            let sources = by_key.remove(v.key.as_str()).unwrap_or_default();
+            let drift = sources.values().any(|s| s.as_str() != v.value.as_deref());
+            json!({
+                "key": v.key,
+                "status": v.value,
+                "version": v.version,
+                "updated_at": v.updated_at,
+                "updated_by": v.updated_by,
+                "sources": sources,
+                "drift": drift,
+            })
+        })
+        .collect();
+    ok(json!({"items": items, "next": next}))
+}
+
+async fn item_json(app: &App, key: &str) -> Result<Value, ApiError> {
+    let hub = app.store.hub_values_for(&[key.to_string()]).await?;
+    let sources = app.store.observations_for(&[key.to_string()]).await?;
+    let history = app.store.history(key).await?;
+    let bases = app.store.bases_for(&[key.to_string()]).await?;
+    if hub.is_empty() && sources.is_empty() && history.is_empty() {
+        return Err(ApiError::not_found(format!("no item `{key}` in the hub")));
+    }
+    let status = hub.iter().find(|v| v.field == "status");
+    let last = history
+        .iter()
+        .rev()
+        .find(|e| e.field.as_deref() == Some("status"));
+    Ok(json!({
+        "key": key,
+        "hub": status,
+        "fields": hub,
+        "sources": sources,
+        "history": history,
+        "explain": {
+            "bases": bases,
+            "last_decision": last.map(|e| json!({"at": e.at, "to": e.to, "target": e.target, "reason": e.reason, "actor": e.actor})),
+            "full": format!("/api/v1/items/{}/explain", encode_key(key)),
+        },
+    }))
+}
+
+/// Percent-encode a key for a URL path segment.
+pub fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for byte in key.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(byte));
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+async fn item(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
+    let key = checked_key(&key)?;
+    ok(item_json(&app, key).await?)
+}
+
+async fn item_history(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
+    let key = checked_key(&key)?;
+    ok(json!({"key": key, "history": app.store.history(key).await?}))
+}
+
+async fn item_explain(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
+    let key = checked_key(&key)?;
+    let finished = app
+        .jobs
+        .runner()
+        .run(&["explain".into(), key.to_string(), "--json".into()], &[])
+        .await;
+    match (finished.exit_code, finished.output) {
+        (Some(0 | 1), Some(output)) => ok(output),
+        (Some(2), _) => Err(ApiError::not_found(finished.errors)),
+        _ => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            finished.errors,
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct LimitQuery {
+    limit: Option<i64>,
+}
+
+async fn runs(State(app): State<App>, Query(query): Query<LimitQuery>) -> ApiResult {
+    let runs = app
+        .store
+        .recent_runs(query.limit.unwrap_or(50).clamp(1, 500))
+        .await?;
+    ok(json!({"runs": runs.iter().map(run_json).collect::<Vec<_>>()}))
+}
+
+fn run_json(run: &concord_store::RunRecord) -> Value {
+    let duration_ms = run.finished_at.as_deref().and_then(|end| {
+        let start = humantime::parse_rfc3339_weak(&run.started_at).ok()?;
+        let end = humantime::parse_rfc3339_weak(end).ok()?;
+        end.duration_since(start).ok().map(|d| d.as_millis() as u64)
+    });
+    json!({
+        "id": run.id,
+        "command": run.command,
+        "actor": run.actor,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "outcome": run.outcome,
+        "duration_ms": duration_ms,
+        "summary": run.summary.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok()).or_else(|| run.summary.clone().map(Value::from)),
+    })
+}
+
+async fn jobs_list(State(app): State<App>) -> ApiResult {
+    ok(json!({"jobs": app.jobs.recent(50)}))
+}
+
+async fn job(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    match app.jobs.get(&id) {
+        Some(record) => ok(json!(record)),
+        None => Err(ApiError::not_found(format!(
+            "no job `{id}` (jobs are kept in memory, the newest 200)"
+        ))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct JournalQuery {
+    key: Option<String>,
+    source: Option<String>,
+    actor: Option<String>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn journal(
+    State(app): State<App>,
+    query: Result<Query<JournalQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let entries = app
+        .store
+        .journal_page(&JournalFilter {
+            key: query.key,
+            source: query.source,
+            actor: query.actor,
+            before: query.before,
+            limit: query.limit.unwrap_or(100).clamp(1, 1000),
+        })
+        .await?;
+    let next = entries.last().map(|e| e.id);
+    ok(json!({"entries": entries, "next_before": next}))
+}
+
+fn severities(findings: &str) -> BTreeMap<String, usize> {
+    let mut by_severity = BTreeMap::new();
+    for line in findings.lines() {
+        if let Ok(value) = serde_json::from_str::<Value>(line) {
+            let severity = value["severity"].as_str().unwrap_or("unknown").to_string();
+            *by_severity.entry(severity).or_default() += 1;
+        }
+    }
+    by_severity
+}
+
+/// The newest `limit` snapshots with their findings by severity, oldest first.
+async fn snapshot_series(app: &App, limit: usize) -> Result<Vec<Value>, ApiError> {
+    let listed = app.store.check_snapshots().await?;
+    let mut series = Vec::new();
+    for cheap in listed.iter().rev().take(limit) {
+        if let Some(full) = app.store.check_snapshot(cheap.id).await? {
+            series.push(json!({
+                "snapshot": full.id,
+                "taken_at": full.taken_at,
+                "commit": full.commit_id,
+                "actor": full.actor,
+                "total": full.total,
+                "gating": full.gating,
+                "by_severity": severities(&full.findings),
+            }));
+        }
+    }
+    series.reverse();
+    Ok(series)
+}
+
+async fn snapshots(State(app): State<App>) -> ApiResult {
+    ok(json!({"snapshots": snapshot_series(&app, 100).await?}))
+}
+
+async fn snapshot(State(app): State<App>, Path(id): Path<i64>) -> ApiResult {
+    let Some(full) = app.store.check_snapshot(id).await? else {
+        return Err(ApiError::not_found(format!("no snapshot {id}")));
+    };
+    let findings: Vec<Value> = full
+        .findings
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    ok(json!({
+        "snapshot": full.id,
+        "taken_at": full.taken_at,
+        "commit": full.commit_id,
+        "actor": full.actor,
+        "total": full.total,
+        "gating": full.gating,
+        "by_severity": severities(&full.findings),
+        "findings": findings,
+    }))
+}
+
+async fn mirrors(State(app): State<App>) -> ApiResult {
+    let marks = app.store.watermarks_with_prefix("@mirror").await?;
+    let mut proposals = Vec::new();
+    let mut written = 0usize;
+    let mut last_written: Option<String> = None;
+    for mark in &marks {
+        if let Some(repo) = mark.source.strip_prefix("@mirror-pr:") {
+            let (branch, tree) = mark
+                .position
+                .split_once(' ')
+                .unwrap_or((&mark.position, ""));
+            proposals
+                .push(json!({"repo": repo, "branch": branch, "tree": tree, "at": mark.updated_at}));
+        } else if mark.source.starts_with("@mirror:") {
+            written += 1;
+            if last_written
+                .as_deref()
+                .is_none_or(|l| l < mark.updated_at.as_str())
+            {
+                last_written = Some(mark.updated_at.clone());
+            }
+        }
+    }
+    let runs: Vec<_> = app
+        .jobs
+        .recent(200)
+        .into_iter()
+        .filter(|j| j.kind == JobKind::Mirror)
+        .take(20)
+        .collect();
+    ok(
+        json!({"documents_written": written, "last_written_at": last_written, "proposals": proposals, "runs": runs}),
+    )
+}
+
+async fn trains(State(app): State<App>) -> ApiResult {
+    let trains = app.store.release_trains().await?;
+    ok(json!({"trains": trains}))
+}
+
+async fn schedule(State(app): State<App>) -> ApiResult {
+    let view = app.schedule.lock().map(|v| v.clone()).unwrap_or_default();
+    ok(json!({"schedule": view}))
+}
+
+/// Everything the control room shows, from the hub (and the job queue).
+async fn summary_json(app: &App) -> Result<Value, ApiError> {
+    let counts = app.store.status_counts().await?;
+    let mut by_source: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    for (source, status, n) in counts {
+        by_source
+            .entry(source)
+            .or_default()
+            .insert(status.unwrap_or_else(|| "(none)".into()), n);
+    }
+    let (items, drifting) = app.store.item_totals().await?;
+    let drifted = app
+        .store
+        .item_page(&ItemFilter {
+            drift: Some(true),
+            limit: 50,
+            ..ItemFilter::default()
+        })
+        .await?;
+    let keys: Vec<String> = drifted.iter().map(|v| v.key.clone()).collect();
+    let observations = app.store.observations_for(&keys).await?;
+    let mut drift = Vec::new();
+    for value in &drifted {
+        let values: serde_json::Map<String, Value> = observations
+            .iter()
+            .filter(|o| o.key == value.key)
+            .map(|o| (o.source.clone(), json!(o.status)))
+            .collect();
+        let last = app
+            .store
+            .journal_page(&JournalFilter {
+                key: Some(value.key.clone()),
+                limit: 1,
+                ..JournalFilter::default()
+            })
+            .await?;
+        drift.push(json!({
+            "key": value.key,
+            "hub": value.value,
+            "values": values,
+            "reason": last.first().map(|e| e.reason.clone()),
+        }));
+    }
+    let runs = app.store.recent_runs(20).await?;
+    let events = app
+        .store
+        .journal_page(&JournalFilter {
+            limit: 50,
+            ..JournalFilter::default()
+        })
+        .await?;
+    let events: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            let what = match (&e.event_type, &e.field) {
+                (Some(event), _) => format!(
+                    "{event}{}",
+                    e.phase.as_deref().map_or(String::new(), |p| format!(" ({p})"))
+                ),
+                (None, Some(field)) => format!(
+                    "{field}: {} -> {} ({})",
+                    e.from.as_deref().unwrap_or("(none)"),
+                    e.to.as_deref().unwrap_or("(none)"),
+                    e.reason
+                ),
+                (None, None) => e.reason.clone(),
+            };
+            json!({"id": e.id, "at": e.at, "key": e.key, "source": e.target.clone().unwrap_or_else(|| "hub".into()), "what": what, "actor": e.actor})
+        })
+        .collect();
+    let schedule = app.schedule.lock().map(|v| v.clone()).unwrap_or_default();
+    Ok(json!({
+        "workspace": app.settings.workspace,
+        "items": items,
+        "drifting": drifting,
+        "by_source": by_source.into_iter().map(|(source, by_status)| json!({"source": source, "by_status": by_status})).collect::<Vec<_>>(),
+        "drift": drift,
+        "findings": snapshot_series(app, 30).await?,
+        "runs": runs.iter().map(run_json).collect::<Vec<_>>(),
+        "jobs": app.jobs.recent(10),
+        "events": events,
+        "schedule": schedule,
+    }))
+}
+
+async fn summary(State(app): State<App>) -> ApiResult {
+    ok(summary_json(&app).await?)
+}
+
+async fn control_room(State(app): State<App>) -> ApiResult {
+    let summary = summary_json(&app).await?;
+    Ok(Html(page::control_room(&summary, &app.settings.workspace)).into_response())
+}
+
+async fn item_page(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
+    let key = checked_key(&key)?;
+    match item_json(&app, key).await {
+        Ok(item) => Ok(Html(page::item_page(&item, &app.settings.workspace)).into_response()),
+        Err(e) if e.status == StatusCode::NOT_FOUND => Ok((
+            StatusCode::NOT_FOUND,
+            Html(page::not_found_page(&format!("item {key}"))),
+        )
+            .into_response()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn stream(
+    State(app): State<App>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let receiver = app.jobs.events.subscribe();
+    // A lagging client skips what it missed; the page reloads anyway.
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(message) => {
+                    let kind = message["type"].as_str().unwrap_or("message").to_string();
+                    let event = Event::default().event(kind).data(message.to_string());
+                    return Some((Ok(event), receiver));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+// ------------------------------------------------------------------ writes
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyncRequest {
+    source: Option<String>,
+    rule: Option<String>,
+    #[serde(default)]
+    full: bool,
+}
+
+async fn sync_now(
+    State(app): State<App>,
+    identity: Option<axum::Extension<auth::TokenIdentity>>,
+    body: Bytes,
+) -> ApiResult {
+    let request: SyncRequest = if body.is_empty() {
+        SyncRequest {
+            source: None,
+            rule: None,
+            full: false,
+        }
+    } else {
+        json_body(&body)?
+    };
+    if request.rule.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a sync runs every rule (per-rule syncs would move the shared watermarks); omit `rule`",
+        ));
+    }
+    let mut extra = Vec::new();
+    if let Some(source) = &request.source {
+        if !app.settings.sources.iter().any(|s| s == source) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "unknown source `{source}`; known: {}",
+                    app.settings.sources.join(", ")
+                ),
+            ));
+        }
+        extra.extend(["--only".to_string(), source.clone()]);
+    }
+    if request.full {
+        extra.push("--full".into());
+    }
+    let trigger = caller(identity.as_ref().map(|e| &e.0));
+    let (record, submitted) = app.jobs.submit(JobKind::Sync, &extra, &trigger);
+    let body = json!({"run_id": record.id, "state": submitted, "job": format!("/api/v1/jobs/{}", record.id)});
+    Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusRequest {
+    status: String,
+    note: Option<String>,
+    #[serde(default)]
+    force: bool,
+}
+
+async fn item_status(
+    State(app): State<App>,
+    identity: Option<axum::Extension<auth::TokenIdentity>>,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let key = checked_key(&key)?;
+    let request: StatusRequest = json_body(&body)?;
+    if request.status.trim().is_empty() || request.status.starts_with('-') {
+        return Err(ApiError::bad_request(
+            "`status` names a status of the item's workflow",
+        ));
+    }
+    let mut args = vec!["set".to_string(), "--json".into()];
+    if let Some(note) = request.note {
+        args.extend(["--note".to_string(), note]);
+    }
+    if request.force {
+        args.push("--force".into());
+    }
+    args.extend(["--".to_string(), key.to_string(), request.status]);
+    run_write(&app, args, identity.as_ref().map(|e| &e.0)).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventRequest {
+    event_type: String,
+    phase: Option<String>,
+    summary: Option<String>,
+    #[serde(default)]
+    artifacts: Vec<String>,
+}
+
+async fn item_event(
+    State(app): State<App>,
+    identity: Option<axum::Extension<auth::TokenIdentity>>,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let key = checked_key(&key)?;
+    let request: EventRequest = json_body(&body)?;
+    if request.event_type.trim().is_empty() {
+        return Err(ApiError::bad_request("`event_type` is required"));
+    }
+    let mut args = vec![
+        "log".to_string(),
+        "--json".into(),
+        "--event".into(),
+        request.event_type,
+    ];
+    if let Some(phase) = request.phase {
+        args.extend(["--phase".to_string(), phase]);
+    }
+    if let Some(summary) = request.summary {
+        args.extend(["--summary".to_string(), summary]);
+    }
+    for artifact in request.artifacts {
+        args.extend(["--artifact".to_string(), artifact]);
+    }
+    args.extend(["--".to_string(), key.to_string()]);
+    run_write(&app, args, identity.as_ref().map(|e| &e.0)).await
+}
+
+/// `set` and `log` through the CLI, as the token's owner.
+async fn run_write(
+    app: &App,
+    args: Vec<String>,
+    identity: Option<&auth::TokenIdentity>,
+) -> ApiResult {
+    let actor = identity.map_or_else(
+        || "concord-serve".to_string(),
+        |i| format!("{} (api)", i.name),
+    );
+    let finished = app
+        .jobs
+        .runner()
+        .run(&args, &[("CONCORD_ACTOR", actor)])
+        .await;
+    match (finished.exit_code, finished.output) {
+        (Some(0), Some(output)) => ok(output),
+        (Some(1), Some(output)) => Ok((StatusCode::CONFLICT, axum::Json(output)).into_response()),
+        (Some(2), _) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            finished.errors,
+        )),
+        _ => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            finished.errors,
+        )),
+    }
+}
+
+// ------------------------------------------------------------------ webhooks
+
+async fn github_hook(State(app): State<App>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let Some(secret) = app.settings.github_secret.as_deref() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "GitHub webhooks are off: start the server with CONCORD_WEBHOOK_SECRET set",
+        ));
+    };
+    let signature = headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok());
+    if let Err(e) = auth::verify_github_signature(secret.as_bytes(), &body, signature) {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()));
+    }
+    let event = headers
+        .get("x-github-event")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match event {
+        "ping" => return ok(json!({"ok": true, "event": "ping"})),
+        "push" => {}
+        other => {
+            return Ok((
+                StatusCode::ACCEPTED,
+                axum::Json(json!({"ignored": format!("event `{other}` does not trigger a sync")})),
+            )
+                .into_response());
+        }
+    }
+    let payload: Value = json_body(&body)?;
+    let full_name = payload["repository"]["full_name"].as_str().unwrap_or("");
+    let touched: Vec<&str> = app
+        .settings
+        .repo_remotes
+        .iter()
+        .filter(|(_, url)| remote_names(url, full_name))
+        .map(|(repo, _)| repo.as_str())
+        .collect();
+    if touched.is_empty() {
+        return Ok((
+            StatusCode::ACCEPTED,
+            axum::Json(
+                json!({"ignored": format!("`{full_name}` is not a repository of this workspace")}),
+            ),
+        )
+            .into_response());
+    }
+    let (record, submitted) = app.jobs.submit(JobKind::Sync, &[], "webhook:github");
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"run_id": record.id, "state": submitted, "repos": touched})),
+    )
+        .into_response())
+}
+
+/// Whether a remote URL (https, ssh or scp-like) names `owner/name`.
+pub fn remote_names(url: &str, full_name: &str) -> bool {
+    if full_name.is_empty() || !full_name.contains('/') {
+        return false;
+    }
+    let url = url.trim_end_matches('/');
+    let url = url.strip_suffix(".git").unwrap_or(url).to_ascii_lowercase();
+    let wanted = full_name.to_ascii_lowercase();
+    url.ends_with(&format!("/{wanted}")) || url.ends_with(&format!(":{wanted}"))
+}
+
+async fn named_hook(
+    State(app): State<App>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let Some(expected) = app.settings.hook_secrets.get(&name) else {
+        return Err(ApiError::not_found(format!("no hook `{name}`")));
+    };
+    let presented = headers
+        .get("x-concord-secret")
+        .and_then(|v| v.to_str().ok());
+    if !auth::verify_shared_secret(expected, presented) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong X-Concord-Secret",
+        ));
+    }
+    let (record, submitted) = app
+        .jobs
+        .submit(JobKind::Sync, &[], &format!("webhook:{name}"));
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"run_id": record.id, "state": submitted})),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remotes_match_owner_and_name_in_every_url_form() {
+        for url in [
+            "https://github.com/acme/app.git",
+            "https://github.com/Acme/App",
+            "git@github.com:acme/app.git",
+            "ssh://git@github.com/acme/app/",
+        ] {
+            assert!(remote_names(url, "acme/app"), "{url}");
+        }
+        assert!(!remote_names(
+            "https://github.com/acme/app-old.git",
+            "acme/app"
+        ));
+        assert!(!remote_names(
+            "https://github.com/other/acme/app2",
+            "acme/app"
+        ));
+        assert!(!remote_names("/tmp/app.git", ""));
+    }
+
+    #[test]
+    fn keys_are_encoded_as_one_path_segment() {
+        assert_eq!(encode_key("app/T1"), "app%2FT1");
+        assert_eq!(encode_key("a b&<"), "a%20b%26%3C");
+        assert_eq!(encode_key("../x"), "..%2Fx");
+    }
+
+    #[test]
+    fn bad_keys_are_refused() {
+        assert!(checked_key("").is_err());
+        assert!(checked_key("a\nb").is_err());
+        assert!(checked_key(&"k".repeat(513)).is_err());
+        assert!(
+            checked_key("../../etc/passwd").is_ok(),
+            "a key, never a path"
+        );
+    }
+}
