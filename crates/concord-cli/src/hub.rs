@@ -113,6 +113,16 @@ pub fn new_run_id() -> String {
     format!("{compact}-{:08x}", fastrand::u32(..))
 }
 
+/// The run id `concord serve` chose for this process (`CONCORD_RUN_ID`),
+/// handed out once: a second recorded run in the same process gets its own.
+pub fn requested_run_id() -> Option<String> {
+    static TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let id = std::env::var("CONCORD_RUN_ID")
+        .ok()
+        .filter(|id| !id.is_empty() && id.len() <= 64)?;
+    (!TAKEN.swap(true, std::sync::atomic::Ordering::SeqCst)).then_some(id)
+}
+
 /// Record a run's observations (one transaction) and the run itself.
 /// Sources in `limits` were read only at those paths: their other rows
 /// stay; every other source was read in full: its rows this run did not
@@ -134,7 +144,7 @@ pub async fn record_scan(
     // A file that could not be read says nothing about its items: they are
     // unknown, not gone, so their recorded observations stay.
     let unread = unread_sources(report);
-    let run_id = new_run_id();
+    let run_id = requested_run_id().unwrap_or_else(new_run_id);
     let started = now_rfc3339();
     store
         .start_run(&RunRecord {

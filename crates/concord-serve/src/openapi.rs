@@ -103,7 +103,7 @@ pub const OPERATIONS: &[Operation] = &[
     Operation {
         method: "put",
         path: "/api/v1/items/{key}/status",
-        summary: "Set the item's status in the hub (`concord set`); 409 when refused as a regression",
+        summary: "Set the item's status in the hub (`concord set`); 422 when refused (a lower-ranked status without `force`, an unknown status)",
         write: true,
         query: &[],
         body: Some(status_body),

@@ -415,7 +415,7 @@ async fn item_explain(State(app): State<App>, Path(key): Path<String>) -> ApiRes
         .await;
     match (finished.exit_code, finished.output) {
         (Some(0 | 1), Some(output)) => ok(output),
-        (Some(2), _) => Err(ApiError::not_found(finished.errors)),
+        (Some(2), _) => Err(ApiError::not_found(plain(&finished.errors))),
         _ => Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             finished.errors,
@@ -871,13 +871,23 @@ async fn run_write(
         (Some(1), Some(output)) => Ok((StatusCode::CONFLICT, axum::Json(output)).into_response()),
         (Some(2), _) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            finished.errors,
+            plain(&finished.errors),
         )),
         _ => Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            finished.errors,
+            plain(&finished.errors),
         )),
     }
+}
+
+/// A terminal diagnostic as one plain line: no `×` marker, no indents.
+fn plain(diagnostic: &str) -> String {
+    diagnostic
+        .lines()
+        .map(|line| line.trim().trim_start_matches('×').trim())
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 // ------------------------------------------------------------------ webhooks

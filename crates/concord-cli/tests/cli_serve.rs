@@ -1,0 +1,759 @@
+//! `concord serve` over real HTTP: the API on both hub backends, tokens,
+//! the OpenAPI document against the routes, bad requests, signed
+//! webhooks, and a push webhook that reaches the tracker within seconds.
+
+mod common;
+use common::{TASK_WORKFLOW, TestWorkspace, git};
+use concord_fakes::github::FakeGitHub;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `concord serve`, stopped when dropped (also on panic).
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn concord(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> common::Output {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("concord"));
+    command
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CONCORD_CONFIG")
+        .env_remove("CONCORD_HUB_URL")
+        .env_remove("CONCORD_WEBHOOK_SECRET")
+        .envs(env.iter().copied())
+        .args(args);
+    let output = command.output().expect("run concord");
+    common::Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn start(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("concord"));
+    command
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CONCORD_CONFIG")
+        .env_remove("CONCORD_HUB_URL")
+        .env_remove("CONCORD_WEBHOOK_SECRET")
+        .envs(env.iter().copied())
+        .args(["serve", "--bind", "127.0.0.1:0", "--no-schedule"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = command.spawn().expect("start concord serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the listening line");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    Server { child, url }
+}
+
+/// (status, headers we look at, body as JSON or a string).
+fn http(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> (u16, Value, Option<String>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(body.unwrap_or_default().to_vec())
+        .expect("request");
+    let mut response = agent.run(request).expect("HTTP request");
+    let status = response.status().as_u16();
+    let auth = response
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, value, auth)
+}
+
+fn get(url: &str, token: Option<&str>) -> (u16, Value) {
+    let (status, value, _) = http("GET", url, token, &[], None);
+    (status, value)
+}
+
+fn send(method: &str, url: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let bytes = body.to_string().into_bytes();
+    let (status, value, _) = http(
+        method,
+        url,
+        token,
+        &[("Content-Type", "application/json")],
+        Some(&bytes),
+    );
+    (status, value)
+}
+
+fn workspace() -> TestWorkspace {
+    let ws = TestWorkspace::new();
+    ws.config(&format!(
+        r#"
+[[repo]]
+name = "app"
+path = "app"
+{TASK_WORKFLOW}
+[[source]]
+name = "plans"
+repo = "app"
+format = "task-blocks"
+glob = "docs/*.md"
+workflow = "task"
+
+[[source]]
+name = "features"
+repo = "app"
+format = "json"
+glob = "features/*/state.json"
+key = "{{dir}}"
+status = "/status"
+workflow = "task"
+
+[[sync]]
+name = "work"
+mode = "merge"
+between = ["plans", "features", "hub"]
+"#
+    ));
+    ws.write(
+        "app/docs/plan.md",
+        "```task\nid: T1\nstatus: todo\n```\n\n```task\nid: T2\nstatus: done\n```\n\n```task\nid: app/T3\nstatus: in_progress\n```\n",
+    );
+    ws.write(
+        "app/features/onboarding/state.json",
+        "{\"status\": \"todo\"}\n",
+    );
+    let app = ws.path().join("app");
+    git(&app, &["init", "-q", "-b", "main"]);
+    git(&app, &["config", "user.name", "Test"]);
+    git(&app, &["config", "user.email", "test@example.com"]);
+    git(&app, &["add", "."]);
+    git(&app, &["commit", "-q", "-m", "start"]);
+    git(
+        &app,
+        &["remote", "add", "origin", "https://github.com/acme/app.git"],
+    );
+    ws
+}
+
+fn token(dir: &Path, env: &[(&str, &str)], name: &str, read_only: bool) -> String {
+    let mut args = vec!["serve", "token", "create", "--name", name];
+    if read_only {
+        args.push("--read-only");
+    }
+    let out = concord(dir, env, &args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let secret = out.stdout.trim().to_string();
+    assert!(secret.starts_with("cct_"), "{secret}");
+    secret
+}
+
+fn wait_for_job(server: &Server, token: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, job) = get(&format!("{}/api/v1/jobs/{id}", server.url), Some(token));
+        assert_eq!(status, 200, "{job}");
+        if job["state"] == "finished" {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job {id} did not finish: {job}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The whole API on one hub (`env` may point it at PostgreSQL).
+fn exercise_api(env: &[(&str, &str)]) {
+    let ws = workspace();
+    let dir = ws.path();
+    let synced = concord(dir, env, &["sync"]);
+    assert!(synced.code <= 1, "{}{}", synced.stdout, synced.stderr);
+    let writer = token(dir, env, "writer", false);
+    let reader = token(dir, env, "reader", true);
+    // A small body limit: the too-large body below fits the socket buffers,
+    // so the client reads the 413 instead of a reset.
+    let server = start(dir, env, &["--max-body", "16384"]);
+    let api = format!("{}/api/v1", server.url);
+
+    // Tokens: none, malformed, unknown, read-only writing.
+    let (status, body, challenge) = http("GET", &format!("{api}/items"), None, &[], None);
+    assert_eq!(
+        (status, challenge.as_deref()),
+        (401, Some("Bearer")),
+        "{body}"
+    );
+    assert_eq!(body["error"]["status"], 401);
+    let (status, _) = get(&format!("{api}/items"), Some("cct_not-a-real-token"));
+    assert_eq!(status, 401);
+    let (status, body) = send(
+        "PUT",
+        &format!("{api}/items/T1/status"),
+        Some(&reader),
+        &json!({"status": "done"}),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        !body.to_string().contains(&reader),
+        "no token in any answer"
+    );
+
+    // Items: all, filtered, paged; counts agree with the summary.
+    let (status, all) = get(&format!("{api}/items?limit=1000"), Some(&reader));
+    assert_eq!(status, 200, "{all}");
+    let keys: Vec<&str> = all["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["key"].as_str())
+        .collect();
+    assert_eq!(keys, ["T1", "T2", "app/T3", "onboarding"], "{all}");
+    let (_, summary) = get(&format!("{api}/summary"), Some(&reader));
+    assert_eq!(summary["items"], 4, "{summary}");
+    let hub_counts = summary["by_source"]
+        .as_array()
+        .expect("by_source")
+        .iter()
+        .find(|s| s["source"] == "hub")
+        .expect("hub counts")
+        .clone();
+    assert_eq!(hub_counts["by_status"]["todo"], 2, "{summary}");
+    let (_, done) = get(&format!("{api}/items?status=done"), Some(&reader));
+    assert_eq!(done["items"][0]["key"], "T2", "{done}");
+    let (_, first) = get(&format!("{api}/items?limit=2"), Some(&reader));
+    assert_eq!(first["next"], "T2", "{first}");
+    let (_, second) = get(&format!("{api}/items?limit=2&after=T2"), Some(&reader));
+    assert_eq!(second["items"][0]["key"], "app/T3", "{second}");
+    let (status, bad) = get(&format!("{api}/items?limit=0"), Some(&reader));
+    assert_eq!(status, 400, "{bad}");
+    let (status, bad) = get(&format!("{api}/items?drift=maybe"), Some(&reader));
+    assert_eq!(status, 400, "{bad}");
+
+    // One item, with a slash in its key (one encoded path segment).
+    let (status, item) = get(&format!("{api}/items/app%2FT3"), Some(&reader));
+    assert_eq!(status, 200, "{item}");
+    assert_eq!(item["hub"]["value"], "in_progress", "{item}");
+    assert_eq!(item["sources"][0]["source"], "plans", "{item}");
+    let (status, missing) = get(
+        &format!("{api}/items/..%2F..%2Fetc%2Fpasswd"),
+        Some(&reader),
+    );
+    assert_eq!(status, 404, "{missing}");
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no item"),
+        "{missing}"
+    );
+    let (status, _) = get(&format!("{api}/items/a%00b"), Some(&reader));
+    assert_eq!(status, 400);
+
+    // Writes: set and log through the API, journaled as the token's owner.
+    let (status, set) = send(
+        "PUT",
+        &format!("{api}/items/T1/status"),
+        Some(&writer),
+        &json!({"status": "in_progress", "note": "via API"}),
+    );
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(
+        (set["from"].as_str(), set["to"].as_str()),
+        (Some("todo"), Some("in_progress"))
+    );
+    let (status, regress) = send(
+        "PUT",
+        &format!("{api}/items/T2/status"),
+        Some(&writer),
+        &json!({"status": "todo"}),
+    );
+    assert_eq!(status, 422, "a regression is refused: {regress}");
+    let message = regress["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("`T2` is at rank 2") && message.contains("help: pass --force"),
+        "{message}"
+    );
+    let (status, logged) = send(
+        "POST",
+        &format!("{api}/items/T1/events"),
+        Some(&writer),
+        &json!({"event_type": "phase_started", "phase": "review", "summary": "from the API"}),
+    );
+    assert_eq!(status, 200, "{logged}");
+    let (_, history) = get(&format!("{api}/items/T1/history"), Some(&reader));
+    let entries = history["history"].as_array().expect("history");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["note"] == "via API"
+                && e["actor"].as_str().unwrap_or("").starts_with("writer")),
+        "{history}"
+    );
+    assert!(
+        entries.iter().any(|e| e["event_type"] == "phase_started"),
+        "{history}"
+    );
+    let (_, journal) = get(&format!("{api}/journal?key=T1&limit=1"), Some(&reader));
+    assert_eq!(
+        journal["entries"][0]["event_type"], "phase_started",
+        "{journal}"
+    );
+
+    // Bad bodies: malformed JSON, unknown fields, too large.
+    let (status, bad, _) = http(
+        "PUT",
+        &format!("{api}/items/T1/status"),
+        Some(&writer),
+        &[],
+        Some(b"{\"status\": "),
+    );
+    assert_eq!(status, 400, "{bad}");
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("malformed JSON"),
+        "{bad}"
+    );
+    let (status, _) = send(
+        "PUT",
+        &format!("{api}/items/T1/status"),
+        Some(&writer),
+        &json!({"state": "done"}),
+    );
+    assert_eq!(status, 400);
+    let huge = vec![b' '; 128 << 10];
+    let (status, _, _) = http(
+        "POST",
+        &format!("{api}/sync"),
+        Some(&writer),
+        &[],
+        Some(&huge),
+    );
+    assert_eq!(status, 413);
+
+    // Sync now: the run id is the hub's run id; a second request while the
+    // first waits joins it.
+    let (status, started) = send("POST", &format!("{api}/sync"), Some(&writer), &json!({}));
+    assert_eq!(status, 202, "{started}");
+    let id = started["run_id"].as_str().expect("run id").to_string();
+    let job = wait_for_job(&server, &writer, &id);
+    assert_eq!(job["outcome"], "clean", "{job}");
+    assert_eq!(job["trigger"], "api:writer", "{job}");
+    let (_, runs) = get(&format!("{api}/runs"), Some(&reader));
+    assert!(
+        runs["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .any(|r| r["id"] == id.as_str()),
+        "{runs}"
+    );
+    let (status, unknown) = send(
+        "POST",
+        &format!("{api}/sync"),
+        Some(&writer),
+        &json!({"source": "nope"}),
+    );
+    assert_eq!(status, 422, "{unknown}");
+
+    // Every documented operation exists; unknown routes say so.
+    let (status, doc) = get(&format!("{api}/openapi.json"), None);
+    assert_eq!(status, 200);
+    let paths = doc["paths"].as_object().expect("paths");
+    assert!(paths.len() >= 18, "{}", paths.len());
+    for (path, methods) in paths {
+        for (method, _) in methods.as_object().expect("methods") {
+            if path.ends_with("/stream") {
+                continue; // never ends; checked below
+            }
+            let url = format!(
+                "{}{}",
+                server.url,
+                path.replace("{key}", "T1").replace("{id}", &id)
+            );
+            let body = match path.as_str() {
+                p if p.ends_with("/status") => json!({"status": "in_progress"}),
+                p if p.ends_with("/events") => json!({"event_type": "noted"}),
+                _ => json!({}),
+            };
+            let (status, answer) = send(&method.to_ascii_uppercase(), &url, Some(&writer), &body);
+            let route_missing = answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("no such route"));
+            assert!(
+                !route_missing && status != 405,
+                "{method} {path}: {status} {answer}"
+            );
+        }
+    }
+    let (status, nothing) = get(&format!("{api}/no-such-thing"), Some(&reader));
+    assert_eq!(status, 404);
+    assert!(
+        nothing["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("no such route")
+    );
+
+    // The page renders for a reader, and the item page for a key with a slash.
+    let (status, page) = get(&format!("{}/", server.url), Some(&reader));
+    assert_eq!(status, 200);
+    assert!(
+        page.as_str()
+            .unwrap_or("")
+            .contains("data-count-source=\"hub\""),
+        "{page}"
+    );
+    let (status, page) = get(&format!("{}/items/app%2FT3", server.url), Some(&reader));
+    assert_eq!(status, 200);
+    assert!(page.as_str().unwrap_or("").contains("app/T3"));
+    let (status, _) = get(&format!("{}/", server.url), None);
+    assert_eq!(status, 401);
+
+    // Revoked tokens stop working (within the cache's two seconds).
+    let out = concord(dir, env, &["serve", "token", "revoke", "reader"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    std::thread::sleep(Duration::from_millis(2100));
+    let (status, _) = get(&format!("{api}/items"), Some(&reader));
+    assert_eq!(status, 401);
+    let listed = concord(dir, env, &["serve", "token", "list", "--json"]);
+    assert!(
+        !listed.stdout.contains(&writer) && !listed.stdout.contains("hash"),
+        "{}",
+        listed.stdout
+    );
+}
+
+#[test]
+fn the_api_over_http_on_sqlite() {
+    exercise_api(&[]);
+}
+
+#[test]
+fn the_api_over_http_on_postgres() {
+    let Ok(base) = std::env::var("CONCORD_TEST_DATABASE_URL") else {
+        println!("skipped: CONCORD_TEST_DATABASE_URL is not set, PostgreSQL test did not run");
+        return;
+    };
+    let schema = format!("concord_serve_{:016x}", fastrand::u64(..));
+    let psql = |sql: &str| {
+        let status = Command::new("psql")
+            .args([base.as_str(), "-q", "-c", sql])
+            .status()
+            .expect("psql");
+        assert!(status.success(), "{sql}");
+    };
+    psql(&format!("CREATE SCHEMA {schema}"));
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+    let result = std::panic::catch_unwind(|| exercise_api(&[("CONCORD_HUB_URL", url.as_str())]));
+    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[test]
+fn public_read_opens_reads_but_not_writes() {
+    let ws = workspace();
+    let dir = ws.path();
+    assert!(concord(dir, &[], &["sync"]).code <= 1);
+    let server = start(dir, &[], &["--public-read"]);
+    let (status, items) = get(&format!("{}/api/v1/items", server.url), None);
+    assert_eq!(status, 200, "{items}");
+    let (status, _) = get(&format!("{}/", server.url), None);
+    assert_eq!(status, 200);
+    let (status, _) = send(
+        "PUT",
+        &format!("{}/api/v1/items/T1/status", server.url),
+        None,
+        &json!({"status": "done"}),
+    );
+    assert_eq!(status, 401);
+    let (status, _) = send(
+        "POST",
+        &format!("{}/api/v1/sync", server.url),
+        None,
+        &json!({}),
+    );
+    assert_eq!(status, 401);
+}
+
+/// GitHub's X-Hub-Signature-256 (HMAC-SHA256), computed here from the
+/// definition, independently of the server's code.
+fn sign(secret: &str, body: &[u8]) -> String {
+    let secret = secret.as_bytes();
+    use sha2::{Digest, Sha256};
+    const BLOCK: usize = 64;
+    let mut key = [0u8; BLOCK];
+    if secret.len() > BLOCK {
+        key[..32].copy_from_slice(&Sha256::digest(secret));
+    } else {
+        key[..secret.len()].copy_from_slice(secret);
+    }
+    let pad = |byte: u8| key.iter().map(|k| k ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(body)
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize();
+    let hex: String = outer.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+#[test]
+fn github_webhooks_need_a_valid_signature_and_named_hooks_their_secret() {
+    let ws = workspace();
+    let dir = ws.path();
+    let env = [
+        ("CONCORD_WEBHOOK_SECRET", "It's a Secret to Everybody"),
+        ("CONCORD_HOOK_SECRET_OPEN_PROJECT", "s3cret"),
+    ];
+    let server = start(dir, &env, &[]);
+    let writer = token(dir, &[], "writer", false);
+    let hook = format!("{}/hooks/github", server.url);
+    let push =
+        json!({"ref": "refs/heads/main", "repository": {"full_name": "acme/app"}}).to_string();
+    let other =
+        json!({"ref": "refs/heads/main", "repository": {"full_name": "acme/other"}}).to_string();
+    let jobs = || {
+        let (_, list) = get(&format!("{}/api/v1/jobs", server.url), Some(&writer));
+        list["jobs"].as_array().map_or(0, Vec::len)
+    };
+    let headers = |signature: &str| {
+        vec![
+            ("X-GitHub-Event", "push".to_string()),
+            ("X-Hub-Signature-256", signature.to_string()),
+        ]
+    };
+    let post = |body: &str, headers: Vec<(&str, String)>| {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        http("POST", &hook, None, &headers, Some(body.as_bytes()))
+    };
+
+    // Known answer from GitHub's documentation.
+    assert_eq!(
+        sign("It's a Secret to Everybody", b"Hello, World!"),
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    );
+    // Missing, malformed, wrong, and a replayed body with another body's signature.
+    for (headers, what) in [
+        (vec![("X-GitHub-Event", "push".to_string())], "missing"),
+        (headers("sha256=zz"), "malformed"),
+        (
+            headers(&sign("wrong secret", push.as_bytes())),
+            "wrong secret",
+        ),
+        (
+            headers(&sign("It's a Secret to Everybody", other.as_bytes())),
+            "another body's signature",
+        ),
+    ] {
+        let (status, body, _) = post(&push, headers);
+        assert_eq!(status, 401, "{what}: {body}");
+    }
+    assert_eq!(jobs(), 0, "nothing was triggered");
+
+    let (status, ignored, _) = post(
+        &other,
+        headers(&sign("It's a Secret to Everybody", other.as_bytes())),
+    );
+    assert_eq!(status, 202, "{ignored}");
+    assert!(ignored["ignored"].is_string(), "{ignored}");
+    assert_eq!(jobs(), 0);
+    let (status, started, _) = post(
+        &push,
+        headers(&sign("It's a Secret to Everybody", push.as_bytes())),
+    );
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["repos"], json!(["app"]));
+    assert_eq!(jobs(), 1);
+
+    // Named hooks: unknown, wrong secret, right secret.
+    let named = |name: &str, secret: Option<&str>| {
+        let headers: Vec<(&str, &str)> = secret
+            .map(|s| vec![("X-Concord-Secret", s)])
+            .unwrap_or_default();
+        http(
+            "POST",
+            &format!("{}/hooks/{name}", server.url),
+            None,
+            &headers,
+            Some(b"{}"),
+        )
+        .0
+    };
+    assert_eq!(named("nobody", Some("s3cret")), 404);
+    assert_eq!(named("open-project", None), 401);
+    assert_eq!(named("open-project", Some("S3cret")), 401);
+    assert_eq!(named("open-project", Some("s3cret")), 202);
+}
+
+#[test]
+fn a_flood_of_webhooks_queues_one_run_not_hundreds() {
+    let ws = workspace();
+    let dir = ws.path();
+    let env = [("CONCORD_WEBHOOK_SECRET", "flood")];
+    let server = start(dir, &env, &[]);
+    let writer = token(dir, &[], "writer", false);
+    let push = json!({"repository": {"full_name": "acme/app"}}).to_string();
+    let signature = sign("flood", push.as_bytes());
+    let mut ids = std::collections::BTreeSet::new();
+    for _ in 0..200 {
+        let (status, body, _) = http(
+            "POST",
+            &format!("{}/hooks/github", server.url),
+            None,
+            &[
+                ("X-GitHub-Event", "push"),
+                ("X-Hub-Signature-256", &signature),
+            ],
+            Some(push.as_bytes()),
+        );
+        assert_eq!(status, 202, "{body}");
+        ids.insert(body["run_id"].as_str().unwrap_or_default().to_string());
+    }
+    // At most: one running, one waiting that every later request joined,
+    // plus the few that finished meanwhile.
+    let (_, jobs) = get(&format!("{}/api/v1/jobs", server.url), Some(&writer));
+    let waiting = jobs["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter(|j| j["state"] == "queued")
+        .count();
+    assert!(waiting <= 1, "{jobs}");
+    assert!(ids.len() < 50, "{} distinct runs for 200 pushes", ids.len());
+}
+
+#[test]
+fn a_push_webhook_reaches_the_tracker_within_five_seconds() {
+    const GH_TOKEN: &str = "ghp_servetoken0123456789";
+    let gh = FakeGitHub::start(GH_TOKEN).expect("fake GitHub");
+    gh.add_repo("acme/app");
+    let issue = gh.add_issue("acme/app", "Export CSV", "open", &[]);
+    let ws = TestWorkspace::new();
+    let app = ws.path().join("app");
+    ws.write(
+        "app/docs/workplan.md",
+        &format!("```task\nid: acme/app#{issue}\nstatus: todo\n```\n"),
+    );
+    git(&app, &["init", "-q", "-b", "main"]);
+    git(&app, &["config", "user.name", "Test"]);
+    git(&app, &["config", "user.email", "test@example.com"]);
+    git(&app, &["add", "."]);
+    git(&app, &["commit", "-q", "-m", "workplan"]);
+    git(
+        &app,
+        &["remote", "add", "origin", "git@github.com:acme/app.git"],
+    );
+    ws.config(&format!(
+        r#"
+[[repo]]
+name = "app"
+path = "app"
+{TASK_WORKFLOW}
+[[source]]
+name = "workplans"
+repo = "app"
+format = "task-blocks"
+glob = "docs/*.md"
+workflow = "task"
+
+[[tracker]]
+name = "issues"
+kind = "github"
+url = "{}"
+token_env = "TEST_GH_TOKEN"
+repos = ["acme/app"]
+workflow = "task"
+open = "todo"
+closed = "done"
+
+[[sync]]
+name = "tasks-and-issues"
+mode = "merge"
+between = ["workplans", "issues"]
+"#,
+        gh.url()
+    ));
+    let env = [
+        ("TEST_GH_TOKEN", GH_TOKEN),
+        ("CONCORD_WEBHOOK_SECRET", "push-secret"),
+    ];
+    let first = concord(ws.path(), &env, &["sync"]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let server = start(ws.path(), &env, &[]);
+
+    // The push: the task is done on main.
+    ws.write(
+        "app/docs/workplan.md",
+        &format!("```task\nid: acme/app#{issue}\nstatus: done\n```\n"),
+    );
+    git(&app, &["commit", "-q", "-am", "done"]);
+    let push =
+        json!({"ref": "refs/heads/main", "repository": {"full_name": "acme/app"}}).to_string();
+    let sent = Instant::now();
+    let (status, body, _) = http(
+        "POST",
+        &format!("{}/hooks/github", server.url),
+        None,
+        &[
+            ("X-GitHub-Event", "push"),
+            ("X-Hub-Signature-256", &sign("push-secret", push.as_bytes())),
+        ],
+        Some(push.as_bytes()),
+    );
+    assert_eq!(status, 202, "{body}");
+    loop {
+        let (state, _, _) = gh.issue("acme/app", issue).expect("issue");
+        if state == "closed" {
+            break;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(5),
+            "the issue was not closed within 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(gh.control().count("PATCH", "/repos/acme/app/issues/") >= 1);
+    println!("push webhook to tracker PATCH: {:?}", sent.elapsed());
+}
