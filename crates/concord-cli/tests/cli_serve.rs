@@ -674,7 +674,7 @@ fn a_push_webhook_reaches_the_tracker_within_five_seconds() {
     let app = ws.path().join("app");
     ws.write(
         "app/docs/workplan.md",
-        &format!("```task\nid: acme/app#{issue}\nstatus: todo\n```\n"),
+        format!("```task\nid: acme/app#{issue}\nstatus: todo\n```\n"),
     );
     git(&app, &["init", "-q", "-b", "main"]);
     git(&app, &["config", "user.name", "Test"]);
@@ -726,7 +726,7 @@ between = ["workplans", "issues"]
     // The push: the task is done on main.
     ws.write(
         "app/docs/workplan.md",
-        &format!("```task\nid: acme/app#{issue}\nstatus: done\n```\n"),
+        format!("```task\nid: acme/app#{issue}\nstatus: done\n```\n"),
     );
     git(&app, &["commit", "-q", "-am", "done"]);
     let push =
