@@ -266,7 +266,7 @@ fn exercise_api(env: &[(&str, &str)]) {
     // One item, with a slash in its key (one encoded path segment).
     let (status, item) = get(&format!("{api}/items/app%2FT3"), Some(&reader));
     assert_eq!(status, 200, "{item}");
-    assert_eq!(item["hub"]["value"], "in_progress", "{item}");
+    assert_eq!(item["hub"]["status"], "in_progress", "{item}");
     assert_eq!(item["sources"][0]["source"], "plans", "{item}");
     let (status, missing) = get(
         &format!("{api}/items/..%2F..%2Fetc%2Fpasswd"),
@@ -756,4 +756,162 @@ between = ["workplans", "issues"]
     }
     assert!(gh.control().count("PATCH", "/repos/acme/app/issues/") >= 1);
     println!("push webhook to tracker PATCH: {:?}", sent.elapsed());
+}
+
+#[test]
+fn a_client_that_never_finishes_its_request_head_is_cut_off() {
+    use std::io::{Read, Write};
+    let ws = workspace();
+    let server = start(ws.path(), &[], &[]);
+    let addr = server.url.trim_start_matches("http://");
+    let mut slow = std::net::TcpStream::connect(addr).expect("connect");
+    slow.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
+        .expect("write");
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let started = Instant::now();
+    let mut buffer = Vec::new();
+    let read = slow.read_to_end(&mut buffer);
+    assert!(read.is_ok(), "the server closed the connection: {read:?}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(5) && waited < Duration::from_secs(19),
+        "cut after {waited:?}"
+    );
+    // Meanwhile, and after, others are served.
+    let (status, _) = get(&format!("{}/api/v1/health", server.url), None);
+    assert_eq!(status, 200);
+}
+
+/// A TCP forwarder to PostgreSQL that can be cut and restored, standing
+/// for the database going away.
+struct Forwarder {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Forwarder {
+    fn start(port: u16, upstream: &'static str) -> Forwarder {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind forwarder");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let open = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (stop2, open2) = (stop.clone(), open.clone());
+        let accept = std::thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let _ = client.set_nonblocking(false);
+                let Ok(server) = std::net::TcpStream::connect(upstream) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (
+                        client.try_clone().expect("clone"),
+                        server.try_clone().expect("clone"),
+                    ),
+                    (
+                        server.try_clone().expect("clone"),
+                        client.try_clone().expect("clone"),
+                    ),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+                if let Ok(mut open) = open2.lock() {
+                    open.extend([client, server]);
+                }
+            }
+        });
+        Forwarder {
+            port,
+            stop,
+            open,
+            accept: Some(accept),
+        }
+    }
+
+    /// Refuse new connections and break every open one.
+    fn cut(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+        if let Ok(mut open) = self.open.lock() {
+            for stream in open.drain(..) {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+#[test]
+fn the_database_going_away_is_503_and_the_server_recovers_without_restart() {
+    let Ok(base) = std::env::var("CONCORD_TEST_DATABASE_URL") else {
+        println!("skipped: CONCORD_TEST_DATABASE_URL is not set, PostgreSQL test did not run");
+        return;
+    };
+    if !base.contains("127.0.0.1:5432") {
+        println!("skipped: the database-outage test forwards to 127.0.0.1:5432 only");
+        return;
+    }
+    let schema = format!("concord_outage_{:016x}", fastrand::u64(..));
+    let psql = |sql: &str| {
+        let status = Command::new("psql")
+            .args([base.as_str(), "-q", "-c", sql])
+            .status()
+            .expect("psql");
+        assert!(status.success(), "{sql}");
+    };
+    psql(&format!("CREATE SCHEMA {schema}"));
+    let result = std::panic::catch_unwind(|| {
+        let mut forwarder = Forwarder::start(0, "127.0.0.1:5432");
+        let port = forwarder.port;
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!(
+            "{}{separator}options=-c%20search_path%3D{schema}",
+            base.replace("127.0.0.1:5432", &format!("127.0.0.1:{port}"))
+        );
+        let env = [("CONCORD_HUB_URL", url.as_str())];
+        let ws = workspace();
+        assert!(concord(ws.path(), &env, &["sync"]).code <= 1);
+        let server = start(ws.path(), &env, &["--public-read"]);
+        let items = format!("{}/api/v1/items", server.url);
+        assert_eq!(get(&items, None).0, 200);
+
+        forwarder.cut();
+        let (status, body, _) = http("GET", &items, None, &[], None);
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(get(&format!("{}/api/v1/health", server.url), None).0, 503);
+
+        let _back = Forwarder::start(port, "127.0.0.1:5432");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, body) = get(&items, None);
+            if status == 200 {
+                assert_eq!(body["items"].as_array().map(Vec::len), Some(4));
+                break;
+            }
+            assert!(Instant::now() < deadline, "not recovered: {status} {body}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
 }

@@ -74,10 +74,61 @@ pub async fn run(
     ));
     let app = server::App::new(store, jobs, options.settings, view);
     ready(addr);
-    axum::serve(listener, server::router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServeError::Serve)
+    serve_connections(listener, server::router(app), shutdown).await;
+    Ok(())
+}
+
+/// A client gets this long to send its request head (slow clients lose
+/// their connection), and then this long for the whole request.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The accept loop: axum's own does not time out slow request heads.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let router = router.layer(axum::middleware::from_fn(request_timeout));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => return,
+        };
+        let Ok((stream, _)) = accepted else {
+            // Out of file descriptors and the like: breathe, then go on.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// 408 for a request (body included) that takes too long; streams that
+/// have started answering are not cut.
+async fn request_timeout(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            axum::Json(serde_json::json!({"error": {"status": 408, "message": "the request took too long"}})),
+        )
+            .into_response(),
+    }
 }
 
 /// The scheduler's imperative shell: wake at least every second, submit

@@ -191,6 +191,7 @@ pub fn router(app: App) -> Router {
         .route("/hooks/{name}", post(named_hook))
         .route("/static/control-room.js", get(script))
         .route("/static/control-room.css", get(style))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
@@ -370,7 +371,12 @@ async fn item_json(app: &App, key: &str) -> Result<Value, ApiError> {
         .find(|e| e.field.as_deref() == Some("status"));
     Ok(json!({
         "key": key,
-        "hub": status,
+        "hub": status.map(|v| json!({
+            "status": v.value,
+            "version": v.version,
+            "updated_at": v.updated_at,
+            "updated_by": v.updated_by,
+        })),
         "fields": hub,
         "sources": sources,
         "history": history,
