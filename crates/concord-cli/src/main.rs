@@ -9,6 +9,7 @@ mod hub;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod output;
+mod remote;
 mod repo_files;
 mod timings;
 mod trackers;
@@ -31,6 +32,12 @@ struct Cli {
         env = "CONCORD_CONFIG"
     )]
     config: Option<PathBuf>,
+
+    /// Work through a `concord serve` (https://…) instead of a database:
+    /// sync, set, log, history, explain and summary. The token comes from
+    /// CONCORD_HUB_TOKEN.
+    #[arg(long, global = true, value_name = "URL", env = "CONCORD_HUB")]
+    hub: Option<String>,
 
     /// When to use colours (NO_COLOR is honoured in `auto`).
     #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
@@ -146,6 +153,9 @@ impl From<hub::Failure> for CliError {
 }
 
 fn run(cli: Cli) -> Result<Outcome, CliError> {
+    if let Some(url) = &cli.hub {
+        return Ok(run_remote(url, &cli.command)?);
+    }
     let workspace = load_workspace(cli.config)?;
     let outcome = match cli.command {
         Command::Scan(args) => commands::scan::run(&workspace, &args)?,
@@ -165,6 +175,23 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Serve(args) => commands::serve::run(&workspace, &args)?,
     };
     Ok(outcome)
+}
+
+/// `--hub URL`: the commands a server can do for this machine.
+fn run_remote(url: &str, command: &Command) -> Result<Outcome, hub::Failure> {
+    let server = remote::Remote::new(url)?;
+    match command {
+        Command::Sync(args) => remote::sync(&server, args),
+        Command::Set(args) => remote::set(&server, args),
+        Command::Log(args) => remote::log(&server, args),
+        Command::History(args) => remote::history(&server, args),
+        Command::Explain(args) => remote::explain(&server, args),
+        Command::Summary(args) => remote::summary(&server, args),
+        _ => Err(hub::Failure::usage(
+            "this command needs the workspace and its hub; --hub serves sync, set, log, history, explain and summary",
+            Some("drop --hub (and CONCORD_HUB) to run it here".into()),
+        )),
+    }
 }
 
 fn load_workspace(config: Option<PathBuf>) -> Result<Workspace, Box<ConfigError>> {

@@ -915,3 +915,76 @@ fn the_database_going_away_is_503_and_the_server_recovers_without_restart() {
         std::panic::resume_unwind(panic);
     }
 }
+
+#[test]
+fn a_machine_without_database_credentials_works_through_the_server() {
+    let ws = workspace();
+    assert!(concord(ws.path(), &[], &["sync"]).code <= 1);
+    let writer = token(ws.path(), &[], "laptop", false);
+    let reader = token(ws.path(), &[], "viewer", true);
+    let server = start(ws.path(), &[], &[]);
+    // Elsewhere: no concord.toml, no database URL; only the server and a token.
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let hub = server.url.as_str();
+    let remote = |token: Option<&str>, args: &[&str]| {
+        let mut env = vec![("CONCORD_HUB", hub)];
+        if let Some(token) = token {
+            env.push(("CONCORD_HUB_TOKEN", token));
+        }
+        concord(elsewhere.path(), &env, args)
+    };
+
+    let set = remote(
+        Some(&writer),
+        &["set", "app/T3", "done", "--note", "from the laptop"],
+    );
+    assert_eq!(set.code, 0, "{}{}", set.stdout, set.stderr);
+    assert!(
+        set.stdout.contains("app/T3: in_progress -> done"),
+        "{}",
+        set.stdout
+    );
+    let logged = remote(
+        Some(&writer),
+        &["log", "app/T3", "--event", "shipped", "--json"],
+    );
+    assert_eq!(logged.code, 0, "{}", logged.stderr);
+    let history = remote(Some(&reader), &["history", "app/T3", "--json"]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    let entries = history.json();
+    let entries = entries.as_array().expect("entries");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["note"] == "from the laptop" && e["actor"] == "laptop (api)"),
+        "{entries:?}"
+    );
+    assert!(entries.iter().any(|e| e["event_type"] == "shipped"));
+    let synced = remote(Some(&writer), &["sync", "--json"]);
+    assert_eq!(synced.code, 0, "{}{}", synced.stdout, synced.stderr);
+    assert!(synced.json()["applied"].is_array(), "{}", synced.stdout);
+    let summary = remote(Some(&reader), &["summary", "--json"]);
+    assert_eq!(summary.json()["items"], 4, "{}", summary.stdout);
+    // The file took the hub's `done` in that sync, on the server's machine.
+    let plan = std::fs::read_to_string(ws.path().join("app/docs/plan.md")).expect("plan");
+    assert!(plan.contains("id: app/T3\nstatus: done"), "{plan}");
+
+    // Refusals: no token, a read-only token writing, a command that needs the workspace.
+    let no_token = remote(None, &["history", "T1"]);
+    assert_eq!(no_token.code, 2);
+    assert!(
+        no_token.stderr.contains("CONCORD_HUB_TOKEN"),
+        "{}",
+        no_token.stderr
+    );
+    let read_only = remote(Some(&reader), &["set", "T1", "done"]);
+    assert_eq!(read_only.code, 2, "{}", read_only.stderr);
+    assert!(
+        read_only.stderr.contains("read-only"),
+        "{}",
+        read_only.stderr
+    );
+    let scan = remote(Some(&reader), &["scan"]);
+    assert_eq!(scan.code, 2);
+    assert!(!format!("{}{}", scan.stdout, scan.stderr).contains(&reader));
+}

@@ -13,10 +13,10 @@ use std::io::Write;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The item's key.
-    key: String,
+    pub(crate) key: String,
     /// Print the decisions as JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Serialize)]

@@ -10,10 +10,10 @@ use std::io::Write;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The item's key.
-    key: String,
+    pub(crate) key: String,
     /// Print the result as JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {

@@ -12,22 +12,22 @@ use std::path::{Component, Path, PathBuf};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The item's key.
-    key: String,
+    pub(crate) key: String,
     /// Event type, e.g. `phase_started`, `phase_approved`.
     #[arg(long = "event", value_name = "TYPE")]
-    event_type: String,
+    pub(crate) event_type: String,
     /// Lifecycle phase the event belongs to.
     #[arg(long)]
-    phase: Option<String>,
+    pub(crate) phase: Option<String>,
     /// One-line summary.
     #[arg(long)]
-    summary: Option<String>,
+    pub(crate) summary: Option<String>,
     /// A file the event produced (repeatable).
     #[arg(long = "artifact", value_name = "PATH")]
-    artifacts: Vec<String>,
+    pub(crate) artifacts: Vec<String>,
     /// Print the result as JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// The event as it is written into an in-repo log file.

@@ -11,18 +11,18 @@ use serde::Serialize;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The item's key.
-    key: String,
+    pub(crate) key: String,
     /// The new status (a status or alias of the item's workflow).
-    status: String,
+    pub(crate) status: String,
     /// Why, recorded in the journal.
     #[arg(long)]
-    note: Option<String>,
+    pub(crate) note: Option<String>,
     /// Allow a status of lower rank than the current one (a reopen).
     #[arg(long)]
-    force: bool,
+    pub(crate) force: bool,
     /// Print the result as JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// Attempts before giving up when other writers keep winning the race.

@@ -16,10 +16,10 @@ use std::io::Write;
 pub struct Args {
     /// Print the summary as JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// How many journal entries to show.
     #[arg(long, default_value_t = 20)]
-    events: i64,
+    pub(crate) events: i64,
 }
 
 #[derive(Serialize)]

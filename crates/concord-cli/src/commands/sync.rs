@@ -27,35 +27,35 @@ use std::time::Duration;
 pub struct Args {
     /// Plan and print; write nothing anywhere.
     #[arg(long)]
-    dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Apply to the hub (and journal) but do not write files.
     #[arg(long)]
-    no_writeback: bool,
+    pub(crate) no_writeback: bool,
     /// Fast-forward repos that are behind their upstream first.
     #[arg(long)]
-    pull: bool,
+    pub(crate) pull: bool,
     /// Push each repo after committing.
     #[arg(long)]
-    push: bool,
+    pub(crate) push: bool,
     /// Read every file and plan every item, whatever the watermarks say.
     #[arg(long)]
-    full: bool,
+    pub(crate) full: bool,
     /// Write only to this source (the plan still considers every source).
     #[arg(long, value_name = "SOURCE")]
-    only: Option<String>,
+    pub(crate) only: Option<String>,
     /// Say more: fetches that failed, repos that are not git work trees.
     #[arg(long, short)]
-    verbose: bool,
+    pub(crate) verbose: bool,
     /// Print the result as JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// Show the plan and ask before applying it (the answer is read from stdin).
     #[arg(long, conflicts_with = "dry_run")]
-    confirm: bool,
+    pub(crate) confirm: bool,
     /// A tracker whose token is not set is a configuration error (exit 2)
     /// instead of being skipped with a note.
     #[arg(long)]
-    strict: bool,
+    pub(crate) strict: bool,
 }
 
 /// What the gates found for one repo.
