@@ -43,6 +43,13 @@ fn concord(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> common::Output {
 }
 
 fn start(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
+    let mut all = vec!["--no-schedule"];
+    all.extend_from_slice(args);
+    start_scheduled(dir, env, &all)
+}
+
+/// `concord serve` with its schedules (unless `args` says otherwise).
+fn start_scheduled(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin("concord"));
     command
         .current_dir(dir)
@@ -51,7 +58,7 @@ fn start(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
         .env_remove("CONCORD_HUB_URL")
         .env_remove("CONCORD_WEBHOOK_SECRET")
         .envs(env.iter().copied())
-        .args(["serve", "--bind", "127.0.0.1:0", "--no-schedule"])
+        .args(["serve", "--bind", "127.0.0.1:0"])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -987,4 +994,59 @@ fn a_machine_without_database_credentials_works_through_the_server() {
     let scan = remote(Some(&reader), &["scan"]);
     assert_eq!(scan.code, 2);
     assert!(!format!("{}{}", scan.stdout, scan.stderr).contains(&reader));
+}
+
+#[test]
+fn scheduled_runs_start_once_and_a_restart_does_not_repeat_them() {
+    let ws = workspace();
+    let dir = ws.path();
+    let reader = token(dir, &[], "reader", true);
+    let args = ["--sync-every", "1h", "--check-every", "0 3 * * *"];
+    let server = start_scheduled(dir, &[], &args);
+    let api = format!("{}/api/v1", server.url);
+    // Never ran: a safety-net sync and check right at start-up.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let jobs = loop {
+        let (_, jobs) = get(&format!("{api}/jobs"), Some(&reader));
+        let jobs = jobs["jobs"].as_array().cloned().unwrap_or_default();
+        if jobs.len() == 2 && jobs.iter().all(|j| j["state"] == "finished") {
+            break jobs;
+        }
+        assert!(Instant::now() < deadline, "{jobs:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(jobs.iter().all(|j| j["trigger"] == "schedule"), "{jobs:?}");
+    let (_, schedule) = get(&format!("{api}/schedule"), Some(&reader));
+    let entries = schedule["schedule"].as_array().expect("schedule");
+    let sync = entries
+        .iter()
+        .find(|e| e["job"] == "sync")
+        .expect("sync entry");
+    let (last, next) = (
+        sync["last_run"].as_str().expect("last"),
+        sync["next_run"].as_str().expect("next"),
+    );
+    let gap = humantime::parse_rfc3339(next)
+        .expect("next")
+        .duration_since(humantime::parse_rfc3339(last).expect("last"))
+        .expect("later");
+    assert_eq!(gap, Duration::from_secs(3600), "{schedule}");
+    let check = entries
+        .iter()
+        .find(|e| e["job"] == "check")
+        .expect("check entry");
+    assert!(
+        check["next_run"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("T03:00:00Z"),
+        "{schedule}"
+    );
+    drop(server);
+
+    // A restart within the hour: the hub remembers the runs, nothing repeats.
+    let again = start_scheduled(dir, &[], &args);
+    std::thread::sleep(Duration::from_millis(2500));
+    let (_, jobs) = get(&format!("{}/api/v1/jobs", again.url), Some(&reader));
+    assert_eq!(jobs["jobs"].as_array().map(Vec::len), Some(0), "{jobs}");
 }

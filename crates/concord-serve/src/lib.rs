@@ -186,3 +186,72 @@ async fn drive_schedule(
         tokio::time::sleep(wait.min(Duration::from_secs(1))).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schedule::ManualClock;
+
+    /// The driver with an injected clock: a start-up run, then ten hours of
+    /// downtime cost one run, not ten. The job is `true`, standing for
+    /// `concord`: what is tested is when jobs are submitted.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn missed_ticks_after_downtime_run_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = concord_store::Store::open("sqlite://hub.db", dir.path())
+            .await
+            .expect("hub");
+        let clock = ManualClock::new(Timestamp::from_unix_seconds(1_790_000_000));
+        let jobs = jobs::Jobs::new(jobs::Runner {
+            exe: "true".into(),
+            config: dir.path().join("concord.toml"),
+            sync_args: Vec::new(),
+            timeout: Duration::from_secs(10),
+        });
+        tokio::spawn(jobs.clone().work());
+        let view: server::ScheduleView = Arc::default();
+        let driver = tokio::spawn(drive_schedule(
+            store.clone(),
+            jobs.clone(),
+            vec![(jobs::JobKind::Sync, Schedule::hourly())],
+            Arc::new(clock.clone()),
+            view.clone(),
+        ));
+        let settled = |count: usize| {
+            let jobs = jobs.clone();
+            async move {
+                for _ in 0..100 {
+                    let recent = jobs.recent(100);
+                    if recent.len() == count && recent.iter().all(|j| j.state == "finished") {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                panic!("expected {count} finished jobs, got {:?}", jobs.recent(100));
+            }
+        };
+        settled(1).await;
+        clock.advance(Duration::from_secs(10 * 3600));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        settled(2).await;
+        // Half an hour later: nothing; the next tick is an hour after the catch-up.
+        clock.advance(Duration::from_secs(1800));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        settled(2).await;
+        let shown = view.lock().map(|v| v.clone()).unwrap_or_default();
+        let next = shown[0]["next_run"].as_str().unwrap_or("").to_string();
+        let expected = Timestamp::from_unix_seconds(1_790_000_000 + 11 * 3600).to_rfc3339();
+        assert_eq!(next, expected, "{shown:?}");
+        // The start is kept in the hub for the next server.
+        let mark = store
+            .watermark(&last_run_mark("sync"))
+            .await
+            .expect("read")
+            .expect("mark");
+        assert_eq!(
+            mark.position,
+            Timestamp::from_unix_seconds(1_790_000_000 + 10 * 3600).to_rfc3339()
+        );
+        driver.abort();
+    }
+}
