@@ -6,6 +6,8 @@
 use crate::Outcome;
 use crate::commands;
 use crate::hub::Failure;
+// Keys go as one path segment (`/` as %2F), as the server links items.
+use concord_serve::page::encode_component as segment;
 use concord_trackers::http::{Auth, HttpClient, Response};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -90,19 +92,6 @@ fn partial(message: String) -> Failure {
         help: None,
         outcome: Outcome::PartialFailure,
     }
-}
-
-/// A key as one path segment.
-fn segment(key: &str) -> String {
-    let mut out = String::new();
-    for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 fn print_json(value: &Value) {
@@ -295,13 +284,4 @@ pub fn summary(remote: &Remote, args: &commands::summary::Args) -> Result<Outcom
         );
     }
     Ok(Outcome::Clean)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn keys_become_one_segment() {
-        assert_eq!(super::segment("app/T1"), "app%2FT1");
-        assert_eq!(super::segment("wp#42"), "wp%2342");
-    }
 }

@@ -383,23 +383,9 @@ async fn item_json(app: &App, key: &str) -> Result<Value, ApiError> {
         "explain": {
             "bases": bases,
             "last_decision": last.map(|e| json!({"at": e.at, "to": e.to, "target": e.target, "reason": e.reason, "actor": e.actor})),
-            "full": format!("/api/v1/items/{}/explain", encode_key(key)),
+            "full": format!("/api/v1/items/{}/explain", page::encode_component(key)),
         },
     }))
-}
-
-/// Percent-encode a key for a URL path segment.
-pub fn encode_key(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for byte in key.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(byte));
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 async fn item(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
@@ -1013,13 +999,6 @@ mod tests {
             "acme/app"
         ));
         assert!(!remote_names("/tmp/app.git", ""));
-    }
-
-    #[test]
-    fn keys_are_encoded_as_one_path_segment() {
-        assert_eq!(encode_key("app/T1"), "app%2FT1");
-        assert_eq!(encode_key("a b&<"), "a%20b%26%3C");
-        assert_eq!(encode_key("../x"), "..%2Fx");
     }
 
     #[test]

@@ -43,6 +43,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0008_serve.sql"),
         include_str!("../migrations/postgres/0008_serve.sql"),
     ),
+    (
+        9,
+        include_str!("../migrations/sqlite/0009_bases_by_key.sql"),
+        include_str!("../migrations/postgres/0009_bases_by_key.sql"),
+    ),
 ];
 
 pub(crate) fn latest() -> i64 {

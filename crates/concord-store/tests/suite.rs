@@ -243,10 +243,10 @@ async fn fresh_like(hub: &TestHub) -> TestHub {
 }
 
 both!(migrations_are_idempotent, |hub| {
-    assert_eq!(hub.store.schema_version().await.unwrap(), 8);
+    assert_eq!(hub.store.schema_version().await.unwrap(), 9);
     assert_eq!(hub.store.migrate().await.unwrap(), 0);
     let again = hub.reopen.open().await;
-    assert_eq!(again.schema_version().await.unwrap(), 8);
+    assert_eq!(again.schema_version().await.unwrap(), 9);
     again.close().await;
 });
 
@@ -264,7 +264,7 @@ both!(a_newer_hub_is_refused, |hub| {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                known: 8,
+                known: 9,
                 ..
             }
         ),
@@ -1516,7 +1516,10 @@ both!(api_tokens_keep_only_hashes_and_revoke_by_name, |hub| {
         store.create_api_token(&token).await.is_err(),
         "names are unique"
     );
-    assert_eq!(store.api_tokens().await.unwrap(), std::slice::from_ref(&token));
+    assert_eq!(
+        store.api_tokens().await.unwrap(),
+        std::slice::from_ref(&token)
+    );
     assert!(
         store
             .revoke_api_token("ci", "2026-11-25T01:00:00Z")
