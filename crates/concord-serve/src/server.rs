@@ -48,7 +48,13 @@ pub struct App {
     pub settings: Arc<Settings>,
     pub schedule: ScheduleView,
     tokens: Arc<Mutex<Option<TokenCache>>>,
+    summary: Arc<Mutex<Option<SummaryCache>>>,
 }
+
+/// The control room's data, what it was computed after (the newest job and
+/// its state), and when: at 100k items it costs hundreds of milliseconds.
+type SummaryCache = (Instant, String, Value);
+const SUMMARY_CACHE: Duration = Duration::from_secs(2);
 
 /// When the tokens were read, and what they were.
 type TokenCache = (Instant, Vec<StoredToken>);
@@ -67,6 +73,7 @@ impl App {
             settings: Arc::new(settings),
             schedule,
             tokens: Arc::new(Mutex::new(None)),
+            summary: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -357,10 +364,14 @@ async fn items(
 }
 
 async fn item_json(app: &App, key: &str) -> Result<Value, ApiError> {
-    let hub = app.store.hub_values_for(&[key.to_string()]).await?;
-    let sources = app.store.observations_for(&[key.to_string()]).await?;
-    let history = app.store.history(key).await?;
-    let bases = app.store.bases_for(&[key.to_string()]).await?;
+    let keys = [key.to_string()];
+    // Four independent reads: at once, on the pool's connections.
+    let (hub, sources, history, bases) = tokio::try_join!(
+        app.store.hub_values_for(&keys),
+        app.store.observations_for(&keys),
+        app.store.history(key),
+        app.store.bases_for(&keys),
+    )?;
     if hub.is_empty() && sources.is_empty() && history.is_empty() {
         return Err(ApiError::not_found(format!("no item `{key}` in the hub")));
     }
@@ -590,7 +601,29 @@ async fn schedule(State(app): State<App>) -> ApiResult {
 }
 
 /// Everything the control room shows, from the hub (and the job queue).
+/// The summary, from a cache younger than two seconds unless a job started
+/// or finished since.
 async fn summary_json(app: &App) -> Result<Value, ApiError> {
+    let marker = app
+        .jobs
+        .recent(1)
+        .first()
+        .map_or_else(String::new, |j| format!("{}:{}", j.id, j.state));
+    if let Ok(cache) = app.summary.lock()
+        && let Some((at, seen, value)) = cache.as_ref()
+        && at.elapsed() < SUMMARY_CACHE
+        && *seen == marker
+    {
+        return Ok(value.clone());
+    }
+    let value = compute_summary(app).await?;
+    if let Ok(mut cache) = app.summary.lock() {
+        *cache = Some((Instant::now(), marker, value.clone()));
+    }
+    Ok(value)
+}
+
+async fn compute_summary(app: &App) -> Result<Value, ApiError> {
     let counts = app.store.status_counts().await?;
     let mut by_source: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     for (source, status, n) in counts {
@@ -610,28 +643,24 @@ async fn summary_json(app: &App) -> Result<Value, ApiError> {
         .await?;
     let keys: Vec<String> = drifted.iter().map(|v| v.key.clone()).collect();
     let observations = app.store.observations_for(&keys).await?;
-    let mut drift = Vec::new();
-    for value in &drifted {
-        let values: serde_json::Map<String, Value> = observations
-            .iter()
-            .filter(|o| o.key == value.key)
-            .map(|o| (o.source.clone(), json!(o.status)))
-            .collect();
-        let last = app
-            .store
-            .journal_page(&JournalFilter {
-                key: Some(value.key.clone()),
-                limit: 1,
-                ..JournalFilter::default()
+    let reasons: BTreeMap<String, String> =
+        app.store.last_reasons(&keys).await?.into_iter().collect();
+    let drift: Vec<Value> = drifted
+        .iter()
+        .map(|value| {
+            let values: serde_json::Map<String, Value> = observations
+                .iter()
+                .filter(|o| o.key == value.key)
+                .map(|o| (o.source.clone(), json!(o.status)))
+                .collect();
+            json!({
+                "key": value.key,
+                "hub": value.value,
+                "values": values,
+                "reason": reasons.get(&value.key),
             })
-            .await?;
-        drift.push(json!({
-            "key": value.key,
-            "hub": value.value,
-            "values": values,
-            "reason": last.first().map(|e| e.reason.clone()),
-        }));
-    }
+        })
+        .collect();
     let runs = app.store.recent_runs(20).await?;
     let events = app
         .store

@@ -258,6 +258,32 @@ impl Store {
         })
     }
 
+    /// The newest journal entry's reason for each of `keys` that has one:
+    /// `(key, reason)`, in one query (the keys travel as one JSON array).
+    pub async fn last_reasons(&self, keys: &[String]) -> Result<Vec<(String, String)>> {
+        let keys_json = serde_json::Value::from(keys).to_string();
+        let rows: Vec<(String, String)> =
+            match &self.pool {
+                Pool::Sqlite(pool) => sqlx::query_as(
+                    "SELECT item_key, reason FROM journal WHERE id IN (SELECT MAX(id) FROM journal \
+                     WHERE item_key IN (SELECT value FROM json_each($1)) GROUP BY item_key) \
+                     ORDER BY item_key",
+                )
+                .bind(keys_json)
+                .fetch_all(pool)
+                .await?,
+                Pool::Postgres(pool) => sqlx::query_as(
+                    "SELECT item_key, reason FROM journal WHERE id IN (SELECT MAX(id) FROM journal \
+                     WHERE item_key IN (SELECT jsonb_array_elements_text(($1::text)::jsonb)) \
+                     GROUP BY item_key) ORDER BY item_key",
+                )
+                .bind(keys_json)
+                .fetch_all(pool)
+                .await?,
+            };
+        Ok(rows)
+    }
+
     /// A cheap liveness probe: the database answers.
     pub async fn ping(&self) -> Result<()> {
         on_pool!(self, |pool| {

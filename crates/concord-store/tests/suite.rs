@@ -1500,6 +1500,17 @@ both!(serve_reads_page_filter_and_count_items, |hub| {
         [all[2].id, all[3].id]
     );
     store.ping().await.unwrap();
+    let reasons = store
+        .last_reasons(&["K-00003".into(), "K-00001".into(), "nobody".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        reasons,
+        [
+            ("K-00001".to_string(), "SET_BY_USER".to_string()),
+            ("K-00003".to_string(), "SET_BY_USER".to_string())
+        ]
+    );
 });
 
 both!(api_tokens_keep_only_hashes_and_revoke_by_name, |hub| {
