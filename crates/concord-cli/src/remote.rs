@@ -104,13 +104,16 @@ fn print_json(value: &Value) {
 pub fn sync(remote: &Remote, args: &commands::sync::Args) -> Result<Outcome, Failure> {
     if args.dry_run || args.confirm || args.no_writeback || args.pull || args.push || args.strict {
         return Err(Failure::usage(
-            "through --hub, sync takes only --only, --full and --json",
+            "through --hub, sync takes only --only, --rule, --full and --json",
             Some("the server's own flags (concord serve --pull --push) decide the rest".into()),
         ));
     }
     let mut body = json!({"full": args.full});
     if let Some(only) = &args.only {
         body["source"] = json!(only);
+    }
+    if let Some(rule) = &args.rule {
+        body["rule"] = json!(rule);
     }
     let (_, started) = remote.call("POST", "/api/v1/sync", Some(&body))?;
     let Some(id) = started["run_id"].as_str() else {

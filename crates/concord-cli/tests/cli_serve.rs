@@ -397,6 +397,37 @@ fn exercise_api(env: &[(&str, &str)]) {
         &json!({"source": "nope"}),
     );
     assert_eq!(status, 422, "{unknown}");
+    let (status, unknown) = send(
+        "POST",
+        &format!("{api}/sync"),
+        Some(&writer),
+        &json!({"rule": "nope"}),
+    );
+    assert_eq!(status, 422, "{unknown}");
+    assert!(
+        unknown["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("known: work"),
+        "{unknown}"
+    );
+    let (status, one_rule) = send(
+        "POST",
+        &format!("{api}/sync"),
+        Some(&writer),
+        &json!({"rule": "work"}),
+    );
+    assert_eq!(status, 202, "{one_rule}");
+    let job = wait_for_job(
+        &server,
+        &writer,
+        one_rule["run_id"].as_str().expect("run id"),
+    );
+    assert_eq!(
+        job["args"],
+        json!(["sync", "--json", "--rule", "work"]),
+        "{job}"
+    );
 
     // Every documented operation exists; unknown routes say so.
     let (status, doc) = get(&format!("{api}/openapi.json"), None);

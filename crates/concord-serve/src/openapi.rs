@@ -38,6 +38,7 @@ const fn read(
 fn sync_body() -> Value {
     json!({"type": "object", "additionalProperties": false, "properties": {
         "source": {"type": "string", "description": "write only to this source (`concord sync --only`)"},
+        "rule": {"type": "string", "description": "apply only this [[sync]] rule's decisions (`concord sync --rule`)"},
         "full": {"type": "boolean", "description": "read every file, whatever the watermarks say"}
     }})
 }

@@ -35,6 +35,8 @@ pub struct Settings {
     pub repo_remotes: Vec<(String, String)>,
     /// Source names `POST /api/v1/sync` accepts.
     pub sources: Vec<String>,
+    /// `[[sync]]` rule names `POST /api/v1/sync` accepts.
+    pub rules: Vec<String>,
     pub max_body_bytes: usize,
 }
 
@@ -771,12 +773,6 @@ async fn sync_now(
     } else {
         json_body(&body)?
     };
-    if request.rule.is_some() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "a sync runs every rule (per-rule syncs would move the shared watermarks); omit `rule`",
-        ));
-    }
     let mut extra = Vec::new();
     if let Some(source) = &request.source {
         if !app.settings.sources.iter().any(|s| s == source) {
@@ -789,6 +785,18 @@ async fn sync_now(
             ));
         }
         extra.extend(["--only".to_string(), source.clone()]);
+    }
+    if let Some(rule) = &request.rule {
+        if !app.settings.rules.iter().any(|r| r == rule) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "unknown rule `{rule}`; known: {}",
+                    app.settings.rules.join(", ")
+                ),
+            ));
+        }
+        extra.extend(["--rule".to_string(), rule.clone()]);
     }
     if request.full {
         extra.push("--full".into());

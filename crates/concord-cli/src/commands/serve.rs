@@ -212,6 +212,7 @@ fn serve(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         hook_secrets,
         repo_remotes,
         sources: ws.sources.iter().map(|s| s.name.clone()).collect(),
+        rules: ws.rules.iter().map(|r| r.name.clone()).collect(),
         max_body_bytes: args.max_body,
     };
     let options = concord_serve::Options {

@@ -43,6 +43,10 @@ pub struct Args {
     /// Write only to this source (the plan still considers every source).
     #[arg(long, value_name = "SOURCE")]
     pub(crate) only: Option<String>,
+    /// Apply only this [[sync]] rule's decisions (the plan still considers
+    /// every rule; the others wait for the next sync).
+    #[arg(long, value_name = "RULE")]
+    pub(crate) rule: Option<String>,
     /// Say more: fetches that failed, repos that are not git work trees.
     #[arg(long, short)]
     pub(crate) verbose: bool,
@@ -131,6 +135,15 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         return Err(Failure::usage(
             format!("--only names `{only}`, which is not a source"),
             None,
+        ));
+    }
+    if let Some(rule) = &args.rule
+        && !ws.rules.iter().any(|r| &r.name == rule)
+    {
+        let names: Vec<&str> = ws.rules.iter().map(|r| r.name.as_str()).collect();
+        return Err(Failure::usage(
+            format!("--rule names `{rule}`, which is not a [[sync]] rule"),
+            Some(format!("the rules are: {}", names.join(", "))),
         ));
     }
     let mut earlier: Vec<Report> = Vec::new();
@@ -766,6 +779,7 @@ async fn apply(
         .map(|o| ((&*o.source, o.key.as_str()), o))
         .collect();
     let allowed = |target: &str| args.only.as_deref().is_none_or(|only| only == target);
+    let rule_allowed = |rule: &str| args.rule.as_deref().is_none_or(|only| only == rule);
 
     let mut applied: Vec<Applied> = Vec::new();
     let mut not_applied: Vec<NotApplied> = Vec::new();
@@ -784,7 +798,7 @@ async fn apply(
             problem: why.to_string(),
             raced: false,
         };
-        if !allowed(&change.source) {
+        if !allowed(&change.source) || !rule_allowed(&decision.rule) {
             incomplete.insert((decision.rule.clone(), decision.key.clone()));
             continue;
         }
@@ -956,11 +970,14 @@ async fn apply(
     // a time. A tracker that was not read is not written.
     for read in &planned.trackers {
         let tracker = &ws.trackers[read.index];
-        let mine: Vec<(&Decision, &Change)> = planned
+        let (mine, later): (Vec<(&Decision, &Change)>, Vec<_>) = planned
             .plan
             .changes()
             .filter(|(_, c)| c.source == tracker.name)
-            .collect();
+            .partition(|(d, _)| rule_allowed(&d.rule));
+        for (decision, _) in &later {
+            incomplete.insert((decision.rule.clone(), decision.key.clone()));
+        }
         if mine.is_empty() {
             continue;
         }
@@ -1065,7 +1082,7 @@ async fn apply(
         .changes()
         .filter(|(_, c)| c.source == HUB_SOURCE)
     {
-        if !allowed(HUB_SOURCE) {
+        if !allowed(HUB_SOURCE) || !rule_allowed(&decision.rule) {
             incomplete.insert((decision.rule.clone(), decision.key.clone()));
             continue;
         }
@@ -1327,6 +1344,7 @@ async fn apply(
         && repos_blocked.is_empty()
         && planned.report.warnings.is_empty()
         && args.only.is_none()
+        && args.rule.is_none()
         && !args.no_writeback;
     // Items a full plan would show again: the next (focused) plan
     // includes them.
