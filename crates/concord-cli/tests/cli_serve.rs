@@ -1032,7 +1032,14 @@ fn scheduled_runs_start_once_and_a_restart_does_not_repeat_them() {
     let ws = workspace();
     let dir = ws.path();
     let reader = token(dir, &[], "reader", true);
-    let args = ["--sync-every", "1h", "--check-every", "0 3 * * *"];
+    let args = [
+        "--sync-every",
+        "1h",
+        "--check-every",
+        "0 3 * * *",
+        "--rule-every",
+        "work=15m",
+    ];
     let server = start_scheduled(dir, &[], &args);
     let api = format!("{}/api/v1", server.url);
     // Never ran: a safety-net sync and check right at start-up.
@@ -1040,7 +1047,7 @@ fn scheduled_runs_start_once_and_a_restart_does_not_repeat_them() {
     let jobs = loop {
         let (_, jobs) = get(&format!("{api}/jobs"), Some(&reader));
         let jobs = jobs["jobs"].as_array().cloned().unwrap_or_default();
-        if jobs.len() == 2 && jobs.iter().all(|j| j["state"] == "finished") {
+        if jobs.len() == 3 && jobs.iter().all(|j| j["state"] == "finished") {
             break jobs;
         }
         assert!(Instant::now() < deadline, "{jobs:?}");

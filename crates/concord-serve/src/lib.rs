@@ -25,9 +25,41 @@ pub struct Options {
     pub bind: SocketAddr,
     pub settings: server::Settings,
     pub runner: jobs::Runner,
-    /// Scheduled safety-net jobs: (kind, schedule).
-    pub schedules: Vec<(jobs::JobKind, Schedule)>,
+    /// Scheduled safety-net jobs.
+    pub schedules: Vec<Scheduled>,
     pub clock: Arc<dyn Clock>,
+}
+
+/// A job run on a schedule: `sync`, `mirror`, `check`, or `sync:<rule>`
+/// (a sync of one rule).
+#[derive(Debug, Clone)]
+pub struct Scheduled {
+    pub name: String,
+    pub kind: jobs::JobKind,
+    /// Extra arguments, e.g. `--rule NAME`.
+    pub args: Vec<String>,
+    pub schedule: Schedule,
+}
+
+impl Scheduled {
+    pub fn new(kind: jobs::JobKind, schedule: Schedule) -> Scheduled {
+        Scheduled {
+            name: kind.as_str().to_string(),
+            kind,
+            args: Vec::new(),
+            schedule,
+        }
+    }
+
+    /// A sync of one `[[sync]]` rule.
+    pub fn rule(rule: &str, schedule: Schedule) -> Scheduled {
+        Scheduled {
+            name: format!("sync:{rule}"),
+            kind: jobs::JobKind::Sync,
+            args: vec!["--rule".to_string(), rule.to_string()],
+            schedule,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,25 +169,25 @@ async fn request_timeout(
 async fn drive_schedule(
     store: concord_store::Store,
     jobs: jobs::Jobs,
-    schedules: Vec<(jobs::JobKind, Schedule)>,
+    schedules: Vec<Scheduled>,
     clock: Arc<dyn Clock>,
     view: server::ScheduleView,
 ) {
     let mut scheduler = Scheduler::new();
-    for (kind, schedule) in schedules {
+    for job in &schedules {
         let last = store
-            .watermark(&last_run_mark(kind.as_str()))
+            .watermark(&last_run_mark(&job.name))
             .await
             .ok()
             .flatten()
             .and_then(|m| Timestamp::parse_rfc3339(&m.position).ok());
-        let _ = scheduler.add(Job::new(kind.as_str(), schedule).with_last_run(last));
+        let _ = scheduler.add(Job::new(&job.name, job.schedule.clone()).with_last_run(last));
     }
     loop {
         let now = clock.now();
         for name in scheduler.due_jobs(now) {
-            if let Some(kind) = jobs::JobKind::parse(&name) {
-                jobs.submit(kind, &[], "schedule");
+            if let Some(job) = schedules.iter().find(|j| j.name == name) {
+                jobs.submit(job.kind, &job.args, "schedule");
             }
             scheduler.finished(&name, now);
             let _ = store
@@ -213,7 +245,7 @@ mod tests {
         let driver = tokio::spawn(drive_schedule(
             store.clone(),
             jobs.clone(),
-            vec![(jobs::JobKind::Sync, Schedule::hourly())],
+            vec![Scheduled::new(jobs::JobKind::Sync, Schedule::hourly())],
             Arc::new(clock.clone()),
             view.clone(),
         ));

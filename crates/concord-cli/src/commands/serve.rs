@@ -3,6 +3,7 @@
 
 use crate::Outcome;
 use crate::hub::{self, Failure};
+use concord_serve::Scheduled;
 use concord_serve::jobs::{JobKind, Runner};
 use concord_serve::schedule::{Schedule, SystemClock};
 use concord_workspace::Workspace;
@@ -30,6 +31,10 @@ pub struct Args {
     /// Check snapshots.
     #[arg(long, default_value = "1h", value_name = "SCHEDULE")]
     check_every: String,
+    /// A sync of one [[sync]] rule on its own schedule, e.g. `--rule-every
+    /// tasks-and-issues=10m` (repeatable; the workspace-wide sync still runs).
+    #[arg(long = "rule-every", value_name = "RULE=SCHEDULE")]
+    rule_every: Vec<String>,
     /// Run nothing on a schedule (webhooks and the API only).
     #[arg(long)]
     no_schedule: bool,
@@ -154,17 +159,36 @@ fn schedule_of(flag: &str, text: &str) -> Result<Schedule, Failure> {
 fn serve(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     let mut schedules = Vec::new();
     if !args.no_schedule {
-        schedules.push((JobKind::Sync, schedule_of("sync-every", &args.sync_every)?));
+        schedules.push(Scheduled::new(
+            JobKind::Sync,
+            schedule_of("sync-every", &args.sync_every)?,
+        ));
         if !ws.mirrors.is_empty() {
-            schedules.push((
+            schedules.push(Scheduled::new(
                 JobKind::Mirror,
                 schedule_of("mirror-every", &args.mirror_every)?,
             ));
         }
-        schedules.push((
+        schedules.push(Scheduled::new(
             JobKind::Check,
             schedule_of("check-every", &args.check_every)?,
         ));
+        for entry in &args.rule_every {
+            let Some((rule, text)) = entry.split_once('=') else {
+                return Err(Failure::usage(
+                    format!("--rule-every `{entry}`: expected RULE=SCHEDULE"),
+                    Some("e.g. --rule-every tasks-and-issues=10m".into()),
+                ));
+            };
+            if !ws.rules.iter().any(|r| r.name == rule) {
+                let names: Vec<&str> = ws.rules.iter().map(|r| r.name.as_str()).collect();
+                return Err(Failure::usage(
+                    format!("--rule-every names `{rule}`, which is not a [[sync]] rule"),
+                    Some(format!("the rules are: {}", names.join(", "))),
+                ));
+            }
+            schedules.push(Scheduled::rule(rule, schedule_of("rule-every", text)?));
+        }
     }
     let exe = std::env::current_exe()
         .map_err(|e| Failure::usage(format!("cannot find the concord binary: {e}"), None))?;
