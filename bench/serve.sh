@@ -111,4 +111,9 @@ if [ -z "$address" ]; then
   exit 1
 fi
 echo "concord serve at $address (--public-read, no token); $(nproc) cores, $(date -u +%Y-%m-%d)"
+# The control room's data is computed at most every two seconds: its cost,
+# computed (first) and from the cache (second).
+for attempt in computed cached; do
+  curl -s -o /dev/null -w "GET /api/v1/summary ($attempt): %{time_total} s\n" "$address/api/v1/summary"
+done
 "$loadgen" "$address" "$@"
