@@ -483,6 +483,26 @@ fn exercise_api(env: &[(&str, &str)]) {
     let (status, _) = get(&format!("{}/", server.url), None);
     assert_eq!(status, 401);
 
+    // The sign-in cookie reads, and never writes (no cross-site forgery).
+    let cookie = format!("concord_token={writer}");
+    let (status, _, _) = http(
+        "GET",
+        &format!("{api}/items"),
+        None,
+        &[("Cookie", &cookie)],
+        None,
+    );
+    assert_eq!(status, 200);
+    let body = json!({"status": "done"}).to_string();
+    let (status, _, _) = http(
+        "PUT",
+        &format!("{api}/items/T1/status"),
+        None,
+        &[("Cookie", &cookie), ("Content-Type", "application/json")],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(status, 401, "a cookie does not write");
+
     // Revoked tokens stop working (within the cache's two seconds).
     let out = concord(dir, env, &["serve", "token", "revoke", "reader"]);
     assert_eq!(out.code, 0, "{}", out.stderr);

@@ -1103,19 +1103,38 @@ pub fn not_found_page(what: &str) -> String {
 
 /// Shown instead of a page when reading needs a token the request lacked.
 pub fn login_hint_page() -> String {
-    let main = r#"<section id="login-hint" class="panel"><h2>A token is needed</h2>
+    login_page(None)
+}
+
+/// The sign-in page: a form that trades a token for a cookie (reads only),
+/// with `problem` said above it when the last try failed.
+pub fn login_page(problem: Option<&str>) -> String {
+    let problem = problem.map_or_else(String::new, |p| {
+        format!(
+            r#"<p id="login-problem" class="problem">{}</p>"#,
+            escape_html(p)
+        )
+    });
+    let main = format!(
+        r#"<section id="login-hint" class="panel"><h2>A token is needed</h2>
 <p>This server only answers requests that carry an API token.</p>
-<p>Tokens are <strong>not</strong> accepted in the address: <code>?token=…</code> is not accepted, because URLs end up in browser history, server logs and <code>Referer</code> headers.</p>
-<p>Either:</p>
+{problem}<form id="login" method="post" action="/login">
+<label for="login-token">API token</label>
+<input id="login-token" name="token" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>
+<p>Signing in keeps the token in a cookie this server only accepts for reading (<code>HttpOnly</code>, <code>SameSite=Strict</code>); writes always need the header. Tokens are <strong>not</strong> accepted in the address: <code>?token=…</code> ends up in browser history, server logs and <code>Referer</code> headers.</p>
+<p>Otherwise:</p>
 <ul>
-<li>send the token in a header, <code>Authorization: Bearer &lt;token&gt;</code> — for example <code>curl -H &quot;Authorization: Bearer $CONCORD_TOKEN&quot; https://…/api/v1/summary</code>, or a proxy or browser extension that adds the header; or</li>
+<li>send the token in a header, <code>Authorization: Bearer &lt;token&gt;</code> — for example <code>curl -H &quot;Authorization: Bearer $CONCORD_TOKEN&quot; https://…/api/v1/summary</code>; or</li>
 <li>run the server with <code>concord serve --public-read</code> so that anyone who can reach it may read the control room and the API without a token.</li>
-</ul></section>"#;
+</ul></section>"#
+    );
     layout(
         "token needed · concord",
         r#" data-page="login-hint""#,
         "<h1>concord</h1>",
-        main,
+        &main,
         false,
     )
 }
@@ -1875,7 +1894,11 @@ mod tests {
         assert!(html.contains("not</strong> accepted"));
         assert!(html.contains("Authorization: Bearer"));
         assert!(html.contains("--public-read"));
+        assert!(html.contains(r#"<form id="login" method="post" action="/login">"#));
         assert!(!html.contains("<script"));
+        assert_well_formed(&html);
+        let html = login_page(Some("unknown <token>"));
+        assert!(html.contains("unknown &lt;token&gt;"));
         assert_well_formed(&html);
     }
 

@@ -201,6 +201,8 @@ pub fn router(app: App) -> Router {
         .route("/static/control-room.js", get(script))
         .route("/static/control-room.css", get(style))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
@@ -213,11 +215,19 @@ async fn require_token(State(app): State<App>, request: Request, next: Next) -> 
     if !write && app.settings.public_read {
         return next.run(request).await;
     }
+    // The sign-in cookie counts for reads only: a write from a browser
+    // cannot be forged by another site, it needs the header.
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+        .map(str::to_string)
+        .or_else(|| {
+            (!write)
+                .then(|| cookie_token(request.headers()))
+                .flatten()
+                .map(|t| format!("Bearer {t}"))
+        });
     let need = if write { Access::Write } else { Access::Read };
     let mut verdict = match app.tokens(TOKEN_CACHE).await {
         Ok(tokens) => auth::authorize(header.as_deref(), &tokens, need),
@@ -253,6 +263,90 @@ fn denied_response(denied: Denied, html: bool) -> Response {
         return response;
     }
     ApiError::new(status, denied.message()).into_response()
+}
+
+const COOKIE: &str = "concord_token";
+
+/// The token of the sign-in cookie, if the request carries one.
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+async fn login_form() -> Response {
+    Html(page::login_hint_page()).into_response()
+}
+
+/// `token=…` from the sign-in form: a valid token becomes an `HttpOnly`,
+/// `SameSite=Strict` cookie, and the browser goes to the control room.
+async fn login(State(app): State<App>, body: Bytes) -> Response {
+    let token = form_value(&body, "token").unwrap_or_default();
+    let tokens = match app.tokens(TOKEN_RECHECK).await {
+        Ok(tokens) => tokens,
+        Err(e) => return e.into_response(),
+    };
+    match auth::authorize(Some(&format!("Bearer {token}")), &tokens, Access::Read) {
+        Ok(_) => {
+            let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+            let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Err(denied) => (
+            StatusCode::UNAUTHORIZED,
+            Html(page::login_page(Some(&denied.message()))),
+        )
+            .into_response(),
+    }
+}
+
+async fn logout() -> Response {
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("concord_token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    response
+}
+
+/// One field of an `application/x-www-form-urlencoded` body.
+fn form_value(body: &[u8], name: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    text.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| percent_decode(&value.replace('+', " ")))
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(Some(hi)), Some(Some(lo))) = (
+                bytes.get(i + 1).map(|b| hex(*b)),
+                bytes.get(i + 2).map(|b| hex(*b)),
+            )
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn caller(request_identity: Option<&auth::TokenIdentity>) -> String {
@@ -1036,6 +1130,27 @@ mod tests {
             "acme/app"
         ));
         assert!(!remote_names("/tmp/app.git", ""));
+    }
+
+    #[test]
+    fn the_sign_in_cookie_and_form_are_read_exactly() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; concord_token=cct_abc; b=2"),
+        );
+        assert_eq!(cookie_token(&headers).as_deref(), Some("cct_abc"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("xconcord_token=no"),
+        );
+        assert_eq!(cookie_token(&headers), None);
+        assert_eq!(
+            form_value(b"x=1&token=cct_a%2Bb+c", "token").as_deref(),
+            Some("cct_a+b c")
+        );
+        assert_eq!(form_value(b"token=%zz", "token").as_deref(), Some("%zz"));
+        assert_eq!(form_value(b"other=1", "token"), None);
     }
 
     #[test]

@@ -66,6 +66,25 @@ async function load(page, url) {
   check(response.status() === 200, `GET ${url}: HTTP ${response.status()}`);
 }
 
+/** `/` without a token is the sign-in form (401); a wrong token is said
+ * so; the right one lands on the control room. */
+async function signIn(page) {
+  const first = await page.goto(new URL("/", base).href, { waitUntil: "load" });
+  check(first?.status() === 401, `GET / without a token: HTTP ${first?.status()}, expected 401`);
+  check(await page.locator("form#login").isVisible(), "no sign-in form on the 401 page");
+  await page.fill("#login-token", "cct_0000000000000000000000000000000000000000000000000000000000000000");
+  await Promise.all([page.waitForNavigation(), page.click("form#login button[type=submit]")]);
+  check(await page.locator("#login-problem").isVisible(), "a wrong token was not refused on the page");
+  await page.fill("#login-token", token);
+  await Promise.all([page.waitForNavigation(), page.click("form#login button[type=submit]")]);
+  const landed = await page.getAttribute("body", "data-page");
+  check(landed === "control-room", `after signing in: body[data-page] = ${show(landed)}`);
+  const cookies = await page.context().cookies();
+  const cookie = cookies.find((c) => c.name === "concord_token");
+  check(cookie?.httpOnly === true && cookie?.sameSite === "Strict", `the sign-in cookie: ${show(cookie)}`);
+  console.log("signed in through the form: HttpOnly, SameSite=Strict cookie");
+}
+
 async function checkControlRoom(page, summary) {
   await load(page, new URL("/", base).href);
   check(
@@ -239,11 +258,10 @@ async function main() {
   console.log(`browser: Chromium ${browser.version()} at ${executablePath}`);
   let page;
   try {
-    const context = await browser.newContext({
-      extraHTTPHeaders: { Authorization: `Bearer ${token}` },
-      viewport: { width: 1280, height: 900 },
-    });
+    // As a person would: no header, the sign-in form, then a cookie.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
+    await signIn(page);
     const errors = [];
     page.on("pageerror", (e) => errors.push(`script error: ${e.message}`));
     // Failed requests are reported by URL below; the browser's console line
