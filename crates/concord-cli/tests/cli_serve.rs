@@ -290,6 +290,20 @@ fn exercise_api(env: &[(&str, &str)]) {
     let (status, _) = get(&format!("{api}/items/a%00b"), Some(&reader));
     assert_eq!(status, 400);
 
+    // A key that looks like an option is a key, never a flag of the command.
+    let (status, explained) = get(&format!("{api}/items/--help/explain"), Some(&reader));
+    assert_eq!(status, 404, "{explained}");
+    assert!(
+        explained["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no source holds an item `--help`"),
+        "{explained}"
+    );
+    let (status, explained) = get(&format!("{api}/items/T1/explain"), Some(&reader));
+    assert_eq!(status, 200, "{explained}");
+    assert_eq!(explained["key"], "T1", "{explained}");
+
     // Writes: set and log through the API, journaled as the token's owner.
     let (status, set) = send(
         "PUT",

@@ -51,7 +51,12 @@ pub struct App {
     pub schedule: ScheduleView,
     tokens: Arc<Mutex<Option<TokenCache>>>,
     summary: Arc<Mutex<Option<SummaryCache>>>,
+    /// Child processes for explain, set and log, at most a few at once:
+    /// each request costs a process, whoever sends them.
+    children: Arc<tokio::sync::Semaphore>,
 }
+
+const CHILDREN_AT_ONCE: usize = 4;
 
 /// The control room's data, what it was computed after (the newest job and
 /// its state), and when: at 100k items it costs hundreds of milliseconds.
@@ -76,6 +81,7 @@ impl App {
             schedule,
             tokens: Arc::new(Mutex::new(None)),
             summary: Arc::new(Mutex::new(None)),
+            children: Arc::new(tokio::sync::Semaphore::new(CHILDREN_AT_ONCE)),
         }
     }
 
@@ -507,11 +513,8 @@ async fn item_history(State(app): State<App>, Path(key): Path<String>) -> ApiRes
 
 async fn item_explain(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
     let key = checked_key(&key)?;
-    let finished = app
-        .jobs
-        .runner()
-        .run(&["explain".into(), key.to_string(), "--json".into()], &[])
-        .await;
+    let args = ["explain", "--json", "--", key].map(String::from);
+    let finished = run_child(&app, &args, &[]).await?;
     match (finished.exit_code, finished.output) {
         (Some(0 | 1), Some(output)) => ok(output),
         (Some(2), _) => Err(ApiError::not_found(plain(&finished.errors))),
@@ -984,11 +987,7 @@ async fn run_write(
         || "concord-serve".to_string(),
         |i| format!("{} (api)", i.name),
     );
-    let finished = app
-        .jobs
-        .runner()
-        .run(&args, &[("CONCORD_ACTOR", actor)])
-        .await;
+    let finished = run_child(app, &args, &[("CONCORD_ACTOR", actor)]).await?;
     match (finished.exit_code, finished.output) {
         (Some(0), Some(output)) => ok(output),
         (Some(1), Some(output)) => Ok((StatusCode::CONFLICT, axum::Json(output)).into_response()),
@@ -1001,6 +1000,21 @@ async fn run_write(
             plain(&finished.errors),
         )),
     }
+}
+
+/// `concord ARGS` for one request, waiting for one of the few slots.
+async fn run_child(
+    app: &App,
+    args: &[String],
+    env: &[(&str, String)],
+) -> Result<crate::jobs::Finished, ApiError> {
+    let _slot = app.children.acquire().await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down",
+        )
+    })?;
+    Ok(app.jobs.runner().run(args, env).await)
 }
 
 /// A terminal diagnostic as one plain line: no `×` marker, no indents.
