@@ -97,7 +97,7 @@ psql "$url" -At -c "SELECT format('seeded in %s s: %s hub values, %s observation
   (SELECT count(*) FROM hub_values), (SELECT count(*) FROM observations), \
   (SELECT count(*) FROM journal), (SELECT count(*) FROM bases))"
 
-"$concord" serve --bind 127.0.0.1:0 --no-schedule --public-read > "$work/serve.log" 2>&1 &
+"$concord" serve --bind 127.0.0.1:0 --no-schedule --public-read --quiet > "$work/serve.log" 2>&1 &
 server=$!
 address=""
 for _ in $(seq 1 100); do

@@ -15,6 +15,14 @@ use std::time::{Duration, Instant};
 struct Server {
     child: Child,
     url: String,
+    /// Where its standard error (the access log) goes.
+    log: std::path::PathBuf,
+}
+
+impl Server {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
 }
 
 impl Drop for Server {
@@ -60,8 +68,9 @@ fn start_scheduled(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
         .envs(env.iter().copied())
         .args(["serve", "--bind", "127.0.0.1:0"])
         .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stdout(Stdio::piped());
+    let log = dir.join(format!("serve-{}.log", fastrand::u32(..)));
+    command.stderr(std::fs::File::create(&log).expect("log file"));
     let mut child = command.spawn().expect("start concord serve");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
@@ -73,7 +82,7 @@ fn start_scheduled(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_string();
-    Server { child, url }
+    Server { child, url, log }
 }
 
 /// (status, headers we look at, body as JSON or a string).
@@ -516,6 +525,18 @@ fn exercise_api(env: &[(&str, &str)]) {
         Some(body.as_bytes()),
     );
     assert_eq!(status, 401, "a cookie does not write");
+
+    // The access log: a line per request, never a token.
+    let log = server.log();
+    assert!(log.contains(" GET /api/v1/items?limit=1000 200 "), "{log}");
+    assert!(
+        log.contains(" job ") && log.contains("finished: clean"),
+        "{log}"
+    );
+    assert!(
+        !log.contains(&writer) && !log.contains(&reader),
+        "a token in the log"
+    );
 
     // Revoked tokens stop working (within the cache's two seconds).
     let out = concord(dir, env, &["serve", "token", "revoke", "reader"]);

@@ -183,6 +183,8 @@ pub struct Jobs {
     runner: Arc<Runner>,
     /// `run-finished` events for the page's live refresh.
     pub events: broadcast::Sender<Value>,
+    /// A line on standard error when a job starts and ends.
+    log: bool,
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -209,7 +211,14 @@ impl Jobs {
             wake: Arc::new(Notify::new()),
             runner: Arc::new(runner),
             events,
+            log: false,
         }
+    }
+
+    /// Say on standard error when each job starts and ends.
+    pub fn logging(mut self, log: bool) -> Jobs {
+        self.log = log;
+        self
     }
 
     pub fn runner(&self) -> &Runner {
@@ -313,7 +322,30 @@ impl Jobs {
                     format!("concord-serve ({})", record.trigger),
                 ),
             ];
+            if self.log {
+                eprintln!(
+                    "{} job {} started: concord {} ({})",
+                    now(),
+                    record.id,
+                    record.args.join(" "),
+                    record.trigger
+                );
+            }
             let finished = self.runner.run(&record.args, &env).await;
+            if self.log {
+                eprintln!(
+                    "{} job {} finished: {} in {:.1}s{}",
+                    now(),
+                    record.id,
+                    finished.outcome(),
+                    finished.duration.as_secs_f64(),
+                    if finished.errors.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", finished.errors.lines().last().unwrap_or(""))
+                    }
+                );
+            }
             let done = {
                 let mut state = lock(&self.state);
                 state

@@ -28,6 +28,8 @@ pub struct Options {
     /// Scheduled safety-net jobs.
     pub schedules: Vec<Scheduled>,
     pub clock: Arc<dyn Clock>,
+    /// One line per request and per job on standard error (never a token).
+    pub log: bool,
 }
 
 /// A job run on a schedule: `sync`, `mirror`, `check`, or `sync:<rule>`
@@ -94,7 +96,7 @@ pub async fn run(
             source,
         })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
-    let jobs = jobs::Jobs::new(options.runner);
+    let jobs = jobs::Jobs::new(options.runner).logging(options.log);
     tokio::spawn(jobs.clone().work());
     let view: server::ScheduleView = Arc::default();
     tokio::spawn(drive_schedule(
@@ -106,7 +108,11 @@ pub async fn run(
     ));
     let app = server::App::new(store, jobs, options.settings, view);
     ready(addr);
-    serve_connections(listener, server::router(app), shutdown).await;
+    let mut router = server::router(app);
+    if options.log {
+        router = router.layer(axum::middleware::from_fn(access_log));
+    }
+    serve_connections(listener, router, shutdown).await;
     Ok(())
 }
 
@@ -161,6 +167,30 @@ async fn request_timeout(
         )
             .into_response(),
     }
+}
+
+/// `<time> <method> <path?query> <status> <ms>` on standard error. Paths
+/// and queries carry no secrets (tokens are refused in URLs); the line is
+/// redacted all the same.
+async fn access_log(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let target = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_string(),
+        |p| p.as_str().to_string(),
+    );
+    let response = next.run(request).await;
+    eprintln!(
+        "{} {method} {} {} {:.1}ms",
+        jobs::now(),
+        auth::redact(&target),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
 }
 
 /// The scheduler's imperative shell: wake at least every second, submit
@@ -239,7 +269,8 @@ mod tests {
             config: dir.path().join("concord.toml"),
             sync_args: Vec::new(),
             timeout: Duration::from_secs(10),
-        });
+        })
+        .logging(false);
         tokio::spawn(jobs.clone().work());
         let view: server::ScheduleView = Arc::default();
         let driver = tokio::spawn(drive_schedule(
