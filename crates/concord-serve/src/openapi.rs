@@ -228,3 +228,34 @@ pub fn document() -> Value {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::OPERATIONS;
+
+    /// The other direction of the server test (every documented operation
+    /// answers): every `/api/v1` route of the router is documented.
+    #[test]
+    fn every_api_route_of_the_router_is_documented() {
+        let source = include_str!("server.rs");
+        let routes: Vec<&str> = source
+            .lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with(".route(\"/api/v1"))
+            .collect();
+        assert!(routes.len() >= 20, "{routes:?}");
+        for line in routes {
+            let path = line.split('"').nth(1).unwrap_or_default();
+            for method in ["get", "post", "put", "patch", "delete"] {
+                if line.contains(&format!("{method}(")) {
+                    assert!(
+                        OPERATIONS
+                            .iter()
+                            .any(|op| op.path == path && op.method == method),
+                        "{method} {path} is routed but not in the OpenAPI document"
+                    );
+                }
+            }
+        }
+    }
+}
