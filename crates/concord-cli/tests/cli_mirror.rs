@@ -292,11 +292,27 @@ fn sixty_never_mirrored_files_are_bootstrapped_in_one_commit() {
         .parse()
         .expect("count");
     assert_eq!(after, before + 1, "one commit");
+    // The control room shows the run and the commit it made.
+    let head = git(&root.join("story"), &["rev-parse", "HEAD"]);
+    let summary = run_in(root, &["summary", "--json"]).json();
+    let last = &summary["last_mirror"];
+    assert_eq!(last["written"], 60, "{summary}");
+    assert_eq!(last["commits"]["story"], head.trim(), "{summary}");
+    let text = run_in(root, &["summary"]).stdout;
+    assert!(
+        text.contains("last mirror: ") && text.contains("60 written"),
+        "{text}"
+    );
     let again = run_in(root, &["mirror"]);
     assert!(
         again.stdout.contains("0 written, 0 reported"),
         "{}",
         again.stdout
+    );
+    let summary = run_in(root, &["summary", "--json"]).json();
+    assert_eq!(
+        summary["last_mirror"]["written"], 0,
+        "the newest run: {summary}"
     );
 }
 

@@ -198,6 +198,14 @@ fn sixty_unmirrored_files_are_proposed_in_one_pull_request_that_later_runs_updat
         story_status
     );
     assert!(!world.repo("story/features").exists());
+    // The control room names the proposed commit.
+    let summary = world.concord(&["summary", "--json"], None).json();
+    let proposed = git(&story_bare, &["rev-parse", &branch]);
+    assert_eq!(
+        summary["last_mirror"]["commits"]["story"],
+        proposed.trim(),
+        "{summary}"
+    );
 
     // Idempotent: the open pull request already proposes exactly this.
     let again = world.mirror();

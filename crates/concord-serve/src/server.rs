@@ -659,6 +659,7 @@ async fn mirrors(State(app): State<App>) -> ApiResult {
     let mut proposals = Vec::new();
     let mut written = 0usize;
     let mut last_written: Option<String> = None;
+    let mut last_runs = Vec::new();
     for mark in &marks {
         if let Some(repo) = mark.source.strip_prefix("@mirror-pr:") {
             let (branch, tree) = mark
@@ -667,6 +668,12 @@ async fn mirrors(State(app): State<App>) -> ApiResult {
                 .unwrap_or((&mark.position, ""));
             proposals
                 .push(json!({"repo": repo, "branch": branch, "tree": tree, "at": mark.updated_at}));
+        } else if let Some(rule) = mark.source.strip_prefix("@mirror-run:") {
+            let run: Value = serde_json::from_str(&mark.position).unwrap_or_default();
+            last_runs.push(
+                json!({"rule": rule, "at": mark.updated_at, "written": run["written"],
+                "reported": run["reported"], "failed": run["failed"], "commits": run["commits"]}),
+            );
         } else if mark.source.starts_with("@mirror:") {
             written += 1;
             if last_written
@@ -684,9 +691,13 @@ async fn mirrors(State(app): State<App>) -> ApiResult {
         .filter(|j| j.kind == JobKind::Mirror)
         .take(20)
         .collect();
-    ok(
-        json!({"documents_written": written, "last_written_at": last_written, "proposals": proposals, "runs": runs}),
-    )
+    ok(json!({
+        "documents_written": written,
+        "last_written_at": last_written,
+        "last_runs": last_runs,
+        "proposals": proposals,
+        "runs": runs,
+    }))
 }
 
 async fn trains(State(app): State<App>) -> ApiResult {

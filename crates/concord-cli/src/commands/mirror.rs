@@ -337,6 +337,8 @@ fn mirror_rule(
     }
     let mut new_marks: Vec<Watermark> = Vec::new();
     let now = concord_store::now_rfc3339();
+    // repo -> the commit this run made there (or pushed for review).
+    let mut commits: BTreeMap<String, String> = BTreeMap::new();
     for (repo, repo_changes) in changes {
         let Some(root) = ws
             .repos
@@ -346,10 +348,11 @@ fn mirror_rule(
         else {
             continue;
         };
-        let (applied, problems) = if args.dry_run {
+        let (applied, problems, commit_id) = if args.dry_run {
             (
                 repo_changes.iter().map(|c| c.path.clone()).collect(),
                 Vec::new(),
+                None,
             )
         } else {
             match (&rule.mode, github) {
@@ -381,17 +384,20 @@ fn mirror_rule(
                                 repo_changes.iter().map(|c| c.path.clone()).collect()
                             };
                             outcome.pulls.push(proposal.pull);
-                            (paths, Vec::new())
+                            (paths, Vec::new(), Some(proposal.commit))
                         }
-                        Ok(None) => (BTreeSet::new(), Vec::new()),
-                        Err(problem) => (BTreeSet::new(), vec![problem]),
+                        Ok(None) => (BTreeSet::new(), Vec::new(), None),
+                        Err(problem) => (BTreeSet::new(), vec![problem], None),
                     }
                 }
                 (MirrorMode::Commit { push }, _) => commit(&root, &repo, &repo_changes, *push),
-                (MirrorMode::PullRequest { .. }, None) => (BTreeSet::new(), Vec::new()),
+                (MirrorMode::PullRequest { .. }, None) => (BTreeSet::new(), Vec::new(), None),
             }
         };
         outcome.failed.extend(problems);
+        if let Some(id) = commit_id {
+            commits.insert(repo.clone(), id);
+        }
         for change in repo_changes {
             if !applied.contains(&change.path) {
                 continue;
@@ -426,6 +432,20 @@ fn mirror_rule(
                 .push((repo.clone(), change.path, change.reason));
         }
     }
+    if !args.dry_run {
+        // What `concord summary` shows as the last mirror run.
+        new_marks.push(Watermark {
+            source: format!("{RUN_MARK}{}", rule.name),
+            position: serde_json::json!({
+                "written": outcome.written.len(),
+                "reported": outcome.reports.len(),
+                "failed": outcome.failed.len(),
+                "commits": commits,
+            })
+            .to_string(),
+            updated_at: now.clone(),
+        });
+    }
     if !new_marks.is_empty() {
         hub::with_store(ws, async |store| {
             for mark in &new_marks {
@@ -436,6 +456,10 @@ fn mirror_rule(
     }
     Ok(outcome)
 }
+
+/// Hub watermark of a rule's last run (not a dry run): JSON with what it
+/// wrote, reported and failed, and the commit it made per repo.
+pub(crate) const RUN_MARK: &str = "@mirror-run:";
 
 /// Hub watermark naming the open proposal of a repo: `<branch> <tree id>`.
 const PROPOSAL_MARK: &str = "@mirror-pr:";
@@ -454,7 +478,7 @@ fn commit(
     repo: &str,
     changes: &[Change],
     push: bool,
-) -> (BTreeSet<String>, Vec<String>) {
+) -> (BTreeSet<String>, Vec<String>, Option<String>) {
     let mut done = BTreeSet::new();
     let mut problems = Vec::new();
     for change in changes {
@@ -474,24 +498,27 @@ fn commit(
         }
     }
     if done.is_empty() {
-        return (done, problems);
+        return (done, problems, None);
     }
     let git = match concord_git::Repo::open(root) {
         Ok(git) => git,
         Err(e) => {
             problems.push(format!("{repo}: {e}"));
-            return (BTreeSet::new(), problems);
+            return (BTreeSet::new(), problems, None);
         }
     };
     let paths: Vec<String> = done.iter().cloned().collect();
-    if let Err(e) = git.commit_paths(&paths, &commit_message(&paths)) {
-        problems.push(format!("{repo}: the commit failed: {e}"));
-        return (BTreeSet::new(), problems);
-    }
+    let committed = match git.commit_paths(&paths, &commit_message(&paths)) {
+        Ok(id) => id,
+        Err(e) => {
+            problems.push(format!("{repo}: the commit failed: {e}"));
+            return (BTreeSet::new(), problems, None);
+        }
+    };
     if push && let Err(e) = git.push() {
         problems.push(format!("{repo}: committed but the push failed: {e}"));
     }
-    (done, problems)
+    (done, problems, committed)
 }
 
 fn commit_message(paths: &[String]) -> String {
@@ -516,6 +543,8 @@ struct ProposalTarget<'a> {
 
 struct Proposal {
     pull: PullOutcome,
+    /// The commit the branch points at.
+    commit: String,
     /// The new `<branch> <tree id>` mark.
     mark: String,
 }
@@ -648,6 +677,7 @@ fn propose(
             documents: paths.len(),
         },
         mark: format!("{branch} {tree}"),
+        commit: commit.clone(),
     };
     if let Some(open) = open {
         let branch = open.head_ref.clone();

@@ -29,7 +29,20 @@ struct Summary {
     drifting: usize,
     findings: Option<Findings>,
     last_sync: Option<LastRun>,
+    /// The newest `concord mirror` run of any rule (not a dry run).
+    last_mirror: Option<LastMirror>,
     events: Vec<Event>,
+}
+
+#[derive(Serialize)]
+struct LastMirror {
+    at: String,
+    rule: String,
+    written: u64,
+    reported: u64,
+    failed: u64,
+    /// The commit it made (or proposed) per repo.
+    commits: BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -95,7 +108,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         .iter()
         .map(|r| super::sync::repo_mark(&r.name))
         .collect();
-    let (snapshot, marks, hub_mark, journal) = hub::with_store(ws, async |store| {
+    let (snapshot, marks, hub_mark, journal, mirror_runs) = hub::with_store(ws, async |store| {
         let snapshot = store.latest_check_snapshot().await?;
         let mut marks = BTreeMap::new();
         for (repo, mark) in ws.repos.iter().zip(&repo_marks) {
@@ -107,8 +120,30 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         }
         let hub_mark = store.watermark(super::sync::CONFIG_MARK).await?;
         let journal = store.recent_journal(args.events.max(0)).await?;
-        Ok((snapshot, marks, hub_mark, journal))
+        let mirror_runs = store
+            .watermarks_with_prefix(super::mirror::RUN_MARK)
+            .await?;
+        Ok((snapshot, marks, hub_mark, journal, mirror_runs))
     })?;
+    let last_mirror = mirror_runs
+        .into_iter()
+        .max_by(|a, b| a.updated_at.cmp(&b.updated_at))
+        .map(|mark| {
+            let run: serde_json::Value = serde_json::from_str(&mark.position).unwrap_or_default();
+            let count = |name: &str| run[name].as_u64().unwrap_or(0);
+            LastMirror {
+                rule: mark
+                    .source
+                    .strip_prefix(super::mirror::RUN_MARK)
+                    .unwrap_or_default()
+                    .to_string(),
+                written: count("written"),
+                reported: count("reported"),
+                failed: count("failed"),
+                commits: serde_json::from_value(run["commits"].clone()).unwrap_or_default(),
+                at: mark.updated_at,
+            }
+        });
     let findings = snapshot.map(|s| {
         let mut by_severity: BTreeMap<String, usize> = BTreeMap::new();
         for line in s.findings.lines() {
@@ -141,6 +176,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         drifting,
         findings,
         last_sync,
+        last_mirror,
         events,
     };
     let mut out = crate::output::stdout();
@@ -230,6 +266,24 @@ fn write_text(summary: &Summary, out: &mut impl Write) -> std::io::Result<()> {
             writeln!(out, "last sync: {} ({})", sync.at, commits.join(", "))?;
         }
         None => writeln!(out, "last sync: none yet")?,
+    }
+    if let Some(mirror) = &summary.last_mirror {
+        let commits: Vec<String> = mirror
+            .commits
+            .iter()
+            .map(|(repo, commit)| format!("{repo} {}", &commit[..commit.len().min(10)]))
+            .collect();
+        writeln!(
+            out,
+            "last mirror: {} (rule {}: {} written, {} reported, {} failed{}{})",
+            mirror.at,
+            mirror.rule,
+            mirror.written,
+            mirror.reported,
+            mirror.failed,
+            if commits.is_empty() { "" } else { "; " },
+            commits.join(", ")
+        )?;
     }
     writeln!(out, "recent events")?;
     for e in &summary.events {
