@@ -215,30 +215,10 @@ pub fn history(remote: &Remote, args: &commands::history::Args) -> Result<Outcom
         &format!("/api/v1/items/{}/history", segment(&args.key)),
         None,
     )?;
-    let entries = answer["history"].as_array().cloned().unwrap_or_default();
-    if args.json {
-        print_json(&Value::Array(entries));
-        return Ok(Outcome::Clean);
-    }
-    for e in &entries {
-        let what = match (e["event_type"].as_str(), e["field"].as_str()) {
-            (Some(event), _) => event.to_string(),
-            (None, Some(field)) => format!(
-                "{field}: {} -> {}",
-                e["from"].as_str().unwrap_or("(none)"),
-                e["to"].as_str().unwrap_or("(none)")
-            ),
-            (None, None) => String::new(),
-        };
-        println!(
-            "{}  {}  {}  [{}] by {}",
-            e["at"].as_str().unwrap_or(""),
-            what,
-            e["reason"].as_str().unwrap_or(""),
-            e["target"].as_str().unwrap_or("hub"),
-            e["actor"].as_str().unwrap_or("")
-        );
-    }
+    let entries: Vec<concord_store::JournalEntry> =
+        serde_json::from_value(answer["history"].clone())
+            .map_err(|e| partial(format!("{}: an unreadable journal: {e}", remote.base)))?;
+    commands::history::print(args, &entries);
     Ok(Outcome::Clean)
 }
 

@@ -4,10 +4,9 @@
 //! rather than duplicated; the work trees are never touched.
 
 mod common;
-use common::{Output, git};
+use common::{Output, git, init_repo};
 use concord_fakes::github::FakeGitHub;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const TOKEN: &str = "ghp_mirrortoken0123456789";
 
@@ -25,10 +24,7 @@ impl World {
             let bare = root.join(format!("{name}.git"));
             git(root, &["init", "-q", "--bare", "-b", "main", &path(&bare)]);
             let clone = root.join(name);
-            std::fs::create_dir_all(&clone).expect("dir");
-            git(&clone, &["init", "-q", "-b", "main"]);
-            git(&clone, &["config", "user.name", "Test"]);
-            git(&clone, &["config", "user.email", "test@example.com"]);
+            init_repo(&clone);
             std::fs::write(clone.join("README.md"), name).expect("readme");
             git(&clone, &["add", "."]);
             git(&clone, &["commit", "-q", "-m", "start"]);
@@ -87,23 +83,11 @@ url = "{}"
     }
 
     fn concord(&self, args: &[&str], token: Option<&str>) -> Output {
-        let mut command = Command::new(assert_cmd::cargo::cargo_bin("concord"));
-        command
-            .current_dir(self.root())
-            .env("NO_COLOR", "1")
-            .env_remove("TEST_MIRROR_TOKEN")
-            .env_remove("CONCORD_CONFIG")
-            .env_remove("CONCORD_HUB_URL")
-            .args(args);
-        if let Some(token) = token {
-            command.env("TEST_MIRROR_TOKEN", token);
-        }
-        let output = command.output().expect("run concord");
-        let out = Output {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
+        let env: Vec<(&str, &str)> = token
+            .map(|t| ("TEST_MIRROR_TOKEN", t))
+            .into_iter()
+            .collect();
+        let out = common::run_env(self.root(), &env, args);
         assert!(
             !out.stdout.contains(TOKEN) && !out.stderr.contains(TOKEN),
             "the token leaked"

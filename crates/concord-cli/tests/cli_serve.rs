@@ -3,86 +3,22 @@
 //! webhooks, and a push webhook that reaches the tracker within seconds.
 
 mod common;
-use common::{TASK_WORKFLOW, TestWorkspace, git};
+use common::serve::Server;
+use common::{TASK_WORKFLOW, TestWorkspace, git, init_repo};
 use concord_fakes::github::FakeGitHub;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A running `concord serve`, stopped when dropped (also on panic).
-struct Server {
-    child: Child,
-    url: String,
-    /// Where its standard error (the access log) goes.
-    log: std::path::PathBuf,
-}
-
-impl Server {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn concord(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> common::Output {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin("concord"));
-    command
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("CONCORD_CONFIG")
-        .env_remove("CONCORD_HUB_URL")
-        .env_remove("CONCORD_WEBHOOK_SECRET")
-        .envs(env.iter().copied())
-        .args(args);
-    let output = command.output().expect("run concord");
-    common::Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    common::run_env(dir, env, args)
 }
 
 fn start(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
     let mut all = vec!["--no-schedule"];
     all.extend_from_slice(args);
-    start_scheduled(dir, env, &all)
-}
-
-/// `concord serve` with its schedules (unless `args` says otherwise).
-fn start_scheduled(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin("concord"));
-    command
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("CONCORD_CONFIG")
-        .env_remove("CONCORD_HUB_URL")
-        .env_remove("CONCORD_WEBHOOK_SECRET")
-        .envs(env.iter().copied())
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .args(args)
-        .stdout(Stdio::piped());
-    let log = dir.join(format!("serve-{}.log", fastrand::u32(..)));
-    command.stderr(std::fs::File::create(&log).expect("log file"));
-    let mut child = command.spawn().expect("start concord serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the listening line");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
-    Server { child, url, log }
+    Server::start(dir, env, &all)
 }
 
 /// (status, headers we look at, body as JSON or a string).
@@ -176,9 +112,7 @@ between = ["plans", "features", "hub"]
         "{\"status\": \"todo\"}\n",
     );
     let app = ws.path().join("app");
-    git(&app, &["init", "-q", "-b", "main"]);
-    git(&app, &["config", "user.name", "Test"]);
-    git(&app, &["config", "user.email", "test@example.com"]);
+    init_repo(&app);
     git(&app, &["add", "."]);
     git(&app, &["commit", "-q", "-m", "start"]);
     git(
@@ -769,9 +703,7 @@ fn a_push_webhook_reaches_the_tracker_within_five_seconds() {
         "app/docs/workplan.md",
         format!("```task\nid: acme/app#{issue}\nstatus: todo\n```\n"),
     );
-    git(&app, &["init", "-q", "-b", "main"]);
-    git(&app, &["config", "user.name", "Test"]);
-    git(&app, &["config", "user.email", "test@example.com"]);
+    init_repo(&app);
     git(&app, &["add", "."]);
     git(&app, &["commit", "-q", "-m", "workplan"]);
     git(
@@ -1095,7 +1027,7 @@ fn scheduled_runs_start_once_and_a_restart_does_not_repeat_them() {
         "--rule-every",
         "work=15m",
     ];
-    let server = start_scheduled(dir, &[], &args);
+    let server = Server::start(dir, &[], &args);
     let api = format!("{}/api/v1", server.url);
     // Never ran: a safety-net sync and check right at start-up.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -1138,7 +1070,7 @@ fn scheduled_runs_start_once_and_a_restart_does_not_repeat_them() {
     drop(server);
 
     // A restart within the hour: the hub remembers the runs, nothing repeats.
-    let again = start_scheduled(dir, &[], &args);
+    let again = Server::start(dir, &[], &args);
     std::thread::sleep(Duration::from_millis(2500));
     let (_, jobs) = get(&format!("{}/api/v1/jobs", again.url), Some(&reader));
     assert_eq!(jobs["jobs"].as_array().map(Vec::len), Some(0), "{jobs}");

@@ -9,12 +9,11 @@
 //! "skipped: …" and passes, unless `CI` is set (`.ci/run` installs them).
 
 mod common;
+use common::serve::Server;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -72,76 +71,6 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// A running `concord serve`, killed when dropped (also on a panic).
-struct Server {
-    child: Child,
-    url: String,
-    log: PathBuf,
-}
-
-impl Server {
-    /// `concord serve --bind 127.0.0.1:0 --no-schedule` in `dir`; waits for
-    /// its "listening on http://ADDR" line.
-    fn start(dir: &Path) -> Server {
-        let log = dir.join("serve.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_concord"))
-            .current_dir(dir)
-            .env("NO_COLOR", "1")
-            .env_remove("CONCORD_CONFIG")
-            .env_remove("CONCORD_HUB_URL")
-            .args(["serve", "--bind", "127.0.0.1:0", "--no-schedule"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start concord serve");
-        let mut server = Server {
-            child,
-            url: String::new(),
-            log,
-        };
-        let stdout = server.child.stdout.take().expect("stdout");
-        let (lines, received) = mpsc::channel();
-        // Reads stdout to its end, so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                // Once the address is read nobody listens; keep draining.
-                let _ = lines.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match received.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix("concord serve: listening on ") {
-                        let url = rest.split_whitespace().next().unwrap_or_default();
-                        assert!(url.starts_with("http://"), "odd line: {line}");
-                        server.url = url.to_string();
-                        return server;
-                    }
-                }
-                Err(e) => panic!(
-                    "concord serve did not say where it listens ({e}); its log:\n{}",
-                    server.log()
-                ),
-            }
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn the_control_room_in_headless_chromium_matches_the_api() {
     let missing = missing_tools();
@@ -183,7 +112,7 @@ fn the_control_room_in_headless_chromium_matches_the_api() {
     let token = token.stdout.trim().to_string();
     assert!(!token.is_empty() && !token.contains(char::is_whitespace));
 
-    let server = Server::start(&dir);
+    let server = Server::start(&dir, &[], &["--no-schedule"]);
     let artifacts = artifacts_dir();
     for shot in ["control-room.png", "item.png", "failure.png"] {
         let _ = std::fs::remove_file(artifacts.join(shot));

@@ -2,7 +2,7 @@
 //! others wait, whole, for the next sync.
 
 mod common;
-use common::{TASK_WORKFLOW, TestWorkspace, git};
+use common::{TASK_WORKFLOW, TestWorkspace, git, init_repo};
 
 #[test]
 fn one_rule_is_applied_and_the_other_waits_for_the_next_sync() {
@@ -56,9 +56,7 @@ to = ["hub"]
         "{\"status\": \"done\"}\n",
     );
     let app = ws.path().join("app");
-    git(&app, &["init", "-q", "-b", "main"]);
-    git(&app, &["config", "user.name", "Test"]);
-    git(&app, &["config", "user.email", "test@example.com"]);
+    init_repo(&app);
     git(&app, &["add", "."]);
     git(&app, &["commit", "-q", "-m", "start"]);
 

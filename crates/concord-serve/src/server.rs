@@ -782,20 +782,7 @@ async fn compute_summary(app: &App) -> Result<Value, ApiError> {
     let events: Vec<Value> = events
         .iter()
         .map(|e| {
-            let what = match (&e.event_type, &e.field) {
-                (Some(event), _) => format!(
-                    "{event}{}",
-                    e.phase.as_deref().map_or(String::new(), |p| format!(" ({p})"))
-                ),
-                (None, Some(field)) => format!(
-                    "{field}: {} -> {} ({})",
-                    e.from.as_deref().unwrap_or("(none)"),
-                    e.to.as_deref().unwrap_or("(none)"),
-                    e.reason
-                ),
-                (None, None) => e.reason.clone(),
-            };
-            json!({"id": e.id, "at": e.at, "key": e.key, "source": e.target.clone().unwrap_or_else(|| "hub".into()), "what": what, "actor": e.actor})
+            json!({"id": e.id, "at": e.at, "key": e.key, "source": e.target.clone().unwrap_or_else(|| "hub".into()), "what": e.what(), "actor": e.actor})
         })
         .collect();
     let schedule = app.schedule.lock().map(|v| v.clone()).unwrap_or_default();
@@ -883,27 +870,11 @@ async fn sync_now(
     };
     let mut extra = Vec::new();
     if let Some(source) = &request.source {
-        if !app.settings.sources.iter().any(|s| s == source) {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!(
-                    "unknown source `{source}`; known: {}",
-                    app.settings.sources.join(", ")
-                ),
-            ));
-        }
+        one_of("source", source, &app.settings.sources)?;
         extra.extend(["--only".to_string(), source.clone()]);
     }
     if let Some(rule) = &request.rule {
-        if !app.settings.rules.iter().any(|r| r == rule) {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!(
-                    "unknown rule `{rule}`; known: {}",
-                    app.settings.rules.join(", ")
-                ),
-            ));
-        }
+        one_of("rule", rule, &app.settings.rules)?;
         extra.extend(["--rule".to_string(), rule.clone()]);
     }
     if request.full {
@@ -913,6 +884,17 @@ async fn sync_now(
     let (record, submitted) = app.jobs.submit(JobKind::Sync, &extra, &trigger);
     let body = json!({"run_id": record.id, "state": submitted, "job": format!("/api/v1/jobs/{}", record.id)});
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+}
+
+/// 422 unless `name` is one of `known` (the workspace's sources or rules).
+fn one_of(what: &str, name: &str, known: &[String]) -> Result<(), ApiError> {
+    if known.iter().any(|k| k == name) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        format!("unknown {what} `{name}`; known: {}", known.join(", ")),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

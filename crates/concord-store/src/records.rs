@@ -143,6 +143,28 @@ pub struct JournalEntry {
     pub artifacts: Vec<String>,
 }
 
+impl JournalEntry {
+    /// One line saying what happened: `phase_started (review)` for an
+    /// event, `status: todo -> done (SET_BY_USER)` for a change.
+    pub fn what(&self) -> String {
+        match (&self.event_type, &self.field) {
+            (Some(event), _) => format!(
+                "{event}{}",
+                self.phase
+                    .as_deref()
+                    .map_or(String::new(), |p| format!(" ({p})"))
+            ),
+            (None, Some(field)) => format!(
+                "{field}: {} -> {} ({})",
+                self.from.as_deref().unwrap_or("(none)"),
+                self.to.as_deref().unwrap_or("(none)"),
+                self.reason
+            ),
+            (None, None) => self.reason.clone(),
+        }
+    }
+}
+
 /// A file a sync wrote and has not committed yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingWrite {

@@ -3,7 +3,7 @@
 //! with a hundred thousand items (keyset pagination, no OFFSET).
 
 use crate::records::{HubValue, JournalEntry, RunRecord};
-use crate::store::{JOURNAL_SELECT, Pool, Store, journal_from, on_pool};
+use crate::store::{JOURNAL_SELECT, Pool, Store, hub_value_from, journal_from, on_pool, run_from};
 use crate::{Result, StoreError};
 use sqlx::{AssertSqlSafe, Row};
 
@@ -148,18 +148,7 @@ impl Store {
                 query = query.bind(bind);
             }
             let rows = query.fetch_all(pool).await?;
-            rows.iter()
-                .map(|r| -> Result<HubValue> {
-                    Ok(HubValue {
-                        key: r.try_get(0)?,
-                        field: r.try_get(1)?,
-                        value: r.try_get(2)?,
-                        version: r.try_get(3)?,
-                        updated_at: r.try_get(4)?,
-                        updated_by: r.try_get(5)?,
-                    })
-                })
-                .collect()
+            rows.iter().map(hub_value_from).collect()
         })
     }
 
@@ -200,19 +189,7 @@ impl Store {
              FROM runs ORDER BY started_at DESC, id DESC LIMIT $1";
         on_pool!(self, |pool| {
             let rows = sqlx::query(SQL).bind(limit).fetch_all(pool).await?;
-            rows.iter()
-                .map(|r| -> Result<RunRecord> {
-                    Ok(RunRecord {
-                        id: r.try_get(0)?,
-                        command: r.try_get(1)?,
-                        actor: r.try_get(2)?,
-                        started_at: r.try_get(3)?,
-                        finished_at: r.try_get(4)?,
-                        outcome: r.try_get(5)?,
-                        summary: r.try_get(6)?,
-                    })
-                })
-                .collect()
+            rows.iter().map(run_from).collect()
         })
     }
 

@@ -689,19 +689,7 @@ impl Store {
              FROM runs ORDER BY started_at, id";
         on_pool!(self, |pool| {
             let rows = sqlx::query(SQL).fetch_all(pool).await?;
-            rows.iter()
-                .map(|r| -> Result<RunRecord> {
-                    Ok(RunRecord {
-                        id: r.try_get(0)?,
-                        command: r.try_get(1)?,
-                        actor: r.try_get(2)?,
-                        started_at: r.try_get(3)?,
-                        finished_at: r.try_get(4)?,
-                        outcome: r.try_get(5)?,
-                        summary: r.try_get(6)?,
-                    })
-                })
-                .collect()
+            rows.iter().map(run_from).collect()
         })
     }
 
@@ -1407,7 +1395,7 @@ where
     Ok(id)
 }
 
-fn hub_value_from<R: Row>(r: &R) -> Result<HubValue>
+pub(crate) fn hub_value_from<R: Row>(r: &R) -> Result<HubValue>
 where
     usize: sqlx::ColumnIndex<R>,
     String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
@@ -1439,6 +1427,25 @@ where
         versions: r.try_get(4)?,
         version: r.try_get(5)?,
         agreed_at: r.try_get(6)?,
+    })
+}
+
+/// A run from `SELECT id, command, actor, started_at, finished_at,
+/// outcome, summary`.
+pub(crate) fn run_from<R: Row>(r: &R) -> Result<RunRecord>
+where
+    usize: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(RunRecord {
+        id: r.try_get(0)?,
+        command: r.try_get(1)?,
+        actor: r.try_get(2)?,
+        started_at: r.try_get(3)?,
+        finished_at: r.try_get(4)?,
+        outcome: r.try_get(5)?,
+        summary: r.try_get(6)?,
     })
 }
 

@@ -23,16 +23,21 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         store.close().await;
         Ok::<_, Failure>(entries?)
     })??;
+    print(args, &entries);
+    Ok(Outcome::Clean)
+}
+
+/// The journal of `args.key`, as JSON or text; also for `--hub`.
+pub(crate) fn print(args: &Args, entries: &[JournalEntry]) {
     let mut out = output::stdout();
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &entries)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
-        write_text(&args.key, &entries, &mut out)
+        write_text(&args.key, entries, &mut out)
     };
     output::finish(written.and_then(|()| out.flush()));
-    Ok(Outcome::Clean)
 }
 
 fn write_text(key: &str, entries: &[JournalEntry], out: &mut impl Write) -> std::io::Result<()> {

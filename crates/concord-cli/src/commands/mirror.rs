@@ -225,9 +225,7 @@ fn mirror_rule(
     let last_written: BTreeMap<(String, String), String> = proposed
         .iter()
         .map(|((repo, path), hashes)| {
-            let current = docs
-                .iter()
-                .find(|d| &d.path == path)
+            let current = doc_at(&docs, path)
                 .and_then(|d| d.copies.get(repo))
                 .map(|c| super::sync::sha256_hex(&c.bytes));
             let hash = current
@@ -457,6 +455,13 @@ fn mirror_rule(
     Ok(outcome)
 }
 
+/// The document at `path`; `docs` is sorted by path (it comes from a map).
+fn doc_at<'d>(docs: &'d [DocState], path: &str) -> Option<&'d DocState> {
+    docs.binary_search_by(|d| d.path.as_str().cmp(path))
+        .ok()
+        .map(|i| &docs[i])
+}
+
 /// Hub watermark of a rule's last run (not a dry run): JSON with what it
 /// wrote, reported and failed, and the commit it made per repo.
 pub(crate) const RUN_MARK: &str = "@mirror-run:";
@@ -560,7 +565,7 @@ fn source_of(
 ) -> String {
     let mut sources = BTreeSet::new();
     for change in changes {
-        let Some(doc) = docs.iter().find(|d| d.path == change.path) else {
+        let Some(doc) = doc_at(docs, &change.path) else {
             continue;
         };
         // The copy without marker that names its own repo is the owner's.

@@ -192,22 +192,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
 }
 
 fn event_of(entry: JournalEntry) -> Event {
-    let what = match (&entry.event_type, &entry.field) {
-        (Some(event), _) => format!(
-            "{event}{}",
-            entry
-                .phase
-                .as_deref()
-                .map_or(String::new(), |p| format!(" ({p})"))
-        ),
-        (None, Some(field)) => format!(
-            "{field}: {} -> {} ({})",
-            entry.from.as_deref().unwrap_or("(none)"),
-            entry.to.as_deref().unwrap_or("(none)"),
-            entry.reason
-        ),
-        (None, None) => entry.reason.clone(),
-    };
+    let what = entry.what();
     Event {
         at: entry.at,
         key: entry.key,

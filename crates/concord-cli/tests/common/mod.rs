@@ -2,6 +2,8 @@
 //! `concord` in it.
 #![allow(dead_code)]
 
+pub mod serve;
+
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
@@ -66,12 +68,23 @@ impl Output {
 }
 
 pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    run_env(dir, &[], args)
+}
+
+/// `concord ARGS` in `dir` with `env` set on top of a clean slate: the
+/// variables that would point it at another workspace, hub or server are
+/// removed first.
+pub fn run_env(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     let output = Command::cargo_bin("concord")
         .expect("concord binary")
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("CONCORD_CONFIG")
         .env_remove("CONCORD_HUB_URL")
+        .env_remove("CONCORD_HUB")
+        .env_remove("CONCORD_HUB_TOKEN")
+        .env_remove("CONCORD_WEBHOOK_SECRET")
+        .envs(env.iter().copied())
         .args(args)
         .output()
         .expect("run concord");
@@ -89,6 +102,14 @@ pub fn project_root() -> PathBuf {
         .nth(2)
         .expect("project root")
         .to_path_buf()
+}
+
+/// A new git repository at `dir` on `main`, with a committer configured.
+pub fn init_repo(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("repo dir");
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["config", "user.name", "Test"]);
+    git(dir, &["config", "user.email", "test@example.com"]);
 }
 
 /// `git ARGS` in `dir`, which must succeed; its stdout.

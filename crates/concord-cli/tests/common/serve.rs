@@ -1,0 +1,82 @@
+//! A real `concord serve` for the tests that talk to it over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A running `concord serve`, killed when dropped (also on a panic).
+pub struct Server {
+    child: Child,
+    pub url: String,
+    /// Its standard error: the access log.
+    log: PathBuf,
+}
+
+impl Server {
+    /// `concord serve --bind 127.0.0.1:0 ARGS` in `dir` with `env` set;
+    /// waits for its "listening on http://ADDR" line.
+    pub fn start(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
+        let log = dir.join(format!("serve-{:08x}.log", fastrand::u32(..)));
+        let child = Command::new(env!("CARGO_BIN_EXE_concord"))
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env_remove("CONCORD_CONFIG")
+            .env_remove("CONCORD_HUB_URL")
+            .env_remove("CONCORD_HUB")
+            .env_remove("CONCORD_WEBHOOK_SECRET")
+            .envs(env.iter().copied())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start concord serve");
+        let mut server = Server {
+            child,
+            url: String::new(),
+            log,
+        };
+        let stdout = server.child.stdout.take().expect("stdout");
+        let (lines, received) = mpsc::channel();
+        // Reads stdout to its end, so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                // Once the address is read nobody listens; keep draining.
+                let _ = lines.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match received.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix("concord serve: listening on ") {
+                        let url = rest.split_whitespace().next().unwrap_or_default();
+                        assert!(url.starts_with("http://"), "odd line: {line}");
+                        server.url = url.to_string();
+                        return server;
+                    }
+                }
+                Err(e) => panic!(
+                    "concord serve did not say where it listens ({e}); its log:\n{}",
+                    server.log()
+                ),
+            }
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
