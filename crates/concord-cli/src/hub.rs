@@ -97,13 +97,17 @@ pub fn actor(ws: &Workspace) -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "unknown".into());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    format!("{user}@{}", hostname())
+}
+
+/// This machine's name, `localhost` when it cannot be read.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_string())
         .ok()
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
-    format!("{user}@{host}")
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Sortable, unique enough across machines: time, then randomness.
@@ -191,10 +195,51 @@ pub async fn record_scan(
                 .await?;
         }
     }
+    forget_other_replicas_positions(store, ws, report, limits).await?;
     store
         .finish_run(&run_id, &now_rfc3339(), "recorded", &summary)
         .await?;
     Ok(run_id)
+}
+
+/// A source read in full here replaced the observations the hub recorded:
+/// another checkout's read position no longer describes them, so it is
+/// cleared (that checkout's next sync reads in full).
+async fn forget_other_replicas_positions(
+    store: &Store,
+    ws: &Workspace,
+    report: &ScanReport,
+    limits: &HashMap<usize, BTreeSet<String>>,
+) -> Result<(), Failure> {
+    let unread = unread_sources(report);
+    let mut replicas: HashMap<usize, Option<String>> = HashMap::new();
+    for (index, source) in ws.sources.iter().enumerate() {
+        if limits.contains_key(&index) || unread.contains(source.name.as_str()) {
+            continue;
+        }
+        let Some(mark) = store.watermark(&source.name).await? else {
+            continue;
+        };
+        if mark.position.is_empty() {
+            continue;
+        }
+        let replica = replicas.entry(source.repo).or_insert_with(|| {
+            concord_git::Repo::open(&ws.repo(source).root)
+                .and_then(|git| git.replica_id())
+                .ok()
+                .map(|r| r.id)
+        });
+        if crate::gates::own_position(&mark.position, replica.as_deref()).is_none() {
+            store
+                .set_watermark(&concord_store::Watermark {
+                    source: source.name.clone(),
+                    position: String::new(),
+                    updated_at: now_rfc3339(),
+                })
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// What the hub last recorded of `key` in every source; when it has

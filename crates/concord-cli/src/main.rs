@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod gates;
 mod hub;
 
 // A scan makes many small allocations across threads; mimalloc halves their cost.
@@ -10,6 +11,7 @@ mod hub;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod output;
 mod remote;
+mod replicas;
 mod repo_files;
 mod timings;
 mod trackers;

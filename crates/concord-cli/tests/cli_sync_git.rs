@@ -791,6 +791,22 @@ impl World {
         }
     }
 
+    /// The copy of machine `name` stands for the same checkout (as if it
+    /// had been moved, not copied): its replica file names its new place.
+    fn same_replica_as(&self, original: &World, name: &str) {
+        let file = self.dir.path().join(name).join("app/.git/concord-replica");
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            return;
+        };
+        let from = std::fs::canonicalize(original.dir.path().join(name).join("app")).expect("path");
+        let to = std::fs::canonicalize(self.dir.path().join(name).join("app")).expect("path");
+        let text = text.replace(
+            &format!("path {}", from.display()),
+            &format!("path {}", to.display()),
+        );
+        std::fs::write(&file, text).expect("write replica file");
+    }
+
     fn existing_machine(&self, name: &str) -> Machine<'_> {
         Machine {
             world: self,
@@ -923,6 +939,7 @@ fn a_sync_planning_only_changed_items_decides_like_a_full_one() {
             }
         }
         let copy = world.copy();
+        copy.same_replica_as(&world, "a");
         let focused = a.sync(&["--json"]).json();
         let full = copy
             .existing_machine("a")

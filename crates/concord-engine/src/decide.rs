@@ -23,6 +23,7 @@ pub fn decide(rule: &Rule, item: &ItemInput) -> Decision {
         changes: Vec::new(),
         holds: Vec::new(),
         new_base: None,
+        agreeing: Vec::new(),
         explanation: String::new(),
     };
     // An unknown word anywhere: nothing can be compared safely.
@@ -69,10 +70,10 @@ fn normalize(rule: &Rule, item: &ItemInput) -> Vec<Reading> {
                 .iter()
                 .filter(|r| &r.source == source)
                 .min_by(|a, b| {
-                    (&a.value, &a.raw, a.stale, a.dirty, a.changed_at, &a.owner).cmp(&(
+                    (&a.value, &a.raw, a.blocked, a.dirty, a.changed_at, &a.owner).cmp(&(
                         &b.value,
                         &b.raw,
-                        b.stale,
+                        b.blocked,
                         b.dirty,
                         b.changed_at,
                         &b.owner,
@@ -85,10 +86,6 @@ fn normalize(rule: &Rule, item: &ItemInput) -> Vec<Reading> {
 
 fn names<'a>(sources: impl Iterator<Item = &'a str>) -> String {
     sources.collect::<Vec<_>>().join(", ")
-}
-
-fn show(value: Option<&Value>) -> &str {
-    value.map_or("(none)", |v| v.status.as_str())
 }
 
 /// Write `winner` to every source that differs and can take it; hold the
@@ -113,14 +110,11 @@ fn distribute(
             });
             continue;
         }
-        if r.stale {
+        if let Some(reason) = r.blocked {
             decision.holds.push(Hold {
                 source: r.source.clone(),
-                reason: Reason::StaleRepo,
-                detail: format!(
-                    "would get {}, but its repo is behind its upstream",
-                    winner.status
-                ),
+                reason,
+                detail: format!("would get {}, but {}", winner.status, blocked_why(reason)),
             });
             continue;
         }
@@ -129,8 +123,9 @@ fn distribute(
                 source: r.source.clone(),
                 reason: Reason::DirtyFile,
                 detail: format!(
-                    "would get {}, but the file has uncommitted changes",
-                    winner.status
+                    "would get {}, but {} has uncommitted changes (a value proposes only once committed): commit or stash them, then sync again",
+                    winner.status,
+                    r.place.as_deref().unwrap_or("the file")
                 ),
             });
             continue;
@@ -145,16 +140,28 @@ fn distribute(
     }
 }
 
-/// The new base: the winner, once every source holding the item has it
-/// (after the changes). While some source is held back, the old base stays,
-/// so that source's old value is still recognised as stale next time.
-fn settle(decision: &mut Decision, winner: &Value) {
-    let blocked = decision
-        .holds
-        .iter()
-        .any(|h| h.reason != Reason::NotInSource);
+/// Why a blocked repo is not written, in words.
+fn blocked_why(reason: Reason) -> &'static str {
+    match reason {
+        Reason::DetachedHead => "the repo's HEAD is detached (not on a branch)",
+        Reason::RepoBusy => "a rebase, merge or similar is under way in the repo",
+        Reason::IndexLocked => "the repo's git index is locked by another git command",
+        _ => "its repo is behind its upstream",
+    }
+}
+
+/// The new shared base: the winner. A source held back (stale repo,
+/// dirty file, blocked reopen) keeps its replica's own base, so its old
+/// value is still recognised as a stale copy (or its reopen as a reopen)
+/// next time; the shared base records the agreement everyone else has.
+fn settle(readings: &[Reading], decision: &mut Decision, winner: &Value) {
     decision.winner = Some(winner.clone());
-    decision.new_base = (!blocked).then(|| winner.clone());
+    decision.new_base = Some(winner.clone());
+    decision.agreeing = readings
+        .iter()
+        .filter(|r| r.value.as_ref() == Some(winner))
+        .map(|r| r.source.clone())
+        .collect();
 }
 
 fn mirror(readings: &[Reading], base: Option<&Value>, truth: &str, decision: &mut Decision) {
@@ -176,20 +183,28 @@ fn follow(readings: &[Reading], base: Option<&Value>, truth: &Reading, decision:
         );
         return;
     };
-    if truth.stale {
-        decision.reason = Reason::StaleRepo;
+    if let Some(reason) = truth.blocked {
+        decision.reason = reason;
         decision.holds.push(Hold {
             source: truth.source.clone(),
-            reason: Reason::StaleRepo,
-            detail: "the truth's repo is behind its upstream; its value may be old".into(),
+            reason,
+            detail: format!("the truth cannot be trusted now: {}", blocked_why(reason)),
         });
         decision.explanation = format!(
-            "{} is behind its upstream: nothing mirrored until it is pulled",
-            truth.source
+            "{}: {}; nothing mirrored until that is resolved",
+            truth.source,
+            blocked_why(reason)
         );
         return;
     }
-    let out_of_band = |r: &Reading| r.present && base.is_some_and(|b| r.value.as_ref() != Some(b));
+    let out_of_band = |r: &Reading| {
+        let base = if r.replica.is_some() {
+            r.own_base.as_ref()
+        } else {
+            base
+        };
+        r.present && base.is_some_and(|b| r.value.as_ref() != Some(b))
+    };
     let skip = BTreeSet::from([truth.source.as_str()]);
     distribute(
         readings,
@@ -242,7 +257,7 @@ fn follow(readings: &[Reading], base: Option<&Value>, truth: &Reading, decision:
         ),
         _ => format!("every source follows {} ({})", truth.source, winner.status),
     };
-    settle(decision, &winner);
+    settle(readings, decision, &winner);
 }
 
 fn owned(
@@ -284,6 +299,58 @@ fn owned(
     follow(readings, base, truth, decision);
 }
 
+/// One value in the running for a merge: a source's change, or the
+/// agreement itself when the changes were made without seeing it.
+struct Candidate<'r> {
+    origin: &'r str,
+    value: &'r Value,
+    changed_at: Option<i64>,
+}
+
+/// How one fresh reading stands against the agreement (`agreed`) and its
+/// own replica's base.
+enum Stance<'r> {
+    /// Holds the agreed value, or has not changed since its own base (a
+    /// stale copy): it follows.
+    Follows,
+    /// Changed since its own base, which is the agreement: a change made
+    /// on top of what everyone agreed.
+    Succeeds(&'r Value),
+    /// Changed since its own base, which is not the agreement (someone
+    /// else changed the item meanwhile), or a first sync above the
+    /// agreement: it competes with the agreement by rank.
+    Competes(&'r Value),
+    /// Lowered the rank below its own base: a reopen.
+    Reopens { from: &'r Value, to: &'r Value },
+}
+
+fn stance<'r>(r: &'r Reading, agreed: &'r Value) -> Stance<'r> {
+    let Some(value) = r.value.as_ref() else {
+        return Stance::Follows;
+    };
+    if value == agreed {
+        return Stance::Follows;
+    }
+    let own = if r.replica.is_some() {
+        r.own_base.as_ref()
+    } else {
+        Some(agreed)
+    };
+    match own {
+        // A replica that never agreed (or whose history cannot vouch for
+        // its base): the first-sync rule, so only a higher rank counts.
+        None if value.rank > agreed.rank => Stance::Competes(value),
+        None => Stance::Follows,
+        Some(own) if own == value => Stance::Follows,
+        Some(own) if value.rank < own.rank => Stance::Reopens {
+            from: own,
+            to: value,
+        },
+        Some(own) if own == agreed => Stance::Succeeds(value),
+        Some(_) => Stance::Competes(value),
+    }
+}
+
 fn merge(readings: &[Reading], base: Option<&Value>, reopen: Reopen, decision: &mut Decision) {
     let present: Vec<&Reading> = readings.iter().filter(|r| r.value.is_some()).collect();
     if present.is_empty() {
@@ -291,59 +358,60 @@ fn merge(readings: &[Reading], base: Option<&Value>, reopen: Reopen, decision: &
         decision.explanation = "no source holds this item".into();
         return;
     }
-    // A stale repo's value is not an edit: only fresh sources propose.
-    let fresh: Vec<&Reading> = present.iter().copied().filter(|r| !r.stale).collect();
-    let proposals: Vec<&Reading> = fresh
-        .iter()
-        .copied()
-        .filter(|r| r.value.as_ref() != base)
-        .collect();
-
+    let Some(agreed) = base else {
+        return first_merge(readings, &present, decision);
+    };
+    // A blocked repo's value is not an edit, nor is an uncommitted one (it
+    // is in no history yet): only fresh, committed values propose.
     let mut held: BTreeSet<&str> = BTreeSet::new();
-    let candidates: Vec<&Reading> = match base {
-        Some(base) if reopen == Reopen::Block => {
-            let mut forward = Vec::new();
-            for r in &proposals {
-                let value = r.value.as_ref().map_or(0, |v| v.rank);
-                if value < base.rank {
-                    held.insert(r.source.as_str());
-                    decision.holds.push(Hold {
-                        source: r.source.clone(),
-                        reason: Reason::RegressionBlocked,
-                        detail: format!(
-                            "{} -> {} lowers the rank: a reopen this rule does not allow",
-                            base.status,
-                            show(r.value.as_ref())
-                        ),
-                    });
-                } else {
-                    forward.push(*r);
-                }
-            }
-            forward
-        }
-        _ => proposals.clone(),
-    };
-
-    // With a base and no proposal, the base stands. Without a base (first
-    // sync), every fresh value is a candidate: the highest rank wins.
-    let pool: Vec<&Reading> = match base {
-        Some(_) => candidates,
-        None if !fresh.is_empty() => fresh.clone(),
-        None => present.clone(),
-    };
-    let (winner, origin, reason) = if pool.is_empty() {
-        let Some(base) = base else {
-            return;
+    let mut successors: Vec<Candidate> = Vec::new();
+    let mut competitors: Vec<Candidate> = Vec::new();
+    for r in readings.iter().filter(|r| r.blocked.is_none() && !r.dirty) {
+        let candidate = |value| Candidate {
+            origin: r.source.as_str(),
+            value,
+            changed_at: r.changed_at,
         };
+        match stance(r, agreed) {
+            Stance::Follows => {}
+            Stance::Succeeds(value) => successors.push(candidate(value)),
+            Stance::Competes(value) => competitors.push(candidate(value)),
+            Stance::Reopens { from, to } if reopen == Reopen::Block => {
+                held.insert(r.source.as_str());
+                decision.holds.push(Hold {
+                    source: r.source.clone(),
+                    reason: Reason::RegressionBlocked,
+                    detail: format!(
+                        "{} -> {} since its last sync lowers the rank: a reopen this rule blocks",
+                        from.status, to.status
+                    ),
+                });
+            }
+            Stance::Reopens { from, to } if from == agreed => successors.push(candidate(to)),
+            Stance::Reopens { to, .. } => competitors.push(candidate(to)),
+        }
+    }
+    // Changes made without seeing the agreement compete with it by rank:
+    // a reopen wins only over what it saw.
+    let agreement_origin = agreed_by(readings, agreed);
+    let mut pool = successors;
+    if pool.is_empty() && !competitors.is_empty() {
+        pool.push(Candidate {
+            origin: &agreement_origin,
+            value: agreed,
+            changed_at: None,
+        });
+    }
+    pool.extend(competitors);
+    let (winner, origin, reason) = if pool.is_empty() {
         let reason = if held.is_empty() {
-            Reason::InSync
+            Reason::Propagate
         } else {
             Reason::RegressionBlocked
         };
-        (base.clone(), String::from("base"), reason)
+        (agreed.clone(), agreement_origin.clone(), reason)
     } else {
-        match pick(&pool, base) {
+        match pick(&pool, Some(agreed)) {
             Ok(found) => found,
             Err(explanation) => {
                 decision.reason = Reason::Conflict;
@@ -352,89 +420,169 @@ fn merge(readings: &[Reading], base: Option<&Value>, reopen: Reopen, decision: &
             }
         }
     };
-
     distribute(readings, &winner, &origin, |_| reason, &held, decision);
     decision.reason = if decision.changes.is_empty() && reason != Reason::RegressionBlocked {
         Reason::InSync
     } else {
         reason
     };
-    decision.explanation = match decision.reason {
-        Reason::InSync => format!("every source agrees on {}", winner.status),
-        Reason::RegressionBlocked => format!(
-            "{} reopened it below {}; held back (set reopen = \"allow\" to let it through)",
-            names(held.iter().copied()),
-            base.map_or("the base", |b| b.status.as_str())
-        ),
-        _ => {
-            let since = match base {
-                Some(base) => format!(
-                    "changed it to {} since the base ({})",
-                    winner.status, base.status
-                ),
-                None => format!(
-                    "has the highest rank ({}) and there is no base yet",
-                    winner.status
-                ),
-            };
-            format!(
-                "{origin} {since}; {} follow{}",
-                names(decision.changes.iter().map(|c| c.source.as_str())),
-                if decision.changes.len() == 1 { "s" } else { "" }
-            )
-        }
-    };
-    settle(decision, &winner);
+    decision.explanation = merge_explanation(decision, &held, agreed, &winner, &origin);
+    settle(readings, decision, &winner);
 }
 
-/// Choose among proposals: one value wins outright; else the highest rank;
-/// equal rank: the latest change when every tied one has a time; else a
-/// conflict (`Err` with what was seen).
-fn pick(pool: &[&Reading], base: Option<&Value>) -> Result<(Value, String, Reason), String> {
-    let distinct: BTreeSet<&Value> = pool.iter().filter_map(|r| r.value.as_ref()).collect();
-    let origin_of = |value: &Value| {
-        names(
-            pool.iter()
-                .filter(|r| r.value.as_ref() == Some(value))
-                .map(|r| r.source.as_str()),
+/// Who holds the agreed value, for messages: `hub`, or `the last agreement`.
+fn agreed_by(readings: &[Reading], agreed: &Value) -> String {
+    let holders: Vec<&str> = readings
+        .iter()
+        .filter(|r| r.value.as_ref() == Some(agreed))
+        .map(|r| r.source.as_str())
+        .collect();
+    if holders.is_empty() {
+        "the last agreement".into()
+    } else {
+        holders.join(", ")
+    }
+}
+
+fn merge_explanation(
+    decision: &Decision,
+    held: &BTreeSet<&str>,
+    agreed: &Value,
+    winner: &Value,
+    origin: &str,
+) -> String {
+    let followers = names(decision.changes.iter().map(|c| c.source.as_str()));
+    let follow = if decision.changes.len() == 1 {
+        "follows"
+    } else {
+        "follow"
+    };
+    match decision.reason {
+        Reason::InSync => format!("every source agrees on {}", winner.status),
+        Reason::RegressionBlocked => format!(
+            "{} lowered it below {} since its last sync; held back because this rule blocks reopens: \
+             put {} back in the file, or reopen it on purpose with `concord set {} <status> --force`",
+            names(held.iter().copied()),
+            agreed.status,
+            winner.status,
+            decision.key
+        ),
+        Reason::Propagate if winner == agreed => format!(
+            "{origin} holds the agreed value ({}); {followers} had not changed since their last sync and {follow}",
+            winner.status
+        ),
+        Reason::AheadWins if winner == agreed => format!(
+            "{} changed since their last sync without seeing the agreed {}; the higher rank stands; {followers} {follow}",
+            names(
+                decision
+                    .changes
+                    .iter()
+                    .filter(|c| c.from.as_ref().is_some_and(|f| f != agreed))
+                    .map(|c| c.source.as_str())
+            ),
+            winner.status
+        ),
+        _ => format!(
+            "{origin} changed it to {} since its last sync (agreed: {}); {followers} {follow}",
+            winner.status, agreed.status
+        ),
+    }
+}
+
+/// No base yet (first sync): every fresh value is a candidate, the
+/// highest rank wins.
+fn first_merge(readings: &[Reading], present: &[&Reading], decision: &mut Decision) {
+    let fresh: Vec<&Reading> = present
+        .iter()
+        .copied()
+        .filter(|r| r.blocked.is_none())
+        .collect();
+    let from = if fresh.is_empty() { present } else { &fresh };
+    let pool: Vec<Candidate> = from
+        .iter()
+        .filter_map(|r| {
+            Some(Candidate {
+                origin: r.source.as_str(),
+                value: r.value.as_ref()?,
+                changed_at: r.changed_at,
+            })
+        })
+        .collect();
+    let (winner, origin, reason) = match pick(&pool, None) {
+        Ok(found) => found,
+        Err(explanation) => {
+            decision.reason = Reason::Conflict;
+            decision.explanation = explanation;
+            return;
+        }
+    };
+    distribute(
+        readings,
+        &winner,
+        &origin,
+        |_| reason,
+        &BTreeSet::new(),
+        decision,
+    );
+    decision.reason = if decision.changes.is_empty() {
+        Reason::InSync
+    } else {
+        reason
+    };
+    decision.explanation = if decision.changes.is_empty() {
+        format!("every source agrees on {}", winner.status)
+    } else {
+        format!(
+            "{origin} has the highest rank ({}) and there is no base yet; {} follow{}",
+            winner.status,
+            names(decision.changes.iter().map(|c| c.source.as_str())),
+            if decision.changes.len() == 1 { "s" } else { "" }
         )
     };
+    settle(readings, decision, &winner);
+}
+
+/// Choose among candidates: one value wins outright; else the highest
+/// rank; equal rank: the latest change when every tied one has a time;
+/// else a conflict (`Err` with what was seen).
+fn pick(pool: &[Candidate], base: Option<&Value>) -> Result<(Value, String, Reason), String> {
+    let distinct: BTreeSet<&Value> = pool.iter().map(|c| c.value).collect();
+    let origin_of = |value: &Value| {
+        let origins: BTreeSet<&str> = pool
+            .iter()
+            .filter(|c| c.value == value)
+            .map(|c| c.origin)
+            .collect();
+        names(origins.into_iter())
+    };
     if let (1, Some(&value)) = (distinct.len(), distinct.first()) {
-        let value = value.clone();
         let reason = match base {
             Some(b) if value.rank < b.rank => Reason::Reopened,
             _ => Reason::Propagate,
         };
-        let origin = origin_of(&value);
-        return Ok((value, origin, reason));
+        return Ok((value.clone(), origin_of(value), reason));
     }
     let top = distinct.iter().map(|v| v.rank).max().unwrap_or(0);
     let at_top: Vec<&&Value> = distinct.iter().filter(|v| v.rank == top).collect();
     if let [only] = at_top.as_slice() {
-        let value = (**only).clone();
-        let origin = origin_of(&value);
-        return Ok((value, origin, Reason::AheadWins));
+        return Ok(((**only).clone(), origin_of(only), Reason::AheadWins));
     }
-    let tied: Vec<&&Reading> = pool
-        .iter()
-        .filter(|r| r.value.as_ref().is_some_and(|v| v.rank == top))
-        .collect();
-    if tied.iter().all(|r| r.changed_at.is_some()) {
-        let latest = tied.iter().map(|r| r.changed_at).max().flatten();
+    let tied: Vec<&Candidate> = pool.iter().filter(|c| c.value.rank == top).collect();
+    if tied.iter().all(|c| c.changed_at.is_some()) {
+        let latest = tied.iter().map(|c| c.changed_at).max().flatten();
         let newest: BTreeSet<&Value> = tied
             .iter()
-            .filter(|r| r.changed_at == latest)
-            .filter_map(|r| r.value.as_ref())
+            .filter(|c| c.changed_at == latest)
+            .map(|c| c.value)
             .collect();
         if let Some(value) = newest.iter().next().filter(|_| newest.len() == 1) {
-            let value = (*value).clone();
-            let origin = origin_of(&value);
-            return Ok((value, origin, Reason::LatestWins));
+            return Ok(((*value).clone(), origin_of(value), Reason::LatestWins));
         }
     }
+    let origins: BTreeSet<&str> = tied.iter().map(|c| c.origin).collect();
     Err(format!(
-        "conflict: {} changed it to different values of the same rank ({}); nothing written",
-        names(tied.iter().map(|r| r.source.as_str())),
+        "conflict: {} hold different values of the same rank ({}), changed without seeing each other; nothing written",
+        names(origins.into_iter()),
         names(at_top.iter().map(|v| v.status.as_str()))
     ))
 }
@@ -527,7 +675,8 @@ mod tests {
         assert_eq!(d.reason, Reason::RegressionBlocked);
         assert!(d.changes.is_empty(), "nothing overwritten: {d:?}");
         assert_eq!(d.holds[0].source, "workplans");
-        assert_eq!(d.new_base, None, "the base stays");
+        assert_eq!(d.new_base, Some(v("done")), "the agreement stays");
+        assert_eq!(d.agreeing, ["hub"], "the held source keeps its own base");
         let d = decide(&merge_rule(Reopen::Allow), &input);
         assert_eq!(d.reason, Reason::Reopened);
         assert_eq!(
@@ -581,7 +730,7 @@ mod tests {
     #[test]
     fn stale_and_dirty_targets_are_held_and_keep_the_base() {
         let stale = Reading {
-            stale: true,
+            blocked: Some(Reason::StaleRepo),
             ..at("workplans", "todo")
         };
         let d = decide(
@@ -590,9 +739,21 @@ mod tests {
         );
         assert!(d.changes.is_empty());
         assert_eq!(d.holds[0].reason, Reason::StaleRepo);
-        assert_eq!(d.new_base, None);
+        assert_eq!(d.agreeing, ["hub"], "the stale source keeps its own base");
+        for reason in [Reason::DetachedHead, Reason::RepoBusy, Reason::IndexLocked] {
+            let blocked = Reading {
+                blocked: Some(reason),
+                ..at("workplans", "todo")
+            };
+            let d = decide(
+                &merge_rule(Reopen::Block),
+                &item(Some("todo"), vec![blocked, hub("done")]),
+            );
+            assert_eq!(d.holds[0].reason, reason, "{d:?}");
+        }
         let dirty = Reading {
             dirty: true,
+            place: Some("app:docs/plan.md".into()),
             ..at("workplans", "todo")
         };
         let d = decide(
@@ -600,9 +761,13 @@ mod tests {
             &item(Some("todo"), vec![dirty, hub("done")]),
         );
         assert_eq!(d.holds[0].reason, Reason::DirtyFile);
+        assert!(
+            d.holds[0].detail.contains("app:docs/plan.md"),
+            "names the file: {d:?}"
+        );
         // A stale repo's differing value is not an edit.
         let stale_edit = Reading {
-            stale: true,
+            blocked: Some(Reason::StaleRepo),
             ..at("workplans", "done")
         };
         let d = decide(
@@ -624,6 +789,176 @@ mod tests {
             &item(Some("todo"), vec![unknown, hub("done")]),
         );
         assert_eq!(d.reason, Reason::UnknownStatus);
+        assert!(d.changes.is_empty());
+    }
+
+    /// A reading from a checkout whose own base is `own` (`None`: it never synced).
+    fn replica(source: &str, status: &str, own: Option<&str>) -> Reading {
+        Reading {
+            replica: Some(format!("{source}-replica")),
+            own_base: own.map(v),
+            ..at(source, status)
+        }
+    }
+
+    #[test]
+    fn a_clone_that_never_saw_another_clones_edit_follows_it() {
+        // coulombcore made it done and synced; the workstation's file is
+        // unchanged since its own last sync (todo): a stale copy, not a reopen.
+        for reopen in [Reopen::Block, Reopen::Allow] {
+            let d = decide(
+                &merge_rule(reopen),
+                &item(
+                    Some("done"),
+                    vec![replica("workplans", "todo", Some("todo")), hub("done")],
+                ),
+            );
+            assert_eq!(d.reason, Reason::Propagate, "{d:?}");
+            assert_eq!(
+                changes(&d),
+                [("workplans".into(), "done".into(), Reason::Propagate)]
+            );
+            assert!(d.holds.is_empty(), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn a_clones_own_reopen_is_held_under_block_and_propagates_under_allow() {
+        let input = item(
+            Some("done"),
+            vec![replica("workplans", "todo", Some("done")), hub("done")],
+        );
+        let d = decide(&merge_rule(Reopen::Block), &input);
+        assert_eq!(d.reason, Reason::RegressionBlocked);
+        assert!(d.changes.is_empty());
+        assert!(
+            !d.explanation.contains("reopen = \"allow\""),
+            "no advice to allow reopens: {}",
+            d.explanation
+        );
+        let d = decide(&merge_rule(Reopen::Allow), &input);
+        assert_eq!(
+            changes(&d),
+            [("hub".into(), "todo".into(), Reason::Reopened)]
+        );
+    }
+
+    #[test]
+    fn a_reopen_does_not_beat_a_higher_change_it_never_saw() {
+        // The replica agreed on done; the hub was then set to cancelled;
+        // the replica, not having synced, edited done -> in_progress.
+        let unsynced = item(
+            Some("done"),
+            vec![
+                replica("workplans", "in_progress", Some("done")),
+                hub("cancelled"),
+            ],
+        );
+        // Someone else already synced cancelled: it is the agreement.
+        let synced = item(
+            Some("cancelled"),
+            vec![
+                replica("workplans", "in_progress", Some("done")),
+                hub("cancelled"),
+            ],
+        );
+        for input in [unsynced, synced] {
+            let d = decide(&merge_rule(Reopen::Allow), &input);
+            assert_eq!(d.winner, Some(v("cancelled")), "{d:?}");
+            assert_eq!(
+                changes(&d),
+                [("workplans".into(), "cancelled".into(), Reason::AheadWins)]
+            );
+        }
+        // A reopen that saw the agreement wins over it.
+        let d = decide(
+            &merge_rule(Reopen::Allow),
+            &item(
+                Some("cancelled"),
+                vec![
+                    replica("workplans", "in_progress", Some("cancelled")),
+                    hub("cancelled"),
+                ],
+            ),
+        );
+        assert_eq!(d.winner, Some(v("in_progress")), "{d:?}");
+    }
+
+    #[test]
+    fn a_forced_reopen_in_the_hub_is_written_back_under_block() {
+        // `set --force todo` made todo the agreement; the replica's done is
+        // unchanged since its own base.
+        let d = decide(
+            &merge_rule(Reopen::Block),
+            &item(
+                Some("todo"),
+                vec![replica("workplans", "done", Some("done")), hub("todo")],
+            ),
+        );
+        assert_eq!(
+            changes(&d),
+            [("workplans".into(), "todo".into(), Reason::Propagate)]
+        );
+        assert!(d.holds.is_empty(), "{d:?}");
+        // Once everything agrees, nothing is held and nothing changes.
+        let d = decide(
+            &merge_rule(Reopen::Block),
+            &item(
+                Some("todo"),
+                vec![replica("workplans", "todo", Some("todo")), hub("todo")],
+            ),
+        );
+        assert_eq!(d.reason, Reason::InSync);
+    }
+
+    #[test]
+    fn a_replica_that_never_synced_follows_unless_it_is_ahead() {
+        let d = decide(
+            &merge_rule(Reopen::Allow),
+            &item(
+                Some("done"),
+                vec![replica("workplans", "todo", None), hub("done")],
+            ),
+        );
+        assert_eq!(
+            changes(&d),
+            [("workplans".into(), "done".into(), Reason::Propagate)]
+        );
+        let d = decide(
+            &merge_rule(Reopen::Block),
+            &item(
+                Some("todo"),
+                vec![replica("workplans", "done", None), hub("todo")],
+            ),
+        );
+        assert_eq!(
+            changes(&d),
+            [("hub".into(), "done".into(), Reason::AheadWins)]
+        );
+        // Equal rank, different value: not ahead, it follows.
+        let d = decide(
+            &merge_rule(Reopen::Block),
+            &item(
+                Some("done"),
+                vec![replica("workplans", "cancelled", None), hub("done")],
+            ),
+        );
+        assert_eq!(
+            changes(&d),
+            [("workplans".into(), "done".into(), Reason::Propagate)]
+        );
+    }
+
+    #[test]
+    fn an_equal_rank_change_made_without_seeing_the_agreement_conflicts() {
+        let d = decide(
+            &merge_rule(Reopen::Block),
+            &item(
+                Some("cancelled"),
+                vec![replica("workplans", "done", Some("todo")), hub("cancelled")],
+            ),
+        );
+        assert_eq!(d.reason, Reason::Conflict, "{d:?}");
         assert!(d.changes.is_empty());
     }
 
@@ -732,18 +1067,26 @@ mod tests {
                 Just(Some("ft2".to_string())),
                 Just(Some("story".to_string()))
             ],
+            // A replica (with its own base, maybe none) or a single place.
+            proptest::option::weighted(0.6, proptest::option::weighted(0.8, any_value())),
+            proptest::option::weighted(0.1, Just(Reason::StaleRepo)),
         )
-            .prop_map(move |(value, changed_at, creatable, owner)| Reading {
-                source: source.into(),
-                present: value.is_some(),
-                raw: value.as_ref().map(|v| v.status.clone()),
-                value,
-                stale: false,
-                dirty: false,
-                changed_at,
-                owner,
-                creatable,
-            })
+            .prop_map(
+                move |(value, changed_at, creatable, owner, own, blocked)| Reading {
+                    source: source.into(),
+                    present: value.is_some(),
+                    raw: value.as_ref().map(|v| v.status.clone()),
+                    value,
+                    blocked,
+                    dirty: false,
+                    place: None,
+                    replica: own.as_ref().map(|_| format!("{source}-replica")),
+                    own_base: own.flatten(),
+                    changed_at,
+                    owner,
+                    creatable,
+                },
+            )
     }
 
     fn any_rule() -> impl Strategy<Value = Rule> {
@@ -795,7 +1138,9 @@ mod tests {
             })
     }
 
-    /// Apply a decision's changes and new base to its input.
+    /// Apply a decision's changes and new base to its input, as sync does:
+    /// the changed and agreeing sources' replicas take the winner as their
+    /// own base.
     fn apply(input: &ItemInput, d: &Decision) -> ItemInput {
         let mut next = input.clone();
         for change in &d.changes {
@@ -803,6 +1148,15 @@ mod tests {
                 r.value = Some(change.to.clone());
                 r.raw = Some(change.to.status.clone());
                 r.present = true;
+            }
+        }
+        if let Some(winner) = &d.winner {
+            for r in &mut next.readings {
+                let agreed = d.agreeing.contains(&r.source)
+                    || d.changes.iter().any(|c| c.source == r.source);
+                if agreed && r.replica.is_some() {
+                    r.own_base = Some(winner.clone());
+                }
             }
         }
         if let Some(base) = &d.new_base {
@@ -843,14 +1197,51 @@ mod tests {
         }
 
         #[test]
+        fn a_source_unchanged_since_its_own_base_never_moves_the_agreement(input in any_item(), allow in any::<bool>()) {
+            let reopen = if allow { Reopen::Allow } else { Reopen::Block };
+            let rule = Rule { name: "m".into(), mode: Mode::Merge { reopen }, sources: vec!["a".into(), "b".into(), "c".into()] };
+            let Some(base) = input.base.clone() else { return Ok(()) };
+            // Every fresh source holds its own base (or the agreement).
+            let mut quiet = input.clone();
+            for r in &mut quiet.readings {
+                if r.blocked.is_none() && r.value.is_some() {
+                    let own = if r.replica.is_some() { r.own_base.clone() } else { Some(base.clone()) };
+                    r.value = Some(own.unwrap_or_else(|| base.clone()));
+                    r.raw = r.value.as_ref().map(|v| v.status.clone());
+                }
+            }
+            let d = decide(&rule, &quiet);
+            if let Some(winner) = &d.winner {
+                prop_assert_eq!(winner, &base, "{:?}", d);
+            }
+        }
+
+        #[test]
+        fn a_merge_reopen_under_allow_comes_from_a_source_that_reopened(input in any_item()) {
+            let rule = Rule { name: "m".into(), mode: Mode::Merge { reopen: Reopen::Allow }, sources: vec!["a".into(), "b".into(), "c".into()] };
+            let d = decide(&rule, &input);
+            if let (Some(base), Some(winner)) = (&input.base, &d.winner)
+                && winner.rank < base.rank
+            {
+                {
+                    let reopened = input.readings.iter().any(|r| {
+                        let own = if r.replica.is_some() { r.own_base.as_ref() } else { Some(base) };
+                        r.blocked.is_none() && !r.dirty && own.zip(r.value.as_ref()).is_some_and(|(o, v)| o.rank > v.rank)
+                    });
+                    prop_assert!(reopened, "{:?}", d);
+                }
+            }
+        }
+
+        #[test]
         fn mirror_targets_end_equal_to_the_truth(input in any_item()) {
             let rule = Rule { name: "m".into(), mode: Mode::Mirror { truth: "a".into() }, sources: vec!["a".into(), "b".into(), "c".into()] };
             let d = decide(&rule, &input);
             let after = apply(&input, &d);
-            let truth = after.readings.iter().find(|r| r.source == "a").and_then(|r| r.value.clone());
+            let truth = after.readings.iter().find(|r| r.source == "a" && r.blocked.is_none()).and_then(|r| r.value.clone());
             if let Some(truth) = truth {
                 for r in &after.readings {
-                    if r.present || r.creatable {
+                    if (r.present || r.creatable) && r.blocked.is_none() {
                         prop_assert_eq!(r.value.as_ref(), Some(&truth), "{:?}", d);
                     }
                 }

@@ -41,6 +41,12 @@ pub enum Reason {
     /// The source's repo is behind its upstream: its value is not an edit
     /// and nothing is written to it.
     StaleRepo,
+    /// The repo's HEAD is detached: a commit would belong to no branch.
+    DetachedHead,
+    /// A rebase, merge, cherry-pick, revert or bisect is under way in the repo.
+    RepoBusy,
+    /// Another git command holds the repo's index lock.
+    IndexLocked,
     /// The file has uncommitted changes: not written.
     DirtyFile,
     /// `owned`: no source names the item's owner.
@@ -67,6 +73,9 @@ impl Reason {
             Reason::Conflict => "CONFLICT",
             Reason::RevertedOutOfBand => "REVERTED_OUT_OF_BAND",
             Reason::StaleRepo => "STALE_REPO",
+            Reason::DetachedHead => "DETACHED_HEAD",
+            Reason::RepoBusy => "REPO_BUSY",
+            Reason::IndexLocked => "INDEX_LOCKED",
             Reason::DirtyFile => "DIRTY_FILE",
             Reason::OwnerMissing => "OWNER_MISSING",
             Reason::OwnerUnknown => "OWNER_UNKNOWN",
@@ -117,10 +126,23 @@ pub struct Reading {
     pub value: Option<Value>,
     /// The source's own word, for messages.
     pub raw: Option<String>,
-    /// Behind its upstream: not an edit, not writable.
-    pub stale: bool,
+    /// Why the source's repo may not be written now (`StaleRepo`,
+    /// `DetachedHead`, `RepoBusy`, `IndexLocked`): its value is not an edit
+    /// and nothing is written to it.
+    pub blocked: Option<Reason>,
     /// Uncommitted changes in the file: not writable.
     pub dirty: bool,
+    /// Where the value lives (`repo:path`), for messages.
+    pub place: Option<String>,
+    /// The checkout (replica) this reading comes from, for a git source.
+    /// Several replicas of one source exist at once, each at its own
+    /// commit, so each has a base of its own: `own_base`.
+    pub replica: Option<String>,
+    /// With `replica`: the value this replica last agreed on (read or
+    /// wrote); `None` when it never did, or when its history can no longer
+    /// vouch for it, and then it follows the first-sync rule. Without
+    /// `replica` (the hub, a tracker) the item's shared base is its base.
+    pub own_base: Option<Value>,
     /// When the value last changed, if the source can tell (seconds since epoch).
     pub changed_at: Option<i64>,
     /// The owner the item names in this source (`owned` mode).
@@ -137,8 +159,11 @@ impl Reading {
             present: true,
             raw: Some(value.status.clone()),
             value: Some(value),
-            stale: false,
+            blocked: None,
             dirty: false,
+            place: None,
+            replica: None,
+            own_base: None,
             changed_at: None,
             owner: None,
             creatable: false,
@@ -151,8 +176,11 @@ impl Reading {
             present: false,
             value: None,
             raw: None,
-            stale: false,
+            blocked: None,
             dirty: false,
+            place: None,
+            replica: None,
+            own_base: None,
             changed_at: None,
             owner: None,
             creatable: false,
@@ -200,6 +228,10 @@ pub struct Decision {
     pub holds: Vec<Hold>,
     /// The base to record once the changes are applied; `None`: keep the old one.
     pub new_base: Option<Value>,
+    /// The sources that already hold the winner: once the changes land,
+    /// these and the changed sources agree on it (their replicas' bases
+    /// move to it).
+    pub agreeing: Vec<String>,
     /// One line a person can read: what was seen and what follows.
     pub explanation: String,
 }

@@ -38,6 +38,9 @@
 //! `*` or `?` in a file name matches only that file).
 #![forbid(unsafe_code)]
 
+mod replica;
+pub use replica::ReplicaId;
+
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsStr;
 use std::fmt;
@@ -725,6 +728,39 @@ impl Repo {
             }
         }
         Ok(paths)
+    }
+
+    /// Every commit in the history of `head` (`git rev-list`).
+    pub fn history(&self, head: &str) -> Result<std::collections::HashSet<String>, GitError> {
+        if head.starts_with('-') {
+            return Ok(Default::default());
+        }
+        let out = self.run(Access::Read, &["rev-list", head, "--"])?;
+        Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Whether commit `ancestor` is in the history of commit `of` (or is
+    /// it): `None` when `ancestor` is not a commit this repository knows
+    /// (another clone's commit it never fetched).
+    pub fn is_ancestor(&self, ancestor: &str, of: &str) -> Result<Option<bool>, GitError> {
+        if ancestor.is_empty() || ancestor.starts_with('-') || of.starts_with('-') {
+            return Ok(None);
+        }
+        let spec = format!("{ancestor}^{{commit}}");
+        let args = ["rev-parse", "--verify", "--quiet", spec.as_str()];
+        if !self.output(Access::Read, &args)?.status.success() {
+            return Ok(None);
+        }
+        let args = ["merge-base", "--is-ancestor", ancestor, of];
+        let output = self.output(Access::Read, &args)?;
+        match output.status.code() {
+            Some(0) => Ok(Some(true)),
+            Some(1) => Ok(Some(false)),
+            _ => Err(self.failed(&args, &output)),
+        }
     }
 
     /// Files changed between the commit `since` and HEAD, from

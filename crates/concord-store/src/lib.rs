@@ -9,13 +9,15 @@
 
 mod migrations;
 mod records;
+mod replicas;
 mod serve;
 mod store;
 mod transfer;
 
 pub use records::{
     Base, CheckSnapshot, CitationAnswer, HubValue, JournalEntry, JournalKind, ObservationRecord,
-    PendingWrite, ReleaseStep, ReleaseTrain, RunRecord, ValueChange, Watermark, WrittenStatus,
+    PendingWrite, ReleaseStep, ReleaseTrain, Replica, ReplicaBase, RunRecord, ValueChange,
+    Watermark, WrittenStatus,
 };
 pub use serve::{ApiToken, ItemFilter, JournalFilter};
 pub use store::{Backend, Store, redact_url};

@@ -48,6 +48,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0009_bases_by_key.sql"),
         include_str!("../migrations/postgres/0009_bases_by_key.sql"),
     ),
+    (
+        10,
+        include_str!("../migrations/sqlite/0010_replicas.sql"),
+        include_str!("../migrations/postgres/0010_replicas.sql"),
+    ),
 ];
 
 pub(crate) fn latest() -> i64 {

@@ -45,6 +45,34 @@ pub struct Base {
     pub agreed_at: String,
 }
 
+/// One checkout of a repo (a clone on some machine, a CI work tree).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replica {
+    pub id: String,
+    pub repo: String,
+    /// `host:path` of the checkout when it last synced.
+    pub location: String,
+    /// The commit its last sync left it at: its bases hold while this
+    /// commit is in its history.
+    pub synced_head: Option<String>,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+/// What one replica last agreed on for one item of one source under one
+/// rule: the value it last read or wrote, and the commit it was at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaBase {
+    pub replica: String,
+    pub key: String,
+    pub rule: String,
+    pub source: String,
+    pub field: String,
+    pub value: Option<String>,
+    pub position: String,
+    pub agreed_at: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Watermark {
     pub source: String,

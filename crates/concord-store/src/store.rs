@@ -56,6 +56,14 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    }
+}
+
 impl Store {
     /// Open (and create, for SQLite) the hub at `url`, then bring its schema
     /// up to date. Relative SQLite paths are resolved against `base_dir`.
@@ -267,43 +275,67 @@ impl Store {
         order: &str,
         keys: Option<&[String]>,
     ) -> Result<Vec<T>> {
+        self.bulk_rows_where(columns, table, order, keys, None)
+            .await
+    }
+
+    /// [`Store::bulk_rows`], also filtered on one column equal to a value
+    /// (`also`: column name, a constant of the caller's; value, bound).
+    pub(crate) async fn bulk_rows_where<T: serde::de::DeserializeOwned>(
+        &self,
+        columns: &str,
+        table: &str,
+        order: &str,
+        keys: Option<&[String]>,
+        also: Option<(&str, &str)>,
+    ) -> Result<Vec<T>> {
         // The keys travel as one JSON array: no limit on bound parameters.
         let keys_json = keys.map(|k| serde_json::Value::from(k).to_string());
+        let mut conditions = Vec::new();
         let text: String = match &self.pool {
             Pool::Sqlite(pool) => {
-                let filter = if keys.is_some() {
-                    "WHERE item_key IN (SELECT value FROM json_each($1))"
-                } else {
-                    ""
-                };
+                if keys.is_some() {
+                    conditions.push("item_key IN (SELECT value FROM json_each($1))".to_string());
+                }
+                if let Some((column, _)) = also {
+                    conditions.push(format!("{column} = ${}", conditions.len() + 1));
+                }
+                let filter = where_clause(&conditions);
                 let sql = format!(
                     "SELECT COALESCE(json_group_array(json_array({columns})), '[]') \
                      FROM (SELECT {columns} FROM {table} {filter} ORDER BY {order})"
                 );
-                let query = sqlx::query_scalar(AssertSqlSafe(sql));
-                let query = if keys.is_some() {
-                    query.bind(keys_json)
-                } else {
-                    query
-                };
+                let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
+                if keys.is_some() {
+                    query = query.bind(keys_json);
+                }
+                if let Some((_, value)) = also {
+                    query = query.bind(value.to_string());
+                }
                 query.fetch_one(pool).await?
             }
             Pool::Postgres(pool) => {
-                let filter = if keys.is_some() {
-                    "WHERE item_key IN (SELECT jsonb_array_elements_text(($1::text)::jsonb))"
-                } else {
-                    ""
-                };
+                if keys.is_some() {
+                    conditions.push(
+                        "item_key IN (SELECT jsonb_array_elements_text(($1::text)::jsonb))"
+                            .to_string(),
+                    );
+                }
+                if let Some((column, _)) = also {
+                    conditions.push(format!("{column} = ${}", conditions.len() + 1));
+                }
+                let filter = where_clause(&conditions);
                 let sql = format!(
                     "SELECT COALESCE(json_agg(json_build_array({columns}) ORDER BY {order}), '[]')::text \
                      FROM {table} {filter}"
                 );
-                let query = sqlx::query_scalar(AssertSqlSafe(sql));
-                let query = if keys.is_some() {
-                    query.bind(keys_json)
-                } else {
-                    query
-                };
+                let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
+                if keys.is_some() {
+                    query = query.bind(keys_json);
+                }
+                if let Some((_, value)) = also {
+                    query = query.bind(value.to_string());
+                }
                 query.fetch_one(pool).await?
             }
         };

@@ -186,6 +186,8 @@ enum Line {
     Citations(CitationAnswer),
     ReleaseTrains(ReleaseTrain),
     ReleaseSteps(ReleaseStep),
+    Replicas(Replica),
+    ReplicaBases(ReplicaBase),
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -257,6 +259,14 @@ impl Store {
             write_line(out, &Line::ReleaseSteps(step))?;
             summary.rows += 1;
         }
+        for replica in self.replicas().await? {
+            write_line(out, &Line::Replicas(replica))?;
+            summary.rows += 1;
+        }
+        for base in self.all_replica_bases().await? {
+            write_line(out, &Line::ReplicaBases(base))?;
+            summary.rows += 1;
+        }
         out.flush()?;
         Ok(summary)
     }
@@ -306,6 +316,8 @@ impl Store {
                 "citations",
                 "release_trains",
                 "release_steps",
+                "replicas",
+                "replica_bases",
             ] {
                 let count: i64 =
                     sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
@@ -367,6 +379,16 @@ impl Store {
                     Line::ReleaseSteps(s) => {
                         sqlx::query("INSERT INTO release_steps (train_id, seq, step, outcome, at, detail) VALUES ($1, $2, $3, $4, $5, $6)")
                             .bind(s.train_id).bind(s.seq).bind(&s.step).bind(&s.outcome).bind(&s.at).bind(&s.detail)
+                            .execute(&mut *tx).await?;
+                    }
+                    Line::Replicas(r) => {
+                        sqlx::query("INSERT INTO replicas (id, repo, location, synced_head, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $6)")
+                            .bind(&r.id).bind(&r.repo).bind(&r.location).bind(&r.synced_head).bind(&r.first_seen).bind(&r.last_seen)
+                            .execute(&mut *tx).await?;
+                    }
+                    Line::ReplicaBases(b) => {
+                        sqlx::query("INSERT INTO replica_bases (replica, item_key, rule, source, field, value, position, agreed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                            .bind(&b.replica).bind(&b.key).bind(&b.rule).bind(&b.source).bind(&b.field).bind(&b.value).bind(&b.position).bind(&b.agreed_at)
                             .execute(&mut *tx).await?;
                     }
                     Line::Journal(j) => {

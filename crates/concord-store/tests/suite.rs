@@ -243,10 +243,10 @@ async fn fresh_like(hub: &TestHub) -> TestHub {
 }
 
 both!(migrations_are_idempotent, |hub| {
-    assert_eq!(hub.store.schema_version().await.unwrap(), 9);
+    assert_eq!(hub.store.schema_version().await.unwrap(), 10);
     assert_eq!(hub.store.migrate().await.unwrap(), 0);
     let again = hub.reopen.open().await;
-    assert_eq!(again.schema_version().await.unwrap(), 9);
+    assert_eq!(again.schema_version().await.unwrap(), 10);
     again.close().await;
 });
 
@@ -264,7 +264,7 @@ both!(a_newer_hub_is_refused, |hub| {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                known: 9,
+                known: 10,
                 ..
             }
         ),
@@ -385,6 +385,57 @@ both!(observations_upsert_keeps_the_latest, |hub| {
     let one = store.observations(Some("K-00007")).await.unwrap();
     assert_eq!(one.len(), 1);
     assert_eq!(one[0].raw_status.as_deref(), Some("done\twith\\odd\nbytes"));
+});
+
+both!(replica_bases_are_per_replica_and_survive_export, |hub| {
+    let store = &hub.store;
+    let replica = |id: &str, head: &str| concord_store::Replica {
+        id: id.into(),
+        repo: "app".into(),
+        location: format!("host:/{id}"),
+        synced_head: Some(head.into()),
+        first_seen: "2026-12-01T00:00:00Z".into(),
+        last_seen: "2026-12-01T00:00:00Z".into(),
+    };
+    let base = |replica: &str, key: &str, value: &str| concord_store::ReplicaBase {
+        replica: replica.into(),
+        key: key.into(),
+        rule: "tasks".into(),
+        source: "workplans".into(),
+        field: "status".into(),
+        value: Some(value.into()),
+        position: "c1".into(),
+        agreed_at: "2026-12-01T00:00:00Z".into(),
+    };
+    store.put_replica(&replica("ra", "c1")).await.unwrap();
+    store.put_replica(&replica("rb", "c2")).await.unwrap();
+    // More rows than one multi-row statement holds.
+    let many: Vec<_> = (0..250)
+        .map(|i| base("ra", &format!("K{i:03}"), "todo"))
+        .chain([base("rb", "K000", "done")])
+        .collect();
+    store.put_replica_bases(&many).await.unwrap();
+    // An upsert moves one row and leaves the other replica's alone.
+    store
+        .put_replica_bases(&[base("ra", "K000", "in_progress")])
+        .await
+        .unwrap();
+    let a = store.replica_bases("ra", None).await.unwrap();
+    assert_eq!(a.len(), 250);
+    assert_eq!(a[0].value.as_deref(), Some("in_progress"));
+    let b = store
+        .replica_bases("rb", Some(&["K000".to_string(), "K001".to_string()]))
+        .await
+        .unwrap();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].value.as_deref(), Some("done"));
+    let got = store.replica("rb").await.unwrap().unwrap();
+    assert_eq!(got.synced_head.as_deref(), Some("c2"));
+    let mut export = Vec::new();
+    store.export(&mut export).await.unwrap();
+    let text = String::from_utf8(export).unwrap();
+    assert_eq!(text.matches("\"table\":\"replica_bases\"").count(), 251);
+    assert_eq!(text.matches("\"table\":\"replicas\"").count(), 2);
 });
 
 both!(export_import_round_trip_is_lossless, |hub| {

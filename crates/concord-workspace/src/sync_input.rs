@@ -4,9 +4,10 @@
 
 use crate::config::Workspace;
 use crate::sync_rules::HUB_SOURCE;
-use concord_engine::{ItemInput, Reading, Rule, Value};
+use concord_engine::{ItemInput, Reading, Reason, Rule, Value};
 use concord_model::{Observation, Workflow};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// The hub's own status of an item (canonical word).
 #[derive(Debug, Clone)]
@@ -16,13 +17,21 @@ pub struct HubStatus<'a> {
 }
 
 /// What the gates found for one observation's file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Gate {
-    /// The repo may not be written (behind its upstream, mid-rebase, ...).
-    pub stale: bool,
+    /// Why the repo may not be written (behind its upstream, mid-rebase,
+    /// detached, locked), as an item-level reason.
+    pub blocked: Option<Reason>,
     /// The file has uncommitted changes.
     pub dirty: bool,
+    /// The checkout the file was read in, for a git repo.
+    pub replica: Option<Arc<str>>,
 }
+
+/// What one replica last agreed on for an item of a source under a rule:
+/// (rule, observation) -> its canonical status, `None` when it never did
+/// (or its history cannot vouch for it).
+pub type OwnBase<'a> = &'a dyn Fn(&str, &Observation) -> Option<String>;
 
 /// Build the engine's input. `bases`: (rule, key) -> agreed canonical status.
 pub fn engine_inputs(
@@ -31,6 +40,7 @@ pub fn engine_inputs(
     hub: &[HubStatus<'_>],
     bases: &HashMap<(String, String), String>,
     gate: &dyn Fn(&Observation) -> Gate,
+    own_base: OwnBase<'_>,
 ) -> Vec<(Rule, Vec<ItemInput>)> {
     let mut by_source: HashMap<&str, Vec<&Observation>> = HashMap::new();
     for obs in observations {
@@ -52,10 +62,12 @@ pub fn engine_inputs(
                     continue;
                 }
                 for obs in by_source.get(member.as_str()).into_iter().flatten() {
-                    items
-                        .entry(&obs.key)
-                        .or_default()
-                        .push(file_reading(obs, gate(obs)));
+                    let mut reading = file_reading(obs, gate(obs));
+                    if reading.replica.is_some() {
+                        reading.own_base = own_base(&rule.name, obs)
+                            .and_then(|status| workflow.and_then(|w| value_of(w, &status)));
+                    }
+                    items.entry(&obs.key).or_default().push(reading);
                 }
             }
             let inputs = items
@@ -117,8 +129,11 @@ fn file_reading(obs: &Observation, gate: Gate) -> Reading {
         present: raw.is_some(),
         value,
         raw,
-        stale: gate.stale,
+        blocked: gate.blocked,
         dirty: gate.dirty,
+        place: Some(format!("{}:{}", obs.repo, obs.path)),
+        replica: gate.replica.map(|r| r.to_string()),
+        own_base: None,
         changed_at: None,
         owner: obs.owner.clone(),
         creatable: false,
@@ -133,8 +148,11 @@ fn hub_reading(workflow: Option<&Workflow>, hub: &HubStatus<'_>) -> Reading {
             .status
             .and_then(|status| workflow.and_then(|w| value_of(w, status))),
         raw: hub.status.map(str::to_string),
-        stale: false,
+        blocked: None,
         dirty: false,
+        place: None,
+        replica: None,
+        own_base: None,
         changed_at: None,
         owner: None,
         creatable: true,

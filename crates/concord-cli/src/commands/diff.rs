@@ -2,13 +2,14 @@
 //! reason for every change and every item held back. Writes no file.
 
 use crate::Outcome;
+use crate::gates::{GateOptions, RepoGate, gate_of, gate_repos};
 use crate::hub::{self, Failure};
 use crate::output::{self, BAD, DIM, KEY, WARN, paint};
 use concord_engine::{Plan, Reason, plan};
 use concord_model::Observation;
 use concord_model::StatusReading;
 use concord_store::{Base, HubValue};
-use concord_workspace::{Gate, HubStatus, ScanReport, Workspace, engine_inputs, scan_limited};
+use concord_workspace::{HubStatus, ScanReport, Workspace, engine_inputs, scan_limited};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::collections::{BTreeMap, HashMap};
@@ -20,6 +21,23 @@ pub struct Args {
     /// Print the plan as JSON.
     #[arg(long)]
     json: bool,
+    /// Do not fetch: judge staleness against the last fetch.
+    #[arg(long)]
+    no_fetch: bool,
+}
+
+/// The gates of a command that only looks: a short best-effort fetch
+/// (none with `no_fetch`), never a pull.
+pub fn look_gates(ws: &Workspace, no_fetch: bool) -> BTreeMap<String, RepoGate> {
+    gate_repos(
+        ws,
+        GateOptions {
+            fetch: !no_fetch,
+            pull: false,
+            fetch_timeout: crate::gates::CHECK_FETCH_TIMEOUT,
+            all_repos: false,
+        },
+    )
 }
 
 /// The plan for the workspace as it is now, what it was made from.
@@ -33,6 +51,8 @@ pub struct Planned {
     pub journal_at_read: i64,
     /// Each tracker the rules name, as read (with what writing needs).
     pub trackers: Vec<crate::trackers::TrackerRead>,
+    /// What this run's replicas last agreed on.
+    pub own_bases: crate::replicas::OwnBases,
 }
 
 /// Which items to plan.
@@ -54,7 +74,7 @@ pub enum Scope {
 pub fn plan_workspace(
     ws: &Workspace,
     command: &str,
-    gate: &dyn Fn(&Observation) -> Gate,
+    gates: &BTreeMap<String, RepoGate>,
     limits: &HashMap<usize, BTreeSet<String>>,
     scope: &Scope,
     strict: bool,
@@ -69,7 +89,7 @@ pub fn plan_workspace(
     };
     super::scan::record(ws, command, &report, limits)?;
     crate::timings::phase("observations recorded");
-    let (journal_at_read, values, bases, recorded) = hub::block_on(async {
+    let (journal_at_read, values, bases, recorded, own_bases) = hub::block_on(async {
         let store = hub::open(ws).await?;
         // Before the values: whatever changes after them is journaled later.
         let journal_at_read = store.journal_high_water().await;
@@ -91,8 +111,10 @@ pub fn plan_workspace(
                 store.observations_for(keys)
             ),
         };
+        let bases = bases?;
+        let own_bases = crate::replicas::load(ws, &store, gates, &bases, focus.as_deref()).await;
         store.close().await;
-        Ok::<_, Failure>((journal_at_read?, values?, bases?, recorded?))
+        Ok::<_, Failure>((journal_at_read?, values?, bases, recorded?, own_bases?))
     })??;
     crate::timings::phase("hub loaded");
     // Unchanged files of incrementally read sources: as recorded.
@@ -171,7 +193,28 @@ pub fn plan_workspace(
         .observations()
         .chain(trackers.iter().flat_map(|t| t.observations.iter()))
         .collect();
-    let inputs = engine_inputs(ws, &observations, &hub, &base_values, gate);
+    let shared: HashMap<(&str, &str), &Base> = bases
+        .iter()
+        .filter(|b| b.field == "status")
+        .map(|b| ((b.rule.as_str(), b.key.as_str()), b))
+        .collect();
+    let own_base = |rule: &str, obs: &Observation| {
+        own_bases.own(
+            gates,
+            &obs.repo,
+            (rule, &obs.source, &obs.key),
+            shared.get(&(rule, obs.key.as_str())).copied(),
+        )
+    };
+    let inputs = engine_inputs(
+        ws,
+        &observations,
+        &hub,
+        &base_values,
+        &gate_of(gates),
+        &own_base,
+    );
+    drop(shared);
     let plan = plan(&inputs);
     crate::timings::phase("engine planned");
     drop(hub);
@@ -182,6 +225,7 @@ pub fn plan_workspace(
         bases,
         journal_at_read,
         trackers,
+        own_bases,
     })
 }
 
@@ -247,6 +291,8 @@ struct JsonPlan<'a> {
     held: Vec<JsonHold<'a>>,
     conflicts: Vec<(&'a str, &'a str)>,
     decisions: BTreeMap<Reason, usize>,
+    /// Repos nothing would be written to: (repo, why, with the fix).
+    repos_blocked: Vec<(&'a str, &'a str)>,
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
@@ -259,30 +305,63 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             ),
         ));
     }
-    let Planned { report, plan, .. } = plan_workspace(
-        ws,
-        "diff",
-        &|_| Gate::default(),
-        &HashMap::new(),
-        &Scope::All,
-        false,
-    )?;
+    let gates = look_gates(ws, args.no_fetch);
+    let Planned { report, plan, .. } =
+        plan_workspace(ws, "diff", &gates, &HashMap::new(), &Scope::All, false)?;
     let mut out = output::stdout();
     let written = if args.json {
-        write_json(&plan, &mut out)
+        write_json(&plan, &gates, &mut out)
     } else {
-        write_text(ws, &report, &plan, &mut out)
+        write_text(ws, &report, &plan, &mut out).and_then(|()| write_blocked(&gates, &mut out))
     };
     output::finish(written.and_then(|()| out.flush()));
-    Ok(if plan.is_empty() {
+    // As sync exits: anything to change, held or undecided is 1.
+    Ok(if plan.is_empty() && !has_open(&plan) {
         Outcome::Clean
     } else {
         Outcome::Findings
     })
 }
 
-fn write_json(plan: &Plan, out: &mut impl Write) -> std::io::Result<()> {
+/// Whether the plan holds an item back or leaves one undecided (what makes
+/// a sync exit 1).
+pub fn has_open(plan: &Plan) -> bool {
+    plan.decisions.iter().any(|d| {
+        d.holds.iter().any(|h| h.reason != Reason::NotInSource)
+            || matches!(
+                d.reason,
+                Reason::Conflict
+                    | Reason::OwnerMissing
+                    | Reason::OwnerUnknown
+                    | Reason::UnknownStatus
+            )
+    })
+}
+
+/// The repos nothing would be written to, and why (with the fix).
+pub fn write_blocked(
+    gates: &BTreeMap<String, RepoGate>,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let warn = paint(WARN);
+    for (name, gate) in gates {
+        if let Some(blocker) = &gate.blocker {
+            writeln!(out, "{warn}repo {name} not written{warn:#}: {blocker}")?;
+        }
+    }
+    Ok(())
+}
+
+fn write_json(
+    plan: &Plan,
+    gates: &BTreeMap<String, RepoGate>,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     let json = JsonPlan {
+        repos_blocked: gates
+            .iter()
+            .filter_map(|(name, g)| g.blocker.as_deref().map(|b| (name.as_str(), b)))
+            .collect(),
         changes: plan
             .changes()
             .map(|(d, c)| JsonChange {
@@ -400,10 +479,18 @@ pub fn write_text(
         .map(|(reason, n)| format!("{} {n}", reason.as_str()))
         .collect();
     let changes = plan.changes().count();
+    let changed_items = plan
+        .decisions
+        .iter()
+        .filter(|d| !d.changes.is_empty())
+        .count();
     writeln!(
         out,
-        "{} planned; decisions: {}",
+        "{} planned in {}, {} held back; {} decided: {}",
         output::count(changes, "change"),
+        output::count(changed_items, "item"),
+        held.len(),
+        output::count(plan.decisions.len(), "item"),
         if summary.is_empty() {
             "none".to_string()
         } else {

@@ -17,6 +17,22 @@ pub struct Args {
     /// Print the decisions as JSON.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Do not fetch: judge staleness against the last fetch.
+    #[arg(long)]
+    pub(crate) no_fetch: bool,
+}
+
+/// One reading of the item from a checkout: which replica, what blocks it,
+/// and what it last agreed on under each rule.
+#[derive(Serialize)]
+struct ReplicaReading {
+    source: String,
+    repo: String,
+    replica: Option<String>,
+    /// Why the repo is not written now (a reason code), if it is not.
+    blocked: Option<&'static str>,
+    /// rule -> the value this replica last agreed on (`null`: never).
+    own_bases: std::collections::BTreeMap<String, Option<String>>,
 }
 
 #[derive(Serialize)]
@@ -24,18 +40,21 @@ struct Explained<'a> {
     key: &'a str,
     decisions: Vec<&'a Decision>,
     bases: Vec<&'a concord_store::Base>,
+    readings: Vec<ReplicaReading>,
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
+    let gates = crate::commands::diff::look_gates(ws, args.no_fetch);
     let Planned {
         report,
         plan,
         bases,
+        own_bases,
         ..
     } = plan_workspace(
         ws,
         "explain",
-        &|_| concord_workspace::Gate::default(),
+        &gates,
         &Default::default(),
         &crate::commands::diff::Scope::All,
         false,
@@ -55,6 +74,30 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             Some("check the key with `concord status`".into()),
         ));
     }
+    let readings: Vec<ReplicaReading> = observations
+        .iter()
+        .map(|obs| {
+            let gate = gates.get(&*obs.repo);
+            let own_bases = decisions
+                .iter()
+                .map(|d| {
+                    let shared = bases
+                        .iter()
+                        .find(|b| b.rule == d.rule && b.key == obs.key && b.field == "status");
+                    let own =
+                        own_bases.own(&gates, &obs.repo, (&d.rule, &obs.source, &obs.key), shared);
+                    (d.rule.clone(), own)
+                })
+                .collect();
+            ReplicaReading {
+                source: obs.source.to_string(),
+                repo: obs.repo.to_string(),
+                replica: gate.and_then(|g| g.replica.as_deref().map(str::to_string)),
+                blocked: gate.and_then(|g| g.blocked.map(|r| r.as_str())),
+                own_bases,
+            }
+        })
+        .collect();
     let mut out = output::stdout();
     let written = if args.json {
         serde_json::to_writer_pretty(
@@ -63,6 +106,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
                 key: &args.key,
                 decisions,
                 bases: bases.iter().filter(|b| b.key == args.key).collect(),
+                readings,
             },
         )
         .map_err(std::io::Error::from)
@@ -81,6 +125,31 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
                     paths.show(&obs.repo, &obs.path),
                     obs.status.as_ref().map_or(obs.line, |s| s.line)
                 )?;
+            }
+            for r in &readings {
+                let Some(replica) = &r.replica else { continue };
+                let agreed: Vec<String> = r
+                    .own_bases
+                    .iter()
+                    .map(|(rule, own)| {
+                        format!("{} under {rule}", own.as_deref().unwrap_or("nothing yet"))
+                    })
+                    .collect();
+                writeln!(
+                    out,
+                    "  {} is read in replica {replica} of {}{}; it last agreed on {}",
+                    r.source,
+                    r.repo,
+                    r.blocked
+                        .map_or(String::new(), |b| format!(" ({b}: not written now)")),
+                    agreed.join(", ")
+                )?;
+            }
+            if let Some(note) = readings
+                .iter()
+                .find_map(|r| own_bases.notes.get(&r.repo).map(|n| (r, n)))
+            {
+                writeln!(out, "  {dim}repo {}: {}{dim:#}", note.0.repo, note.1)?;
             }
             if decisions.is_empty() {
                 writeln!(
@@ -108,7 +177,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
                 {
                     Some(base) => writeln!(
                         out,
-                        "    base: {} (agreed {}, version {})",
+                        "    base: {} (agreed {}, version {}; each replica also keeps what it last agreed on)",
                         base.value.as_deref().unwrap_or("(none)"),
                         base.agreed_at,
                         base.version

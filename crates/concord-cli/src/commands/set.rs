@@ -4,8 +4,8 @@
 use crate::Outcome;
 use crate::hub::{self, Failure};
 use concord_model::Workflow;
-use concord_store::{Store, ValueChange, now_rfc3339};
-use concord_workspace::Workspace;
+use concord_store::{Base, Store, ValueChange, now_rfc3339};
+use concord_workspace::{HUB_SOURCE, Workspace};
 use serde::Serialize;
 
 #[derive(clap::Args, Debug)]
@@ -124,7 +124,12 @@ async fn set(ws: &Workspace, store: &Store, args: &Args) -> Result<Outcome, Fail
             note: args.note.clone(),
         };
         match store.set_hub_value(&change).await {
-            Ok(stored) => return report(args, from, &target.name, stored.version, reason, true),
+            Ok(stored) => {
+                if reopen {
+                    agree_on_reopen(ws, store, &args.key, &target.name, stored.version).await?;
+                }
+                return report(args, from, &target.name, stored.version, reason, true);
+            }
             // Someone else wrote first: re-read, re-check the rank rule, try again.
             Err(e) if e.is_conflict() => continue,
             Err(e) => return Err(e.into()),
@@ -138,6 +143,46 @@ async fn set(ws: &Workspace, store: &Store, args: &Args) -> Result<Outcome, Fail
         help: Some("run the command again".into()),
         outcome: Outcome::PartialFailure,
     })
+}
+
+/// A forced reopen is a person's decision: it becomes the agreed value of
+/// every merge rule the hub takes part in, so sync writes it back to every
+/// replica (also under `reopen = "block"`, which guards against reopens
+/// nobody asked for) instead of holding it as a regression.
+async fn agree_on_reopen(
+    ws: &Workspace,
+    store: &Store,
+    key: &str,
+    status: &str,
+    hub_version: i64,
+) -> Result<(), Failure> {
+    let rules = ws.rules.iter().filter(|r| {
+        matches!(r.mode, concord_engine::Mode::Merge { .. })
+            && r.sources.iter().any(|s| s == HUB_SOURCE)
+    });
+    for rule in rules {
+        for _ in 0..MAX_ATTEMPTS {
+            let current = store.base(&rule.name, key, "status").await?;
+            let base = Base {
+                rule: rule.name.clone(),
+                key: key.to_string(),
+                field: "status".into(),
+                value: Some(status.to_string()),
+                versions: serde_json::json!({ HUB_SOURCE: hub_version }).to_string(),
+                version: 0,
+                agreed_at: now_rfc3339(),
+            };
+            match store
+                .put_base(&base, current.map_or(0, |b| b.version))
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if e.is_conflict() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
 }
 
 fn report(

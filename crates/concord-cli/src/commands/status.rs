@@ -22,12 +22,30 @@ pub struct Args {
     /// Files only: read neither the hub's values nor trackers, record nothing.
     #[arg(long)]
     no_hub: bool,
+    /// Do not fetch: judge staleness against the last fetch.
+    #[arg(long)]
+    no_fetch: bool,
+}
+
+/// One repo as this checkout sees it.
+#[derive(Serialize)]
+struct JsonRepo<'a> {
+    name: &'a str,
+    /// This checkout's replica id (git work trees only).
+    replica: Option<&'a str>,
+    head: Option<&'a str>,
+    /// Why sync would not write it now (a reason code such as
+    /// `STALE_REPO`): its values are not edits until that is resolved.
+    blocked: Option<&'static str>,
+    /// What blocks it, with the command that fixes it.
+    blocker: Option<&'a str>,
 }
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
     items: Vec<JsonItem<'a>>,
     missing: Vec<&'a str>,
+    repos: Vec<JsonRepo<'a>>,
     warnings: &'a [Warning],
     summary: Summary,
 }
@@ -58,6 +76,25 @@ struct Summary {
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
+    let gates = crate::gates::gate_repos(
+        ws,
+        crate::gates::GateOptions {
+            fetch: !args.no_fetch,
+            pull: false,
+            fetch_timeout: crate::gates::CHECK_FETCH_TIMEOUT,
+            all_repos: true,
+        },
+    );
+    let repos: Vec<JsonRepo> = gates
+        .iter()
+        .map(|(name, g)| JsonRepo {
+            name,
+            replica: g.replica.as_deref(),
+            head: g.head_at_read.as_deref(),
+            blocked: g.blocked.map(|r| r.as_str()),
+            blocker: g.blocker.as_deref(),
+        })
+        .collect();
     let report = scan(ws);
     let hub_readings = if args.no_hub {
         Vec::new()
@@ -100,9 +137,17 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     };
     let mut out = output::stdout();
     let written = if args.json {
-        write_json(&items, &missing, &report.warnings, &summary, &mut out)
+        write_json(
+            &items,
+            &missing,
+            repos,
+            &report.warnings,
+            &summary,
+            &mut out,
+        )
     } else {
         write_text(ws, &items, &missing, &report.warnings, &summary, &mut out)
+            .and_then(|()| super::diff::write_blocked(&gates, &mut out))
     };
     output::finish(written.and_then(|()| out.flush()));
     Ok(
@@ -149,11 +194,13 @@ pub(crate) fn hub_readings(ws: &Workspace) -> Result<Vec<Observation>, Failure> 
 fn write_json(
     items: &[ItemView<'_>],
     missing: &[&str],
+    repos: Vec<JsonRepo<'_>>,
     warnings: &[Warning],
     summary: &Summary,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
     let json = JsonReport {
+        repos,
         items: items
             .iter()
             .map(|item| JsonItem {

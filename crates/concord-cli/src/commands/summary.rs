@@ -165,7 +165,11 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             at: m.updated_at,
             commits: marks
                 .into_iter()
-                .map(|(repo, mark)| (repo, mark.position))
+                // `replica commit`: the commit is what a person looks for.
+                .map(|(repo, mark)| {
+                    let commit = mark.position.rsplit(' ').next().unwrap_or_default();
+                    (repo, commit.to_string())
+                })
                 .collect(),
         });
     let mut events: Vec<Event> = journal.into_iter().map(event_of).collect();

@@ -5,23 +5,22 @@
 
 use crate::Outcome;
 use crate::commands::diff::{Planned, Scope, plan_workspace, write_text};
+use crate::gates::{GateOptions, RepoGate, SYNC_FETCH_TIMEOUT, gate_repos, own_position, short};
 use crate::hub::{self, Failure};
 use crate::output::{self, BAD, DIM, KEY, WARN, paint};
 use concord_engine::{Change, Decision, Reason};
-use concord_git::{FetchOutcome, Repo as GitRepo};
 use concord_model::Observation;
 use concord_store::{
     Base, JournalEntry, JournalKind, PendingWrite, Store, ValueChange, Watermark, WrittenStatus,
     now_rfc3339,
 };
 use concord_workspace::{
-    EditOutcome, FileEdit, Gate, HUB_SOURCE, Source, Workspace, edit_file, write_atomic,
+    EditOutcome, FileEdit, HUB_SOURCE, Source, Workspace, edit_file, write_atomic,
 };
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
-use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -60,19 +59,6 @@ pub struct Args {
     /// instead of being skipped with a note.
     #[arg(long)]
     pub(crate) strict: bool,
-}
-
-/// What the gates found for one repo.
-struct RepoGate {
-    git: Option<GitRepo>,
-    /// Why nothing may be written, with the command that fixes it.
-    blocker: Option<String>,
-    dirty: BTreeSet<String>,
-    /// Files an interrupted sync wrote and did not commit: ours, not dirty.
-    carry: Vec<String>,
-    /// HEAD when the gates ran, i.e. what this run's scan reads.
-    head_at_read: Option<String>,
-    notes: Vec<String>,
 }
 
 #[derive(Serialize, Clone)]
@@ -116,6 +102,10 @@ struct Report {
     trackers_not_read: Vec<(String, String, bool)>,
     /// Items other sources name that a tracker does not have: (tracker, key).
     missing_in_trackers: Vec<(String, String)>,
+    /// Writes `--no-writeback` left out: (key, target, to).
+    skipped_writes: Vec<(String, String, String)>,
+    /// What `--pull` fast-forwarded: (repo, what).
+    pulled: Vec<(String, String)>,
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
@@ -227,7 +217,15 @@ enum Pass {
 }
 
 fn pass(ws: &Workspace, args: &Args, replans: usize) -> Result<Pass, Failure> {
-    let mut gates = gate_repos(ws, args);
+    let mut gates = gate_repos(
+        ws,
+        GateOptions {
+            fetch: true,
+            pull: args.pull && !args.dry_run,
+            fetch_timeout: SYNC_FETCH_TIMEOUT,
+            all_repos: false,
+        },
+    );
     crate::timings::phase("gates");
     if !args.dry_run {
         adopt_interrupted_writes(ws, &mut gates)?;
@@ -253,12 +251,6 @@ fn pass(ws: &Workspace, args: &Args, replans: usize) -> Result<Pass, Failure> {
         }
         return Ok(Pass::Finished(Outcome::Clean));
     }
-    let gate = |obs: &Observation| {
-        gates.get(&*obs.repo).map_or(Gate::default(), |g| Gate {
-            stale: g.blocker.is_some(),
-            dirty: g.dirty.contains(&*obs.path),
-        })
-    };
     let limits = if args.full {
         HashMap::new()
     } else {
@@ -271,7 +263,7 @@ fn pass(ws: &Workspace, args: &Args, replans: usize) -> Result<Pass, Failure> {
         }
         _ => Scope::All,
     };
-    let planned = plan_workspace(ws, "sync", &gate, &limits, &scope, args.strict)?;
+    let planned = plan_workspace(ws, "sync", &gates, &limits, &scope, args.strict)?;
     crate::timings::phase("planned");
     let reads: BTreeMap<String, String> = ws
         .sources
@@ -314,13 +306,16 @@ fn pass(ws: &Workspace, args: &Args, replans: usize) -> Result<Pass, Failure> {
     }
     let mut out = output::stdout();
     if args.dry_run {
-        let written = write_text(ws, &planned.report, &planned.plan, &mut out);
+        let written = write_text(ws, &planned.report, &planned.plan, &mut out)
+            .and_then(|()| crate::commands::diff::write_blocked(&gates, &mut out));
         output::finish(written.and_then(|()| out.flush()));
-        return Ok(Pass::Finished(if planned.plan.is_empty() {
-            Outcome::Clean
-        } else {
-            Outcome::Findings
-        }));
+        return Ok(Pass::Finished(
+            if planned.plan.is_empty() && !crate::commands::diff::has_open(&planned.plan) {
+                Outcome::Clean
+            } else {
+                Outcome::Findings
+            },
+        ));
     }
     if args.confirm && !planned.plan.is_empty() && !confirmed(ws, &planned, replans)? {
         return Ok(Pass::Declined);
@@ -367,83 +362,6 @@ fn confirmed(ws: &Workspace, planned: &Planned, replans: usize) -> Result<bool, 
         println!("nothing applied");
     }
     Ok(yes)
-}
-
-/// How long a gate's best-effort fetch may take.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Fetch (best effort), pull when asked, and find what blocks writing.
-fn gate_repos(ws: &Workspace, args: &Args) -> BTreeMap<String, RepoGate> {
-    let used: BTreeSet<usize> = ws
-        .rules
-        .iter()
-        .flat_map(|r| r.sources.iter())
-        .filter_map(|name| ws.sources.iter().find(|s| &s.name == name))
-        .map(|s| s.repo)
-        .collect();
-    // Repos are independent and git calls wait on I/O: gate them in parallel.
-    used.into_par_iter()
-        .map(|index| {
-            let repo = &ws.repos[index];
-            let mut gate = RepoGate {
-                git: None,
-                blocker: None,
-                dirty: BTreeSet::new(),
-                carry: Vec::new(),
-                head_at_read: None,
-                notes: Vec::new(),
-            };
-            match GitRepo::open(&repo.root) {
-                Err(e) => gate.notes.push(format!(
-                    "not a git work tree ({e}); changes are written but not committed"
-                )),
-                Ok(git) => {
-                    // One `git status` tells head, branch, upstream, behind
-                    // and the dirty files; it is read again only when a
-                    // fetch or a pull may have changed its answer.
-                    let first = git.snapshot();
-                    let fetched = match &first {
-                        Ok((state, _)) => {
-                            git.fetch_upstream(state.upstream.as_deref(), FETCH_TIMEOUT)
-                        }
-                        Err(_) => git.fetch(FETCH_TIMEOUT),
-                    };
-                    let mut snapshot = match fetched {
-                        // The upstream may have moved: count behind again.
-                        FetchOutcome::Fetched => git.snapshot(),
-                        FetchOutcome::NoUpstream => first,
-                        FetchOutcome::Failed(why) => {
-                            gate.notes.push(format!(
-                                "fetch failed, staleness checked against the last fetch: {why}"
-                            ));
-                            first
-                        }
-                    };
-                    if args.pull
-                        && !args.dry_run
-                        && snapshot.as_ref().is_ok_and(|(s, _)| s.behind > 0)
-                    {
-                        match git.pull_ff_only() {
-                            Ok(()) => snapshot = git.snapshot(),
-                            Err(e) => gate.blocker = Some(format!("cannot fast-forward: {e}")),
-                        }
-                    }
-                    match snapshot {
-                        Ok((state, dirty)) => {
-                            gate.head_at_read = state.head.clone();
-                            if gate.blocker.is_none() {
-                                gate.blocker = state.write_blocker().map(|b| b.message);
-                            }
-                            gate.dirty = dirty;
-                        }
-                        Err(e) => gate.blocker = Some(format!("cannot read the repo's state: {e}")),
-                    }
-                    gate.git = Some(git);
-                }
-            }
-            (repo.name.clone(), gate)
-        })
-        .collect()
 }
 
 /// A file an interrupted sync wrote (its content still hashes to what that
@@ -502,11 +420,16 @@ fn incremental_limits(
             if read_with.map(|m| m.position) != Some(config) {
                 return Ok(marks);
             }
+            // Only this checkout's own watermark: another clone's commit
+            // (and the observations it recorded) says nothing about here.
             for (index, source) in ws.sources.iter().enumerate() {
+                let replica = gates
+                    .get(&ws.repo(source).name)
+                    .and_then(|g| g.replica.as_deref());
                 if let Some(mark) = store.watermark(&source.name).await?
-                    && !mark.position.is_empty()
+                    && let Some(commit) = own_position(&mark.position, replica)
                 {
-                    marks.push((index, mark.position));
+                    marks.push((index, commit.to_string()));
                 }
             }
             Ok::<_, concord_store::StoreError>(marks)
@@ -581,7 +504,7 @@ async fn record_read_positions(
                     && gate.dirty.is_empty()
                     && !unread.contains(source.name.as_str()) =>
             {
-                head.clone()
+                gate.position(head)
             }
             _ => String::new(),
         };
@@ -643,7 +566,7 @@ fn unchanged_since_converged(
             return Ok(None);
         }
         match &gate.head_at_read {
-            Some(head) => heads.push((repo_mark(name), head.clone())),
+            Some(head) => heads.push((repo_mark(name), gate.position(head))),
             None => return Ok(None),
         }
     }
@@ -733,7 +656,12 @@ async fn mark_run(
     marks.push((OPEN_MARK.to_string(), serde_json::json!(open).to_string()));
     for (name, gate) in gates {
         let head = match gate.git.as_ref() {
-            Some(git) if converged => git.head().ok().flatten().unwrap_or_default(),
+            Some(git) if converged => git
+                .head()
+                .ok()
+                .flatten()
+                .map(|head| gate.position(&head))
+                .unwrap_or_default(),
             _ => String::new(),
         };
         marks.push((repo_mark(name), head));
@@ -783,6 +711,7 @@ async fn apply(
 
     let mut applied: Vec<Applied> = Vec::new();
     let mut not_applied: Vec<NotApplied> = Vec::new();
+    let mut skipped_writes: Vec<(String, String, String)> = Vec::new();
     // Decisions with a change that did not land keep their old base.
     let mut incomplete: BTreeSet<(String, String)> = BTreeSet::new();
 
@@ -852,8 +781,13 @@ async fn apply(
     for chunk in per_file.chunks(256) {
         if args.no_writeback {
             for (_, edits) in chunk {
-                for (decision, _, _) in edits {
+                for (decision, change, _) in edits {
                     incomplete.insert((decision.rule.clone(), decision.key.clone()));
+                    skipped_writes.push((
+                        decision.key.clone(),
+                        change.source.clone(),
+                        change.to.status.clone(),
+                    ));
                 }
             }
             continue;
@@ -982,8 +916,15 @@ async fn apply(
             continue;
         }
         if !allowed(&tracker.name) || args.no_writeback {
-            for (decision, _) in &mine {
+            for (decision, change) in &mine {
                 incomplete.insert((decision.rule.clone(), decision.key.clone()));
+                if args.no_writeback {
+                    skipped_writes.push((
+                        decision.key.clone(),
+                        change.source.clone(),
+                        change.to.status.clone(),
+                    ));
+                }
             }
             continue;
         }
@@ -1056,9 +997,12 @@ async fn apply(
             field: Some("status".into()),
             from: a.from.clone(),
             to: Some(a.to.clone()),
-            target: Some(format!("{} {}", a.target, a.place)),
+            target: Some(match replica_of(ws, gates, &a.target) {
+                Some(replica) => format!("{} {} (replica {replica})", a.target, a.place),
+                None => format!("{} {}", a.target, a.place),
+            }),
             reason: a.reason.into(),
-            note: Some(format!("from {} (rule {})", a.origin, a.rule)),
+            note: Some(origin_note(ws, gates, &a.origin, &a.rule)),
             event_type: None,
             phase: None,
             artifacts: Vec::new(),
@@ -1101,7 +1045,7 @@ async fn apply(
             actor: actor.clone(),
             run_id: Some(run_id.clone()),
             reason: change.reason.as_str().into(),
-            note: Some(format!("from {} (rule {})", change.origin, decision.rule)),
+            note: Some(origin_note(ws, gates, &change.origin, &decision.rule)),
         });
     }
     // In chunks, so a long first sync shows progress; every row still
@@ -1135,6 +1079,88 @@ async fn apply(
             }
             Err(e) => return Err(e.into()),
         }
+    }
+
+    // One commit per repo, with only the paths concord wrote (this run's,
+    // and those an interrupted run left).
+    for (repo_name, gate) in gates {
+        for path in &gate.carry {
+            let entry = written.entry(repo_name.clone()).or_default();
+            if !entry.0.contains(path) {
+                entry.0.push(path.clone());
+                entry
+                    .1
+                    .push(format!("- {path}: written by an interrupted sync"));
+            }
+        }
+    }
+    // The repos commit (and push) in parallel: each is its own git process.
+    let outcomes: Vec<(&String, &Vec<String>, Option<CommitOutcome>)> = written
+        .par_iter()
+        .map(|(repo_name, (paths, lines))| {
+            let Some(git) = gates.get(repo_name).and_then(|g| g.git.as_ref()) else {
+                // Not a git work tree: the write is final.
+                return (repo_name, paths, None);
+            };
+            let subject = ws
+                .commit_subject
+                .replace("{count}", &lines.len().to_string())
+                .replace("{run_id}", &run_id);
+            let message = format!("{subject}\n\n{}\n", lines.join("\n"));
+            let committed = git.commit_paths(paths, &message).map(|id| {
+                let pushed = match &id {
+                    Some(_) if args.push => git.push().map_err(|e| e.to_string()),
+                    _ => Ok(()),
+                };
+                // Made right on top of what was read: the next run may
+                // read from it (nobody else's commit hides in between).
+                let on_read = id.as_ref().is_some_and(|id| {
+                    let parent = git.first_parent(id).ok().flatten();
+                    parent.is_some()
+                        && parent == gates.get(repo_name).and_then(|g| g.head_at_read.clone())
+                });
+                (id, pushed, on_read)
+            });
+            (repo_name, paths, Some(committed.map_err(|e| e.to_string())))
+        })
+        .collect();
+    let mut commits: Vec<(String, String)> = Vec::new();
+    let mut read_from: HashMap<String, String> = HashMap::new();
+    for (repo_name, paths, outcome) in outcomes {
+        match outcome {
+            None | Some(Ok((None, _, _))) => store.clear_pending_writes(repo_name, paths).await?,
+            Some(Ok((Some(id), pushed, on_read))) => {
+                store.clear_pending_writes(repo_name, paths).await?;
+                if on_read {
+                    read_from.insert(repo_name.clone(), id.clone());
+                }
+                if let Err(e) = pushed {
+                    not_applied.push(NotApplied {
+                        key: String::new(),
+                        target: repo_name.clone(),
+                        problem: format!("committed {} but the push failed: {e}", short(&id)),
+                        raced: false,
+                    });
+                }
+                commits.push((repo_name.clone(), id));
+            }
+            Some(Err(e)) => not_applied.push(NotApplied {
+                key: String::new(),
+                target: repo_name.clone(),
+                problem: format!("files written but the commit failed: {e}"),
+                raced: false,
+            }),
+        }
+    }
+    crate::timings::phase("committed");
+    // Where each repo's replica stands after this run: its commit, if it
+    // made one, else what it read.
+    let mut synced_heads: HashMap<String, String> = gates
+        .iter()
+        .filter_map(|(name, g)| Some((name.clone(), g.head_at_read.clone()?)))
+        .collect();
+    for (repo, id) in &commits {
+        synced_heads.insert(repo.clone(), id.clone());
     }
 
     // Bases move only where every change of the decision landed.
@@ -1172,8 +1198,7 @@ async fn apply(
                     .sources
                     .iter()
                     .find(|s| &s.name == name)
-                    .and_then(|s| gates.get(&ws.repo(s).name))
-                    .and_then(|g| g.head_at_read.clone());
+                    .and_then(|s| synced_heads.get(&ws.repo(s).name).cloned());
                 match head {
                     Some(head) => serde_json::Value::from(head),
                     None => continue,
@@ -1227,79 +1252,9 @@ async fn apply(
             Err(e) => return Err(e.into()),
         }
     }
-
-    // One commit per repo, with only the paths concord wrote (this run's,
-    // and those an interrupted run left).
-    for (repo_name, gate) in gates {
-        for path in &gate.carry {
-            let entry = written.entry(repo_name.clone()).or_default();
-            if !entry.0.contains(path) {
-                entry.0.push(path.clone());
-                entry
-                    .1
-                    .push(format!("- {path}: written by an interrupted sync"));
-            }
-        }
-    }
-    // The repos commit (and push) in parallel: each is its own git process.
-    let outcomes: Vec<(&String, &Vec<String>, Option<CommitOutcome>)> = written
-        .par_iter()
-        .map(|(repo_name, (paths, lines))| {
-            let Some(git) = gates.get(repo_name).and_then(|g| g.git.as_ref()) else {
-                // Not a git work tree: the write is final.
-                return (repo_name, paths, None);
-            };
-            let subject = ws
-                .commit_subject
-                .replace("{count}", &lines.len().to_string())
-                .replace("{run_id}", &run_id);
-            let message = format!("{subject}\n\n{}\n", lines.join("\n"));
-            let committed = git.commit_paths(paths, &message).map(|id| {
-                let pushed = match &id {
-                    Some(_) if args.push => git.push().map_err(|e| e.to_string()),
-                    _ => Ok(()),
-                };
-                // Made right on top of what was read: the next run may
-                // read from it (nobody else's commit hides in between).
-                let on_read = id.as_ref().is_some_and(|id| {
-                    let parent = git.first_parent(id).ok().flatten();
-                    parent.is_some()
-                        && parent == gates.get(repo_name).and_then(|g| g.head_at_read.clone())
-                });
-                (id, pushed, on_read)
-            });
-            (repo_name, paths, Some(committed.map_err(|e| e.to_string())))
-        })
-        .collect();
-    let mut commits = Vec::new();
-    let mut read_from: HashMap<String, String> = HashMap::new();
-    for (repo_name, paths, outcome) in outcomes {
-        match outcome {
-            None | Some(Ok((None, _, _))) => store.clear_pending_writes(repo_name, paths).await?,
-            Some(Ok((Some(id), pushed, on_read))) => {
-                store.clear_pending_writes(repo_name, paths).await?;
-                if on_read {
-                    read_from.insert(repo_name.clone(), id.clone());
-                }
-                if let Err(e) = pushed {
-                    not_applied.push(NotApplied {
-                        key: String::new(),
-                        target: repo_name.clone(),
-                        problem: format!("committed {} but the push failed: {e}", short(&id)),
-                        raced: false,
-                    });
-                }
-                commits.push((repo_name.clone(), id));
-            }
-            Some(Err(e)) => not_applied.push(NotApplied {
-                key: String::new(),
-                target: repo_name.clone(),
-                problem: format!("files written but the commit failed: {e}"),
-                raced: false,
-            }),
-        }
-    }
-    crate::timings::phase("committed");
+    let rows = replica_rows(ws, planned, gates, &applied, &incomplete, &synced_heads);
+    crate::replicas::record(store, gates, &rows, &synced_heads).await?;
+    crate::timings::phase("replica bases recorded");
 
     let held = planned
         .plan
@@ -1411,7 +1366,110 @@ async fn apply(
                     .map(|key| (ws.trackers[t.index].name.clone(), key.clone()))
             })
             .collect(),
+        skipped_writes,
+        pulled: gates
+            .iter()
+            .filter_map(|(name, g)| g.pulled.clone().map(|p| (name.clone(), p)))
+            .collect(),
     })
+}
+
+/// The replica a file source is read in this run, if it is a git checkout.
+fn replica_of<'g>(
+    ws: &Workspace,
+    gates: &'g BTreeMap<String, RepoGate>,
+    source: &str,
+) -> Option<&'g str> {
+    let source = ws.sources.iter().find(|s| s.name == source)?;
+    gates.get(&ws.repo(source).name)?.replica.as_deref()
+}
+
+/// `from ORIGIN (rule R)`, naming the replica of each origin that is a
+/// file source read here.
+fn origin_note(
+    ws: &Workspace,
+    gates: &BTreeMap<String, RepoGate>,
+    origin: &str,
+    rule: &str,
+) -> String {
+    let replicas: Vec<String> = origin
+        .split(", ")
+        .filter_map(|o| replica_of(ws, gates, o).map(|r| format!("{o} in replica {r}")))
+        .collect();
+    if replicas.is_empty() {
+        format!("from {origin} (rule {rule})")
+    } else {
+        format!("from {origin} (rule {rule}; {})", replicas.join(", "))
+    }
+}
+
+/// The replica bases this run moved: for every decision that landed whole,
+/// each git source that holds the winner now (it already did, or this run
+/// wrote it) agrees on it in this checkout.
+fn replica_rows(
+    ws: &Workspace,
+    planned: &Planned,
+    gates: &BTreeMap<String, RepoGate>,
+    applied: &[Applied],
+    incomplete: &BTreeSet<(String, String)>,
+    synced_heads: &HashMap<String, String>,
+) -> Vec<concord_store::ReplicaBase> {
+    let written: BTreeSet<(&str, &str, &str)> = applied
+        .iter()
+        .map(|a| (a.rule.as_str(), a.key.as_str(), a.target.as_str()))
+        .collect();
+    let agreed_at = now_rfc3339();
+    let mut rows = Vec::new();
+    for decision in &planned.plan.decisions {
+        let Some(winner) = &decision.winner else {
+            continue;
+        };
+        if incomplete.contains(&(decision.rule.clone(), decision.key.clone())) {
+            continue;
+        }
+        let wrote = decision
+            .changes
+            .iter()
+            .map(|c| c.source.as_str())
+            .filter(|s| written.contains(&(decision.rule.as_str(), decision.key.as_str(), *s)));
+        let holders: BTreeSet<&str> = decision
+            .agreeing
+            .iter()
+            .map(String::as_str)
+            .chain(wrote)
+            .collect();
+        for source in holders {
+            let Some(source) = ws.sources.iter().find(|s| s.name == source) else {
+                continue;
+            };
+            let repo = &ws.repo(source).name;
+            let (Some(replica), Some(head)) = (
+                gates.get(repo).and_then(|g| g.replica.as_deref()),
+                synced_heads.get(repo),
+            ) else {
+                continue;
+            };
+            let now = Some(winner.status.clone());
+            if planned
+                .own_bases
+                .row(replica, &decision.rule, &source.name, &decision.key)
+                == Some(&now)
+            {
+                continue;
+            }
+            rows.push(concord_store::ReplicaBase {
+                replica: replica.to_string(),
+                key: decision.key.clone(),
+                rule: decision.rule.clone(),
+                source: source.name.clone(),
+                field: "status".into(),
+                value: now,
+                position: head.clone(),
+                agreed_at: agreed_at.clone(),
+            });
+        }
+    }
+    rows
 }
 
 /// A commit's id (`None`: nothing to commit), how its push went, and
@@ -1452,10 +1510,6 @@ fn native_word(source: &Source, canonical: &str) -> Result<String, String> {
     })
 }
 
-fn short(id: &str) -> &str {
-    &id[..id.len().min(10)]
-}
-
 fn write_report(
     ws: &Workspace,
     report: &Report,
@@ -1478,8 +1532,17 @@ fn write_report(
             a.place
         )?;
     }
+    for (repo, pulled) in &report.pulled {
+        writeln!(out, "pulled {repo}: {pulled}")?;
+    }
     for (repo, id) in &report.commits {
         writeln!(out, "committed {repo}: {}", short(id))?;
+    }
+    for (k, target, to) in &report.skipped_writes {
+        writeln!(
+            out,
+            "{dim}not written (--no-writeback){dim:#} {k} {target}: would get {to}"
+        )?;
     }
     for n in &report.not_applied {
         writeln!(

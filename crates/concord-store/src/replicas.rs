@@ -1,0 +1,194 @@
+//! Replicas (checkouts of a repo) and what each last agreed on: the
+//! per-replica bases that tell a stale copy from a real edit when several
+//! clones sync into one hub.
+
+use crate::records::{Replica, ReplicaBase};
+use crate::store::{Pool, Store, on_pool};
+use crate::{Result, StoreError};
+use sqlx::AssertSqlSafe;
+
+/// Rows per multi-row upsert: 8 columns x 100 stays far below both
+/// backends' bound-parameter limits.
+const BATCH: usize = 100;
+
+const BASE_COLUMNS: &str = "replica, item_key, rule, source, field, value, position, agreed_at";
+
+/// `numbered`: `$1, $2, ...` for PostgreSQL; else anonymous `?`, since
+/// SQLite looks numbered parameters up by scanning a list (quadratic in a
+/// statement with hundreds of them).
+fn base_upsert_sql(rows: usize, numbered: bool) -> String {
+    let mut sql = format!("INSERT INTO replica_bases ({BASE_COLUMNS}) VALUES ");
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        let first = row * 8;
+        let params: Vec<String> = (1..=8)
+            .map(|i| {
+                if numbered {
+                    format!("${}", first + i)
+                } else {
+                    "?".to_string()
+                }
+            })
+            .collect();
+        sql.push('(');
+        sql.push_str(&params.join(", "));
+        sql.push(')');
+    }
+    sql.push_str(
+        " ON CONFLICT (replica, item_key, rule, source, field) DO UPDATE SET \
+         value = excluded.value, position = excluded.position, agreed_at = excluded.agreed_at",
+    );
+    sql
+}
+
+impl Store {
+    pub async fn replica(&self, id: &str) -> Result<Option<Replica>> {
+        const SQL: &str = "SELECT id, repo, location, synced_head, first_seen, last_seen \
+             FROM replicas WHERE id = $1";
+        on_pool!(self, |pool| {
+            let row: Option<(String, String, String, Option<String>, String, String)> =
+                sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?;
+            Ok(row.map(
+                |(id, repo, location, synced_head, first_seen, last_seen)| Replica {
+                    id,
+                    repo,
+                    location,
+                    synced_head,
+                    first_seen,
+                    last_seen,
+                },
+            ))
+        })
+    }
+
+    /// Every replica the hub has seen, oldest first.
+    pub async fn replicas(&self) -> Result<Vec<Replica>> {
+        let rows: Vec<(String, String, String, Option<String>, String, String)> = self
+            .bulk_rows(
+                "id, repo, location, synced_head, first_seen, last_seen",
+                "replicas",
+                "first_seen, id",
+                None,
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, repo, location, synced_head, first_seen, last_seen)| Replica {
+                    id,
+                    repo,
+                    location,
+                    synced_head,
+                    first_seen,
+                    last_seen,
+                },
+            )
+            .collect())
+    }
+
+    /// Record a replica (first sight keeps its `first_seen`).
+    pub async fn put_replica(&self, replica: &Replica) -> Result<()> {
+        const SQL: &str = "INSERT INTO replicas \
+             (id, repo, location, synced_head, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (id) DO UPDATE SET repo = excluded.repo, location = excluded.location, \
+             synced_head = excluded.synced_head, last_seen = excluded.last_seen";
+        on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(&replica.id)
+                .bind(&replica.repo)
+                .bind(&replica.location)
+                .bind(&replica.synced_head)
+                .bind(&replica.first_seen)
+                .bind(&replica.last_seen)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// The bases of one replica, of the given items only when `keys` is set.
+    pub async fn replica_bases(
+        &self,
+        replica: &str,
+        keys: Option<&[String]>,
+    ) -> Result<Vec<ReplicaBase>> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            String,
+        );
+        let rows: Vec<Row> = self
+            .bulk_rows_where(
+                BASE_COLUMNS,
+                "replica_bases",
+                "item_key, rule, source",
+                keys,
+                Some(("replica", replica)),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(replica, key, rule, source, field, value, position, agreed_at)| ReplicaBase {
+                    replica,
+                    key,
+                    rule,
+                    source,
+                    field,
+                    value,
+                    position,
+                    agreed_at,
+                },
+            )
+            .collect())
+    }
+
+    /// Every replica base (for export), ordered by replica, key, rule, source.
+    pub async fn all_replica_bases(&self) -> Result<Vec<ReplicaBase>> {
+        let mut all = Vec::new();
+        for replica in self.replicas().await? {
+            all.extend(self.replica_bases(&replica.id, None).await?);
+        }
+        Ok(all)
+    }
+
+    /// Upsert replica bases in one transaction.
+    pub async fn put_replica_bases(&self, bases: &[ReplicaBase]) -> Result<()> {
+        let numbered = matches!(self.pool, Pool::Postgres(_));
+        let full = base_upsert_sql(BATCH, numbered);
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for chunk in bases.chunks(BATCH) {
+                let partial;
+                let sql = if chunk.len() == BATCH {
+                    &full
+                } else {
+                    partial = base_upsert_sql(chunk.len(), numbered);
+                    &partial
+                };
+                let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+                for b in chunk {
+                    query = query
+                        .bind(&b.replica)
+                        .bind(&b.key)
+                        .bind(&b.rule)
+                        .bind(&b.source)
+                        .bind(&b.field)
+                        .bind(&b.value)
+                        .bind(&b.position)
+                        .bind(&b.agreed_at);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<(), StoreError>(())
+        })
+    }
+}
