@@ -66,12 +66,17 @@ impl OwnBases {
     }
 }
 
-/// The commit `source` was at when the shared base was agreed.
+/// The commit `source` was at, holding the agreed value committed, when
+/// the shared base was agreed. Only positions recorded since replicas exist
+/// (`replica commit`) count: a base agreed before then recorded the commit
+/// a sync read, before its own write-back commit, so a checkout at that
+/// commit may still hold the old value; such a checkout takes the
+/// first-sync rule instead, which never reopens anything.
 fn agreed_commit(base: &Base, source: &str) -> Option<String> {
     let versions: serde_json::Value = serde_json::from_str(&base.versions).ok()?;
-    let commit = versions.get(source)?.as_str()?;
-    // A position may name its replica (`replica commit`): the commit is last.
-    Some(commit.rsplit(' ').next().unwrap_or(commit).to_string())
+    let position = versions.get(source)?.as_str()?;
+    let (_replica, commit) = position.split_once(' ')?;
+    (!commit.is_empty()).then(|| commit.to_string())
 }
 
 /// Read the own bases of this run's replicas. A replica's rows count only

@@ -202,9 +202,13 @@ fn stale_copy_gets_the_hub_value_and_the_commit_touches_only_status_lines() {
     let versions: serde_json::Value =
         serde_json::from_str(base["row"]["versions"].as_str().unwrap_or("{}")).expect("json");
     assert_eq!(versions["hub"], 2, "{versions}");
+    // `replica commit`: the checkout and the commit it holds the value at.
+    let position = versions["workplans"].as_str().unwrap_or_default();
+    let (replica, commit) = position.split_once(' ').unwrap_or_default();
+    assert!(replica.starts_with('r'), "{versions}");
     assert_eq!(
-        versions["workplans"].as_str().map(str::len),
-        Some(40),
+        commit,
+        git(&a.app(), &["rev-parse", "HEAD"]).trim(),
         "{versions}"
     );
     // The hub was not regressed, and a second sync does nothing.
@@ -998,17 +1002,41 @@ fn a_repo_mid_merge_with_a_locked_index_or_a_detached_head_is_skipped_with_the_f
     let out = a.sync(&[]);
     untouched(&out, "a merge is in progress");
     assert!(out.stdout.contains("merge --abort"), "{}", out.stdout);
+    // Each item says why in its own words, not "behind its upstream".
+    assert!(
+        out.stdout.contains("held T1 workplans: REPO_BUSY"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("STALE_REPO"), "{}", out.stdout);
     git(&app, &["merge", "--abort"]);
 
     // Another git command holds the index.
     let lock = app.join(".git/index.lock");
     std::fs::write(&lock, "").expect("lock");
-    untouched(&a.sync(&[]), "the git index of");
+    let out = a.sync(&[]);
+    untouched(&out, "the git index of");
+    assert!(
+        out.stdout.contains("held T1 workplans: INDEX_LOCKED"),
+        "{}",
+        out.stdout
+    );
     std::fs::remove_file(&lock).expect("unlock");
 
     // A detached HEAD: a commit would belong to no branch.
     git(&app, &["switch", "-q", "--detach"]);
-    untouched(&a.sync(&[]), "HEAD is detached");
+    let out = a.sync(&[]);
+    untouched(&out, "HEAD is detached");
+    assert!(
+        out.stdout.contains("held T1 workplans: DETACHED_HEAD"),
+        "{}",
+        out.stdout
+    );
+    // diff sees the same and exits alike.
+    let diff = a.concord(&["diff"]);
+    assert_eq!(diff.code, 1, "{}", diff.stdout);
+    assert!(diff.stdout.contains("DETACHED_HEAD"), "{}", diff.stdout);
+    assert!(diff.stdout.contains("HEAD is detached"), "{}", diff.stdout);
     git(&app, &["switch", "-q", "main"]);
 
     // Fixed: the value lands.
@@ -1129,4 +1157,256 @@ fn the_summary_shows_counts_drift_findings_the_last_sync_and_events() {
         "{}",
         text.stdout
     );
+}
+
+// ---------------------------------------------------------------- replicas
+
+/// The hub's journal entries of `key` as (target, from, to, reason).
+fn journal_of(m: &Machine<'_>, key: &str) -> Vec<(String, String, String, String)> {
+    let history = m.concord(&["history", key, "--json"]).json();
+    history
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let text = |f: &str| e[f].as_str().unwrap_or("").to_string();
+            (text("target"), text("from"), text("to"), text("reason"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_clone_behind_its_upstream_is_stale_in_diff_too_and_diff_exits_like_sync() {
+    let world = World::new(MERGE);
+    let a = world.machine("a");
+    let b = world.machine("b");
+    a.sync(&[]);
+    b.sync(&[]);
+    b.commit_file(
+        "docs/workplan.md",
+        &WORKPLAN.replacen("status: todo", "status: done", 1),
+        "T1 done",
+    );
+    git(&b.app(), &["push", "-q", "origin", "HEAD:main"]);
+    b.sync(&[]);
+    // A is behind: its todo is not a reopen, and nothing is planned into it.
+    let diff = a.concord(&["diff"]);
+    assert!(!diff.stdout.contains("REOPENED"), "{}", diff.stdout);
+    assert!(
+        !diff.stdout.contains("REGRESSION_BLOCKED"),
+        "{}",
+        diff.stdout
+    );
+    assert!(diff.stdout.contains("STALE_REPO"), "{}", diff.stdout);
+    assert!(diff.stdout.contains("pull --ff-only"), "{}", diff.stdout);
+    let sync = a.sync(&[]);
+    assert_eq!(diff.code, sync.code, "{}\n{}", diff.stdout, sync.stdout);
+    assert!(
+        sync.stdout.contains("held T1 workplans: STALE_REPO"),
+        "{}",
+        sync.stdout
+    );
+    // --no-fetch judges against the last fetch (which already saw it).
+    let offline = a.concord(&["diff", "--no-fetch", "--json"]).json();
+    assert_eq!(offline["held"][0]["reason"], "STALE_REPO", "{offline}");
+    // status says the repo is stale and names this checkout.
+    let status = a.concord(&["status", "--json"]).json();
+    assert_eq!(status["repos"][0]["blocked"], "STALE_REPO", "{status}");
+    let other = b.concord(&["status", "--json"]).json();
+    assert_ne!(
+        status["repos"][0]["replica"], other["repos"][0]["replica"],
+        "each clone is its own replica"
+    );
+    // --pull says what it fast-forwarded, and then all agree.
+    let pulled = a.sync(&["--pull"]);
+    assert!(
+        pulled.stdout.contains("pulled app: fast-forwarded"),
+        "{}",
+        pulled.stdout
+    );
+    assert_eq!(
+        journal_of(&a, "T1")
+            .iter()
+            .filter(|e| e.3 == "REOPENED")
+            .count(),
+        0
+    );
+    assert_eq!(a.sync(&[]).code, 0);
+}
+
+#[test]
+fn a_forced_reopen_is_written_to_every_clone_under_block_and_then_all_is_quiet() {
+    let world = World::new(MERGE);
+    let a = world.machine("a");
+    let b = world.machine("b");
+    assert_eq!(a.concord(&["set", "T1", "done"]).code, 0);
+    a.sync(&[]);
+    b.sync(&[]);
+    assert!(b.read("docs/workplan.md").contains("id: T1\nstatus: done"));
+    // A person reopens it on purpose.
+    let refused = a.concord(&["set", "T1", "todo"]);
+    assert_eq!(refused.code, 2, "a reopen needs --force");
+    assert_eq!(a.concord(&["set", "T1", "todo", "--force"]).code, 0);
+    for m in [&a, &b] {
+        let out = m.sync(&[]);
+        assert_eq!(out.code, 0, "{}", out.stdout);
+        assert!(
+            out.stdout.contains("T1  workplans: done -> todo"),
+            "{}",
+            out.stdout
+        );
+        assert!(m.read("docs/workplan.md").contains("id: T1\nstatus: todo"));
+        let again = m.sync(&[]);
+        assert_eq!(again.code, 0, "quiet once all agree: {}", again.stdout);
+        assert!(
+            !again.stdout.contains("REGRESSION_BLOCKED"),
+            "{}",
+            again.stdout
+        );
+    }
+}
+
+#[test]
+fn writes_left_out_by_no_writeback_and_a_dirty_file_are_named() {
+    let world = World::new(MERGE);
+    let a = world.machine("a");
+    a.sync(&[]);
+    assert_eq!(a.concord(&["set", "T1", "done"]).code, 0);
+    let out = a.sync(&["--no-writeback"]);
+    assert!(
+        out.stdout
+            .contains("not written (--no-writeback) T1 workplans: would get done"),
+        "{}",
+        out.stdout
+    );
+    assert!(a.read("docs/workplan.md").contains("id: T1\nstatus: todo"));
+    std::fs::write(
+        a.app().join("docs/workplan.md"),
+        format!("{WORKPLAN}\nlocal note\n"),
+    )
+    .expect("write");
+    let out = a.sync(&[]);
+    assert!(out.stdout.contains("DIRTY_FILE"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("app:docs/workplan.md"),
+        "names the file: {}",
+        out.stdout
+    );
+    // An uncommitted value is not an edit: it proposes once committed.
+    std::fs::write(
+        a.app().join("docs/notes.md"),
+        NOTES.replace("todo", "in_progress"),
+    )
+    .expect("write");
+    a.sync(&[]);
+    let status = a.concord(&["status", "N1", "--json"]).json();
+    let hub = status["items"][0]["sources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["source"] == "hub")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(hub["status"], "todo", "{status}");
+    git(&a.app(), &["commit", "-q", "-am", "work"]);
+    let out = a.sync(&[]);
+    assert!(
+        out.stdout.contains("N1  hub: todo -> in_progress"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn explain_names_each_replica_and_what_it_last_agreed_on() {
+    let world = World::new(MERGE);
+    let a = world.machine("a");
+    a.sync(&[]);
+    let text = a.concord(&["explain", "T1"]);
+    assert!(
+        text.stdout.contains("is read in replica r"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("it last agreed on todo under tasks"),
+        "{}",
+        text.stdout
+    );
+    let json = a.concord(&["explain", "T1", "--json"]).json();
+    assert_eq!(json["readings"][0]["own_bases"]["tasks"], "todo", "{json}");
+    // The journal names the replica of every file write.
+    assert_eq!(a.concord(&["set", "T1", "done"]).code, 0);
+    a.sync(&[]);
+    let replica = json["readings"][0]["replica"]
+        .as_str()
+        .unwrap_or("?")
+        .to_string();
+    assert!(
+        journal_of(&a, "T1")
+            .iter()
+            .any(|e| e.0.contains(&format!("(replica {replica})"))),
+        "{:?}",
+        journal_of(&a, "T1")
+    );
+}
+
+#[test]
+fn a_hub_from_before_replicas_upgrades_without_a_spurious_reopen() {
+    let world = World::new(
+        "[[sync]]\nname = \"tasks\"\nmode = \"merge\"\nbetween = [\"workplans\", \"hub\"]\nreopen = \"allow\"\n",
+    );
+    let a = world.machine("a");
+    let b = world.machine("b");
+    a.sync(&[]);
+    b.sync(&[]);
+    // A finishes T1 (committed, not pushed) and syncs: the hub says done.
+    a.commit_file(
+        "docs/workplan.md",
+        &WORKPLAN.replacen("status: todo", "status: done", 1),
+        "T1 done",
+    );
+    a.sync(&[]);
+    let journal_before = journal_of(&a, "T1").len();
+    // Turn the hub into one written before replicas existed: no replica
+    // tables, bare commits in bases and read positions, schema 9.
+    let db = world.dir.path().join("hub.db");
+    let script = format!(
+        "import sqlite3, json\n\
+         c = sqlite3.connect('{}')\n\
+         c.execute('DROP TABLE replica_bases')\n\
+         c.execute('DROP TABLE replicas')\n\
+         c.execute('DELETE FROM concord_schema WHERE version = 10')\n\
+         for rule, key, versions in c.execute('SELECT rule, item_key, versions FROM bases').fetchall():\n\
+         \x20   v = {{k: (x.split(' ')[-1] if isinstance(x, str) else x) for k, x in json.loads(versions).items()}}\n\
+         \x20   c.execute('UPDATE bases SET versions = ? WHERE rule = ? AND item_key = ?', (json.dumps(v), rule, key))\n\
+         for source, position in c.execute('SELECT source, position FROM watermarks').fetchall():\n\
+         \x20   c.execute('UPDATE watermarks SET position = ? WHERE source = ?', (position.split(' ')[-1], source))\n\
+         c.commit()\n",
+        db.display()
+    );
+    let ok = Command::new("python3")
+        .args(["-c", &script])
+        .status()
+        .expect("python3");
+    assert!(ok.success());
+    for m in [&a, &b] {
+        std::fs::remove_file(m.app().join(".git/concord-replica")).expect("forget replica id");
+    }
+    // B never saw A's commit: its todo is a stale copy, not a reopen.
+    let out = b.sync(&[]);
+    assert!(!out.stdout.contains("REOPENED"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("T1  workplans: todo -> done"),
+        "{}",
+        out.stdout
+    );
+    let after = journal_of(&b, "T1");
+    assert!(
+        after.len() > journal_before,
+        "journal kept and extended: {after:?}"
+    );
+    assert!(after.iter().all(|e| e.3 != "REOPENED"), "{after:?}");
+    assert_eq!(b.sync(&[]).code, 0);
+    assert_eq!(a.sync(&[]).code, 0);
 }

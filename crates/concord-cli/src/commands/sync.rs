@@ -1178,7 +1178,15 @@ async fn apply(
     let agreed_at = now_rfc3339();
     // What each source was at when the sources agreed: the commit its repo
     // was read at; for the hub, the item's value version after this run.
-    let source_versions = |rule: &str, key: &str| -> String {
+    // For a git source, `replica commit`, and only when it holds the
+    // winner committed: a replica with no base of its own may start from
+    // this agreement when that commit is in its history.
+    let written: BTreeSet<(&str, &str, &str)> = applied
+        .iter()
+        .map(|a| (a.rule.as_str(), a.key.as_str(), a.target.as_str()))
+        .collect();
+    let source_versions = |decision: &Decision| -> String {
+        let (rule, key) = (decision.rule.as_str(), decision.key.as_str());
         let mut versions = serde_json::Map::new();
         let Some(rule) = ws.rules.iter().find(|r| r.name == rule) else {
             return "{}".into();
@@ -1191,16 +1199,18 @@ async fn apply(
                 };
                 serde_json::Value::from(version)
             } else {
-                if !observed.contains_key(&(name.as_str(), key)) {
+                let Some(obs) = observed.get(&(name.as_str(), key)) else {
                     continue;
-                }
-                let head = ws
-                    .sources
-                    .iter()
-                    .find(|s| &s.name == name)
-                    .and_then(|s| synced_heads.get(&ws.repo(s).name).cloned());
-                match head {
-                    Some(head) => serde_json::Value::from(head),
+                };
+                let holds = decision.agreeing.contains(name)
+                    || written.contains(&(rule.name.as_str(), key, name.as_str()));
+                let gate = gates.get(&*obs.repo);
+                let position = gate
+                    .filter(|g| holds && !g.dirty.contains(&*obs.path))
+                    .zip(synced_heads.get(&*obs.repo))
+                    .map(|(g, head)| g.position(head));
+                match position {
+                    Some(position) => serde_json::Value::from(position),
                     None => continue,
                 }
             };
@@ -1229,7 +1239,7 @@ async fn apply(
                 key: decision.key.clone(),
                 field: "status".into(),
                 value: Some(new_base.status.clone()),
-                versions: source_versions(&decision.rule, &decision.key),
+                versions: source_versions(decision),
                 version: 0,
                 agreed_at: agreed_at.clone(),
             },
