@@ -1223,13 +1223,11 @@ mod tests {
             if let (Some(base), Some(winner)) = (&input.base, &d.winner)
                 && winner.rank < base.rank
             {
-                {
-                    let reopened = input.readings.iter().any(|r| {
-                        let own = if r.replica.is_some() { r.own_base.as_ref() } else { Some(base) };
-                        r.blocked.is_none() && !r.dirty && own.zip(r.value.as_ref()).is_some_and(|(o, v)| o.rank > v.rank)
-                    });
-                    prop_assert!(reopened, "{:?}", d);
-                }
+                let reopened = input.readings.iter().any(|r| {
+                    let own = if r.replica.is_some() { r.own_base.as_ref() } else { Some(base) };
+                    r.blocked.is_none() && !r.dirty && own.zip(r.value.as_ref()).is_some_and(|(o, v)| o.rank > v.rank)
+                });
+                prop_assert!(reopened, "{:?}", d);
             }
         }
 
