@@ -29,7 +29,10 @@
 //! 7. a stale copy never proposes: when a clone's file still has the value
 //!    it had after that clone's own last sync, its sync neither writes that
 //!    value to the hub, nor holds it, nor calls it a conflict (checked at
-//!    every sync: this is the incident below).
+//!    every sync: this is the incident below; not judged where a sync that
+//!    settled nothing, its repo behind or nothing changed, saw another
+//!    value, or after a rebase rewrote the commit a sync left the clone at:
+//!    whether those move or forget the clone's base is concord's call).
 //!
 //! The seed is printed first and named in every failure;
 //! `CONCORD_CONVERGENCE_SEED=<seed> CONCORD_CONVERGENCE_OPS=<n> cargo test
@@ -56,6 +59,8 @@ const CLONES: [&str; 4] = ["workstation", "coulombcore", "laptop", "ci-runner"];
 const WORKPLAN_KEYS: [&str; 6] = ["T01", "T02", "T03", "T04", "T05", "T06"];
 const NOTES_KEYS: [&str; 2] = ["N01", "N02"];
 const STATUSES: [&str; 5] = ["todo", "in_progress", "blocked", "done", "cancelled"];
+/// A base the harness cannot know (no status is spelled like this).
+const UNKNOWN: &str = "(unknown)";
 
 fn all_keys() -> impl Iterator<Item = &'static str> {
     WORKPLAN_KEYS.iter().chain(NOTES_KEYS.iter()).copied()
@@ -229,9 +234,29 @@ struct Replica {
     /// What this clone last agreed with the hub, as far as the harness
     /// can tell: its file's value after its last sync that settled the key.
     base: BTreeMap<String, String>,
+    /// Another value this clone may count as its base: one a sync saw
+    /// without settling anything (its repo was behind, or nothing changed
+    /// since a converged sync). Whether that moves a replica's base is
+    /// concord's choice; where it matters, property 7 does not judge.
+    maybe_base: BTreeMap<String, String>,
+    /// HEAD after this clone's last sync.
+    synced_head: Option<String>,
 }
 
 impl Replica {
+    /// Whether `value` of `key` is unchanged since this clone's base:
+    /// `Some(true)` certainly, `Some(false)` certainly not, `None` when
+    /// that depends on which of the two bases concord keeps.
+    fn unchanged(&self, key: &str, value: &str) -> Option<bool> {
+        let base = self.base.get(key)?;
+        let maybe = self.maybe_base.get(key).unwrap_or(base);
+        match (base == value, maybe == value) {
+            (true, true) => Some(true),
+            (false, false) => Some(false),
+            _ => None,
+        }
+    }
+
     fn app(&self) -> PathBuf {
         self.root.join("app")
     }
@@ -255,7 +280,8 @@ enum Fate {
     Observed,
     /// A sync of the clone held it or could not decide it.
     Contested,
-    /// The clone's own base already had this value: not a change.
+    /// The clone's own base already had this value (or may have had):
+    /// not a change, or not certainly one.
     NoChange,
     /// Replaced in the clone (a later edit, a merge) before a sync read it.
     Replaced,
@@ -547,6 +573,8 @@ reopen = "{reopen}"
                 root,
                 pending: BTreeMap::new(),
                 base: BTreeMap::new(),
+                maybe_base: BTreeMap::new(),
+                synced_head: None,
             });
         }
         Some(world)
@@ -864,6 +892,7 @@ reopen = "{reopen}"
                 synced.summary()
             ),
         );
+        self.clones[c].synced_head = Some(self.head(c));
         self.account(c, &synced);
         synced
     }
@@ -871,8 +900,18 @@ reopen = "{reopen}"
     /// After a sync of clone `c`: which pending edits it read, and the
     /// clone's new bases.
     fn account(&mut self, c: usize, synced: &Synced) {
-        if !synced.blocked.is_empty() {
-            return; // nothing of this clone counted as an edit
+        if !synced.blocked.is_empty() || synced.unchanged {
+            // Nothing of this clone counted as an edit; what it saw (and
+            // did not hold back) may or may not have become its base.
+            let held: BTreeSet<&str> = synced.held.iter().map(|h| h.0.as_str()).collect();
+            let seen = self.file_values(c);
+            let replica = &mut self.clones[c];
+            for (key, value) in seen {
+                if !held.contains(key.as_str()) && replica.base.get(&key) != Some(&value) {
+                    replica.maybe_base.insert(key, value);
+                }
+            }
+            return;
         }
         if synced.not_applied.iter().any(|(key, _, _)| key.is_empty()) {
             // A repo-wide failure (commit or push): keep everything open.
@@ -904,8 +943,10 @@ reopen = "{reopen}"
             .chain(contested.iter().cloned())
             .collect();
         for key in proposed {
-            let base = self.clones[c].base.get(&key);
-            if base.is_some() && read.get(&key) == base {
+            let Some(value) = read.get(&key) else {
+                continue;
+            };
+            if self.clones[c].unchanged(&key, value) == Some(true) {
                 let what = synced
                     .applied
                     .iter()
@@ -938,7 +979,7 @@ reopen = "{reopen}"
                     "7 stale copy: at step {} {}'s file had {key} = {}, unchanged since its own last sync, so it should have taken the hub's value; instead its sync {what}",
                     self.step,
                     self.clones[c].name,
-                    base.map_or("?", String::as_str)
+                    value
                 ));
             }
         }
@@ -956,7 +997,7 @@ reopen = "{reopen}"
                 Fate::Replaced
             } else if contested.contains(&key) {
                 Fate::Contested
-            } else if self.clones[c].base.get(&key) == Some(&edit.to) {
+            } else if self.clones[c].unchanged(&key, &edit.to) != Some(false) {
                 Fate::NoChange
             } else {
                 Fate::Observed
@@ -965,9 +1006,11 @@ reopen = "{reopen}"
             self.clones[c].pending.remove(&key);
         }
         let now_values = self.file_values(c);
+        let replica = &mut self.clones[c];
         for (key, value) in now_values {
             if !contested.contains(&key) && !open.contains(&key) {
-                self.clones[c].base.insert(key, value);
+                replica.maybe_base.remove(&key);
+                replica.base.insert(key, value);
             }
         }
     }
@@ -1052,6 +1095,19 @@ reopen = "{reopen}"
                     "pull --rebase: up to date"
                 },
             );
+            // Rebased commits a sync had left the clone at: concord may
+            // forget the clone's bases (docs/replicas.md), so they are
+            // uncertain until its next sync.
+            let synced = self.clones[c].synced_head.clone();
+            if let Some(synced) = synced
+                && !git_try(&app, &["merge-base", "--is-ancestor", &synced, "HEAD"]).0
+            {
+                let replica = &mut self.clones[c];
+                for key in replica.base.keys() {
+                    replica.maybe_base.insert(key.clone(), UNKNOWN.to_string());
+                }
+                self.log(c, "pull --rebase: rewrote synced commits, bases uncertain");
+            }
             return moved;
         }
         self.stats.merges += 1;
