@@ -3,9 +3,15 @@
 //! `docs/replicas.md` for the rules this implements.
 
 use crate::gates::RepoGate;
+use concord_model::Observation;
 use concord_store::{Base, Replica, ReplicaBase, Store, StoreError, now_rfc3339};
-use concord_workspace::Workspace;
+use concord_workspace::{OwnView, Workspace};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// The trailer every sync commit carries: a value a commit with it wrote
+/// is a copy of an agreement, not anyone's edit.
+pub const RUN_TRAILER: &str = "Concord-Run";
 
 /// The own bases this run's replicas may rely on.
 #[derive(Default)]
@@ -17,6 +23,10 @@ pub struct OwnBases {
     adoptable: HashMap<String, HashSet<String>>,
     /// Per repo: why its replica's own bases are not relied on this time.
     pub notes: BTreeMap<String, String>,
+    /// Repos whose replica's history was rewritten since its last sync.
+    uncertain: HashSet<String>,
+    /// (source, key) whose value was last changed by a sync commit.
+    copied: HashSet<(String, String)>,
 }
 
 impl OwnBases {
@@ -24,6 +34,31 @@ impl OwnBases {
     /// `source` under `rule`: its own row, else the shared base when that
     /// was agreed at a commit in its history, else `None` (first-sync rule).
     pub fn own(
+        &self,
+        gates: &BTreeMap<String, RepoGate>,
+        repo: &str,
+        (rule, source, key): (&str, &str, &str),
+        shared: Option<&Base>,
+    ) -> Option<String> {
+        self.base(gates, repo, (rule, source, key), shared)
+    }
+
+    /// Everything the engine needs to know of the replica's own value.
+    pub fn view(
+        &self,
+        gates: &BTreeMap<String, RepoGate>,
+        repo: &str,
+        (rule, source, key): (&str, &str, &str),
+        shared: Option<&Base>,
+    ) -> OwnView {
+        OwnView {
+            base: self.base(gates, repo, (rule, source, key), shared),
+            uncertain: self.uncertain.contains(repo),
+            copied: self.copied.contains(&(source.to_string(), key.to_string())),
+        }
+    }
+
+    fn base(
         &self,
         gates: &BTreeMap<String, RepoGate>,
         repo: &str,
@@ -106,16 +141,18 @@ pub async fn load(
                 let kept =
                     synced == head || git.is_ancestor(&synced, head).ok().flatten() == Some(true);
                 if !kept {
+                    own.uncertain.insert(repo.clone());
                     own.notes.insert(
                         repo.clone(),
                         format!(
                             "the commit its last sync left it at ({}) is no longer in its history: \
-                             its values count as edits only where they rank above the agreed ones",
+                             a value it still holds follows, a changed one counts only where it \
+                             ranks above the agreed one",
                             crate::gates::short(&synced)
                         ),
                     );
                 }
-                kept
+                true
             }
             _ => false,
         };
@@ -152,6 +189,131 @@ pub async fn load(
             .insert(repo.clone(), in_history(git, head, wanted));
     }
     Ok(own)
+}
+
+/// A value whose provenance is asked: (the commit that last changed its
+/// line, source, key).
+type Blamed<'o> = (String, &'o str, &'o str);
+
+/// (repo, path) -> [(line, source, key)].
+type Candidates<'o> = BTreeMap<(&'o str, &'o str), Vec<(u32, &'o str, &'o str)>>;
+
+/// Find the values, among those that would count as a replica's change,
+/// that one of concord's own sync commits wrote last (`git blame` of their
+/// status line): copies of some agreement, perhaps an old one another
+/// clone wrote back and a merge brought in. They never propose.
+pub fn find_copies(
+    ws: &Workspace,
+    gates: &BTreeMap<String, RepoGate>,
+    own: &mut OwnBases,
+    observations: &[&Observation],
+    shared: &HashMap<(&str, &str), &Base>,
+) {
+    let wanted = copy_candidates(ws, gates, own, observations, shared);
+    // One blame per file (in parallel), then one message read per repo.
+    let blamed: Vec<(&str, Vec<Blamed>)> = wanted
+        .par_iter()
+        .filter_map(|((repo, path), lines)| {
+            let git = gates.get(*repo)?.git.as_ref()?;
+            let numbers: Vec<u32> = lines.iter().map(|(line, ..)| *line).collect();
+            let commits = git.line_commits(path, &numbers).ok()?;
+            let found = lines
+                .iter()
+                .filter_map(|(line, source, key)| Some((commits.get(line)?.clone(), *source, *key)))
+                .collect();
+            Some((*repo, found))
+        })
+        .collect();
+    let mut by_repo: BTreeMap<&str, Vec<Blamed>> = BTreeMap::new();
+    for (repo, found) in blamed {
+        by_repo.entry(repo).or_default().extend(found);
+    }
+    let legacy_subject = legacy_subject_prefix(&ws.commit_subject);
+    for (repo, found) in by_repo {
+        let Some(git) = gates.get(repo).and_then(|g| g.git.as_ref()) else {
+            continue;
+        };
+        let commits: Vec<String> = found
+            .iter()
+            .map(|(c, ..)| c.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let Ok(messages) = git.commit_messages(&commits) else {
+            continue;
+        };
+        for (commit, source, key) in found {
+            let by_sync = messages
+                .get(&commit)
+                .is_some_and(|m| is_sync_commit(m, legacy_subject.as_deref()));
+            if by_sync {
+                own.copied.insert((source.to_string(), key.to_string()));
+            }
+        }
+    }
+}
+
+/// (repo, path) -> [(line, source, key)] of the committed values of this
+/// run's replicas that differ from both the agreement and their own base:
+/// the only ones whose provenance decides anything.
+fn copy_candidates<'o>(
+    ws: &Workspace,
+    gates: &BTreeMap<String, RepoGate>,
+    own: &OwnBases,
+    observations: &[&'o Observation],
+    shared: &HashMap<(&str, &str), &Base>,
+) -> Candidates<'o> {
+    let mut wanted: Candidates = BTreeMap::new();
+    for obs in observations {
+        let Some(gate) = gates.get(&*obs.repo) else {
+            continue;
+        };
+        let Some(status) = obs.status.as_ref() else {
+            continue;
+        };
+        let Some(value) = status.canonical.as_deref() else {
+            continue;
+        };
+        if gate.replica.is_none() || gate.blocked.is_some() || gate.dirty.contains(&*obs.path) {
+            continue;
+        }
+        let differs = ws
+            .rules
+            .iter()
+            .filter(|r| r.sources.iter().any(|s| **s == *obs.source))
+            .any(|rule| {
+                let Some(base) = shared.get(&(rule.name.as_str(), obs.key.as_str())) else {
+                    return false;
+                };
+                let key = (rule.name.as_str(), &*obs.source, obs.key.as_str());
+                let own_value = own.base(gates, &obs.repo, key, Some(base));
+                base.value.as_deref() != Some(value) && own_value.as_deref() != Some(value)
+            });
+        if differs {
+            wanted.entry((&obs.repo, &obs.path)).or_default().push((
+                status.line,
+                &obs.source,
+                &obs.key,
+            ));
+        }
+    }
+    wanted
+}
+
+/// Whether a commit message is one of concord's sync commits: it carries
+/// the run trailer, or (commits made before the trailer existed) starts
+/// with the literal part of the configured subject.
+fn is_sync_commit(message: &str, legacy_subject: Option<&str>) -> bool {
+    let trailer = format!("{RUN_TRAILER}: ");
+    message.lines().any(|line| line.starts_with(&trailer))
+        || legacy_subject.is_some_and(|prefix| message.starts_with(prefix))
+}
+
+/// The subject's text before its first placeholder, when long enough to
+/// tell concord's commits from a person's.
+fn legacy_subject_prefix(subject: &str) -> Option<String> {
+    let prefix = subject.split('{').next().unwrap_or_default().trim_end();
+    (prefix.len() >= 8).then(|| prefix.to_string())
 }
 
 /// Which of `commits` are in the history of `head`: a few are asked one by

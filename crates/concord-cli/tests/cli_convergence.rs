@@ -59,8 +59,6 @@ const CLONES: [&str; 4] = ["workstation", "coulombcore", "laptop", "ci-runner"];
 const WORKPLAN_KEYS: [&str; 6] = ["T01", "T02", "T03", "T04", "T05", "T06"];
 const NOTES_KEYS: [&str; 2] = ["N01", "N02"];
 const STATUSES: [&str; 5] = ["todo", "in_progress", "blocked", "done", "cancelled"];
-/// A base the harness cannot know (no status is spelled like this).
-const UNKNOWN: &str = "(unknown)";
 
 fn all_keys() -> impl Iterator<Item = &'static str> {
     WORKPLAN_KEYS.iter().chain(NOTES_KEYS.iter()).copied()
@@ -900,15 +898,27 @@ reopen = "{reopen}"
     /// After a sync of clone `c`: which pending edits it read, and the
     /// clone's new bases.
     fn account(&mut self, c: usize, synced: &Synced) {
-        if !synced.blocked.is_empty() || synced.unchanged {
-            // Nothing of this clone counted as an edit; what it saw (and
-            // did not hold back) may or may not have become its base.
+        if synced.unchanged {
+            // Nothing changed since its last converged sync: its files are
+            // what that sync left, its bases too.
+            return;
+        }
+        if !synced.blocked.is_empty() {
+            // Nothing of this clone counted as an edit and nothing was
+            // written to it; a value it holds that is the hub's (the
+            // decision's winner) is what it now agrees on
+            // (docs/replicas.md), the rest keep their bases.
             let held: BTreeSet<&str> = synced.held.iter().map(|h| h.0.as_str()).collect();
             let seen = self.file_values(c);
+            let hub: BTreeMap<String, Option<String>> = seen
+                .keys()
+                .map(|k| (k.clone(), self.hub_value(k)))
+                .collect();
             let replica = &mut self.clones[c];
             for (key, value) in seen {
-                if !held.contains(key.as_str()) && replica.base.get(&key) != Some(&value) {
-                    replica.maybe_base.insert(key, value);
+                if !held.contains(key.as_str()) && hub.get(&key) == Some(&Some(value.clone())) {
+                    replica.maybe_base.remove(&key);
+                    replica.base.insert(key, value);
                 }
             }
             return;
@@ -1095,18 +1105,14 @@ reopen = "{reopen}"
                     "pull --rebase: up to date"
                 },
             );
-            // Rebased commits a sync had left the clone at: concord may
-            // forget the clone's bases (docs/replicas.md), so they are
-            // uncertain until its next sync.
+            // Rebased commits a sync had left the clone at: concord keeps
+            // the clone's bases but cannot vouch for a change since them
+            // (docs/replicas.md); a value still equal to its base follows.
             let synced = self.clones[c].synced_head.clone();
             if let Some(synced) = synced
                 && !git_try(&app, &["merge-base", "--is-ancestor", &synced, "HEAD"]).0
             {
-                let replica = &mut self.clones[c];
-                for key in replica.base.keys() {
-                    replica.maybe_base.insert(key.clone(), UNKNOWN.to_string());
-                }
-                self.log(c, "pull --rebase: rewrote synced commits, bases uncertain");
+                self.log(c, "pull --rebase: rewrote synced commits");
             }
             return moved;
         }

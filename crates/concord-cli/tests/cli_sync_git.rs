@@ -1410,3 +1410,40 @@ fn a_hub_from_before_replicas_upgrades_without_a_spurious_reopen() {
     assert_eq!(b.sync(&[]).code, 0);
     assert_eq!(a.sync(&[]).code, 0);
 }
+
+#[test]
+fn an_old_write_back_brought_in_by_a_pull_is_a_copy_not_an_edit() {
+    let world = World::new(MERGE);
+    let a = world.machine("a");
+    let b = world.machine("b");
+    a.sync(&[]);
+    b.sync(&[]);
+    assert_eq!(b.concord(&["set", "T1", "done"]).code, 0);
+    // B writes done back, commits and pushes.
+    b.sync(&["--push"]);
+    let message = git(&b.app(), &["log", "-1", "--format=%B"]);
+    assert!(message.contains("\nConcord-Run: "), "{message}");
+    // A person then reopens T1 on purpose; A agrees (its file says todo).
+    assert_eq!(a.concord(&["set", "T1", "todo", "--force"]).code, 0);
+    assert_eq!(a.sync(&[]).code, 0);
+    // A pulls B's old write-back: done arrives in A's history, but it is a
+    // copy of an old agreement, not an edit: it must not undo the reopen.
+    git(&a.app(), &["pull", "-q", "--ff-only"]);
+    assert!(a.read("docs/workplan.md").contains("id: T1\nstatus: done"));
+    let out = a.sync(&[]);
+    assert!(
+        out.stdout.contains("T1  workplans: done -> todo"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("hub: todo -> done"), "{}", out.stdout);
+    let hub = journal_of(&a, "T1");
+    assert_eq!(
+        hub.iter()
+            .rev()
+            .find(|e| e.0 == "hub")
+            .map(|e| e.2.as_str()),
+        Some("todo"),
+        "{hub:?}"
+    );
+}

@@ -328,7 +328,7 @@ fn stance<'r>(r: &'r Reading, agreed: &'r Value) -> Stance<'r> {
     let Some(value) = r.value.as_ref() else {
         return Stance::Follows;
     };
-    if value == agreed {
+    if value == agreed || r.copied {
         return Stance::Follows;
     }
     let own = if r.replica.is_some() {
@@ -336,12 +336,20 @@ fn stance<'r>(r: &'r Reading, agreed: &'r Value) -> Stance<'r> {
     } else {
         Some(agreed)
     };
+    let first_sync = |value: &'r Value| {
+        if value.rank > agreed.rank {
+            Stance::Competes(value)
+        } else {
+            Stance::Follows
+        }
+    };
     match own {
-        // A replica that never agreed (or whose history cannot vouch for
-        // its base): the first-sync rule, so only a higher rank counts.
-        None if value.rank > agreed.rank => Stance::Competes(value),
-        None => Stance::Follows,
+        // A replica that never agreed: the first-sync rule, so only a
+        // higher rank counts.
+        None => first_sync(value),
         Some(own) if own == value => Stance::Follows,
+        // Its history was rewritten since: it cannot vouch for the change.
+        Some(_) if r.own_base_uncertain => first_sync(value),
         Some(own) if value.rank < own.rank => Stance::Reopens {
             from: own,
             to: value,
@@ -950,6 +958,54 @@ mod tests {
     }
 
     #[test]
+    fn a_value_copied_by_a_sync_commit_never_proposes() {
+        // A merge brought in another clone's old write-back of done; the
+        // agreement has since been reopened to blocked on purpose.
+        let copied = Reading {
+            copied: true,
+            ..replica("workplans", "done", Some("blocked"))
+        };
+        let d = decide(
+            &merge_rule(Reopen::Allow),
+            &item(Some("blocked"), vec![copied, hub("blocked")]),
+        );
+        assert_eq!(
+            changes(&d),
+            [("workplans".into(), "blocked".into(), Reason::Propagate)]
+        );
+    }
+
+    #[test]
+    fn after_a_rewrite_an_unchanged_value_follows_and_a_changed_one_needs_a_higher_rank() {
+        let uncertain = |status: &str, own: &str| Reading {
+            own_base_uncertain: true,
+            ..replica("workplans", status, Some(own))
+        };
+        // Still what it last agreed on (done), the agreement was forced to blocked.
+        let d = decide(
+            &merge_rule(Reopen::Block),
+            &item(
+                Some("blocked"),
+                vec![uncertain("done", "done"), hub("blocked")],
+            ),
+        );
+        assert_eq!(
+            changes(&d),
+            [("workplans".into(), "blocked".into(), Reason::Propagate)]
+        );
+        // Changed, but it cannot vouch for the change: only a higher rank counts.
+        let d = decide(
+            &merge_rule(Reopen::Block),
+            &item(Some("done"), vec![uncertain("todo", "done"), hub("done")]),
+        );
+        assert!(d.holds.is_empty(), "not a reopen: {d:?}");
+        assert_eq!(
+            changes(&d),
+            [("workplans".into(), "done".into(), Reason::Propagate)]
+        );
+    }
+
+    #[test]
     fn an_equal_rank_change_made_without_seeing_the_agreement_conflicts() {
         let d = decide(
             &merge_rule(Reopen::Block),
@@ -1070,21 +1126,29 @@ mod tests {
             // A replica (with its own base, maybe none) or a single place.
             proptest::option::weighted(0.6, proptest::option::weighted(0.8, any_value())),
             proptest::option::weighted(0.1, Just(Reason::StaleRepo)),
+            (
+                proptest::bool::weighted(0.15),
+                proptest::bool::weighted(0.15),
+            ),
         )
             .prop_map(
-                move |(value, changed_at, creatable, owner, own, blocked)| Reading {
-                    source: source.into(),
-                    present: value.is_some(),
-                    raw: value.as_ref().map(|v| v.status.clone()),
-                    value,
-                    blocked,
-                    dirty: false,
-                    place: None,
-                    replica: own.as_ref().map(|_| format!("{source}-replica")),
-                    own_base: own.flatten(),
-                    changed_at,
-                    owner,
-                    creatable,
+                move |(value, changed_at, creatable, owner, own, blocked, (uncertain, copied))| {
+                    Reading {
+                        source: source.into(),
+                        present: value.is_some(),
+                        raw: value.as_ref().map(|v| v.status.clone()),
+                        value,
+                        blocked,
+                        dirty: false,
+                        place: None,
+                        replica: own.as_ref().map(|_| format!("{source}-replica")),
+                        own_base: own.flatten(),
+                        own_base_uncertain: uncertain,
+                        copied,
+                        changed_at,
+                        owner,
+                        creatable,
+                    }
                 },
             )
     }

@@ -143,6 +143,14 @@ pub struct Reading {
     /// vouch for it, and then it follows the first-sync rule. Without
     /// `replica` (the hub, a tracker) the item's shared base is its base.
     pub own_base: Option<Value>,
+    /// `own_base` predates a rewrite of the replica's history (a rebase, a
+    /// reset): a value equal to it still follows, a different one counts
+    /// only by the first-sync rule.
+    pub own_base_uncertain: bool,
+    /// The value was last changed by one of concord's own sync commits: a
+    /// copy of some agreement (maybe an old one, brought in by a merge), not
+    /// anyone's edit. It never proposes.
+    pub copied: bool,
     /// When the value last changed, if the source can tell (seconds since epoch).
     pub changed_at: Option<i64>,
     /// The owner the item names in this source (`owned` mode).
@@ -164,6 +172,8 @@ impl Reading {
             place: None,
             replica: None,
             own_base: None,
+            own_base_uncertain: false,
+            copied: false,
             changed_at: None,
             owner: None,
             creatable: false,
@@ -181,6 +191,8 @@ impl Reading {
             place: None,
             replica: None,
             own_base: None,
+            own_base_uncertain: false,
+            copied: false,
             changed_at: None,
             owner: None,
             creatable: false,

@@ -730,6 +730,64 @@ impl Repo {
         Ok(paths)
     }
 
+    /// The commit that last changed each of `lines` (1-based) of `path`
+    /// at HEAD, from one `git blame --porcelain` with a `-L` per line. A
+    /// line git cannot place (past the end) is left out.
+    pub fn line_commits(
+        &self,
+        path: &str,
+        lines: &[u32],
+    ) -> Result<HashMap<u32, String>, GitError> {
+        if lines.is_empty() || path.starts_with('-') {
+            return Ok(HashMap::new());
+        }
+        let mut args: Vec<String> = vec!["blame".into(), "--porcelain".into()];
+        for line in lines {
+            args.push(format!("-L{line},{line}"));
+        }
+        args.extend(["HEAD".into(), "--".into(), path.into()]);
+        let out = self.run(Access::Read, &args)?;
+        let mut found = HashMap::new();
+        for header in String::from_utf8_lossy(&out).lines() {
+            // `<sha> <original line> <final line> [<count>]`; content lines
+            // start with a tab, metadata lines with a word.
+            let mut parts = header.split(' ');
+            let (Some(sha), Some(_), Some(final_line)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if sha.len() >= 40
+                && sha.bytes().all(|b| b.is_ascii_hexdigit())
+                && let Ok(line) = final_line.parse::<u32>()
+            {
+                found.insert(line, sha.to_string());
+            }
+        }
+        Ok(found)
+    }
+
+    /// The full message of each of `commits` (`git show -s`).
+    pub fn commit_messages(&self, commits: &[String]) -> Result<HashMap<String, String>, GitError> {
+        let commits: Vec<&str> = commits
+            .iter()
+            .map(String::as_str)
+            .filter(|c| !c.starts_with('-') && !c.bytes().all(|b| b == b'0'))
+            .collect();
+        if commits.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut args = vec!["show", "-s", "--format=%H%x00%B%x1e"];
+        args.extend(commits.iter().copied());
+        let out = self.run(Access::Read, &args)?;
+        Ok(String::from_utf8_lossy(&out)
+            .split('\x1e')
+            .filter_map(|record| {
+                let (sha, body) = record.trim_start_matches('\n').split_once('\0')?;
+                Some((sha.to_string(), body.to_string()))
+            })
+            .collect())
+    }
+
     /// Every commit in the history of `head` (`git rev-list`).
     pub fn history(&self, head: &str) -> Result<std::collections::HashSet<String>, GitError> {
         if head.starts_with('-') {

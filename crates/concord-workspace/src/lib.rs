@@ -20,7 +20,7 @@ pub use config::{
     find_config,
 };
 pub use scan::{ScanReport, SourceScan, read_bytes, scan, scan_limited};
-pub use sync_input::{Gate, HubStatus, engine_inputs};
+pub use sync_input::{Gate, HubStatus, OwnView, engine_inputs};
 pub use sync_rules::HUB_SOURCE;
 pub use writeback::{EditOutcome, FileEdit, edit_file};
 

@@ -28,10 +28,20 @@ pub struct Gate {
     pub replica: Option<Arc<str>>,
 }
 
-/// What one replica last agreed on for an item of a source under a rule:
-/// (rule, observation) -> its canonical status, `None` when it never did
-/// (or its history cannot vouch for it).
-pub type OwnBase<'a> = &'a dyn Fn(&str, &Observation) -> Option<String>;
+/// What one replica knows of its own value of an item of a source under a
+/// rule (`concord-engine`'s `Reading` says what each part means).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnView {
+    /// The canonical status it last agreed on; `None` when it never did.
+    pub base: Option<String>,
+    /// `base` predates a rewrite of the replica's history.
+    pub uncertain: bool,
+    /// The value was last changed by one of concord's sync commits.
+    pub copied: bool,
+}
+
+/// (rule, observation) -> what its replica knows of it.
+pub type OwnBase<'a> = &'a dyn Fn(&str, &Observation) -> OwnView;
 
 /// Build the engine's input. `bases`: (rule, key) -> agreed canonical status.
 pub fn engine_inputs(
@@ -64,8 +74,12 @@ pub fn engine_inputs(
                 for obs in by_source.get(member.as_str()).into_iter().flatten() {
                     let mut reading = file_reading(obs, gate(obs));
                     if reading.replica.is_some() {
-                        reading.own_base = own_base(&rule.name, obs)
+                        let own = own_base(&rule.name, obs);
+                        reading.own_base = own
+                            .base
                             .and_then(|status| workflow.and_then(|w| value_of(w, &status)));
+                        reading.own_base_uncertain = own.uncertain;
+                        reading.copied = own.copied;
                     }
                     items.entry(&obs.key).or_default().push(reading);
                 }
@@ -134,6 +148,8 @@ fn file_reading(obs: &Observation, gate: Gate) -> Reading {
         place: Some(format!("{}:{}", obs.repo, obs.path)),
         replica: gate.replica.map(|r| r.to_string()),
         own_base: None,
+        own_base_uncertain: false,
+        copied: false,
         changed_at: None,
         owner: obs.owner.clone(),
         creatable: false,
@@ -153,6 +169,8 @@ fn hub_reading(workflow: Option<&Workflow>, hub: &HubStatus<'_>) -> Reading {
         place: None,
         replica: None,
         own_base: None,
+        own_base_uncertain: false,
+        copied: false,
         changed_at: None,
         owner: None,
         creatable: true,

@@ -198,8 +198,10 @@ pub fn plan_workspace(
         .filter(|b| b.field == "status")
         .map(|b| ((b.rule.as_str(), b.key.as_str()), b))
         .collect();
+    let mut own_bases = own_bases;
+    crate::replicas::find_copies(ws, gates, &mut own_bases, &observations, &shared);
     let own_base = |rule: &str, obs: &Observation| {
-        own_bases.own(
+        own_bases.view(
             gates,
             &obs.repo,
             (rule, &obs.source, &obs.key),

@@ -1106,7 +1106,13 @@ async fn apply(
                 .commit_subject
                 .replace("{count}", &lines.len().to_string())
                 .replace("{run_id}", &run_id);
-            let message = format!("{subject}\n\n{}\n", lines.join("\n"));
+            // The trailer marks the values as copies of an agreement, so
+            // a clone that merges this commit never takes them for edits.
+            let message = format!(
+                "{subject}\n\n{}\n\n{}: {run_id}\n",
+                lines.join("\n"),
+                crate::replicas::RUN_TRAILER
+            );
             let committed = git.commit_paths(paths, &message).map(|id| {
                 let pushed = match &id {
                     Some(_) if args.push => git.push().map_err(|e| e.to_string()),
