@@ -33,16 +33,6 @@ impl OwnBases {
     /// The value the replica of `repo` last agreed on for `key` of
     /// `source` under `rule`: its own row, else the shared base when that
     /// was agreed at a commit in its history, else `None` (first-sync rule).
-    pub fn own(
-        &self,
-        gates: &BTreeMap<String, RepoGate>,
-        repo: &str,
-        (rule, source, key): (&str, &str, &str),
-        shared: Option<&Base>,
-    ) -> Option<String> {
-        self.base(gates, repo, (rule, source, key), shared)
-    }
-
     /// Everything the engine needs to know of the replica's own value.
     pub fn view(
         &self,

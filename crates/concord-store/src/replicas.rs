@@ -43,34 +43,27 @@ fn base_upsert_sql(rows: usize, numbered: bool) -> String {
     sql
 }
 
+/// A `replicas` row as the bulk reader returns it.
+type ReplicaRow = (String, String, String, Option<String>, String, String);
+
 impl Store {
     pub async fn replica(&self, id: &str) -> Result<Option<Replica>> {
-        const SQL: &str = "SELECT id, repo, location, synced_head, first_seen, last_seen \
-             FROM replicas WHERE id = $1";
-        on_pool!(self, |pool| {
-            let row: Option<(String, String, String, Option<String>, String, String)> =
-                sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?;
-            Ok(row.map(
-                |(id, repo, location, synced_head, first_seen, last_seen)| Replica {
-                    id,
-                    repo,
-                    location,
-                    synced_head,
-                    first_seen,
-                    last_seen,
-                },
-            ))
-        })
+        Ok(self.replicas_where(Some(id)).await?.pop())
     }
 
     /// Every replica the hub has seen, oldest first.
     pub async fn replicas(&self) -> Result<Vec<Replica>> {
-        let rows: Vec<(String, String, String, Option<String>, String, String)> = self
-            .bulk_rows(
+        self.replicas_where(None).await
+    }
+
+    async fn replicas_where(&self, id: Option<&str>) -> Result<Vec<Replica>> {
+        let rows: Vec<ReplicaRow> = self
+            .bulk_rows_where(
                 "id, repo, location, synced_head, first_seen, last_seen",
                 "replicas",
                 "first_seen, id",
                 None,
+                id.map(|id| ("id", id)),
             )
             .await?;
         Ok(rows

@@ -84,8 +84,9 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
                     let shared = bases
                         .iter()
                         .find(|b| b.rule == d.rule && b.key == obs.key && b.field == "status");
-                    let own =
-                        own_bases.own(&gates, &obs.repo, (&d.rule, &obs.source, &obs.key), shared);
+                    let own = own_bases
+                        .view(&gates, &obs.repo, (&d.rule, &obs.source, &obs.key), shared)
+                        .base;
                     (d.rule.clone(), own)
                 })
                 .collect();
