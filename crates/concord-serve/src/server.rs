@@ -513,7 +513,8 @@ async fn item_history(State(app): State<App>, Path(key): Path<String>) -> ApiRes
 
 async fn item_explain(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
     let key = checked_key(&key)?;
-    let args = ["explain", "--json", "--", key].map(String::from);
+    // No fetch per request: the server's own syncs keep its checkouts fresh.
+    let args = ["explain", "--json", "--no-fetch", "--", key].map(String::from);
     let finished = run_child(&app, &args, &[]).await?;
     match (finished.exit_code, finished.output) {
         (Some(0 | 1), Some(output)) => ok(output),
