@@ -277,7 +277,13 @@ fn copy_candidates<'o>(
                 };
                 let key = (rule.name.as_str(), &*obs.source, obs.key.as_str());
                 let own_value = own.base(gates, &obs.repo, key, Some(base));
-                base.value.as_deref() != Some(value) && own_value.as_deref() != Some(value)
+                if base.value.as_deref() == Some(value) || own_value.as_deref() == Some(value) {
+                    return false;
+                }
+                // Without a base it can vouch for, only a value above the
+                // agreed rank could count (first-sync rule): ask only then.
+                let certain = own_value.is_some() && !own.uncertain.contains(&*obs.repo);
+                certain || above(ws, obs, status.rank, base.value.as_deref())
             });
         if differs {
             wanted.entry((&obs.repo, &obs.path)).or_default().push((
@@ -288,6 +294,21 @@ fn copy_candidates<'o>(
         }
     }
     wanted
+}
+
+/// Whether a value of rank `rank` ranks above the agreed status `agreed`
+/// in the observation's workflow (unknown ranks: ask, to be safe).
+fn above(ws: &Workspace, obs: &Observation, rank: Option<u32>, agreed: Option<&str>) -> bool {
+    let Some(source) = ws.sources.iter().find(|s| *s.name == *obs.source) else {
+        return true;
+    };
+    let agreed = agreed
+        .and_then(|a| ws.workflow(source).resolve(a))
+        .map(|s| s.rank);
+    match (rank, agreed) {
+        (Some(rank), Some(agreed)) => rank > agreed,
+        _ => true,
+    }
 }
 
 /// Whether a commit message is one of concord's sync commits: it carries
