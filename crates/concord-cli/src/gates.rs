@@ -14,6 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The prefix of a replica id made up for one run, for a checkout that
+/// cannot keep one (a read-only git folder).
+pub const EPHEMERAL: &str = "~";
+
 /// What the gates found for one repo.
 pub struct RepoGate {
     pub git: Option<GitRepo>,
@@ -41,6 +45,13 @@ impl RepoGate {
             dirty: self.dirty.contains(path),
             replica: self.replica.clone(),
         }
+    }
+
+    /// This checkout's id, when it keeps one from run to run.
+    pub fn lasting_replica(&self) -> Option<&str> {
+        self.replica
+            .as_deref()
+            .filter(|r| !r.starts_with(EPHEMERAL))
     }
 
     /// `replica commit`: a position only this checkout may read from.
@@ -151,7 +162,18 @@ fn gate_git(git: &GitRepo, options: GateOptions, gate: &mut RepoGate) {
             }
             gate.replica = Some(Arc::from(id.as_str()));
         }
-        Err(e) => gate.notes.push(format!("no replica id: {e}")),
+        // Fail safe: a checkout that cannot keep an id is one nobody
+        // knows, every run: it never has a base of its own (first-sync
+        // rule: it can raise a rank, never reopen), and nothing is recorded
+        // for it.
+        Err(e) => {
+            gate.notes.push(format!(
+                "cannot keep a replica id ({e}): its values count only where they rank above the agreed ones"
+            ));
+            gate.replica = Some(Arc::from(
+                format!("{EPHEMERAL}{:016x}", fastrand::u64(..)).as_str(),
+            ));
+        }
     }
     // One `git status` tells head, branch, upstream, behind and the dirty
     // files; it is read again only when a fetch or a pull may have changed

@@ -117,7 +117,7 @@ pub async fn load(
     let mut own = OwnBases::default();
     for (repo, gate) in gates {
         let (Some(replica), Some(git), Some(head)) = (
-            gate.replica.as_deref(),
+            gate.lasting_replica(),
             gate.git.as_ref(),
             gate.head_at_read.as_deref(),
         ) else {
@@ -353,11 +353,16 @@ pub async fn record(
     rows: &[ReplicaBase],
     synced_heads: &HashMap<String, String>,
 ) -> Result<(), StoreError> {
-    store.put_replica_bases(rows).await?;
+    let rows: Vec<ReplicaBase> = rows
+        .iter()
+        .filter(|r| !r.replica.starts_with(crate::gates::EPHEMERAL))
+        .cloned()
+        .collect();
+    store.put_replica_bases(&rows).await?;
     let now = now_rfc3339();
     let host = crate::hub::hostname();
     for (repo, gate) in gates {
-        let (Some(replica), Some(git)) = (gate.replica.as_deref(), gate.git.as_ref()) else {
+        let (Some(replica), Some(git)) = (gate.lasting_replica(), gate.git.as_ref()) else {
             continue;
         };
         let existing = store.replica(replica).await?;

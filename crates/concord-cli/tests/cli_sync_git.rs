@@ -1447,3 +1447,48 @@ fn an_old_write_back_brought_in_by_a_pull_is_a_copy_not_an_edit() {
         "{hub:?}"
     );
 }
+
+#[test]
+fn a_checkout_that_cannot_keep_a_replica_id_never_reopens_anything() {
+    let world = World::new(
+        "[[sync]]\nname = \"tasks\"\nmode = \"merge\"\nbetween = [\"workplans\", \"hub\"]\nreopen = \"allow\"\n",
+    );
+    let a = world.machine("a");
+    let b = world.machine("b");
+    a.sync(&[]);
+    // B's git folder cannot take the id file (here: a folder in its place).
+    std::fs::create_dir_all(b.app().join(".git/concord-replica/x")).expect("block the id");
+    b.sync(&[]);
+    a.commit_file(
+        "docs/workplan.md",
+        &WORKPLAN.replacen("status: todo", "status: done", 1),
+        "T1 done",
+    );
+    a.sync(&[]);
+    // B never saw A's done: it follows, as any stale copy does.
+    let out = b.sync(&["--verbose"]);
+    assert!(
+        out.stdout.contains("cannot keep a replica id"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("T1  workplans: todo -> done"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("REOPENED"), "{}", out.stdout);
+    // Even a reopen B commits itself cannot be told from a stale copy: it
+    // is not propagated (fail safe), the hub keeps done.
+    b.commit_file("docs/workplan.md", WORKPLAN, "reopen T1");
+    let out = b.sync(&[]);
+    assert!(!out.stdout.contains("REOPENED"), "{}", out.stdout);
+    assert_eq!(
+        journal_of(&b, "T1")
+            .iter()
+            .rev()
+            .find(|e| e.0 == "hub")
+            .map(|e| e.2.clone()),
+        Some("done".to_string())
+    );
+}
