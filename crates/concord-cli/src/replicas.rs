@@ -30,10 +30,10 @@ pub struct OwnBases {
 }
 
 impl OwnBases {
-    /// The value the replica of `repo` last agreed on for `key` of
-    /// `source` under `rule`: its own row, else the shared base when that
-    /// was agreed at a commit in its history, else `None` (first-sync rule).
-    /// Everything the engine needs to know of the replica's own value.
+    /// Everything the engine needs to know of the value of `key` of
+    /// `source` under `rule` in the replica of `repo`: what it last agreed
+    /// on, whether its history was rewritten since, whether a sync commit
+    /// wrote the value.
     pub fn view(
         &self,
         gates: &BTreeMap<String, RepoGate>,
@@ -48,6 +48,9 @@ impl OwnBases {
         }
     }
 
+    /// What the replica last agreed on: its own row, else the shared base
+    /// when some replica held it committed at a commit in this one's
+    /// history, else `None` (first-sync rule).
     fn base(
         &self,
         gates: &BTreeMap<String, RepoGate>,
@@ -104,9 +107,11 @@ fn agreed_commit(base: &Base, source: &str) -> Option<String> {
     (!commit.is_empty()).then(|| commit.to_string())
 }
 
-/// Read the own bases of this run's replicas. A replica's rows count only
-/// while the commit its last sync left it at is still in its history
-/// (a rewritten or rewound branch makes them unknown: first-sync rule).
+/// Read the own bases of this run's replicas. While the commit a
+/// replica's last sync left it at is in its history its rows are certain;
+/// after a rewrite (rebase, reset) they are marked uncertain: a value equal
+/// to its row still follows, a changed one counts only by the first-sync
+/// rule.
 pub async fn load(
     ws: &Workspace,
     store: &Store,
@@ -123,7 +128,8 @@ pub async fn load(
         ) else {
             continue;
         };
-        let trusted = match store.replica(replica).await? {
+        // A replica the hub knows (it synced before) has rows to read.
+        let known = match store.replica(replica).await? {
             Some(Replica {
                 synced_head: Some(synced),
                 ..
@@ -146,7 +152,7 @@ pub async fn load(
             }
             _ => false,
         };
-        if trusted {
+        if known {
             for row in store.replica_bases(replica, keys).await? {
                 own.rows
                     .insert((row.replica, row.rule, row.source, row.key), row.value);
