@@ -445,7 +445,7 @@ fn a_status_without_a_native_word_stops_before_anything_is_written() {
     let config = std::fs::read_to_string(a.root.join("concord.toml")).expect("config");
     let config = config.replace(
         "glob = \"docs/*.md\"\nworkflow = \"task\"",
-        "glob = \"docs/*.md\"\nworkflow = \"task\"\nwrite_names = { todo = \"todo\", in_progress = \"doing\" }",
+        "glob = \"docs/*.md\"\nworkflow = \"task\"\nwrite_names = { todo = \"todo\", in_progress = \"In progress\" }",
     );
     std::fs::write(a.root.join("concord.toml"), config).expect("config");
     assert_eq!(a.concord(&["set", "T1", "done"]).code, 0);

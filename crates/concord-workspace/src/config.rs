@@ -797,6 +797,27 @@ fn validate_source(
             ));
         }
     }
+    // A word that does not read back as the same status would be written
+    // and then reported as unknown (or as another status) by the next read.
+    for (canonical, word) in &write_names {
+        let reads_as = wf.resolve(word).map(|s| s.name.as_str());
+        if reads_as != Some(canonical.as_str()) {
+            let read = match reads_as {
+                Some(other) => format!("reads back as `{other}`"),
+                None => "is not a status or alias of the workflow, so it would read back as an unknown status".into(),
+            };
+            return Err(errors.with_help(
+                write_span,
+                format!(
+                    "write_names writes `{word}` for `{canonical}`, but `{word}` {read}"
+                ),
+                Some(format!(
+                    "add `{word}` to the aliases of `{canonical}` in workflow `{}`, or write a word it already knows",
+                    wf.name()
+                )),
+            ));
+        }
+    }
 
     let log_file = match src.log_file {
         Some(template) if !template.get_ref().contains("{key}") => {
