@@ -53,6 +53,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0010_replicas.sql"),
         include_str!("../migrations/postgres/0010_replicas.sql"),
     ),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_no_replace.sql"),
+        include_str!("../migrations/postgres/0011_no_replace.sql"),
+    ),
 ];
 
 pub(crate) fn latest() -> i64 {

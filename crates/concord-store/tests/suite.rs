@@ -243,10 +243,10 @@ async fn fresh_like(hub: &TestHub) -> TestHub {
 }
 
 both!(migrations_are_idempotent, |hub| {
-    assert_eq!(hub.store.schema_version().await.unwrap(), 10);
+    assert_eq!(hub.store.schema_version().await.unwrap(), 11);
     assert_eq!(hub.store.migrate().await.unwrap(), 0);
     let again = hub.reopen.open().await;
-    assert_eq!(again.schema_version().await.unwrap(), 10);
+    assert_eq!(again.schema_version().await.unwrap(), 11);
     again.close().await;
 });
 
@@ -264,7 +264,7 @@ both!(a_newer_hub_is_refused, |hub| {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                known: 10,
+                known: 11,
                 ..
             }
         ),
@@ -340,6 +340,23 @@ both!(journal_is_append_only, |hub| {
         let err = result.expect_err(sql);
         assert!(err.contains("append-only"), "{sql}: {err}");
     }
+    // Replacing a row is a delete and an insert in SQLite (no delete
+    // trigger fires) and an update in PostgreSQL: both refused.
+    let replace = match store.backend() {
+        concord_store::Backend::Sqlite => format!(
+            "INSERT OR REPLACE INTO journal (id, at, actor, item_key, kind, reason) \
+             VALUES ({id}, 'then', 'forger', 'K2', 'change', 'FORGED')"
+        ),
+        concord_store::Backend::Postgres => format!(
+            "INSERT INTO journal (id, at, actor, item_key, kind, reason) \
+             VALUES ({id}, 'then', 'forger', 'K2', 'change', 'FORGED') \
+             ON CONFLICT (id) DO UPDATE SET reason = 'FORGED'"
+        ),
+    };
+    let err = sqlx_try(store, &replace)
+        .await
+        .expect_err("replace refused");
+    assert!(err.contains("append-only"), "{err}");
     let history = store.history("K2").await.unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(
@@ -1152,6 +1169,32 @@ both!(release_status_is_compare_and_set, |hub| {
         .unwrap();
     assert_eq!((shipped.status.as_str(), shipped.version), ("shipped", 3));
     assert_eq!(store.release_train(id).await.unwrap().unwrap(), shipped);
+});
+
+both!(release_steps_cannot_be_replaced, |hub| {
+    let store = &hub.store;
+    let a = store.add_release_train(&train("a")).await.unwrap();
+    store
+        .append_release_step(&step(a, "publish lib-a 1.4.2", "failed", None))
+        .await
+        .unwrap();
+    let replace = match store.backend() {
+        concord_store::Backend::Sqlite => format!(
+            "INSERT OR REPLACE INTO release_steps (train_id, seq, step, outcome, at) \
+             VALUES ({a}, 1, 'publish lib-a 1.4.2', 'done', 'then')"
+        ),
+        concord_store::Backend::Postgres => format!(
+            "INSERT INTO release_steps (train_id, seq, step, outcome, at) \
+             VALUES ({a}, 1, 'publish lib-a 1.4.2', 'done', 'then') \
+             ON CONFLICT (train_id, seq) DO UPDATE SET outcome = 'done'"
+        ),
+    };
+    let err = sqlx_try(store, &replace)
+        .await
+        .expect_err("replace refused");
+    assert!(err.contains("append-only"), "{err}");
+    let steps = store.release_steps(a).await.unwrap();
+    assert_eq!(steps[0].outcome, "failed");
 });
 
 both!(release_steps_get_consecutive_seqs, |hub| {
