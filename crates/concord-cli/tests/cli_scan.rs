@@ -323,6 +323,58 @@ fn symlink_outside_the_repo_is_refused() {
 }
 
 #[test]
+fn a_fifo_matched_by_a_glob_is_a_warning_and_never_blocks() {
+    let ws = json_workspace();
+    ws.write("app/docs/plan.md", "");
+    ws.write(
+        "app/features/good/state.json",
+        r#"{"tasks": [{"id": "G", "status": "done"}]}"#,
+    );
+    std::fs::create_dir_all(ws.path().join("app/features/pipe")).expect("dir");
+    let fifo = ws.path().join("app/features/pipe/state.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    // A link to the FIFO is opened through the link: refused as well.
+    std::fs::create_dir_all(ws.path().join("app/features/link")).expect("dir");
+    std::os::unix::fs::symlink(&fifo, ws.path().join("app/features/link/state.json"))
+        .expect("symlink");
+    for command in ["scan", "status"] {
+        let out = assert_cmd::Command::cargo_bin("concord")
+            .expect("binary")
+            .current_dir(ws.path())
+            .env("NO_COLOR", "1")
+            .env_remove("CONCORD_CONFIG")
+            .env_remove("CONCORD_HUB_URL")
+            .args([command, "--json"])
+            .timeout(std::time::Duration::from_secs(30))
+            .output()
+            .expect("run concord");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{command} finished, with warnings"
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+        let warnings = report["warnings"].as_array().cloned().unwrap_or_default();
+        for path in ["features/pipe/state.json", "features/link/state.json"] {
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| w["path"] == path
+                        && w["message"].as_str().unwrap_or("").contains("FIFO")),
+                "{command}: {path} named as a FIFO: {warnings:?}"
+            );
+        }
+        if command == "scan" {
+            assert_eq!(keys(source(&report, "states")), ["good/G"]);
+        }
+    }
+}
+
+#[test]
 fn oversized_file_is_refused_with_the_setting_to_raise() {
     let ws = json_workspace();
     ws.write("app/docs/plan.md", "");

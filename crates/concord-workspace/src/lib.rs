@@ -19,7 +19,7 @@ pub use config::{
     CONFIG_FILE_NAME, ConfigError, FormatName, HUB_URL_ENV, Hub, Repo, Source, Workspace,
     find_config,
 };
-pub use scan::{ScanReport, SourceScan, read_bytes, scan, scan_limited};
+pub use scan::{ScanReport, SourceScan, read_bytes, read_regular_file, scan, scan_limited};
 pub use sync_input::{Gate, HubStatus, OwnView, engine_inputs};
 pub use sync_rules::HUB_SOURCE;
 pub use writeback::{EditOutcome, FileEdit, edit_file};

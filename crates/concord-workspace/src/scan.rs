@@ -218,6 +218,17 @@ fn find_files(ws: &Workspace, index: usize, source: &Source) -> (Vec<FileJob>, V
             continue;
         }
         let file_type = entry.file_type();
+        if !file_type.is_dir() && !file_type.is_file() && !file_type.is_symlink() {
+            warnings.push(warn(
+                WarningCode::UnreadableFile,
+                rel,
+                format!(
+                    "matches the glob but is {}; only regular files are read",
+                    kind_of(&file_type)
+                ),
+            ));
+            continue;
+        }
         if file_type.is_dir() {
             warnings.push(warn(
                 WarningCode::UnreadableFile,
@@ -366,13 +377,60 @@ fn parse_bytes(ws: &Workspace, job: &FileJob, bytes: &[u8]) -> (Vec<Observation>
 }
 
 /// The file's bytes, refusing files over `limit`; one open, one stat.
+/// Open `path` for reading without ever blocking, and only if it is a
+/// regular file: a FIFO opened the usual way waits for a writer forever.
+fn open_regular(path: &Path) -> Result<(std::fs::File, u64), String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options
+        .open(path)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "not read: it is {}, and only regular files are read",
+            kind_of(&meta.file_type())
+        ));
+    }
+    Ok((file, meta.len()))
+}
+
+/// What a file that is not a regular one is, in words.
+pub(crate) fn kind_of(file_type: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+        if file_type.is_block_device() || file_type.is_char_device() {
+            return "a device";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// The bytes of the regular file at `path`, at most `limit` of them; a
+/// FIFO, socket or device is refused without blocking.
+pub fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    read_limited(path, limit)
+}
+
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-    let size = file
-        .metadata()
-        .map_err(|e| format!("cannot read: {e}"))?
-        .len();
+    let (file, size) = open_regular(path)?;
     let over = |size: u64| {
         format!(
             "file is {size} bytes, over the limit of {limit} (raise `max_file_bytes` in [scan] to read it)"
@@ -383,7 +441,7 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
     }
     let mut bytes = Vec::with_capacity(size as usize + 1);
     // `take` guards against a file that grows while it is read.
-    file.take(limit + 1)
+    file.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read: {e}"))?;
     if bytes.len() as u64 > limit {

@@ -382,7 +382,7 @@ fn adopt_interrupted_writes(
             let Some(repo) = ws.repos.iter().find(|r| r.name == write.repo) else {
                 continue;
             };
-            let ours = std::fs::read(repo.root.join(&write.path))
+            let ours = concord_workspace::read_regular_file(&repo.root.join(&write.path), u64::MAX)
                 .is_ok_and(|bytes| sha256_hex(&bytes) == write.sha256);
             if ours && gate.dirty.remove(&write.path) {
                 gate.carry.push(write.path.clone());
@@ -798,20 +798,18 @@ async fn apply(
                 let source = &ws.sources[*index];
                 let full = ws.repo(source).root.join(path);
                 let file_edits: Vec<FileEdit> = edits.iter().map(|(_, _, e)| e.clone()).collect();
-                match std::fs::read(&full) {
+                // Never blocks: a FIFO swapped in since the read is refused.
+                match concord_workspace::read_regular_file(&full, u64::MAX) {
                     Ok(bytes) => {
                         let (new_bytes, outcomes) = edit_file(source, path, &bytes, &file_edits);
                         let new_bytes = (new_bytes != bytes).then_some(new_bytes);
                         (new_bytes, outcomes)
                     }
                     // Deleted since it was read: its items are gone.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(_) if std::fs::symlink_metadata(&full).is_err() => {
                         (None, vec![EditOutcome::Missing; edits.len()])
                     }
-                    Err(e) => (
-                        None,
-                        vec![EditOutcome::Refused(format!("cannot read: {e}")); edits.len()],
-                    ),
+                    Err(e) => (None, vec![EditOutcome::Refused(e); edits.len()]),
                 }
             })
             .collect();
