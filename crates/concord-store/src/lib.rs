@@ -21,7 +21,7 @@ pub use records::{
 };
 pub use serve::{ApiToken, ItemFilter, JournalFilter};
 pub use store::{Backend, Store, redact_url};
-pub use transfer::{ExportSummary, ImportSummary, now_rfc3339};
+pub use transfer::{ExportSummary, ImportOptions, ImportSummary, now_rfc3339};
 
 /// Everything a hub operation can fail with.
 #[derive(Debug, thiserror::Error)]

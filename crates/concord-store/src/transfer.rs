@@ -195,6 +195,71 @@ pub struct ExportSummary {
     pub rows: usize,
 }
 
+/// The last line of an export: what proves it whole. `sha256` covers every
+/// byte before this line; `tables` counts the rows of each table.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Trailer {
+    rows: usize,
+    tables: std::collections::BTreeMap<String, usize>,
+    sha256: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TrailerLine {
+    trailer: Trailer,
+}
+
+/// How `import` treats an export without a trailer.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Accept an export that carries no trailer (made before exports had
+    /// one): its completeness cannot be verified.
+    pub unverified: bool,
+}
+
+/// Passes bytes through and hashes them.
+struct Hashing<'w, W: Write> {
+    inner: &'w mut W,
+    hasher: sha2::Sha256,
+}
+
+impl<W: Write> Write for Hashing<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Line {
+    fn table(&self) -> &'static str {
+        match self {
+            Line::HubValues(_) => "hub_values",
+            Line::Bases(_) => "bases",
+            Line::Watermarks(_) => "watermarks",
+            Line::Runs(_) => "runs",
+            Line::Observations(_) => "observations",
+            Line::Journal(_) => "journal",
+            Line::PendingWrites(_) => "pending_writes",
+            Line::CheckSnapshots(_) => "check_snapshots",
+            Line::Citations(_) => "citations",
+            Line::ReleaseTrains(_) => "release_trains",
+            Line::ReleaseSteps(_) => "release_steps",
+            Line::Replicas(_) => "replicas",
+            Line::ReplicaBases(_) => "replica_bases",
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportSummary {
     pub rows: usize,
@@ -204,6 +269,37 @@ impl Store {
     /// Write the whole hub as JSON lines: a header, then every row of every
     /// table in a stable order. Import of the output restores it exactly.
     pub async fn export(&self, out: &mut impl Write) -> Result<ExportSummary> {
+        use sha2::Digest;
+        let mut hashing = Hashing {
+            inner: out,
+            hasher: sha2::Sha256::new(),
+        };
+        let summary = self.export_rows(&mut hashing).await?;
+        let Hashing { inner, hasher } = hashing;
+        let mut tables = std::collections::BTreeMap::new();
+        for (table, count) in summary.1 {
+            tables.insert(table.to_string(), count);
+        }
+        let trailer = TrailerLine {
+            trailer: Trailer {
+                rows: summary.0.rows,
+                tables,
+                sha256: hex(&hasher.finalize()),
+            },
+        };
+        write_line(inner, &trailer)?;
+        inner.flush()?;
+        Ok(summary.0)
+    }
+
+    /// The header and every row, counting rows per table.
+    async fn export_rows(
+        &self,
+        out: &mut impl Write,
+    ) -> Result<(
+        ExportSummary,
+        std::collections::BTreeMap<&'static str, usize>,
+    )> {
         let header = Header {
             format: EXPORT_FORMAT.into(),
             version: EXPORT_VERSION,
@@ -211,6 +307,11 @@ impl Store {
         };
         write_line(out, &header)?;
         let mut summary = ExportSummary::default();
+        let mut counts = std::collections::BTreeMap::new();
+        let mut write_line = |out: &mut _, line: &Line| {
+            *counts.entry(line.table()).or_insert(0) += 1;
+            write_line(out, line)
+        };
         for value in self.hub_values().await? {
             write_line(out, &Line::HubValues(value))?;
             summary.rows += 1;
@@ -267,14 +368,66 @@ impl Store {
             write_line(out, &Line::ReplicaBases(base))?;
             summary.rows += 1;
         }
-        out.flush()?;
-        Ok(summary)
+        Ok((summary, counts))
     }
 
     /// Restore an export into an empty hub, in one transaction: either every
-    /// row lands or none does.
+    /// row lands or none does. The export must end with its trailer.
     pub async fn import(&self, input: impl BufRead) -> Result<ImportSummary> {
-        let mut lines = input.lines().enumerate();
+        self.import_with(input, ImportOptions::default()).await
+    }
+
+    /// [`Store::import`], optionally accepting an export without a trailer.
+    pub async fn import_with(
+        &self,
+        input: impl BufRead,
+        options: ImportOptions,
+    ) -> Result<ImportSummary> {
+        use sha2::Digest;
+        let mut all: Vec<String> = Vec::new();
+        for line in input.lines() {
+            all.push(line?);
+        }
+        while all.last().is_some_and(|l| l.trim().is_empty()) {
+            all.pop();
+        }
+        let trailer = all
+            .last()
+            .filter(|l| l.starts_with("{\"trailer\""))
+            .map(|l| serde_json::from_str::<TrailerLine>(l))
+            .transpose()
+            .map_err(|e| {
+                StoreError::Import(format!("line {}: not a valid trailer: {e}", all.len()))
+            })?;
+        match &trailer {
+            Some(_) => {
+                all.pop();
+            }
+            None if options.unverified => {}
+            None => {
+                return Err(StoreError::Import(
+                    "the export has no trailer, so it cannot be shown to be whole: it was cut \
+                     short, or made by a concord from before exports carried one (pass \
+                     --unverified to import it anyway, unchecked)"
+                        .into(),
+                ));
+            }
+        }
+        if let Some(TrailerLine { trailer }) = &trailer {
+            let mut hasher = sha2::Sha256::new();
+            for line in &all {
+                hasher.update(line.as_bytes());
+                hasher.update(b"\n");
+            }
+            if hex(&hasher.finalize()) != trailer.sha256 {
+                return Err(StoreError::Import(
+                    "the export's checksum does not match its trailer: a line was changed, \
+                     added or removed; nothing imported"
+                        .into(),
+                ));
+            }
+        }
+        let mut lines = all.into_iter().map(Ok::<_, std::io::Error>).enumerate();
         let header: Header = match lines.next() {
             Some((_, line)) => serde_json::from_str(&line?)
                 .map_err(|e| StoreError::Import(format!("line 1 is not an export header: {e}")))?,
@@ -302,6 +455,26 @@ impl Store {
             let row: Line = serde_json::from_str(&line)
                 .map_err(|e| StoreError::Import(format!("line {}: {e}", index + 1)))?;
             parsed.push(row);
+        }
+        if let Some(TrailerLine { trailer }) = &trailer {
+            let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+            for row in &parsed {
+                *counts.entry(row.table().to_string()).or_insert(0) += 1;
+            }
+            if counts != trailer.tables || parsed.len() != trailer.rows {
+                let missing: Vec<String> = trailer
+                    .tables
+                    .iter()
+                    .filter(|(t, n)| counts.get(*t) != Some(n))
+                    .map(|(t, n)| format!("{t}: {} of {n}", counts.get(t).copied().unwrap_or(0)))
+                    .collect();
+                return Err(StoreError::Import(format!(
+                    "the export is not whole: {} rows of {} ({}); nothing imported",
+                    parsed.len(),
+                    trailer.rows,
+                    missing.join(", ")
+                )));
+            }
         }
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;

@@ -25,6 +25,10 @@ pub enum Command {
     Import {
         /// The export file (JSON lines).
         file: PathBuf,
+        /// Accept an export without a trailer (made before exports carried
+        /// one): its completeness cannot be verified.
+        #[arg(long)]
+        unverified: bool,
     },
 }
 
@@ -59,12 +63,17 @@ pub fn run(ws: &Workspace, command: &Command) -> Result<Outcome, Failure> {
                 eprintln!("exported {rows} rows from {}", store.url());
                 Ok(Outcome::Clean)
             }
-            Command::Import { file } => {
+            Command::Import { file, unverified } => {
                 let reader = std::fs::File::open(file).map_err(|e| {
                     Failure::usage(format!("cannot read {}: {e}", file.display()), None)
                 })?;
                 let store = hub::open(ws).await?;
-                let result = store.import(std::io::BufReader::new(reader)).await;
+                let options = concord_store::ImportOptions {
+                    unverified: *unverified,
+                };
+                let result = store
+                    .import_with(std::io::BufReader::new(reader), options)
+                    .await;
                 store.close().await;
                 let summary = result?;
                 println!("imported {} rows into {}", summary.rows, store.url());
