@@ -525,6 +525,34 @@ fn public_read_opens_reads_but_not_writes() {
     assert_eq!(status, 200, "{items}");
     let (status, _) = get(&format!("{}/", server.url), None);
     assert_eq!(status, 200);
+    // Every response says what a browser may do with it.
+    for path in [
+        "/",
+        "/api/v1/health",
+        "/static/control-room.js",
+        "/no-such-page",
+    ] {
+        let response = ureq::get(&format!("{}{path}", server.url))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .expect("HTTP request");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let csp = header("content-security-policy");
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+    }
     let (status, _) = send(
         "PUT",
         &format!("{}/api/v1/items/T1/status", server.url),
