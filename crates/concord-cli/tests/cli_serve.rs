@@ -683,22 +683,69 @@ fn github_webhooks_need_a_valid_signature_and_named_hooks_their_secret() {
 }
 
 #[test]
+fn a_replayed_webhook_delivery_is_ignored_also_after_a_restart() {
+    let ws = workspace();
+    let dir = ws.path();
+    let env = [("CONCORD_WEBHOOK_SECRET", "replay")];
+    let push = json!({"repository": {"full_name": "acme/app"}, "after": "a1b2"}).to_string();
+    let signature = sign("replay", push.as_bytes());
+    let deliver = |server: &Server, delivery: &str| {
+        http(
+            "POST",
+            &format!("{}/hooks/github", server.url),
+            None,
+            &[
+                ("X-GitHub-Event", "push"),
+                ("X-GitHub-Delivery", delivery),
+                ("X-Hub-Signature-256", &signature),
+            ],
+            Some(push.as_bytes()),
+        )
+    };
+    let server = start(dir, &env, &[]);
+    let (status, body, _) = deliver(&server, "d-1");
+    assert_eq!(status, 202, "{body}");
+    assert!(body["run_id"].is_string(), "{body}");
+    // The same delivery again, and the same signed body under a new id.
+    for delivery in ["d-1", "d-2"] {
+        let (status, body, _) = deliver(&server, delivery);
+        assert_eq!(status, 200, "{delivery}: {body}");
+        assert!(
+            body["ignored"]
+                .as_str()
+                .unwrap_or("")
+                .contains("already received"),
+            "{body}"
+        );
+    }
+    drop(server);
+    // A restart remembers.
+    let server = start(dir, &env, &[]);
+    let (status, body, _) = deliver(&server, "d-1");
+    assert_eq!(status, 200, "after a restart: {body}");
+}
+
+#[test]
 fn a_flood_of_webhooks_queues_one_run_not_hundreds() {
     let ws = workspace();
     let dir = ws.path();
     let env = [("CONCORD_WEBHOOK_SECRET", "flood")];
     let server = start(dir, &env, &[]);
     let writer = token(dir, &[], "writer", false);
-    let push = json!({"repository": {"full_name": "acme/app"}}).to_string();
-    let signature = sign("flood", push.as_bytes());
     let mut ids = std::collections::BTreeSet::new();
-    for _ in 0..200 {
+    for i in 0..200 {
+        // 200 different pushes: each its own body and delivery.
+        let push = json!({"repository": {"full_name": "acme/app"}, "after": format!("{i:040}")})
+            .to_string();
+        let signature = sign("flood", push.as_bytes());
+        let delivery = format!("flood-{i}");
         let (status, body, _) = http(
             "POST",
             &format!("{}/hooks/github", server.url),
             None,
             &[
                 ("X-GitHub-Event", "push"),
+                ("X-GitHub-Delivery", &delivery),
                 ("X-Hub-Signature-256", &signature),
             ],
             Some(push.as_bytes()),

@@ -1379,6 +1379,7 @@ fn a_hub_from_before_replicas_upgrades_without_a_spurious_reopen() {
          c.execute('DELETE FROM concord_schema WHERE version >= 10')\n\
          c.execute('DROP TRIGGER IF EXISTS journal_no_replace')\n\
          c.execute('DROP TRIGGER IF EXISTS release_steps_no_replace')\n\
+         c.execute('DROP TABLE IF EXISTS webhook_deliveries')\n\
          for rule, key, versions in c.execute('SELECT rule, item_key, versions FROM bases').fetchall():\n\
          \x20   v = {{k: (x.split(' ')[-1] if isinstance(x, str) else x) for k, x in json.loads(versions).items()}}\n\
          \x20   c.execute('UPDATE bases SET versions = ? WHERE rule = ? AND item_key = ?', (json.dumps(v), rule, key))\n\

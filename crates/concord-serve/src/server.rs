@@ -1063,6 +1063,15 @@ async fn github_hook(State(app): State<App>, headers: HeaderMap, body: Bytes) ->
     if let Err(e) = auth::verify_github_signature(secret.as_bytes(), &body, signature) {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()));
     }
+    if let Some(duplicate) = replayed(&app, &headers, &body).await? {
+        return Ok((
+            StatusCode::OK,
+            axum::Json(
+                json!({"ignored": "this delivery was already received", "delivery": duplicate}),
+            ),
+        )
+            .into_response());
+    }
     let event = headers
         .get("x-github-event")
         .and_then(|v| v.to_str().ok())
@@ -1102,6 +1111,32 @@ async fn github_hook(State(app): State<App>, headers: HeaderMap, body: Bytes) ->
         axum::Json(json!({"run_id": record.id, "state": submitted, "repos": touched})),
     )
         .into_response())
+}
+
+/// How long a webhook delivery is remembered (GitHub redelivers for days).
+const DELIVERY_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `Some(delivery id)` when this signed delivery was already received: the
+/// same `X-GitHub-Delivery`, or the same body (a replay under a new id; two
+/// real pushes never have identical bodies). Kept in the hub, so a restart
+/// does not forget. Asked only after the signature checked out, so nobody
+/// without the secret can fill the table.
+async fn replayed(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<Option<String>, ApiError> {
+    use sha2::Digest;
+    let delivery = headers
+        .get("x-github-delivery")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let mut ids = vec![format!("body:{}", hex::encode(sha2::Sha256::digest(body)))];
+    if !delivery.is_empty() {
+        ids.push(format!("delivery:{delivery}"));
+    }
+    let now = std::time::SystemTime::now();
+    let at = humantime::format_rfc3339_micros(now).to_string();
+    let forget = humantime::format_rfc3339_micros(now - DELIVERY_WINDOW).to_string();
+    let new = app.store.note_delivery(&ids, &at, &forget).await?;
+    Ok((!new).then_some(delivery))
 }
 
 /// Whether a remote URL (https, ssh or scp-like) names `owner/name`.

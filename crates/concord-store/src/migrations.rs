@@ -58,6 +58,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0011_no_replace.sql"),
         include_str!("../migrations/postgres/0011_no_replace.sql"),
     ),
+    (
+        12,
+        include_str!("../migrations/sqlite/0012_webhook_deliveries.sql"),
+        include_str!("../migrations/postgres/0012_webhook_deliveries.sql"),
+    ),
 ];
 
 pub(crate) fn latest() -> i64 {

@@ -269,3 +269,46 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Note webhook deliveries (each of `ids`: a delivery id, a body hash)
+    /// received at `at`, forgetting those received before `forget_before`.
+    /// `true` when none of them was seen before: the delivery is new.
+    pub async fn note_delivery(
+        &self,
+        ids: &[String],
+        at: &str,
+        forget_before: &str,
+    ) -> Result<bool> {
+        const FORGET: &str = "DELETE FROM webhook_deliveries WHERE received_at < $1";
+        const SEEN: &str = "SELECT COUNT(*) FROM webhook_deliveries WHERE id = $1";
+        const NOTE: &str = "INSERT INTO webhook_deliveries (id, received_at) VALUES ($1, $2) \
+             ON CONFLICT (id) DO NOTHING";
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(FORGET)
+                .bind(forget_before)
+                .execute(&mut *tx)
+                .await?;
+            let mut new = true;
+            for id in ids {
+                let seen: i64 = sqlx::query_scalar(SEEN)
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if seen > 0 {
+                    new = false;
+                }
+            }
+            for id in ids {
+                sqlx::query(NOTE)
+                    .bind(id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(new)
+        })
+    }
+}

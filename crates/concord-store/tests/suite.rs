@@ -243,10 +243,10 @@ async fn fresh_like(hub: &TestHub) -> TestHub {
 }
 
 both!(migrations_are_idempotent, |hub| {
-    assert_eq!(hub.store.schema_version().await.unwrap(), 11);
+    assert_eq!(hub.store.schema_version().await.unwrap(), 12);
     assert_eq!(hub.store.migrate().await.unwrap(), 0);
     let again = hub.reopen.open().await;
-    assert_eq!(again.schema_version().await.unwrap(), 11);
+    assert_eq!(again.schema_version().await.unwrap(), 12);
     again.close().await;
 });
 
@@ -264,7 +264,7 @@ both!(a_newer_hub_is_refused, |hub| {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                known: 11,
+                known: 12,
                 ..
             }
         ),
