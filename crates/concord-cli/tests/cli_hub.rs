@@ -240,6 +240,27 @@ fn scan_records_observations_and_no_hub_does_not() {
 }
 
 #[test]
+fn a_hub_file_that_is_not_sqlite_is_refused_and_left_as_it_is() {
+    let ws = workspace();
+    let garbage = "not a database, someone's notes\n";
+    ws.write(".concord/hub.db", garbage);
+    for args in [&["status"][..], &["set", "T1", "done"], &["history", "T1"]] {
+        let out = ws.concord(args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("not a database"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join(".concord/hub.db")).expect("hub file"),
+        garbage,
+        "the file is not touched"
+    );
+}
+
+#[test]
 fn bad_hub_urls_and_unreachable_servers_exit_2() {
     let ws = workspace();
     let out = run_with_hub(&ws, "mysql://localhost/db", &["scan"]);

@@ -286,6 +286,19 @@ fn missing_repo_folder_is_a_warning_not_a_crash() {
     );
 }
 
+#[test]
+fn a_repo_path_that_is_a_file_is_named_as_such() {
+    let ws = json_workspace();
+    ws.write("app", "a file where the repo should be\n");
+    let out = ws.concord(&["scan"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("is a file there, not a folder"),
+        "{}",
+        out.stdout
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn symlink_outside_the_repo_is_refused() {

@@ -164,11 +164,17 @@ fn find_files(ws: &Workspace, index: usize, source: &Source) -> (Vec<FileJob>, V
     let mut files = Vec::new();
     let mut warnings = Vec::new();
     if !repo.root.is_dir() {
+        // Say what is there instead: nothing, or something that is no folder.
+        let found = match std::fs::metadata(&repo.root) {
+            Ok(meta) if meta.is_file() => "is a file there, not a folder".to_string(),
+            Ok(meta) => format!("is {} there, not a folder", kind_of(&meta.file_type())),
+            Err(_) => "is not there".to_string(),
+        };
         warnings.push(warn(
             WarningCode::MissingRepo,
             source.glob.clone(),
             format!(
-                "repo `{}` is not at {} (nothing read for source `{}`)",
+                "repo `{}` at {} {found} (nothing read for source `{}`)",
                 repo.name,
                 repo.root.display(),
                 source.name
