@@ -383,7 +383,6 @@ impl Store {
         input: impl BufRead,
         options: ImportOptions,
     ) -> Result<ImportSummary> {
-        use sha2::Digest;
         let mut all: Vec<String> = Vec::new();
         for line in input.lines() {
             all.push(line?);
@@ -391,42 +390,7 @@ impl Store {
         while all.last().is_some_and(|l| l.trim().is_empty()) {
             all.pop();
         }
-        let trailer = all
-            .last()
-            .filter(|l| l.starts_with("{\"trailer\""))
-            .map(|l| serde_json::from_str::<TrailerLine>(l))
-            .transpose()
-            .map_err(|e| {
-                StoreError::Import(format!("line {}: not a valid trailer: {e}", all.len()))
-            })?;
-        match &trailer {
-            Some(_) => {
-                all.pop();
-            }
-            None if options.unverified => {}
-            None => {
-                return Err(StoreError::Import(
-                    "the export has no trailer, so it cannot be shown to be whole: it was cut \
-                     short, or made by a concord from before exports carried one (pass \
-                     --unverified to import it anyway, unchecked)"
-                        .into(),
-                ));
-            }
-        }
-        if let Some(TrailerLine { trailer }) = &trailer {
-            let mut hasher = sha2::Sha256::new();
-            for line in &all {
-                hasher.update(line.as_bytes());
-                hasher.update(b"\n");
-            }
-            if hex(&hasher.finalize()) != trailer.sha256 {
-                return Err(StoreError::Import(
-                    "the export's checksum does not match its trailer: a line was changed, \
-                     added or removed; nothing imported"
-                        .into(),
-                ));
-            }
-        }
+        let trailer = take_trailer(&mut all, options)?;
         let mut lines = all.into_iter().map(Ok::<_, std::io::Error>).enumerate();
         let header: Header = match lines.next() {
             Some((_, line)) => serde_json::from_str(&line?)
@@ -658,6 +622,49 @@ impl Store {
             rows.iter().map(journal_from).collect()
         })
     }
+}
+
+/// Take the trailer off `lines` (an export read into memory) and check the
+/// checksum of everything before it. No trailer: refused, unless
+/// `options.unverified`.
+fn take_trailer(lines: &mut Vec<String>, options: ImportOptions) -> Result<Option<TrailerLine>> {
+    use sha2::Digest;
+    let all = lines;
+    let trailer = all
+        .last()
+        .filter(|l| l.starts_with("{\"trailer\""))
+        .map(|l| serde_json::from_str::<TrailerLine>(l))
+        .transpose()
+        .map_err(|e| StoreError::Import(format!("line {}: not a valid trailer: {e}", all.len())))?;
+    match &trailer {
+        Some(_) => {
+            all.pop();
+        }
+        None if options.unverified => {}
+        None => {
+            return Err(StoreError::Import(
+                "the export has no trailer, so it cannot be shown to be whole: it was cut \
+                     short, or made by a concord from before exports carried one (pass \
+                     --unverified to import it anyway, unchecked)"
+                    .into(),
+            ));
+        }
+    }
+    if let Some(TrailerLine { trailer }) = &trailer {
+        let mut hasher = sha2::Sha256::new();
+        for line in all.iter() {
+            hasher.update(line.as_bytes());
+            hasher.update(b"\n");
+        }
+        if hex(&hasher.finalize()) != trailer.sha256 {
+            return Err(StoreError::Import(
+                "the export's checksum does not match its trailer: a line was changed, \
+                     added or removed; nothing imported"
+                    .into(),
+            ));
+        }
+    }
+    Ok(trailer)
 }
 
 fn write_line(out: &mut impl Write, value: &impl Serialize) -> Result<()> {

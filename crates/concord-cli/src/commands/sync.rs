@@ -1167,89 +1167,15 @@ async fn apply(
         synced_heads.insert(repo.clone(), id.clone());
     }
 
-    // Bases move only where every change of the decision landed.
-    let known_bases: HashMap<(&str, &str), (i64, Option<&str>)> = planned
-        .bases
-        .iter()
-        .filter(|b| b.field == "status")
-        .map(|b| {
-            (
-                (b.rule.as_str(), b.key.as_str()),
-                (b.version, b.value.as_deref()),
-            )
-        })
-        .collect();
-    let agreed_at = now_rfc3339();
-    // What each source was at when the sources agreed: the commit its repo
-    // was read at; for the hub, the item's value version after this run.
-    // For a git source, `replica commit`, and only when it holds the
-    // winner committed: a replica with no base of its own may start from
-    // this agreement when that commit is in its history.
-    let written: BTreeSet<(&str, &str, &str)> = applied
-        .iter()
-        .map(|a| (a.rule.as_str(), a.key.as_str(), a.target.as_str()))
-        .collect();
-    let source_versions = |decision: &Decision| -> String {
-        let (rule, key) = (decision.rule.as_str(), decision.key.as_str());
-        let mut versions = serde_json::Map::new();
-        let Some(rule) = ws.rules.iter().find(|r| r.name == rule) else {
-            return "{}".into();
-        };
-        // Only the sources that hold the item: a rule may join a hundred.
-        for name in &rule.sources {
-            let version = if name == HUB_SOURCE {
-                let Some(version) = versions_after.get(key).copied() else {
-                    continue;
-                };
-                serde_json::Value::from(version)
-            } else {
-                let Some(obs) = observed.get(&(name.as_str(), key)) else {
-                    continue;
-                };
-                let holds = decision.agreeing.contains(name)
-                    || written.contains(&(rule.name.as_str(), key, name.as_str()));
-                let gate = gates.get(&*obs.repo);
-                let position = gate
-                    .filter(|g| holds && !g.dirty.contains(&*obs.path))
-                    .zip(synced_heads.get(&*obs.repo))
-                    .map(|(g, head)| g.position(head));
-                match position {
-                    Some(position) => serde_json::Value::from(position),
-                    None => continue,
-                }
-            };
-            versions.insert(name.clone(), version);
-        }
-        serde_json::Value::Object(versions).to_string()
+    let landed = Landed {
+        written: applied
+            .iter()
+            .map(|a| (a.rule.as_str(), a.key.as_str(), a.target.as_str()))
+            .collect(),
+        incomplete: &incomplete,
+        synced_heads: &synced_heads,
     };
-    let mut new_bases = Vec::new();
-    for decision in &planned.plan.decisions {
-        let Some(new_base) = &decision.new_base else {
-            continue;
-        };
-        if incomplete.contains(&(decision.rule.clone(), decision.key.clone())) {
-            continue;
-        }
-        let (expected, old) = known_bases
-            .get(&(decision.rule.as_str(), decision.key.as_str()))
-            .copied()
-            .unwrap_or((0, None));
-        if old == Some(new_base.status.as_str()) {
-            continue;
-        }
-        new_bases.push((
-            Base {
-                rule: decision.rule.clone(),
-                key: decision.key.clone(),
-                field: "status".into(),
-                value: Some(new_base.status.clone()),
-                versions: source_versions(decision),
-                version: 0,
-                agreed_at: agreed_at.clone(),
-            },
-            expected,
-        ));
-    }
+    let new_bases = shared_bases(ws, planned, gates, &landed, &observed, &versions_after);
     let bases_bar = output::progress(new_bases.len(), "recording bases");
     let mut stored = Vec::with_capacity(new_bases.len());
     for chunk in new_bases.chunks(2000) {
@@ -1266,7 +1192,7 @@ async fn apply(
             Err(e) => return Err(e.into()),
         }
     }
-    let rows = replica_rows(ws, planned, gates, &applied, &incomplete, &synced_heads);
+    let rows = replica_rows(ws, planned, gates, &landed);
     crate::replicas::record(store, gates, &rows, &synced_heads).await?;
     crate::timings::phase("replica bases recorded");
 
@@ -1388,6 +1314,112 @@ async fn apply(
     })
 }
 
+/// What landed in this run, as the bases see it.
+struct Landed<'a> {
+    /// (rule, key, target) of every change applied.
+    written: BTreeSet<(&'a str, &'a str, &'a str)>,
+    /// Decisions with a change that did not land: they keep their bases.
+    incomplete: &'a BTreeSet<(String, String)>,
+    /// Where each repo's replica stands after this run.
+    synced_heads: &'a HashMap<String, String>,
+}
+
+/// The shared bases this run moves (each with the version it was planned
+/// from): only where every change of the decision landed.
+fn shared_bases(
+    ws: &Workspace,
+    planned: &Planned,
+    gates: &BTreeMap<String, RepoGate>,
+    landed: &Landed<'_>,
+    observed: &HashMap<(&str, &str), &Observation>,
+    versions_after: &HashMap<String, i64>,
+) -> Vec<(Base, i64)> {
+    let known_bases: HashMap<(&str, &str), (i64, Option<&str>)> = planned
+        .bases
+        .iter()
+        .filter(|b| b.field == "status")
+        .map(|b| {
+            (
+                (b.rule.as_str(), b.key.as_str()),
+                (b.version, b.value.as_deref()),
+            )
+        })
+        .collect();
+    let agreed_at = now_rfc3339();
+    // What each source was at when the sources agreed: the commit its repo
+    // was read at; for the hub, the item's value version after this run.
+    // For a git source, `replica commit`, and only when it holds the
+    // winner committed: a replica with no base of its own may start from
+    // this agreement when that commit is in its history.
+    let source_versions = |decision: &Decision| -> String {
+        let (rule, key) = (decision.rule.as_str(), decision.key.as_str());
+        let mut versions = serde_json::Map::new();
+        let Some(rule) = ws.rules.iter().find(|r| r.name == rule) else {
+            return "{}".into();
+        };
+        // Only the sources that hold the item: a rule may join a hundred.
+        for name in &rule.sources {
+            let version = if name == HUB_SOURCE {
+                let Some(version) = versions_after.get(key).copied() else {
+                    continue;
+                };
+                serde_json::Value::from(version)
+            } else {
+                let Some(obs) = observed.get(&(name.as_str(), key)) else {
+                    continue;
+                };
+                let holds = decision.agreeing.contains(name)
+                    || landed
+                        .written
+                        .contains(&(rule.name.as_str(), key, name.as_str()));
+                let gate = gates.get(&*obs.repo);
+                let position = gate
+                    .filter(|g| holds && !g.dirty.contains(&*obs.path))
+                    .zip(landed.synced_heads.get(&*obs.repo))
+                    .map(|(g, head)| g.position(head));
+                match position {
+                    Some(position) => serde_json::Value::from(position),
+                    None => continue,
+                }
+            };
+            versions.insert(name.clone(), version);
+        }
+        serde_json::Value::Object(versions).to_string()
+    };
+    let mut new_bases = Vec::new();
+    for decision in &planned.plan.decisions {
+        let Some(new_base) = &decision.new_base else {
+            continue;
+        };
+        if landed
+            .incomplete
+            .contains(&(decision.rule.clone(), decision.key.clone()))
+        {
+            continue;
+        }
+        let (expected, old) = known_bases
+            .get(&(decision.rule.as_str(), decision.key.as_str()))
+            .copied()
+            .unwrap_or((0, None));
+        if old == Some(new_base.status.as_str()) {
+            continue;
+        }
+        new_bases.push((
+            Base {
+                rule: decision.rule.clone(),
+                key: decision.key.clone(),
+                field: "status".into(),
+                value: Some(new_base.status.clone()),
+                versions: source_versions(decision),
+                version: 0,
+                agreed_at: agreed_at.clone(),
+            },
+            expected,
+        ));
+    }
+    new_bases
+}
+
 /// The replica a file source is read in this run, if it is a git checkout.
 fn replica_of<'g>(
     ws: &Workspace,
@@ -1424,28 +1456,29 @@ fn replica_rows(
     ws: &Workspace,
     planned: &Planned,
     gates: &BTreeMap<String, RepoGate>,
-    applied: &[Applied],
-    incomplete: &BTreeSet<(String, String)>,
-    synced_heads: &HashMap<String, String>,
+    landed: &Landed<'_>,
 ) -> Vec<concord_store::ReplicaBase> {
-    let written: BTreeSet<(&str, &str, &str)> = applied
-        .iter()
-        .map(|a| (a.rule.as_str(), a.key.as_str(), a.target.as_str()))
-        .collect();
     let agreed_at = now_rfc3339();
     let mut rows = Vec::new();
     for decision in &planned.plan.decisions {
         let Some(winner) = &decision.winner else {
             continue;
         };
-        if incomplete.contains(&(decision.rule.clone(), decision.key.clone())) {
+        if landed
+            .incomplete
+            .contains(&(decision.rule.clone(), decision.key.clone()))
+        {
             continue;
         }
         let wrote = decision
             .changes
             .iter()
             .map(|c| c.source.as_str())
-            .filter(|s| written.contains(&(decision.rule.as_str(), decision.key.as_str(), *s)));
+            .filter(|s| {
+                landed
+                    .written
+                    .contains(&(decision.rule.as_str(), decision.key.as_str(), *s))
+            });
         let holders: BTreeSet<&str> = decision
             .agreeing
             .iter()
@@ -1459,7 +1492,7 @@ fn replica_rows(
             let repo = &ws.repo(source).name;
             let (Some(replica), Some(head)) = (
                 gates.get(repo).and_then(|g| g.replica.as_deref()),
-                synced_heads.get(repo),
+                landed.synced_heads.get(repo),
             ) else {
                 continue;
             };
