@@ -157,6 +157,7 @@ fn canonical(tracker: &Tracker, workflow: &Workflow, word: &str) -> StatusReadin
         raw: word.to_string(),
         line: 0,
         span: 0..0,
+        pinned: None,
     }
 }
 

@@ -148,3 +148,138 @@ fn explain_an_unknown_key_is_a_usage_error() {
         out.stderr
     );
 }
+
+/// A key in two files of one source, saying different things: which is the
+/// source's value cannot be known, so the item is held whole, both copies
+/// named, nothing written to either (or to the hub), until one is removed.
+#[test]
+fn a_key_held_twice_by_one_source_is_held_and_nothing_is_written() {
+    let ws = workspace(MERGE_WITH_HUB);
+    ws.write(
+        "app/docs/x.md",
+        "# Copy\n\n```task\nid: T1\nstatus: done\n```\n",
+    );
+    let files = ["app/docs/w.md", "app/docs/x.md"];
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(ws.path().join(f)).expect("file"))
+        .collect();
+
+    let sync = ws.concord(&["sync", "--json"]);
+    assert_eq!(sync.code, 1, "a held item exits 1: {}", sync.stderr);
+    for (file, bytes) in files.iter().zip(&before) {
+        assert_eq!(
+            &std::fs::read(ws.path().join(file)).expect("file"),
+            bytes,
+            "{file} untouched"
+        );
+    }
+    let report = sync.json().to_string();
+    assert!(report.contains("DUPLICATE_KEY"), "{report}");
+
+    let explain = ws.concord(&["explain", "T1", "--json"]);
+    assert_eq!(explain.code, 0, "{}", explain.stderr);
+    let explained = explain.json();
+    let decision = &explained["decisions"][0];
+    assert_eq!(decision["reason"], "DUPLICATE_KEY", "{explained}");
+    let why = decision["explanation"].as_str().unwrap_or("");
+    assert!(why.contains("app:docs/w.md:3 (todo)"), "{why}");
+    assert!(why.contains("app:docs/x.md:5 (done)"), "{why}");
+    let copies: Vec<(String, u64, String)> = explained["readings"]
+        .as_array()
+        .expect("readings")
+        .iter()
+        .map(|r| {
+            (
+                r["path"].as_str().unwrap_or("").to_string(),
+                r["line"].as_u64().unwrap_or(0),
+                r["status"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .filter(|(path, ..)| path.starts_with("docs/"))
+        .collect();
+    assert_eq!(
+        copies,
+        [
+            ("docs/w.md".to_string(), 3, "todo".to_string()),
+            ("docs/x.md".to_string(), 5, "done".to_string())
+        ],
+        "every copy is shown"
+    );
+    let text = ws.concord(&["explain", "T1"]);
+    assert!(
+        text.stdout.contains("decision: DUPLICATE_KEY"),
+        "{}",
+        text.stdout
+    );
+    assert_eq!(ws.concord(&["diff"]).code, 1, "the plan is not clean");
+
+    // Removing one copy frees the item: the next sync propagates.
+    ws.write("app/docs/x.md", "# Copy\n");
+    let sync = ws.concord(&["sync"]);
+    assert_eq!(sync.code, 0, "{}\n{}", sync.stdout, sync.stderr);
+}
+
+/// A status carrying a YAML anchor that an alias repeats cannot be edited
+/// without changing the alias too: it is read (and may win), never
+/// written; when it would have to change, the item is held with a reason.
+#[test]
+fn an_anchored_yaml_status_that_an_alias_repeats_is_never_edited() {
+    let ws = workspace(
+        "[[source]]\nname = \"notes\"\nrepo = \"app\"\nformat = \"front-matter\"\nglob = \"notes/*.md\"\nstatus = \"status\"\nworkflow = \"task\"\n\n[[sync]]\nname = \"tasks\"\nmode = \"merge\"\nbetween = [\"workplans\", \"notes\", \"hub\"]\n",
+    );
+    // T1: the note says todo, the work plan done: the note would have to change.
+    let note = "---\nid: T1\nstatus: &s todo\nsummary: *s\n---\nBody.\n";
+    ws.write("app/notes/t1.md", note);
+    // T2: the anchored note is the one ahead: it wins, and is not touched.
+    let ahead = "---\nid: T2\nstatus: &s2 done\nshown: *s2\n---\n";
+    ws.write("app/notes/t2.md", ahead);
+    ws.write(
+        "app/docs/w.md",
+        "```task\nid: T1\nstatus: done\n```\n```task\nid: T2\nstatus: todo\n```\n",
+    );
+
+    let sync = ws.concord(&["sync"]);
+    assert_eq!(sync.code, 1, "a held item exits 1: {}", sync.stdout);
+    assert!(sync.stdout.contains("ALIASED_VALUE"), "{}", sync.stdout);
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("app/notes/t1.md")).expect("note"),
+        note,
+        "the anchored value is not edited"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("app/notes/t2.md")).expect("note"),
+        ahead
+    );
+    assert!(
+        std::fs::read_to_string(ws.path().join("app/docs/w.md"))
+            .expect("plan")
+            .contains("id: T2\nstatus: done"),
+        "the anchored value still wins where it need not change"
+    );
+
+    let explain = ws.concord(&["explain", "T1", "--json"]);
+    let decision = &explain.json()["decisions"][0];
+    assert_eq!(decision["reason"], "ALIASED_VALUE", "{decision}");
+    assert!(decision["changes"].as_array().is_some_and(Vec::is_empty));
+    let hold = decision["holds"].to_string();
+    assert!(hold.contains("`&s`"), "the hold says why: {hold}");
+    assert!(
+        hold.contains("notes/t1.md:3"),
+        "the hold names the place: {hold}"
+    );
+    let text = ws.concord(&["explain", "T1"]);
+    assert!(text.stdout.contains("cannot be edited"), "{}", text.stdout);
+
+    // Without the alias the value is an ordinary one again.
+    ws.write(
+        "app/notes/t1.md",
+        "---\nid: T1\nstatus: &s todo\n---\nBody.\n",
+    );
+    let sync = ws.concord(&["sync"]);
+    assert_eq!(sync.code, 0, "{}\n{}", sync.stdout, sync.stderr);
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("app/notes/t1.md")).expect("note"),
+        "---\nid: T1\nstatus: &s done\n---\nBody.\n"
+    );
+}

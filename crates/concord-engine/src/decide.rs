@@ -26,6 +26,9 @@ pub fn decide(rule: &Rule, item: &ItemInput) -> Decision {
         agreeing: Vec::new(),
         explanation: String::new(),
     };
+    if hold_duplicates(rule, item, &mut decision) {
+        return decision;
+    }
     // An unknown word anywhere: nothing can be compared safely.
     let unknown: Vec<&Reading> = readings
         .iter()
@@ -54,13 +57,101 @@ pub fn decide(rule: &Rule, item: &ItemInput) -> Decision {
         Mode::Merge { reopen } => merge(&readings, item.base.as_ref(), *reopen, &mut decision),
         Mode::Owned { owners } => owned(rule, &readings, item.base.as_ref(), owners, &mut decision),
     }
+    hold_if_pinned(&mut decision);
     decision
+}
+
+/// A value that cannot be written (a YAML anchor an alias repeats) but
+/// would have to change holds the whole item: writing the others and
+/// moving the base would leave that copy disagreeing, and without a base of
+/// its own it would next read as a reopen. Nothing moves until it is fixed.
+fn hold_if_pinned(decision: &mut Decision) {
+    let pinned: Vec<&str> = decision
+        .holds
+        .iter()
+        .filter(|h| h.reason == Reason::AliasedValue)
+        .map(|h| h.source.as_str())
+        .collect();
+    if pinned.is_empty() {
+        return;
+    }
+    let would_have = decision
+        .winner
+        .as_ref()
+        .map_or_else(String::new, |w| format!(" to {}", w.status));
+    decision.explanation = format!(
+        "held: {} cannot be edited{would_have} without changing an alias of it, so nothing is written for this item ({})",
+        names(pinned.iter().copied()),
+        decision.explanation
+    );
+    decision.reason = Reason::AliasedValue;
+    decision.changes.clear();
+    decision.new_base = None;
+    decision.agreeing.clear();
+}
+
+/// A source that holds the item more than once has no one value: writing
+/// one copy would leave the other saying something else, and reading one
+/// would ignore the other. The whole item is held, every copy named, until
+/// all but one are removed.
+fn hold_duplicates(rule: &Rule, item: &ItemInput, decision: &mut Decision) -> bool {
+    let mut twice: Vec<&str> = Vec::new();
+    for source in &rule.sources {
+        let copies = item.readings.iter().filter(|r| &r.source == source).count();
+        if copies > 1 {
+            twice.push(source);
+        }
+    }
+    if twice.is_empty() {
+        return false;
+    }
+    decision.reason = Reason::DuplicateKey;
+    let mut described = Vec::new();
+    for source in &twice {
+        let copies: Vec<&Reading> = item
+            .readings
+            .iter()
+            .filter(|r| &r.source == source)
+            .collect();
+        let places: Vec<String> = copies
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} ({})",
+                    r.place.as_deref().unwrap_or("?"),
+                    r.raw.as_deref().unwrap_or("no status")
+                )
+            })
+            .collect();
+        for r in &copies {
+            decision.holds.push(Hold {
+                source: r.source.clone(),
+                reason: Reason::DuplicateKey,
+                detail: format!(
+                    "{} is one of {} copies in {}: nothing is written to any of them",
+                    r.place.as_deref().unwrap_or("this copy"),
+                    copies.len(),
+                    r.source
+                ),
+            });
+        }
+        described.push(format!(
+            "{source} holds it {} times: {}",
+            copies.len(),
+            places.join(", ")
+        ));
+    }
+    decision.explanation = format!(
+        "held: {}; remove all but one copy, then sync again",
+        described.join("; ")
+    );
+    true
 }
 
 /// One reading per rule source that gave one, in the rule's order: the
 /// decision must not depend on the order readings arrive in. A source given
-/// twice keeps the smallest reading (callers report duplicate keys before
-/// deciding). Sources that gave no reading are left out: a rule over a
+/// twice (a duplicate key) is held before this, by `hold_duplicates`.
+/// Sources that gave no reading are left out: a rule over a
 /// hundred sources must not cost a hundred readings per item.
 fn normalize(rule: &Rule, item: &ItemInput) -> Vec<Reading> {
     rule.sources
@@ -124,6 +215,18 @@ fn distribute(
                 reason: Reason::DirtyFile,
                 detail: format!(
                     "would get {}, but {} has uncommitted changes (a value proposes only once committed): commit or stash them, then sync again",
+                    winner.status,
+                    r.place.as_deref().unwrap_or("the file")
+                ),
+            });
+            continue;
+        }
+        if let Some(why) = &r.pinned {
+            decision.holds.push(Hold {
+                source: r.source.clone(),
+                reason: Reason::AliasedValue,
+                detail: format!(
+                    "would get {}, but {} cannot be edited: {why}; write the value without the anchor (or the alias), then sync again",
                     winner.status,
                     r.place.as_deref().unwrap_or("the file")
                 ),
@@ -800,6 +903,69 @@ mod tests {
         assert!(d.changes.is_empty());
     }
 
+    #[test]
+    fn a_key_held_twice_by_one_source_is_held_whole_and_names_every_copy() {
+        let first = Reading {
+            place: Some("app:docs/a.md:3".into()),
+            ..at("workplans", "done")
+        };
+        let second = Reading {
+            place: Some("app:docs/b.md:7".into()),
+            ..at("workplans", "todo")
+        };
+        for rule in [merge_rule(Reopen::Block), merge_rule(Reopen::Allow)] {
+            let d = decide(
+                &rule,
+                &item(
+                    Some("todo"),
+                    vec![first.clone(), second.clone(), hub("in_progress")],
+                ),
+            );
+            assert_eq!(d.reason, Reason::DuplicateKey, "{d:?}");
+            assert!(d.changes.is_empty(), "nothing written anywhere: {d:?}");
+            assert_eq!(d.new_base, None, "the base does not move: {d:?}");
+            assert_eq!(d.holds.len(), 2, "{d:?}");
+            assert!(
+                d.explanation.contains("app:docs/a.md:3 (done)"),
+                "{}",
+                d.explanation
+            );
+            assert!(
+                d.explanation.contains("app:docs/b.md:7 (todo)"),
+                "{}",
+                d.explanation
+            );
+        }
+        // Two copies agreeing are still two copies: one write would split them.
+        let d = decide(
+            &merge_rule(Reopen::Block),
+            &item(
+                None,
+                vec![
+                    at("workplans", "done"),
+                    at("workplans", "done"),
+                    hub("todo"),
+                ],
+            ),
+        );
+        assert_eq!(d.reason, Reason::DuplicateKey);
+        assert!(d.changes.is_empty());
+        // A copy without a status is a copy too: writing the other would
+        // leave it saying nothing.
+        let d = decide(
+            &merge_rule(Reopen::Block),
+            &item(
+                None,
+                vec![
+                    at("workplans", "done"),
+                    Reading::absent("workplans"),
+                    hub("todo"),
+                ],
+            ),
+        );
+        assert_eq!(d.reason, Reason::DuplicateKey, "{d:?}");
+    }
+
     /// A reading from a checkout whose own base is `own` (`None`: it never synced).
     fn replica(source: &str, status: &str, own: Option<&str>) -> Reading {
         Reading {
@@ -1129,10 +1295,19 @@ mod tests {
             (
                 proptest::bool::weighted(0.15),
                 proptest::bool::weighted(0.15),
+                proptest::bool::weighted(0.1),
             ),
         )
             .prop_map(
-                move |(value, changed_at, creatable, owner, own, blocked, (uncertain, copied))| {
+                move |(
+                    value,
+                    changed_at,
+                    creatable,
+                    owner,
+                    own,
+                    blocked,
+                    (uncertain, copied, pinned),
+                )| {
                     Reading {
                         source: source.into(),
                         present: value.is_some(),
@@ -1140,6 +1315,7 @@ mod tests {
                         value,
                         blocked,
                         dirty: false,
+                        pinned: pinned.then(|| "an alias repeats it".to_string()),
                         place: None,
                         replica: own.as_ref().map(|_| format!("{source}-replica")),
                         own_base: own.flatten(),
@@ -1299,6 +1475,10 @@ mod tests {
         fn mirror_targets_end_equal_to_the_truth(input in any_item()) {
             let rule = Rule { name: "m".into(), mode: Mode::Mirror { truth: "a".into() }, sources: vec!["a".into(), "b".into(), "c".into()] };
             let d = decide(&rule, &input);
+            if d.reason == Reason::AliasedValue {
+                prop_assert!(d.changes.is_empty() && d.new_base.is_none(), "{:?}", d);
+                return Ok(());
+            }
             let after = apply(&input, &d);
             let truth = after.readings.iter().find(|r| r.source == "a" && r.blocked.is_none()).and_then(|r| r.value.clone());
             if let Some(truth) = truth {

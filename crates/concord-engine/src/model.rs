@@ -59,6 +59,12 @@ pub enum Reason {
     NotInSource,
     /// The truth (or owner) holds no value for the item.
     NoTruth,
+    /// A source holds the item more than once (two rows, two files): which
+    /// copy is the source's value is unknowable, so nothing is written.
+    DuplicateKey,
+    /// The value cannot be edited without changing something else (a YAML
+    /// anchor that an alias repeats): not written.
+    AliasedValue,
 }
 
 impl Reason {
@@ -82,6 +88,8 @@ impl Reason {
             Reason::UnknownStatus => "UNKNOWN_STATUS",
             Reason::NotInSource => "NOT_IN_SOURCE",
             Reason::NoTruth => "NO_TRUTH",
+            Reason::DuplicateKey => "DUPLICATE_KEY",
+            Reason::AliasedValue => "ALIASED_VALUE",
         }
     }
 }
@@ -132,6 +140,9 @@ pub struct Reading {
     pub blocked: Option<Reason>,
     /// Uncommitted changes in the file: not writable.
     pub dirty: bool,
+    /// Why the value cannot be edited in place, if so (a YAML anchor that
+    /// an alias repeats): it counts like any value, but is never written.
+    pub pinned: Option<String>,
     /// Where the value lives (`repo:path`), for messages.
     pub place: Option<String>,
     /// The checkout (replica) this reading comes from, for a git source.
@@ -169,6 +180,7 @@ impl Reading {
             value: Some(value),
             blocked: None,
             dirty: false,
+            pinned: None,
             place: None,
             replica: None,
             own_base: None,
@@ -188,6 +200,7 @@ impl Reading {
             raw: None,
             blocked: None,
             dirty: false,
+            pinned: None,
             place: None,
             replica: None,
             own_base: None,

@@ -20,7 +20,7 @@ use crate::{
 use regex::Regex;
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::LazyLock;
 
@@ -45,10 +45,16 @@ struct Scalar {
     tagged: bool,
     /// Byte offset in the file where the node starts (its anchor or tag, if any).
     start: usize,
+    /// The parser's id of the node's anchor (`&x`); 0 when it has none.
+    anchor: usize,
+    /// Why editing the scalar would change more than itself (see `pin_aliased`).
+    pinned: Option<String>,
 }
 
 struct Mapping {
     at: usize,
+    /// The parser's id of the mapping's anchor; 0 when it has none.
+    anchor: usize,
     entries: Vec<Entry>,
 }
 
@@ -229,6 +235,7 @@ fn read_yaml(bytes: &[u8], base: usize, text: &str) -> Result<Mapping, FileError
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
     let mut documents = 0;
+    let mut aliased = HashSet::new();
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(yaml_error)?;
         let start = offset(span.start.index());
@@ -248,10 +255,11 @@ fn read_yaml(bytes: &[u8], base: usize, text: &str) -> Result<Mapping, FileError
                 stack.push(Frame::Sequence { at: start });
                 continue;
             }
-            Event::MappingStart(..) => {
+            Event::MappingStart(anchor, _) => {
                 stack.push(Frame::Mapping {
                     mapping: Mapping {
                         at: start,
+                        anchor,
                         entries: Vec::new(),
                     },
                     key: None,
@@ -263,13 +271,18 @@ fn read_yaml(bytes: &[u8], base: usize, text: &str) -> Result<Mapping, FileError
                 Some(Frame::Mapping { mapping, .. }) => Node::Mapping(mapping),
                 None => continue,
             },
-            Event::Scalar(value, style, _, tag) => Node::Scalar(Scalar {
+            Event::Scalar(value, style, anchor, tag) => Node::Scalar(Scalar {
                 value: value.into_owned(),
                 style,
                 tagged: tag.is_some(),
                 start,
+                anchor,
+                pinned: None,
             }),
-            Event::Alias(_) => Node::Alias { at: start },
+            Event::Alias(id) => {
+                aliased.insert(id);
+                Node::Alias { at: start }
+            }
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => continue,
         };
         match stack.last_mut() {
@@ -293,12 +306,18 @@ fn read_yaml(bytes: &[u8], base: usize, text: &str) -> Result<Mapping, FileError
     }
     let empty = |at| Mapping {
         at,
+        anchor: 0,
         entries: Vec::new(),
     };
     match root {
         // Empty front matter (nothing, or only comments) has no fields.
         None => Ok(empty(base)),
-        Some(Node::Mapping(mapping)) => Ok(mapping),
+        Some(Node::Mapping(mut mapping)) => {
+            if !aliased.is_empty() {
+                pin_aliased(bytes, &mut mapping, &aliased, None);
+            }
+            Ok(mapping)
+        }
         Some(Node::Scalar(s)) if is_null(&s) => Ok(empty(s.start)),
         Some(other) => Err(FileError::at(
             line_of(bytes, node_start(&other)),
@@ -309,6 +328,58 @@ fn read_yaml(bytes: &[u8], base: usize, text: &str) -> Result<Mapping, FileError
             ),
         )),
     }
+}
+
+/// Mark the scalars that an alias elsewhere repeats: one with an anchor
+/// (`status: &s todo`) that some `*s` names, or one inside a mapping that
+/// an alias (or a merge key `<<: *m`) names. Editing such a scalar's bytes
+/// would change every alias with it, so it is read but never edited.
+fn pin_aliased(
+    bytes: &[u8],
+    mapping: &mut Mapping,
+    aliased: &HashSet<usize>,
+    inherited: Option<&str>,
+) {
+    let own;
+    let inherited = if mapping.anchor != 0 && aliased.contains(&mapping.anchor) {
+        own = format!(
+            "it lies in a mapping with a YAML anchor (line {}) that an alias repeats elsewhere; editing it would change the alias too",
+            line_of(bytes, mapping.at)
+        );
+        Some(own.as_str())
+    } else {
+        inherited
+    };
+    for entry in &mut mapping.entries {
+        match &mut entry.value {
+            Node::Scalar(scalar) => {
+                scalar.pinned = if scalar.anchor != 0 && aliased.contains(&scalar.anchor) {
+                    Some(format!(
+                        "the value carries the YAML anchor `{}` that an alias repeats elsewhere; editing it would change the alias too",
+                        anchor_name(bytes, scalar.start)
+                    ))
+                } else {
+                    inherited.map(str::to_string)
+                };
+            }
+            Node::Mapping(inner) => pin_aliased(bytes, inner, aliased, inherited),
+            Node::Sequence { .. } | Node::Alias { .. } => {}
+        }
+    }
+}
+
+/// The `&name` among the node properties (`&name`, `!tag`, either order)
+/// that start at `start`, as written.
+fn anchor_name(bytes: &[u8], start: usize) -> String {
+    let rest = &bytes[start.min(bytes.len())..];
+    rest.split(|b| b.is_ascii_whitespace())
+        .filter(|word| !word.is_empty())
+        .take_while(|word| matches!(word.first(), Some(b'&' | b'!')))
+        .find(|word| word.first() == Some(&b'&'))
+        .map_or_else(
+            || "&".to_string(),
+            |word| String::from_utf8_lossy(word).into_owned(),
+        )
 }
 
 fn node_start(node: &Node) -> usize {
@@ -429,6 +500,7 @@ fn value_of(bytes: &[u8], entry: Option<&Entry>, name: &str) -> Result<Option<Sp
             text: scalar.value.clone(),
             line: line_of(bytes, span.start),
             span: with_tab_separator(bytes, scalar, span),
+            pinned: scalar.pinned.clone(),
         })),
         None => expected("a multi-line scalar"),
     }
@@ -869,6 +941,55 @@ meta:\n  phase: 'β two'  # quoted\n  size: 3\n\
         let parsed = parse_with(&format_with_key("{stem}"), b"---\n---\n").unwrap();
         assert_eq!(parsed.items[0].key, "feat-7");
         assert_eq!(parsed.items[0].status, None);
+    }
+
+    #[test]
+    fn values_that_an_alias_repeats_are_pinned() {
+        let pinned = |text: &str| {
+            let parsed = parse(text.as_bytes());
+            let item = &parsed.items[0];
+            (
+                item.status.as_ref().and_then(|s| s.pinned.clone()),
+                item.fields
+                    .iter()
+                    .find(|(name, _)| name == "phase")
+                    .and_then(|(_, v)| v.pinned.clone()),
+            )
+        };
+        // An anchored status that an alias repeats: editing it edits both.
+        let (status, _) = pinned("---\nid: A\nstatus: &s todo\nmirror: *s\n---\n");
+        assert!(
+            status.as_deref().unwrap_or("").contains("`&s`"),
+            "{status:?}"
+        );
+        // Tag and anchor in either order.
+        let (status, _) = pinned("---\nid: A\nstatus: !!str &s todo\nmirror: [*s]\n---\n");
+        assert!(
+            status.as_deref().unwrap_or("").contains("`&s`"),
+            "{status:?}"
+        );
+        // An anchor no alias names changes nothing else: still editable.
+        assert_eq!(pinned("---\nid: A\nstatus: &s todo\n---\n"), (None, None));
+        // Another anchor's alias does not pin it.
+        assert_eq!(
+            pinned("---\nid: A\nstatus: &s todo\nowner: &o me\nbackup: *o\n---\n").0,
+            None
+        );
+        // A value inside an aliased mapping (or one a merge key repeats).
+        let (_, phase) = pinned("---\nid: A\nmeta: &m\n  phase: one\nother: *m\n---\n");
+        assert!(
+            phase.as_deref().unwrap_or("").contains("mapping"),
+            "{phase:?}"
+        );
+        let (_, phase) = pinned("---\nid: A\nmeta: &m {phase: one}\nother:\n  <<: *m\n---\n");
+        assert!(phase.is_some());
+        // The anchored value is read as its plain value, span without the anchor.
+        let text = "---\nid: A\nstatus: &s todo\nmirror: *s\n---\n";
+        let status = parse(text.as_bytes()).items[0].status.clone().unwrap();
+        assert_eq!(
+            (&text[status.span.clone()], status.text.as_str()),
+            ("todo", "todo")
+        );
     }
 
     #[test]

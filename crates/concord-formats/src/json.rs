@@ -459,6 +459,7 @@ impl<'a> Tree<'a> {
             text: text.into_owned(),
             span: node.start as usize..node.end as usize,
             line: node.line,
+            pinned: None,
         }))
     }
 }

@@ -26,6 +26,10 @@ pub struct SpannedValue {
     pub span: Range<usize>,
     /// 1-based line of the span's start.
     pub line: u32,
+    /// Why the value must not be edited in place, if it must not: editing
+    /// its bytes would change something besides this value (a YAML anchor
+    /// that aliases elsewhere repeat).
+    pub pinned: Option<String>,
 }
 
 /// One item a file holds.

@@ -292,6 +292,7 @@ impl Table {
             text: texts[i].clone(),
             span: start + trimmed[i].start..start + trimmed[i].end,
             line: number,
+            pinned: None,
         };
 
         let regex = &self.key_regex;
@@ -356,6 +357,7 @@ impl Table {
             text: unescape_pipes(&cell[words.clone()]),
             span: start + cell_range.start + words.start..start + cell_range.start + words.end,
             line: number,
+            pinned: None,
         };
 
         Ok(RawItem {

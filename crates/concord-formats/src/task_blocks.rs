@@ -168,6 +168,7 @@ impl TaskBlocks {
             text: text(&field.value).into_owned(),
             span: field.value.clone(),
             line: field.line,
+            pinned: None,
         };
         let mut problem = None;
         let key = self.item.key.render(ctx.path, |name| match find(name) {

@@ -15,6 +15,10 @@ pub struct StatusReading {
     /// The bytes that hold the value: the only bytes an edit may touch.
     #[serde(skip)]
     pub span: Range<usize>,
+    /// Why the value must not be edited in place, if so (a YAML anchor
+    /// that an alias repeats): it is read, never written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<String>,
 }
 
 /// What one source says about one item at one moment.

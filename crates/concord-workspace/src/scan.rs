@@ -506,6 +506,7 @@ fn observe(ws: &Workspace, job: &FileJob, parsed: ParsedFile) -> (Vec<Observatio
                 raw: value.text,
                 line: value.line,
                 span: value.span,
+                pinned: value.pinned,
             }
         });
         observations.push(Observation {

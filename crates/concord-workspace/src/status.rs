@@ -68,6 +68,7 @@ mod tests {
                 rank: None,
                 line: 1,
                 span: 0..0,
+                pinned: None,
             }),
             owner: None,
             fields: vec![],

@@ -145,7 +145,13 @@ fn file_reading(obs: &Observation, gate: Gate) -> Reading {
         raw,
         blocked: gate.blocked,
         dirty: gate.dirty,
-        place: Some(format!("{}:{}", obs.repo, obs.path)),
+        pinned: obs.status.as_ref().and_then(|s| s.pinned.clone()),
+        place: Some(format!(
+            "{}:{}:{}",
+            obs.repo,
+            obs.path,
+            obs.status.as_ref().map_or(obs.line, |s| s.line)
+        )),
         replica: gate.replica.map(|r| r.to_string()),
         own_base: None,
         own_base_uncertain: false,
@@ -166,6 +172,7 @@ fn hub_reading(workflow: Option<&Workflow>, hub: &HubStatus<'_>) -> Reading {
         raw: hub.status.map(str::to_string),
         blocked: None,
         dirty: false,
+        pinned: None,
         place: None,
         replica: None,
         own_base: None,

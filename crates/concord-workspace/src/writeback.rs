@@ -52,6 +52,9 @@ pub fn edit_file(
                 EditOutcome::Refused(format!("`{}` appears more than once in the file", edit.key))
             }
             (Some(item), None) => match &item.status {
+                Some(value) if value.text == edit.expected && value.pinned.is_some() => {
+                    EditOutcome::Refused(value.pinned.clone().unwrap_or_default())
+                }
                 Some(value) if value.text == edit.expected => {
                     planned.push((index, value.clone()));
                     EditOutcome::Applied
@@ -200,5 +203,44 @@ workflow = "task"
                 .unwrap()
                 .contains("id: B\nstatus: done")
         );
+    }
+
+    /// The last line of defence: even an edit planned without knowing (a
+    /// file read incrementally from the hub's record) refuses a value that
+    /// an alias repeats.
+    #[test]
+    fn an_anchored_value_an_alias_repeats_is_refused() {
+        let ws = Workspace::from_toml(
+            r#"
+[[repo]]
+name = "app"
+path = "."
+[[workflow]]
+name = "task"
+statuses = [{ name = "todo", rank = 0 }, { name = "done", rank = 2 }]
+[[source]]
+name = "notes"
+repo = "app"
+format = "front-matter"
+glob = "*.md"
+status = "status"
+workflow = "task"
+"#,
+            std::path::Path::new("concord.toml"),
+            std::path::Path::new("."),
+        )
+        .expect("config");
+        let file = "---\nid: A\nstatus: &s todo\nother: *s\n---\n";
+        let (out, outcomes) = edit_file(
+            &ws.sources[0],
+            "a.md",
+            file.as_bytes(),
+            &[edit("A", "todo", "done")],
+        );
+        assert!(
+            matches!(&outcomes[0], EditOutcome::Refused(why) if why.contains("`&s`")),
+            "{outcomes:?}"
+        );
+        assert_eq!(out, file.as_bytes());
     }
 }

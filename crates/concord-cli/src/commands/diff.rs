@@ -156,6 +156,9 @@ pub fn plan_workspace(
                             raw,
                             line: u32::try_from(r.line).unwrap_or(0),
                             span: 0..0,
+                            // Not recorded: the write re-reads the file and
+                            // refuses a pinned value there.
+                            pinned: None,
                         }
                     }),
                     owner: r.owner.clone(),

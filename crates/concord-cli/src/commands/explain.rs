@@ -28,6 +28,12 @@ pub struct Args {
 struct ReplicaReading {
     source: String,
     repo: String,
+    /// Where this copy of the item is (a source may hold it more than once:
+    /// `DUPLICATE_KEY`).
+    path: String,
+    line: u32,
+    /// The source's own word, if the copy has a status.
+    status: Option<String>,
     replica: Option<String>,
     /// Why the repo is not written now (a reason code), if it is not.
     blocked: Option<&'static str>,
@@ -93,6 +99,9 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             ReplicaReading {
                 source: obs.source.to_string(),
                 repo: obs.repo.to_string(),
+                path: obs.path.to_string(),
+                line: obs.status.as_ref().map_or(obs.line, |s| s.line),
+                status: obs.status.as_ref().map(|s| s.raw.clone()),
                 replica: gate.and_then(|g| g.replica.as_deref().map(str::to_string)),
                 blocked: gate.and_then(|g| g.blocked.map(|r| r.as_str())),
                 own_bases,

@@ -184,6 +184,7 @@ pub(crate) fn hub_readings(ws: &Workspace) -> Result<Vec<Observation>, Failure> 
                 rank: None,
                 line: 0,
                 span: 0..0,
+                pinned: None,
             }),
             owner: None,
             fields: vec![("version".into(), v.version.to_string())],
