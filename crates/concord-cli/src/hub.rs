@@ -44,6 +44,15 @@ impl From<StoreError> for Failure {
                 Some("the hub file is read-only; nothing was written".into()),
             ),
             StoreError::Import(_) => (Outcome::ConfigError, None),
+            e if e.is_disk_full() => (
+                Outcome::PartialFailure,
+                Some(
+                    "the disk that holds the hub is full: the write that failed recorded nothing \
+                     (what earlier steps of this run recorded is whole). Free space, then run the \
+                     command again; it picks up where this one stopped"
+                        .into(),
+                ),
+            ),
             _ => (Outcome::PartialFailure, None),
         };
         Self {

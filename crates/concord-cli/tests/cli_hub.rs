@@ -464,3 +464,115 @@ fn an_unreadable_file_does_not_erase_what_the_hub_knows() {
         "{gone}"
     );
 }
+
+/// The hub's disk fills up in the middle of a sync (a tiny tmpfs under the
+/// hub, in a private mount namespace so nothing outside the test sees it).
+/// The sync fails cleanly: exit 3 with what to do, no value recorded
+/// without its journal entry, no file torn; once there is room, the next
+/// sync picks up and converges.
+#[test]
+fn a_full_disk_under_the_hub_fails_cleanly_and_the_next_sync_converges() {
+    let ws = TestWorkspace::new();
+    ws.config(&format!(
+        "[[repo]]\nname = \"app\"\npath = \"app\"\n{TASK_WORKFLOW}\n[[source]]\nname = \"plans\"\nrepo = \"app\"\nformat = \"task-blocks\"\nglob = \"docs/*.md\"\nworkflow = \"task\"\n\n[[sync]]\nname = \"tasks\"\nmode = \"merge\"\nbetween = [\"plans\", \"hub\"]\n"
+    ));
+    ws.write("app/docs/plan.md", "```task\nid: T1\nstatus: todo\n```\n");
+    let many: String = (0..20_000)
+        .map(|i| format!("```task\nid: M{i}\nstatus: in_progress\n```\n"))
+        .collect();
+    ws.write("many.md", &many);
+    let hub_dir = ws.path().join("hubdisk");
+    std::fs::create_dir_all(&hub_dir).expect("hub dir");
+    let concord = assert_cmd::cargo::cargo_bin("concord");
+    let script = r#"
+set -u
+mount -t tmpfs -o size=1m tmpfs "$HUB_DIR" 2>/dev/null || exit 97
+export CONCORD_HUB_URL="sqlite://$HUB_DIR/hub.db" NO_COLOR=1
+step() { name=$1; shift; "$CONCORD" "$@" >"out/$name.out" 2>"out/$name.err"; echo $? >"out/$name.rc"; }
+mkdir -p out
+step first sync
+step set set T1 done
+mv many.md app/docs/many.md
+step full sync
+step midexport hub export
+mount -o remount,size=64m "$HUB_DIR"
+step again sync
+step last sync
+step endexport hub export
+"#;
+    let status = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "bash", "-c", script])
+        .current_dir(ws.path())
+        .env("HUB_DIR", &hub_dir)
+        .env("CONCORD", &concord)
+        .env_remove("CONCORD_HUB_URL")
+        .env_remove("CONCORD_CONFIG")
+        .status();
+    match status.map(|s| s.code()) {
+        Ok(Some(0)) => {}
+        other => {
+            println!(
+                "skipped: no private tmpfs here (unshare --user --mount: {other:?}), so a full disk cannot be simulated"
+            );
+            return;
+        }
+    }
+    let read =
+        |name: &str| std::fs::read_to_string(ws.path().join("out").join(name)).unwrap_or_default();
+    let rc = |name: &str| read(&format!("{name}.rc")).trim().to_string();
+    assert_eq!(rc("first"), "0", "{}", read("first.err"));
+    assert_eq!(rc("set"), "0", "{}", read("set.err"));
+    assert_eq!(
+        rc("full"),
+        "3",
+        "a full disk is a partial failure: {}",
+        read("full.out")
+    );
+    let err = read("full.err");
+    assert!(err.contains("full"), "{err}");
+    assert!(err.contains("Free space"), "says what to do: {err}");
+    // Nothing half-recorded: every hub value the failed run recorded has
+    // its journal entry.
+    let rows: Vec<serde_json::Value> = read("midexport.out")
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let journaled: std::collections::HashSet<&str> = rows
+        .iter()
+        .filter(|r| r["table"] == "journal")
+        .filter_map(|r| r["row"]["key"].as_str())
+        .collect();
+    for value in rows.iter().filter(|r| r["table"] == "hub_values") {
+        let key = value["row"]["key"].as_str().unwrap_or("");
+        assert!(
+            journaled.contains(key),
+            "{key} recorded without a journal entry"
+        );
+    }
+    // The plan file is whole: T1 reads todo or done, never a torn mix.
+    let plan = std::fs::read_to_string(ws.path().join("app/docs/plan.md")).expect("plan");
+    assert!(
+        plan == "```task\nid: T1\nstatus: todo\n```\n"
+            || plan == "```task\nid: T1\nstatus: done\n```\n",
+        "{plan}"
+    );
+    // With room again, one sync converges and the next has nothing to do.
+    assert_eq!(
+        rc("again"),
+        "0",
+        "{}\n{}",
+        read("again.out"),
+        read("again.err")
+    );
+    assert_eq!(rc("last"), "0", "{}", read("last.out"));
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("app/docs/plan.md")).expect("plan"),
+        "```task\nid: T1\nstatus: done\n```\n"
+    );
+    let end = read("endexport.out");
+    let values = end
+        .lines()
+        .filter(|l| l.starts_with("{\"table\":\"hub_values\""))
+        .count();
+    assert_eq!(values, 20_001, "every item reached the hub");
+}

@@ -283,3 +283,60 @@ fn an_anchored_yaml_status_that_an_alias_repeats_is_never_edited() {
         "---\nid: T1\nstatus: &s done\n---\nBody.\n"
     );
 }
+
+/// Hostile files among good ones: a directory named like a source file, a
+/// file over `max_file_bytes`, a file that is gone when read (a dangling
+/// link). Each is a warning naming it; the good files sync; nothing else is
+/// written; what the hub knew of the unreadable file's items stays.
+#[test]
+fn hostile_files_among_good_ones_are_named_and_the_rest_syncs() {
+    let ws = workspace(&format!("[scan]\nmax_file_bytes = 4096\n{MERGE_WITH_HUB}"));
+    ws.write("app/docs/big.md", "```task\nid: T9\nstatus: done\n```\n");
+    assert_eq!(ws.concord(&["sync"]).code, 0, "first sync records T9");
+    // Now the file grows over the limit, and other hostile entries appear.
+    let mut big = String::from("```task\nid: T9\nstatus: todo\n```\n");
+    while big.len() <= 4096 {
+        big.push_str("padding line\n");
+    }
+    ws.write("app/docs/big.md", &big);
+    std::fs::create_dir_all(ws.path().join("app/docs/folder.md")).expect("dir");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("nowhere.md", ws.path().join("app/docs/gone.md")).expect("symlink");
+    ws.write(
+        "app/docs/w.md",
+        "```task\nid: T1\nstatus: in_progress\n```\n```task\nid: T2\nstatus: done\n```\n",
+    );
+
+    let out = ws.concord(&["sync"]);
+    assert_eq!(out.code, 1, "warnings are findings: {}", out.stdout);
+    for (path, says) in [
+        ("app/docs/big.md", "max_file_bytes"),
+        ("app/docs/folder.md", "directory"),
+        #[cfg(unix)]
+        ("app/docs/gone.md", "symlink"),
+    ] {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.contains("UNREADABLE_FILE") && l.contains(path) && l.contains(says)),
+            "{path} is named ({says}): {}",
+            out.stdout
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("app/docs/big.md")).expect("big"),
+        big,
+        "the oversized file is not touched"
+    );
+    // The good file synced; what the hub knew of T9 stays, not regressed.
+    let export = ws.concord(&["hub", "export"]).stdout;
+    let value = |key: &str| {
+        export
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|row| row["table"] == "hub_values" && row["row"]["key"] == key)
+            .map(|row| row["row"]["value"].as_str().unwrap_or("").to_string())
+    };
+    assert_eq!(value("T1").as_deref(), Some("in_progress"), "{export}");
+    assert_eq!(value("T9").as_deref(), Some("done"), "{export}");
+}

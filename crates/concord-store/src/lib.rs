@@ -58,6 +58,15 @@ impl StoreError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::Conflict { .. })
     }
+
+    /// The hub's disk (or quota) is full: SQLite's `SQLITE_FULL` (13),
+    /// PostgreSQL's `disk_full` (53100). The failed transaction wrote nothing.
+    pub fn is_disk_full(&self) -> bool {
+        let StoreError::Database(sqlx::Error::Database(e)) = self else {
+            return matches!(self, StoreError::Io(io) if io.kind() == std::io::ErrorKind::StorageFull);
+        };
+        matches!(e.code().as_deref(), Some("13" | "53100"))
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

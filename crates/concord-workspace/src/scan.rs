@@ -393,9 +393,13 @@ fn open_regular(path: &Path) -> Result<(std::fs::File, u64), String> {
         use std::os::unix::fs::OpenOptionsExt;
         options.custom_flags(libc::O_NONBLOCK);
     }
-    let file = options
-        .open(path)
-        .map_err(|e| format!("cannot read: {e}"))?;
+    let file = options.open(path).map_err(|e| match e.kind() {
+        // Listed by the walk a moment ago: removed or renamed since.
+        std::io::ErrorKind::NotFound => {
+            format!("gone before it could be read (removed or renamed while concord ran): {e}")
+        }
+        _ => format!("cannot read: {e}"),
+    })?;
     let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
     if !meta.is_file() {
         return Err(format!(
@@ -552,7 +556,51 @@ fn duplicate_keys(source: &Source, observations: &[Observation]) -> Vec<Warning>
 
 #[cfg(test)]
 mod tests {
-    use super::walk_base;
+    use super::{FileJob, read_file, walk_base};
+    use crate::Workspace;
+    use concord_model::WarningCode;
+
+    /// A file listed by the walk and gone when read (the race cannot be
+    /// timed from outside, so the job is made by hand): a warning that names
+    /// it, no items, no panic.
+    #[test]
+    fn a_file_gone_between_the_walk_and_the_read_is_a_warning() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ws = Workspace::from_toml(
+            r#"
+[[repo]]
+name = "app"
+path = "."
+[[workflow]]
+name = "task"
+statuses = [{ name = "todo", rank = 0 }]
+[[source]]
+name = "w"
+repo = "app"
+format = "task-blocks"
+glob = "*.md"
+workflow = "task"
+"#,
+            &dir.path().join("concord.toml"),
+            dir.path(),
+        )
+        .expect("config");
+        let job = FileJob {
+            source: 0,
+            rel: "gone.md".into(),
+            abs: dir.path().join("gone.md"),
+        };
+        let (observations, warnings) = read_file(&ws, &job);
+        assert!(observations.is_empty());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].code, WarningCode::UnreadableFile);
+        assert_eq!(warnings[0].path, "gone.md");
+        assert!(
+            warnings[0].message.contains("gone before it could be read"),
+            "{}",
+            warnings[0].message
+        );
+    }
 
     #[test]
     fn walk_base_is_the_literal_folder_prefix() {
