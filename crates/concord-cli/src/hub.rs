@@ -186,6 +186,7 @@ pub async fn record_scan(
             line: i64::from(o.line),
             observed_at: started.clone(),
             owner: o.owner.clone(),
+            pinned: o.status.as_ref().and_then(|s| s.pinned.clone()),
         })
         .collect();
     for (index, paths) in limits {

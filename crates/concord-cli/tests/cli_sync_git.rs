@@ -1380,6 +1380,7 @@ fn a_hub_from_before_replicas_upgrades_without_a_spurious_reopen() {
          c.execute('DROP TRIGGER IF EXISTS journal_no_replace')\n\
          c.execute('DROP TRIGGER IF EXISTS release_steps_no_replace')\n\
          c.execute('DROP TABLE IF EXISTS webhook_deliveries')\n\
+         c.execute('ALTER TABLE observations DROP COLUMN pinned')\n\
          for rule, key, versions in c.execute('SELECT rule, item_key, versions FROM bases').fetchall():\n\
          \x20   v = {{k: (x.split(' ')[-1] if isinstance(x, str) else x) for k, x in json.loads(versions).items()}}\n\
          \x20   c.execute('UPDATE bases SET versions = ? WHERE rule = ? AND item_key = ?', (json.dumps(v), rule, key))\n\
@@ -1493,5 +1494,45 @@ fn a_checkout_that_cannot_keep_a_replica_id_never_reopens_anything() {
             .find(|e| e.0 == "hub")
             .map(|e| e.2.clone()),
         Some("done".to_string())
+    );
+}
+
+/// An anchored status that an alias repeats is held also when its file is
+/// not read again (an incremental sync takes it from the hub's record):
+/// never a planned write that the file then refuses.
+#[test]
+fn an_anchored_status_stays_held_when_its_file_is_read_from_the_record() {
+    let world = World::new(
+        "[[source]]\nname = \"notes\"\nrepo = \"app\"\nformat = \"front-matter\"\nglob = \"notes/*.md\"\nstatus = \"status\"\nworkflow = \"task\"\n\n[[sync]]\nname = \"tasks\"\nmode = \"merge\"\nbetween = [\"workplans\", \"notes\", \"hub\"]\n",
+    );
+    let a = world.machine("a");
+    let note = "---\nid: T1\nstatus: &s todo\nsummary: *s\n---\n";
+    std::fs::create_dir_all(a.app().join("notes")).expect("notes");
+    std::fs::write(a.app().join("notes/t1.md"), note).expect("note");
+    git(&a.app(), &["add", "."]);
+    git(&a.app(), &["commit", "-q", "-m", "note"]);
+    let first = a.concord(&["sync", "--json"]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    // T1 moves on in the work plan; the note's file is not read again.
+    a.commit_file(
+        "docs/workplan.md",
+        &WORKPLAN.replacen("status: todo", "status: done", 1),
+        "T1 done",
+    );
+    let out = a.concord(&["sync", "--json"]);
+    let report = out.json();
+    assert_eq!(
+        report["reads"]["notes"], "0 files changed since the watermark",
+        "{report}"
+    );
+    assert_eq!(out.code, 1, "held, not failed: {report}");
+    assert_eq!(report["not_applied"], serde_json::json!([]), "{report}");
+    let held = report["held"].to_string();
+    assert!(held.contains("ALIASED_VALUE"), "{report}");
+    assert_eq!(a.read("notes/t1.md"), note);
+    assert_eq!(
+        report["applied"],
+        serde_json::json!([]),
+        "nothing moves: {report}"
     );
 }

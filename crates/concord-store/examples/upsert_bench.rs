@@ -27,6 +27,7 @@ fn rows(n: usize, run: &str) -> Vec<ObservationRecord> {
             line: (i % 5000) as i64,
             observed_at: "2026-11-24T10:00:00.000000Z".to_string(),
             owner: None,
+            pinned: None,
         })
         .collect()
 }

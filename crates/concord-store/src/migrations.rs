@@ -63,6 +63,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0012_webhook_deliveries.sql"),
         include_str!("../migrations/postgres/0012_webhook_deliveries.sql"),
     ),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_observation_pinned.sql"),
+        include_str!("../migrations/postgres/0013_observation_pinned.sql"),
+    ),
 ];
 
 pub(crate) fn latest() -> i64 {

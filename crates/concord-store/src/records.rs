@@ -107,6 +107,10 @@ pub struct ObservationRecord {
     /// The owner the item names, for `owned` rules.
     #[serde(default)]
     pub owner: Option<String>,
+    /// Why the status cannot be edited in place, if so (a YAML anchor that
+    /// an alias repeats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

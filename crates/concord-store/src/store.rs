@@ -837,10 +837,11 @@ impl Store {
             i64,
             String,
             Option<String>,
+            Option<String>,
         );
         let rows: Vec<Row> = self
                 .bulk_rows(
-                    "source, item_key, run_id, status, raw_status, repo, path, line, observed_at, owner",
+                    "source, item_key, run_id, status, raw_status, repo, path, line, observed_at, owner, pinned",
                     "observations",
                     "item_key, source",
                     keys,
@@ -860,6 +861,7 @@ impl Store {
                     line,
                     observed_at,
                     owner,
+                    pinned,
                 )| {
                     ObservationRecord {
                         source,
@@ -872,6 +874,7 @@ impl Store {
                         line,
                         observed_at,
                         owner,
+                        pinned,
                     }
                 },
             )
@@ -1313,7 +1316,7 @@ pub(crate) const JOURNAL_INSERT: &str = "INSERT INTO journal (at, run_id, actor,
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id";
 
 pub(crate) const OBSERVATION_SELECT: &str = "SELECT source, item_key, run_id, status, raw_status, \
-     repo, path, line, observed_at, owner FROM observations";
+     repo, path, line, observed_at, owner, pinned FROM observations";
 
 const CHECK_SNAPSHOT_SELECT: &str =
     "SELECT id, taken_at, commit_id, actor, findings, gating, total FROM check_snapshots";
@@ -1548,6 +1551,7 @@ where
         line: r.try_get(7)?,
         observed_at: r.try_get(8)?,
         owner: r.try_get(9)?,
+        pinned: r.try_get(10)?,
     })
 }
 

@@ -18,17 +18,17 @@ pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
 }
 
-/// Rows per multi-row INSERT: 10 columns x 100 stays far below SQLite's
+/// Rows per multi-row INSERT: 11 columns x 100 stays far below SQLite's
 /// 32,766 bound parameters and amortises statement overhead.
 const SQLITE_BATCH: usize = 100;
 
 const OBSERVATION_COLUMNS: &str =
-    "(source, item_key, run_id, status, raw_status, repo, path, line, observed_at, owner)";
+    "(source, item_key, run_id, status, raw_status, repo, path, line, observed_at, owner, pinned)";
 
 const OBSERVATION_UPDATE: &str = " ON CONFLICT (item_key, source) DO UPDATE SET \
      run_id = excluded.run_id, status = excluded.status, raw_status = excluded.raw_status, \
      repo = excluded.repo, path = excluded.path, line = excluded.line, \
-     observed_at = excluded.observed_at, owner = excluded.owner";
+     observed_at = excluded.observed_at, owner = excluded.owner, pinned = excluded.pinned";
 
 /// A multi-row upsert with anonymous `?` placeholders: SQLite looks up a
 /// numbered or named parameter by scanning a list, which is quadratic in a
@@ -39,7 +39,7 @@ fn observation_insert_sql(rows: usize) -> String {
         if row > 0 {
             sql.push_str(", ");
         }
-        sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     }
     sql.push_str(OBSERVATION_UPDATE);
     sql
@@ -71,7 +71,8 @@ pub(crate) async fn upsert_observations_sqlite(
                 .bind(&r.path)
                 .bind(r.line)
                 .bind(&r.observed_at)
-                .bind(&r.owner);
+                .bind(&r.owner)
+                .bind(&r.pinned);
         }
         query.execute(&mut *tx).await?;
     }
@@ -122,6 +123,8 @@ pub(crate) async fn upsert_observations_postgres(
         copy_text(&mut buffer, Some(&r.observed_at));
         buffer.push(b'\t');
         copy_text(&mut buffer, r.owner.as_deref());
+        buffer.push(b'\t');
+        copy_text(&mut buffer, r.pinned.as_deref());
         buffer.push(b'\n');
         if buffer.len() > (1 << 20) - 4096 {
             copy.send(std::mem::take(&mut buffer)).await?;
@@ -489,8 +492,8 @@ impl Store {
                             .execute(&mut *tx).await?;
                     }
                     Line::Observations(o) => {
-                        sqlx::query(AssertSqlSafe(format!("INSERT INTO observations {OBSERVATION_COLUMNS} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")))
-                            .bind(&o.source).bind(&o.key).bind(&o.run_id).bind(&o.status).bind(&o.raw_status).bind(&o.repo).bind(&o.path).bind(o.line).bind(&o.observed_at).bind(&o.owner)
+                        sqlx::query(AssertSqlSafe(format!("INSERT INTO observations {OBSERVATION_COLUMNS} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")))
+                            .bind(&o.source).bind(&o.key).bind(&o.run_id).bind(&o.status).bind(&o.raw_status).bind(&o.repo).bind(&o.path).bind(o.line).bind(&o.observed_at).bind(&o.owner).bind(&o.pinned)
                             .execute(&mut *tx).await?;
                     }
                     Line::PendingWrites(w) => {

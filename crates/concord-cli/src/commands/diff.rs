@@ -156,9 +156,7 @@ pub fn plan_workspace(
                             raw,
                             line: u32::try_from(r.line).unwrap_or(0),
                             span: 0..0,
-                            // Not recorded: the write re-reads the file and
-                            // refuses a pinned value there.
-                            pinned: None,
+                            pinned: r.pinned.clone(),
                         }
                     }),
                     owner: r.owner.clone(),
