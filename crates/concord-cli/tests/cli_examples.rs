@@ -113,4 +113,26 @@ fn the_mirror_example_config_loads() {
     );
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("MIRROR_STALE"), "{}", out.stdout);
+    // The same list as JSON.
+    let out = common::run_in(
+        &std::env::temp_dir(),
+        &[
+            "--config",
+            config.to_str().expect("utf-8"),
+            "check",
+            "--list",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let list = out.json();
+    let stale = list
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["code"] == "MIRROR_STALE"))
+        .unwrap_or_else(|| panic!("MIRROR_STALE listed: {list}"));
+    assert!(
+        stale["severity"].is_string() && stale["fix"].is_string(),
+        "{stale}"
+    );
 }

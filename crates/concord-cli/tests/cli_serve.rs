@@ -252,7 +252,8 @@ fn exercise_api(env: &[(&str, &str)]) {
         "PUT",
         &format!("{api}/items/T1/status"),
         Some(&writer),
-        &json!({"status": "in_progress", "note": "via API"}),
+        // A value that begins with `-` is a value, not an option.
+        &json!({"status": "in_progress", "note": "- via API"}),
     );
     assert_eq!(status, 200, "{set}");
     assert_eq!(
@@ -275,7 +276,7 @@ fn exercise_api(env: &[(&str, &str)]) {
         "POST",
         &format!("{api}/items/T1/events"),
         Some(&writer),
-        &json!({"event_type": "phase_started", "phase": "review", "summary": "from the API"}),
+        &json!({"event_type": "phase_started", "phase": "review", "summary": "-1 regression, from the API"}),
     );
     assert_eq!(status, 200, "{logged}");
     let (_, history) = get(&format!("{api}/items/T1/history"), Some(&reader));
@@ -283,7 +284,7 @@ fn exercise_api(env: &[(&str, &str)]) {
     assert!(
         entries
             .iter()
-            .any(|e| e["note"] == "via API"
+            .any(|e| e["note"] == "- via API"
                 && e["actor"].as_str().unwrap_or("").starts_with("writer")),
         "{history}"
     );
@@ -294,6 +295,10 @@ fn exercise_api(env: &[(&str, &str)]) {
     let (_, journal) = get(&format!("{api}/journal?key=T1&limit=1"), Some(&reader));
     assert_eq!(
         journal["entries"][0]["event_type"], "phase_started",
+        "{journal}"
+    );
+    assert_eq!(
+        journal["entries"][0]["note"], "-1 regression, from the API",
         "{journal}"
     );
 

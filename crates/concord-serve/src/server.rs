@@ -948,8 +948,9 @@ async fn item_status(
         ));
     }
     let mut args = vec!["set".to_string(), "--json".into()];
+    // `--name=value`: a value may begin with `-` ("- picked up").
     if let Some(note) = request.note {
-        args.extend(["--note".to_string(), note]);
+        args.push(format!("--note={note}"));
     }
     if request.force {
         args.push("--force".into());
@@ -979,20 +980,20 @@ async fn item_event(
     if request.event_type.trim().is_empty() {
         return Err(ApiError::bad_request("`event_type` is required"));
     }
+    // `--name=value`: a value may begin with `-` ("-1 regression").
     let mut args = vec![
         "log".to_string(),
         "--json".into(),
-        "--event".into(),
-        request.event_type,
+        format!("--event={}", request.event_type),
     ];
     if let Some(phase) = request.phase {
-        args.extend(["--phase".to_string(), phase]);
+        args.push(format!("--phase={phase}"));
     }
     if let Some(summary) = request.summary {
-        args.extend(["--summary".to_string(), summary]);
+        args.push(format!("--summary={summary}"));
     }
     for artifact in request.artifacts {
-        args.extend(["--artifact".to_string(), artifact]);
+        args.push(format!("--artifact={artifact}"));
     }
     args.extend(["--".to_string(), key.to_string()]);
     run_write(&app, args, identity.as_ref().map(|e| &e.0)).await

@@ -92,6 +92,27 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     }
     if args.list {
         let mut out = crate::output::stdout();
+        if matches!(args.format, Format::Json) {
+            let list: Vec<serde_json::Value> = CATALOG
+                .iter()
+                .map(|info| {
+                    serde_json::json!({
+                        "code": info.code,
+                        "severity": info.severity.as_str(),
+                        "what": info.what,
+                        "why": info.why,
+                        "example": info.example,
+                        "fix": info.fix,
+                    })
+                })
+                .collect();
+            let written = serde_json::to_writer_pretty(&mut out, &list)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+                .and_then(|()| out.flush());
+            crate::output::finish(written);
+            return Ok(Outcome::Clean);
+        }
         let written = (|| {
             for info in CATALOG {
                 writeln!(

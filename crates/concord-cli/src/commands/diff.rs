@@ -355,7 +355,9 @@ pub fn write_blocked(
     Ok(())
 }
 
-fn write_json(
+/// The plan as JSON: `diff --json`, and `sync --dry-run --json` (a dry
+/// run is a diff).
+pub fn write_json(
     plan: &Plan,
     gates: &BTreeMap<String, RepoGate>,
     out: &mut impl Write,

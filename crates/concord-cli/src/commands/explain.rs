@@ -45,8 +45,37 @@ struct ReplicaReading {
 struct Explained<'a> {
     key: &'a str,
     decisions: Vec<&'a Decision>,
-    bases: Vec<&'a concord_store::Base>,
+    bases: Vec<BaseView<'a>>,
     readings: Vec<ReplicaReading>,
+}
+
+/// A base as `explain --json` shows it: `versions` as the JSON object it
+/// is (the hub stores it as text).
+#[derive(Serialize)]
+struct BaseView<'a> {
+    rule: &'a str,
+    key: &'a str,
+    field: &'a str,
+    value: Option<&'a str>,
+    /// Source -> the version (or replica position) it had when agreed.
+    versions: serde_json::Value,
+    version: i64,
+    agreed_at: &'a str,
+}
+
+impl<'a> From<&'a concord_store::Base> for BaseView<'a> {
+    fn from(base: &'a concord_store::Base) -> Self {
+        BaseView {
+            rule: &base.rule,
+            key: &base.key,
+            field: &base.field,
+            value: base.value.as_deref(),
+            versions: serde_json::from_str(&base.versions)
+                .unwrap_or_else(|_| serde_json::Value::String(base.versions.clone())),
+            version: base.version,
+            agreed_at: &base.agreed_at,
+        }
+    }
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
@@ -115,7 +144,11 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             &Explained {
                 key: &args.key,
                 decisions,
-                bases: bases.iter().filter(|b| b.key == args.key).collect(),
+                bases: bases
+                    .iter()
+                    .filter(|b| b.key == args.key)
+                    .map(BaseView::from)
+                    .collect(),
                 readings,
             },
         )

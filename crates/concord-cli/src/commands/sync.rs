@@ -306,8 +306,12 @@ fn pass(ws: &Workspace, args: &Args, replans: usize) -> Result<Pass, Failure> {
     }
     let mut out = output::stdout();
     if args.dry_run {
-        let written = write_text(ws, &planned.report, &planned.plan, &mut out)
-            .and_then(|()| crate::commands::diff::write_blocked(&gates, &mut out));
+        let written = if args.json {
+            crate::commands::diff::write_json(&planned.plan, &gates, &mut out)
+        } else {
+            write_text(ws, &planned.report, &planned.plan, &mut out)
+                .and_then(|()| crate::commands::diff::write_blocked(&gates, &mut out))
+        };
         output::finish(written.and_then(|()| out.flush()));
         return Ok(Pass::Finished(
             if planned.plan.is_empty() && !crate::commands::diff::has_open(&planned.plan) {
