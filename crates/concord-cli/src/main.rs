@@ -3,18 +3,16 @@
 #![forbid(unsafe_code)]
 
 mod commands;
-mod gates;
-mod hub;
 
 // A scan makes many small allocations across threads; mimalloc halves their cost.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod output;
 mod remote;
-mod replicas;
-mod repo_files;
-mod timings;
-mod trackers;
+
+// The application layer, under the names the commands have always used.
+pub use concord_app::Outcome;
+use concord_app::{gates, hub, replicas, repo_files, timings, trackers};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use concord_workspace::{ConfigError, Workspace, find_config};
@@ -90,19 +88,6 @@ enum Command {
     /// Manage the hub: migrate, export, import.
     #[command(subcommand)]
     Hub(commands::hub::Command),
-}
-
-/// Exit codes shared by every command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Nothing to report.
-    Clean = 0,
-    /// Drift, warnings or findings.
-    Findings = 1,
-    /// Usage or configuration error.
-    ConfigError = 2,
-    /// Some of the work failed.
-    PartialFailure = 3,
 }
 
 fn main() -> ExitCode {

@@ -104,13 +104,7 @@ pub fn write_padded(out: &mut impl Write, text: &str, width: usize) -> std::io::
 }
 
 /// `1 file`, `3 files`.
-pub fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
+pub use concord_app::count;
 
 pub fn write_warnings(
     out: &mut impl Write,

@@ -4,7 +4,6 @@
 //! detached, mid-rebase or merge, a locked index), the dirty files, and
 //! which checkout (replica) this is.
 
-use crate::output;
 use concord_engine::Reason;
 use concord_git::{BlockerKind, FetchOutcome, ReplicaId, Repo as GitRepo};
 use concord_model::Observation;
@@ -214,7 +213,7 @@ fn gate_git(git: &GitRepo, options: GateOptions, gate: &mut RepoGate) {
                     "fast-forwarded {}..{} ({})",
                     short(&before),
                     short(&after),
-                    output::count(behind as usize, "commit")
+                    crate::count(behind as usize, "commit")
                 ));
             }
             Err(e) => {

@@ -1,0 +1,40 @@
+//! concord's application layer: what a command does, apart from how it is
+//! asked for and how its result is shown. The CLI (`concord-cli`) parses
+//! arguments and renders; `concord serve` answers HTTP; both call here.
+//!
+//! Nothing here prints a result, exits the process or knows about a
+//! terminal: functions take the workspace and typed options and return
+//! typed reports or a [`Failure`] that carries its exit [`Outcome`].
+#![forbid(unsafe_code)]
+
+pub mod gates;
+pub mod hub;
+pub mod replicas;
+pub mod repo_files;
+pub mod timings;
+pub mod trackers;
+
+pub use hub::Failure;
+
+/// How a use case ended, which is also the process exit code of the CLI
+/// and the `outcome` of a job in `concord serve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to report.
+    Clean = 0,
+    /// Drift, warnings or findings.
+    Findings = 1,
+    /// Usage or configuration error.
+    ConfigError = 2,
+    /// Some of the work failed.
+    PartialFailure = 3,
+}
+
+/// `n noun` or `n nouns`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
