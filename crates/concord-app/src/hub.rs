@@ -63,17 +63,37 @@ impl From<StoreError> for Failure {
     }
 }
 
-/// Hub calls are async; the CLI runs them on a small runtime of its own.
+/// Hub calls are async; the use cases are not (git, rayon, files). They
+/// run the hub's futures on one runtime per process, made on first use,
+/// or on the caller's runtime when called from one of its blocking threads
+/// (`concord serve` runs use cases with `spawn_blocking`).
 pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        return Ok(handle.block_on(future));
+    }
+    Ok(runtime()?.block_on(future))
+}
+
+fn runtime() -> Result<&'static tokio::runtime::Runtime, Failure> {
+    static RUNTIME: std::sync::OnceLock<Result<tokio::runtime::Runtime, String>> =
+        std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            // Two workers: the hub's pools do their I/O there while a use
+            // case blocks on one of its futures.
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("concord-hub")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
         .map_err(|e| Failure {
             message: format!("cannot start the async runtime: {e}"),
             help: None,
             outcome: Outcome::PartialFailure,
-        })?;
-    Ok(runtime.block_on(future))
+        })
 }
 
 pub async fn open(ws: &Workspace) -> Result<Store, Failure> {

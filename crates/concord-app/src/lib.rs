@@ -9,6 +9,7 @@
 
 pub mod gates;
 pub mod hub;
+pub mod plan;
 pub mod replicas;
 pub mod repo_files;
 pub mod timings;

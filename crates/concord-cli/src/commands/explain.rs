@@ -2,9 +2,9 @@
 //! decision with its reason.
 
 use crate::Outcome;
-use crate::commands::diff::{Planned, plan_workspace};
 use crate::hub::Failure;
 use crate::output::{self, DIM, KEY, paint};
+use concord_app::plan::{Planned, Scope, look_gates, plan_workspace};
 use concord_engine::{Decision, Mode, Reopen};
 use concord_workspace::{HUB_SOURCE, Workspace};
 use serde::Serialize;
@@ -79,7 +79,7 @@ impl<'a> From<&'a concord_store::Base> for BaseView<'a> {
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
-    let gates = crate::commands::diff::look_gates(ws, args.no_fetch);
+    let gates = look_gates(ws, args.no_fetch);
     let Planned {
         report,
         plan,
@@ -91,7 +91,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         "explain",
         &gates,
         &Default::default(),
-        &crate::commands::diff::Scope::All,
+        &Scope::All,
         false,
     )?;
     let decisions: Vec<&Decision> = plan

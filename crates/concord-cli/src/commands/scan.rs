@@ -1,14 +1,14 @@
 //! `concord scan`: every source's items, and what could not be read.
 
 use crate::Outcome;
-use crate::hub::{self, Failure};
+use crate::hub::Failure;
 use crate::output::{self, DIM, KEY, WARN, paint};
 use anstyle::Style;
 use concord_model::{Observation, Warning};
 use concord_workspace::{ScanReport, SourceScan, Workspace, scan};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::io::Write;
 
 #[derive(clap::Args, Debug)]
@@ -52,7 +52,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     let recorded = if args.no_hub {
         Ok(())
     } else {
-        record(ws, "scan", &report, &HashMap::new())
+        concord_app::plan::record(ws, "scan", &report, &HashMap::new())
     };
     let summary = Summary {
         sources: report.sources.len(),
@@ -75,30 +75,6 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     // The process ends next: freeing 100k observations one by one is wasted work.
     std::mem::forget(report);
     recorded.map(|()| outcome)
-}
-
-/// Record a scan's observations in the hub. A hub that cannot be written
-/// turns the run into a partial failure; the scan output still stands.
-pub fn record(
-    ws: &Workspace,
-    command: &str,
-    report: &ScanReport,
-    limits: &HashMap<usize, BTreeSet<String>>,
-) -> Result<(), Failure> {
-    hub::block_on(async {
-        let store = hub::open(ws).await?;
-        let result = hub::record_scan(&store, ws, command, report, limits).await;
-        store.close().await;
-        result
-    })?
-    .map(|_| ())
-    .map_err(|mut failure| {
-        failure.message = format!("observations not recorded in the hub: {}", failure.message);
-        if failure.outcome == Outcome::Findings {
-            failure.outcome = Outcome::PartialFailure;
-        }
-        failure
-    })
 }
 
 fn write_json(

@@ -99,7 +99,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     let hub_readings = if args.no_hub {
         Vec::new()
     } else {
-        super::scan::record(ws, "status", &report, &Default::default())?;
+        concord_app::plan::record(ws, "status", &report, &Default::default())?;
         hub_readings(ws)?
     };
     // Trackers are read live: status shows what they hold now.

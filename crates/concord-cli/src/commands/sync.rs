@@ -4,10 +4,11 @@
 //! change is journaled; bases move forward only where every source agreed.
 
 use crate::Outcome;
-use crate::commands::diff::{Planned, Scope, plan_workspace, write_text};
+use crate::commands::diff::write_text;
 use crate::gates::{GateOptions, RepoGate, SYNC_FETCH_TIMEOUT, gate_repos, own_position, short};
 use crate::hub::{self, Failure};
 use crate::output::{self, BAD, DIM, KEY, WARN, paint};
+use concord_app::plan::{Planned, Scope, plan_workspace};
 use concord_engine::{Change, Decision, Reason};
 use concord_model::Observation;
 use concord_store::{

@@ -1,0 +1,279 @@
+//! Planning: read every source (and the hub, and the trackers the rules
+//! name), decide every item, and keep what the plan was made from. `diff`
+//! shows a plan, `sync` applies one, `explain` and `status` look into one.
+
+use crate::Outcome;
+use crate::gates::{GateOptions, RepoGate, gate_of, gate_repos};
+use crate::hub::{self, Failure};
+use concord_engine::{Plan, plan};
+use concord_model::{Observation, StatusReading};
+use concord_store::{Base, HubValue};
+use concord_workspace::{HubStatus, ScanReport, Workspace, engine_inputs, scan_limited};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// The gates of a command that only looks: a short best-effort fetch
+/// (none with `no_fetch`), never a pull.
+pub fn look_gates(ws: &Workspace, no_fetch: bool) -> BTreeMap<String, RepoGate> {
+    gate_repos(
+        ws,
+        GateOptions {
+            fetch: !no_fetch,
+            pull: false,
+            fetch_timeout: crate::gates::CHECK_FETCH_TIMEOUT,
+            all_repos: false,
+        },
+    )
+}
+
+/// The plan for the workspace as it is now, what it was made from.
+pub struct Planned {
+    pub report: ScanReport,
+    pub plan: Plan,
+    /// The hub's values as read (their versions guard the writes).
+    pub hub_values: Vec<HubValue>,
+    pub bases: Vec<Base>,
+    /// The journal's newest entry when the hub was read.
+    pub journal_at_read: i64,
+    /// Each tracker the rules name, as read (with what writing needs).
+    pub trackers: Vec<crate::trackers::TrackerRead>,
+    /// What this run's replicas last agreed on.
+    pub own_bases: crate::replicas::OwnBases,
+}
+
+/// Which items to plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every item.
+    All,
+    /// After a sync that planned with every hub change up to journal entry
+    /// `journal`, with every source read incrementally: only the items
+    /// that can have changed since (journaled, or in a changed file) and
+    /// those it left open. The others are still as that sync left them:
+    /// in sync, so planning them would only say so again.
+    ChangedSince { journal: i64, open: Vec<String> },
+}
+
+/// Scan, record the observations, read the hub's values and bases, decide.
+/// Sources in `limits` read only the listed (changed) files; their other
+/// items come from the observations the hub recorded last time.
+pub fn plan_workspace(
+    ws: &Workspace,
+    command: &str,
+    gates: &BTreeMap<String, RepoGate>,
+    limits: &HashMap<usize, BTreeSet<String>>,
+    scope: &Scope,
+    strict: bool,
+) -> Result<Planned, Failure> {
+    let mut report = scan_limited(ws, limits);
+    crate::timings::phase("scanned");
+    let focus = match scope {
+        Scope::All => None,
+        Scope::ChangedSince { journal, open } => {
+            Some(changed_items(ws, &report, limits, *journal, open)?)
+        }
+    };
+    record(ws, command, &report, limits)?;
+    crate::timings::phase("observations recorded");
+    let (journal_at_read, values, bases, recorded, own_bases) = hub::block_on(async {
+        let store = hub::open(ws).await?;
+        // Before the values: whatever changes after them is journaled later.
+        let journal_at_read = store.journal_high_water().await;
+        // Three independent reads on three pooled connections: SQLite's
+        // worker threads (or the server) run them side by side.
+        let (values, bases, recorded) = match &focus {
+            None => {
+                tokio::join!(store.hub_values(), store.all_bases(), async {
+                    if limits.is_empty() {
+                        Ok(Vec::new())
+                    } else {
+                        store.observations(None).await
+                    }
+                })
+            }
+            Some(keys) => tokio::join!(
+                store.hub_values_for(keys),
+                store.bases_for(keys),
+                store.observations_for(keys)
+            ),
+        };
+        let bases = bases?;
+        let own_bases = crate::replicas::load(ws, &store, gates, &bases, focus.as_deref()).await;
+        store.close().await;
+        Ok::<_, Failure>((journal_at_read?, values?, bases, recorded?, own_bases?))
+    })??;
+    crate::timings::phase("hub loaded");
+    // Unchanged files of incrementally read sources: as recorded.
+    let mut recorded_by_source: HashMap<&str, Vec<&concord_store::ObservationRecord>> =
+        HashMap::new();
+    for record in &recorded {
+        recorded_by_source
+            .entry(record.source.as_str())
+            .or_default()
+            .push(record);
+    }
+    for scan in &mut report.sources {
+        let Some(changed) = limits.get(&scan.source) else {
+            continue;
+        };
+        let source = &ws.sources[scan.source];
+        let workflow = ws.workflow(source);
+        let (name, repo): (Arc<str>, Arc<str>) = (
+            Arc::from(source.name.as_str()),
+            Arc::from(ws.repo(source).name.as_str()),
+        );
+        scan.observations.extend(
+            recorded_by_source
+                .get(source.name.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|r| !changed.contains(&r.path))
+                .map(|r| Observation {
+                    source: name.clone(),
+                    repo: repo.clone(),
+                    key: r.key.clone(),
+                    path: Arc::from(r.path.as_str()),
+                    line: u32::try_from(r.line).unwrap_or(0),
+                    status: r.raw_status.clone().map(|raw| {
+                        let known = workflow.resolve_index(&raw);
+                        StatusReading {
+                            canonical: known.and_then(|i| workflow.shared_name(i)),
+                            rank: known.map(|i| workflow.statuses()[i].rank),
+                            raw,
+                            line: u32::try_from(r.line).unwrap_or(0),
+                            span: 0..0,
+                            pinned: r.pinned.clone(),
+                        }
+                    }),
+                    owner: r.owner.clone(),
+                    fields: Vec::new(),
+                }),
+        );
+    }
+    let hub: Vec<HubStatus<'_>> = values
+        .iter()
+        .filter(|v| v.field == "status")
+        .map(|v| HubStatus {
+            key: &v.key,
+            status: v.value.as_deref(),
+        })
+        .collect();
+    let base_values: HashMap<(String, String), String> = bases
+        .iter()
+        .filter(|b| b.field == "status")
+        .filter_map(|b| {
+            b.value
+                .clone()
+                .map(|value| ((b.rule.clone(), b.key.clone()), value))
+        })
+        .collect();
+    // Trackers last: an OpenProject tracker without a project reads the
+    // ids the other sources name.
+    let wanted: BTreeSet<String> = report
+        .observations()
+        .map(|o| o.key.clone())
+        .chain(hub.iter().map(|h| h.key.to_string()))
+        .collect();
+    let trackers = crate::trackers::read_all(ws, &wanted, strict)?;
+    crate::timings::phase("trackers read");
+    let observations: Vec<_> = report
+        .observations()
+        .chain(trackers.iter().flat_map(|t| t.observations.iter()))
+        .collect();
+    let shared: HashMap<(&str, &str), &Base> = bases
+        .iter()
+        .filter(|b| b.field == "status")
+        .map(|b| ((b.rule.as_str(), b.key.as_str()), b))
+        .collect();
+    let mut own_bases = own_bases;
+    crate::replicas::find_copies(ws, gates, &mut own_bases, &observations, &shared);
+    let own_base = |rule: &str, obs: &Observation| {
+        own_bases.view(
+            gates,
+            &obs.repo,
+            (rule, &obs.source, &obs.key),
+            shared.get(&(rule, obs.key.as_str())).copied(),
+        )
+    };
+    let inputs = engine_inputs(
+        ws,
+        &observations,
+        &hub,
+        &base_values,
+        &gate_of(gates),
+        &own_base,
+    );
+    drop(shared);
+    let plan = plan(&inputs);
+    crate::timings::phase("engine planned");
+    drop(hub);
+    Ok(Planned {
+        report,
+        plan,
+        hub_values: values,
+        bases,
+        journal_at_read,
+        trackers,
+        own_bases,
+    })
+}
+
+/// The items to plan after a sync: those it left `open`, those journaled
+/// since entry `journal`, those the changed files hold now, and those the
+/// hub recorded in them before (an item removed from a file changed too).
+fn changed_items(
+    ws: &Workspace,
+    report: &ScanReport,
+    limits: &HashMap<usize, BTreeSet<String>>,
+    journal: i64,
+    open: &[String],
+) -> Result<Vec<String>, Failure> {
+    let mut keys: BTreeSet<String> = report.observations().map(|o| o.key.clone()).collect();
+    keys.extend(open.iter().cloned());
+    hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let result = async {
+            keys.extend(store.journal_keys_since(journal).await?);
+            for (index, paths) in limits {
+                let source = &ws.sources[*index];
+                let paths: Vec<String> = paths
+                    .iter()
+                    .filter(|p| source.matcher.is_match(p.as_str()))
+                    .cloned()
+                    .collect();
+                if !paths.is_empty() {
+                    keys.extend(store.observation_keys_in(&source.name, &paths).await?);
+                }
+            }
+            Ok::<_, concord_store::StoreError>(())
+        }
+        .await;
+        store.close().await;
+        Ok::<_, Failure>(result?)
+    })??;
+    Ok(keys.into_iter().collect())
+}
+
+/// Record a scan's observations in the hub. A hub that cannot be written
+/// turns the run into a partial failure; the scan output still stands.
+pub fn record(
+    ws: &Workspace,
+    command: &str,
+    report: &ScanReport,
+    limits: &HashMap<usize, BTreeSet<String>>,
+) -> Result<(), Failure> {
+    hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let result = hub::record_scan(&store, ws, command, report, limits).await;
+        store.close().await;
+        result
+    })?
+    .map(|_| ())
+    .map_err(|mut failure| {
+        failure.message = format!("observations not recorded in the hub: {}", failure.message);
+        if failure.outcome == Outcome::Findings {
+            failure.outcome = Outcome::PartialFailure;
+        }
+        failure
+    })
+}
