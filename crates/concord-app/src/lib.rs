@@ -10,12 +10,14 @@
 pub mod gates;
 pub mod hub;
 pub mod plan;
+pub mod progress;
 pub mod replicas;
 pub mod repo_files;
 pub mod timings;
 pub mod trackers;
 
 pub use hub::Failure;
+pub use progress::{Bar, Progress, Silent};
 
 /// How a use case ended, which is also the process exit code of the CLI
 /// and the `outcome` of a job in `concord serve`.

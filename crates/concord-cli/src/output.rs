@@ -151,3 +151,25 @@ pub fn progress(len: usize, what: &str) -> indicatif::ProgressBar {
     bar.set_message(what.to_string());
     bar
 }
+
+/// Progress bars on stderr for the application layer's long work.
+#[allow(dead_code)] // Used from the sync use case once it moves into concord-app.
+pub struct Bars;
+
+#[allow(dead_code)]
+struct IndicatifBar(indicatif::ProgressBar);
+
+impl concord_app::Bar for IndicatifBar {
+    fn inc(&self, n: u64) {
+        self.0.inc(n);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+impl concord_app::Progress for Bars {
+    fn bar(&self, len: usize, what: &str) -> Box<dyn concord_app::Bar> {
+        Box::new(IndicatifBar(progress(len, what)))
+    }
+}
