@@ -552,35 +552,80 @@ fn validate_source(
     errors: &Errors<'_>,
 ) -> Result<Source, ConfigError> {
     let name = src.name.get_ref().clone();
-    let repo = repos
-        .iter()
-        .position(|r| r.name == *src.repo.get_ref())
+    let repo = declared(
+        &src.repo,
+        repos.iter().map(|r| r.name.as_str()),
+        errors,
+        |repo| format!("source `{name}` names repo `{repo}`, which is not declared"),
+        "declare it in a [[repo]] table",
+    )?;
+    let workflow = declared(
+        &src.workflow,
+        workflows.iter().map(|w| w.name()),
+        errors,
+        |wf| format!("source `{name}` follows workflow `{wf}`, which is not declared"),
+        "declare it in a [[workflow]] table",
+    )?;
+    let format_name = source_format_name(&src, errors)?;
+    let matcher = globset::GlobBuilder::new(src.glob.get_ref())
+        .literal_separator(true)
+        .build()
+        .map_err(|e| errors.at(src.glob.span(), format!("invalid glob: {e}")))?
+        .compile_matcher();
+    check_format_options(&src, &name, format_name, errors)?;
+    let key = source_key(&src, format_name, errors)?;
+    let status = src
+        .status
+        .as_ref()
+        .map(|s| s.get_ref().clone())
+        .unwrap_or_else(|| match format_name {
+            FormatName::Json => "/status".into(),
+            FormatName::Table => "Status".into(),
+            _ => "status".into(),
+        });
+    if format_name == FormatName::Json {
+        check_pointers(&src, &status, errors)?;
+    }
+    let format = build_format(&src, &name, format_name, key, status, errors)?;
+    let write_names = validated_write_names(&src, &workflows[workflow], errors)?;
+    let log_file = validated_log_file(&src, errors)?;
+    Ok(Source {
+        owner_field: src.owner.map(Spanned::into_inner),
+        log_file,
+        name,
+        repo,
+        format_name,
+        glob: src.glob.into_inner(),
+        matcher,
+        workflow,
+        format,
+        write_names,
+    })
+}
+
+/// The index of the declared name `wanted` names, or an error at it with
+/// the closest declared name (or `declare`) as help.
+fn declared<'n>(
+    wanted: &Spanned<String>,
+    names: impl Iterator<Item = &'n str> + Clone,
+    errors: &Errors<'_>,
+    message: impl Fn(&str) -> String,
+    declare: &str,
+) -> Result<usize, ConfigError> {
+    names
+        .clone()
+        .position(|n| n == wanted.get_ref())
         .ok_or_else(|| {
             errors.with_help(
-                src.repo.span(),
-                format!(
-                    "source `{name}` names repo `{}`, which is not declared",
-                    src.repo.get_ref()
-                ),
-                did_you_mean(src.repo.get_ref(), repos.iter().map(|r| r.name.as_str()))
-                    .or_else(|| Some("declare it in a [[repo]] table".into())),
+                wanted.span(),
+                message(wanted.get_ref()),
+                did_you_mean(wanted.get_ref(), names).or_else(|| Some(declare.into())),
             )
-        })?;
-    let workflow = workflows
-        .iter()
-        .position(|w| w.name() == src.workflow.get_ref())
-        .ok_or_else(|| {
-            errors.with_help(
-                src.workflow.span(),
-                format!(
-                    "source `{name}` follows workflow `{}`, which is not declared",
-                    src.workflow.get_ref()
-                ),
-                did_you_mean(src.workflow.get_ref(), workflows.iter().map(|w| w.name()))
-                    .or_else(|| Some("declare it in a [[workflow]] table".into())),
-            )
-        })?;
-    let format_name = FormatName::ALL
+        })
+}
+
+fn source_format_name(src: &RawSource, errors: &Errors<'_>) -> Result<FormatName, ConfigError> {
+    FormatName::ALL
         .iter()
         .find(|(n, _)| n == src.format.get_ref())
         .map(|(_, f)| *f)
@@ -598,193 +643,228 @@ fn validate_source(
                     }),
                 ),
             )
-        })?;
-    let matcher = globset::GlobBuilder::new(src.glob.get_ref())
-        .literal_separator(true)
-        .build()
-        .map_err(|e| errors.at(src.glob.span(), format!("invalid glob: {e}")))?
-        .compile_matcher();
+        })
+}
 
-    // Options that only one format understands must not be silently ignored.
-    let only_for =
-        |option: &str, span: Option<std::ops::Range<usize>>, allowed: FormatName| match span {
-            Some(span) if format_name != allowed => Err(errors.at(
+/// Options that only one format understands must not be silently ignored.
+fn check_format_options(
+    src: &RawSource,
+    name: &str,
+    format_name: FormatName,
+    errors: &Errors<'_>,
+) -> Result<(), ConfigError> {
+    let options = [
+        (
+            "info",
+            src.info.as_ref().map(Spanned::span),
+            FormatName::TaskBlocks,
+        ),
+        (
+            "header",
+            src.header.as_ref().map(Spanned::span),
+            FormatName::Table,
+        ),
+        (
+            "key_column",
+            src.key_column.as_ref().map(Spanned::span),
+            FormatName::Table,
+        ),
+        (
+            "key_regex",
+            src.key_regex.as_ref().map(Spanned::span),
+            FormatName::Table,
+        ),
+        (
+            "qualifiers",
+            src.qualifiers.as_ref().map(Spanned::span),
+            FormatName::Table,
+        ),
+        (
+            "items",
+            src.items.as_ref().map(Spanned::span),
+            FormatName::Json,
+        ),
+    ];
+    for (option, span, allowed) in options {
+        if let Some(span) = span
+            && format_name != allowed
+        {
+            return Err(errors.at(
                 span,
                 format!(
                     "`{option}` applies to format `{}` only, but source `{name}` is `{}`",
                     allowed.as_str(),
                     format_name.as_str()
                 ),
-            )),
-            _ => Ok(()),
-        };
-    only_for(
-        "info",
-        src.info.as_ref().map(Spanned::span),
-        FormatName::TaskBlocks,
-    )?;
-    only_for(
-        "header",
-        src.header.as_ref().map(Spanned::span),
-        FormatName::Table,
-    )?;
-    only_for(
-        "key_column",
-        src.key_column.as_ref().map(Spanned::span),
-        FormatName::Table,
-    )?;
-    only_for(
-        "key_regex",
-        src.key_regex.as_ref().map(Spanned::span),
-        FormatName::Table,
-    )?;
-    only_for(
-        "qualifiers",
-        src.qualifiers.as_ref().map(Spanned::span),
-        FormatName::Table,
-    )?;
-    only_for(
-        "items",
-        src.items.as_ref().map(Spanned::span),
-        FormatName::Json,
-    )?;
+            ));
+        }
+    }
+    Ok(())
+}
 
+fn source_key(
+    src: &RawSource,
+    format_name: FormatName,
+    errors: &Errors<'_>,
+) -> Result<KeyTemplate, ConfigError> {
     let default_key = match format_name {
         FormatName::TaskBlocks => "{id}",
         FormatName::Table => "{0}",
         FormatName::FrontMatter => "{id}",
         FormatName::Json => "{/id}",
     };
-    let key = match &src.key {
-        Some(k) => {
-            KeyTemplate::parse(k.get_ref()).map_err(|e| errors.at(k.span(), e.to_string()))?
-        }
-        None => KeyTemplate::parse(default_key)
-            .map_err(|e| errors.at(src.name.span(), e.to_string()))?,
-    };
-    let status = src
-        .status
-        .as_ref()
-        .map(|s| s.get_ref().clone())
-        .unwrap_or_else(|| match format_name {
-            FormatName::Json => "/status".into(),
-            FormatName::Table => "Status".into(),
-            _ => "status".into(),
-        });
-
-    let is_pointer_format = format_name == FormatName::Json;
-    let mut pointers: Vec<(&str, std::ops::Range<usize>)> = Vec::new();
-    if is_pointer_format {
-        let fallback = src.name.span();
-        pointers.push((
-            &status,
-            src.status.as_ref().map_or(fallback.clone(), Spanned::span),
-        ));
-        if let Some(owner) = &src.owner {
-            pointers.push((owner.get_ref(), owner.span()));
-        }
-        if let Some(items) = &src.items {
-            pointers.push((items.get_ref(), items.span()));
-        }
-        for pointer in src.fields.values() {
-            pointers.push((pointer, fallback.clone()));
-        }
-        for (pointer, span) in pointers {
-            if !pointer.is_empty() && !pointer.starts_with('/') {
-                return Err(errors.with_help(
-                    span,
-                    format!("`{pointer}` is not a JSON pointer"),
-                    Some(format!("JSON pointers start with `/`: `/{pointer}`")),
-                ));
-            }
+    match &src.key {
+        Some(k) => KeyTemplate::parse(k.get_ref()).map_err(|e| errors.at(k.span(), e.to_string())),
+        None => {
+            KeyTemplate::parse(default_key).map_err(|e| errors.at(src.name.span(), e.to_string()))
         }
     }
+}
 
-    let owner_field = src.owner.as_ref().map(|o| o.get_ref().clone());
+/// Every field of a JSON source is a JSON pointer.
+fn check_pointers(src: &RawSource, status: &str, errors: &Errors<'_>) -> Result<(), ConfigError> {
+    let fallback = src.name.span();
+    let mut pointers: Vec<(&str, std::ops::Range<usize>)> = vec![(
+        status,
+        src.status.as_ref().map_or(fallback.clone(), Spanned::span),
+    )];
+    if let Some(owner) = &src.owner {
+        pointers.push((owner.get_ref(), owner.span()));
+    }
+    if let Some(items) = &src.items {
+        pointers.push((items.get_ref(), items.span()));
+    }
+    for pointer in src.fields.values() {
+        pointers.push((pointer, fallback.clone()));
+    }
+    for (pointer, span) in pointers {
+        if !pointer.is_empty() && !pointer.starts_with('/') {
+            return Err(errors.with_help(
+                span,
+                format!("`{pointer}` is not a JSON pointer"),
+                Some(format!("JSON pointers start with `/`: `/{pointer}`")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn build_format(
+    src: &RawSource,
+    name: &str,
+    format_name: FormatName,
+    key: KeyTemplate,
+    status: String,
+    errors: &Errors<'_>,
+) -> Result<Arc<dyn Format>, ConfigError> {
     let item = ItemFields {
         key,
         status,
         owner: src.owner.as_ref().map(|o| o.get_ref().clone()),
-        fields: src.fields.into_iter().collect(),
+        fields: src.fields.clone().into_iter().collect(),
     };
-
-    let format: Arc<dyn Format> = match format_name {
+    Ok(match format_name {
         FormatName::TaskBlocks => Arc::new(TaskBlocks {
             item,
             info: src
                 .info
-                .map(Spanned::into_inner)
-                .unwrap_or_else(|| "task".into()),
+                .as_ref()
+                .map_or_else(|| "task".into(), |i| i.get_ref().clone()),
         }),
         FormatName::FrontMatter => Arc::new(FrontMatter { item }),
         FormatName::Json => Arc::new(Json {
             item,
-            items: src.items.map(Spanned::into_inner),
+            items: src.items.as_ref().map(|i| i.get_ref().clone()),
         }),
-        FormatName::Table => {
-            let missing = |option: &str| {
-                errors.with_help(
-                    src.name.span(),
-                    format!("table source `{name}` needs `{option}`"),
-                    Some(
-                        "a table source names its `header` row, its `key_column` and a `key_regex`"
-                            .into(),
-                    ),
-                )
-            };
-            let header = src.header.ok_or_else(|| missing("header"))?;
-            let key_column = src.key_column.ok_or_else(|| missing("key_column"))?;
-            let key_regex = src.key_regex.ok_or_else(|| missing("key_regex"))?;
-            let regex = regex::Regex::new(key_regex.get_ref())
-                .map_err(|e| errors.at(key_regex.span(), format!("invalid key_regex: {e}")))?;
-            let header_cells = split_header(header.get_ref());
-            for (option, column, span) in [
-                (
-                    "key_column",
-                    Some(key_column.get_ref().as_str()),
-                    key_column.span(),
-                ),
-                (
-                    "status",
-                    Some(item.status.as_str()),
-                    src.status.as_ref().map_or(header.span(), Spanned::span),
-                ),
-                (
-                    "owner",
-                    item.owner.as_deref(),
-                    src.owner.as_ref().map_or(header.span(), Spanned::span),
-                ),
-            ] {
-                if let Some(column) = column
-                    && !header_cells.iter().any(|c| c == column)
-                {
-                    return Err(errors.with_help(
-                        span,
-                        format!("{option} column `{column}` is not in the header"),
-                        did_you_mean(column, header_cells.iter().map(String::as_str)),
-                    ));
-                }
-            }
-            let table = Table {
-                item,
-                header: header.into_inner(),
-                key_column: key_column.into_inner(),
-                key_regex: regex,
-                qualifiers: src.qualifiers.map(Spanned::into_inner).unwrap_or_default(),
-            };
-            table
-                .validate()
-                .map_err(|e| errors.at(src.name.span(), format!("table source `{name}`: {e}")))?;
-            Arc::new(table)
-        }
-    };
+        FormatName::Table => Arc::new(build_table(src, name, item, errors)?),
+    })
+}
 
+fn build_table(
+    src: &RawSource,
+    name: &str,
+    item: ItemFields,
+    errors: &Errors<'_>,
+) -> Result<Table, ConfigError> {
+    let missing = |option: &str| {
+        errors.with_help(
+            src.name.span(),
+            format!("table source `{name}` needs `{option}`"),
+            Some(
+                "a table source names its `header` row, its `key_column` and a `key_regex`".into(),
+            ),
+        )
+    };
+    let header = src.header.clone().ok_or_else(|| missing("header"))?;
+    let key_column = src
+        .key_column
+        .clone()
+        .ok_or_else(|| missing("key_column"))?;
+    let key_regex = src.key_regex.clone().ok_or_else(|| missing("key_regex"))?;
+    let regex = regex::Regex::new(key_regex.get_ref())
+        .map_err(|e| errors.at(key_regex.span(), format!("invalid key_regex: {e}")))?;
+    let header_cells = split_header(header.get_ref());
+    for (option, column, span) in [
+        (
+            "key_column",
+            Some(key_column.get_ref().as_str()),
+            key_column.span(),
+        ),
+        (
+            "status",
+            Some(item.status.as_str()),
+            src.status.as_ref().map_or(header.span(), Spanned::span),
+        ),
+        (
+            "owner",
+            item.owner.as_deref(),
+            src.owner.as_ref().map_or(header.span(), Spanned::span),
+        ),
+    ] {
+        if let Some(column) = column
+            && !header_cells.iter().any(|c| c == column)
+        {
+            return Err(errors.with_help(
+                span,
+                format!("{option} column `{column}` is not in the header"),
+                did_you_mean(column, header_cells.iter().map(String::as_str)),
+            ));
+        }
+    }
+    let table = Table {
+        item,
+        header: header.into_inner(),
+        key_column: key_column.into_inner(),
+        key_regex: regex,
+        qualifiers: src
+            .qualifiers
+            .as_ref()
+            .map(|q| q.get_ref().clone())
+            .unwrap_or_default(),
+    };
+    table
+        .validate()
+        .map_err(|e| errors.at(src.name.span(), format!("table source `{name}`: {e}")))?;
+    Ok(table)
+}
+
+/// `write_names`: each maps a status of the workflow to a word that reads
+/// back as that same status (else sync would write a word that the next
+/// read reports as unknown, or as another status).
+fn validated_write_names(
+    src: &RawSource,
+    wf: &Workflow,
+    errors: &Errors<'_>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
     let write_span = src
         .write_names
         .as_ref()
         .map_or(src.name.span(), Spanned::span);
-    let write_names = src.write_names.map(Spanned::into_inner).unwrap_or_default();
-    let wf = &workflows[workflow];
+    let write_names = src
+        .write_names
+        .as_ref()
+        .map(|w| w.get_ref().clone())
+        .unwrap_or_default();
     for canonical in write_names.keys() {
         if !wf.statuses().iter().any(|s| s.name == *canonical) {
             return Err(errors.with_help(
@@ -797,8 +877,6 @@ fn validate_source(
             ));
         }
     }
-    // A word that does not read back as the same status would be written
-    // and then reported as unknown (or as another status) by the next read.
     for (canonical, word) in &write_names {
         let reads_as = wf.resolve(word).map(|s| s.name.as_str());
         if reads_as != Some(canonical.as_str()) {
@@ -818,33 +896,21 @@ fn validate_source(
             ));
         }
     }
+    Ok(write_names)
+}
 
-    let log_file = match src.log_file {
-        Some(template) if !template.get_ref().contains("{key}") => {
-            return Err(errors.with_help(
-                template.span(),
-                format!(
-                    "log_file `{}` has no `{{key}}` placeholder",
-                    template.get_ref()
-                ),
-                Some("one log file per item, e.g. `.claude/logs/{key}.log.json`".into()),
-            ));
-        }
-        other => other.map(Spanned::into_inner),
-    };
-
-    Ok(Source {
-        owner_field,
-        log_file,
-        name,
-        repo,
-        format_name,
-        glob: src.glob.into_inner(),
-        matcher,
-        workflow,
-        format,
-        write_names,
-    })
+fn validated_log_file(src: &RawSource, errors: &Errors<'_>) -> Result<Option<String>, ConfigError> {
+    match &src.log_file {
+        Some(template) if !template.get_ref().contains("{key}") => Err(errors.with_help(
+            template.span(),
+            format!(
+                "log_file `{}` has no `{{key}}` placeholder",
+                template.get_ref()
+            ),
+            Some("one log file per item, e.g. `.claude/logs/{key}.log.json`".into()),
+        )),
+        other => Ok(other.as_ref().map(|t| t.get_ref().clone())),
+    }
 }
 
 fn split_header(header: &str) -> Vec<String> {
