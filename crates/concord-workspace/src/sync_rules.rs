@@ -42,120 +42,14 @@ pub(crate) fn validate(
     errors: &Errors<'_>,
 ) -> Result<Vec<Rule>, Box<ConfigError>> {
     let mut rules: Vec<Rule> = Vec::new();
-    // source -> (rule that writes it, where that rule is)
-    let mut writers: BTreeMap<String, (String, std::ops::Range<usize>)> = BTreeMap::new();
+    // source -> the rule that writes it
+    let mut writers: BTreeMap<String, String> = BTreeMap::new();
     for sync in raw {
         let span = sync.mode.span();
         let mode_name = sync.mode.get_ref().as_str();
-        let not_for =
-            |option: &str, present: Option<std::ops::Range<usize>>, modes: &str| match present {
-                Some(at) => Err(Box::new(errors.at(
-                    at,
-                    format!("`{option}` is for {modes} rules, not `{mode_name}`"),
-                ))),
-                None => Ok(()),
-            };
-        let (mode, members, written): (Mode, Vec<String>, Vec<String>) = match mode_name {
-            "mirror" => {
-                not_for(
-                    "between",
-                    sync.between.as_ref().map(Spanned::span),
-                    "merge and owned",
-                )?;
-                not_for("reopen", sync.reopen.as_ref().map(Spanned::span), "merge")?;
-                not_for("owners", sync.owners.as_ref().map(Spanned::span), "owned")?;
-                let from = sync.from.as_ref().ok_or_else(|| {
-                    Box::new(errors.at(span.clone(), "a mirror rule needs `from` (the truth)"))
-                })?;
-                let to = sync
-                    .to
-                    .as_ref()
-                    .filter(|t| !t.get_ref().is_empty())
-                    .ok_or_else(|| {
-                        Box::new(errors.at(
-                            span.clone(),
-                            "a mirror rule needs `to` (one or more targets)",
-                        ))
-                    })?;
-                let mut members = vec![from.get_ref().clone()];
-                members.extend(to.get_ref().iter().cloned());
-                (
-                    Mode::Mirror {
-                        truth: from.get_ref().clone(),
-                    },
-                    members,
-                    to.get_ref().clone(),
-                )
-            }
-            "merge" | "owned" => {
-                not_for("from", sync.from.as_ref().map(Spanned::span), "mirror")?;
-                not_for("to", sync.to.as_ref().map(Spanned::span), "mirror")?;
-                let between = sync
-                    .between
-                    .as_ref()
-                    .filter(|b| b.get_ref().len() >= 2)
-                    .ok_or_else(|| {
-                        Box::new(errors.at(
-                            span.clone(),
-                            format!("a {mode_name} rule needs `between` with two or more sources"),
-                        ))
-                    })?;
-                let members = between.get_ref().clone();
-                let mode = if mode_name == "merge" {
-                    not_for("owners", sync.owners.as_ref().map(Spanned::span), "owned")?;
-                    let reopen = match sync
-                        .reopen
-                        .as_ref()
-                        .map(|r| (r.get_ref().as_str(), r.span()))
-                    {
-                        None | Some(("block", _)) => Reopen::Block,
-                        Some(("allow", _)) => Reopen::Allow,
-                        Some((other, at)) => {
-                            return Err(Box::new(errors.at(
-                                at,
-                                format!("reopen = `{other}`: expected `block` or `allow`"),
-                            )));
-                        }
-                    };
-                    Mode::Merge { reopen }
-                } else {
-                    not_for("reopen", sync.reopen.as_ref().map(Spanned::span), "merge")?;
-                    let owners = sync.owners.as_ref().ok_or_else(|| {
-                        Box::new(errors.with_help(
-                            span.clone(),
-                            "an owned rule needs `owners`",
-                            Some("map each owner value items name to a source: owners = { ft2 = \"ft2-features\" }".into()),
-                        ))
-                    })?;
-                    for (owner, source) in owners.get_ref() {
-                        if !members.contains(source) {
-                            return Err(Box::new(errors.at(
-                                owners.span(),
-                                format!(
-                                    "owner `{owner}` maps to `{source}`, which is not in `between`"
-                                ),
-                            )));
-                        }
-                    }
-                    for member in &members {
-                        let owner_configured = sources
-                            .iter()
-                            .find(|s| s.name == member)
-                            .is_some_and(|s| s.has_owner);
-                        if member != HUB_SOURCE && !owner_configured {
-                            return Err(Box::new(errors.with_help(
-                                between.span(),
-                                format!("source `{member}` has no `owner` field for this owned rule to read"),
-                                Some("set `owner` on the source (e.g. owner = \"/state_owner\")".into()),
-                            )));
-                        }
-                    }
-                    Mode::Owned {
-                        owners: owners.get_ref().clone(),
-                    }
-                };
-                (mode, members.clone(), members)
-            }
+        let (mode, members, written) = match mode_name {
+            "mirror" => mirror_mode(sync, errors)?,
+            "merge" | "owned" => joining_mode(sync, sources, errors)?,
             other => {
                 return Err(Box::new(
                     errors.with_help(
@@ -167,35 +61,8 @@ pub(crate) fn validate(
                 ));
             }
         };
-
         let where_ = sync.name.as_ref().map_or(span.clone(), Spanned::span);
-        // Every member is a declared source (or the hub), all on one workflow.
-        let mut workflow: Option<usize> = None;
-        for member in &members {
-            if member == HUB_SOURCE {
-                continue;
-            }
-            let Some(source) = sources.iter().find(|s| s.name == member) else {
-                return Err(Box::new(errors.with_help(
-                    where_.clone(),
-                    format!("sync rule names source `{member}`, which is not declared"),
-                    did_you_mean(member, sources.iter().map(|s| s.name).chain([HUB_SOURCE])),
-                )));
-            };
-            match workflow {
-                Some(w) if w != source.workflow => {
-                    return Err(Box::new(errors.at(
-                        where_.clone(),
-                        format!(
-                            "sync rule joins sources of different workflows (`{}` and `{}`)",
-                            workflows[w].name(),
-                            workflows[source.workflow].name()
-                        ),
-                    )));
-                }
-                _ => workflow = Some(source.workflow),
-            }
-        }
+        check_members(&members, sources, workflows, errors, &where_)?;
         let name = sync
             .name
             .as_ref()
@@ -208,14 +75,14 @@ pub(crate) fn validate(
         }
         // Two rules writing the same source's status would fight each other.
         for target in &written {
-            if let Some((other, _)) = writers.get(target) {
+            if let Some(other) = writers.get(target) {
                 return Err(Box::new(errors.with_help(
                     where_.clone(),
                     format!("sync rules `{other}` and `{name}` both write `{target}`"),
                     Some("one rule per written source: merge them into one rule".into()),
                 )));
             }
-            writers.insert(target.clone(), (name.clone(), where_.clone()));
+            writers.insert(target.clone(), name.clone());
         }
         rules.push(Rule {
             name,
@@ -224,4 +91,219 @@ pub(crate) fn validate(
         });
     }
     Ok(rules)
+}
+
+/// A rule's mode, the sources it joins, and those it writes.
+type Shape = (Mode, Vec<String>, Vec<String>);
+
+/// An option given to a mode that does not take it is an error, not ignored.
+fn not_for(
+    sync: &RawSync,
+    errors: &Errors<'_>,
+    option: &str,
+    present: Option<std::ops::Range<usize>>,
+    modes: &str,
+) -> Result<(), Box<ConfigError>> {
+    match present {
+        Some(at) => Err(Box::new(errors.at(
+            at,
+            format!(
+                "`{option}` is for {modes} rules, not `{}`",
+                sync.mode.get_ref()
+            ),
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn mirror_mode(sync: &RawSync, errors: &Errors<'_>) -> Result<Shape, Box<ConfigError>> {
+    let span = sync.mode.span();
+    let span_of = |o: &Option<Spanned<_>>| o.as_ref().map(Spanned::span);
+    not_for(
+        sync,
+        errors,
+        "between",
+        span_of(&sync.between),
+        "merge and owned",
+    )?;
+    not_for(
+        sync,
+        errors,
+        "reopen",
+        sync.reopen.as_ref().map(Spanned::span),
+        "merge",
+    )?;
+    not_for(
+        sync,
+        errors,
+        "owners",
+        sync.owners.as_ref().map(Spanned::span),
+        "owned",
+    )?;
+    let from = sync.from.as_ref().ok_or_else(|| {
+        Box::new(errors.at(span.clone(), "a mirror rule needs `from` (the truth)"))
+    })?;
+    let to = sync
+        .to
+        .as_ref()
+        .filter(|t| !t.get_ref().is_empty())
+        .ok_or_else(|| {
+            Box::new(errors.at(
+                span.clone(),
+                "a mirror rule needs `to` (one or more targets)",
+            ))
+        })?;
+    let mut members = vec![from.get_ref().clone()];
+    members.extend(to.get_ref().iter().cloned());
+    let truth = from.get_ref().clone();
+    Ok((Mode::Mirror { truth }, members, to.get_ref().clone()))
+}
+
+/// `merge` and `owned`: rules that join sources `between` them all.
+fn joining_mode(
+    sync: &RawSync,
+    sources: &[Member<'_>],
+    errors: &Errors<'_>,
+) -> Result<Shape, Box<ConfigError>> {
+    let span = sync.mode.span();
+    let mode_name = sync.mode.get_ref().as_str();
+    not_for(
+        sync,
+        errors,
+        "from",
+        sync.from.as_ref().map(Spanned::span),
+        "mirror",
+    )?;
+    not_for(
+        sync,
+        errors,
+        "to",
+        sync.to.as_ref().map(Spanned::span),
+        "mirror",
+    )?;
+    let between = sync
+        .between
+        .as_ref()
+        .filter(|b| b.get_ref().len() >= 2)
+        .ok_or_else(|| {
+            Box::new(errors.at(
+                span.clone(),
+                format!("a {mode_name} rule needs `between` with two or more sources"),
+            ))
+        })?;
+    let members = between.get_ref().clone();
+    let mode = if mode_name == "merge" {
+        not_for(
+            sync,
+            errors,
+            "owners",
+            sync.owners.as_ref().map(Spanned::span),
+            "owned",
+        )?;
+        let reopen = match sync
+            .reopen
+            .as_ref()
+            .map(|r| (r.get_ref().as_str(), r.span()))
+        {
+            None | Some(("block", _)) => Reopen::Block,
+            Some(("allow", _)) => Reopen::Allow,
+            Some((other, at)) => {
+                return Err(Box::new(errors.at(
+                    at,
+                    format!("reopen = `{other}`: expected `block` or `allow`"),
+                )));
+            }
+        };
+        Mode::Merge { reopen }
+    } else {
+        not_for(
+            sync,
+            errors,
+            "reopen",
+            sync.reopen.as_ref().map(Spanned::span),
+            "merge",
+        )?;
+        owned_mode(sync, between, sources, errors)?
+    };
+    Ok((mode, members.clone(), members))
+}
+
+fn owned_mode(
+    sync: &RawSync,
+    between: &Spanned<Vec<String>>,
+    sources: &[Member<'_>],
+    errors: &Errors<'_>,
+) -> Result<Mode, Box<ConfigError>> {
+    let members = between.get_ref();
+    let owners = sync.owners.as_ref().ok_or_else(|| {
+        Box::new(errors.with_help(
+            sync.mode.span(),
+            "an owned rule needs `owners`",
+            Some(
+                "map each owner value items name to a source: owners = { ft2 = \"ft2-features\" }"
+                    .into(),
+            ),
+        ))
+    })?;
+    for (owner, source) in owners.get_ref() {
+        if !members.contains(source) {
+            return Err(Box::new(errors.at(
+                owners.span(),
+                format!("owner `{owner}` maps to `{source}`, which is not in `between`"),
+            )));
+        }
+    }
+    for member in members {
+        let owner_configured = sources
+            .iter()
+            .find(|s| s.name == member)
+            .is_some_and(|s| s.has_owner);
+        if member != HUB_SOURCE && !owner_configured {
+            return Err(Box::new(errors.with_help(
+                between.span(),
+                format!("source `{member}` has no `owner` field for this owned rule to read"),
+                Some("set `owner` on the source (e.g. owner = \"/state_owner\")".into()),
+            )));
+        }
+    }
+    Ok(Mode::Owned {
+        owners: owners.get_ref().clone(),
+    })
+}
+
+/// Every member is a declared source (or the hub), all on one workflow.
+fn check_members(
+    members: &[String],
+    sources: &[Member<'_>],
+    workflows: &[Workflow],
+    errors: &Errors<'_>,
+    where_: &std::ops::Range<usize>,
+) -> Result<(), Box<ConfigError>> {
+    let mut workflow: Option<usize> = None;
+    for member in members {
+        if member == HUB_SOURCE {
+            continue;
+        }
+        let Some(source) = sources.iter().find(|s| s.name == member) else {
+            return Err(Box::new(errors.with_help(
+                where_.clone(),
+                format!("sync rule names source `{member}`, which is not declared"),
+                did_you_mean(member, sources.iter().map(|s| s.name).chain([HUB_SOURCE])),
+            )));
+        };
+        match workflow {
+            Some(w) if w != source.workflow => {
+                return Err(Box::new(errors.at(
+                    where_.clone(),
+                    format!(
+                        "sync rule joins sources of different workflows (`{}` and `{}`)",
+                        workflows[w].name(),
+                        workflows[source.workflow].name()
+                    ),
+                )));
+            }
+            _ => workflow = Some(source.workflow),
+        }
+    }
+    Ok(())
 }
