@@ -391,47 +391,8 @@ impl Workspace {
 }
 
 fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspace, ConfigError> {
-    let mut repos: Vec<Repo> = Vec::new();
-    for repo in raw.repos {
-        if repos.iter().any(|r| r.name == *repo.name.get_ref()) {
-            return Err(errors.at(
-                repo.name.span(),
-                format!("repo `{}` is declared twice", repo.name.get_ref()),
-            ));
-        }
-        let configured = repo.path.get_ref();
-        repos.push(Repo {
-            name: repo.name.into_inner(),
-            root: root.join(configured),
-            path: configured.clone(),
-            remote: repo.remote,
-            branch: repo.branch,
-        });
-    }
-
-    let mut workflows: Vec<Workflow> = Vec::new();
-    for wf in raw.workflows {
-        let name = wf.name.get_ref().clone();
-        if workflows.iter().any(|w| w.name() == name) {
-            return Err(errors.at(
-                wf.name.span(),
-                format!("workflow `{name}` is declared twice"),
-            ));
-        }
-        let span = wf.statuses.span();
-        let statuses = wf
-            .statuses
-            .into_inner()
-            .into_iter()
-            .map(|s| StatusDef {
-                name: s.name,
-                rank: s.rank,
-                aliases: s.aliases,
-            })
-            .collect();
-        workflows.push(Workflow::new(name, statuses).map_err(|e| errors.at(span, e.to_string()))?);
-    }
-
+    let repos = validate_repos(raw.repos, errors, root)?;
+    let workflows = validate_workflows(raw.workflows, errors)?;
     let mut sources: Vec<Source> = Vec::new();
     for src in raw.sources {
         if sources.iter().any(|s| s.name == *src.name.get_ref()) {
@@ -507,7 +468,85 @@ fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspac
         root,
         errors,
     )?;
-    let commit_subject = match raw.commit.and_then(|c| c.subject) {
+    let commit_subject = validate_commit_subject(raw.commit.and_then(|c| c.subject), errors)?;
+    Ok(Workspace {
+        commit_subject,
+        rules,
+        config_path: errors.path.to_path_buf(),
+        root: root.to_path_buf(),
+        repos,
+        workflows,
+        sources,
+        trackers,
+        checks,
+        mirrors,
+        hub,
+        max_file_bytes,
+    })
+}
+
+fn validate_repos(
+    raw: Vec<RawRepo>,
+    errors: &Errors<'_>,
+    root: &Path,
+) -> Result<Vec<Repo>, ConfigError> {
+    let mut repos: Vec<Repo> = Vec::new();
+    for repo in raw {
+        if repos.iter().any(|r| r.name == *repo.name.get_ref()) {
+            return Err(errors.at(
+                repo.name.span(),
+                format!("repo `{}` is declared twice", repo.name.get_ref()),
+            ));
+        }
+        let configured = repo.path.get_ref();
+        repos.push(Repo {
+            name: repo.name.into_inner(),
+            root: root.join(configured),
+            path: configured.clone(),
+            remote: repo.remote,
+            branch: repo.branch,
+        });
+    }
+
+    Ok(repos)
+}
+
+fn validate_workflows(
+    raw: Vec<RawWorkflow>,
+    errors: &Errors<'_>,
+) -> Result<Vec<Workflow>, ConfigError> {
+    let mut workflows: Vec<Workflow> = Vec::new();
+    for wf in raw {
+        let name = wf.name.get_ref().clone();
+        if workflows.iter().any(|w| w.name() == name) {
+            return Err(errors.at(
+                wf.name.span(),
+                format!("workflow `{name}` is declared twice"),
+            ));
+        }
+        let span = wf.statuses.span();
+        let statuses = wf
+            .statuses
+            .into_inner()
+            .into_iter()
+            .map(|s| StatusDef {
+                name: s.name,
+                rank: s.rank,
+                aliases: s.aliases,
+            })
+            .collect();
+        workflows.push(Workflow::new(name, statuses).map_err(|e| errors.at(span, e.to_string()))?);
+    }
+
+    Ok(workflows)
+}
+
+/// `[commit] subject`: one line, placeholders `{count}` and `{run_id}` only.
+fn validate_commit_subject(
+    subject: Option<Spanned<String>>,
+    errors: &Errors<'_>,
+) -> Result<String, ConfigError> {
+    Ok(match subject {
         Some(subject) => {
             let text = subject.get_ref();
             let unknown = text
@@ -528,20 +567,6 @@ fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspac
             subject.into_inner()
         }
         None => DEFAULT_COMMIT_SUBJECT.to_string(),
-    };
-    Ok(Workspace {
-        commit_subject,
-        rules,
-        config_path: errors.path.to_path_buf(),
-        root: root.to_path_buf(),
-        repos,
-        workflows,
-        sources,
-        trackers,
-        checks,
-        mirrors,
-        hub,
-        max_file_bytes,
     })
 }
 
