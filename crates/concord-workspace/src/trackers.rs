@@ -108,24 +108,10 @@ pub(crate) fn validate_tracker(
             )
         })?;
     let flow = &workflows[workflow];
-    // Every canonical status named in the mapping must exist.
-    let check_status = |word: &str, span: std::ops::Range<usize>| {
-        flow.resolve(word).map(|s| s.name.clone()).ok_or_else(|| {
-            errors.with_help(
-                span,
-                format!("`{word}` is not a status of workflow `{}`", flow.name()),
-                did_you_mean(word, flow.statuses().iter().map(|s| s.name.as_str())),
-            )
-        })
-    };
-    let not_for = |option: &str, span: Option<std::ops::Range<usize>>, kind: &str| match span {
-        Some(at) => Err(errors.at(at, format!("`{option}` is for {kind} trackers"))),
-        None => Ok(()),
-    };
     let mut status_names = BTreeMap::new();
     if let Some(names) = &raw.status_names {
         for (canonical, native) in names.get_ref() {
-            let status = check_status(canonical, names.span())?;
+            let status = check_status(flow, errors, canonical, names.span())?;
             status_names.insert(status, native.clone());
         }
     }
@@ -136,98 +122,9 @@ pub(crate) fn validate_tracker(
         Some(c) => *c.get_ref(),
         None => DEFAULT_CONCURRENCY,
     };
-    let url_of = |default: Option<&str>| -> Result<String, crate::ConfigError> {
-        match (&raw.url, default) {
-            (Some(url), _) => check_url(url.get_ref()).map_err(|why| errors.at(url.span(), why)),
-            (None, Some(default)) => Ok(default.to_string()),
-            (None, None) => Err(errors.at(
-                raw.kind.span(),
-                format!(
-                    "tracker `{name}` needs `url` (e.g. url = \"https://openproject.example.com\")"
-                ),
-            )),
-        }
-    };
     let (kind, url, token_env) = match raw.kind.get_ref().as_str() {
-        "openproject" => {
-            not_for("repos", raw.repos.as_ref().map(Spanned::span), "github")?;
-            not_for("open", raw.open.as_ref().map(Spanned::span), "github")?;
-            not_for("closed", raw.closed.as_ref().map(Spanned::span), "github")?;
-            not_for(
-                "not_planned",
-                raw.not_planned.as_ref().map(Spanned::span),
-                "github",
-            )?;
-            not_for("labels", raw.labels.as_ref().map(Spanned::span), "github")?;
-            let key_template = match &raw.key {
-                Some(key) => {
-                    let text = key.get_ref();
-                    if text.matches("{id}").count() != 1 {
-                        return Err(errors.with_help(
-                            key.span(),
-                            format!("key template `{text}` must contain `{{id}}` once"),
-                            Some("e.g. key = \"wp#{id}\"".into()),
-                        ));
-                    }
-                    text.clone()
-                }
-                None => "wp#{id}".to_string(),
-            };
-            (
-                TrackerKind::OpenProject {
-                    project: raw.project.map(Spanned::into_inner),
-                    key_template,
-                    comment: raw.comment.unwrap_or(false),
-                },
-                url_of(None)?,
-                "OPENPROJECT_API_KEY".to_string(),
-            )
-        }
-        "github" => {
-            not_for(
-                "project",
-                raw.project.as_ref().map(Spanned::span),
-                "openproject",
-            )?;
-            not_for("key", raw.key.as_ref().map(Spanned::span), "openproject")?;
-            let repos = raw
-                .repos
-                .as_ref()
-                .filter(|r| !r.get_ref().is_empty())
-                .ok_or_else(|| {
-                    errors.at(
-                        raw.kind.span(),
-                        format!("tracker `{name}` needs `repos` (e.g. repos = [\"acme/app\"])"),
-                    )
-                })?;
-            for repo in repos.get_ref() {
-                let parts: Vec<&str> = repo.split('/').collect();
-                if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
-                    return Err(errors.at(repos.span(), format!("`{repo}` is not `owner/name`")));
-                }
-            }
-            let status = |field: &Option<Spanned<String>>, default: &str| match field {
-                Some(s) => check_status(s.get_ref(), s.span()),
-                None => check_status(default, raw.kind.span()),
-            };
-            let mut labels = BTreeMap::new();
-            if let Some(map) = &raw.labels {
-                for (label, canonical) in map.get_ref() {
-                    labels.insert(label.clone(), check_status(canonical, map.span())?);
-                }
-            }
-            (
-                TrackerKind::GitHub {
-                    repos: repos.get_ref().clone(),
-                    open: status(&raw.open, first_status(flow))?,
-                    closed: status(&raw.closed, "done")?,
-                    not_planned: status(&raw.not_planned, "cancelled")?,
-                    labels,
-                },
-                url_of(Some("https://api.github.com"))?,
-                "GITHUB_TOKEN".to_string(),
-            )
-        }
+        "openproject" => openproject_kind(&raw, errors)?,
+        "github" => github_kind(&raw, flow, errors)?,
         other => {
             return Err(errors.with_help(
                 raw.kind.span(),
@@ -236,24 +133,8 @@ pub(crate) fn validate_tracker(
             ));
         }
     };
-    let token_env = match raw.token_env {
-        Some(var) => {
-            let text = var.get_ref();
-            let valid = !text.is_empty()
-                && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !text.starts_with(|c: char| c.is_ascii_digit());
-            if !valid {
-                return Err(errors.with_help(
-                    var.span(),
-                    "token_env names an environment variable, not the token itself",
-                    Some(
-                        "e.g. token_env = \"OPENPROJECT_API_KEY\"; set the token in that variable"
-                            .into(),
-                    ),
-                ));
-            }
-            text.clone()
-        }
+    let token_env = match &raw.token_env {
+        Some(var) => checked_token_env(var, errors)?,
         None => token_env,
     };
     Ok(Tracker {
@@ -265,6 +146,197 @@ pub(crate) fn validate_tracker(
         status_names,
         concurrency,
     })
+}
+
+/// A tracker's kind, its URL and the variable its token is read from.
+type KindParts = (TrackerKind, String, String);
+
+/// A canonical status named in a tracker's mapping must exist.
+fn check_status(
+    flow: &Workflow,
+    errors: &Errors<'_>,
+    word: &str,
+    span: std::ops::Range<usize>,
+) -> Result<String, crate::ConfigError> {
+    flow.resolve(word).map(|s| s.name.clone()).ok_or_else(|| {
+        errors.with_help(
+            span,
+            format!("`{word}` is not a status of workflow `{}`", flow.name()),
+            did_you_mean(word, flow.statuses().iter().map(|s| s.name.as_str())),
+        )
+    })
+}
+
+/// An option of the other kind of tracker is an error, not ignored.
+fn not_for(
+    errors: &Errors<'_>,
+    option: &str,
+    span: Option<std::ops::Range<usize>>,
+    kind: &str,
+) -> Result<(), crate::ConfigError> {
+    match span {
+        Some(at) => Err(errors.at(at, format!("`{option}` is for {kind} trackers"))),
+        None => Ok(()),
+    }
+}
+
+fn tracker_url(
+    raw: &RawTracker,
+    errors: &Errors<'_>,
+    default: Option<&str>,
+) -> Result<String, crate::ConfigError> {
+    match (&raw.url, default) {
+        (Some(url), _) => check_url(url.get_ref()).map_err(|why| errors.at(url.span(), why)),
+        (None, Some(default)) => Ok(default.to_string()),
+        (None, None) => Err(errors.at(
+            raw.kind.span(),
+            format!(
+                "tracker `{}` needs `url` (e.g. url = \"https://openproject.example.com\")",
+                raw.name.get_ref()
+            ),
+        )),
+    }
+}
+
+fn openproject_kind(
+    raw: &RawTracker,
+    errors: &Errors<'_>,
+) -> Result<KindParts, crate::ConfigError> {
+    not_for(
+        errors,
+        "repos",
+        raw.repos.as_ref().map(Spanned::span),
+        "github",
+    )?;
+    not_for(
+        errors,
+        "open",
+        raw.open.as_ref().map(Spanned::span),
+        "github",
+    )?;
+    not_for(
+        errors,
+        "closed",
+        raw.closed.as_ref().map(Spanned::span),
+        "github",
+    )?;
+    not_for(
+        errors,
+        "not_planned",
+        raw.not_planned.as_ref().map(Spanned::span),
+        "github",
+    )?;
+    not_for(
+        errors,
+        "labels",
+        raw.labels.as_ref().map(Spanned::span),
+        "github",
+    )?;
+    let key_template = match &raw.key {
+        Some(key) => {
+            let text = key.get_ref();
+            if text.matches("{id}").count() != 1 {
+                return Err(errors.with_help(
+                    key.span(),
+                    format!("key template `{text}` must contain `{{id}}` once"),
+                    Some("e.g. key = \"wp#{id}\"".into()),
+                ));
+            }
+            text.clone()
+        }
+        None => "wp#{id}".to_string(),
+    };
+    Ok((
+        TrackerKind::OpenProject {
+            project: raw.project.as_ref().map(|p| p.get_ref().clone()),
+            key_template,
+            comment: raw.comment.unwrap_or(false),
+        },
+        tracker_url(raw, errors, None)?,
+        "OPENPROJECT_API_KEY".to_string(),
+    ))
+}
+
+fn github_kind(
+    raw: &RawTracker,
+    flow: &Workflow,
+    errors: &Errors<'_>,
+) -> Result<KindParts, crate::ConfigError> {
+    not_for(
+        errors,
+        "project",
+        raw.project.as_ref().map(Spanned::span),
+        "openproject",
+    )?;
+    not_for(
+        errors,
+        "key",
+        raw.key.as_ref().map(Spanned::span),
+        "openproject",
+    )?;
+    let repos = raw
+        .repos
+        .as_ref()
+        .filter(|r| !r.get_ref().is_empty())
+        .ok_or_else(|| {
+            errors.at(
+                raw.kind.span(),
+                format!(
+                    "tracker `{}` needs `repos` (e.g. repos = [\"acme/app\"])",
+                    raw.name.get_ref()
+                ),
+            )
+        })?;
+    for repo in repos.get_ref() {
+        let parts: Vec<&str> = repo.split('/').collect();
+        if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+            return Err(errors.at(repos.span(), format!("`{repo}` is not `owner/name`")));
+        }
+    }
+    let status = |field: &Option<Spanned<String>>, default: &str| match field {
+        Some(s) => check_status(flow, errors, s.get_ref(), s.span()),
+        None => check_status(flow, errors, default, raw.kind.span()),
+    };
+    let mut labels = BTreeMap::new();
+    if let Some(map) = &raw.labels {
+        for (label, canonical) in map.get_ref() {
+            labels.insert(
+                label.clone(),
+                check_status(flow, errors, canonical, map.span())?,
+            );
+        }
+    }
+    Ok((
+        TrackerKind::GitHub {
+            repos: repos.get_ref().clone(),
+            open: status(&raw.open, first_status(flow))?,
+            closed: status(&raw.closed, "done")?,
+            not_planned: status(&raw.not_planned, "cancelled")?,
+            labels,
+        },
+        tracker_url(raw, errors, Some("https://api.github.com"))?,
+        "GITHUB_TOKEN".to_string(),
+    ))
+}
+
+/// `token_env` names a variable; a value that looks like anything else is
+/// probably the token itself, which must never be in the config.
+fn checked_token_env(
+    var: &Spanned<String>,
+    errors: &Errors<'_>,
+) -> Result<String, crate::ConfigError> {
+    let text = var.get_ref();
+    let valid = !text.is_empty()
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !text.starts_with(|c: char| c.is_ascii_digit());
+    if !valid {
+        return Err(errors.with_help(
+            var.span(),
+            "token_env names an environment variable, not the token itself",
+            Some("e.g. token_env = \"OPENPROJECT_API_KEY\"; set the token in that variable".into()),
+        ));
+    }
+    Ok(text.clone())
 }
 
 fn first_status(flow: &Workflow) -> &str {
