@@ -257,6 +257,37 @@ pub(crate) fn validate_checks(
     errors: &Errors<'_>,
 ) -> Result<Checks, crate::ConfigError> {
     let mut checks = Checks::default();
+    check_codes(&raw, errors, &mut checks)?;
+    if let Some(since) = &raw.since {
+        checks.since = Some(validated_since(since, errors)?);
+    }
+    checks.since_field = raw.since_field.clone().map(Spanned::into_inner);
+    for entry in &raw.schema {
+        checks
+            .schemas
+            .push(schema_check(entry, repos, root, errors)?);
+    }
+    if let Some(owner) = &raw.owner {
+        checks.owner = Some(owner_check(owner, repos, errors)?);
+    }
+    if let Some(legacy) = &raw.legacy {
+        checks.legacy = Some(legacy_check(legacy, repos, errors)?);
+    }
+    if let Some(phases) = &raw.phases {
+        checks.phases = Some(phase_check(phases, repos, errors)?);
+    }
+    if let Some(citations) = raw.citations {
+        checks.citations = Some(citation_check(citations, repos, root, errors)?);
+    }
+    Ok(checks)
+}
+
+/// Every check code named in `disable`, `severity` and `exempt` exists.
+fn check_codes(
+    raw: &RawChecks,
+    errors: &Errors<'_>,
+    checks: &mut Checks,
+) -> Result<(), crate::ConfigError> {
     if let Some(disable) = &raw.disable {
         for code in disable.get_ref() {
             check_code(code, disable.span(), errors)?;
@@ -275,24 +306,6 @@ pub(crate) fn validate_checks(
         }
         checks.severity = severity.get_ref().clone();
     }
-    if let Some(since) = &raw.since {
-        let text = since.get_ref();
-        let valid = text.len() == 10
-            && text.as_bytes()[4] == b'-'
-            && text.as_bytes()[7] == b'-'
-            && text
-                .bytes()
-                .enumerate()
-                .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
-        if !valid {
-            return Err(errors.at(
-                since.span(),
-                format!("since = `{text}`: expected a date as YYYY-MM-DD"),
-            ));
-        }
-        checks.since = Some(text.clone());
-    }
-    checks.since_field = raw.since_field.map(Spanned::into_inner);
     if let Some(exempt) = &raw.exempt {
         for codes in exempt.get_ref().values() {
             for code in codes {
@@ -301,133 +314,181 @@ pub(crate) fn validate_checks(
         }
         checks.exempt = exempt.get_ref().clone();
     }
-    for entry in &raw.schema {
-        let path = root.join(entry.schema.get_ref());
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            errors.at(
-                entry.schema.span(),
-                format!("cannot read schema {}: {e}", path.display()),
-            )
-        })?;
-        let schema: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            errors.at(
-                entry.schema.span(),
-                format!(
-                    "schema {} is not valid JSON (line {}, column {}): {e}",
-                    path.display(),
-                    e.line(),
-                    e.column()
-                ),
-            )
-        })?;
-        checks.schemas.push(SchemaCheck {
-            scope: scope(&entry.glob, entry.repos.as_deref(), repos, errors)?,
-            schema_path: path,
-            schema,
-        });
+    Ok(())
+}
+
+fn validated_since(
+    since: &Spanned<String>,
+    errors: &Errors<'_>,
+) -> Result<String, crate::ConfigError> {
+    let text = since.get_ref();
+    let valid = text.len() == 10
+        && text.as_bytes()[4] == b'-'
+        && text.as_bytes()[7] == b'-'
+        && text
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    if !valid {
+        return Err(errors.at(
+            since.span(),
+            format!("since = `{text}`: expected a date as YYYY-MM-DD"),
+        ));
     }
-    if let Some(owner) = &raw.owner {
-        let mut owners = BTreeMap::new();
-        for (value, repo) in owner.owners.get_ref() {
-            let index = repos.iter().position(|r| &r.name == repo).ok_or_else(|| {
-                errors.with_help(
-                    owner.owners.span(),
-                    format!("owner `{value}` names repo `{repo}`, which is not declared"),
-                    did_you_mean(repo, repos.iter().map(|r| r.name.as_str())),
-                )
-            })?;
-            owners.insert(value.clone(), index);
-        }
-        checks.owner = Some(OwnerCheck {
-            scope: scope(&owner.glob, None, repos, errors)?,
-            field: pointer(&owner.field, errors)?,
-            owners,
-            mirror_marker: owner
-                .mirror_marker
-                .as_ref()
-                .map(|m| pointer(m, errors))
-                .transpose()?,
-        });
-    }
-    if let Some(legacy) = &raw.legacy {
-        for (old, new) in legacy.fields.get_ref() {
-            for p in [old, new] {
-                if !p.starts_with('/') {
-                    return Err(errors.at(
-                        legacy.fields.span(),
-                        format!("`{p}` is not a JSON pointer (write \"/{p}\")"),
-                    ));
-                }
-            }
-        }
-        checks.legacy = Some(LegacyCheck {
-            scope: scope(&legacy.glob, None, repos, errors)?,
-            fields: legacy.fields.get_ref().clone(),
-        });
-    }
-    if let Some(phases) = &raw.phases {
-        let window_seconds = match &phases.window {
-            Some(window) => humantime::parse_duration(window.get_ref())
-                .map(|d| d.as_secs())
-                .map_err(|_| {
-                    errors.at(
-                        window.span(),
-                        format!(
-                            "window = `{}`: expected a duration like 24h, 90m or 2d",
-                            window.get_ref()
-                        ),
-                    )
-                })?,
-            None => 24 * 3600,
-        };
-        for template in &phases.timing {
-            if !template.starts_with('/') {
-                return Err(errors.at(
-                    phases.field.span(),
-                    format!("timing `{template}` is not a JSON pointer"),
-                ));
-            }
-        }
-        checks.phases = Some(PhaseCheck {
-            scope: scope(&phases.glob, None, repos, errors)?,
-            field: pointer(&phases.field, errors)?,
-            log: phases.log.as_ref().map(|l| l.get_ref().clone()),
-            window_seconds,
-            timing: phases.timing.clone(),
-            key: phases.key.clone(),
-        });
-    }
-    if let Some(citations) = raw.citations {
-        let mut scopes = Vec::new();
-        for glob in citations.globs.get_ref() {
-            let spanned = Spanned::new(citations.globs.span(), glob.clone());
-            scopes.push(scope(&spanned, None, repos, errors)?);
-        }
-        if let Some(repo) = &citations.default_repo {
-            let parts: Vec<&str> = repo.get_ref().split('/').collect();
-            if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
-                return Err(errors.at(
-                    repo.span(),
-                    format!("default_repo `{}` is not `owner/name`", repo.get_ref()),
-                ));
-            }
-        }
-        checks.citations = Some(CitationCheck {
-            scopes,
-            default_repo: citations.default_repo.map(Spanned::into_inner),
-            owners: citations.owners,
-            default_owner: citations.default_owner,
-            cache: root.join(
-                citations
-                    .cache
-                    .unwrap_or_else(|| ".concord/citations.json".into()),
+    Ok(text.clone())
+}
+
+fn schema_check(
+    entry: &RawSchema,
+    repos: &[Repo],
+    root: &std::path::Path,
+    errors: &Errors<'_>,
+) -> Result<SchemaCheck, crate::ConfigError> {
+    let path = root.join(entry.schema.get_ref());
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        errors.at(
+            entry.schema.span(),
+            format!("cannot read schema {}: {e}", path.display()),
+        )
+    })?;
+    let schema: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        errors.at(
+            entry.schema.span(),
+            format!(
+                "schema {} is not valid JSON (line {}, column {}): {e}",
+                path.display(),
+                e.line(),
+                e.column()
             ),
-            offline: citations.offline,
-            token_env: citations.token_env.unwrap_or_else(|| "GITHUB_TOKEN".into()),
-            url: citations
-                .url
-                .unwrap_or_else(|| "https://api.github.com".into()),
-        });
+        )
+    })?;
+    Ok(SchemaCheck {
+        scope: scope(&entry.glob, entry.repos.as_deref(), repos, errors)?,
+        schema_path: path,
+        schema,
+    })
+}
+
+fn owner_check(
+    owner: &RawOwner,
+    repos: &[Repo],
+    errors: &Errors<'_>,
+) -> Result<OwnerCheck, crate::ConfigError> {
+    let mut owners = BTreeMap::new();
+    for (value, repo) in owner.owners.get_ref() {
+        let index = repos.iter().position(|r| &r.name == repo).ok_or_else(|| {
+            errors.with_help(
+                owner.owners.span(),
+                format!("owner `{value}` names repo `{repo}`, which is not declared"),
+                did_you_mean(repo, repos.iter().map(|r| r.name.as_str())),
+            )
+        })?;
+        owners.insert(value.clone(), index);
     }
-    Ok(checks)
+    Ok(OwnerCheck {
+        scope: scope(&owner.glob, None, repos, errors)?,
+        field: pointer(&owner.field, errors)?,
+        owners,
+        mirror_marker: owner
+            .mirror_marker
+            .as_ref()
+            .map(|m| pointer(m, errors))
+            .transpose()?,
+    })
+}
+
+fn legacy_check(
+    legacy: &RawLegacy,
+    repos: &[Repo],
+    errors: &Errors<'_>,
+) -> Result<LegacyCheck, crate::ConfigError> {
+    for (old, new) in legacy.fields.get_ref() {
+        for p in [old, new] {
+            if !p.starts_with('/') {
+                return Err(errors.at(
+                    legacy.fields.span(),
+                    format!("`{p}` is not a JSON pointer (write \"/{p}\")"),
+                ));
+            }
+        }
+    }
+    Ok(LegacyCheck {
+        scope: scope(&legacy.glob, None, repos, errors)?,
+        fields: legacy.fields.get_ref().clone(),
+    })
+}
+
+fn phase_check(
+    phases: &RawPhases,
+    repos: &[Repo],
+    errors: &Errors<'_>,
+) -> Result<PhaseCheck, crate::ConfigError> {
+    let window_seconds = match &phases.window {
+        Some(window) => humantime::parse_duration(window.get_ref())
+            .map(|d| d.as_secs())
+            .map_err(|_| {
+                errors.at(
+                    window.span(),
+                    format!(
+                        "window = `{}`: expected a duration like 24h, 90m or 2d",
+                        window.get_ref()
+                    ),
+                )
+            })?,
+        None => 24 * 3600,
+    };
+    for template in &phases.timing {
+        if !template.starts_with('/') {
+            return Err(errors.at(
+                phases.field.span(),
+                format!("timing `{template}` is not a JSON pointer"),
+            ));
+        }
+    }
+    Ok(PhaseCheck {
+        scope: scope(&phases.glob, None, repos, errors)?,
+        field: pointer(&phases.field, errors)?,
+        log: phases.log.as_ref().map(|l| l.get_ref().clone()),
+        window_seconds,
+        timing: phases.timing.clone(),
+        key: phases.key.clone(),
+    })
+}
+
+fn citation_check(
+    citations: RawCitations,
+    repos: &[Repo],
+    root: &std::path::Path,
+    errors: &Errors<'_>,
+) -> Result<CitationCheck, crate::ConfigError> {
+    let mut scopes = Vec::new();
+    for glob in citations.globs.get_ref() {
+        let spanned = Spanned::new(citations.globs.span(), glob.clone());
+        scopes.push(scope(&spanned, None, repos, errors)?);
+    }
+    if let Some(repo) = &citations.default_repo {
+        let parts: Vec<&str> = repo.get_ref().split('/').collect();
+        if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+            return Err(errors.at(
+                repo.span(),
+                format!("default_repo `{}` is not `owner/name`", repo.get_ref()),
+            ));
+        }
+    }
+    Ok(CitationCheck {
+        scopes,
+        default_repo: citations.default_repo.map(Spanned::into_inner),
+        owners: citations.owners,
+        default_owner: citations.default_owner,
+        cache: root.join(
+            citations
+                .cache
+                .unwrap_or_else(|| ".concord/citations.json".into()),
+        ),
+        offline: citations.offline,
+        token_env: citations.token_env.unwrap_or_else(|| "GITHUB_TOKEN".into()),
+        url: citations
+            .url
+            .unwrap_or_else(|| "https://api.github.com".into()),
+    })
 }
