@@ -190,30 +190,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Train, ReleaseConfigError> {
     let at = Locator { path, text };
     let raw: RawRelease =
         toml::from_str(text).map_err(|e| at.error(e.span(), e.message().to_string(), None))?;
-    let retry = {
-        let r = raw.train.and_then(|t| t.retry);
-        let delay = |value: Option<&Spanned<String>>, default: Duration| match value {
-            Some(v) => duration(v.get_ref()).ok_or_else(|| {
-                at.error(
-                    Some(v.span()),
-                    format!("`{}`: expected a duration like 2s or 1m", v.get_ref()),
-                    None,
-                )
-            }),
-            None => Ok(default),
-        };
-        Retry {
-            attempts: r.as_ref().and_then(|r| r.attempts).unwrap_or(5).max(1),
-            first_delay: delay(
-                r.as_ref().and_then(|r| r.first_delay.as_ref()),
-                Duration::from_secs(2),
-            )?,
-            max_delay: delay(
-                r.as_ref().and_then(|r| r.max_delay.as_ref()),
-                Duration::from_secs(60),
-            )?,
-        }
-    };
+    let retry = train_retry(raw.train.as_ref(), &at)?;
     let mut repos: Vec<TrainRepo> = Vec::new();
     for raw_repo in &raw.repos {
         let name = raw_repo.name.get_ref();
@@ -225,134 +202,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Train, ReleaseConfigError> {
                 None,
             ));
         }
-        let role = match raw_repo.role.get_ref().as_str() {
-            "library" => Role::Library,
-            "hub" => Role::Hub,
-            "satellite" => Role::Satellite,
-            other => {
-                return Err(at.error(
-                    Some(raw_repo.role.span()),
-                    format!("role `{other}`: expected library, hub or satellite"),
-                    None,
-                ));
-            }
-        };
-        let publish = match &raw_repo.publish {
-            Some(_) if role != Role::Library => {
-                return Err(at.error(
-                    Some(raw_repo.role.span()),
-                    format!("`{name}` is not a library: only libraries publish"),
-                    None,
-                ));
-            }
-            Some(p) => {
-                let compiled = regex::Regex::new(p.version_regex.get_ref()).map_err(|e| {
-                    at.error(
-                        Some(p.version_regex.span()),
-                        format!("invalid version_regex: {e}"),
-                        None,
-                    )
-                })?;
-                if compiled.captures_len() < 2 {
-                    return Err(at.error(
-                        Some(p.version_regex.span()),
-                        "version_regex needs a group capturing the version, e.g. 'VERSION = \"([^\"]+)\"'".into(),
-                        None,
-                    ));
-                }
-                Some(Publish {
-                    command: p.command.resolve(&at, &here)?,
-                    version_file: p.version_file.clone(),
-                    version_regex: p.version_regex.get_ref().clone(),
-                    is_published: p.is_published.resolve(&at, &here)?,
-                    is_yanked: p
-                        .is_yanked
-                        .as_ref()
-                        .map(|c| c.resolve(&at, &here))
-                        .transpose()?,
-                })
-            }
-            None if role == Role::Library => {
-                return Err(at.error(
-                    Some(raw_repo.role.span()),
-                    format!("library `{name}` needs a [repo.publish] section"),
-                    None,
-                ));
-            }
-            None => None,
-        };
-        let mut repins = Vec::new();
-        for r in &raw_repo.repins {
-            regex::Regex::new(r.regex.get_ref()).map_err(|e| {
-                at.error(
-                    Some(r.regex.span()),
-                    format!("invalid re-pin regex: {e}"),
-                    None,
-                )
-            })?;
-            globset::Glob::new(r.glob.get_ref())
-                .map_err(|e| at.error(Some(r.glob.span()), format!("invalid glob: {e}"), None))?;
-            if !r.replace.get_ref().contains("{version}") {
-                return Err(at.error(
-                    Some(r.replace.span()),
-                    "a re-pin's `replace` must contain {version}".into(),
-                    None,
-                ));
-            }
-            repins.push(Repin {
-                library: r.library.get_ref().clone(),
-                glob: r.glob.get_ref().clone(),
-                regex: r.regex.get_ref().clone(),
-                replace: r.replace.get_ref().clone(),
-            });
-        }
-        let deploy = match &raw_repo.deploy {
-            None => Deploy::None,
-            Some(d) => match d.kind.get_ref().as_str() {
-                "git-push" => Deploy::GitPush {
-                    remote: d.remote.clone().ok_or_else(|| {
-                        at.error(
-                            Some(d.kind.span()),
-                            "a git-push deploy needs `remote`".into(),
-                            None,
-                        )
-                    })?,
-                    branch: d.branch.clone().ok_or_else(|| {
-                        at.error(
-                            Some(d.kind.span()),
-                            "a git-push deploy needs `branch`".into(),
-                            None,
-                        )
-                    })?,
-                    smoke: d
-                        .smoke
-                        .as_ref()
-                        .map(|c| c.resolve(&at, &here))
-                        .transpose()?,
-                },
-                "script" => Deploy::Script {
-                    command: d
-                        .command
-                        .as_ref()
-                        .ok_or_else(|| {
-                            at.error(
-                                Some(d.kind.span()),
-                                "a script deploy needs `command`".into(),
-                                None,
-                            )
-                        })?
-                        .resolve(&at, &here)?,
-                },
-                "none" => Deploy::None,
-                other => {
-                    return Err(at.error(
-                        Some(d.kind.span()),
-                        format!("deploy kind `{other}`: expected git-push, script or none"),
-                        None,
-                    ));
-                }
-            },
-        };
+        let role = repo_role(raw_repo, &at)?;
+        let publish = repo_publish(raw_repo, role, &at)?;
+        let repins = repo_repins(raw_repo, &at)?;
+        let deploy = repo_deploy(raw_repo, &at)?;
         repos.push(TrainRepo {
             name: name.clone(),
             path: raw_repo.path.clone(),
@@ -377,8 +230,184 @@ pub fn parse(path: &Path, text: &str) -> Result<Train, ReleaseConfigError> {
             deploy,
         });
     }
-    // Names refer to declared repos; re-pins to libraries.
-    for (raw_repo, repo) in raw.repos.iter().zip(&repos) {
+    check_references(&raw, &repos, &at)?;
+    Ok(Train { repos, retry })
+}
+
+fn train_retry(raw: Option<&RawTrain>, at: &Locator<'_>) -> Result<Retry, ReleaseConfigError> {
+    let r = raw.and_then(|t| t.retry.as_ref());
+    let delay = |value: Option<&Spanned<String>>, default: Duration| match value {
+        Some(v) => duration(v.get_ref()).ok_or_else(|| {
+            at.error(
+                Some(v.span()),
+                format!("`{}`: expected a duration like 2s or 1m", v.get_ref()),
+                None,
+            )
+        }),
+        None => Ok(default),
+    };
+    Ok(Retry {
+        attempts: r.as_ref().and_then(|r| r.attempts).unwrap_or(5).max(1),
+        first_delay: delay(
+            r.as_ref().and_then(|r| r.first_delay.as_ref()),
+            Duration::from_secs(2),
+        )?,
+        max_delay: delay(
+            r.as_ref().and_then(|r| r.max_delay.as_ref()),
+            Duration::from_secs(60),
+        )?,
+    })
+}
+
+fn repo_role(raw_repo: &RawRepo, at: &Locator<'_>) -> Result<Role, ReleaseConfigError> {
+    match raw_repo.role.get_ref().as_str() {
+        "library" => Ok(Role::Library),
+        "hub" => Ok(Role::Hub),
+        "satellite" => Ok(Role::Satellite),
+        other => Err(at.error(
+            Some(raw_repo.role.span()),
+            format!("role `{other}`: expected library, hub or satellite"),
+            None,
+        )),
+    }
+}
+
+fn repo_publish(
+    raw_repo: &RawRepo,
+    role: Role,
+    at: &Locator<'_>,
+) -> Result<Option<Publish>, ReleaseConfigError> {
+    let name = raw_repo.name.get_ref();
+    let here = raw_repo.name.span();
+    Ok(match &raw_repo.publish {
+        Some(_) if role != Role::Library => {
+            return Err(at.error(
+                Some(raw_repo.role.span()),
+                format!("`{name}` is not a library: only libraries publish"),
+                None,
+            ));
+        }
+        Some(p) => {
+            let compiled = regex::Regex::new(p.version_regex.get_ref()).map_err(|e| {
+                at.error(
+                    Some(p.version_regex.span()),
+                    format!("invalid version_regex: {e}"),
+                    None,
+                )
+            })?;
+            if compiled.captures_len() < 2 {
+                return Err(at.error(
+                    Some(p.version_regex.span()),
+                    "version_regex needs a group capturing the version, e.g. 'VERSION = \"([^\"]+)\"'".into(),
+                    None,
+                ));
+            }
+            Some(Publish {
+                command: p.command.resolve(at, &here)?,
+                version_file: p.version_file.clone(),
+                version_regex: p.version_regex.get_ref().clone(),
+                is_published: p.is_published.resolve(at, &here)?,
+                is_yanked: p
+                    .is_yanked
+                    .as_ref()
+                    .map(|c| c.resolve(at, &here))
+                    .transpose()?,
+            })
+        }
+        None if role == Role::Library => {
+            return Err(at.error(
+                Some(raw_repo.role.span()),
+                format!("library `{name}` needs a [repo.publish] section"),
+                None,
+            ));
+        }
+        None => None,
+    })
+}
+
+fn repo_repins(raw_repo: &RawRepo, at: &Locator<'_>) -> Result<Vec<Repin>, ReleaseConfigError> {
+    let mut repins = Vec::new();
+    for r in &raw_repo.repins {
+        regex::Regex::new(r.regex.get_ref()).map_err(|e| {
+            at.error(
+                Some(r.regex.span()),
+                format!("invalid re-pin regex: {e}"),
+                None,
+            )
+        })?;
+        globset::Glob::new(r.glob.get_ref())
+            .map_err(|e| at.error(Some(r.glob.span()), format!("invalid glob: {e}"), None))?;
+        if !r.replace.get_ref().contains("{version}") {
+            return Err(at.error(
+                Some(r.replace.span()),
+                "a re-pin's `replace` must contain {version}".into(),
+                None,
+            ));
+        }
+        repins.push(Repin {
+            library: r.library.get_ref().clone(),
+            glob: r.glob.get_ref().clone(),
+            regex: r.regex.get_ref().clone(),
+            replace: r.replace.get_ref().clone(),
+        });
+    }
+    Ok(repins)
+}
+
+fn repo_deploy(raw_repo: &RawRepo, at: &Locator<'_>) -> Result<Deploy, ReleaseConfigError> {
+    let here = raw_repo.name.span();
+    Ok(match &raw_repo.deploy {
+        None => Deploy::None,
+        Some(d) => match d.kind.get_ref().as_str() {
+            "git-push" => Deploy::GitPush {
+                remote: d.remote.clone().ok_or_else(|| {
+                    at.error(
+                        Some(d.kind.span()),
+                        "a git-push deploy needs `remote`".into(),
+                        None,
+                    )
+                })?,
+                branch: d.branch.clone().ok_or_else(|| {
+                    at.error(
+                        Some(d.kind.span()),
+                        "a git-push deploy needs `branch`".into(),
+                        None,
+                    )
+                })?,
+                smoke: d.smoke.as_ref().map(|c| c.resolve(at, &here)).transpose()?,
+            },
+            "script" => Deploy::Script {
+                command: d
+                    .command
+                    .as_ref()
+                    .ok_or_else(|| {
+                        at.error(
+                            Some(d.kind.span()),
+                            "a script deploy needs `command`".into(),
+                            None,
+                        )
+                    })?
+                    .resolve(at, &here)?,
+            },
+            "none" => Deploy::None,
+            other => {
+                return Err(at.error(
+                    Some(d.kind.span()),
+                    format!("deploy kind `{other}`: expected git-push, script or none"),
+                    None,
+                ));
+            }
+        },
+    })
+}
+
+/// Names refer to declared repos; re-pins to libraries.
+fn check_references(
+    raw: &RawRelease,
+    repos: &[TrainRepo],
+    at: &Locator<'_>,
+) -> Result<(), ReleaseConfigError> {
+    for (raw_repo, repo) in raw.repos.iter().zip(repos) {
         for dep in &repo.depends_on {
             if !repos.iter().any(|r| &r.name == dep) {
                 return Err(at.error(
@@ -404,7 +433,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Train, ReleaseConfigError> {
             }
         }
     }
-    Ok(Train { repos, retry })
+    Ok(())
 }
 
 #[cfg(test)]
