@@ -104,144 +104,16 @@ impl<'w> FileChecks<'w> {
             return Vec::new();
         }
         let repo_name = self.ws.repos[file.repo].name.as_str();
-        let mut out = Vec::new();
-        let text = match std::str::from_utf8(file.bytes) {
-            Ok(text) => text,
-            Err(e) => {
-                let line = 1 + file.bytes[..e.valid_up_to()]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count();
-                out.push(finding(
-                    "PARSE_ERROR",
-                    Some(repo_name),
-                    file.path,
-                    At {
-                        line: u32::try_from(line).ok(),
-                        ..At::default()
-                    },
-                    None,
-                    format!("not UTF-8 (byte {} is not valid UTF-8)", e.valid_up_to()),
-                    "utf-8",
-                    "",
-                ));
-                return out;
-            }
-        };
-        let doc: serde_json::Value = match serde_json::from_str(text) {
+        let doc = match parse_document(file, repo_name) {
             Ok(doc) => doc,
-            Err(e) => {
-                out.push(finding(
-                    "INVALID_JSON",
-                    Some(repo_name),
-                    file.path,
-                    At {
-                        line: u32::try_from(e.line()).ok(),
-                        column: u32::try_from(e.column()).ok(),
-                        end_column: None,
-                    },
-                    None,
-                    format!("not valid JSON: {e}"),
-                    "",
-                    &format!("{:?}", e.classify()),
-                ));
-                return out;
-            }
-        };
-        let at = |pointer: &str| {
-            position_of(file.bytes, pointer).map_or_else(At::default, |p| At {
-                line: Some(p.line),
-                column: Some(p.column),
-                end_column: Some(p.end_column),
-            })
+            Err(finding) => return vec![*finding],
         };
         let checks = self.checks();
-        for (index, validator) in &self.schemas {
-            if !checks.schemas[*index].scope.covers(file.repo, file.path) {
-                continue;
-            }
-            for error in validator.iter_errors(&doc) {
-                let pointer = error.instance_path().to_string();
-                let shown = if pointer.is_empty() { "/" } else { &pointer };
-                let evidence = error.kind().keyword().to_string();
-                out.push(finding(
-                    "SCHEMA",
-                    Some(repo_name),
-                    file.path,
-                    at(&pointer),
-                    None,
-                    format!("{shown}: {error}"),
-                    &pointer,
-                    &evidence,
-                ));
-            }
-        }
+        let mut out = self.schema_findings(file, repo_name, &doc);
         if let Some(owner) = &checks.owner
             && owner.scope.covers(file.repo, file.path)
         {
-            match doc.pointer(&owner.field) {
-                None | Some(serde_json::Value::Null) => out.push(finding(
-                    "OWNER_MISSING",
-                    Some(repo_name),
-                    file.path,
-                    at(""),
-                    None,
-                    format!("no `{}` naming the file's owner", owner.field),
-                    &owner.field,
-                    "",
-                )),
-                Some(value) => {
-                    let word = value
-                        .as_str()
-                        .map_or_else(|| value.to_string(), str::to_string);
-                    match owner.owners.get(&word) {
-                        None => {
-                            let known: Vec<&str> =
-                                owner.owners.keys().map(String::as_str).collect();
-                            out.push(finding(
-                                "OWNER_INVALID",
-                                Some(repo_name),
-                                file.path,
-                                at(&owner.field),
-                                None,
-                                format!("owner `{word}` is not one of: {}", known.join(", ")),
-                                &owner.field,
-                                &word,
-                            ));
-                        }
-                        // Repos are matched by exact name, never by prefix.
-                        Some(&owning) if owning != file.repo => {
-                            // A mirror carries a marker: the configured one, or
-                            // that of a [[mirror]] rule covering the file.
-                            let mirrored = owner
-                                .mirror_marker
-                                .as_ref()
-                                .is_some_and(|m| doc.pointer(m).is_some_and(|v| !v.is_null()))
-                                || self.ws.mirrors.iter().any(|m| {
-                                    m.repos.contains(&file.repo)
-                                        && m.matcher.is_match(file.path)
-                                        && doc.get(&m.marker_field).is_some_and(|v| !v.is_null())
-                                });
-                            if !mirrored {
-                                out.push(finding(
-                                    "OWNER_LOCATION_MISMATCH",
-                                    Some(repo_name),
-                                    file.path,
-                                    at(&owner.field),
-                                    None,
-                                    format!(
-                                        "owned by `{word}` (repo {}) but lives in repo {repo_name}",
-                                        self.ws.repos[owning].name
-                                    ),
-                                    &owner.field,
-                                    &word,
-                                ));
-                            }
-                        }
-                        Some(_) => {}
-                    }
-                }
-            }
+            out.extend(self.owner_finding(file, repo_name, &doc));
         }
         if let Some(legacy) = &checks.legacy
             && legacy.scope.covers(file.repo, file.path)
@@ -252,7 +124,7 @@ impl<'w> FileChecks<'w> {
                         "LEGACY_FIELD",
                         Some(repo_name),
                         file.path,
-                        at(old),
+                        at(file.bytes, old),
                         None,
                         format!("`{old}` is deprecated: use `{new}`"),
                         old,
@@ -288,6 +160,158 @@ impl<'w> FileChecks<'w> {
         });
         out
     }
+
+    fn schema_findings(
+        &self,
+        file: &FileInput<'_>,
+        repo_name: &str,
+        doc: &serde_json::Value,
+    ) -> Vec<Finding> {
+        let checks = self.checks();
+        let mut out = Vec::new();
+        for (index, validator) in &self.schemas {
+            if !checks.schemas[*index].scope.covers(file.repo, file.path) {
+                continue;
+            }
+            for error in validator.iter_errors(doc) {
+                let pointer = error.instance_path().to_string();
+                let shown = if pointer.is_empty() { "/" } else { &pointer };
+                let evidence = error.kind().keyword().to_string();
+                out.push(finding(
+                    "SCHEMA",
+                    Some(repo_name),
+                    file.path,
+                    at(file.bytes, &pointer),
+                    None,
+                    format!("{shown}: {error}"),
+                    &pointer,
+                    &evidence,
+                ));
+            }
+        }
+        out
+    }
+
+    /// The owner field: present, one of the known owners, and the file in
+    /// its owner's repo (or marked as a mirror of it).
+    fn owner_finding(
+        &self,
+        file: &FileInput<'_>,
+        repo_name: &str,
+        doc: &serde_json::Value,
+    ) -> Option<Finding> {
+        let owner = self.checks().owner.as_ref()?;
+        let Some(value) = doc.pointer(&owner.field).filter(|v| !v.is_null()) else {
+            return Some(finding(
+                "OWNER_MISSING",
+                Some(repo_name),
+                file.path,
+                at(file.bytes, ""),
+                None,
+                format!("no `{}` naming the file's owner", owner.field),
+                &owner.field,
+                "",
+            ));
+        };
+        let word = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_string);
+        // Repos are matched by exact name, never by prefix.
+        let owning = match owner.owners.get(&word) {
+            None => {
+                let known: Vec<&str> = owner.owners.keys().map(String::as_str).collect();
+                return Some(finding(
+                    "OWNER_INVALID",
+                    Some(repo_name),
+                    file.path,
+                    at(file.bytes, &owner.field),
+                    None,
+                    format!("owner `{word}` is not one of: {}", known.join(", ")),
+                    &owner.field,
+                    &word,
+                ));
+            }
+            Some(&owning) if owning != file.repo => owning,
+            Some(_) => return None,
+        };
+        // A mirror carries a marker: the configured one, or that of a
+        // [[mirror]] rule covering the file.
+        let mirrored = owner
+            .mirror_marker
+            .as_ref()
+            .is_some_and(|m| doc.pointer(m).is_some_and(|v| !v.is_null()))
+            || self.ws.mirrors.iter().any(|m| {
+                m.repos.contains(&file.repo)
+                    && m.matcher.is_match(file.path)
+                    && doc.get(&m.marker_field).is_some_and(|v| !v.is_null())
+            });
+        (!mirrored).then(|| {
+            finding(
+                "OWNER_LOCATION_MISMATCH",
+                Some(repo_name),
+                file.path,
+                at(file.bytes, &owner.field),
+                None,
+                format!(
+                    "owned by `{word}` (repo {}) but lives in repo {repo_name}",
+                    self.ws.repos[owning].name
+                ),
+                &owner.field,
+                &word,
+            )
+        })
+    }
+}
+
+/// Where `pointer` is in the file, as far as it can be found.
+fn at(bytes: &[u8], pointer: &str) -> At {
+    position_of(bytes, pointer).map_or_else(At::default, |p| At {
+        line: Some(p.line),
+        column: Some(p.column),
+        end_column: Some(p.end_column),
+    })
+}
+
+/// The file as a JSON document, or the one finding that says why not.
+fn parse_document(
+    file: &FileInput<'_>,
+    repo_name: &str,
+) -> Result<serde_json::Value, Box<Finding>> {
+    let text = std::str::from_utf8(file.bytes).map_err(|e| {
+        let line = 1 + file.bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        Box::new(finding(
+            "PARSE_ERROR",
+            Some(repo_name),
+            file.path,
+            At {
+                line: u32::try_from(line).ok(),
+                ..At::default()
+            },
+            None,
+            format!("not UTF-8 (byte {} is not valid UTF-8)", e.valid_up_to()),
+            "utf-8",
+            "",
+        ))
+    })?;
+    serde_json::from_str(text).map_err(|e| {
+        Box::new(finding(
+            "INVALID_JSON",
+            Some(repo_name),
+            file.path,
+            At {
+                line: u32::try_from(e.line()).ok(),
+                column: u32::try_from(e.column()).ok(),
+                end_column: None,
+            },
+            None,
+            format!("not valid JSON: {e}"),
+            "",
+            &format!("{:?}", e.classify()),
+        ))
+    })
 }
 
 /// Findings for what the scan warned about.
