@@ -9,6 +9,7 @@
 
 pub mod gates;
 pub mod hub;
+pub mod mirror;
 pub mod plan;
 pub mod progress;
 pub mod replicas;
@@ -40,4 +41,14 @@ pub fn count(n: usize, noun: &str) -> String {
     } else {
         format!("{n} {noun}s")
     }
+}
+
+/// The SHA-256 of `bytes` as lowercase hex: how concord recognises content
+/// it wrote itself.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
