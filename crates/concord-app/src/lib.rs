@@ -7,6 +7,7 @@
 //! typed reports or a [`Failure`] that carries its exit [`Outcome`].
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod gates;
 pub mod hub;
 pub mod mirror;

@@ -4,22 +4,15 @@
 //! commit (`--baseline REF`, per pull request), and snapshots in the hub
 //! (`--snapshot`, scheduled). Text (compiler-like, the span underlined),
 //! JSON or SARIF 2.1.0. Exit 1 when a finding gates (severity `error`).
+//! The checks are `concord_app::check`'s; this file parses and prints.
 
 use crate::Outcome;
-use crate::hub::{self, Failure};
-use concord_checks::builtin::{
-    At, FileChecks, FileInput, dangling_and_drift, finding, from_warnings,
-};
+use crate::hub::Failure;
+use concord_app::check::{CheckOptions, CheckReport, CheckedFile, Layer, check, history};
 use concord_checks::catalog::CATALOG;
-use concord_checks::citations::{
-    CitationCache, CitationContext, GitHubResolver, OfflineResolver, Resolution, Resolver,
-};
-use concord_checks::finding::{
-    Delta, Finding, Severity, apply_suppressions, assign_fingerprints, compare, parse_suppressions,
-};
+use concord_checks::finding::{Delta, Finding, compare};
 use concord_checks::render;
-use concord_workspace::{Workspace, read_bytes};
-use std::collections::{BTreeMap, BTreeSet};
+use concord_workspace::Workspace;
 use std::io::Write;
 
 #[derive(Copy, Clone, Debug, clap::ValueEnum)]
@@ -72,110 +65,84 @@ pub enum CheckCommand {
     },
 }
 
-/// One file a check looks at, from the working tree, the index or a commit.
-struct Checked {
-    repo: usize,
-    path: String,
-    bytes: Vec<u8>,
-}
-
-/// Where the checked content comes from.
-enum Side<'a> {
-    WorkTree,
-    Staged,
-    Commit(&'a str),
-}
-
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     if let Some(CheckCommand::History { json }) = &args.command {
-        return history(ws, *json);
+        return print_history(ws, *json);
     }
     if args.list {
-        let mut out = crate::output::stdout();
-        if matches!(args.format, Format::Json) {
-            let list: Vec<serde_json::Value> = CATALOG
-                .iter()
-                .map(|info| {
-                    serde_json::json!({
-                        "code": info.code,
-                        "severity": info.severity.as_str(),
-                        "what": info.what,
-                        "why": info.why,
-                        "example": info.example,
-                        "fix": info.fix,
-                    })
-                })
-                .collect();
-            let written = serde_json::to_writer_pretty(&mut out, &list)
-                .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(out))
-                .and_then(|()| out.flush());
-            crate::output::finish(written);
-            return Ok(Outcome::Clean);
+        return print_list(args.format);
+    }
+    let options = CheckOptions {
+        staged: args.staged,
+        baseline: args.baseline.clone(),
+        snapshot: args.snapshot,
+        offline: args.offline,
+        no_hub: args.no_hub,
+    };
+    let report = check(ws, &options)?;
+    print_report(args.format, &report);
+    Ok(report.outcome())
+}
+
+/// Each layer prints what decides it: every finding, the new ones against
+/// the baseline, the regressions since the last snapshot (SARIF: every
+/// finding, with the comparison as baseline states).
+fn print_report(format: Format, report: &CheckReport) {
+    let deciding = report.deciding();
+    match (&report.layer, format) {
+        (Layer::Plain, _) => print(format, &report.findings, &report.files, None),
+        (Layer::Baseline { before, .. }, Format::Sarif)
+        | (Layer::Snapshot { before, .. }, Format::Sarif) => {
+            let delta = compare(before, &report.findings);
+            print(format, &report.findings, &report.files, Some(&delta));
         }
-        let written = (|| {
-            for info in CATALOG {
-                writeln!(
-                    out,
-                    "{:<28} {:<9} {}",
-                    info.code,
-                    info.severity.as_str(),
-                    info.what
-                )?;
-            }
-            out.flush()
-        })();
-        crate::output::finish(written);
-        return Ok(Outcome::Clean);
+        (_, Format::Json) => print(format, &deciding, &report.files, None),
+        (Layer::Baseline { rev, before }, Format::Text) => {
+            print(format, &deciding, &report.files, None);
+            let delta = compare(before, &report.findings);
+            println!(
+                "against {rev}: {} new ({} gating), {} fixed, {} unchanged",
+                delta.new.len(),
+                delta.new_gating(),
+                delta.fixed.len(),
+                delta.unchanged.len()
+            );
+        }
+        (
+            Layer::Snapshot {
+                id,
+                previous,
+                before,
+            },
+            Format::Text,
+        ) => {
+            print(format, &deciding, &report.files, None);
+            let delta = compare(before, &report.findings);
+            let gating = report
+                .findings
+                .iter()
+                .filter(|f| f.severity.gates())
+                .count();
+            let since = previous.as_ref().map_or_else(
+                || "no earlier snapshot".to_string(),
+                |p| format!("snapshot {} of {}", p.id, p.taken_at),
+            );
+            println!(
+                "snapshot {id}: {} findings ({gating} gating); since {since}: {} regression(s), {} resolved",
+                report.findings.len(),
+                deciding.len(),
+                delta.fixed.len()
+            );
+        }
     }
-    let file_checks = FileChecks::new(ws).map_err(|why| Failure::usage(why, None))?;
-    if let Some(rev) = &args.baseline {
-        return baseline(ws, &file_checks, args, rev);
-    }
-    let side = if args.staged {
-        Side::Staged
-    } else {
-        Side::WorkTree
-    };
-    let files = gather(ws, &file_checks, &side)?;
-    // Cross-file checks need every file: not in the commit hook.
-    let hub_values = if args.no_hub || args.staged || ws.rules.is_empty() {
-        None
-    } else {
-        Some(hub_statuses(ws)?)
-    };
-    let transitions = if args.staged {
-        staged_transitions(ws, &files)
-    } else {
-        Vec::new()
-    };
-    let findings = evaluate(
-        ws,
-        &file_checks,
-        &files,
-        !args.staged,
-        hub_values.as_ref(),
-        Citations::of(args),
-        transitions,
-    )?;
-    if args.snapshot {
-        return snapshot(ws, args, &files, findings);
-    }
-    let gating = findings.iter().filter(|f| f.severity.gates()).count();
-    print(args.format, &findings, &files, None)?;
-    Ok(if gating > 0 {
-        Outcome::Findings
-    } else {
-        Outcome::Clean
-    })
 }
 
 fn print(
     format: Format,
     findings: &[Finding],
-    files: &[Checked],
+    files: &[CheckedFile],
     baseline: Option<&Delta<'_>>,
-) -> Result<(), Failure> {
+) {
     let mut out = crate::output::stdout();
     let sources = |path: &str| {
         files
@@ -196,138 +163,58 @@ fn print(
         }
     };
     crate::output::finish(written.and_then(|()| out.flush()));
-    Ok(())
 }
 
-/// Per pull request: the findings of `rev` and of the working tree,
-/// compared by fingerprint as multisets; only new gating findings fail.
-fn baseline(
-    ws: &Workspace,
-    file_checks: &FileChecks<'_>,
-    args: &Args,
-    rev: &str,
-) -> Result<Outcome, Failure> {
-    let before_files = gather(ws, file_checks, &Side::Commit(rev))?;
-    let after_files = gather(ws, file_checks, &Side::WorkTree)?;
-    // Both sides without the hub: it has no history to compare with.
-    let before = evaluate(
-        ws,
-        file_checks,
-        &before_files,
-        true,
-        None,
-        Citations::of(args),
-        Vec::new(),
-    )?;
-    let after = evaluate(
-        ws,
-        file_checks,
-        &after_files,
-        true,
-        None,
-        Citations::of(args),
-        Vec::new(),
-    )?;
-    let delta = compare(&before, &after);
-    let new_gating = delta.new_gating();
-    let (new, fixed) = (delta.new.len(), delta.fixed.len());
-    let new_findings: Vec<Finding> = delta.new.iter().map(|f| (*f).clone()).collect();
-    match args.format {
-        Format::Text => {
-            print(Format::Text, &new_findings, &after_files, None)?;
-            println!(
-                "against {rev}: {new} new ({new_gating} gating), {fixed} fixed, {} unchanged",
-                delta.unchanged.len()
-            );
-        }
-        Format::Json => print(Format::Json, &new_findings, &after_files, None)?,
-        Format::Sarif => print(Format::Sarif, &after, &after_files, Some(&delta))?,
-    }
-    Ok(if new_gating > 0 {
-        Outcome::Findings
-    } else {
-        Outcome::Clean
-    })
-}
-
-/// Scheduled: store every finding with the commit id, report what changed
-/// since the previous snapshot, exit 1 on a regression.
-fn snapshot(
-    ws: &Workspace,
-    args: &Args,
-    files: &[Checked],
-    findings: Vec<Finding>,
-) -> Result<Outcome, Failure> {
-    let commit = ws
-        .repos
-        .first()
-        .and_then(|r| concord_git::Repo::open(&r.root).ok())
-        .and_then(|git| git.head().ok().flatten());
-    let mut sorted = findings.clone();
-    sorted.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
-    let mut lines = String::new();
-    for f in &sorted {
-        lines.push_str(&serde_json::to_string(f).unwrap_or_default());
-        lines.push('\n');
-    }
-    let gating = findings.iter().filter(|f| f.severity.gates()).count();
-    let snapshot = concord_store::CheckSnapshot {
-        id: 0,
-        taken_at: concord_store::now_rfc3339(),
-        commit_id: commit.clone(),
-        actor: hub::actor(ws),
-        findings: lines,
-        gating: i64::try_from(gating).unwrap_or(i64::MAX),
-        total: i64::try_from(findings.len()).unwrap_or(i64::MAX),
-    };
-    let (previous, id) = hub::with_store(ws, async |store| {
-        let previous = store.latest_check_snapshot().await?;
-        let id = store.add_check_snapshot(&snapshot).await?;
-        Ok((previous, id))
-    })?;
-    let before: Vec<Finding> = previous
-        .as_ref()
-        .map(|p| {
-            p.findings
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    let delta = compare(&before, &findings);
-    // The first snapshot is the baseline: nothing to regress from.
-    let regressions: Vec<Finding> = delta
-        .new
+fn rule_infos() -> Vec<render::RuleInfo> {
+    CATALOG
         .iter()
-        .filter(|f| previous.is_some() && f.severity.gates())
-        .map(|f| (*f).clone())
-        .collect();
-    match args.format {
-        Format::Text => {
-            print(Format::Text, &regressions, files, None)?;
-            let since = previous.as_ref().map_or_else(
-                || "no earlier snapshot".to_string(),
-                |p| format!("snapshot {} of {}", p.id, p.taken_at),
-            );
-            println!(
-                "snapshot {id}: {} findings ({gating} gating); since {since}: {} regression(s), {} resolved",
-                findings.len(),
-                regressions.len(),
-                delta.fixed.len()
-            );
-        }
-        Format::Json => print(Format::Json, &regressions, files, None)?,
-        Format::Sarif => print(Format::Sarif, &findings, files, Some(&delta))?,
-    }
-    Ok(if regressions.is_empty() {
-        Outcome::Clean
-    } else {
-        Outcome::Findings
-    })
+        .map(|c| render::RuleInfo {
+            id: c.code.to_string(),
+            short: c.what.to_string(),
+            full: c.why.to_string(),
+            help: c.fix.to_string(),
+            default_severity: c.severity,
+        })
+        .collect()
 }
 
-fn history(ws: &Workspace, json: bool) -> Result<Outcome, Failure> {
-    let snapshots = hub::with_store(ws, async |store| store.check_snapshots().await)?;
+/// `--list`: every check code with its default severity.
+fn print_list(format: Format) -> Result<Outcome, Failure> {
+    let mut out = crate::output::stdout();
+    let written = if matches!(format, Format::Json) {
+        let list: Vec<serde_json::Value> = CATALOG
+            .iter()
+            .map(|info| {
+                serde_json::json!({
+                    "code": info.code,
+                    "severity": info.severity.as_str(),
+                    "what": info.what,
+                    "why": info.why,
+                    "example": info.example,
+                    "fix": info.fix,
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &list)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        CATALOG.iter().try_for_each(|info| {
+            writeln!(
+                out,
+                "{:<28} {:<9} {}",
+                info.code,
+                info.severity.as_str(),
+                info.what
+            )
+        })
+    };
+    crate::output::finish(written.and_then(|()| out.flush()));
+    Ok(Outcome::Clean)
+}
+
+fn print_history(ws: &Workspace, json: bool) -> Result<Outcome, Failure> {
+    let snapshots = history(ws)?;
     let mut out = crate::output::stdout();
     let written = if json {
         serde_json::to_writer_pretty(&mut out, &snapshots)
@@ -357,639 +244,4 @@ fn history(ws: &Workspace, json: bool) -> Result<Outcome, Failure> {
     };
     crate::output::finish(written.and_then(|()| out.flush()));
     Ok(Outcome::Clean)
-}
-
-/// Every finding for `files`: file checks, what each source's format says
-/// of them, cross-file checks when asked, citations, then suppressions,
-/// configuration and fingerprints.
-fn evaluate(
-    ws: &Workspace,
-    file_checks: &FileChecks<'_>,
-    files: &[Checked],
-    cross_file: bool,
-    hub_values: Option<&BTreeMap<String, String>>,
-    citations: Citations,
-    extra: Vec<Finding>,
-) -> Result<Vec<Finding>, Failure> {
-    let checks = &ws.checks;
-    let mut findings: Vec<Finding> = extra;
-    let mut observations = Vec::new();
-    for file in files {
-        findings.extend(file_checks.check(&FileInput {
-            repo: file.repo,
-            path: &file.path,
-            bytes: &file.bytes,
-        }));
-        for (index, source) in ws.sources.iter().enumerate() {
-            if source.repo == file.repo && source.matcher.is_match(&file.path) {
-                let (seen, warnings) = read_bytes(ws, index, &file.path, &file.bytes);
-                findings.extend(from_warnings(&warnings));
-                observations.extend(seen);
-            }
-        }
-    }
-    if cross_file {
-        let refs: Vec<_> = observations.iter().collect();
-        findings.extend(dangling_and_drift(ws, &refs, hub_values));
-        findings.extend(stale_mirrors(ws, files));
-    }
-    if let Some(config) = &checks.citations {
-        findings.extend(citation_findings(ws, config, files, citations)?);
-    }
-    let mut suppressions = Vec::new();
-    for file in files.iter().filter(|f| f.path.ends_with(".md")) {
-        if let Ok(text) = std::str::from_utf8(&file.bytes) {
-            suppressions.extend(parse_suppressions(&file.path, text));
-        }
-    }
-    let (mut kept, _suppressed, problems) = apply_suppressions(findings, &suppressions);
-    kept.extend(problems);
-    kept.retain(|f| !checks.disabled.contains(&f.code));
-    if let Some(since) = &checks.since {
-        let older = files_dated_before(ws, files, since);
-        kept.retain(|f| !older.contains(&(f.repo.clone().unwrap_or_default(), f.path.clone())));
-        // Items: a finding about an item dated before the cut-off (by the
-        // source field named like `since_field`) goes too.
-        if let Some(field) = checks.since_field.as_deref() {
-            let label = field.trim_start_matches('/');
-            let older_items: BTreeSet<&str> = observations
-                .iter()
-                .filter(|o| {
-                    o.fields.iter().any(|(name, value)| {
-                        name == label && value.get(..10).is_some_and(|d| d < since.as_str())
-                    })
-                })
-                .map(|o| o.key.as_str())
-                .collect();
-            kept.retain(|f| f.key.as_deref().is_none_or(|k| !older_items.contains(k)));
-        }
-    }
-    for f in &mut kept {
-        if let Some(level) = checks.severity.get(&f.code)
-            && let Ok(severity) = level.parse::<Severity>()
-        {
-            f.severity = severity;
-        }
-    }
-    assign_fingerprints(&mut kept);
-    kept.sort_by(|a, b| (&a.path, a.line, &a.code).cmp(&(&b.path, b.line, &b.code)));
-    Ok(kept)
-}
-
-/// Mirrors whose content (ignoring the marker member) differs from the
-/// owner's copy: the owner is the copy without the marker whose owner
-/// field names its own repo.
-fn stale_mirrors(ws: &Workspace, files: &[Checked]) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for rule in &ws.mirrors {
-        let mut by_path: BTreeMap<&str, Vec<(&Checked, serde_json::Value)>> = BTreeMap::new();
-        for file in files {
-            if rule.repos.contains(&file.repo)
-                && rule.matcher.is_match(&file.path)
-                && let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&file.bytes)
-            {
-                by_path.entry(&file.path).or_default().push((file, doc));
-            }
-        }
-        for (path, copies) in by_path {
-            let owner = copies.iter().find(|(file, doc)| {
-                doc.get(&rule.marker_field)
-                    .is_none_or(serde_json::Value::is_null)
-                    && doc
-                        .pointer(&rule.owner_field)
-                        .and_then(|v| v.as_str())
-                        .and_then(|value| rule.owners.get(value))
-                        == Some(&file.repo)
-            });
-            let Some((owner_file, owner_doc)) = owner else {
-                continue;
-            };
-            let strip = |doc: &serde_json::Value| {
-                let mut doc = doc.clone();
-                if let Some(object) = doc.as_object_mut() {
-                    object.remove(&rule.marker_field);
-                }
-                doc
-            };
-            let truth = strip(owner_doc);
-            for (file, doc) in &copies {
-                if file.repo == owner_file.repo || strip(doc) == truth {
-                    continue;
-                }
-                let owner_repo = &ws.repos[owner_file.repo].name;
-                out.push(finding(
-                    "MIRROR_STALE",
-                    Some(&ws.repos[file.repo].name),
-                    path,
-                    At {
-                        line: Some(1),
-                        ..At::default()
-                    },
-                    None,
-                    format!("differs from the owner's copy in repo {owner_repo}"),
-                    &rule.name,
-                    owner_repo,
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// Staged lifecycle transitions (the phase differs from HEAD's) without a
-/// recent log event for the new phase, or without its timing fields.
-fn staged_transitions(ws: &Workspace, files: &[Checked]) -> Vec<Finding> {
-    let Some(config) = &ws.checks.phases else {
-        return Vec::new();
-    };
-    let now = std::time::SystemTime::now();
-    let mut out = Vec::new();
-    for (index, repo) in ws.repos.iter().enumerate() {
-        let mine: Vec<&Checked> = files
-            .iter()
-            .filter(|f| f.repo == index && config.scope.covers(index, &f.path))
-            .collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let Ok(git) = concord_git::Repo::open(&repo.root) else {
-            continue;
-        };
-        let paths: BTreeSet<&str> = mine.iter().map(|f| f.path.as_str()).collect();
-        let before: BTreeMap<String, Vec<u8>> = git
-            .tree_files("HEAD", &|p| paths.contains(p))
-            .map(|files| files.into_iter().collect())
-            .unwrap_or_default();
-        for file in mine {
-            let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&file.bytes) else {
-                continue;
-            };
-            let Some(phase) = doc.pointer(&config.field).and_then(|v| v.as_str()) else {
-                continue;
-            };
-            let old = before
-                .get(&file.path)
-                .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
-                .and_then(|d| {
-                    d.pointer(&config.field)
-                        .and_then(|v| v.as_str())
-                        .map(str::to_string)
-                });
-            if old.as_deref() == Some(phase) {
-                continue;
-            }
-            let moved = format!("{} -> {phase}", old.as_deref().unwrap_or("(none)"));
-            let at = concord_formats::json::position_of(&file.bytes, &config.field).map_or_else(
-                At::default,
-                |p| At {
-                    line: Some(p.line),
-                    column: Some(p.column),
-                    end_column: Some(p.end_column),
-                },
-            );
-            let repo_name = repo.name.as_str();
-            if let Some(template) = &config.log {
-                let dir = file.path.rsplit('/').nth(1).unwrap_or_default();
-                let log_path = template.replace("{dir}", dir);
-                // The log as it will be committed: staged, else as in HEAD.
-                let log = git
-                    .read_staged(std::slice::from_ref(&log_path))
-                    .ok()
-                    .and_then(|mut l| l.pop())
-                    .map(|(_, bytes)| bytes);
-                let journaled = config.key.as_ref().is_some_and(|template| {
-                    journaled_recently(
-                        ws,
-                        &template.replace("{dir}", dir),
-                        phase,
-                        now,
-                        config.window_seconds,
-                    )
-                });
-                if !journaled && !logged_recently(log.as_deref(), phase, now, config.window_seconds)
-                {
-                    out.push(finding(
-                        "PHASE_TRANSITION_NO_LOG",
-                        Some(repo_name),
-                        &file.path,
-                        at,
-                        None,
-                        format!(
-                            "{moved} without an event for `{phase}` in {log_path} within {}",
-                            humantime::format_duration(std::time::Duration::from_secs(
-                                config.window_seconds
-                            ))
-                        ),
-                        &config.field,
-                        phase,
-                    ));
-                }
-            }
-            let missing: Vec<String> = config
-                .timing
-                .iter()
-                .map(|t| t.replace("{phase}", phase))
-                .filter(|p| doc.pointer(p).is_none_or(serde_json::Value::is_null))
-                .collect();
-            if !missing.is_empty() {
-                out.push(finding(
-                    "PHASE_TRANSITION_NO_TIMING",
-                    Some(repo_name),
-                    &file.path,
-                    at,
-                    None,
-                    format!("{moved} without {}", missing.join(", ")),
-                    &config.field,
-                    phase,
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// Whether the hub's journal has an event for `key` in `phase` no older
-/// than `window` seconds (an unreachable hub counts as no).
-fn journaled_recently(
-    ws: &Workspace,
-    key: &str,
-    phase: &str,
-    now: std::time::SystemTime,
-    window: u64,
-) -> bool {
-    let Ok(history) = hub::with_store(ws, async |store| store.history(key).await) else {
-        return false;
-    };
-    let oldest = now - std::time::Duration::from_secs(window);
-    history.iter().any(|entry| {
-        entry.kind == concord_store::JournalKind::Event
-            && entry.phase.as_deref() == Some(phase)
-            && entry
-                .at
-                .get(..19)
-                .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
-                .is_some_and(|at| at >= oldest)
-    })
-}
-
-/// Whether a log (`{"events": [{"timestamp", "phase"}]}`) has an event for
-/// `phase` no older than `window` seconds.
-fn logged_recently(
-    log: Option<&[u8]>,
-    phase: &str,
-    now: std::time::SystemTime,
-    window: u64,
-) -> bool {
-    let Some(doc) = log.and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok()) else {
-        return false;
-    };
-    let oldest = now - std::time::Duration::from_secs(window);
-    doc.pointer("/events")
-        .and_then(|e| e.as_array())
-        .into_iter()
-        .flatten()
-        .any(|event| {
-            event.get("phase").and_then(|p| p.as_str()) == Some(phase)
-                && event
-                    .get("timestamp")
-                    .and_then(|t| t.as_str())
-                    .and_then(|t| t.get(..19))
-                    .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
-                    .is_some_and(|at| at >= oldest)
-        })
-}
-
-/// Forward-only scoping: the files dated before `since` (YYYY-MM-DD), as
-/// (repo name, path). A file's date is its `since_field` (a JSON pointer,
-/// or a front-matter key in markdown) when it has one, else the date of
-/// the commit that first added it; a file git has never seen is new.
-fn files_dated_before(
-    ws: &Workspace,
-    files: &[Checked],
-    since: &str,
-) -> BTreeSet<(String, String)> {
-    let mut added: BTreeMap<usize, std::collections::HashMap<String, String>> = BTreeMap::new();
-    let mut older = BTreeSet::new();
-    for file in files {
-        let own = ws
-            .checks
-            .since_field
-            .as_deref()
-            .and_then(|field| date_in(&file.path, &file.bytes, field));
-        let date = own.or_else(|| {
-            added
-                .entry(file.repo)
-                .or_insert_with(|| {
-                    concord_git::Repo::open(&ws.repos[file.repo].root)
-                        .and_then(|git| git.first_added_dates())
-                        .unwrap_or_default()
-                })
-                .get(&file.path)
-                .cloned()
-        });
-        if date.is_some_and(|d| d.as_str() < since) {
-            older.insert((ws.repos[file.repo].name.clone(), file.path.clone()));
-        }
-    }
-    older
-}
-
-/// The `YYYY-MM-DD` a file names in `field`.
-fn date_in(path: &str, bytes: &[u8], field: &str) -> Option<String> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let value = if path.ends_with(".json") {
-        let doc: serde_json::Value = serde_json::from_str(text).ok()?;
-        let pointer = if field.starts_with('/') {
-            field.to_string()
-        } else {
-            format!("/{field}")
-        };
-        doc.pointer(&pointer)?.as_str()?.to_string()
-    } else {
-        // Markdown front matter: `field: value` between the `---` lines.
-        let body = text.strip_prefix("---\n")?;
-        let (front, _) = body.split_once("\n---")?;
-        let key = field.trim_start_matches('/');
-        front.lines().find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            (name.trim() == key).then(|| value.trim().trim_matches(['"', '\'']).to_string())
-        })?
-    };
-    let date = value.get(..10)?;
-    let valid = date.bytes().enumerate().all(|(i, b)| {
-        if i == 4 || i == 7 {
-            b == b'-'
-        } else {
-            b.is_ascii_digit()
-        }
-    });
-    valid.then(|| date.to_string())
-}
-
-fn rule_infos() -> Vec<render::RuleInfo> {
-    CATALOG
-        .iter()
-        .map(|c| render::RuleInfo {
-            id: c.code.to_string(),
-            short: c.what.to_string(),
-            full: c.why.to_string(),
-            help: c.fix.to_string(),
-            default_severity: c.severity,
-        })
-        .collect()
-}
-
-/// The hub's status of every item (canonical word).
-fn hub_statuses(ws: &Workspace) -> Result<BTreeMap<String, String>, Failure> {
-    let values = hub::with_store(ws, async |store| store.hub_values().await)?;
-    Ok(values
-        .into_iter()
-        .filter(|v| v.field == "status")
-        .filter_map(|v| v.value.map(|value| (v.key, value)))
-        .collect())
-}
-
-/// Whether any check reads this file: a file check, the citation check,
-/// or a source's format.
-fn wanted(ws: &Workspace, file_checks: &FileChecks<'_>, repo: usize, path: &str) -> bool {
-    file_checks.covers(repo, path)
-        || ws
-            .mirrors
-            .iter()
-            .any(|m| m.repos.contains(&repo) && m.matcher.is_match(path))
-        || ws
-            .checks
-            .phases
-            .as_ref()
-            .is_some_and(|p| p.scope.covers(repo, path))
-        || ws
-            .checks
-            .citations
-            .as_ref()
-            .is_some_and(|c| c.scopes.iter().any(|s| s.covers(repo, path)))
-        || ws
-            .sources
-            .iter()
-            .any(|s| s.repo == repo && s.matcher.is_match(path))
-}
-
-/// The files every check reads, from the given side.
-fn gather(
-    ws: &Workspace,
-    file_checks: &FileChecks<'_>,
-    side: &Side<'_>,
-) -> Result<Vec<Checked>, Failure> {
-    let mut files = Vec::new();
-    for (index, repo) in ws.repos.iter().enumerate() {
-        match side {
-            Side::WorkTree => files.extend(worktree_files(ws, file_checks, index)),
-            Side::Staged | Side::Commit(_) => {
-                let Ok(git) = concord_git::Repo::open(&repo.root) else {
-                    // Not a git work tree: nothing is staged, no history.
-                    continue;
-                };
-                let read = match side {
-                    Side::Staged => git.staged_paths().and_then(|paths| {
-                        let paths: Vec<String> = paths
-                            .into_iter()
-                            .filter(|p| wanted(ws, file_checks, index, p))
-                            .collect();
-                        git.read_staged(&paths)
-                    }),
-                    Side::Commit(rev) => {
-                        let commit = git.resolve_commit(rev).map_err(|e| {
-                            Failure::usage(format!("repo {}: {e}", repo.name), None)
-                        })?;
-                        let Some(commit) = commit else {
-                            return Err(Failure::usage(
-                                format!("baseline `{rev}` names no commit in repo {}", repo.name),
-                                Some(
-                                    "use a branch, tag or commit id, e.g. --baseline origin/main"
-                                        .into(),
-                                ),
-                            ));
-                        };
-                        git.tree_files(&commit, &|p| wanted(ws, file_checks, index, p))
-                    }
-                    Side::WorkTree => Ok(Vec::new()),
-                };
-                let read =
-                    read.map_err(|e| Failure::usage(format!("repo {}: {e}", repo.name), None))?;
-                files.extend(read.into_iter().map(|(path, bytes)| Checked {
-                    repo: index,
-                    path,
-                    bytes,
-                }));
-            }
-        }
-    }
-    files.sort_by(|a, b| (a.repo, &a.path).cmp(&(b.repo, &b.path)));
-    Ok(files)
-}
-
-/// The working tree's files that a check reads.
-fn worktree_files(ws: &Workspace, file_checks: &FileChecks<'_>, index: usize) -> Vec<Checked> {
-    let repo = &ws.repos[index];
-    let mut files = Vec::new();
-    for (path, full) in crate::repo_files::walk(&repo.root, &["target"]) {
-        if !wanted(ws, file_checks, index, &path) {
-            continue;
-        }
-        if let Ok(bytes) = std::fs::read(full) {
-            files.push(Checked {
-                repo: index,
-                path,
-                bytes,
-            });
-        }
-    }
-    files
-}
-
-/// How citations are resolved in this run.
-#[derive(Clone, Copy)]
-struct Citations {
-    /// From the cache file only.
-    offline: bool,
-    /// Answers are also kept in the hub (shared by every machine).
-    hub: bool,
-}
-
-impl Citations {
-    fn of(args: &Args) -> Citations {
-        Citations {
-            offline: args.offline,
-            hub: !args.no_hub,
-        }
-    }
-}
-
-fn citation_findings(
-    ws: &Workspace,
-    config: &concord_workspace::checks_config::CitationCheck,
-    files: &[Checked],
-    how: Citations,
-) -> Result<Vec<Finding>, Failure> {
-    let context = CitationContext {
-        default_repo: config.default_repo.clone(),
-        owners: config.owners.clone(),
-        default_owner: config.default_owner.clone(),
-    };
-    let mut cited = Vec::new();
-    for file in files {
-        if !config
-            .scopes
-            .iter()
-            .any(|s| s.covers(file.repo, &file.path))
-        {
-            continue;
-        }
-        let Ok(text) = std::str::from_utf8(&file.bytes) else {
-            continue;
-        };
-        for at in concord_checks::citations::extract(text, &context) {
-            cited.push((file, at));
-        }
-    }
-    if cited.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Each distinct citation is resolved once, however often it is cited.
-    let wanted: BTreeSet<_> = cited.iter().map(|(_, at)| at.citation.clone()).collect();
-    let mut cache = CitationCache::load(&config.cache).unwrap_or_default();
-    let token = std::env::var(&config.token_env)
-        .ok()
-        .filter(|t| !t.trim().is_empty());
-    let answers = match (how.offline || config.offline, token) {
-        (false, Some(token)) => {
-            // What any machine learned before, from the hub.
-            let known = if how.hub {
-                hub::with_store(ws, async |store| store.citation_answers().await)?
-            } else {
-                Vec::new()
-            };
-            for answer in known {
-                let citation = concord_checks::citations::Citation::new(
-                    &answer.repo,
-                    u64::try_from(answer.number).unwrap_or(0),
-                );
-                let resolution = if answer.found {
-                    Resolution::Exists
-                } else {
-                    Resolution::Missing
-                };
-                cache.insert(citation, &resolution);
-            }
-            let client = concord_trackers::github::GitHub::new(&config.url, &token)
-                .map_err(|why| Failure::usage(format!("citations: {why}"), None))?;
-            let resolver = GitHubResolver::new(client, cache);
-            let answers = resolver.resolve(&wanted);
-            // Definite answers are kept: in the cache file (offline mode
-            // reads it) and in the hub.
-            let _ = resolver.cache().save(&config.cache);
-            if how.hub {
-                let now = concord_store::now_rfc3339();
-                let definite: Vec<concord_store::CitationAnswer> = answers
-                    .iter()
-                    .filter_map(|(citation, resolution)| {
-                        let found = match resolution {
-                            Resolution::Exists => true,
-                            Resolution::Missing => false,
-                            Resolution::Unknown(_) => return None,
-                        };
-                        Some(concord_store::CitationAnswer {
-                            repo: citation.repo.clone(),
-                            number: i64::try_from(citation.number).unwrap_or(i64::MAX),
-                            found,
-                            checked_at: now.clone(),
-                        })
-                    })
-                    .collect();
-                hub::with_store(ws, async |store| {
-                    store.put_citation_answers(&definite).await
-                })?;
-            }
-            answers
-        }
-        _ => OfflineResolver(cache).resolve(&wanted),
-    };
-    let mut out = Vec::new();
-    for (file, at) in cited {
-        let repo = ws.repos[file.repo].name.as_str();
-        let position = At {
-            line: Some(at.line),
-            column: Some(at.column),
-            end_column: Some(at.end_column),
-        };
-        let name = format!("{}#{}", at.citation.repo, at.citation.number);
-        match answers.get(&at.citation) {
-            Some(Resolution::Missing) => out.push(finding(
-                "BROKEN_CITATION",
-                Some(repo),
-                &file.path,
-                position,
-                None,
-                format!("{name} (cited as `{}`) does not exist", at.text),
-                &name,
-                &name,
-            )),
-            Some(Resolution::Unknown(why)) => {
-                // Unknown is never "broken": advisory only.
-                let mut f = finding(
-                    "BROKEN_CITATION",
-                    Some(repo),
-                    &file.path,
-                    position,
-                    None,
-                    format!("{name} could not be checked: {why}"),
-                    &name,
-                    &name,
-                );
-                f.severity = Severity::Advisory;
-                out.push(f);
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
 }
