@@ -15,6 +15,7 @@ pub mod plan;
 pub mod progress;
 pub mod replicas;
 pub mod repo_files;
+pub mod sync;
 pub mod timings;
 pub mod trackers;
 

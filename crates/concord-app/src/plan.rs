@@ -5,7 +5,7 @@
 use crate::Outcome;
 use crate::gates::{GateOptions, RepoGate, gate_of, gate_repos};
 use crate::hub::{self, Failure};
-use concord_engine::{Plan, plan};
+use concord_engine::{Plan, Reason, plan};
 use concord_model::{Observation, StatusReading};
 use concord_store::{Base, HubValue};
 use concord_workspace::{HubStatus, ScanReport, Workspace, engine_inputs, scan_limited};
@@ -275,5 +275,20 @@ pub fn record(
             failure.outcome = Outcome::PartialFailure;
         }
         failure
+    })
+}
+
+/// Whether the plan holds an item back or leaves one undecided (what makes
+/// a sync exit 1).
+pub fn has_open(plan: &Plan) -> bool {
+    plan.decisions.iter().any(|d| {
+        d.holds.iter().any(|h| h.reason != Reason::NotInSource)
+            || matches!(
+                d.reason,
+                Reason::Conflict
+                    | Reason::OwnerMissing
+                    | Reason::OwnerUnknown
+                    | Reason::UnknownStatus
+            )
     })
 }

@@ -153,10 +153,8 @@ pub fn progress(len: usize, what: &str) -> indicatif::ProgressBar {
 }
 
 /// Progress bars on stderr for the application layer's long work.
-#[allow(dead_code)] // Used from the sync use case once it moves into concord-app.
 pub struct Bars;
 
-#[allow(dead_code)]
 struct IndicatifBar(indicatif::ProgressBar);
 
 impl concord_app::Bar for IndicatifBar {

@@ -80,20 +80,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     })
 }
 
-/// Whether the plan holds an item back or leaves one undecided (what makes
-/// a sync exit 1).
-pub fn has_open(plan: &Plan) -> bool {
-    plan.decisions.iter().any(|d| {
-        d.holds.iter().any(|h| h.reason != Reason::NotInSource)
-            || matches!(
-                d.reason,
-                Reason::Conflict
-                    | Reason::OwnerMissing
-                    | Reason::OwnerUnknown
-                    | Reason::UnknownStatus
-            )
-    })
-}
+pub use concord_app::plan::has_open;
 
 /// The repos nothing would be written to, and why (with the fix).
 pub fn write_blocked(

@@ -1,0 +1,240 @@
+//! The sync use case called as a library: a git repo with a bare remote
+//! and a SQLite hub in a temporary folder; no `concord` binary involved.
+
+use concord_app::Outcome;
+use concord_app::Silent;
+use concord_app::sync::{SyncOptions, SyncRun, sync};
+use concord_workspace::Workspace;
+use std::path::Path;
+
+const CONFIG: &str = r#"
+[[repo]]
+name = "app"
+path = "app"
+
+[[workflow]]
+name = "task"
+statuses = [
+  { name = "todo", rank = 0 },
+  { name = "in_progress", rank = 1 },
+  { name = "done", rank = 2 },
+]
+
+[[source]]
+name = "workplans"
+repo = "app"
+format = "task-blocks"
+glob = "docs/*.md"
+workflow = "task"
+
+[[source]]
+name = "plan"
+repo = "app"
+format = "table"
+glob = "plan.md"
+header = "| Item | Status |"
+key_column = "Item"
+key_regex = 'T\d+'
+status = "Status"
+workflow = "task"
+
+[[sync]]
+name = "tasks"
+mode = "merge"
+between = ["workplans", "plan", "hub"]
+"#;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("create dirs");
+    std::fs::write(path, text).expect("write");
+}
+
+/// A workspace whose repo `app` tracks a bare remote, both files agreeing
+/// that T1 is todo and T2 done.
+fn workspace(dir: &Path) -> Workspace {
+    let remote = dir.join("remote.git");
+    std::fs::create_dir_all(&remote).expect("remote dir");
+    git(&remote, &["init", "-q", "--bare", "-b", "main"]);
+    let app = dir.join("app");
+    write(
+        &app.join("docs/w.md"),
+        "```task\nid: T1\nstatus: todo\n```\n```task\nid: T2\nstatus: done\n```\n",
+    );
+    write(
+        &app.join("plan.md"),
+        "| Item | Status |\n|---|---|\n| T1 | **todo** |\n| T2 | **done** |\n",
+    );
+    git(&app, &["init", "-q", "-b", "main"]);
+    git(&app, &["config", "user.name", "Test"]);
+    git(&app, &["config", "user.email", "test@example.com"]);
+    git(&app, &["add", "."]);
+    git(&app, &["commit", "-q", "-m", "start"]);
+    git(
+        &app,
+        &["remote", "add", "origin", &remote.to_string_lossy()],
+    );
+    git(&app, &["push", "-q", "-u", "origin", "main"]);
+    write(&dir.join("concord.toml"), CONFIG);
+    Workspace::load(&dir.join("concord.toml")).expect("the workspace loads")
+}
+
+fn applied(run: SyncRun) -> concord_app::sync::SyncReport {
+    match run {
+        SyncRun::Applied(report) => *report,
+        SyncRun::Unchanged(_) => panic!("unchanged, expected applied"),
+        SyncRun::DryRun(_) => panic!("a dry run, expected applied"),
+        SyncRun::Declined => panic!("declined, expected applied"),
+    }
+}
+
+#[test]
+fn a_status_changed_in_one_file_reaches_the_other_file_the_hub_and_the_remote() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ws = workspace(dir.path());
+    let options = SyncOptions {
+        push: true,
+        ..SyncOptions::default()
+    };
+
+    // First sync: the files agree; the hub learns their values.
+    let first = applied(sync(&ws, &options, None, &Silent).expect("first sync"));
+    assert_eq!(first.outcome, Outcome::Clean, "{first:?}");
+    let mut to_hub: Vec<(&str, &str)> = first
+        .applied
+        .iter()
+        .map(|a| {
+            assert_eq!(a.target, "hub");
+            (a.key.as_str(), a.to.as_str())
+        })
+        .collect();
+    to_hub.sort();
+    assert_eq!(to_hub, [("T1", "todo"), ("T2", "done")]);
+    assert!(first.commits.is_empty(), "no file written: {first:?}");
+
+    // The report serializes as `concord sync --json` prints it.
+    let json = serde_json::to_value(&first).expect("serializes");
+    let keys: Vec<&str> = json
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = vec![
+        "applied",
+        "not_applied",
+        "held",
+        "undecided",
+        "commits",
+        "repos_blocked",
+        "warnings",
+        "reads",
+        "planned",
+        "replans",
+        "trackers_not_read",
+        "missing_in_trackers",
+        "skipped_writes",
+        "pulled",
+    ];
+    expected.sort_unstable();
+    assert_eq!(keys, expected);
+
+    // Nothing moved since: the next sync has nothing to do.
+    let again = sync(&ws, &options, None, &Silent).expect("second sync");
+    assert!(matches!(again, SyncRun::Unchanged(_)), "expected unchanged");
+    assert_eq!(again.outcome(), Outcome::Clean);
+
+    // T1 done in the workplan: the table and the hub follow, committed
+    // and pushed.
+    let app = dir.path().join("app");
+    write(
+        &app.join("docs/w.md"),
+        "```task\nid: T1\nstatus: done\n```\n```task\nid: T2\nstatus: done\n```\n",
+    );
+    git(&app, &["commit", "-q", "-am", "T1 done"]);
+    let report = applied(sync(&ws, &options, None, &Silent).expect("third sync"));
+    assert_eq!(report.outcome, Outcome::Clean, "{report:?}");
+    let mut landed: Vec<(&str, &str, &str)> = report
+        .applied
+        .iter()
+        .map(|a| (a.key.as_str(), a.target.as_str(), a.to.as_str()))
+        .collect();
+    landed.sort();
+    assert_eq!(landed, [("T1", "hub", "done"), ("T1", "plan", "done")]);
+    assert_eq!(report.commits.len(), 1, "{report:?}");
+    let (repo, commit) = &report.commits[0];
+    assert_eq!(repo, "app");
+    assert_eq!(
+        std::fs::read_to_string(app.join("plan.md")).expect("plan.md"),
+        "| Item | Status |\n|---|---|\n| T1 | **done** |\n| T2 | **done** |\n"
+    );
+    assert_eq!(&git(&app, &["rev-parse", "HEAD"]), commit);
+    let remote = dir.path().join("remote.git");
+    assert_eq!(&git(&remote, &["rev-parse", "main"]), commit, "pushed");
+}
+
+#[test]
+fn a_dry_run_returns_the_plan_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ws = workspace(dir.path());
+    let options = SyncOptions {
+        dry_run: true,
+        ..SyncOptions::default()
+    };
+    let run = sync(&ws, &options, None, &Silent).expect("dry run");
+    assert_eq!(run.outcome(), Outcome::Findings, "the hub lacks both items");
+    let SyncRun::DryRun(dry) = run else {
+        panic!("expected a dry run");
+    };
+    let targets: Vec<&str> = dry
+        .planned
+        .plan
+        .changes()
+        .map(|(_, c)| c.source.as_str())
+        .collect();
+    assert_eq!(targets, ["hub", "hub"]);
+    assert_eq!(git(&dir.path().join("app"), &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_declined_plan_applies_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ws = workspace(dir.path());
+    let asked = std::cell::Cell::new(0);
+    let no = |_: &concord_app::plan::Planned, _: usize| {
+        asked.set(asked.get() + 1);
+        Ok::<_, concord_app::Failure>(false)
+    };
+    let run = sync(&ws, &SyncOptions::default(), Some(&no), &Silent).expect("sync");
+    assert!(matches!(run, SyncRun::Declined));
+    assert_eq!(run.outcome(), Outcome::Findings);
+    assert_eq!(asked.get(), 1);
+}
+
+#[test]
+fn an_unknown_only_source_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ws = workspace(dir.path());
+    let options = SyncOptions {
+        only: Some("nowhere".into()),
+        ..SyncOptions::default()
+    };
+    let Err(failure) = sync(&ws, &options, None, &Silent) else {
+        panic!("expected a failure");
+    };
+    assert_eq!(failure.outcome, Outcome::ConfigError);
+    assert!(failure.message.contains("nowhere"), "{}", failure.message);
+}
