@@ -7,12 +7,17 @@
 //! typed reports or a [`Failure`] that carries its exit [`Outcome`].
 #![forbid(unsafe_code)]
 
+pub mod explain;
 pub mod gates;
+pub mod history;
 pub mod hub;
+pub mod log;
 pub mod plan;
 pub mod progress;
 pub mod replicas;
 pub mod repo_files;
+pub mod set;
+pub mod summary;
 pub mod timings;
 pub mod trackers;
 
