@@ -113,6 +113,18 @@ pub fn with_store<T>(
     })?
 }
 
+/// Open the hub, hand it to `work` (a use case that takes the store),
+/// close it. Not to be called from inside [`block_on`].
+pub fn using_store<T>(
+    ws: &Workspace,
+    work: impl FnOnce(&Store) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    let store = block_on(open(ws))??;
+    let result = work(&store);
+    block_on(store.close())?;
+    result
+}
+
 /// `[hub] actor`, else `CONCORD_ACTOR`, else `user@host`.
 pub fn actor(ws: &Workspace) -> String {
     if let Some(actor) = &ws.hub.actor {

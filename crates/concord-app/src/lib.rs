@@ -8,13 +8,18 @@
 #![forbid(unsafe_code)]
 
 pub mod check;
+pub mod explain;
 pub mod gates;
+pub mod history;
 pub mod hub;
+pub mod log;
 pub mod mirror;
 pub mod plan;
 pub mod progress;
 pub mod replicas;
 pub mod repo_files;
+pub mod set;
+pub mod summary;
 pub mod sync;
 pub mod timings;
 pub mod trackers;

@@ -159,7 +159,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Ship(args) => commands::ship::run(&workspace, &args)?,
         Command::Summary(args) => commands::summary::run(&workspace, &args)?,
         Command::Mirror(args) => commands::mirror::run(&workspace, &args)?,
-        Command::Serve(args) => commands::serve::run(&workspace, &args)?,
+        Command::Serve(args) => commands::serve::run(workspace, &args)?,
     };
     Ok(outcome)
 }

@@ -75,6 +75,18 @@ impl Remote {
     }
 }
 
+impl Remote {
+    /// The server's answer as the report type a local run returns.
+    fn report<T: serde::de::DeserializeOwned>(&self, answer: Value) -> Result<T, Failure> {
+        serde_json::from_value(answer).map_err(|e| {
+            partial(format!(
+                "{}: an answer this concord cannot read: {e}",
+                self.base
+            ))
+        })
+    }
+}
+
 fn body_of(response: &Response) -> Value {
     serde_json::from_slice(&response.body).unwrap_or(Value::Null)
 }
@@ -171,17 +183,7 @@ pub fn set(remote: &Remote, args: &commands::set::Args) -> Result<Outcome, Failu
         &format!("/api/v1/items/{}/status", segment(&args.key)),
         Some(&body),
     )?;
-    if args.json {
-        print_json(&answer);
-    } else {
-        println!(
-            "{}: {} -> {} (version {})",
-            args.key,
-            answer["from"].as_str().unwrap_or("(none)"),
-            answer["to"].as_str().unwrap_or("?"),
-            answer["version"]
-        );
-    }
+    commands::set::print(args, &remote.report(answer)?);
     Ok(Outcome::Clean)
 }
 
@@ -198,14 +200,7 @@ pub fn log(remote: &Remote, args: &commands::log::Args) -> Result<Outcome, Failu
         &format!("/api/v1/items/{}/events", segment(&args.key)),
         Some(&body),
     )?;
-    if args.json {
-        print_json(&answer);
-    } else {
-        println!(
-            "logged {} for {} (journal {})",
-            args.event_type, args.key, answer["journal_id"]
-        );
-    }
+    commands::log::print(args, &remote.report(answer)?);
     Ok(Outcome::Clean)
 }
 
@@ -215,9 +210,7 @@ pub fn history(remote: &Remote, args: &commands::history::Args) -> Result<Outcom
         &format!("/api/v1/items/{}/history", segment(&args.key)),
         None,
     )?;
-    let entries: Vec<concord_store::JournalEntry> =
-        serde_json::from_value(answer["history"].clone())
-            .map_err(|e| partial(format!("{}: an unreadable journal: {e}", remote.base)))?;
+    let entries: Vec<concord_store::JournalEntry> = remote.report(answer["history"].clone())?;
     commands::history::print(args, &entries);
     Ok(Outcome::Clean)
 }
@@ -232,39 +225,12 @@ pub fn explain(remote: &Remote, args: &commands::explain::Args) -> Result<Outcom
     Ok(Outcome::Clean)
 }
 
+/// The same report, and so the same bytes, as `concord summary` on the
+/// server's machine.
 pub fn summary(remote: &Remote, args: &commands::summary::Args) -> Result<Outcome, Failure> {
-    let (_, answer) = remote.call("GET", "/api/v1/summary", None)?;
-    if args.json {
-        print_json(&answer);
-        return Ok(Outcome::Clean);
-    }
-    println!(
-        "{}: {} items, {} drifting",
-        remote.base, answer["items"], answer["drifting"]
-    );
-    for source in answer["by_source"].as_array().into_iter().flatten() {
-        let counts: Vec<String> = source["by_status"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(status, n)| format!("{status} {n}"))
-            .collect();
-        println!(
-            "  {}: {}",
-            source["source"].as_str().unwrap_or("?"),
-            counts.join(", ")
-        );
-    }
-    let take = usize::try_from(args.events.max(0)).unwrap_or(0);
-    for e in answer["events"].as_array().into_iter().flatten().take(take) {
-        println!(
-            "  {}  {}  {}  [{}] by {}",
-            e["at"].as_str().unwrap_or(""),
-            e["key"].as_str().unwrap_or(""),
-            e["what"].as_str().unwrap_or(""),
-            e["source"].as_str().unwrap_or(""),
-            e["actor"].as_str().unwrap_or("")
-        );
-    }
+    let path = format!("/api/v1/summary?events={}", args.events.max(0));
+    let (_, answer) = remote.call("GET", &path, None)?;
+    let summary: concord_app::summary::Summary = remote.report(answer)?;
+    commands::summary::print(args, &summary);
     Ok(Outcome::Clean)
 }

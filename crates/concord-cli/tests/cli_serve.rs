@@ -1155,3 +1155,99 @@ fn scheduled_runs_start_once_and_a_restart_does_not_repeat_them() {
     let (_, jobs) = get(&format!("{}/api/v1/jobs", again.url), Some(&reader));
     assert_eq!(jobs["jobs"].as_array().map(Vec::len), Some(0), "{jobs}");
 }
+
+/// Set, log, explain, history and the summary run in the server's process:
+/// with its `concord` binary gone from disk they still work (a sync job,
+/// which still starts the binary, is what fails), and the summary is the
+/// same bytes locally, through the API and through `--hub`.
+#[test]
+fn use_cases_run_in_process_and_the_summary_is_one_report() {
+    let ws = workspace();
+    assert!(concord(ws.path(), &[], &["sync"]).code <= 1);
+    let writer = token(ws.path(), &[], "writer", false);
+    let reader = token(ws.path(), &[], "reader", true);
+    let bin = tempfile::tempdir().expect("temp dir");
+    let exe = bin.path().join("concord");
+    std::fs::copy(env!("CARGO_BIN_EXE_concord"), &exe).expect("copy concord");
+    let server = Server::start_exe(&exe, ws.path(), &[], &["--no-schedule"]);
+    std::fs::remove_file(&exe).expect("remove the server's binary");
+    let api = format!("{}/api/v1", server.url);
+
+    let (status, set) = send(
+        "PUT",
+        &format!("{api}/items/T1/status"),
+        Some(&writer),
+        &json!({"status": "in_progress", "note": "-- no child"}),
+    );
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(set["to"], "in_progress", "{set}");
+    let (status, refused) = send(
+        "PUT",
+        &format!("{api}/items/T2/status"),
+        Some(&writer),
+        &json!({"status": "todo"}),
+    );
+    assert_eq!(status, 422, "{refused}");
+    let (status, logged) = send(
+        "POST",
+        &format!("{api}/items/T1/events"),
+        Some(&writer),
+        &json!({"event_type": "--help", "summary": "-x"}),
+    );
+    assert_eq!(status, 200, "{logged}");
+    assert!(logged["journal_id"].as_i64().is_some(), "{logged}");
+    let (status, explained) = get(&format!("{api}/items/T1/explain"), Some(&reader));
+    assert_eq!(status, 200, "{explained}");
+    assert_eq!(explained["key"], "T1", "{explained}");
+    let (status, missing) = get(&format!("{api}/items/nope/explain"), Some(&reader));
+    assert_eq!(status, 404, "{missing}");
+    let (status, history) = get(&format!("{api}/items/T1/history"), Some(&reader));
+    assert_eq!(status, 200, "{history}");
+    assert!(
+        history["history"]
+            .as_array()
+            .expect("history")
+            .iter()
+            .any(|e| e["note"] == "-- no child" && e["actor"] == "writer (api)"),
+        "{history}"
+    );
+    let (status, room) = get(&format!("{api}/control-room"), Some(&reader));
+    assert_eq!(status, 200, "{room}");
+    assert!(
+        room["jobs"].is_array() && room["schedule"].is_array(),
+        "{room}"
+    );
+
+    // One report: the local command, the API and --hub print the same bytes.
+    let local = concord(ws.path(), &[], &["summary", "--json"]);
+    assert_eq!(local.code, 0, "{}", local.stderr);
+    let summary: Value = serde_json::from_str(&local.stdout).expect("summary JSON");
+    assert_eq!(summary["version"], 1, "{summary}");
+    assert_eq!(summary["items"], 4, "{summary}");
+    assert!(summary["drift"].is_array() && summary["runs"].is_array());
+    assert!(summary.get("jobs").is_none() && summary.get("schedule").is_none());
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let remote = concord(
+        elsewhere.path(),
+        &[
+            ("CONCORD_HUB", server.url.as_str()),
+            ("CONCORD_HUB_TOKEN", reader.as_str()),
+        ],
+        &["summary", "--json"],
+    );
+    assert_eq!(remote.code, 0, "{}", remote.stderr);
+    assert_eq!(remote.stdout, local.stdout, "--hub and local differ");
+    let (status, through_api) = get(&format!("{api}/summary"), Some(&reader));
+    assert_eq!(status, 200, "{through_api}");
+    assert_eq!(through_api, summary, "the API and local differ");
+
+    // A sync job still starts the binary, which is gone: it fails.
+    let (status, started) = send("POST", &format!("{api}/sync"), Some(&writer), &json!({}));
+    assert_eq!(status, 202, "{started}");
+    let job = wait_for_job(
+        &server,
+        &writer,
+        started["run_id"].as_str().expect("run id"),
+    );
+    assert_ne!(job["exit_code"], 0, "{job}");
+}

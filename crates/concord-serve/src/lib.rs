@@ -2,10 +2,11 @@
 //! its OpenAPI document), bearer-token auth, signed webhooks that trigger
 //! syncs, a scheduler for safety-net runs, and the control-room page.
 //!
-//! Jobs (sync, mirror, check snapshots, set, log, explain) run the
-//! `concord` binary itself as a child process: the server never holds a
-//! work tree lock longer than a job, and a job's failure cannot take the
-//! server down.
+//! Set, log, explain, history and the summary run in process: the
+//! `concord-app` use cases on blocking threads of the server's runtime.
+//! Jobs (sync, mirror, check snapshots) still run the `concord` binary
+//! itself as a child process: the server never holds a work tree lock
+//! longer than a job, and a job's failure cannot take the server down.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -85,6 +86,7 @@ fn last_run_mark(job: &str) -> String {
 /// port may have been 0).
 pub async fn run(
     store: concord_store::Store,
+    workspace: Arc<concord_workspace::Workspace>,
     options: Options,
     ready: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -106,7 +108,7 @@ pub async fn run(
         options.clock,
         view.clone(),
     ));
-    let app = server::App::new(store, jobs, options.settings, view);
+    let app = server::App::new(store, workspace, jobs, options.settings, view);
     ready(addr);
     let mut router = server::router(app);
     if options.log {

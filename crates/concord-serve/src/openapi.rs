@@ -69,7 +69,12 @@ pub const OPERATIONS: &[Operation] = &[
     read("/api/v1/openapi.json", "This document", &[]),
     read(
         "/api/v1/summary",
-        "Everything the control room shows: counts, drift, findings over time, runs, events, schedule",
+        "The workspace's summary, the same report as `concord summary --json` (version 1): counts per source, drift, findings and their series, last sync and mirror, runs, events",
+        &["events"],
+    ),
+    read(
+        "/api/v1/control-room",
+        "What the control room shows: the summary plus the job queue (`jobs`, `schedule`)",
         &[],
     ),
     read(

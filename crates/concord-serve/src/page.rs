@@ -2,8 +2,9 @@
 //! the small stylesheet and script served under `/static/`.
 //!
 //! Everything here is a pure function of the JSON the API returns (the
-//! `serde_json::Value`s of `/api/v1/summary` and `/api/v1/items/{key}`), so
-//! the page and the API cannot disagree. The pages work without JavaScript;
+//! `serde_json::Value`s of `/api/v1/control-room`, which is
+//! `/api/v1/summary` plus the job queue's `jobs` and `schedule`, and of
+//! `/api/v1/items/{key}`), so the page and the API cannot disagree. The pages work without JavaScript;
 //! the script only adds live refresh and client-side journal filters.
 //!
 //! Hooks for browser tests (stable across releases):
@@ -276,7 +277,7 @@ fn layout(title: &str, body_attrs: &str, header: &str, main: &str, with_script: 
 // ---------------------------------------------------------------------------
 // the control room
 
-/// The control room of one workspace, from the JSON of `/api/v1/summary`.
+/// The control room of one workspace, from the JSON of `/api/v1/control-room`.
 pub fn control_room(summary: &Value, workspace: &str) -> String {
     let ws = escape_html(workspace);
     let runs = array(summary, "runs");
@@ -300,7 +301,11 @@ pub fn control_room(summary: &Value, workspace: &str) -> String {
     let main = [
         counts_section(array(summary, "by_source")),
         drift_section(drift, drifting.as_u64()),
-        findings_section(array(summary, "findings")),
+        // The summary's series; a bare `findings` array (older servers) too.
+        findings_section(match field(summary, "findings_series") {
+            Some(Value::Array(series)) => series,
+            _ => array(summary, "findings"),
+        }),
         runs_section(runs),
         journal_section(array(summary, "events")),
         schedule_section(array(summary, "schedule")),

@@ -1,6 +1,8 @@
 //! The HTTP shell: routes, auth, error bodies. Reads go straight to the
-//! hub; writes and syncs go through [`crate::jobs`] (the `concord` binary),
-//! so the server and the CLI can never disagree on what a command does.
+//! hub; set, log, explain, history and the summary call the `concord-app`
+//! use cases in process (the CLI calls the same ones, so the two never
+//! disagree on what a command does); syncs, mirrors and check snapshots go
+//! through [`crate::jobs`] (the `concord` binary).
 
 use crate::auth::{self, Access, Denied, StoredToken};
 use crate::jobs::{JobKind, Jobs};
@@ -13,7 +15,10 @@ use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, put};
+use concord_app::summary::{Summary, SummaryOptions};
+use concord_app::{Failure, Outcome};
 use concord_store::{ItemFilter, JournalFilter, Store, StoreError};
+use concord_workspace::Workspace;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -46,21 +51,23 @@ pub type ScheduleView = Arc<Mutex<Vec<Value>>>;
 #[derive(Clone)]
 pub struct App {
     pub store: Store,
+    /// The workspace the use cases run on.
+    pub workspace: Arc<Workspace>,
     pub jobs: Jobs,
     pub settings: Arc<Settings>,
     pub schedule: ScheduleView,
     tokens: Arc<Mutex<Option<TokenCache>>>,
     summary: Arc<Mutex<Option<SummaryCache>>>,
-    /// Child processes for explain, set and log, at most a few at once:
-    /// each request costs a process, whoever sends them.
-    children: Arc<tokio::sync::Semaphore>,
+    /// Use cases (explain, set, log, history, summary) running on blocking
+    /// threads, at most a few at once, whoever sends them.
+    blocking: Arc<tokio::sync::Semaphore>,
 }
 
-const CHILDREN_AT_ONCE: usize = 4;
+const BLOCKING_AT_ONCE: usize = 4;
 
-/// The control room's data, what it was computed after (the newest job and
-/// its state), and when: at 100k items it costs hundreds of milliseconds.
-type SummaryCache = (Instant, String, Value);
+/// The summary, what it was computed after (the newest job and its state,
+/// and how many events), and when: it scans the workspace.
+type SummaryCache = (Instant, String, Arc<Summary>);
 const SUMMARY_CACHE: Duration = Duration::from_secs(2);
 
 /// When the tokens were read, and what they were.
@@ -73,15 +80,22 @@ const TOKEN_CACHE: Duration = Duration::from_secs(2);
 const TOKEN_RECHECK: Duration = Duration::from_millis(250);
 
 impl App {
-    pub fn new(store: Store, jobs: Jobs, settings: Settings, schedule: ScheduleView) -> App {
+    pub fn new(
+        store: Store,
+        workspace: Arc<Workspace>,
+        jobs: Jobs,
+        settings: Settings,
+        schedule: ScheduleView,
+    ) -> App {
         App {
             store,
+            workspace,
             jobs,
             settings: Arc::new(settings),
             schedule,
             tokens: Arc::new(Mutex::new(None)),
             summary: Arc::new(Mutex::new(None)),
-            children: Arc::new(tokio::sync::Semaphore::new(CHILDREN_AT_ONCE)),
+            blocking: Arc::new(tokio::sync::Semaphore::new(BLOCKING_AT_ONCE)),
         }
     }
 
@@ -178,6 +192,7 @@ pub fn router(app: App) -> Router {
     let limit = app.settings.max_body_bytes.max(1024);
     let api = Router::new()
         .route("/api/v1/summary", get(summary))
+        .route("/api/v1/control-room", get(control_room_data))
         .route("/api/v1/items", get(items))
         .route("/api/v1/items/{key}", get(item))
         .route("/api/v1/items/{key}/history", get(item_history))
@@ -534,23 +549,28 @@ async fn item(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
 }
 
 async fn item_history(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
-    let key = checked_key(&key)?;
-    ok(json!({"key": key, "history": app.store.history(key).await?}))
+    let key = checked_key(&key)?.to_string();
+    let owned = key.clone();
+    let history = in_process(&app, move |_, store| {
+        concord_app::history::history(store, &owned)
+    })
+    .await?
+    .map_err(|f| failure(f, StatusCode::UNPROCESSABLE_ENTITY))?;
+    ok(json!({"key": key, "history": history}))
 }
 
 async fn item_explain(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
-    let key = checked_key(&key)?;
-    // No fetch per request: the server's own syncs keep its checkouts fresh.
-    let args = ["explain", "--json", "--no-fetch", "--", key].map(String::from);
-    let finished = run_child(&app, &args, &[]).await?;
-    match (finished.exit_code, finished.output) {
-        (Some(0 | 1), Some(output)) => ok(output),
-        (Some(2), _) => Err(ApiError::not_found(plain(&finished.errors))),
-        _ => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            finished.errors,
-        )),
-    }
+    let options = concord_app::explain::ExplainOptions {
+        key: checked_key(&key)?.to_string(),
+        // No fetch per request: the server's own syncs keep its checkouts fresh.
+        no_fetch: true,
+    };
+    let explained = in_process(&app, move |ws, _| {
+        concord_app::explain::explain(ws, &options)
+    })
+    .await?
+    .map_err(|f| failure(f, StatusCode::NOT_FOUND))?;
+    Ok(axum::Json(explained).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -563,25 +583,7 @@ async fn runs(State(app): State<App>, Query(query): Query<LimitQuery>) -> ApiRes
         .store
         .recent_runs(query.limit.unwrap_or(50).clamp(1, 500))
         .await?;
-    ok(json!({"runs": runs.iter().map(run_json).collect::<Vec<_>>()}))
-}
-
-fn run_json(run: &concord_store::RunRecord) -> Value {
-    let duration_ms = run.finished_at.as_deref().and_then(|end| {
-        let start = humantime::parse_rfc3339_weak(&run.started_at).ok()?;
-        let end = humantime::parse_rfc3339_weak(end).ok()?;
-        end.duration_since(start).ok().map(|d| d.as_millis() as u64)
-    });
-    json!({
-        "id": run.id,
-        "command": run.command,
-        "actor": run.actor,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "outcome": run.outcome,
-        "duration_ms": duration_ms,
-        "summary": run.summary.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok()).or_else(|| run.summary.clone().map(Value::from)),
-    })
+    ok(json!({"runs": runs.iter().map(concord_app::summary::RunView::from).collect::<Vec<_>>()}))
 }
 
 async fn jobs_list(State(app): State<App>) -> ApiResult {
@@ -625,32 +627,16 @@ async fn journal(
     ok(json!({"entries": entries, "next_before": next}))
 }
 
-fn severities(findings: &str) -> BTreeMap<String, usize> {
-    let mut by_severity = BTreeMap::new();
-    for line in findings.lines() {
-        if let Ok(value) = serde_json::from_str::<Value>(line) {
-            let severity = value["severity"].as_str().unwrap_or("unknown").to_string();
-            *by_severity.entry(severity).or_default() += 1;
-        }
-    }
-    by_severity
-}
-
 /// The newest `limit` snapshots with their findings by severity, oldest first.
-async fn snapshot_series(app: &App, limit: usize) -> Result<Vec<Value>, ApiError> {
+async fn snapshot_series(
+    app: &App,
+    limit: usize,
+) -> Result<Vec<concord_app::summary::SnapshotPoint>, ApiError> {
     let listed = app.store.check_snapshots().await?;
     let mut series = Vec::new();
     for cheap in listed.iter().rev().take(limit) {
         if let Some(full) = app.store.check_snapshot(cheap.id).await? {
-            series.push(json!({
-                "snapshot": full.id,
-                "taken_at": full.taken_at,
-                "commit": full.commit_id,
-                "actor": full.actor,
-                "total": full.total,
-                "gating": full.gating,
-                "by_severity": severities(&full.findings),
-            }));
+            series.push(concord_app::summary::snapshot_point(&full));
         }
     }
     series.reverse();
@@ -677,7 +663,7 @@ async fn snapshot(State(app): State<App>, Path(id): Path<i64>) -> ApiResult {
         "actor": full.actor,
         "total": full.total,
         "gating": full.gating,
-        "by_severity": severities(&full.findings),
+        "by_severity": concord_app::summary::severities(&full.findings),
         "findings": findings,
     }))
 }
@@ -738,103 +724,69 @@ async fn schedule(State(app): State<App>) -> ApiResult {
     ok(json!({"schedule": view}))
 }
 
-/// Everything the control room shows, from the hub (and the job queue).
-/// The summary, from a cache younger than two seconds unless a job started
-/// or finished since.
-async fn summary_json(app: &App) -> Result<Value, ApiError> {
-    let marker = app
-        .jobs
-        .recent(1)
-        .first()
-        .map_or_else(String::new, |j| format!("{}:{}", j.id, j.state));
+/// The summary (as `concord summary` computes it), from a cache younger
+/// than two seconds unless a job started or finished since.
+async fn summary_report(app: &App, events: i64) -> Result<Arc<Summary>, ApiError> {
+    let marker = app.jobs.recent(1).first().map_or_else(
+        || format!("events={events}"),
+        |j| format!("{}:{} events={events}", j.id, j.state),
+    );
     if let Ok(cache) = app.summary.lock()
-        && let Some((at, seen, value)) = cache.as_ref()
+        && let Some((at, seen, summary)) = cache.as_ref()
         && at.elapsed() < SUMMARY_CACHE
         && *seen == marker
     {
-        return Ok(value.clone());
+        return Ok(summary.clone());
     }
-    let value = compute_summary(app).await?;
+    let options = SummaryOptions { events };
+    let summary = in_process(app, move |ws, store| {
+        concord_app::summary::summary(ws, store, &options)
+    })
+    .await?
+    .map_err(|f| failure(f, StatusCode::UNPROCESSABLE_ENTITY))?;
+    let summary = Arc::new(summary);
     if let Ok(mut cache) = app.summary.lock() {
-        *cache = Some((Instant::now(), marker, value.clone()));
+        *cache = Some((Instant::now(), marker, summary.clone()));
     }
+    Ok(summary)
+}
+
+#[derive(Debug, Deserialize)]
+struct SummaryQuery {
+    events: Option<i64>,
+}
+
+async fn summary(
+    State(app): State<App>,
+    query: Result<Query<SummaryQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let events = query
+        .events
+        .unwrap_or(concord_app::summary::EVENTS_LISTED)
+        .clamp(0, 1000);
+    let summary = summary_report(&app, events).await?;
+    Ok(axum::Json(&*summary).into_response())
+}
+
+/// What the control room shows: the summary, plus the job queue's state
+/// (the newest jobs and the schedule), which the summary leaves out.
+async fn control_room_json(app: &App) -> Result<Value, ApiError> {
+    let summary = summary_report(app, concord_app::summary::EVENTS_LISTED).await?;
+    let mut value = serde_json::to_value(&*summary)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    value["jobs"] = json!(app.jobs.recent(10));
+    value["schedule"] = Value::Array(app.schedule.lock().map(|v| v.clone()).unwrap_or_default());
     Ok(value)
 }
 
-async fn compute_summary(app: &App) -> Result<Value, ApiError> {
-    let counts = app.store.status_counts().await?;
-    let mut by_source: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
-    for (source, status, n) in counts {
-        by_source
-            .entry(source)
-            .or_default()
-            .insert(status.unwrap_or_else(|| "(none)".into()), n);
-    }
-    let (items, drifting) = app.store.item_totals().await?;
-    let drifted = app
-        .store
-        .item_page(&ItemFilter {
-            drift: Some(true),
-            limit: 50,
-            ..ItemFilter::default()
-        })
-        .await?;
-    let keys: Vec<String> = drifted.iter().map(|v| v.key.clone()).collect();
-    let observations = app.store.observations_for(&keys).await?;
-    let reasons: BTreeMap<String, String> =
-        app.store.last_reasons(&keys).await?.into_iter().collect();
-    let drift: Vec<Value> = drifted
-        .iter()
-        .map(|value| {
-            let values: serde_json::Map<String, Value> = observations
-                .iter()
-                .filter(|o| o.key == value.key)
-                .map(|o| (o.source.clone(), json!(o.status)))
-                .collect();
-            json!({
-                "key": value.key,
-                "hub": value.value,
-                "values": values,
-                "reason": reasons.get(&value.key),
-            })
-        })
-        .collect();
-    let runs = app.store.recent_runs(20).await?;
-    let events = app
-        .store
-        .journal_page(&JournalFilter {
-            limit: 50,
-            ..JournalFilter::default()
-        })
-        .await?;
-    let events: Vec<Value> = events
-        .iter()
-        .map(|e| {
-            json!({"id": e.id, "at": e.at, "key": e.key, "source": e.target.clone().unwrap_or_else(|| "hub".into()), "what": e.what(), "actor": e.actor})
-        })
-        .collect();
-    let schedule = app.schedule.lock().map(|v| v.clone()).unwrap_or_default();
-    Ok(json!({
-        "workspace": app.settings.workspace,
-        "items": items,
-        "drifting": drifting,
-        "by_source": by_source.into_iter().map(|(source, by_status)| json!({"source": source, "by_status": by_status})).collect::<Vec<_>>(),
-        "drift": drift,
-        "findings": snapshot_series(app, 30).await?,
-        "runs": runs.iter().map(run_json).collect::<Vec<_>>(),
-        "jobs": app.jobs.recent(10),
-        "events": events,
-        "schedule": schedule,
-    }))
-}
-
-async fn summary(State(app): State<App>) -> ApiResult {
-    ok(summary_json(&app).await?)
+async fn control_room_data(State(app): State<App>) -> ApiResult {
+    ok(control_room_json(&app).await?)
 }
 
 async fn control_room(State(app): State<App>) -> ApiResult {
-    let summary = summary_json(&app).await?;
-    Ok(Html(page::control_room(&summary, &app.settings.workspace)).into_response())
+    let data = control_room_json(&app).await?;
+    Ok(Html(page::control_room(&data, &app.settings.workspace)).into_response())
 }
 
 async fn item_page(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
@@ -947,16 +899,19 @@ async fn item_status(
             "`status` names a status of the item's workflow",
         ));
     }
-    let mut args = vec!["set".to_string(), "--json".into()];
-    // `--name=value`: a value may begin with `-` ("- picked up").
-    if let Some(note) = request.note {
-        args.push(format!("--note={note}"));
-    }
-    if request.force {
-        args.push("--force".into());
-    }
-    args.extend(["--".to_string(), key.to_string(), request.status]);
-    run_write(&app, args, identity.as_ref().map(|e| &e.0)).await
+    let options = concord_app::set::SetOptions {
+        key: key.to_string(),
+        status: request.status,
+        note: request.note,
+        force: request.force,
+        actor: actor_of(identity.as_ref().map(|e| &e.0)),
+    };
+    let report = in_process(&app, move |ws, store| {
+        concord_app::set::set(ws, store, &options)
+    })
+    .await?
+    .map_err(write_failure)?;
+    Ok(axum::Json(report).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -980,73 +935,66 @@ async fn item_event(
     if request.event_type.trim().is_empty() {
         return Err(ApiError::bad_request("`event_type` is required"));
     }
-    // `--name=value`: a value may begin with `-` ("-1 regression").
-    let mut args = vec![
-        "log".to_string(),
-        "--json".into(),
-        format!("--event={}", request.event_type),
-    ];
-    if let Some(phase) = request.phase {
-        args.push(format!("--phase={phase}"));
-    }
-    if let Some(summary) = request.summary {
-        args.push(format!("--summary={summary}"));
-    }
-    for artifact in request.artifacts {
-        args.push(format!("--artifact={artifact}"));
-    }
-    args.extend(["--".to_string(), key.to_string()]);
-    run_write(&app, args, identity.as_ref().map(|e| &e.0)).await
+    let options = concord_app::log::LogOptions {
+        key: key.to_string(),
+        event_type: request.event_type,
+        phase: request.phase,
+        summary: request.summary,
+        artifacts: request.artifacts,
+        actor: actor_of(identity.as_ref().map(|e| &e.0)),
+    };
+    let report = in_process(&app, move |ws, store| {
+        concord_app::log::log(ws, store, &options)
+    })
+    .await?
+    .map_err(write_failure)?;
+    Ok(axum::Json(report).into_response())
 }
 
-/// `set` and `log` through the CLI, as the token's owner.
-async fn run_write(
-    app: &App,
-    args: Vec<String>,
-    identity: Option<&auth::TokenIdentity>,
-) -> ApiResult {
-    let actor = identity.map_or_else(
+/// Who a write through the API is journaled as: the token's owner.
+fn actor_of(identity: Option<&auth::TokenIdentity>) -> String {
+    identity.map_or_else(
         || "concord-serve".to_string(),
         |i| format!("{} (api)", i.name),
-    );
-    let finished = run_child(app, &args, &[("CONCORD_ACTOR", actor)]).await?;
-    match (finished.exit_code, finished.output) {
-        (Some(0), Some(output)) => ok(output),
-        (Some(1), Some(output)) => Ok((StatusCode::CONFLICT, axum::Json(output)).into_response()),
-        (Some(2), _) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            plain(&finished.errors),
-        )),
-        _ => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            plain(&finished.errors),
-        )),
-    }
+    )
 }
 
-/// `concord ARGS` for one request, waiting for one of the few slots.
-async fn run_child(
+/// A use case on one of the runtime's blocking threads (its hub calls run
+/// on the server's runtime), waiting for one of the few slots.
+async fn in_process<T: Send + 'static>(
     app: &App,
-    args: &[String],
-    env: &[(&str, String)],
-) -> Result<crate::jobs::Finished, ApiError> {
-    let _slot = app.children.acquire().await.map_err(|_| {
+    work: impl FnOnce(&Workspace, &Store) -> Result<T, Failure> + Send + 'static,
+) -> Result<Result<T, Failure>, ApiError> {
+    let _slot = app.blocking.acquire().await.map_err(|_| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the server is shutting down",
         )
     })?;
-    Ok(app.jobs.runner().run(args, env).await)
+    let (workspace, store) = (app.workspace.clone(), app.store.clone());
+    tokio::task::spawn_blocking(move || work(&workspace, &store))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
-/// A terminal diagnostic as one plain line: no `×` marker, no indents.
-fn plain(diagnostic: &str) -> String {
-    diagnostic
-        .lines()
-        .map(|line| line.trim().trim_start_matches('×').trim())
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
+/// A failure of a use case as an error body: a usage or configuration
+/// failure gets `usage` (422, or 404 for a key nobody holds), findings 409,
+/// the rest 500. The message carries the help, as the terminal shows it.
+fn failure(f: Failure, usage: StatusCode) -> ApiError {
+    let status = match f.outcome {
+        Outcome::ConfigError => usage,
+        Outcome::Findings => StatusCode::CONFLICT,
+        Outcome::Clean | Outcome::PartialFailure => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let message = match &f.help {
+        Some(help) => format!("{}; help: {help}", f.message),
+        None => f.message.clone(),
+    };
+    ApiError::new(status, auth::redact(&message))
+}
+
+fn write_failure(f: Failure) -> ApiError {
+    failure(f, StatusCode::UNPROCESSABLE_ENTITY)
 }
 
 // ------------------------------------------------------------------ webhooks

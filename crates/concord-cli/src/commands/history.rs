@@ -1,4 +1,5 @@
-//! `concord history KEY`: the item's journal, oldest first.
+//! `concord history KEY`: the item's journal, oldest first (the use case
+//! is `concord_app::history`).
 
 use crate::Outcome;
 use crate::hub::{self, Failure};
@@ -17,12 +18,7 @@ pub struct Args {
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
-    let entries = hub::block_on(async {
-        let store = hub::open(ws).await?;
-        let entries = store.history(&args.key).await;
-        store.close().await;
-        Ok::<_, Failure>(entries?)
-    })??;
+    let entries = hub::using_store(ws, |store| concord_app::history::history(store, &args.key))?;
     print(args, &entries);
     Ok(Outcome::Clean)
 }

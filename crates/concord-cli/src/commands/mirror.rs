@@ -7,8 +7,6 @@ use crate::hub::Failure;
 use concord_app::mirror::{MirrorOptions, MirrorReport, mirror};
 use concord_workspace::Workspace;
 
-pub(crate) use concord_app::mirror::RUN_MARK;
-
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Show what would be written; write nothing.

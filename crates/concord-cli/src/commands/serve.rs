@@ -78,9 +78,9 @@ pub enum Token {
     Revoke { name: String },
 }
 
-pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
+pub fn run(ws: Workspace, args: &Args) -> Result<Outcome, Failure> {
     match &args.command {
-        Some(TokenCommand::Token(token)) => run_token(ws, token),
+        Some(TokenCommand::Token(token)) => run_token(&ws, token),
         None => serve(ws, args),
     }
 }
@@ -159,7 +159,7 @@ fn schedule_of(flag: &str, text: &str) -> Result<Schedule, Failure> {
     Schedule::parse(text).map_err(|e| Failure::usage(format!("--{flag} `{text}`: {e}"), None))
 }
 
-fn serve(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
+fn serve(ws: Workspace, args: &Args) -> Result<Outcome, Failure> {
     let mut schedules = Vec::new();
     if !args.no_schedule {
         schedules.push(Scheduled::new(
@@ -228,10 +228,7 @@ fn serve(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         .filter(|(_, secret)| !secret.is_empty())
         .collect();
     let settings = concord_serve::server::Settings {
-        workspace: ws
-            .root
-            .file_name()
-            .map_or_else(|| "workspace".into(), |n| n.to_string_lossy().into_owned()),
+        workspace: concord_app::summary::workspace_name(&ws),
         public_read: args.public_read,
         github_secret: std::env::var("CONCORD_WEBHOOK_SECRET")
             .ok()
@@ -255,15 +252,17 @@ fn serve(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         clock: Arc::new(SystemClock),
         log: !args.quiet,
     };
+    let ws = Arc::new(ws);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}"), None))?;
     runtime.block_on(async {
-        let store = hub::open(ws).await?;
+        let store = hub::open(&ws).await?;
         let shown = concord_store::redact_url(&ws.hub.url);
         concord_serve::run(
             store,
+            ws.clone(),
             options,
             |addr| {
                 println!("concord serve: listening on http://{addr} (hub {shown})");

@@ -4,13 +4,12 @@ use crate::Outcome;
 use crate::commands::scan::status_text;
 use crate::hub::{self, Failure};
 use crate::output::{self, BAD, DIM, GOOD, KEY, paint};
+use concord_model::Observation;
 use concord_model::Warning;
-use concord_model::{Observation, StatusReading};
 use concord_workspace::status::{ItemView, compare};
 use concord_workspace::{Workspace, scan};
 use serde::Serialize;
 use std::io::Write;
-use std::sync::Arc;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -161,35 +160,8 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
 
 /// The hub's own status values, as readings of a source named `hub`.
 pub(crate) fn hub_readings(ws: &Workspace) -> Result<Vec<Observation>, Failure> {
-    let values = hub::block_on(async {
-        let store = hub::open(ws).await?;
-        let values = store.hub_values().await;
-        store.close().await;
-        Ok::<_, Failure>(values?)
-    })??;
-    let (source, repo, path): (Arc<str>, Arc<str>, Arc<str>) =
-        (Arc::from("hub"), Arc::from(""), Arc::from(""));
-    Ok(values
-        .into_iter()
-        .filter(|v| v.field == "status")
-        .map(|v| Observation {
-            source: source.clone(),
-            repo: repo.clone(),
-            key: v.key,
-            path: path.clone(),
-            line: 0,
-            status: v.value.map(|value| StatusReading {
-                canonical: Some(Arc::from(value.as_str())),
-                raw: value,
-                rank: None,
-                line: 0,
-                span: 0..0,
-                pinned: None,
-            }),
-            owner: None,
-            fields: vec![("version".into(), v.version.to_string())],
-        })
-        .collect())
+    let values = hub::with_store(ws, async |store| store.hub_values().await)?;
+    Ok(concord_app::summary::hub_readings(values))
 }
 
 fn write_json(

@@ -13,7 +13,6 @@ use concord_workspace::Workspace;
 use std::io::Write;
 
 // Other commands read the marks a sync leaves and hash files as it does.
-pub(crate) use concord_app::sync::{CONFIG_MARK, repo_mark};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

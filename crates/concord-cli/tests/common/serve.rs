@@ -18,8 +18,13 @@ impl Server {
     /// `concord serve --bind 127.0.0.1:0 ARGS` in `dir` with `env` set;
     /// waits for its "listening on http://ADDR" line.
     pub fn start(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
+        Server::start_exe(Path::new(env!("CARGO_BIN_EXE_concord")), dir, env, args)
+    }
+
+    /// As [`Server::start`], with the `concord` binary at `exe`.
+    pub fn start_exe(exe: &Path, dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
         let log = dir.join(format!("serve-{:08x}.log", fastrand::u32(..)));
-        let child = Command::new(env!("CARGO_BIN_EXE_concord"))
+        let child = Command::new(exe)
             .current_dir(dir)
             .env("NO_COLOR", "1")
             .env_remove("CONCORD_CONFIG")
