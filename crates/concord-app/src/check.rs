@@ -31,6 +31,8 @@ pub struct CheckOptions {
     pub offline: bool,
     /// Do not read the hub (DRIFT then compares the files only).
     pub no_hub: bool,
+    /// Who a snapshot names; `None`: [`hub::actor`].
+    pub actor: Option<String>,
 }
 
 /// A file the findings point into, for showing their lines.
@@ -142,7 +144,8 @@ pub fn check(ws: &Workspace, options: &CheckOptions) -> Result<CheckReport, Fail
         transitions,
     )?;
     if options.snapshot {
-        return snapshot(ws, files, findings);
+        let actor = options.actor.clone().unwrap_or_else(|| hub::actor(ws));
+        return snapshot(ws, files, findings, actor);
     }
     Ok(CheckReport {
         findings,
@@ -195,6 +198,7 @@ fn snapshot(
     ws: &Workspace,
     files: Vec<Checked>,
     findings: Vec<Finding>,
+    actor: String,
 ) -> Result<CheckReport, Failure> {
     let commit = ws
         .repos
@@ -213,7 +217,7 @@ fn snapshot(
         id: 0,
         taken_at: concord_store::now_rfc3339(),
         commit_id: commit,
-        actor: hub::actor(ws),
+        actor,
         findings: lines,
         gating: i64::try_from(gating).unwrap_or(i64::MAX),
         total: i64::try_from(findings.len()).unwrap_or(i64::MAX),

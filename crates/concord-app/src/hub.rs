@@ -168,6 +168,25 @@ pub fn requested_run_id() -> Option<String> {
     (!TAKEN.swap(true, std::sync::atomic::Ordering::SeqCst)).then_some(id)
 }
 
+/// How a recorded run is named: the command, and the id and actor its
+/// caller chose (`concord serve` names its jobs), if any.
+#[derive(Debug, Clone, Copy)]
+pub struct RunName<'a> {
+    pub command: &'a str,
+    pub id: Option<&'a str>,
+    pub actor: Option<&'a str>,
+}
+
+impl<'a> From<&'a str> for RunName<'a> {
+    fn from(command: &'a str) -> Self {
+        RunName {
+            command,
+            id: None,
+            actor: None,
+        }
+    }
+}
+
 /// Record a run's observations (one transaction) and the run itself.
 /// Sources in `limits` were read only at those paths: their other rows
 /// stay; every other source was read in full: its rows this run did not
@@ -175,7 +194,7 @@ pub fn requested_run_id() -> Option<String> {
 pub async fn record_scan(
     store: &Store,
     ws: &Workspace,
-    command: &str,
+    run: RunName<'_>,
     report: &ScanReport,
     limits: &HashMap<usize, BTreeSet<String>>,
 ) -> Result<String, Failure> {
@@ -189,13 +208,19 @@ pub async fn record_scan(
     // A file that could not be read says nothing about its items: they are
     // unknown, not gone, so their recorded observations stay.
     let unread = unread_sources(report);
-    let run_id = requested_run_id().unwrap_or_else(new_run_id);
+    // Taken either way: a process records the requested id once.
+    let requested = requested_run_id();
+    let run_id = run
+        .id
+        .map(str::to_string)
+        .or(requested)
+        .unwrap_or_else(new_run_id);
     let started = now_rfc3339();
     store
         .start_run(&RunRecord {
             id: run_id.clone(),
-            command: command.into(),
-            actor: actor(ws),
+            command: run.command.into(),
+            actor: run.actor.map_or_else(|| actor(ws), str::to_string),
             started_at: started.clone(),
             finished_at: None,
             outcome: None,
@@ -297,7 +322,7 @@ pub async fn observations_of(
         return Ok(observed);
     }
     let report = concord_workspace::scan(ws);
-    record_scan(store, ws, command, &report, &HashMap::new()).await?;
+    record_scan(store, ws, command.into(), &report, &HashMap::new()).await?;
     Ok(store.observations(Some(key)).await?)
 }
 

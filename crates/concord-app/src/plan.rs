@@ -57,9 +57,9 @@ pub enum Scope {
 /// Scan, record the observations, read the hub's values and bases, decide.
 /// Sources in `limits` read only the listed (changed) files; their other
 /// items come from the observations the hub recorded last time.
-pub fn plan_workspace(
+pub fn plan_workspace<'a>(
     ws: &Workspace,
-    command: &str,
+    run: impl Into<hub::RunName<'a>>,
     gates: &BTreeMap<String, RepoGate>,
     limits: &HashMap<usize, BTreeSet<String>>,
     scope: &Scope,
@@ -73,7 +73,7 @@ pub fn plan_workspace(
             Some(changed_items(ws, &report, limits, *journal, open)?)
         }
     };
-    record(ws, command, &report, limits)?;
+    record(ws, run, &report, limits)?;
     crate::timings::phase("observations recorded");
     let (journal_at_read, values, bases, recorded, own_bases) = hub::block_on(async {
         let store = hub::open(ws).await?;
@@ -256,15 +256,15 @@ fn changed_items(
 
 /// Record a scan's observations in the hub. A hub that cannot be written
 /// turns the run into a partial failure; the scan output still stands.
-pub fn record(
+pub fn record<'a>(
     ws: &Workspace,
-    command: &str,
+    run: impl Into<hub::RunName<'a>>,
     report: &ScanReport,
     limits: &HashMap<usize, BTreeSet<String>>,
 ) -> Result<(), Failure> {
     hub::block_on(async {
         let store = hub::open(ws).await?;
-        let result = hub::record_scan(&store, ws, command, report, limits).await;
+        let result = hub::record_scan(&store, ws, run.into(), report, limits).await;
         store.close().await;
         result
     })?

@@ -49,6 +49,8 @@ pub struct SyncOptions {
     /// The run id to journal and commit under, when the caller named the
     /// run (`concord serve` does, to point at it); else each pass makes one.
     pub run_id: Option<String>,
+    /// Who the journal names; `None`: [`hub::actor`] (a person at a terminal).
+    pub actor: Option<String>,
 }
 
 /// Asked before a plan with changes is applied, with the plan and how
@@ -297,7 +299,14 @@ fn pass(
         }
         _ => Scope::All,
     };
-    let planned = plan_workspace(ws, "sync", &gates, &limits, &scope, options.strict)?;
+    // The caller's run id names the first pass's read; a re-plan is a run
+    // of its own.
+    let run = hub::RunName {
+        command: "sync",
+        id: options.run_id.as_deref().filter(|_| replans == 0),
+        actor: options.actor.as_deref(),
+    };
+    let planned = plan_workspace(ws, run, &gates, &limits, &scope, options.strict)?;
     timings::phase("planned");
     check_words(ws, &planned)?;
     if options.dry_run {
@@ -745,7 +754,7 @@ async fn apply(
         gates,
         progress,
         run_id: options.run_id.clone().unwrap_or_else(hub::new_run_id),
-        actor: hub::actor(ws),
+        actor: options.actor.clone().unwrap_or_else(|| hub::actor(ws)),
         observed: planned
             .report
             .observations()

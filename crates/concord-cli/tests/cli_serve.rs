@@ -1157,9 +1157,9 @@ fn scheduled_runs_start_once_and_a_restart_does_not_repeat_them() {
 }
 
 /// Set, log, explain, history and the summary run in the server's process:
-/// with its `concord` binary gone from disk they still work (a sync job,
-/// which still starts the binary, is what fails), and the summary is the
-/// same bytes locally, through the API and through `--hub`.
+/// with its `concord` binary gone from disk they still work, jobs (sync,
+/// mirror, check) included, and the summary is the same bytes locally,
+/// through the API and through `--hub`.
 #[test]
 fn use_cases_run_in_process_and_the_summary_is_one_report() {
     let ws = workspace();
@@ -1241,13 +1241,25 @@ fn use_cases_run_in_process_and_the_summary_is_one_report() {
     assert_eq!(status, 200, "{through_api}");
     assert_eq!(through_api, summary, "the API and local differ");
 
-    // A sync job still starts the binary, which is gone: it fails.
+    // A sync job runs in process too: no binary, and it applies the
+    // API's change to the file, journaled under the job's id.
     let (status, started) = send("POST", &format!("{api}/sync"), Some(&writer), &json!({}));
     assert_eq!(status, 202, "{started}");
-    let job = wait_for_job(
-        &server,
-        &writer,
-        started["run_id"].as_str().expect("run id"),
+    let run_id = started["run_id"].as_str().expect("run id").to_string();
+    let job = wait_for_job(&server, &writer, &run_id);
+    assert!(
+        job["exit_code"] == 0 || job["exit_code"] == 1,
+        "the sync ran: {job}"
     );
-    assert_ne!(job["exit_code"], 0, "{job}");
+    assert!(
+        job["output"]["applied"].is_array(),
+        "sync --json output: {job}"
+    );
+    let (_, history) = get(&format!("{api}/items/T1/history"), Some(&reader));
+    assert!(
+        history["history"]
+            .as_array()
+            .is_some_and(|all| all.iter().any(|e| e["run_id"] == run_id.as_str())),
+        "the job's writes carry its id: {history}"
+    );
 }

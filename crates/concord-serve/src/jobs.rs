@@ -8,7 +8,6 @@ use crate::auth::redact;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, broadcast};
@@ -50,7 +49,10 @@ pub struct JobRecord {
     pub state: &'static str,
     /// Who asked: `api:<token name>`, `webhook:<name>`, `schedule`.
     pub trigger: String,
+    /// The job as `concord` flags, for people.
     pub args: Vec<String>,
+    #[serde(skip)]
+    pub spec: JobSpec,
     pub queued_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
@@ -64,17 +66,76 @@ pub struct JobRecord {
     pub errors: Option<String>,
 }
 
-/// How to run `concord`.
-#[derive(Debug, Clone)]
-pub struct Runner {
-    pub exe: PathBuf,
-    pub config: PathBuf,
-    /// Extra arguments for every sync (e.g. `--pull`, `--push`).
-    pub sync_args: Vec<String>,
-    pub timeout: Duration,
+/// What a job is asked to do besides its kind (a sync's `--only`,
+/// `--rule` and `--full`), as typed values: a job never becomes a command
+/// line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobSpec {
+    pub only: Option<String>,
+    pub rule: Option<String>,
+    pub full: bool,
 }
 
-/// The result of one child process.
+impl JobSpec {
+    /// A sync of one `[[sync]]` rule.
+    pub fn rule(rule: &str) -> JobSpec {
+        JobSpec {
+            rule: Some(rule.to_string()),
+            ..JobSpec::default()
+        }
+    }
+
+    /// How the job reads as `concord` flags, for people (the API's `args`).
+    fn describe(&self, kind: JobKind, sync_flags: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = match kind {
+            JobKind::Sync => {
+                let mut a = vec!["sync".to_string(), "--json".to_string()];
+                a.extend(sync_flags.iter().map(|f| f.to_string()));
+                a
+            }
+            JobKind::Mirror => vec!["mirror".into(), "--json".into()],
+            JobKind::Check => vec![
+                "check".into(),
+                "--snapshot".into(),
+                "--format".into(),
+                "json".into(),
+            ],
+        };
+        if let Some(only) = &self.only {
+            args.extend(["--only".to_string(), only.clone()]);
+        }
+        if let Some(rule) = &self.rule {
+            args.extend(["--rule".to_string(), rule.clone()]);
+        }
+        if self.full {
+            args.push("--full".into());
+        }
+        args
+    }
+}
+
+/// One job as the executor gets it.
+#[derive(Debug, Clone)]
+pub struct JobRequest {
+    pub kind: JobKind,
+    pub spec: JobSpec,
+    /// The job's id, which its journal entries and commits carry.
+    pub run_id: String,
+    /// Who the journal names.
+    pub actor: String,
+}
+
+/// Runs a job to its end, in this process (`concord serve` gives one that
+/// calls concord-app). It blocks: the queue runs it on a blocking thread.
+pub trait Executor: Send + Sync + 'static {
+    fn run(&self, job: &JobRequest) -> Finished;
+    /// The flags every sync gets (`--pull`, `--push`), for `describe`.
+    fn sync_flags(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+}
+
+/// The result of one job.
 #[derive(Debug, Clone)]
 pub struct Finished {
     pub exit_code: Option<i32>,
@@ -95,79 +156,7 @@ impl Finished {
     }
 }
 
-const STDERR_KEPT: usize = 4000;
 const RECORDS_KEPT: usize = 200;
-
-impl Runner {
-    /// `concord --config <file> <args…>` with `env`, to completion or the
-    /// time limit (then killed).
-    pub async fn run(&self, args: &[String], env: &[(&str, String)]) -> Finished {
-        let started = Instant::now();
-        let mut command = tokio::process::Command::new(&self.exe);
-        command
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .env("NO_COLOR", "1")
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let outcome = tokio::time::timeout(self.timeout, command.output()).await;
-        let duration = started.elapsed();
-        match outcome {
-            Ok(Ok(out)) => {
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                let tail: String = stderr
-                    .chars()
-                    .rev()
-                    .take(STDERR_KEPT)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect();
-                Finished {
-                    exit_code: out.status.code(),
-                    output: serde_json::from_slice(&out.stdout).ok(),
-                    errors: redact(tail.trim()),
-                    duration,
-                }
-            }
-            Ok(Err(e)) => Finished {
-                exit_code: None,
-                output: None,
-                errors: format!("cannot run {}: {e}", self.exe.display()),
-                duration,
-            },
-            Err(_) => Finished {
-                exit_code: None,
-                output: None,
-                errors: format!("stopped after {}s", self.timeout.as_secs()),
-                duration,
-            },
-        }
-    }
-
-    fn args_for(&self, kind: JobKind, extra: &[String]) -> Vec<String> {
-        let mut args: Vec<String> = match kind {
-            JobKind::Sync => {
-                let mut a = vec!["sync".to_string(), "--json".to_string()];
-                a.extend(self.sync_args.iter().cloned());
-                a
-            }
-            JobKind::Mirror => vec!["mirror".into(), "--json".into()],
-            JobKind::Check => vec![
-                "check".into(),
-                "--snapshot".into(),
-                "--format".into(),
-                "json".into(),
-            ],
-        };
-        args.extend(extra.iter().cloned());
-        args
-    }
-}
 
 struct State {
     records: VecDeque<JobRecord>,
@@ -180,7 +169,9 @@ struct State {
 pub struct Jobs {
     state: Arc<Mutex<State>>,
     wake: Arc<Notify>,
-    runner: Arc<Runner>,
+    executor: Arc<dyn Executor>,
+    /// How long a job may run before its record says it overran.
+    timeout: Duration,
     /// `run-finished` events for the page's live refresh.
     pub events: broadcast::Sender<Value>,
     /// A line on standard error when a job starts and ends.
@@ -201,7 +192,7 @@ pub enum Submitted {
 }
 
 impl Jobs {
-    pub fn new(runner: Runner) -> Jobs {
+    pub fn new(executor: Arc<dyn Executor>, timeout: Duration) -> Jobs {
         let (events, _) = broadcast::channel(64);
         Jobs {
             state: Arc::new(Mutex::new(State {
@@ -209,7 +200,8 @@ impl Jobs {
                 queue: VecDeque::new(),
             })),
             wake: Arc::new(Notify::new()),
-            runner: Arc::new(runner),
+            executor,
+            timeout,
             events,
             log: false,
         }
@@ -221,19 +213,15 @@ impl Jobs {
         self
     }
 
-    pub fn runner(&self) -> &Runner {
-        &self.runner
-    }
-
-    /// Queue a job, or join the waiting one of the same kind and arguments.
-    pub fn submit(&self, kind: JobKind, extra: &[String], trigger: &str) -> (JobRecord, Submitted) {
-        let args = self.runner.args_for(kind, extra);
+    /// Queue a job, or join the waiting one of the same kind and spec.
+    pub fn submit(&self, kind: JobKind, spec: &JobSpec, trigger: &str) -> (JobRecord, Submitted) {
+        let args = spec.describe(kind, &self.executor.sync_flags());
         let mut state = lock(&self.state);
         let waiting = state
             .queue
             .iter()
             .filter_map(|id| state.records.iter().find(|r| &r.id == id))
-            .find(|r| r.kind == kind && r.args == args)
+            .find(|r| r.kind == kind && r.spec == *spec)
             .cloned();
         if let Some(record) = waiting {
             return (record, Submitted::Joined);
@@ -245,6 +233,7 @@ impl Jobs {
             state: "queued",
             trigger: trigger.to_string(),
             args,
+            spec: spec.clone(),
             queued_at: now(),
             started_at: None,
             finished_at: None,
@@ -315,13 +304,6 @@ impl Jobs {
                 self.wake.notified().await;
                 continue;
             };
-            let env = [
-                ("CONCORD_RUN_ID", record.id.clone()),
-                (
-                    "CONCORD_ACTOR",
-                    format!("concord-serve ({})", record.trigger),
-                ),
-            ];
             if self.log {
                 eprintln!(
                     "{} job {} started: concord {} ({})",
@@ -331,7 +313,7 @@ impl Jobs {
                     record.trigger
                 );
             }
-            let finished = self.runner.run(&record.args, &env).await;
+            let finished = self.run_one(&record).await;
             if self.log {
                 eprintln!(
                     "{} job {} finished: {} in {:.1}s{}",
@@ -372,6 +354,52 @@ impl Jobs {
                 }));
             }
         }
+    }
+}
+
+impl Jobs {
+    /// Run one job on a blocking thread. A job cannot be stopped halfway
+    /// (it may be between writes), so past its time limit its record says
+    /// it overran and the queue still waits for it: jobs never overlap.
+    async fn run_one(&self, record: &JobRecord) -> Finished {
+        let request = JobRequest {
+            kind: record.kind,
+            spec: record.spec.clone(),
+            run_id: record.id.clone(),
+            actor: format!("concord-serve ({})", record.trigger),
+        };
+        let executor = self.executor.clone();
+        let started = Instant::now();
+        let mut handle = tokio::task::spawn_blocking(move || executor.run(&request));
+        let joined = match tokio::time::timeout(self.timeout, &mut handle).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                if self.log {
+                    eprintln!(
+                        "{} job {} is past its time limit of {}s; waiting for it to end",
+                        now(),
+                        record.id,
+                        self.timeout.as_secs()
+                    );
+                }
+                let mut late = handle.await;
+                if let Ok(finished) = &mut late {
+                    finished.errors = format!(
+                        "ran past the time limit of {}s{}{}",
+                        self.timeout.as_secs(),
+                        if finished.errors.is_empty() { "" } else { "; " },
+                        finished.errors
+                    );
+                }
+                late
+            }
+        };
+        joined.unwrap_or_else(|e| Finished {
+            exit_code: None,
+            output: None,
+            errors: redact(&format!("the job stopped: {e}")),
+            duration: started.elapsed(),
+        })
     }
 }
 

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod executor;
 pub mod jobs;
 pub mod openapi;
 pub mod page;
@@ -25,7 +26,10 @@ use std::time::Duration;
 pub struct Options {
     pub bind: SocketAddr,
     pub settings: server::Settings,
-    pub runner: jobs::Runner,
+    /// What runs the jobs (in process: [`executor::InProcess`]).
+    pub executor: Arc<dyn jobs::Executor>,
+    /// How long a job may run before its record says it overran.
+    pub job_timeout: std::time::Duration,
     /// Scheduled safety-net jobs.
     pub schedules: Vec<Scheduled>,
     pub clock: Arc<dyn Clock>,
@@ -39,8 +43,8 @@ pub struct Options {
 pub struct Scheduled {
     pub name: String,
     pub kind: jobs::JobKind,
-    /// Extra arguments, e.g. `--rule NAME`.
-    pub args: Vec<String>,
+    /// What the job is asked to do besides its kind (e.g. one rule).
+    pub spec: jobs::JobSpec,
     pub schedule: Schedule,
 }
 
@@ -49,7 +53,7 @@ impl Scheduled {
         Scheduled {
             name: kind.as_str().to_string(),
             kind,
-            args: Vec::new(),
+            spec: jobs::JobSpec::default(),
             schedule,
         }
     }
@@ -59,7 +63,7 @@ impl Scheduled {
         Scheduled {
             name: format!("sync:{rule}"),
             kind: jobs::JobKind::Sync,
-            args: vec!["--rule".to_string(), rule.to_string()],
+            spec: jobs::JobSpec::rule(rule),
             schedule,
         }
     }
@@ -98,7 +102,7 @@ pub async fn run(
             source,
         })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
-    let jobs = jobs::Jobs::new(options.runner).logging(options.log);
+    let jobs = jobs::Jobs::new(options.executor, options.job_timeout).logging(options.log);
     tokio::spawn(jobs.clone().work());
     let view: server::ScheduleView = Arc::default();
     tokio::spawn(drive_schedule(
@@ -219,7 +223,7 @@ async fn drive_schedule(
         let now = clock.now();
         for name in scheduler.due_jobs(now) {
             if let Some(job) = schedules.iter().find(|j| j.name == name) {
-                jobs.submit(job.kind, &job.args, "schedule");
+                jobs.submit(job.kind, &job.spec, "schedule");
             }
             scheduler.finished(&name, now);
             let _ = store
@@ -256,9 +260,23 @@ mod tests {
     use super::*;
     use schedule::ManualClock;
 
+    /// A job that ends at once, clean: what is tested is when jobs are
+    /// submitted, not what they do.
+    struct Done;
+
+    impl jobs::Executor for Done {
+        fn run(&self, _: &jobs::JobRequest) -> jobs::Finished {
+            jobs::Finished {
+                exit_code: Some(0),
+                output: None,
+                errors: String::new(),
+                duration: Duration::ZERO,
+            }
+        }
+    }
+
     /// The driver with an injected clock: a start-up run, then ten hours of
-    /// downtime cost one run, not ten. The job is `true`, standing for
-    /// `concord`: what is tested is when jobs are submitted.
+    /// downtime cost one run, not ten.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn missed_ticks_after_downtime_run_once() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -266,13 +284,7 @@ mod tests {
             .await
             .expect("hub");
         let clock = ManualClock::new(Timestamp::from_unix_seconds(1_790_000_000));
-        let jobs = jobs::Jobs::new(jobs::Runner {
-            exe: "true".into(),
-            config: dir.path().join("concord.toml"),
-            sync_args: Vec::new(),
-            timeout: Duration::from_secs(10),
-        })
-        .logging(false);
+        let jobs = jobs::Jobs::new(Arc::new(Done), Duration::from_secs(10)).logging(false);
         tokio::spawn(jobs.clone().work());
         let view: server::ScheduleView = Arc::default();
         let driver = tokio::spawn(drive_schedule(

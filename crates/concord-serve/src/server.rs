@@ -5,7 +5,7 @@
 //! through [`crate::jobs`] (the `concord` binary).
 
 use crate::auth::{self, Access, Denied, StoredToken};
-use crate::jobs::{JobKind, Jobs};
+use crate::jobs::{JobKind, JobSpec, Jobs};
 use crate::page;
 use axum::Router;
 use axum::body::Bytes;
@@ -848,20 +848,19 @@ async fn sync_now(
     } else {
         json_body(&body)?
     };
-    let mut extra = Vec::new();
     if let Some(source) = &request.source {
         one_of("source", source, &app.settings.sources)?;
-        extra.extend(["--only".to_string(), source.clone()]);
     }
     if let Some(rule) = &request.rule {
         one_of("rule", rule, &app.settings.rules)?;
-        extra.extend(["--rule".to_string(), rule.clone()]);
     }
-    if request.full {
-        extra.push("--full".into());
-    }
+    let spec = JobSpec {
+        only: request.source,
+        rule: request.rule,
+        full: request.full,
+    };
     let trigger = caller(identity.as_ref().map(|e| &e.0));
-    let (record, submitted) = app.jobs.submit(JobKind::Sync, &extra, &trigger);
+    let (record, submitted) = app.jobs.submit(JobKind::Sync, &spec, &trigger);
     let body = json!({"run_id": record.id, "state": submitted, "job": format!("/api/v1/jobs/{}", record.id)});
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
@@ -1054,7 +1053,9 @@ async fn github_hook(State(app): State<App>, headers: HeaderMap, body: Bytes) ->
         )
             .into_response());
     }
-    let (record, submitted) = app.jobs.submit(JobKind::Sync, &[], "webhook:github");
+    let (record, submitted) = app
+        .jobs
+        .submit(JobKind::Sync, &JobSpec::default(), "webhook:github");
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(json!({"run_id": record.id, "state": submitted, "repos": touched})),
@@ -1116,9 +1117,11 @@ async fn named_hook(
             "missing or wrong X-Concord-Secret",
         ));
     }
-    let (record, submitted) = app
-        .jobs
-        .submit(JobKind::Sync, &[], &format!("webhook:{name}"));
+    let (record, submitted) = app.jobs.submit(
+        JobKind::Sync,
+        &JobSpec::default(),
+        &format!("webhook:{name}"),
+    );
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(json!({"run_id": record.id, "state": submitted})),

@@ -78,6 +78,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         snapshot: args.snapshot,
         offline: args.offline,
         no_hub: args.no_hub,
+        actor: None,
     };
     let report = check(ws, &options)?;
     print_report(args.format, &report);

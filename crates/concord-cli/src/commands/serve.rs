@@ -4,7 +4,7 @@
 use crate::Outcome;
 use crate::hub::{self, Failure};
 use concord_serve::Scheduled;
-use concord_serve::jobs::{JobKind, Runner};
+use concord_serve::jobs::JobKind;
 use concord_serve::schedule::{Schedule, SystemClock};
 use concord_workspace::Workspace;
 use std::net::SocketAddr;
@@ -193,15 +193,6 @@ fn serve(ws: Workspace, args: &Args) -> Result<Outcome, Failure> {
             schedules.push(Scheduled::rule(rule, schedule_of("rule-every", text)?));
         }
     }
-    let exe = std::env::current_exe()
-        .map_err(|e| Failure::usage(format!("cannot find the concord binary: {e}"), None))?;
-    let mut sync_args = Vec::new();
-    if args.pull {
-        sync_args.push("--pull".to_string());
-    }
-    if args.push {
-        sync_args.push("--push".to_string());
-    }
     let repo_remotes = ws
         .repos
         .iter()
@@ -239,20 +230,20 @@ fn serve(ws: Workspace, args: &Args) -> Result<Outcome, Failure> {
         rules: ws.rules.iter().map(|r| r.name.clone()).collect(),
         max_body_bytes: args.max_body,
     };
+    let ws = Arc::new(ws);
     let options = concord_serve::Options {
         bind: args.bind,
         settings,
-        runner: Runner {
-            exe,
-            config: ws.config_path.clone(),
-            sync_args,
-            timeout: Duration::from_secs(30 * 60),
-        },
+        executor: Arc::new(concord_serve::executor::InProcess {
+            ws: ws.clone(),
+            pull: args.pull,
+            push: args.push,
+        }),
+        job_timeout: Duration::from_secs(30 * 60),
         schedules,
         clock: Arc::new(SystemClock),
         log: !args.quiet,
     };
-    let ws = Arc::new(ws);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -69,6 +69,7 @@ impl Args {
             run_id: std::env::var("CONCORD_RUN_ID")
                 .ok()
                 .filter(|id| !id.is_empty() && id.len() <= 64),
+            actor: None,
         }
     }
 }
