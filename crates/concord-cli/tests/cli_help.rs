@@ -24,9 +24,54 @@ fn check(name: &str, args: &[&str]) {
     );
 }
 
+/// The subcommands a `--help` page lists under `Commands:` (not `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|line| line.trim() != "Commands:")
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty())
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every command's `--help`, found by walking the `Commands:` lists, is a
+/// snapshot; a snapshot no command has any more is an error too, so a
+/// removed command is reviewed like a changed one.
 #[test]
 fn help_reference() {
-    check("help", &["--help"]);
-    check("help-scan", &["scan", "--help"]);
-    check("help-status", &["status", "--help"]);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut expected_files = std::collections::BTreeSet::new();
+    let mut queue: Vec<Vec<String>> = vec![Vec::new()];
+    while let Some(path) = queue.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let name = if path.is_empty() {
+            "help".to_string()
+        } else {
+            format!("help-{}", path.join("-"))
+        };
+        check(&name, &args);
+        expected_files.insert(format!("{name}.txt"));
+        let help = run_in(root, &args).stdout;
+        for sub in subcommands(&help) {
+            let mut next = path.clone();
+            next.push(sub);
+            queue.push(next);
+        }
+    }
+    assert!(expected_files.len() > 20, "{expected_files:?}");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_none() {
+        let stale: Vec<String> = std::fs::read_dir(root.join("tests/snapshots"))
+            .expect("snapshots")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|f| f.starts_with("help") && !expected_files.contains(f))
+            .collect();
+        assert!(
+            stale.is_empty(),
+            "snapshots of commands that are gone: {stale:?}"
+        );
+    }
 }
