@@ -437,44 +437,13 @@ impl<'a> Planner<'a> {
         let (truth_repo, flipped) = match how {
             Owner::Settled => (home, Vec::new()),
             Owner::TakenOver(old) => (home, old),
-            Owner::HandedOver(from) => {
-                let first = from[0];
-                let truth = copy_in(first).map_or(&[][..], |c| &c.bytes[..]);
-                if let Some(other) = from.iter().skip(1).find(|r| {
-                    !copy_in(r).is_some_and(|c| {
-                        (self.same_content)(truth, &c.bytes, &self.rule.marker_field)
-                    })
-                }) {
-                    return out.push(report(
-                        None,
-                        path,
-                        MIRROR_CONFLICT,
-                        format!(
-                            "{first} and {other} both hand it to {home} with different content"
-                        ),
-                    ));
+            Owner::HandedOver(from) => match self.hand_over(path, home, &copies, &from) {
+                Ok(write) => {
+                    actions.extend(write);
+                    (from[0], from)
                 }
-                match copy_in(home) {
-                    None => actions.push(write(home, path, truth.to_vec(), Reason::OwnerFlip)),
-                    Some(mirror) if self.force || self.unedited(home, path, mirror) => {
-                        if mirror.bytes != truth {
-                            actions.push(write(home, path, truth.to_vec(), Reason::OwnerFlip));
-                        }
-                    }
-                    Some(_) => {
-                        return out.push(report(
-                            Some(home),
-                            path,
-                            MIRROR_EDITED,
-                            format!(
-                                "{} hands it to {home}, whose mirror changed since concord wrote it; --force replaces it with the owner's copy",
-                                listed(&from)
-                            ),
-                        ));
-                    }
-                }
-                (first, from)
-            }
+                Err(report) => return out.push(report),
+            },
         };
         let Some(truth) = copy_in(truth_repo) else {
             self.owner_copy_missing(path, home, &copies, out);
@@ -524,19 +493,83 @@ impl<'a> Planner<'a> {
                 ));
             }
         };
+        self.follow(
+            path,
+            home,
+            &copies,
+            &flipped,
+            (&expected, &marker),
+            &mut actions,
+        );
+        out.extend(actions);
+    }
+
+    /// Copies without the marker hand the document to `home`: they must
+    /// agree, and `home`'s mirror (if any) must be unedited (or forced).
+    /// The write that gives `home` their content, if it needs one.
+    fn hand_over(
+        &self,
+        path: &str,
+        home: &str,
+        copies: &[(&str, &Copy)],
+        from: &[&str],
+    ) -> Result<Option<MirrorAction>, MirrorAction> {
+        let copy_in = |repo: &str| copies.iter().find(|(r, _)| *r == repo).map(|(_, c)| *c);
+        let first = from[0];
+        let truth = copy_in(first).map_or(&[][..], |c| &c.bytes[..]);
+        if let Some(other) = from.iter().skip(1).find(|r| {
+            !copy_in(r)
+                .is_some_and(|c| (self.same_content)(truth, &c.bytes, &self.rule.marker_field))
+        }) {
+            return Err(report(
+                None,
+                path,
+                MIRROR_CONFLICT,
+                format!("{first} and {other} both hand it to {home} with different content"),
+            ));
+        }
+        match copy_in(home) {
+            None => Ok(Some(write(home, path, truth.to_vec(), Reason::OwnerFlip))),
+            Some(mirror) if self.force || self.unedited(home, path, mirror) => Ok((mirror.bytes
+                != truth)
+                .then(|| write(home, path, truth.to_vec(), Reason::OwnerFlip))),
+            Some(_) => Err(report(
+                Some(home),
+                path,
+                MIRROR_EDITED,
+                format!(
+                    "{} hands it to {home}, whose mirror changed since concord wrote it; --force replaces it with the owner's copy",
+                    listed(from)
+                ),
+            )),
+        }
+    }
+
+    /// Every repository but `home` gets `expected` (the owner's copy with
+    /// `marker`), unless its copy already is that, or was edited by hand.
+    fn follow(
+        &self,
+        path: &str,
+        home: &str,
+        copies: &[(&str, &Copy)],
+        flipped: &[&str],
+        (expected, marker): (&[u8], &str),
+        actions: &mut Vec<MirrorAction>,
+    ) {
+        let copy_in = |repo: &str| copies.iter().find(|(r, _)| *r == repo).map(|(_, c)| *c);
         for &repo in self.repos.iter().filter(|r| **r != home) {
             let Some(copy) = copy_in(repo) else {
-                actions.push(write(repo, path, expected.clone(), Reason::Bootstrap));
+                actions.push(write(repo, path, expected.to_vec(), Reason::Bootstrap));
                 continue;
             };
             if flipped.contains(&repo) {
                 if copy.bytes != expected {
-                    actions.push(write(repo, path, expected.clone(), Reason::OwnerFlip));
+                    actions.push(write(repo, path, expected.to_vec(), Reason::OwnerFlip));
                 }
                 continue;
             }
-            let same = (self.same_content)(&expected, &copy.bytes, &self.rule.marker_field);
-            let marked = copy.has_marker && copy.marker_value.as_deref() == Some(marker.as_str());
+            let same = (self.same_content)(expected, &copy.bytes, &self.rule.marker_field);
+            let marked = copy.has_marker && copy.marker_value.as_deref() == Some(marker);
             let reason = match (same, marked) {
                 (true, true) => continue,
                 (true, false) if copy.has_marker => Reason::Stale,
@@ -555,9 +588,8 @@ impl<'a> Planner<'a> {
                     continue;
                 }
             };
-            actions.push(write(repo, path, expected.clone(), reason));
+            actions.push(write(repo, path, expected.to_vec(), reason));
         }
-        out.extend(actions);
     }
 
     /// The owner's repository holds no copy: delete the mirrors concord
