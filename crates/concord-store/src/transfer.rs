@@ -381,11 +381,9 @@ impl Store {
     }
 
     /// [`Store::import`], optionally accepting an export without a trailer.
-    pub async fn import_with(
-        &self,
-        input: impl BufRead,
-        options: ImportOptions,
-    ) -> Result<ImportSummary> {
+    /// An export's rows, once its header says it fits this hub and its
+    /// trailer (when it has one) proves it whole; nothing is written.
+    async fn read_export(&self, input: impl BufRead, options: ImportOptions) -> Result<Vec<Line>> {
         let mut all: Vec<String> = Vec::new();
         for line in input.lines() {
             all.push(line?);
@@ -443,6 +441,15 @@ impl Store {
                 )));
             }
         }
+        Ok(parsed)
+    }
+
+    pub async fn import_with(
+        &self,
+        input: impl BufRead,
+        options: ImportOptions,
+    ) -> Result<ImportSummary> {
+        let parsed = self.read_export(input, options).await?;
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             for table in [
