@@ -103,53 +103,7 @@ pub fn plan_workspace<'a>(
         Ok::<_, Failure>((journal_at_read?, values?, bases, recorded?, own_bases?))
     })??;
     crate::timings::phase("hub loaded");
-    // Unchanged files of incrementally read sources: as recorded.
-    let mut recorded_by_source: HashMap<&str, Vec<&concord_store::ObservationRecord>> =
-        HashMap::new();
-    for record in &recorded {
-        recorded_by_source
-            .entry(record.source.as_str())
-            .or_default()
-            .push(record);
-    }
-    for scan in &mut report.sources {
-        let Some(changed) = limits.get(&scan.source) else {
-            continue;
-        };
-        let source = &ws.sources[scan.source];
-        let workflow = ws.workflow(source);
-        let (name, repo): (Arc<str>, Arc<str>) = (
-            Arc::from(source.name.as_str()),
-            Arc::from(ws.repo(source).name.as_str()),
-        );
-        scan.observations.extend(
-            recorded_by_source
-                .get(source.name.as_str())
-                .into_iter()
-                .flatten()
-                .filter(|r| !changed.contains(&r.path))
-                .map(|r| Observation {
-                    source: name.clone(),
-                    repo: repo.clone(),
-                    key: r.key.clone(),
-                    path: Arc::from(r.path.as_str()),
-                    line: u32::try_from(r.line).unwrap_or(0),
-                    status: r.raw_status.clone().map(|raw| {
-                        let known = workflow.resolve_index(&raw);
-                        StatusReading {
-                            canonical: known.and_then(|i| workflow.shared_name(i)),
-                            rank: known.map(|i| workflow.statuses()[i].rank),
-                            raw,
-                            line: u32::try_from(r.line).unwrap_or(0),
-                            span: 0..0,
-                            pinned: r.pinned.clone(),
-                        }
-                    }),
-                    owner: r.owner.clone(),
-                    fields: Vec::new(),
-                }),
-        );
-    }
+    add_recorded(ws, &mut report, limits, &recorded);
     let hub: Vec<HubStatus<'_>> = values
         .iter()
         .filter(|v| v.field == "status")
@@ -216,6 +170,62 @@ pub fn plan_workspace<'a>(
         trackers,
         own_bases,
     })
+}
+
+/// The unchanged files of incrementally read sources, as the hub
+/// recorded them last time, join what was read.
+fn add_recorded(
+    ws: &Workspace,
+    report: &mut ScanReport,
+    limits: &HashMap<usize, BTreeSet<String>>,
+    recorded: &[concord_store::ObservationRecord],
+) {
+    let mut recorded_by_source: HashMap<&str, Vec<&concord_store::ObservationRecord>> =
+        HashMap::new();
+    for record in recorded {
+        recorded_by_source
+            .entry(record.source.as_str())
+            .or_default()
+            .push(record);
+    }
+    for scan in &mut report.sources {
+        let Some(changed) = limits.get(&scan.source) else {
+            continue;
+        };
+        let source = &ws.sources[scan.source];
+        let workflow = ws.workflow(source);
+        let (name, repo): (Arc<str>, Arc<str>) = (
+            Arc::from(source.name.as_str()),
+            Arc::from(ws.repo(source).name.as_str()),
+        );
+        scan.observations.extend(
+            recorded_by_source
+                .get(source.name.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|r| !changed.contains(&r.path))
+                .map(|r| Observation {
+                    source: name.clone(),
+                    repo: repo.clone(),
+                    key: r.key.clone(),
+                    path: Arc::from(r.path.as_str()),
+                    line: u32::try_from(r.line).unwrap_or(0),
+                    status: r.raw_status.clone().map(|raw| {
+                        let known = workflow.resolve_index(&raw);
+                        StatusReading {
+                            canonical: known.and_then(|i| workflow.shared_name(i)),
+                            rank: known.map(|i| workflow.statuses()[i].rank),
+                            raw,
+                            line: u32::try_from(r.line).unwrap_or(0),
+                            span: 0..0,
+                            pinned: r.pinned.clone(),
+                        }
+                    }),
+                    owner: r.owner.clone(),
+                    fields: Vec::new(),
+                }),
+        );
+    }
 }
 
 /// The items to plan after a sync: those it left `open`, those journaled
