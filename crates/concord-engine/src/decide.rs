@@ -201,35 +201,11 @@ fn distribute(
             });
             continue;
         }
-        if let Some(reason) = r.blocked {
+        if let Some((reason, detail)) = not_writable(r, winner) {
             decision.holds.push(Hold {
                 source: r.source.clone(),
                 reason,
-                detail: format!("would get {}, but {}", winner.status, blocked_why(reason)),
-            });
-            continue;
-        }
-        if r.dirty {
-            decision.holds.push(Hold {
-                source: r.source.clone(),
-                reason: Reason::DirtyFile,
-                detail: format!(
-                    "would get {}, but {} has uncommitted changes (a value proposes only once committed): commit or stash them, then sync again",
-                    winner.status,
-                    r.place.as_deref().unwrap_or("the file")
-                ),
-            });
-            continue;
-        }
-        if let Some(why) = &r.pinned {
-            decision.holds.push(Hold {
-                source: r.source.clone(),
-                reason: Reason::AliasedValue,
-                detail: format!(
-                    "would get {}, but {} cannot be edited: {why}; write the value without the anchor (or the alias), then sync again",
-                    winner.status,
-                    r.place.as_deref().unwrap_or("the file")
-                ),
+                detail,
             });
             continue;
         }
@@ -241,6 +217,36 @@ fn distribute(
             origin: origin.to_string(),
         });
     }
+}
+
+/// Why `r` cannot take `winner` now, if it cannot: its repo is blocked,
+/// its file has uncommitted changes, or its value cannot be edited.
+fn not_writable(r: &Reading, winner: &Value) -> Option<(Reason, String)> {
+    let place = r.place.as_deref().unwrap_or("the file");
+    if let Some(reason) = r.blocked {
+        return Some((
+            reason,
+            format!("would get {}, but {}", winner.status, blocked_why(reason)),
+        ));
+    }
+    if r.dirty {
+        return Some((
+            Reason::DirtyFile,
+            format!(
+                "would get {}, but {place} has uncommitted changes (a value proposes only once committed): commit or stash them, then sync again",
+                winner.status
+            ),
+        ));
+    }
+    r.pinned.as_ref().map(|why| {
+        (
+            Reason::AliasedValue,
+            format!(
+                "would get {}, but {place} cannot be edited: {why}; write the value without the anchor (or the alias), then sync again",
+                winner.status
+            ),
+        )
+    })
 }
 
 /// Why a blocked repo is not written, in words.
