@@ -154,9 +154,90 @@ pub fn check(ws: &Workspace, options: &CheckOptions) -> Result<CheckReport, Fail
     })
 }
 
+/// The shape of [`SnapshotHistory`] and [`CheckList`]; it changes when a
+/// field changes meaning.
+pub const VERSION: u32 = 1;
+
+/// `concord check history --json`: the stored snapshots, newest first.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct SnapshotHistory {
+    /// [`VERSION`].
+    pub version: u32,
+    pub snapshots: Vec<SnapshotView>,
+}
+
+/// One stored snapshot, without its findings.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct SnapshotView {
+    pub id: i64,
+    pub taken_at: String,
+    /// The commit the workspace was at, when known.
+    pub commit_id: Option<String>,
+    pub actor: String,
+    /// How many findings gate (fail the check).
+    pub gating: i64,
+    /// How many findings in all.
+    pub total: i64,
+}
+
 /// The stored snapshots, newest first.
-pub fn history(ws: &Workspace) -> Result<Vec<concord_store::CheckSnapshot>, Failure> {
-    hub::with_store(ws, async |store| store.check_snapshots().await)
+pub fn history(ws: &Workspace) -> Result<SnapshotHistory, Failure> {
+    let snapshots = hub::with_store(ws, async |store| store.check_snapshots().await)?;
+    let snapshots = snapshots
+        .into_iter()
+        .map(|s| SnapshotView {
+            id: s.id,
+            taken_at: s.taken_at,
+            commit_id: s.commit_id,
+            actor: s.actor,
+            gating: s.gating,
+            total: s.total,
+        })
+        .collect();
+    Ok(SnapshotHistory {
+        version: VERSION,
+        snapshots,
+    })
+}
+
+/// `concord check --list --format json`: every built-in check.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct CheckList {
+    /// [`VERSION`].
+    pub version: u32,
+    pub checks: Vec<CheckEntry>,
+}
+
+/// One check of the catalog.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct CheckEntry {
+    /// Stable code such as `OWNER_MISSING`.
+    pub code: &'static str,
+    /// Its default severity.
+    pub severity: &'static str,
+    pub what: &'static str,
+    pub why: &'static str,
+    pub example: &'static str,
+    pub fix: &'static str,
+}
+
+/// Every check code with its default severity and what it is for.
+pub fn list() -> CheckList {
+    let checks = concord_checks::catalog::CATALOG
+        .iter()
+        .map(|info| CheckEntry {
+            code: info.code,
+            severity: info.severity.as_str(),
+            what: info.what,
+            why: info.why,
+            example: info.example,
+            fix: info.fix,
+        })
+        .collect();
+    CheckList {
+        version: VERSION,
+        checks,
+    }
 }
 
 fn checked_files(files: Vec<Checked>) -> Vec<CheckedFile> {

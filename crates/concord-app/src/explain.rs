@@ -19,7 +19,7 @@ pub struct ExplainOptions {
 
 /// One reading of the item from a checkout: which replica, what blocks it,
 /// and what it last agreed on under each rule.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ReplicaReading {
     pub source: String,
     pub repo: String,
@@ -38,7 +38,7 @@ pub struct ReplicaReading {
 
 /// A base as `explain --json` shows it: `versions` as the JSON object it
 /// is (the hub stores it as text).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct BaseView {
     pub rule: String,
     pub key: String,
@@ -65,9 +65,14 @@ impl From<&concord_store::Base> for BaseView {
     }
 }
 
-/// The report of `explain`: its JSON is `{key, decisions, bases, readings}`.
-#[derive(Debug, Clone, Serialize)]
+/// The shape of [`Explanation`]; it changes when a field changes meaning.
+pub const VERSION: u32 = 1;
+
+/// The report of `explain`: its JSON is `{version, key, decisions, bases, readings}`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Explanation {
+    /// [`VERSION`]: the shape of this report.
+    pub version: u32,
     pub key: String,
     pub decisions: Vec<Decision>,
     /// The item's bases, every rule and field.
@@ -153,6 +158,7 @@ pub fn explain(ws: &Workspace, options: &ExplainOptions) -> Result<Explanation, 
             .map(|n| (r.repo.clone(), n.clone()))
     });
     Ok(Explanation {
+        version: VERSION,
         key: key.to_string(),
         decisions,
         bases: bases

@@ -37,10 +37,15 @@ struct LogEvent<'a> {
     actor: &'a str,
 }
 
+/// The shape of [`LogReport`]; it changes when a field changes meaning.
+pub const VERSION: u32 = 1;
+
 /// What `log` did: the JSON of `concord log --json` and of
 /// `POST /api/v1/items/{key}/events`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LogReport {
+    /// [`VERSION`]: the shape of this report.
+    pub version: u32,
     pub key: String,
     pub journal_id: i64,
     /// The in-repo log files that took the event, relative to the workspace.
@@ -132,6 +137,7 @@ async fn log_async(ws: &Workspace, store: &Store, args: &LogOptions) -> Result<L
         })?;
     }
     Ok(LogReport {
+        version: VERSION,
         key: args.key.clone(),
         journal_id,
         log_files: shown,

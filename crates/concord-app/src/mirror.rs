@@ -25,10 +25,15 @@ pub struct MirrorOptions {
     pub force: bool,
 }
 
+/// The shape of [`MirrorReport`]; it changes when a field changes meaning.
+pub const VERSION: u32 = 1;
+
 /// What a mirror run did, over every rule. Fields are in the order
 /// `concord mirror --json` has always printed them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct MirrorReport {
+    /// [`VERSION`]: the shape of this report.
+    pub version: u32,
     pub failed: Vec<String>,
     pub pull_requests: Vec<PullOutcome>,
     pub reports: Vec<Reported>,
@@ -39,7 +44,7 @@ pub struct MirrorReport {
 }
 
 /// A document written (or, in a dry run, that would be).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Written {
     pub path: String,
     pub reason: &'static str,
@@ -48,7 +53,7 @@ pub struct Written {
 
 /// Something the plan reports instead of writing (a hand edit, a dirty
 /// file, an unknown owner, …).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Reported {
     pub code: &'static str,
     pub message: String,
@@ -87,6 +92,7 @@ pub fn mirror(ws: &Workspace, options: &MirrorOptions) -> Result<MirrorReport, F
         ));
     }
     let mut report = MirrorReport {
+        version: VERSION,
         failed: Vec::new(),
         pull_requests: Vec::new(),
         reports: Vec::new(),
@@ -155,7 +161,7 @@ struct RuleOutcome {
 
 /// What a pull-request mode run did in one repo (fields in the order the
 /// JSON report has always had them).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PullOutcome {
     /// `opened`, `updated`, or `unchanged` (the open one already proposes
     /// exactly these mirrors).

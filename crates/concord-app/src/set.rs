@@ -22,17 +22,23 @@ pub struct SetOptions {
     pub actor: String,
 }
 
+/// The shape of [`SetReport`]; it changes when a field changes meaning.
+pub const VERSION: u32 = 1;
+
 /// Attempts before giving up when other writers keep winning the race.
 const MAX_ATTEMPTS: usize = 8;
 
 /// What `set` did: the JSON of `concord set --json` and of
 /// `PUT /api/v1/items/{key}/status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SetReport {
+    /// [`VERSION`]: the shape of this report.
+    pub version: u32,
     pub key: String,
     pub from: Option<String>,
     pub to: String,
-    pub version: i64,
+    /// The hub value's version after the set (it grows by one per change).
+    pub value_version: i64,
     /// `SET_BY_USER`, `REOPENED` or `UNCHANGED`.
     pub reason: String,
     pub changed: bool,
@@ -197,10 +203,11 @@ fn report(
     changed: bool,
 ) -> SetReport {
     SetReport {
+        version: VERSION,
         key: args.key.clone(),
         from,
         to: to.to_string(),
-        version,
+        value_version: version,
         reason: reason.to_string(),
         changed,
     }

@@ -46,7 +46,7 @@ impl Default for SummaryOptions {
 
 /// The report. Job-queue state (`concord serve`'s jobs and schedule) is
 /// not part of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     /// [`VERSION`].
     pub version: u32,
@@ -75,7 +75,7 @@ pub struct Summary {
     pub events: Vec<Event>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SourceCounts {
     pub repo: String,
     pub source: String,
@@ -83,13 +83,13 @@ pub struct SourceCounts {
     pub by_status: BTreeMap<String, usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StatusCounts {
     pub source: String,
     pub by_status: BTreeMap<String, usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Drift {
     pub key: String,
     /// The hub's value, if it has one.
@@ -100,7 +100,7 @@ pub struct Drift {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Findings {
     pub snapshot: i64,
     pub taken_at: String,
@@ -108,7 +108,7 @@ pub struct Findings {
     pub by_severity: BTreeMap<String, usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SnapshotPoint {
     pub snapshot: i64,
     pub taken_at: String,
@@ -119,14 +119,14 @@ pub struct SnapshotPoint {
     pub by_severity: BTreeMap<String, usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LastRun {
     pub at: String,
     /// Each repo's HEAD when the last sync converged.
     pub commits: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LastMirror {
     pub at: String,
     pub rule: String,
@@ -138,7 +138,7 @@ pub struct LastMirror {
 }
 
 /// A recorded run, as the API and the control room show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunView {
     pub id: String,
     pub command: String,
@@ -176,7 +176,7 @@ impl From<&RunRecord> for RunView {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Event {
     pub at: String,
     pub key: String,

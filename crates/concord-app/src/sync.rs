@@ -60,8 +60,9 @@ pub type Confirm<'a> = &'a dyn Fn(&Planned, usize) -> Result<bool, Failure>;
 
 /// How a sync ended.
 pub enum SyncRun {
-    /// Nothing can have changed since the last sync converged.
-    Unchanged(Unchanged),
+    /// Nothing can have changed since the last sync converged: a report
+    /// with nothing in it but `unchanged_since`.
+    Unchanged(Box<SyncReport>),
     /// A dry run: the plan, for the caller to show.
     DryRun(Box<DryRun>),
     /// Declined when asked: nothing applied.
@@ -81,15 +82,6 @@ impl SyncRun {
     }
 }
 
-/// A sync that had nothing to do.
-#[derive(Serialize, Debug, Clone)]
-pub struct Unchanged {
-    /// Always empty: readers of a sync's JSON look here first.
-    pub applied: Vec<Applied>,
-    /// When the sync this one found nothing new since converged.
-    pub unchanged_since: String,
-}
-
 /// A dry run's plan and what it was made with.
 pub struct DryRun {
     pub planned: Planned,
@@ -97,7 +89,7 @@ pub struct DryRun {
     pub outcome: Outcome,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Debug, Clone, schemars::JsonSchema)]
 pub struct Applied {
     pub key: String,
     pub rule: String,
@@ -109,7 +101,7 @@ pub struct Applied {
     pub place: String,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Debug, Clone, schemars::JsonSchema)]
 pub struct NotApplied {
     pub key: String,
     pub target: String,
@@ -119,9 +111,19 @@ pub struct NotApplied {
     pub raced: bool,
 }
 
-/// What a sync applied and left; serialized, it is `concord sync --json`.
-#[derive(Serialize, Debug, Clone)]
+/// The shape of [`SyncReport`]; it changes when a field changes meaning.
+pub const VERSION: u32 = 1;
+
+/// What a sync applied and left; serialized, it is `concord sync --json`
+/// (and a sync job's output in `concord serve`).
+#[derive(Serialize, Debug, Clone, schemars::JsonSchema)]
 pub struct SyncReport {
+    /// [`VERSION`].
+    pub version: u32,
+    /// Set when nothing can have changed since the sync that converged at
+    /// this time: nothing was read or written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unchanged_since: Option<String>,
     pub applied: Vec<Applied>,
     pub not_applied: Vec<NotApplied>,
     /// (key, source, reason, detail)
@@ -157,6 +159,33 @@ pub struct SyncReport {
     /// tree, …): (repo, note).
     #[serde(skip)]
     pub notes: Vec<(String, String)>,
+}
+
+impl SyncReport {
+    /// The report of a sync that found nothing new since `since`.
+    fn unchanged(since: String) -> SyncReport {
+        SyncReport {
+            version: VERSION,
+            unchanged_since: Some(since),
+            applied: Vec::new(),
+            not_applied: Vec::new(),
+            held: Vec::new(),
+            undecided: Vec::new(),
+            commits: Vec::new(),
+            repos_blocked: Vec::new(),
+            warnings: 0,
+            reads: BTreeMap::new(),
+            planned: String::new(),
+            replans: 0,
+            trackers_not_read: Vec::new(),
+            missing_in_trackers: Vec::new(),
+            skipped_writes: Vec::new(),
+            pulled: Vec::new(),
+            outcome: Outcome::Clean,
+            warning_details: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
 }
 
 /// Gate, plan and apply, reading and planning again (a bounded number of
@@ -282,10 +311,9 @@ fn pass(
         && !trackers_in_rules
         && let Some(since) = unchanged_since_converged(ws, &gates)?
     {
-        return Ok(Pass::Finished(SyncRun::Unchanged(Unchanged {
-            applied: Vec::new(),
-            unchanged_since: since,
-        })));
+        return Ok(Pass::Finished(SyncRun::Unchanged(Box::new(
+            SyncReport::unchanged(since),
+        ))));
     }
     let limits = if options.full {
         HashMap::new()
@@ -1480,6 +1508,8 @@ impl<'a> Apply<'a> {
         let trackers = &self.planned.trackers;
         let tracker_name = |index: usize| self.ws.trackers[index].name.clone();
         SyncReport {
+            version: VERSION,
+            unchanged_since: None,
             applied: ledger.applied,
             not_applied: ledger.not_applied,
             held,

@@ -43,7 +43,19 @@ pub const SUPPRESSION_MALFORMED: &str = "SUPPRESSION_MALFORMED";
 // Severity
 
 /// How much a finding matters. Only errors gate (fail a commit or a PR).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -101,7 +113,7 @@ impl FromStr for Severity {
 /// `line`, `column` and `end_column` are 1-based and counted in characters
 /// (Unicode scalar values); `end_column` is exclusive (the column just after
 /// the span), as in SARIF.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     /// Stable code such as `OWNER_MISSING`.
     pub code: String,

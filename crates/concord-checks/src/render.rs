@@ -86,7 +86,7 @@ pub fn suppression_rules() -> Vec<RuleInfo> {
 }
 
 /// Counts by severity.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     pub errors: usize,
     pub warnings: usize,
@@ -366,11 +366,16 @@ pub fn text(
 // ---------------------------------------------------------------------------
 // JSON
 
-#[derive(Serialize)]
-struct JsonDoc<'a> {
-    version: u32,
-    findings: Vec<&'a Finding>,
-    summary: Summary,
+/// The document of `concord check --format json` (and of a check job in
+/// `concord serve`).
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "CheckFindings")]
+pub struct JsonDoc<'a> {
+    /// The shape of this document; it changes when a field changes meaning.
+    pub version: u32,
+    /// In output order.
+    pub findings: Vec<&'a Finding>,
+    pub summary: Summary,
 }
 
 /// `{ "version": 1, "findings": [...], "summary": {...} }`, pretty-printed,

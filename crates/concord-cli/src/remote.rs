@@ -210,8 +210,7 @@ pub fn history(remote: &Remote, args: &commands::history::Args) -> Result<Outcom
         &format!("/api/v1/items/{}/history", segment(&args.key)),
         None,
     )?;
-    let entries: Vec<concord_store::JournalEntry> = remote.report(answer["history"].clone())?;
-    commands::history::print(args, &entries);
+    commands::history::print(args, &remote.report(answer)?);
     Ok(Outcome::Clean)
 }
 

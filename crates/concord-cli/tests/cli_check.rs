@@ -481,7 +481,7 @@ fn snapshots_report_regressions_and_resolutions_and_are_listed() {
     );
     let history = run_in(root, &["check", "history", "--json"]);
     let list: serde_json::Value = serde_json::from_str(&history.stdout).expect("json");
-    let ids: Vec<i64> = list
+    let ids: Vec<i64> = list["snapshots"]
         .as_array()
         .expect("list")
         .iter()

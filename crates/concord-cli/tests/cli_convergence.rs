@@ -667,7 +667,7 @@ reopen = "{reopen}"
             self.label, out.stdout, out.stderr
         );
         let text = |v: &Value| v.as_str().map(str::to_string);
-        out.json()
+        out.json()["entries"]
             .as_array()
             .into_iter()
             .flatten()

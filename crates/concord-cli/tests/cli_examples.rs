@@ -127,7 +127,7 @@ fn the_mirror_example_config_loads() {
     );
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let list = out.json();
-    let stale = list
+    let stale = list["checks"]
         .as_array()
         .and_then(|all| all.iter().find(|c| c["code"] == "MIRROR_STALE"))
         .unwrap_or_else(|| panic!("MIRROR_STALE listed: {list}"));

@@ -84,7 +84,7 @@ fn set_then_history_and_status_show_the_hub_value() {
 
     let history = ws.concord(&["history", "T1", "--json"]);
     assert_eq!(history.code, 0);
-    let entries = history.json();
+    let entries = history.json()["entries"].clone();
     assert_eq!(entries.as_array().map(Vec::len), Some(1));
     assert_eq!(entries[0]["to"], "in_progress");
     assert_eq!(entries[0]["note"], "picked up");
@@ -119,7 +119,7 @@ fn set_refuses_unknown_statuses_and_unforced_reopens() {
     let out = ws.concord(&["set", "T2", "todo"]);
     assert_eq!(out.code, 2, "{}", out.stdout);
     assert!(out.stderr.contains("reopen"), "{}", out.stderr);
-    let history = ws.concord(&["history", "T2", "--json"]).json();
+    let history = ws.concord(&["history", "T2", "--json"]).json()["entries"].clone();
     assert_eq!(
         history.as_array().map(Vec::len),
         Some(0),
@@ -127,7 +127,7 @@ fn set_refuses_unknown_statuses_and_unforced_reopens() {
     );
     let out = ws.concord(&["set", "T2", "todo", "--force", "--note", "regressed in QA"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let history = ws.concord(&["history", "T2", "--json"]).json();
+    let history = ws.concord(&["history", "T2", "--json"]).json()["entries"].clone();
     assert_eq!(history[0]["reason"], "REOPENED");
 }
 
@@ -166,7 +166,7 @@ fn log_appends_to_journal_and_in_repo_log_keeping_bytes() {
     assert_eq!(events[1]["phase"], "implementation");
     assert_eq!(events[1]["artifacts"][0], "docs/prd.md");
 
-    let history = ws.concord(&["history", "onboarding", "--json"]).json();
+    let history = ws.concord(&["history", "onboarding", "--json"]).json()["entries"].clone();
     assert_eq!(history[0]["kind"], "event");
     assert_eq!(history[0]["event_type"], "phase_approved");
     assert_eq!(history[0]["artifacts"][0], "docs/prd.md");
@@ -190,7 +190,7 @@ fn log_into_invalid_json_is_refused_and_nothing_changes() {
     assert!(out.stderr.contains("refused to log into"), "{}", out.stderr);
     assert!(out.stderr.contains("line 4"), "{}", out.stderr);
     assert_eq!(std::fs::read_to_string(&log).expect("log"), broken);
-    let history = ws.concord(&["history", "onboarding", "--json"]).json();
+    let history = ws.concord(&["history", "onboarding", "--json"]).json()["entries"].clone();
     assert_eq!(history.as_array().map(Vec::len), Some(0));
 }
 
@@ -425,7 +425,7 @@ fn the_commands_work_the_same_on_postgres() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let history = run_with_hub(&ws, &url, &["history", "T1", "--json"]);
     let entries: serde_json::Value = serde_json::from_str(&history.stdout).expect("json");
-    assert_eq!(entries[0]["note"], "on postgres");
+    assert_eq!(entries["entries"][0]["note"], "on postgres");
     let export = run_with_hub(&ws, &url, &["hub", "export"]);
     assert_eq!(export.code, 0, "{}", export.stderr);
     assert!(

@@ -280,7 +280,7 @@ fn exercise_api(env: &[(&str, &str)]) {
     );
     assert_eq!(status, 200, "{logged}");
     let (_, history) = get(&format!("{api}/items/T1/history"), Some(&reader));
-    let entries = history["history"].as_array().expect("history");
+    let entries = history["entries"].as_array().expect("history");
     assert!(
         entries
             .iter()
@@ -1057,7 +1057,7 @@ fn a_machine_without_database_credentials_works_through_the_server() {
     let history = remote(Some(&reader), &["history", "app/T3", "--json"]);
     assert_eq!(history.code, 0, "{}", history.stderr);
     let entries = history.json();
-    let entries = entries.as_array().expect("entries");
+    let entries = entries["entries"].as_array().expect("entries");
     assert!(
         entries
             .iter()
@@ -1204,7 +1204,7 @@ fn use_cases_run_in_process_and_the_summary_is_one_report() {
     let (status, history) = get(&format!("{api}/items/T1/history"), Some(&reader));
     assert_eq!(status, 200, "{history}");
     assert!(
-        history["history"]
+        history["entries"]
             .as_array()
             .expect("history")
             .iter()
@@ -1257,7 +1257,7 @@ fn use_cases_run_in_process_and_the_summary_is_one_report() {
     );
     let (_, history) = get(&format!("{api}/items/T1/history"), Some(&reader));
     assert!(
-        history["history"]
+        history["entries"]
             .as_array()
             .is_some_and(|all| all.iter().any(|e| e["run_id"] == run_id.as_str())),
         "the job's writes carry its id: {history}"

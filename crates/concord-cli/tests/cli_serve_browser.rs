@@ -57,20 +57,6 @@ fn missing_tools() -> Vec<String> {
     missing
 }
 
-/// Copies a folder tree.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy file");
-        }
-    }
-}
-
 #[test]
 fn the_control_room_in_headless_chromium_matches_the_api() {
     let missing = missing_tools();
@@ -92,7 +78,7 @@ fn the_control_room_in_headless_chromium_matches_the_api() {
     let tmp = common::TestWorkspace::new();
     let dir = tmp.path().join("example");
     let examples = common::project_root().join("examples");
-    copy_tree(&examples.join("repos"), &dir.join("repos"));
+    common::copy_tree(&examples.join("repos"), &dir.join("repos"));
     std::fs::copy(examples.join("concord.toml"), dir.join("concord.toml")).expect("config");
     let sync = common::run_in(&dir, &["sync"]);
     assert_eq!(sync.code, 0, "sync: {}{}", sync.stdout, sync.stderr);

@@ -2,7 +2,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// A canonical status and its rank in the workflow.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
 pub struct Value {
     pub status: String,
     pub rank: u32,
@@ -19,7 +19,9 @@ impl Value {
 
 /// Why a decision was made. Stable codes: they appear in output, the
 /// journal and `concord explain`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Reason {
     /// Every source already holds the agreed value.
@@ -94,14 +96,14 @@ impl Reason {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Reopen {
     Block,
     Allow,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "mode", rename_all = "lowercase")]
 pub enum Mode {
     Mirror {
@@ -116,7 +118,7 @@ pub enum Mode {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Rule {
     pub name: String,
     pub mode: Mode,
@@ -125,7 +127,7 @@ pub struct Rule {
 }
 
 /// What one source says about the item, with what the gates found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Reading {
     pub source: String,
     /// `None`: the source does not hold the item.
@@ -214,7 +216,7 @@ impl Reading {
 }
 
 /// One item under one rule: every reading of the rule's sources, and the base.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ItemInput {
     pub key: String,
     pub readings: Vec<Reading>,
@@ -222,7 +224,7 @@ pub struct ItemInput {
 }
 
 /// A value to write into one source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Change {
     pub source: String,
     pub from: Option<Value>,
@@ -233,7 +235,7 @@ pub struct Change {
 }
 
 /// A source left alone, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Hold {
     pub source: String,
     pub reason: Reason,
@@ -241,7 +243,7 @@ pub struct Hold {
 }
 
 /// The decision for one item under one rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Decision {
     pub rule: String,
     pub key: String,
@@ -262,7 +264,7 @@ pub struct Decision {
 }
 
 /// All decisions of a run, in a stable order (rule, then key).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Plan {
     pub decisions: Vec<Decision>,
 }

@@ -67,8 +67,9 @@ impl InProcess {
         };
         let run = sync(&self.ws, &options, None, &Silent)?;
         let output = match &run {
-            SyncRun::Applied(report) => serde_json::to_value(report).ok(),
-            SyncRun::Unchanged(unchanged) => serde_json::to_value(unchanged).ok(),
+            SyncRun::Applied(report) | SyncRun::Unchanged(report) => {
+                serde_json::to_value(report).ok()
+            }
             SyncRun::DryRun(_) | SyncRun::Declined => None,
         };
         Ok((run.outcome(), output))

@@ -550,13 +550,12 @@ async fn item(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
 
 async fn item_history(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
     let key = checked_key(&key)?.to_string();
-    let owned = key.clone();
     let history = in_process(&app, move |_, store| {
-        concord_app::history::history(store, &owned)
+        concord_app::history::history(store, &key)
     })
     .await?
     .map_err(|f| failure(f, StatusCode::UNPROCESSABLE_ENTITY))?;
-    ok(json!({"key": key, "history": history}))
+    Ok(axum::Json(history).into_response())
 }
 
 async fn item_explain(State(app): State<App>, Path(key): Path<String>) -> ApiResult {

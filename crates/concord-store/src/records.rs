@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The hub's own value of one item field (what `concord set` changes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HubValue {
     pub key: String,
     pub field: String,
@@ -33,7 +33,7 @@ pub struct ValueChange {
 }
 
 /// The value all sources of a rule last agreed on for one item field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Base {
     pub rule: String,
     pub key: String,
@@ -46,7 +46,7 @@ pub struct Base {
 }
 
 /// One checkout of a repo (a clone on some machine, a CI work tree).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Replica {
     pub id: String,
     pub repo: String,
@@ -61,7 +61,7 @@ pub struct Replica {
 
 /// What one replica last agreed on for one item of one source under one
 /// rule: the value it last read or wrote, and the commit it was at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReplicaBase {
     pub replica: String,
     pub key: String,
@@ -73,7 +73,7 @@ pub struct ReplicaBase {
     pub agreed_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Watermark {
     pub source: String,
     pub position: String,
@@ -93,7 +93,7 @@ pub struct WrittenStatus {
 }
 
 /// What one source said about one item in the latest run that read it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ObservationRecord {
     pub source: String,
     pub key: String,
@@ -113,7 +113,7 @@ pub struct ObservationRecord {
     pub pinned: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunRecord {
     pub id: String,
     pub command: String,
@@ -124,7 +124,7 @@ pub struct RunRecord {
     pub summary: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JournalKind {
     /// A value concord (or a person through concord) changed.
@@ -151,7 +151,7 @@ impl JournalKind {
 }
 
 /// One append-only journal row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct JournalEntry {
     /// Assigned by the hub; ignored when appending.
     pub id: i64,
@@ -198,7 +198,7 @@ impl JournalEntry {
 }
 
 /// A file a sync wrote and has not committed yet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PendingWrite {
     pub repo: String,
     pub path: String,
@@ -209,7 +209,7 @@ pub struct PendingWrite {
 }
 
 /// The stored result of one `concord check --snapshot`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckSnapshot {
     /// Assigned by the hub; ignored when adding.
     pub id: i64,
@@ -228,7 +228,7 @@ pub struct CheckSnapshot {
 
 /// The remembered answer to "does GitHub pull request or issue
 /// `repo#number` exist?" (the `BROKEN_CITATION` check).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CitationAnswer {
     /// `owner/name`, lowercase (the hub lowercases it when storing).
     pub repo: String,
@@ -240,7 +240,7 @@ pub struct CitationAnswer {
 
 /// A release train of `concord ship`: frozen by `prepare`, shipped step by
 /// step by `run` and `resume`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReleaseTrain {
     /// Assigned by the hub; ignored when adding.
     pub id: i64,
@@ -258,7 +258,7 @@ pub struct ReleaseTrain {
 }
 
 /// One append-only row of a release train's step log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReleaseStep {
     pub train_id: i64,
     /// 1, 2, 3, ... per train. Assigned by the hub; ignored when appending.

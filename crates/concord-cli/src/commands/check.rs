@@ -183,20 +183,7 @@ fn rule_infos() -> Vec<render::RuleInfo> {
 fn print_list(format: Format) -> Result<Outcome, Failure> {
     let mut out = crate::output::stdout();
     let written = if matches!(format, Format::Json) {
-        let list: Vec<serde_json::Value> = CATALOG
-            .iter()
-            .map(|info| {
-                serde_json::json!({
-                    "code": info.code,
-                    "severity": info.severity.as_str(),
-                    "what": info.what,
-                    "why": info.why,
-                    "example": info.example,
-                    "fix": info.fix,
-                })
-            })
-            .collect();
-        serde_json::to_writer_pretty(&mut out, &list)
+        serde_json::to_writer_pretty(&mut out, &concord_app::check::list())
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
@@ -223,7 +210,7 @@ fn print_history(ws: &Workspace, json: bool) -> Result<Outcome, Failure> {
             .and_then(|()| writeln!(out))
     } else {
         (|| {
-            for s in &snapshots {
+            for s in &snapshots.snapshots {
                 writeln!(
                     out,
                     "{:>5}  {}  {}  {} findings, {} gating  by {}",
@@ -237,7 +224,7 @@ fn print_history(ws: &Workspace, json: bool) -> Result<Outcome, Failure> {
                     s.actor
                 )?;
             }
-            if snapshots.is_empty() {
+            if snapshots.snapshots.is_empty() {
                 writeln!(out, "no snapshots yet: run `concord check --snapshot`")?;
             }
             Ok(())

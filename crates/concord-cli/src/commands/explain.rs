@@ -54,6 +54,7 @@ fn write_text(
         readings,
         observations,
         note,
+        ..
     } = explained;
     let (key, dim) = (paint(KEY), paint(DIM));
     writeln!(out, "{key}{}{key:#}", item)?;

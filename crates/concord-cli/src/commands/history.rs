@@ -4,6 +4,7 @@
 use crate::Outcome;
 use crate::hub::{self, Failure};
 use crate::output::{self, DIM, KEY, paint};
+use concord_app::history::HistoryReport;
 use concord_store::{JournalEntry, JournalKind};
 use concord_workspace::Workspace;
 use std::io::Write;
@@ -18,20 +19,20 @@ pub struct Args {
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
-    let entries = hub::using_store(ws, |store| concord_app::history::history(store, &args.key))?;
-    print(args, &entries);
+    let report = hub::using_store(ws, |store| concord_app::history::history(store, &args.key))?;
+    print(args, &report);
     Ok(Outcome::Clean)
 }
 
 /// The journal of `args.key`, as JSON or text; also for `--hub`.
-pub(crate) fn print(args: &Args, entries: &[JournalEntry]) {
+pub(crate) fn print(args: &Args, report: &HistoryReport) {
     let mut out = output::stdout();
     let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &entries)
+        serde_json::to_writer_pretty(&mut out, report)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
-        write_text(&args.key, entries, &mut out)
+        write_text(&args.key, &report.entries, &mut out)
     };
     output::finish(written.and_then(|()| out.flush()));
 }

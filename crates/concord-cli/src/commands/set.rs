@@ -51,12 +51,12 @@ pub(crate) fn print(args: &Args, report: &SetReport) {
             report.from.as_deref().unwrap_or("(no hub value)"),
             report.to,
             report.reason,
-            report.version
+            report.value_version
         );
     } else {
         println!(
             "{}: already {} (hub version {})",
-            report.key, report.to, report.version
+            report.key, report.to, report.value_version
         );
     }
 }

@@ -87,7 +87,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         SyncRun::Unchanged(unchanged) => writeln!(
             out,
             "nothing changed since the last sync converged ({}): nothing to do",
-            unchanged.unchanged_since
+            unchanged.unchanged_since.as_deref().unwrap_or("?")
         ),
         SyncRun::DryRun(dry) if args.json => write_json(&dry.planned.plan, &dry.gates, &mut out),
         SyncRun::DryRun(dry) => write_text(ws, &dry.planned.report, &dry.planned.plan, &mut out)
