@@ -25,7 +25,26 @@ impl Failure {
             outcome: Outcome::ConfigError,
         }
     }
+
+    /// The caller asked the work to stop (see [`crate::Progress::cancelled`])
+    /// and it did, at a point where nothing was half-written: `before`
+    /// names the step it did not start.
+    pub fn cancelled(before: &str) -> Self {
+        Self {
+            message: format!("{CANCELLED} before {before}: nothing of it was written"),
+            help: Some("run it again when you want it done".into()),
+            outcome: Outcome::PartialFailure,
+        }
+    }
+
+    /// Whether this is the failure of work that stopped because it was asked to.
+    pub fn is_cancellation(&self) -> bool {
+        self.outcome == Outcome::PartialFailure && self.message.starts_with(CANCELLED)
+    }
 }
+
+/// How the message of a [`Failure::cancelled`] begins.
+const CANCELLED: &str = "cancelled";
 
 impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Self {

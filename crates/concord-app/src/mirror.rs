@@ -84,7 +84,11 @@ fn written_mark(repo: &str, path: &str) -> String {
 }
 
 /// Run every `[[mirror]]` rule of the workspace.
-pub fn mirror(ws: &Workspace, options: &MirrorOptions) -> Result<MirrorReport, Failure> {
+pub fn mirror(
+    ws: &Workspace,
+    options: &MirrorOptions,
+    progress: &dyn crate::Progress,
+) -> Result<MirrorReport, Failure> {
     if ws.mirrors.is_empty() {
         return Err(Failure::usage(
             "no [[mirror]] rules in the workspace: nothing to mirror",
@@ -99,7 +103,19 @@ pub fn mirror(ws: &Workspace, options: &MirrorOptions) -> Result<MirrorReport, F
         written: Vec::new(),
         dry_run: options.dry_run,
     };
-    for rule in &ws.mirrors {
+    for (index, rule) in ws.mirrors.iter().enumerate() {
+        if progress.cancelled() {
+            let done = if index == 0 {
+                String::new()
+            } else {
+                format!(" (the {} before it are done)", crate::count(index, "rule"))
+            };
+            return Err(Failure::cancelled(&format!(
+                "mirror rule {} of {}{done}",
+                index + 1,
+                ws.mirrors.len()
+            )));
+        }
         let github = github_for(rule, options)?;
         let outcome = mirror_rule(ws, rule, options, github.as_ref())?;
         report.reports.extend(

@@ -14,6 +14,14 @@ pub trait Bar: Send + Sync {
 pub trait Progress: Send + Sync {
     /// A stretch of `len` steps named `what` begins.
     fn bar(&self, len: usize, what: &str) -> Box<dyn Bar>;
+
+    /// Whether the caller asked the work to stop. A use case looks only
+    /// where stopping leaves nothing half-done (before it starts writing,
+    /// between whole units of work) and then fails with
+    /// [`crate::Failure::cancelled`]; once writing has begun it finishes.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// Progress nobody watches.

@@ -334,6 +334,9 @@ fn pass(
         id: options.run_id.as_deref().filter(|_| replans == 0),
         actor: options.actor.as_deref(),
     };
+    if progress.cancelled() {
+        return Err(Failure::cancelled("reading the workspace"));
+    }
     let planned = plan_workspace(ws, run, &gates, &limits, &scope, options.strict)?;
     timings::phase("planned");
     check_words(ws, &planned)?;
@@ -354,6 +357,9 @@ fn pass(
         && !confirm(&planned, replans)?
     {
         return Ok(Pass::Declined);
+    }
+    if progress.cancelled() {
+        return Err(Failure::cancelled("writing what was planned"));
     }
     let mut report = hub::block_on(async {
         let store = hub::open(ws).await?;

@@ -148,6 +148,7 @@ fn a_status_changed_in_one_file_reaches_the_other_file_the_hub_and_the_remote() 
         "missing_in_trackers",
         "skipped_writes",
         "pulled",
+        "version",
     ];
     expected.sort_unstable();
     assert_eq!(keys, expected);
@@ -237,4 +238,66 @@ fn an_unknown_only_source_is_a_usage_error() {
     };
     assert_eq!(failure.outcome, Outcome::ConfigError);
     assert!(failure.message.contains("nowhere"), "{}", failure.message);
+}
+
+/// Progress nobody watches, whose caller asks the work to stop once it
+/// has looked `after` times.
+struct StopAfter {
+    after: usize,
+    looked: std::sync::atomic::AtomicUsize,
+}
+
+impl concord_app::Progress for StopAfter {
+    fn bar(&self, len: usize, what: &str) -> Box<dyn concord_app::Bar> {
+        Silent.bar(len, what)
+    }
+
+    fn cancelled(&self) -> bool {
+        self.looked
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            >= self.after
+    }
+}
+
+#[test]
+fn a_sync_asked_to_stop_before_writing_writes_nothing_and_the_next_one_does() {
+    use concord_app::Progress;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ws = workspace(dir.path());
+    let app = dir.path().join("app");
+    let plan_before = std::fs::read_to_string(app.join("plan.md")).expect("plan");
+    let head = git(&app, &["rev-parse", "HEAD"]);
+    write(
+        &app.join("docs/w.md"),
+        "```task\nid: T1\nstatus: done\n```\n```task\nid: T2\nstatus: done\n```\n",
+    );
+    git(&app, &["commit", "-q", "-am", "T1 done"]);
+    let head = (head, git(&app, &["rev-parse", "HEAD"]));
+    for after in [0, 1] {
+        let stop = StopAfter {
+            after,
+            looked: Default::default(),
+        };
+        let Err(failure) = sync(&ws, &SyncOptions::default(), None, &stop) else {
+            panic!("expected the sync to stop (after {after})");
+        };
+        assert!(failure.is_cancellation(), "{}", failure.message);
+        assert_eq!(failure.outcome, Outcome::PartialFailure);
+        assert!(stop.cancelled(), "it looked before stopping");
+        assert_eq!(
+            std::fs::read_to_string(app.join("plan.md")).expect("plan"),
+            plan_before
+        );
+        assert_eq!(git(&app, &["rev-parse", "HEAD"]), head.1, "no commit");
+        assert_eq!(git(&app, &["status", "--porcelain"]), "");
+    }
+    let report = applied(sync(&ws, &SyncOptions::default(), None, &Silent).expect("sync"));
+    assert!(
+        report
+            .applied
+            .iter()
+            .any(|a| a.key == "T1" && a.target == "plan"),
+        "{:?}",
+        report.applied
+    );
 }

@@ -3,8 +3,8 @@
 //! check snapshot. Each job's `output` is the JSON the matching command
 //! prints with `--json`.
 
-use crate::jobs::{Executor, Finished, JobKind, JobRequest};
-use concord_app::{Failure, Outcome, Silent};
+use crate::jobs::{Executor, Finished, JobControl, JobKind, JobRequest};
+use concord_app::{Failure, Outcome, Progress};
 use concord_workspace::Workspace;
 use serde_json::Value;
 use std::sync::Arc;
@@ -19,13 +19,14 @@ pub struct InProcess {
 }
 
 impl Executor for InProcess {
-    fn run(&self, job: &JobRequest) -> Finished {
+    fn run(&self, job: &JobRequest, control: &JobControl) -> Finished {
         let started = Instant::now();
         let result = match job.kind {
-            JobKind::Sync => self.sync(job),
-            JobKind::Mirror => mirror(&self.ws),
-            JobKind::Check => check(&self.ws, job),
+            JobKind::Sync => self.sync(job, control),
+            JobKind::Mirror => mirror(&self.ws, control),
+            JobKind::Check => check(&self.ws, job, control),
         };
+        let cancelled = result.as_ref().is_err_and(Failure::is_cancellation);
         let (exit_code, output, errors) = match result {
             Ok((outcome, output)) => (outcome as i32, output, String::new()),
             Err(failure) => (failure.outcome as i32, None, message(&failure)),
@@ -35,6 +36,7 @@ impl Executor for InProcess {
             output,
             errors: crate::auth::redact(&errors),
             duration: started.elapsed(),
+            cancelled,
         }
     }
 
@@ -53,7 +55,7 @@ impl Executor for InProcess {
 type Ran = Result<(Outcome, Option<Value>), Failure>;
 
 impl InProcess {
-    fn sync(&self, job: &JobRequest) -> Ran {
+    fn sync(&self, job: &JobRequest, progress: &dyn Progress) -> Ran {
         use concord_app::sync::{SyncOptions, SyncRun, sync};
         let options = SyncOptions {
             pull: self.pull,
@@ -65,7 +67,7 @@ impl InProcess {
             actor: Some(job.actor.clone()),
             ..SyncOptions::default()
         };
-        let run = sync(&self.ws, &options, None, &Silent)?;
+        let run = sync(&self.ws, &options, None, progress)?;
         let output = match &run {
             SyncRun::Applied(report) | SyncRun::Unchanged(report) => {
                 serde_json::to_value(report).ok()
@@ -76,15 +78,18 @@ impl InProcess {
     }
 }
 
-fn mirror(ws: &Workspace) -> Ran {
+fn mirror(ws: &Workspace, progress: &dyn Progress) -> Ran {
     use concord_app::mirror::{MirrorOptions, mirror};
-    let report = mirror(ws, &MirrorOptions::default())?;
+    let report = mirror(ws, &MirrorOptions::default(), progress)?;
     Ok((report.outcome(), serde_json::to_value(&report).ok()))
 }
 
 /// A check snapshot; its output is `check --snapshot --format json`'s:
 /// the regressions since the previous snapshot.
-fn check(ws: &Workspace, job: &JobRequest) -> Ran {
+fn check(ws: &Workspace, job: &JobRequest, progress: &dyn Progress) -> Ran {
+    if progress.cancelled() {
+        return Err(Failure::cancelled("checking the workspace"));
+    }
     use concord_app::check::{CheckOptions, check};
     let options = CheckOptions {
         snapshot: true,

@@ -265,12 +265,13 @@ mod tests {
     struct Done;
 
     impl jobs::Executor for Done {
-        fn run(&self, _: &jobs::JobRequest) -> jobs::Finished {
+        fn run(&self, _: &jobs::JobRequest, _: &jobs::JobControl) -> jobs::Finished {
             jobs::Finished {
                 exit_code: Some(0),
                 output: None,
                 errors: String::new(),
                 duration: Duration::ZERO,
+                cancelled: false,
             }
         }
     }

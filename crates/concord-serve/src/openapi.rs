@@ -127,9 +127,18 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     read(
         "/api/v1/jobs/{id}",
-        "One job, with the command's JSON output when it finished",
+        "One job: its progress while it runs, the command's JSON output when it finished",
         &[],
     ),
+    Operation {
+        method: "post",
+        path: "/api/v1/jobs/{id}/cancel",
+        summary: "Cancel a job: a queued one will not run (`dequeued`); a running one stops at its next point where nothing is half-written (`stopping`), or finishes if it is already writing. 409 when it has finished",
+        write: true,
+        query: &[],
+        body: None,
+        status: 202,
+    },
     Operation {
         method: "post",
         path: "/api/v1/sync",
@@ -167,7 +176,7 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     read(
         "/api/v1/stream",
-        "Server-sent events: `run-finished` when a job ends",
+        "Server-sent events: `job-progress` while a job runs, `run-finished` when it ends",
         &[],
     ),
 ];

@@ -202,6 +202,7 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/runs", get(runs))
         .route("/api/v1/jobs", get(jobs_list))
         .route("/api/v1/jobs/{id}", get(job))
+        .route("/api/v1/jobs/{id}/cancel", post(job_cancel))
         .route("/api/v1/sync", post(sync_now))
         .route("/api/v1/journal", get(journal))
         .route("/api/v1/snapshots", get(snapshots))
@@ -862,6 +863,26 @@ async fn sync_now(
     let (record, submitted) = app.jobs.submit(JobKind::Sync, &spec, &trigger);
     let body = json!({"run_id": record.id, "state": submitted, "job": format!("/api/v1/jobs/{}", record.id)});
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+}
+
+async fn job_cancel(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    match app.jobs.cancel(&id) {
+        Ok((record, done)) => Ok((
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"job": record, "cancel": done})),
+        )
+            .into_response()),
+        Err(crate::jobs::CancelRefused::Unknown) => Err(ApiError::not_found(format!(
+            "no job `{id}` (jobs are kept in memory, the newest 200)"
+        ))),
+        Err(crate::jobs::CancelRefused::Finished(record)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "job `{id}` has finished ({}): nothing to cancel",
+                record.outcome.unwrap_or("unknown")
+            ),
+        )),
+    }
 }
 
 /// 422 unless `name` is one of `known` (the workspace's sources or rules).

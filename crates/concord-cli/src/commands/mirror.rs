@@ -30,7 +30,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         dry_run: args.dry_run,
         force: args.force,
     };
-    let report = mirror(ws, &options)?;
+    let report = mirror(ws, &options, &crate::output::Bars)?;
     if args.json {
         match serde_json::to_string(&report) {
             Ok(json) => println!("{json}"),
