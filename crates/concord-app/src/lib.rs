@@ -19,6 +19,7 @@ pub mod progress;
 pub mod replicas;
 pub mod repo_files;
 pub mod set;
+pub mod ship;
 pub mod summary;
 pub mod sync;
 pub mod timings;
