@@ -20,6 +20,7 @@ pub mod replicas;
 pub mod repo_files;
 pub mod schema;
 pub mod set;
+pub mod ship;
 pub mod summary;
 pub mod sync;
 pub mod timings;

@@ -1,0 +1,294 @@
+//! `concord ship run` and `resume`: check everything, then run the train's
+//! steps in order, journaling each; stop at the first failure. What was
+//! journaled done is not done again.
+
+use super::command::shown;
+use super::probe::{gather_facts, observe};
+use super::step::{execute, failure};
+use super::{
+    Ctx, Frozen, Loaded, ShipEvents, ShipOptions, VERSION, finished, load_train, versions_of,
+};
+use crate::Outcome;
+use crate::hub::{self, Failure};
+use concord_ship::plan::{
+    self as ship_plan, Decision, Failure as StepFailure, Observed, Probe, Step,
+};
+use concord_store::{ReleaseStep, now_rfc3339};
+use concord_workspace::Workspace;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How a run of the train ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    /// [`VERSION`].
+    pub version: u32,
+    /// The train's name and record.
+    pub name: String,
+    pub id: i64,
+    pub ended: Ended,
+}
+
+/// Where a run stopped.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Ended {
+    /// The train was shipped before this run: nothing was done.
+    AlreadyShipped,
+    /// Preflight refused: nothing was moved.
+    Refused { reasons: Vec<String> },
+    /// A step failed (or was refused) part-way: what is live, what
+    /// failed, what remains and how to resume.
+    Stopped { report: ship_plan::Report },
+    /// Every step is done and the record says shipped.
+    Shipped,
+}
+
+impl RunReport {
+    /// Shipped (now or before): clean; refused at preflight: findings;
+    /// stopped part-way: partial failure.
+    pub fn outcome(&self) -> Outcome {
+        match self.ended {
+            Ended::AlreadyShipped | Ended::Shipped => Outcome::Clean,
+            Ended::Refused { .. } => Outcome::Findings,
+            Ended::Stopped { .. } => Outcome::PartialFailure,
+        }
+    }
+}
+
+/// Run (or resume) the latest train named in `options`. What happens as
+/// it goes is told to `events`; a hub that cannot journal a step is a
+/// [`Failure`] (the train stops there).
+pub fn run(
+    ws: &Workspace,
+    options: &ShipOptions,
+    events: &dyn ShipEvents,
+) -> Result<RunReport, Failure> {
+    let ctx = Ctx::load(ws, options)?;
+    let Loaded {
+        train,
+        frozen,
+        steps: journaled,
+    } = load_train(&ctx, &options.name)?;
+    let report = |ended| RunReport {
+        version: VERSION,
+        name: options.name.clone(),
+        id: train.id,
+        ended,
+    };
+    if train.status == "shipped" {
+        return Ok(report(Ended::AlreadyShipped));
+    }
+    let versions = versions_of(&frozen);
+    let steps =
+        ship_plan::plan(&ctx.train, &versions).map_err(|e| Failure::usage(e.to_string(), None))?;
+    let done = finished(&journaled);
+    let reasons = preflight(&ctx, &frozen, &versions, &done);
+    if !reasons.is_empty() {
+        return Ok(report(Ended::Refused { reasons }));
+    }
+    let mut runner = Runner {
+        ctx: &ctx,
+        events,
+        steps: &steps,
+        versions: &versions,
+        done,
+        id: train.id,
+        version: train.version,
+    };
+    if train.status != "shipping" {
+        runner.set_status("shipping")?;
+    }
+    Ok(report(runner.run_steps()?))
+}
+
+/// Why the train may not start: everything checkable, before anything
+/// moves. A checkout without the release branch (another machine) says
+/// what to fetch.
+fn preflight(
+    ctx: &Ctx<'_>,
+    frozen: &BTreeMap<String, Frozen>,
+    versions: &BTreeMap<String, String>,
+    done: &BTreeSet<String>,
+) -> Vec<String> {
+    let mut reasons: Vec<String> = ctx
+        .train
+        .repos
+        .iter()
+        .filter_map(|repo| {
+            let dir = ctx.dir(repo);
+            let branch = format!("refs/heads/{}", repo.release_branch);
+            let found = concord_git::Repo::open(&dir)
+                .ok()
+                .and_then(|git| git.resolve_commit(&branch).ok().flatten());
+            found.is_none().then(|| {
+                format!(
+                    "{}: this checkout has no branch `{b}`: fetch it with `git -C {} fetch origin {b}:{b}`",
+                    repo.name,
+                    dir.display(),
+                    b = repo.release_branch
+                )
+            })
+        })
+        .collect();
+    let facts = gather_facts(ctx, frozen, versions, done);
+    if let Err(more) = ship_plan::preflight(&ctx.train, &facts) {
+        reasons.extend(more);
+    }
+    reasons
+}
+
+/// A train under way: its plan, what is done, and its record's version.
+struct Runner<'a> {
+    ctx: &'a Ctx<'a>,
+    events: &'a dyn ShipEvents,
+    steps: &'a [Step],
+    versions: &'a BTreeMap<String, String>,
+    /// Steps done or skipped, by display text.
+    done: BTreeSet<String>,
+    /// The train's record and its compare-and-set counter.
+    id: i64,
+    version: i64,
+}
+
+impl Runner<'_> {
+    /// Every step not done yet, in plan order, until one fails.
+    fn run_steps(&mut self) -> Result<Ended, Failure> {
+        let steps = self.steps;
+        for step in steps {
+            let text = step.to_string();
+            if self.done.contains(&text) {
+                continue;
+            }
+            let observed = observe(self.ctx, step, &self.done);
+            match ship_plan::decide(step, &observed) {
+                Decision::Skip(why) => {
+                    self.journal(&text, "skipped", Some(why.clone()))?;
+                    self.events.skipped(&text, &why);
+                    self.done.insert(text);
+                    continue;
+                }
+                Decision::Abort(why) => {
+                    self.journal(&text, "failed", Some(why.clone()))?;
+                    let failure = refusal(self.ctx, step, &observed, why);
+                    return Ok(self.abort(step, failure));
+                }
+                Decision::Run => {}
+            }
+            self.events.running(&text);
+            self.journal(&text, "started", None)?;
+            let result = if let Step::Flip = step {
+                self.flip()
+            } else {
+                execute(self.ctx, step, self.versions, self.events)
+            };
+            match result {
+                Ok(detail) => {
+                    self.journal(&text, "done", detail)?;
+                    self.done.insert(text);
+                }
+                Err(failure) => {
+                    let outcome = if failure.unobserved {
+                        "unknown"
+                    } else {
+                        "failed"
+                    };
+                    let detail = format!("{} (exit {:?})", failure.command, failure.exit);
+                    self.journal(&text, outcome, Some(detail))?;
+                    return Ok(self.abort(step, failure));
+                }
+            }
+        }
+        Ok(Ended::Shipped)
+    }
+
+    /// Last: the record says shipped only when everything is.
+    fn flip(&mut self) -> Result<Option<String>, StepFailure> {
+        self.set_status("shipped")
+            .map(|()| Some("shipped".to_string()))
+            .map_err(|e| failure("(flip the release record)", None, vec![e.message]))
+    }
+
+    fn set_status(&mut self, status: &str) -> Result<(), Failure> {
+        let (id, version) = (self.id, self.version);
+        let moved = hub::with_store(self.ctx.ws, async |store| {
+            store
+                .set_release_status(id, version, status, &now_rfc3339())
+                .await
+        })?;
+        self.version = moved.version;
+        Ok(())
+    }
+
+    /// The train stops at `failed`: what the user reads, and the record
+    /// says aborted.
+    fn abort(&self, failed: &Step, failure: StepFailure) -> Ended {
+        let done_steps: BTreeSet<Step> = self
+            .steps
+            .iter()
+            .filter(|s| self.done.contains(&s.to_string()))
+            .cloned()
+            .collect();
+        let config_path = self.ctx.ws.config_path.display().to_string();
+        let report = ship_plan::report(
+            &self.ctx.train,
+            self.steps,
+            &done_steps,
+            Some((failed, failure)),
+            &config_path,
+        );
+        // The record says the train stopped; a failure to say so is not fatal.
+        let (id, version) = (self.id, self.version);
+        let _ = hub::with_store(self.ctx.ws, async |store| {
+            store
+                .set_release_status(id, version, "aborted", &now_rfc3339())
+                .await
+        });
+        Ended::Stopped { report }
+    }
+
+    fn journal(&self, step: &str, outcome: &str, detail: Option<String>) -> Result<(), Failure> {
+        let record = ReleaseStep {
+            train_id: self.id,
+            seq: 0,
+            step: step.to_string(),
+            outcome: outcome.to_string(),
+            at: now_rfc3339(),
+            detail,
+        };
+        hub::with_store(self.ctx.ws, async |store| {
+            store.append_release_step(&record).await
+        })?;
+        Ok(())
+    }
+}
+
+/// Why the plan refused to run a step, as a failure the report can show:
+/// the probe that was asked, and whether its answer was known.
+fn refusal(ctx: &Ctx<'_>, step: &Step, observed: &Observed, why: String) -> StepFailure {
+    let repo = step.repo().and_then(|r| ctx.train.repo(r));
+    let publish = repo.and_then(|r| r.publish.as_ref());
+    let version = match step {
+        Step::Publish { version, .. } => Some(version.as_str()),
+        _ => None,
+    };
+    let yanked = repo.and_then(|r| observed.yanked.get(&r.name));
+    let (command, exit, unobserved) = match (publish, yanked) {
+        (Some(p), Some(Probe::Done)) => (
+            p.is_yanked.as_ref().map(|c| shown(c, version)),
+            Some(0),
+            false,
+        ),
+        (Some(p), Some(Probe::Unknown(_))) => {
+            (p.is_yanked.as_ref().map(|c| shown(c, version)), None, true)
+        }
+        (Some(p), _) => (Some(shown(&p.is_published, version)), None, true),
+        (None, _) => (None, None, true),
+    };
+    StepFailure {
+        command: command.unwrap_or_else(|| format!("(the probe of {step})")),
+        exit,
+        tail: vec![why],
+        unobserved,
+    }
+}

@@ -1,0 +1,224 @@
+//! Doing one step of the train: publish, re-pin, refresh the lock, test,
+//! deploy. A step that fails says how (`concord_ship::plan::Failure`): the
+//! command, its exit and its last lines.
+
+use super::command::{run_command, shown};
+use super::{Ctx, ShipEvents};
+use concord_ship::model::{Command as Cmd, Deploy, TrainRepo};
+use concord_ship::plan::{self as ship_plan, Failure as StepFailure, Step};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Where a step runs and who hears about it.
+struct Here<'a> {
+    dir: &'a Path,
+    /// The repo's name: how its command output is labelled.
+    prefix: &'a str,
+    events: &'a dyn ShipEvents,
+}
+
+/// Do one step (other than the flip); `Ok(detail)` when it succeeded.
+pub(super) fn execute(
+    ctx: &Ctx<'_>,
+    step: &Step,
+    versions: &BTreeMap<String, String>,
+    events: &dyn ShipEvents,
+) -> Result<Option<String>, StepFailure> {
+    let repo = step.repo().and_then(|r| ctx.train.repo(r)).ok_or_else(|| {
+        failure(
+            "(no repo)",
+            None,
+            vec!["the step names no repo of the train".into()],
+        )
+    })?;
+    let dir = ctx.dir(repo);
+    let here = Here {
+        dir: &dir,
+        prefix: &repo.name,
+        events,
+    };
+    match step {
+        Step::Publish { version, .. } => {
+            let publish = repo
+                .publish
+                .as_ref()
+                .ok_or_else(|| failure("(publish)", None, vec!["no publish command".into()]))?;
+            checked(&publish.command, Some(version), &here)?;
+            Ok(None)
+        }
+        Step::Repin { .. } => repin(repo, &dir, versions),
+        Step::LockRefresh { .. } => lock_refresh(ctx, repo, &here),
+        Step::Test { .. } => {
+            let test = repo
+                .test
+                .as_ref()
+                .ok_or_else(|| failure("(test)", None, vec!["no test command".into()]))?;
+            checked(test, None, &here)?;
+            Ok(None)
+        }
+        Step::Deploy { .. } => deploy(&repo.deploy, &here),
+        Step::Flip => Ok(None),
+    }
+}
+
+/// Refresh the lock file, retrying as `[retry]` says (a registry may be
+/// slow to show a version just published), and commit it.
+fn lock_refresh(
+    ctx: &Ctx<'_>,
+    repo: &TrainRepo,
+    here: &Here<'_>,
+) -> Result<Option<String>, StepFailure> {
+    let command = repo.lock_refresh.as_ref().ok_or_else(|| {
+        failure(
+            "(lock refresh)",
+            None,
+            vec!["no lock_refresh command".into()],
+        )
+    })?;
+    let mut attempt = 1;
+    loop {
+        match checked(command, None, here) {
+            Ok(()) => break,
+            Err(e) => match ship_plan::next_delay(&ctx.train.retry, attempt) {
+                Some(delay) => {
+                    here.events.retrying(here.prefix, attempt, delay);
+                    std::thread::sleep(delay);
+                    attempt += 1;
+                }
+                None => return Err(e),
+            },
+        }
+    }
+    commit_changes(here.dir, "chore(release): refresh the lock file")
+}
+
+fn deploy(deploy: &Deploy, here: &Here<'_>) -> Result<Option<String>, StepFailure> {
+    match deploy {
+        Deploy::GitPush {
+            remote,
+            branch,
+            smoke,
+        } => {
+            let push = Cmd {
+                argv: vec![
+                    "git".into(),
+                    "push".into(),
+                    "--quiet".into(),
+                    remote.clone(),
+                    format!("HEAD:refs/heads/{branch}"),
+                ],
+                shell: false,
+                timeout: Duration::from_secs(600),
+            };
+            checked(&push, None, here)?;
+            if let Some(smoke) = smoke {
+                checked(smoke, None, here)?;
+            }
+        }
+        Deploy::Script { command } => checked(command, None, here)?,
+        Deploy::None => {}
+    }
+    Ok(None)
+}
+
+/// Replace branch references by versions in the rule's files and commit.
+fn repin(
+    repo: &TrainRepo,
+    dir: &Path,
+    versions: &BTreeMap<String, String>,
+) -> Result<Option<String>, StepFailure> {
+    let mut changed = Vec::new();
+    for rule in &repo.repins {
+        let version = versions.get(&rule.library).ok_or_else(|| {
+            failure(
+                "(re-pin)",
+                None,
+                vec![format!("no version for {}", rule.library)],
+            )
+        })?;
+        let regex = regex::Regex::new(&rule.regex)
+            .map_err(|e| failure("(re-pin)", None, vec![e.to_string()]))?;
+        let matcher = globset::Glob::new(&rule.glob)
+            .map_err(|e| failure("(re-pin)", None, vec![e.to_string()]))?
+            .compile_matcher();
+        let replacement = rule.replace.replace("{version}", version);
+        for (rel, path) in crate::repo_files::walk(dir, &[]) {
+            if !matcher.is_match(&rel) {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let new = regex.replace_all(&text, regex::NoExpand(&replacement));
+            if new != text {
+                concord_workspace::write_atomic(&path, new.as_bytes())
+                    .map_err(|e| failure("(re-pin)", None, vec![format!("{rel}: {e}")]))?;
+                changed.push(rel);
+            }
+        }
+    }
+    if changed.is_empty() {
+        return Ok(Some("already pinned".into()));
+    }
+    let git =
+        concord_git::Repo::open(dir).map_err(|e| failure("git", None, vec![e.to_string()]))?;
+    let pins: Vec<String> = repo
+        .repins
+        .iter()
+        .filter_map(|r| {
+            versions
+                .get(&r.library)
+                .map(|v| format!("{} {v}", r.library))
+        })
+        .collect();
+    git.commit_paths(
+        &changed,
+        &format!("chore(release): pin {}\n", pins.join(", ")),
+    )
+    .map_err(|e| failure("git commit", None, vec![e.to_string()]))?;
+    Ok(Some(format!("pinned in {}", changed.join(", "))))
+}
+
+/// Commit whatever the step changed in the repo, if anything.
+fn commit_changes(dir: &Path, message: &str) -> Result<Option<String>, StepFailure> {
+    let git =
+        concord_git::Repo::open(dir).map_err(|e| failure("git", None, vec![e.to_string()]))?;
+    let dirty: Vec<String> = git
+        .dirty_paths()
+        .map_err(|e| failure("git status", None, vec![e.to_string()]))?
+        .into_iter()
+        .collect();
+    if dirty.is_empty() {
+        return Ok(None);
+    }
+    git.commit_paths(&dirty, &format!("{message}\n"))
+        .map_err(|e| failure("git commit", None, vec![e.to_string()]))?;
+    Ok(Some(format!("committed {}", dirty.join(", "))))
+}
+
+/// A step that failed before or outside a command of the train.
+pub(super) fn failure(command: &str, exit: Option<i32>, tail: Vec<String>) -> StepFailure {
+    StepFailure {
+        command: command.to_string(),
+        exit,
+        tail,
+        unobserved: false,
+    }
+}
+
+/// Run a step's command; a non-zero exit is the step failing.
+fn checked(command: &Cmd, version: Option<&str>, here: &Here<'_>) -> Result<(), StepFailure> {
+    let on_line = |line: &str| here.events.output(here.prefix, line);
+    match run_command(command, here.dir, version, &on_line) {
+        Ok(result) if result.exit == Some(0) => Ok(()),
+        Ok(result) => Err(StepFailure {
+            command: shown(command, version),
+            exit: result.exit,
+            tail: result.tail,
+            // Killed by the timeout: we cannot tell what it did.
+            unobserved: result.timed_out,
+        }),
+        Err(why) => Err(failure(&shown(command, version), None, vec![why])),
+    }
+}
