@@ -18,6 +18,7 @@ pub mod plan;
 pub mod progress;
 pub mod replicas;
 pub mod repo_files;
+pub mod scan;
 pub mod set;
 pub mod summary;
 pub mod sync;
