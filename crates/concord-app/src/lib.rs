@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod check;
+pub mod diff;
 pub mod explain;
 pub mod gates;
 pub mod history;
@@ -20,6 +21,7 @@ pub mod replicas;
 pub mod repo_files;
 pub mod scan;
 pub mod set;
+pub mod status;
 pub mod summary;
 pub mod sync;
 pub mod timings;
