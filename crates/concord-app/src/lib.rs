@@ -13,6 +13,7 @@ pub mod explain;
 pub mod gates;
 pub mod history;
 pub mod hub;
+pub mod hub_admin;
 pub mod log;
 pub mod mirror;
 pub mod plan;
