@@ -8,19 +8,23 @@
 #![forbid(unsafe_code)]
 
 pub mod check;
+pub mod diff;
 pub mod explain;
 pub mod gates;
 pub mod history;
 pub mod hub;
+pub mod hub_admin;
 pub mod log;
 pub mod mirror;
 pub mod plan;
 pub mod progress;
 pub mod replicas;
 pub mod repo_files;
+pub mod scan;
 pub mod schema;
 pub mod set;
 pub mod ship;
+pub mod status;
 pub mod summary;
 pub mod sync;
 pub mod timings;

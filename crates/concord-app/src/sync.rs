@@ -6,9 +6,10 @@
 //! [`sync`] returns what happened as a [`SyncRun`]; showing it (text or
 //! JSON) and asking before applying are the caller's.
 
+use crate::diff::DiffReport;
 use crate::gates::{GateOptions, RepoGate, SYNC_FETCH_TIMEOUT, gate_repos, own_position, short};
 use crate::hub::{self, Failure};
-use crate::plan::{Planned, Scope, has_open, plan_workspace};
+use crate::plan::{Planned, Scope, plan_workspace};
 use crate::progress::Progress;
 use crate::trackers::{TrackerChange, WriteOutcome};
 use crate::{Outcome, count, timings};
@@ -63,8 +64,8 @@ pub enum SyncRun {
     /// Nothing can have changed since the last sync converged: a report
     /// with nothing in it but `unchanged_since`.
     Unchanged(Box<SyncReport>),
-    /// A dry run: the plan, for the caller to show.
-    DryRun(Box<DryRun>),
+    /// A dry run: the plan, as `diff` reports it.
+    DryRun(Box<DiffReport>),
     /// Declined when asked: nothing applied.
     Declined,
     /// Applied (possibly in several passes).
@@ -75,18 +76,11 @@ impl SyncRun {
     pub fn outcome(&self) -> Outcome {
         match self {
             SyncRun::Unchanged(_) => Outcome::Clean,
-            SyncRun::DryRun(dry) => dry.outcome,
+            SyncRun::DryRun(dry) => dry.outcome(),
             SyncRun::Declined => Outcome::Findings,
             SyncRun::Applied(report) => report.outcome,
         }
     }
-}
-
-/// A dry run's plan and what it was made with.
-pub struct DryRun {
-    pub planned: Planned,
-    pub gates: BTreeMap<String, RepoGate>,
-    pub outcome: Outcome,
 }
 
 #[derive(Serialize, Debug, Clone, schemars::JsonSchema)]
@@ -341,16 +335,9 @@ fn pass(
     timings::phase("planned");
     check_words(ws, &planned)?;
     if options.dry_run {
-        let outcome = if planned.plan.is_empty() && !has_open(&planned.plan) {
-            Outcome::Clean
-        } else {
-            Outcome::Findings
-        };
-        return Ok(Pass::Finished(SyncRun::DryRun(Box::new(DryRun {
-            planned,
-            gates,
-            outcome,
-        }))));
+        return Ok(Pass::Finished(SyncRun::DryRun(Box::new(DiffReport::new(
+            &planned, &gates,
+        )))));
     }
     if let Some(confirm) = confirm
         && !planned.plan.is_empty()

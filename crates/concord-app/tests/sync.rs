@@ -200,12 +200,7 @@ fn a_dry_run_returns_the_plan_and_writes_nothing() {
     let SyncRun::DryRun(dry) = run else {
         panic!("expected a dry run");
     };
-    let targets: Vec<&str> = dry
-        .planned
-        .plan
-        .changes()
-        .map(|(_, c)| c.source.as_str())
-        .collect();
+    let targets: Vec<&str> = dry.changes.iter().map(|c| c.target.as_str()).collect();
     assert_eq!(targets, ["hub", "hub"]);
     assert_eq!(git(&dir.path().join("app"), &["status", "--porcelain"]), "");
 }

@@ -12,7 +12,7 @@ mod remote;
 
 // The application layer, under the names the commands have always used.
 pub use concord_app::Outcome;
-use concord_app::{gates, hub, timings, trackers};
+use concord_app::{gates, hub, timings};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use concord_workspace::{ConfigError, Workspace, find_config};

@@ -1,14 +1,14 @@
-//! `concord scan`: every source's items, and what could not be read.
+//! `concord scan`: every source's items, and what could not be read. The
+//! scan is [`concord_app::scan`]'s; this file parses the flags and renders.
 
 use crate::Outcome;
 use crate::hub::Failure;
 use crate::output::{self, DIM, KEY, WARN, paint};
 use anstyle::Style;
-use concord_model::{Observation, Warning};
-use concord_workspace::{ScanReport, SourceScan, Workspace, scan};
+use concord_app::scan::{ScanOptions, ScanReport, ScannedSource, scan};
+use concord_model::Observation;
+use concord_workspace::Workspace;
 use rayon::prelude::*;
-use serde::Serialize;
-use std::collections::HashMap;
 use std::io::Write;
 
 #[derive(clap::Args, Debug)]
@@ -21,104 +21,33 @@ pub struct Args {
     no_hub: bool,
 }
 
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    sources: Vec<JsonSource<'a>>,
-    warnings: &'a [Warning],
-    summary: Summary,
-}
-
-#[derive(Serialize)]
-struct JsonSource<'a> {
-    name: &'a str,
-    repo: &'a str,
-    format: &'a str,
-    glob: &'a str,
-    workflow: &'a str,
-    files: usize,
-    items: &'a [Observation],
-}
-
-#[derive(Serialize)]
-struct Summary {
-    sources: usize,
-    files: usize,
-    items: usize,
-    warnings: usize,
-}
-
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
-    let report = scan(ws);
-    let recorded = if args.no_hub {
-        Ok(())
-    } else {
-        concord_app::plan::record(ws, "scan", &report, &HashMap::new())
+    let options = ScanOptions {
+        record: !args.no_hub,
     };
-    let summary = Summary {
-        sources: report.sources.len(),
-        files: report.sources.iter().map(|s| s.files).sum(),
-        items: report.sources.iter().map(|s| s.observations.len()).sum(),
-        warnings: report.warnings.len(),
-    };
+    let scanned = scan(ws, &options);
     let mut out = output::stdout();
     let written = if args.json {
-        write_json(ws, &report, summary, &mut out)
+        serde_json::to_writer_pretty(&mut out, &scanned.report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
     } else {
-        write_text(ws, &report, &summary, &mut out)
+        write_text(ws, &scanned.report, &mut out)
     };
     output::finish(written.and_then(|()| out.flush()));
-    let outcome = if report.warnings.is_empty() {
-        Outcome::Clean
-    } else {
-        Outcome::Findings
-    };
+    let outcome = scanned.report.outcome();
     // The process ends next: freeing 100k observations one by one is wasted work.
-    std::mem::forget(report);
-    recorded.map(|()| outcome)
+    std::mem::forget(scanned.report);
+    scanned.not_recorded.map_or(Ok(outcome), Err)
 }
 
-fn write_json(
-    ws: &Workspace,
-    report: &ScanReport,
-    summary: Summary,
-    out: &mut impl Write,
-) -> std::io::Result<()> {
-    let json = JsonReport {
-        sources: report
-            .sources
-            .iter()
-            .map(|s| {
-                let source = &ws.sources[s.source];
-                JsonSource {
-                    name: &source.name,
-                    repo: &ws.repo(source).name,
-                    format: source.format_name.as_str(),
-                    glob: &source.glob,
-                    workflow: ws.workflow(source).name(),
-                    files: s.files,
-                    items: &s.observations,
-                }
-            })
-            .collect(),
-        warnings: &report.warnings,
-        summary,
-    };
-    serde_json::to_writer_pretty(&mut *out, &json)?;
-    writeln!(out)
-}
-
-fn write_text(
-    ws: &Workspace,
-    report: &ScanReport,
-    summary: &Summary,
-    out: &mut impl Write,
-) -> std::io::Result<()> {
+fn write_text(ws: &Workspace, report: &ScanReport, out: &mut impl Write) -> std::io::Result<()> {
     // Sources render in parallel into their own buffers, then go out in order.
     let rendered: Vec<std::io::Result<Vec<u8>>> = report
         .sources
         .par_iter()
         .map(|s| {
-            let mut buffer = Vec::with_capacity(s.observations.len() * 96);
+            let mut buffer = Vec::with_capacity(s.items.len() * 96);
             write_source(ws, s, &mut buffer).map(|()| buffer)
         })
         .collect();
@@ -126,6 +55,7 @@ fn write_text(
         out.write_all(&buffer?)?;
     }
     output::write_warnings(out, ws, &report.warnings)?;
+    let summary = &report.summary;
     writeln!(
         out,
         "{}, {}, {}, {}",
@@ -136,29 +66,28 @@ fn write_text(
     )
 }
 
-fn write_source(ws: &Workspace, s: &SourceScan, out: &mut impl Write) -> std::io::Result<()> {
+fn write_source(ws: &Workspace, s: &ScannedSource, out: &mut impl Write) -> std::io::Result<()> {
     let (key, dim, warn, plain) = (paint(KEY), paint(DIM), paint(WARN), paint(Style::new()));
     let mut paths = output::PathDisplay::new(ws);
     let mut status = String::new();
-    let source = &ws.sources[s.source];
     writeln!(
         out,
         "{key}{}{key:#} {dim}({} in repo {}, {}){dim:#}: {}, {}",
-        source.name,
-        source.format_name.as_str(),
-        ws.repo(source).name,
-        source.glob,
+        s.name,
+        s.format,
+        s.repo,
+        s.glob,
         output::count(s.files, "file"),
-        output::count(s.observations.len(), "item"),
+        output::count(s.items.len(), "item"),
     )?;
     let key_width = s
-        .observations
+        .items
         .iter()
         .map(|o| o.key.chars().count())
         .max()
         .unwrap_or(0);
     let status_width = s
-        .observations
+        .items
         .iter()
         .map(|o| {
             status.clear();
@@ -167,7 +96,7 @@ fn write_source(ws: &Workspace, s: &SourceScan, out: &mut impl Write) -> std::io
         })
         .max()
         .unwrap_or(0);
-    for obs in &s.observations {
+    for obs in &s.items {
         status.clear();
         push_status_text(&mut status, obs);
         let style = if obs.status.as_ref().is_some_and(|st| st.canonical.is_none()) {
@@ -198,19 +127,30 @@ pub fn status_text(obs: &Observation) -> String {
 }
 
 fn push_status_text(text: &mut String, obs: &Observation) {
-    match &obs.status {
+    let status = obs.status.as_ref();
+    push_status_words(
+        text,
+        status.map(|s| s.raw.as_str()),
+        status.and_then(|s| s.canonical.as_deref()),
+    );
+}
+
+/// [`status_text`] of a reading given as the source's word and its
+/// canonical status.
+pub fn push_status_words(text: &mut String, raw: Option<&str>, canonical: Option<&str>) {
+    match raw {
         None => text.push('-'),
-        Some(s) => match &s.canonical {
-            Some(c) if **c == *s.raw => text.push_str(c),
+        Some(raw) => match canonical {
+            Some(c) if c == raw => text.push_str(c),
             Some(c) => {
                 text.push_str(c);
                 text.push_str(" (");
-                text.push_str(&s.raw);
+                text.push_str(raw);
                 text.push(')');
             }
             None => {
                 text.push_str("? ");
-                text.push_str(&s.raw);
+                text.push_str(raw);
             }
         },
     }

@@ -3,13 +3,15 @@
 //! [`concord_app::sync`].
 
 use crate::Outcome;
-use crate::commands::diff::{write_blocked, write_json, write_text};
+use crate::commands::diff::{self, write_text};
 use crate::gates::short;
 use crate::hub::Failure;
 use crate::output::{self, BAD, DIM, KEY, WARN, paint};
+use concord_app::diff::DiffReport;
 use concord_app::plan::Planned;
 use concord_app::sync::{SyncOptions, SyncReport, SyncRun, sync};
 use concord_workspace::Workspace;
+use std::collections::BTreeMap;
 use std::io::Write;
 
 // Other commands read the marks a sync leaves and hash files as it does.
@@ -89,9 +91,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             "nothing changed since the last sync converged ({}): nothing to do",
             unchanged.unchanged_since.as_deref().unwrap_or("?")
         ),
-        SyncRun::DryRun(dry) if args.json => write_json(&dry.planned.plan, &dry.gates, &mut out),
-        SyncRun::DryRun(dry) => write_text(ws, &dry.planned.report, &dry.planned.plan, &mut out)
-            .and_then(|()| write_blocked(&dry.gates, &mut out)),
+        SyncRun::DryRun(dry) => diff::write(ws, dry, args.json, &mut out),
         SyncRun::Declined => Ok(()),
         SyncRun::Applied(report) if args.json => serde_json::to_writer_pretty(&mut out, report)
             .map_err(std::io::Error::from)
@@ -113,7 +113,8 @@ fn confirmed(ws: &Workspace, planned: &Planned, replans: usize) -> Result<bool, 
                 "files changed while syncing: read and planned again; the new plan:"
             )?;
         }
-        write_text(ws, &planned.report, &planned.plan, &mut out)?;
+        // The gates' blockers are not shown here: only the plan.
+        write_text(ws, &DiffReport::new(planned, &BTreeMap::new()), &mut out)?;
         write!(out, "apply these changes? [y/N] ")?;
         out.flush()
     })();

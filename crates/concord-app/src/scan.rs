@@ -1,0 +1,136 @@
+//! `scan`: every source's items, and what could not be read. The
+//! observations are recorded in the hub unless asked not to.
+
+use crate::Outcome;
+use crate::hub::Failure;
+use concord_model::{Observation, Warning};
+use concord_workspace::Workspace;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// The shape of [`ScanReport`]; it changes when a field changes meaning.
+pub const VERSION: u32 = 1;
+
+/// What a scan is asked to do: `concord scan`'s flags, less how its
+/// result is shown.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanOptions {
+    /// Record the observations in the hub (`--no-hub` turns it off).
+    pub record: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions { record: true }
+    }
+}
+
+/// Every source as read; serialized, it is `concord scan --json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanReport {
+    /// [`VERSION`].
+    pub version: u32,
+    /// In the order of the workspace's `[[source]]`s.
+    pub sources: Vec<ScannedSource>,
+    pub warnings: Vec<Warning>,
+    pub summary: ScanSummary,
+}
+
+/// One source and the items read from it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScannedSource {
+    pub name: String,
+    pub repo: String,
+    pub format: String,
+    pub glob: String,
+    pub workflow: String,
+    /// Files the glob matched and that were read.
+    pub files: usize,
+    pub items: Vec<Observation>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanSummary {
+    pub sources: usize,
+    pub files: usize,
+    pub items: usize,
+    pub warnings: usize,
+}
+
+impl ScanReport {
+    /// Clean, or findings when something could not be read.
+    pub fn outcome(&self) -> Outcome {
+        if self.warnings.is_empty() {
+            Outcome::Clean
+        } else {
+            Outcome::Findings
+        }
+    }
+}
+
+/// A scan, and whether its observations reached the hub.
+#[derive(Debug)]
+pub struct Scanned {
+    pub report: ScanReport,
+    /// Why the observations were not recorded, when they were asked to be
+    /// and could not be: the report still stands, but the run is a
+    /// failure ([`Failure::outcome`]).
+    pub not_recorded: Option<Failure>,
+}
+
+impl Scanned {
+    /// The report's outcome, unless recording failed.
+    pub fn outcome(&self) -> Outcome {
+        self.not_recorded
+            .as_ref()
+            .map_or_else(|| self.report.outcome(), |failure| failure.outcome)
+    }
+}
+
+/// Read every source of the workspace; record what was read in the hub
+/// when `options.record`. The observations move into the report: none is
+/// copied.
+pub fn scan(ws: &Workspace, options: &ScanOptions) -> Scanned {
+    let read = concord_workspace::scan(ws);
+    let not_recorded = if options.record {
+        crate::plan::record(ws, "scan", &read, &HashMap::new()).err()
+    } else {
+        None
+    };
+    Scanned {
+        report: report_of(ws, read),
+        not_recorded,
+    }
+}
+
+/// The report of a scan, taking its observations.
+fn report_of(ws: &Workspace, read: concord_workspace::ScanReport) -> ScanReport {
+    let summary = ScanSummary {
+        sources: read.sources.len(),
+        files: read.sources.iter().map(|s| s.files).sum(),
+        items: read.sources.iter().map(|s| s.observations.len()).sum(),
+        warnings: read.warnings.len(),
+    };
+    let sources = read
+        .sources
+        .into_iter()
+        .map(|s| {
+            let source = &ws.sources[s.source];
+            ScannedSource {
+                name: source.name.clone(),
+                repo: ws.repo(source).name.clone(),
+                format: source.format_name.as_str().to_string(),
+                glob: source.glob.clone(),
+                workflow: ws.workflow(source).name().to_string(),
+                files: s.files,
+                items: s.observations,
+            }
+        })
+        .collect();
+    ScanReport {
+        version: VERSION,
+        sources,
+        warnings: read.warnings,
+        summary,
+    }
+}

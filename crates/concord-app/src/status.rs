@@ -1,0 +1,236 @@
+//! `status`: each item's status in every source side by side (the hub's
+//! values and the trackers' included), with the repos as this checkout
+//! sees them.
+
+use crate::Outcome;
+use crate::gates::{CHECK_FETCH_TIMEOUT, GateOptions, RepoGate, gate_repos};
+use crate::hub::{self, Failure};
+use concord_model::{Observation, Warning};
+use concord_workspace::status::{ItemView, compare};
+use concord_workspace::{Workspace, scan};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The shape of [`StatusReport`]; it changes when a field changes meaning.
+pub const VERSION: u32 = 1;
+
+/// What `status` is asked for: `concord status`'s arguments, less how its
+/// result is shown.
+#[derive(Debug, Clone)]
+pub struct StatusOptions {
+    /// Only these items (all when empty).
+    pub keys: Vec<String>,
+    /// Read the hub's values and the trackers, and record the scan
+    /// (`--no-hub` turns it off: files only).
+    pub hub: bool,
+    /// Fetch before judging staleness (`--no-fetch` turns it off).
+    pub fetch: bool,
+}
+
+impl Default for StatusOptions {
+    fn default() -> Self {
+        StatusOptions {
+            keys: Vec::new(),
+            hub: true,
+            fetch: true,
+        }
+    }
+}
+
+/// Every item's readings; serialized, it is `concord status --json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// [`VERSION`].
+    pub version: u32,
+    /// By key.
+    pub items: Vec<StatusItem>,
+    /// Keys asked for that no source holds.
+    pub missing: Vec<String>,
+    /// Every repo of the workspace, by name.
+    pub repos: Vec<RepoView>,
+    pub warnings: Vec<Warning>,
+    pub summary: StatusSummary,
+    /// Why a tracker was not read (no token, say): notes for the person
+    /// running it, not part of the JSON.
+    #[serde(skip)]
+    pub notes: Vec<String>,
+}
+
+/// One repo as this checkout sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RepoView {
+    pub name: String,
+    /// This checkout's replica id (git work trees only).
+    pub replica: Option<String>,
+    pub head: Option<String>,
+    /// Why sync would not write it now (a reason code such as
+    /// `STALE_REPO`): its values are not edits until that is resolved.
+    pub blocked: Option<String>,
+    /// What blocks it, with the command that fixes it.
+    pub blocker: Option<String>,
+}
+
+/// One item and what every source holding it says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusItem {
+    pub key: String,
+    /// Whether every reading says the same.
+    pub agree: bool,
+    pub sources: Vec<Reading>,
+}
+
+/// One source's reading of an item.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reading {
+    pub source: String,
+    /// The canonical status; `None` when the word is unknown or missing.
+    pub status: Option<String>,
+    /// The source's own word.
+    pub raw: Option<String>,
+    /// Empty for the hub.
+    pub repo: String,
+    pub path: String,
+    pub line: u32,
+    /// The line of the status value, when there is one (the text shows it).
+    #[serde(skip)]
+    pub status_line: Option<u32>,
+    /// The hub's version of the value (hub readings only; the text shows it).
+    #[serde(skip)]
+    pub hub_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusSummary {
+    pub items: usize,
+    pub disagree: usize,
+    pub missing: usize,
+    pub warnings: usize,
+}
+
+impl StatusReport {
+    /// Clean when everything agrees, every key asked for exists and every
+    /// source was read.
+    pub fn outcome(&self) -> Outcome {
+        let s = &self.summary;
+        if s.disagree + s.missing + s.warnings == 0 {
+            Outcome::Clean
+        } else {
+            Outcome::Findings
+        }
+    }
+}
+
+/// Gate every repo, scan, and (unless `options.hub` is off) record the
+/// scan, read the hub's values and the trackers live: what they hold now.
+pub fn status(ws: &Workspace, options: &StatusOptions) -> Result<StatusReport, Failure> {
+    let gates = gate_repos(
+        ws,
+        GateOptions {
+            fetch: options.fetch,
+            pull: false,
+            fetch_timeout: CHECK_FETCH_TIMEOUT,
+            all_repos: true,
+        },
+    );
+    let report = scan(ws);
+    let hub_readings = if options.hub {
+        crate::plan::record(ws, "status", &report, &Default::default())?;
+        hub_readings(ws)?
+    } else {
+        Vec::new()
+    };
+    let trackers = if !options.hub || ws.trackers.is_empty() {
+        Vec::new()
+    } else {
+        let wanted: BTreeSet<String> = report
+            .observations()
+            .chain(hub_readings.iter())
+            .map(|o| o.key.clone())
+            .collect();
+        crate::trackers::read_all(ws, &wanted, false)?
+    };
+    let notes = trackers
+        .iter()
+        .filter_map(|t| t.unread.as_ref())
+        .map(|unread| unread.message.clone())
+        .collect();
+    let items = compare(
+        report
+            .observations()
+            .chain(hub_readings.iter())
+            .chain(trackers.iter().flat_map(|t| t.observations.iter())),
+        &options.keys,
+    );
+    let missing: Vec<String> = options
+        .keys
+        .iter()
+        .filter(|k| !items.iter().any(|i| i.key == k.as_str()))
+        .cloned()
+        .collect();
+    let summary = StatusSummary {
+        items: items.len(),
+        disagree: items.iter().filter(|i| !i.agree).count(),
+        missing: missing.len(),
+        warnings: report.warnings.len(),
+    };
+    Ok(StatusReport {
+        version: VERSION,
+        items: items.iter().map(item_of).collect(),
+        missing,
+        repos: repos_of(&gates),
+        warnings: report.warnings,
+        summary,
+        notes,
+    })
+}
+
+/// The hub's own status values, as readings of a source named `hub`.
+pub fn hub_readings(ws: &Workspace) -> Result<Vec<Observation>, Failure> {
+    let values = hub::with_store(ws, async |store| store.hub_values().await)?;
+    Ok(crate::summary::hub_readings(values))
+}
+
+fn repos_of(gates: &BTreeMap<String, RepoGate>) -> Vec<RepoView> {
+    gates
+        .iter()
+        .map(|(name, g)| RepoView {
+            name: name.clone(),
+            replica: g.replica.as_deref().map(str::to_string),
+            head: g.head_at_read.clone(),
+            blocked: g.blocked.map(|r| r.as_str().to_string()),
+            blocker: g.blocker.clone(),
+        })
+        .collect()
+}
+
+fn item_of(item: &ItemView<'_>) -> StatusItem {
+    StatusItem {
+        key: item.key.to_string(),
+        agree: item.agree,
+        sources: item.readings.iter().map(|o| reading_of(o)).collect(),
+    }
+}
+
+fn reading_of(o: &Observation) -> Reading {
+    Reading {
+        source: o.source.to_string(),
+        status: o
+            .status
+            .as_ref()
+            .and_then(|s| s.canonical.as_deref())
+            .map(str::to_string),
+        raw: o.status.as_ref().map(|s| s.raw.clone()),
+        repo: o.repo.to_string(),
+        path: o.path.to_string(),
+        line: o.line,
+        status_line: o.status.as_ref().map(|s| s.line),
+        hub_version: if o.repo.is_empty() {
+            o.fields
+                .iter()
+                .find(|(name, _)| name == "version")
+                .map(|(_, v)| v.clone())
+        } else {
+            None
+        },
+    }
+}
