@@ -31,7 +31,7 @@ impl Default for DiffOptions {
 
 /// A plan as a report; serialized, it is `concord diff --json` and
 /// `concord sync --dry-run --json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DiffReport {
     /// [`VERSION`].
     pub version: u32,
@@ -58,7 +58,7 @@ pub struct DiffReport {
 }
 
 /// A value to write into one source.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlannedChange {
     pub key: String,
     pub rule: String,
@@ -72,7 +72,7 @@ pub struct PlannedChange {
 }
 
 /// A source the plan leaves alone for an item.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Hold {
     pub key: String,
     pub rule: String,
@@ -82,7 +82,7 @@ pub struct Hold {
 }
 
 /// An item the plan cannot decide.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Undecided {
     pub key: String,
     pub reason: Reason,

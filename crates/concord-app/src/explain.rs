@@ -6,7 +6,7 @@ use crate::plan::{Planned, Scope, look_gates, plan_workspace};
 use concord_engine::Decision;
 use concord_model::Observation;
 use concord_workspace::Workspace;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What to explain.
@@ -19,7 +19,7 @@ pub struct ExplainOptions {
 
 /// One reading of the item from a checkout: which replica, what blocks it,
 /// and what it last agreed on under each rule.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReplicaReading {
     pub source: String,
     pub repo: String,
@@ -31,14 +31,14 @@ pub struct ReplicaReading {
     pub status: Option<String>,
     pub replica: Option<String>,
     /// Why the repo is not written now (a reason code), if it is not.
-    pub blocked: Option<&'static str>,
+    pub blocked: Option<String>,
     /// rule -> the value this replica last agreed on (`null`: never).
     pub own_bases: BTreeMap<String, Option<String>>,
 }
 
 /// A base as `explain --json` shows it: `versions` as the JSON object it
 /// is (the hub stores it as text).
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BaseView {
     pub rule: String,
     pub key: String,
@@ -69,7 +69,7 @@ impl From<&concord_store::Base> for BaseView {
 pub const VERSION: u32 = 1;
 
 /// The report of `explain`: its JSON is `{version, key, decisions, bases, readings}`.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Explanation {
     /// [`VERSION`]: the shape of this report.
     pub version: u32,
@@ -146,7 +146,7 @@ pub fn explain(ws: &Workspace, options: &ExplainOptions) -> Result<Explanation, 
                 line: obs.status.as_ref().map_or(obs.line, |s| s.line),
                 status: obs.status.as_ref().map(|s| s.raw.clone()),
                 replica: gate.and_then(|g| g.replica.as_deref().map(str::to_string)),
-                blocked: gate.and_then(|g| g.blocked.map(|r| r.as_str())),
+                blocked: gate.and_then(|g| g.blocked.map(|r| r.as_str().to_string())),
                 own_bases,
             }
         })

@@ -15,7 +15,7 @@ pub const VERSION: u32 = 1;
 
 /// What `hub migrate` did. Fields after `version` are in the order
 /// `concord hub migrate --json` has always printed them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MigrateReport {
     /// [`VERSION`].
     pub version: u32,
@@ -37,7 +37,7 @@ pub struct ExportOptions {
 }
 
 /// What `hub export` wrote.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExportReport {
     /// [`VERSION`].
     pub version: u32,
@@ -55,7 +55,7 @@ pub struct ImportOptions {
 }
 
 /// What `hub import` restored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImportReport {
     /// [`VERSION`].
     pub version: u32,

@@ -26,7 +26,7 @@ impl Default for ScanOptions {
 }
 
 /// Every source as read; serialized, it is `concord scan --json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScanReport {
     /// [`VERSION`].
     pub version: u32,
@@ -37,7 +37,7 @@ pub struct ScanReport {
 }
 
 /// One source and the items read from it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScannedSource {
     pub name: String,
     pub repo: String,
@@ -49,7 +49,7 @@ pub struct ScannedSource {
     pub items: Vec<Observation>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScanSummary {
     pub sources: usize,
     pub files: usize,

@@ -70,5 +70,14 @@ pub fn reports() -> Vec<Documented> {
         ),
         of::<check::CheckList>("check-list", "`concord check --list --format json`"),
         of::<check::SnapshotHistory>("check-history", "`concord check history --json`"),
+        of::<scan::ScanReport>("scan", "`concord scan --json`"),
+        of::<status::StatusReport>("status", "`concord status --json`"),
+        of::<diff::DiffReport>(
+            "diff",
+            "`concord diff --json`; `concord sync --dry-run --json`",
+        ),
+        of::<hub_admin::MigrateReport>("hub-migrate", "`concord hub migrate --json`"),
+        of::<ship::PlanReport>("ship-plan", "`concord ship plan --json`"),
+        of::<ship::StatusReport>("ship-status", "`concord ship status --json`"),
     ]
 }

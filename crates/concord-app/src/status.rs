@@ -38,7 +38,7 @@ impl Default for StatusOptions {
 }
 
 /// Every item's readings; serialized, it is `concord status --json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StatusReport {
     /// [`VERSION`].
     pub version: u32,
@@ -57,7 +57,7 @@ pub struct StatusReport {
 }
 
 /// One repo as this checkout sees it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RepoView {
     pub name: String,
     /// This checkout's replica id (git work trees only).
@@ -71,7 +71,7 @@ pub struct RepoView {
 }
 
 /// One item and what every source holding it says.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StatusItem {
     pub key: String,
     /// Whether every reading says the same.
@@ -80,7 +80,7 @@ pub struct StatusItem {
 }
 
 /// One source's reading of an item.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Reading {
     pub source: String,
     /// The canonical status; `None` when the word is unknown or missing.
@@ -99,7 +99,7 @@ pub struct Reading {
     pub hub_version: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StatusSummary {
     pub items: usize,
     pub disagree: usize,

@@ -220,7 +220,7 @@ pub fn explain(remote: &Remote, args: &commands::explain::Args) -> Result<Outcom
         &format!("/api/v1/items/{}/explain", segment(&args.key)),
         None,
     )?;
-    print_json(&answer);
+    commands::explain::print_json(&remote.report(answer)?);
     Ok(Outcome::Clean)
 }
 

@@ -1262,4 +1262,29 @@ fn use_cases_run_in_process_and_the_summary_is_one_report() {
             .is_some_and(|all| all.iter().any(|e| e["run_id"] == run_id.as_str())),
         "the job's writes carry its id: {history}"
     );
+
+    // --hub prints what the local command prints: explain, history and a
+    // sync (here: one with nothing to do).
+    let through_hub = |args: &[&str]| {
+        let env = [
+            ("CONCORD_HUB", server.url.as_str()),
+            ("CONCORD_HUB_TOKEN", writer.as_str()),
+        ];
+        concord(elsewhere.path(), &env, args)
+    };
+    assert!(through_hub(&["sync"]).code <= 1, "the server's sync");
+    for args in [
+        &["sync", "--json"][..],
+        &["explain", "T1", "--json", "--no-fetch"],
+        &["history", "T1", "--json"],
+    ] {
+        let remote = through_hub(args);
+        let local = concord(ws.path(), &[], args);
+        assert_eq!(remote.code, local.code, "{args:?}: {}", remote.stderr);
+        assert_eq!(
+            remote.stdout, local.stdout,
+            "{args:?}: --hub and local differ"
+        );
+        assert!(local.stdout.contains("\"version\": 1"), "{}", local.stdout);
+    }
 }

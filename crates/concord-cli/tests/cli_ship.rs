@@ -534,7 +534,9 @@ impl Fixture {
             "status --json:\n{}\n{}",
             out.stdout, out.stderr
         );
-        Journal::of(&out.json())
+        let json = out.json();
+        common::schema::assert_valid("ship-status", &json);
+        Journal::of(&json)
     }
 
     /// Runs the resume command exactly as the failure report printed it.
@@ -919,7 +921,7 @@ fn a_clean_run_ships_everything_in_order() {
     assert!(!plan.stdout.contains("deploy sat-two"), "{}", plan.stdout);
     let plan_json = fx.ship(&["plan", "--json"]);
     assert_eq!(plan_json.code, 0, "{}", plan_json.stderr);
-    plan_json.json();
+    common::schema::assert_valid("ship-plan", &plan_json.json());
     fx.assert_nothing_moved(&before);
     assert_eq!(fx.journal().status, "prepared");
 

@@ -2,7 +2,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A canonical status and its rank in the workflow.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema, Deserialize,
+)]
 pub struct Value {
     pub status: String,
     pub rank: u32,
@@ -234,7 +236,7 @@ pub struct ItemInput {
 }
 
 /// A value to write into one source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Change {
     pub source: String,
     pub from: Option<Value>,
@@ -245,7 +247,7 @@ pub struct Change {
 }
 
 /// A source left alone, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Hold {
     pub source: String,
     pub reason: Reason,
@@ -253,7 +255,7 @@ pub struct Hold {
 }
 
 /// The decision for one item under one rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Decision {
     pub rule: String,
     pub key: String,

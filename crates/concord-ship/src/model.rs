@@ -4,7 +4,19 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Published to a registry; others pin it.
@@ -17,7 +29,7 @@ pub enum Role {
 
 /// A command run as an argument vector (never through a shell unless
 /// `shell` says so), in the repo, with a timeout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Command {
     pub argv: Vec<String>,
     /// Run `argv.join(" ")` through `sh -c` (only when configured).
@@ -26,7 +38,7 @@ pub struct Command {
 }
 
 /// How a library publishes and how the train tells whether it did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Publish {
     pub command: Command,
     /// The file holding the version, and the regex whose first group is it.
@@ -40,7 +52,7 @@ pub struct Publish {
 }
 
 /// How a consumer turns a branch reference to a library into a version pin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Repin {
     /// The library it pins.
     pub library: String,
@@ -51,7 +63,7 @@ pub struct Repin {
     pub replace: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Deploy {
     /// Push the frozen (tested) commit to a remote's branch, then an
@@ -68,14 +80,14 @@ pub enum Deploy {
 }
 
 /// Bounded retry with backoff (registry propagation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Retry {
     pub attempts: u32,
     pub first_delay: Duration,
     pub max_delay: Duration,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TrainRepo {
     pub name: String,
     /// Folder, relative to the config.
@@ -92,7 +104,7 @@ pub struct TrainRepo {
     pub deploy: Deploy,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Train {
     pub repos: Vec<TrainRepo>,
     pub retry: Retry,

@@ -38,7 +38,9 @@ use std::time::Duration;
 
 /// One thing the train does. Serialized as `{"step": "publish", "repo": ..,
 /// "version": ..}` so the CLI can journal it as is.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(tag = "step", rename_all = "kebab-case")]
 pub enum Step {
     Publish {
@@ -434,7 +436,7 @@ fn prepare_steps(repos: &[&TrainRepo], steps: &mut Vec<Step>) {
 
 /// What a probe answered. A probe that failed to answer (crashed, timed
 /// out, exited with an unexpected status) is `Unknown`, never `NotDone`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Probe {
     Done,
@@ -443,7 +445,7 @@ pub enum Probe {
 }
 
 /// What the CLI observed before deciding a step.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Observed {
     /// Steps this train journaled as done.
     pub done_in_journal: BTreeSet<Step>,
@@ -456,7 +458,7 @@ pub struct Observed {
     pub yanked: BTreeMap<String, Probe>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Decision {
     /// Do not run it; why.
@@ -549,7 +551,7 @@ fn unknown(step: &Step, why: &str) -> Decision {
 // ---------------------------------------------------------------------------
 
 /// What the CLI checked about one repo before anything moves.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RepoFacts {
     /// No uncommitted changes.
     pub clean: bool,
@@ -570,7 +572,7 @@ pub struct RepoFacts {
 }
 
 /// Everything preflight judges.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Facts {
     /// The versions the libraries publish (as given to [`plan`]).
     pub versions: BTreeMap<String, String>,
@@ -740,7 +742,7 @@ pub fn preflight(train: &Train, facts: &Facts) -> Result<(), Vec<String>> {
 // ---------------------------------------------------------------------------
 
 /// How a step failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Failure {
     /// The command as run (for the user to retry by hand).
     pub command: String,
@@ -757,7 +759,7 @@ pub struct Failure {
 pub const TAIL_LINES: usize = 20;
 
 /// What is live for one repo.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RepoLive {
     pub repo: String,
     /// The version this train published.
@@ -778,14 +780,14 @@ impl RepoLive {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FailedStep {
     pub step: Step,
     pub failure: Failure,
 }
 
 /// What the user reads after the train stops (or finishes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     /// Per repo, in train order.
     pub live: Vec<RepoLive>,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The ordered steps of the latest train and what each probe says now.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanReport {
     /// [`VERSION`].
     pub version: u32,
@@ -18,7 +18,7 @@ pub struct PlanReport {
 }
 
 /// One step of the plan and whether it would run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlannedStep {
     pub decision: Decision,
     /// What the step does, e.g. `publish lib-a 1.4.2`.
@@ -53,7 +53,7 @@ pub fn plan(ws: &Workspace, options: &ShipOptions) -> Result<PlanReport, Failure
 
 /// The latest train of a name as the hub records it. Fields after
 /// `version` are in the order `ship status --json` has always printed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StatusReport {
     /// [`VERSION`].
     pub version: u32,
@@ -69,7 +69,7 @@ pub struct StatusReport {
 }
 
 /// One journal entry of a train.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct JournaledStep {
     pub at: String,
     pub detail: Option<String>,

@@ -67,7 +67,7 @@ impl ShipEvents for Silent {}
 
 /// The frozen state of one repo, as `prepare` recorded it (and as the hub
 /// keeps it in the train's record).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Frozen {
     /// The release commit.
     pub commit: String,

@@ -30,16 +30,24 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             no_fetch: args.no_fetch,
         },
     )?;
-    let mut out = output::stdout();
-    let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &explained)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
+    if args.json {
+        print_json(&explained);
     } else {
-        write_text(ws, &explained, &mut out)
-    };
-    output::finish(written.and_then(|()| out.flush()));
+        let mut out = output::stdout();
+        let written = write_text(ws, &explained, &mut out);
+        output::finish(written.and_then(|()| out.flush()));
+    }
     Ok(Outcome::Clean)
+}
+
+/// The report as `--json` prints it; also for `--hub` (which has no
+/// workspace to render text with, so it always prints this).
+pub(crate) fn print_json(explained: &Explanation) {
+    let mut out = output::stdout();
+    let written = serde_json::to_writer_pretty(&mut out, explained)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out));
+    output::finish(written.and_then(|()| out.flush()));
 }
 
 fn write_text(
@@ -82,6 +90,7 @@ fn write_text(
             r.source,
             r.repo,
             r.blocked
+                .as_deref()
                 .map_or(String::new(), |b| format!(" ({b}: not written now)")),
             agreed.join(", ")
         )?;

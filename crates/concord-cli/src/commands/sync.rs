@@ -83,9 +83,9 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     let result = sync(ws, &args.options(), confirm, &output::Bars)?;
     let mut out = output::stdout();
     let written = match &result {
-        SyncRun::Unchanged(unchanged) if args.json => serde_json::to_string(unchanged)
-            .map_err(std::io::Error::from)
-            .and_then(|json| writeln!(out, "{json}")),
+        SyncRun::Unchanged(report) | SyncRun::Applied(report) if args.json => {
+            write_json(report, &mut out)
+        }
         SyncRun::Unchanged(unchanged) => writeln!(
             out,
             "nothing changed since the last sync converged ({}): nothing to do",
@@ -93,13 +93,18 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         ),
         SyncRun::DryRun(dry) => diff::write(ws, dry, args.json, &mut out),
         SyncRun::Declined => Ok(()),
-        SyncRun::Applied(report) if args.json => serde_json::to_writer_pretty(&mut out, report)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out)),
         SyncRun::Applied(report) => write_report(ws, report, args.verbose, &mut out),
     };
     output::finish(written.and_then(|()| out.flush()));
     Ok(result.outcome())
+}
+
+/// A sync's report as `--json` prints it: through `serde_json::Value`, as
+/// `concord serve` keeps a job's output, so `--hub` prints the same bytes.
+fn write_json(report: &SyncReport, out: &mut impl Write) -> std::io::Result<()> {
+    let value = serde_json::to_value(report)?;
+    serde_json::to_writer_pretty(&mut *out, &value)?;
+    writeln!(out)
 }
 
 /// Shows the plan and asks whether to apply it; the answer is read from

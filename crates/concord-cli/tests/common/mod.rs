@@ -2,6 +2,7 @@
 //! `concord` in it.
 #![allow(dead_code)]
 
+pub mod schema;
 pub mod serve;
 
 use assert_cmd::Command;
