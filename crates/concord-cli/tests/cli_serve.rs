@@ -3,7 +3,7 @@
 //! webhooks, and a push webhook that reaches the tracker within seconds.
 
 mod common;
-use common::serve::Server;
+use common::serve::{Server, get, http, send};
 use common::{TASK_WORKFLOW, TestWorkspace, git, init_repo};
 use concord_fakes::github::FakeGitHub;
 use serde_json::{Value, json};
@@ -19,58 +19,6 @@ fn start(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
     let mut all = vec!["--no-schedule"];
     all.extend_from_slice(args);
     Server::start(dir, env, &all)
-}
-
-/// (status, headers we look at, body as JSON or a string).
-fn http(
-    method: &str,
-    url: &str,
-    token: Option<&str>,
-    headers: &[(&str, &str)],
-    body: Option<&[u8]>,
-) -> (u16, Value, Option<String>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let mut request = ureq::http::Request::builder().method(method).uri(url);
-    if let Some(token) = token {
-        request = request.header("Authorization", format!("Bearer {token}"));
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let request = request
-        .body(body.unwrap_or_default().to_vec())
-        .expect("request");
-    let mut response = agent.run(request).expect("HTTP request");
-    let status = response.status().as_u16();
-    let auth = response
-        .headers()
-        .get("www-authenticate")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, value, auth)
-}
-
-fn get(url: &str, token: Option<&str>) -> (u16, Value) {
-    let (status, value, _) = http("GET", url, token, &[], None);
-    (status, value)
-}
-
-fn send(method: &str, url: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
-    let bytes = body.to_string().into_bytes();
-    let (status, value, _) = http(
-        method,
-        url,
-        token,
-        &[("Content-Type", "application/json")],
-        Some(&bytes),
-    );
-    (status, value)
 }
 
 fn workspace() -> TestWorkspace {
@@ -658,6 +606,7 @@ fn github_webhooks_need_a_valid_signature_and_named_hooks_their_secret() {
     );
     assert_eq!(status, 202, "{ignored}");
     assert!(ignored["ignored"].is_string(), "{ignored}");
+    common::schema::assert_valid("api-hook", &ignored);
     assert_eq!(jobs(), 0);
     let (status, started, _) = post(
         &push,
@@ -665,6 +614,7 @@ fn github_webhooks_need_a_valid_signature_and_named_hooks_their_secret() {
     );
     assert_eq!(status, 202, "{started}");
     assert_eq!(started["repos"], json!(["app"]));
+    common::schema::assert_valid("api-hook", &started);
     assert_eq!(jobs(), 1);
 
     // Named hooks: unknown, wrong secret, right secret.

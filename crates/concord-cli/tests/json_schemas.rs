@@ -6,7 +6,7 @@
 //! field the schema does not name.
 
 mod common;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -14,10 +14,11 @@ fn schemas_dir() -> PathBuf {
     common::project_root().join("docs/schemas")
 }
 
-/// Every documented report: file stem -> schema.
+/// Every documented report and API body: file stem -> schema.
 fn generated() -> BTreeMap<String, Value> {
     concord_app::schema::reports()
         .into_iter()
+        .chain(concord_serve::bodies::schemas())
         .map(|d| (d.name.to_string(), d.schema.to_value()))
         .collect()
 }
@@ -71,8 +72,11 @@ fn the_published_schemas_are_the_generated_ones() {
 
 /// Reports whose output other test files validate (they need a release
 /// train set up): name -> where.
-const VALIDATED_ELSEWHERE: &[(&str, &str)] =
-    &[("ship-plan", "cli_ship.rs"), ("ship-status", "cli_ship.rs")];
+const VALIDATED_ELSEWHERE: &[(&str, &str)] = &[
+    ("ship-plan", "cli_ship.rs"),
+    ("ship-status", "cli_ship.rs"),
+    ("api-hook", "cli_serve.rs: signed GitHub deliveries"),
+];
 
 struct Checker {
     checked: Vec<String>,
@@ -134,6 +138,7 @@ fn what_the_commands_print_is_what_the_schemas_say() {
         &concord(ws, &["check", "--list", "--format", "json"]),
     );
     checker.check("summary", &concord(ws, &["summary", "--json"]));
+    api_bodies(ws, &mut checker);
     let mirror = ws.join("mirror/concord.toml");
     let mirror = mirror.to_str().expect("utf-8");
     checker.check(
@@ -149,4 +154,94 @@ fn what_the_commands_print_is_what_the_schemas_say() {
         unchecked.is_empty(),
         "no command output was validated against {unchecked:?}"
     );
+}
+
+/// Every route's body on a running `concord serve` over the same
+/// workspace, against its schema (a use case's report where it is one).
+fn api_bodies(ws: &Path, checker: &mut Checker) {
+    use common::serve::{Server, get, send};
+    let out = concord(ws, &["serve", "token", "create", "--name", "writer"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let writer = out.stdout.trim().to_string();
+    let server = Server::start(ws, &[], &["--no-schedule"]);
+    let api = format!("{}/api/v1", server.url);
+    let seen = std::cell::RefCell::new(Vec::new());
+    let body = |name: &str, method: &str, path: &str, json: Value, status: u16| {
+        let url = format!("{api}{path}");
+        let (got, answer) = match method {
+            "GET" => get(&url, Some(&writer)),
+            _ => send(method, &url, Some(&writer), &json),
+        };
+        assert_eq!(got, status, "{method} {path}: {answer}");
+        common::schema::assert_valid(name, &answer);
+        seen.borrow_mut().push(name.to_string());
+        answer
+    };
+    // A sync, cancelled as soon as it is queued (it may already be done:
+    // then the refusal is an error body, and another try follows).
+    let mut cancelled = false;
+    for _ in 0..10 {
+        let accepted = body("api-sync", "POST", "/sync", json!({}), 202);
+        let id = accepted["run_id"].as_str().expect("a run id").to_string();
+        let (status, answer) = send(
+            "POST",
+            &format!("{api}/jobs/{id}/cancel"),
+            Some(&writer),
+            &json!({}),
+        );
+        let name = if status == 202 {
+            "api-job-cancel"
+        } else {
+            "api-error"
+        };
+        assert!(status == 202 || status == 409, "{status} {answer}");
+        common::schema::assert_valid(name, &answer);
+        seen.borrow_mut().push(name.to_string());
+        for _ in 0..600 {
+            let job = body("api-job", "GET", &format!("/jobs/{id}"), Value::Null, 200);
+            if job["state"] == "finished" {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if status == 202 {
+            cancelled = true;
+            break;
+        }
+    }
+    assert!(cancelled, "no sync could be cancelled in ten tries");
+    body("api-health", "GET", "/health", Value::Null, 200);
+    body("api-items", "GET", "/items?limit=2", Value::Null, 200);
+    body("api-item", "GET", "/items/wp%2342", Value::Null, 200);
+    body("explain", "GET", "/items/wp%2342/explain", Value::Null, 200);
+    body("history", "GET", "/items/wp%2342/history", Value::Null, 200);
+    let set = json!({"status": "in_progress", "force": true});
+    body("set", "PUT", "/items/wp%2341/status", set, 200);
+    let event = json!({"event_type": "note"});
+    body("log", "POST", "/items/wp%2341/events", event, 200);
+    body("api-runs", "GET", "/runs", Value::Null, 200);
+    body("api-jobs", "GET", "/jobs", Value::Null, 200);
+    body("api-journal", "GET", "/journal?limit=3", Value::Null, 200);
+    let snapshots = body("api-snapshots", "GET", "/snapshots", Value::Null, 200);
+    let snapshot = snapshots["snapshots"][0]["snapshot"]
+        .as_i64()
+        .expect("a snapshot");
+    body(
+        "api-snapshot",
+        "GET",
+        &format!("/snapshots/{snapshot}"),
+        Value::Null,
+        200,
+    );
+    body("api-mirrors", "GET", "/mirrors", Value::Null, 200);
+    body("api-trains", "GET", "/trains", Value::Null, 200);
+    body("api-schedule", "GET", "/schedule", Value::Null, 200);
+    body("summary", "GET", "/summary", Value::Null, 200);
+    body("api-control-room", "GET", "/control-room", Value::Null, 200);
+    let hook = format!("{}/hooks/nobody", server.url);
+    let (status, answer) = send("POST", &hook, None, &json!({}));
+    assert_eq!(status, 404, "{answer}");
+    common::schema::assert_valid("api-error", &answer);
+    checker.checked.extend(seen.into_inner());
+    checker.checked.push("api-error".into());
 }

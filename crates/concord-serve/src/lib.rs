@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod bodies;
 pub mod executor;
 pub mod jobs;
 pub mod openapi;

@@ -923,9 +923,9 @@ pub fn item_page(item: &Value, workspace: &str) -> String {
         Some(h) => {
             let _ = write!(
                 main,
-                r#"<dl class="facts"><dt>status</dt><dd data-field="status">{}</dd><dt>version</dt><dd data-field="version">{}</dd><dt>updated</dt><dd data-field="updated_at">{}</dd><dt>by</dt><dd data-field="updated_by">{}</dd></dl>"#,
+                r#"<dl class="facts"><dt>status</dt><dd data-field="status">{}</dd><dt>version</dt><dd data-field="value_version">{}</dd><dt>updated</dt><dd data-field="updated_at">{}</dd><dt>by</dt><dd data-field="updated_by">{}</dd></dl>"#,
                 status_badge(field(h, "status")),
-                text(field(h, "version")),
+                text(field(h, "value_version")),
                 time(field(h, "updated_at")),
                 text(field(h, "updated_by")),
             );
@@ -1525,7 +1525,7 @@ mod tests {
     fn item(key: &str) -> Value {
         json!({
             "key": key,
-            "hub": {"status": "done", "version": 3, "updated_at": "2026-11-24T09:00:01Z", "updated_by": "ann"},
+            "hub": {"status": "done", "value_version": 3, "updated_at": "2026-11-24T09:00:01Z", "updated_by": "ann"},
             "sources": [
                 {"source": "workplans", "status": "todo", "raw_status": "[ ]", "repo": "app",
                  "path": "docs/plan.md", "line": 12, "observed_at": "2026-11-24T09:00:00Z"},
@@ -1861,7 +1861,7 @@ mod tests {
         assert!(html.contains(
             "<pre id=\"explain-json\">{\n  &quot;decision&quot;: &quot;hold&quot;,\n  &quot;why&quot;: [\n    &quot;workplans &lt;stale&gt;&quot;,\n    &quot;hub &amp; issues agree&quot;\n  ]\n}</pre>"
         ));
-        assert!(html.contains(r#"<dd data-field="version">3</dd>"#));
+        assert!(html.contains(r#"<dd data-field="value_version">3</dd>"#));
         assert!(html.contains("<code>app:docs/plan.md:12</code>"));
         assert!(
             html.contains(

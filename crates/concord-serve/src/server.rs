@@ -5,6 +5,7 @@
 //! through [`crate::jobs`] (the `concord` binary).
 
 use crate::auth::{self, Access, Denied, StoredToken};
+use crate::bodies;
 use crate::jobs::{JobKind, JobSpec, Jobs};
 use crate::page;
 use axum::Router;
@@ -19,8 +20,8 @@ use concord_app::summary::{Summary, SummaryOptions};
 use concord_app::{Failure, Outcome};
 use concord_store::{ItemFilter, JournalFilter, Store, StoreError};
 use concord_workspace::Workspace;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -165,7 +166,13 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"status": self.status.as_u16(), "message": self.message}});
+        let body = bodies::ErrorBody {
+            version: bodies::VERSION,
+            error: bodies::ErrorDetail {
+                status: self.status.as_u16(),
+                message: self.message,
+            },
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response
@@ -183,8 +190,8 @@ impl IntoResponse for ApiError {
 
 type ApiResult = Result<Response, ApiError>;
 
-fn ok(value: Value) -> ApiResult {
-    Ok(axum::Json(value).into_response())
+fn ok(body: impl Serialize) -> ApiResult {
+    Ok(axum::Json(body).into_response())
 }
 
 /// Every route, in one place: the OpenAPI document is checked against it.
@@ -420,7 +427,11 @@ fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError
 
 async fn health(State(app): State<App>) -> ApiResult {
     match app.store.ping().await {
-        Ok(()) => ok(json!({"status": "ok", "database": "ok"})),
+        Ok(()) => ok(bodies::Health {
+            version: bodies::VERSION,
+            status: "ok",
+            database: "ok",
+        }),
         Err(e) => Err(ApiError::from(e)),
     }
 }
@@ -479,36 +490,40 @@ async fn items(
     let page = app.store.item_page(&filter).await?;
     let keys: Vec<String> = page.iter().map(|v| v.key.clone()).collect();
     let observations = app.store.observations_for(&keys).await?;
-    let mut by_key: BTreeMap<&str, serde_json::Map<String, Value>> = BTreeMap::new();
+    let mut by_key: BTreeMap<&str, BTreeMap<String, Option<String>>> = BTreeMap::new();
     for o in &observations {
         by_key
             .entry(o.key.as_str())
             .or_default()
-            .insert(o.source.clone(), json!(o.status));
+            .insert(o.source.clone(), o.status.clone());
     }
     let next = (page.len() as i64 == limit)
         .then(|| page.last().map(|v| v.key.clone()))
         .flatten();
-    let items: Vec<Value> = page
-        .iter()
+    let items = page
+        .into_iter()
         .map(|v| {
             let sources = by_key.remove(v.key.as_str()).unwrap_or_default();
-            let drift = sources.values().any(|s| s.as_str() != v.value.as_deref());
-            json!({
-                "key": v.key,
-                "status": v.value,
-                "version": v.version,
-                "updated_at": v.updated_at,
-                "updated_by": v.updated_by,
-                "sources": sources,
-                "drift": drift,
-            })
+            let drift = sources.values().any(|s| s.as_deref() != v.value.as_deref());
+            bodies::ItemRow {
+                key: v.key,
+                status: v.value,
+                value_version: v.version,
+                updated_at: v.updated_at,
+                updated_by: v.updated_by,
+                sources,
+                drift,
+            }
         })
         .collect();
-    ok(json!({"items": items, "next": next}))
+    ok(bodies::ItemsPage {
+        version: bodies::VERSION,
+        items,
+        next,
+    })
 }
 
-async fn item_json(app: &App, key: &str) -> Result<Value, ApiError> {
+async fn item_view(app: &App, key: &str) -> Result<bodies::ItemView, ApiError> {
     let keys = [key.to_string()];
     // Four independent reads: at once, on the pool's connections.
     let (hub, sources, history, bases) = tokio::try_join!(
@@ -520,33 +535,44 @@ async fn item_json(app: &App, key: &str) -> Result<Value, ApiError> {
     if hub.is_empty() && sources.is_empty() && history.is_empty() {
         return Err(ApiError::not_found(format!("no item `{key}` in the hub")));
     }
-    let status = hub.iter().find(|v| v.field == "status");
-    let last = history
+    let status = hub
+        .iter()
+        .find(|v| v.field == "status")
+        .map(|v| bodies::HubStatus {
+            status: v.value.clone(),
+            value_version: v.version,
+            updated_at: v.updated_at.clone(),
+            updated_by: v.updated_by.clone(),
+        });
+    let last_decision = history
         .iter()
         .rev()
-        .find(|e| e.field.as_deref() == Some("status"));
-    Ok(json!({
-        "key": key,
-        "hub": status.map(|v| json!({
-            "status": v.value,
-            "version": v.version,
-            "updated_at": v.updated_at,
-            "updated_by": v.updated_by,
-        })),
-        "fields": hub,
-        "sources": sources,
-        "history": history,
-        "explain": {
-            "bases": bases,
-            "last_decision": last.map(|e| json!({"at": e.at, "to": e.to, "target": e.target, "reason": e.reason, "actor": e.actor})),
-            "full": format!("/api/v1/items/{}/explain", page::encode_component(key)),
+        .find(|e| e.field.as_deref() == Some("status"))
+        .map(|e| bodies::LastDecision {
+            at: e.at.clone(),
+            to: e.to.clone(),
+            target: e.target.clone(),
+            reason: e.reason.clone(),
+            actor: e.actor.clone(),
+        });
+    Ok(bodies::ItemView {
+        version: bodies::VERSION,
+        key: key.to_string(),
+        hub: status,
+        fields: hub,
+        sources,
+        history,
+        explain: bodies::ItemExplain {
+            bases,
+            last_decision,
+            full: format!("/api/v1/items/{}/explain", page::encode_component(key)),
         },
-    }))
+    })
 }
 
 async fn item(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
     let key = checked_key(&key)?;
-    ok(item_json(&app, key).await?)
+    ok(item_view(&app, key).await?)
 }
 
 async fn item_history(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
@@ -583,16 +609,28 @@ async fn runs(State(app): State<App>, Query(query): Query<LimitQuery>) -> ApiRes
         .store
         .recent_runs(query.limit.unwrap_or(50).clamp(1, 500))
         .await?;
-    ok(json!({"runs": runs.iter().map(concord_app::summary::RunView::from).collect::<Vec<_>>()}))
+    ok(bodies::Runs {
+        version: bodies::VERSION,
+        runs: runs
+            .iter()
+            .map(concord_app::summary::RunView::from)
+            .collect(),
+    })
 }
 
 async fn jobs_list(State(app): State<App>) -> ApiResult {
-    ok(json!({"jobs": app.jobs.recent(50)}))
+    ok(bodies::Jobs {
+        version: bodies::VERSION,
+        jobs: app.jobs.recent(50),
+    })
 }
 
 async fn job(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
     match app.jobs.get(&id) {
-        Some(record) => ok(json!(record)),
+        Some(job) => ok(bodies::Job {
+            version: bodies::VERSION,
+            job,
+        }),
         None => Err(ApiError::not_found(format!(
             "no job `{id}` (jobs are kept in memory, the newest 200)"
         ))),
@@ -624,7 +662,11 @@ async fn journal(
         })
         .await?;
     let next = entries.last().map(|e| e.id);
-    ok(json!({"entries": entries, "next_before": next}))
+    ok(bodies::Journal {
+        version: bodies::VERSION,
+        entries,
+        next_before: next,
+    })
 }
 
 /// The newest `limit` snapshots with their findings by severity, oldest first.
@@ -644,7 +686,10 @@ async fn snapshot_series(
 }
 
 async fn snapshots(State(app): State<App>) -> ApiResult {
-    ok(json!({"snapshots": snapshot_series(&app, 100).await?}))
+    ok(bodies::Snapshots {
+        version: bodies::VERSION,
+        snapshots: snapshot_series(&app, 100).await?,
+    })
 }
 
 async fn snapshot(State(app): State<App>, Path(id): Path<i64>) -> ApiResult {
@@ -656,16 +701,17 @@ async fn snapshot(State(app): State<App>, Path(id): Path<i64>) -> ApiResult {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    ok(json!({
-        "snapshot": full.id,
-        "taken_at": full.taken_at,
-        "commit": full.commit_id,
-        "actor": full.actor,
-        "total": full.total,
-        "gating": full.gating,
-        "by_severity": concord_app::summary::severities(&full.findings),
-        "findings": findings,
-    }))
+    ok(bodies::Snapshot {
+        version: bodies::VERSION,
+        snapshot: full.id,
+        by_severity: concord_app::summary::severities(&full.findings),
+        taken_at: full.taken_at,
+        commit: full.commit_id,
+        actor: full.actor,
+        total: full.total,
+        gating: full.gating,
+        findings,
+    })
 }
 
 async fn mirrors(State(app): State<App>) -> ApiResult {
@@ -680,14 +726,22 @@ async fn mirrors(State(app): State<App>) -> ApiResult {
                 .position
                 .split_once(' ')
                 .unwrap_or((&mark.position, ""));
-            proposals
-                .push(json!({"repo": repo, "branch": branch, "tree": tree, "at": mark.updated_at}));
+            proposals.push(bodies::Proposal {
+                repo: repo.to_string(),
+                branch: branch.to_string(),
+                tree: tree.to_string(),
+                at: mark.updated_at.clone(),
+            });
         } else if let Some(rule) = mark.source.strip_prefix("@mirror-run:") {
             let run: Value = serde_json::from_str(&mark.position).unwrap_or_default();
-            last_runs.push(
-                json!({"rule": rule, "at": mark.updated_at, "written": run["written"],
-                "reported": run["reported"], "failed": run["failed"], "commits": run["commits"]}),
-            );
+            last_runs.push(bodies::MirrorRun {
+                rule: rule.to_string(),
+                at: mark.updated_at.clone(),
+                written: run["written"].clone(),
+                reported: run["reported"].clone(),
+                failed: run["failed"].clone(),
+                commits: run["commits"].clone(),
+            });
         } else if mark.source.starts_with("@mirror:") {
             written += 1;
             if last_written
@@ -705,23 +759,30 @@ async fn mirrors(State(app): State<App>) -> ApiResult {
         .filter(|j| j.kind == JobKind::Mirror)
         .take(20)
         .collect();
-    ok(json!({
-        "documents_written": written,
-        "last_written_at": last_written,
-        "last_runs": last_runs,
-        "proposals": proposals,
-        "runs": runs,
-    }))
+    ok(bodies::Mirrors {
+        version: bodies::VERSION,
+        documents_written: written,
+        last_written_at: last_written,
+        last_runs,
+        proposals,
+        runs,
+    })
 }
 
 async fn trains(State(app): State<App>) -> ApiResult {
     let trains = app.store.release_trains().await?;
-    ok(json!({"trains": trains}))
+    ok(bodies::Trains {
+        version: bodies::VERSION,
+        trains,
+    })
 }
 
 async fn schedule(State(app): State<App>) -> ApiResult {
     let view = app.schedule.lock().map(|v| v.clone()).unwrap_or_default();
-    ok(json!({"schedule": view}))
+    ok(bodies::Schedule {
+        version: bodies::VERSION,
+        schedule: view,
+    })
 }
 
 /// The summary (as `concord summary` computes it), from a cache younger
@@ -771,28 +832,37 @@ async fn summary(
 
 /// What the control room shows: the summary, plus the job queue's state
 /// (the newest jobs and the schedule), which the summary leaves out.
-async fn control_room_json(app: &App) -> Result<Value, ApiError> {
+async fn control_room_body(app: &App) -> Result<bodies::ControlRoom, ApiError> {
     let summary = summary_report(app, concord_app::summary::EVENTS_LISTED).await?;
-    let mut value = serde_json::to_value(&*summary)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    value["jobs"] = json!(app.jobs.recent(10));
-    value["schedule"] = Value::Array(app.schedule.lock().map(|v| v.clone()).unwrap_or_default());
-    Ok(value)
+    Ok(bodies::ControlRoom {
+        summary: (*summary).clone(),
+        jobs: app.jobs.recent(10),
+        schedule: app.schedule.lock().map(|v| v.clone()).unwrap_or_default(),
+    })
+}
+
+/// A body as the page reads it.
+fn as_value(body: &impl Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(body)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
 async fn control_room_data(State(app): State<App>) -> ApiResult {
-    ok(control_room_json(&app).await?)
+    ok(control_room_body(&app).await?)
 }
 
 async fn control_room(State(app): State<App>) -> ApiResult {
-    let data = control_room_json(&app).await?;
+    let data = as_value(&control_room_body(&app).await?)?;
     Ok(Html(page::control_room(&data, &app.settings.workspace)).into_response())
 }
 
 async fn item_page(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
     let key = checked_key(&key)?;
-    match item_json(&app, key).await {
-        Ok(item) => Ok(Html(page::item_page(&item, &app.settings.workspace)).into_response()),
+    match item_view(&app, key).await {
+        Ok(item) => {
+            let item = as_value(&item)?;
+            Ok(Html(page::item_page(&item, &app.settings.workspace)).into_response())
+        }
         Err(e) if e.status == StatusCode::NOT_FOUND => Ok((
             StatusCode::NOT_FOUND,
             Html(page::not_found_page(&format!("item {key}"))),
@@ -861,15 +931,24 @@ async fn sync_now(
     };
     let trigger = caller(identity.as_ref().map(|e| &e.0));
     let (record, submitted) = app.jobs.submit(JobKind::Sync, &spec, &trigger);
-    let body = json!({"run_id": record.id, "state": submitted, "job": format!("/api/v1/jobs/{}", record.id)});
+    let body = bodies::SyncAccepted {
+        version: bodies::VERSION,
+        job: format!("/api/v1/jobs/{}", record.id),
+        run_id: record.id,
+        state: submitted,
+    };
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 
 async fn job_cancel(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
     match app.jobs.cancel(&id) {
-        Ok((record, done)) => Ok((
+        Ok((job, cancel)) => Ok((
             StatusCode::ACCEPTED,
-            axum::Json(json!({"job": record, "cancel": done})),
+            axum::Json(bodies::Cancelled {
+                version: bodies::VERSION,
+                job,
+                cancel,
+            }),
         )
             .into_response()),
         Err(crate::jobs::CancelRefused::Unknown) => Err(ApiError::not_found(format!(
@@ -1034,9 +1113,10 @@ async fn github_hook(State(app): State<App>, headers: HeaderMap, body: Bytes) ->
     if let Some(duplicate) = replayed(&app, &headers, &body).await? {
         return Ok((
             StatusCode::OK,
-            axum::Json(
-                json!({"ignored": "this delivery was already received", "delivery": duplicate}),
-            ),
+            axum::Json(bodies::HookAnswer {
+                delivery: Some(duplicate),
+                ..bodies::HookAnswer::ignored("this delivery was already received")
+            }),
         )
             .into_response());
     }
@@ -1045,12 +1125,20 @@ async fn github_hook(State(app): State<App>, headers: HeaderMap, body: Bytes) ->
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     match event {
-        "ping" => return ok(json!({"ok": true, "event": "ping"})),
+        "ping" => {
+            return ok(bodies::HookAnswer {
+                ok: Some(true),
+                event: Some("ping".into()),
+                ..bodies::HookAnswer::empty()
+            });
+        }
         "push" => {}
         other => {
             return Ok((
                 StatusCode::ACCEPTED,
-                axum::Json(json!({"ignored": format!("event `{other}` does not trigger a sync")})),
+                axum::Json(bodies::HookAnswer::ignored(format!(
+                    "event `{other}` does not trigger a sync"
+                ))),
             )
                 .into_response());
         }
@@ -1067,9 +1155,9 @@ async fn github_hook(State(app): State<App>, headers: HeaderMap, body: Bytes) ->
     if touched.is_empty() {
         return Ok((
             StatusCode::ACCEPTED,
-            axum::Json(
-                json!({"ignored": format!("`{full_name}` is not a repository of this workspace")}),
-            ),
+            axum::Json(bodies::HookAnswer::ignored(format!(
+                "`{full_name}` is not a repository of this workspace"
+            ))),
         )
             .into_response());
     }
@@ -1078,7 +1166,12 @@ async fn github_hook(State(app): State<App>, headers: HeaderMap, body: Bytes) ->
         .submit(JobKind::Sync, &JobSpec::default(), "webhook:github");
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(json!({"run_id": record.id, "state": submitted, "repos": touched})),
+        axum::Json(bodies::HookAnswer {
+            run_id: Some(record.id),
+            state: Some(submitted),
+            repos: Some(touched.iter().map(|r| r.to_string()).collect()),
+            ..bodies::HookAnswer::empty()
+        }),
     )
         .into_response())
 }
@@ -1144,7 +1237,11 @@ async fn named_hook(
     );
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(json!({"run_id": record.id, "state": submitted})),
+        axum::Json(bodies::HookAnswer {
+            run_id: Some(record.id),
+            state: Some(submitted),
+            ..bodies::HookAnswer::empty()
+        }),
     )
         .into_response())
 }

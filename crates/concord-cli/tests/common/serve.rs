@@ -1,5 +1,6 @@
 //! A real `concord serve` for the tests that talk to it over HTTP.
 
+use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -84,4 +85,58 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One HTTP request; the body read as JSON (a string when it is not).
+pub fn http(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> (u16, Value, Option<String>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(body.unwrap_or_default().to_vec())
+        .expect("request");
+    let mut response = agent.run(request).expect("HTTP request");
+    let status = response.status().as_u16();
+    let auth = response
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, value, auth)
+}
+
+/// `GET url`.
+pub fn get(url: &str, token: Option<&str>) -> (u16, Value) {
+    let (status, value, _) = http("GET", url, token, &[], None);
+    (status, value)
+}
+
+/// `method url` with a JSON body.
+pub fn send(method: &str, url: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let bytes = body.to_string().into_bytes();
+    let (status, value, _) = http(
+        method,
+        url,
+        token,
+        &[("Content-Type", "application/json")],
+        Some(&bytes),
+    );
+    (status, value)
 }
