@@ -4,6 +4,9 @@
 //! (failures, resume, deploys) are `concord-cli/tests/cli_ship.rs`.
 #![cfg(unix)]
 
+mod common;
+use common::{git, write};
+
 use concord_app::Outcome;
 use concord_app::Silent;
 use concord_app::ship::{self, Ended, ShipEvents, ShipOptions};
@@ -54,25 +57,6 @@ const PLAN: [&str; 5] = [
     "test app",
     "flip release record",
 ];
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().expect("a parent")).expect("create dirs");
-    std::fs::write(path, text).expect("write");
-}
 
 /// A repo on branch `release` holding `files`, committed.
 fn repo(dir: &Path, files: &[(&str, &str)]) {

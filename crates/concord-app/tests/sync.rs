@@ -1,6 +1,9 @@
 //! The sync use case called as a library: a git repo with a bare remote
 //! and a SQLite hub in a temporary folder; no `concord` binary involved.
 
+mod common;
+use common::{git, write};
+
 use concord_app::Outcome;
 use concord_app::Silent;
 use concord_app::sync::{SyncOptions, SyncRun, sync};
@@ -43,25 +46,6 @@ name = "tasks"
 mode = "merge"
 between = ["workplans", "plan", "hub"]
 "#;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().expect("a parent")).expect("create dirs");
-    std::fs::write(path, text).expect("write");
-}
 
 /// A workspace whose repo `app` tracks a bare remote, both files agreeing
 /// that T1 is todo and T2 done.

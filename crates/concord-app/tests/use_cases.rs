@@ -2,6 +2,9 @@
 //! temporary copy of the bundled `examples/` workspace with a SQLite hub;
 //! no `concord` binary involved.
 
+mod common;
+use common::copy_dir;
+
 use concord_app::Outcome;
 use concord_app::diff::{DiffOptions, DiffReport, diff};
 use concord_app::hub_admin::{self, ExportOptions, ImportOptions};
@@ -10,19 +13,6 @@ use concord_app::status::{StatusOptions, StatusReport, status};
 use concord_workspace::Workspace;
 use std::collections::HashMap;
 use std::path::Path;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy file");
-        }
-    }
-}
 
 /// The example workspace (two repos, five sources, two rules) copied into
 /// `dir`, its hub a SQLite file there.
