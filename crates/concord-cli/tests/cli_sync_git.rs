@@ -390,7 +390,7 @@ fn mirror_reverts_an_out_of_band_change_in_the_target() {
         out.stdout
     );
     let history = a.concord(&["history", "T1", "--json"]).json();
-    let last = history
+    let last = history["entries"]
         .as_array()
         .and_then(|h| h.last())
         .cloned()
@@ -1184,7 +1184,7 @@ fn the_summary_shows_counts_drift_findings_the_last_sync_and_events() {
 /// The hub's journal entries of `key` as (target, from, to, reason).
 fn journal_of(m: &Machine<'_>, key: &str) -> Vec<(String, String, String, String)> {
     let history = m.concord(&["history", key, "--json"]).json();
-    history
+    history["entries"]
         .as_array()
         .into_iter()
         .flatten()
