@@ -1356,7 +1356,34 @@ reopen = "{reopen}"
             })
             .collect();
 
-        // 1. Every clone holds the hub's values and the remote's HEAD.
+        self.check_convergence(&hub_now, &mut violations);
+        for (key, journal) in &journals {
+            self.check_entries(key, journal, &mut violations);
+            Self::check_hub_chain(key, journal, &mut violations);
+        }
+        self.check_forced_sets(&journals, &mut violations);
+        let checked = self.check_lost_updates(&journals, &mut violations);
+        let fates = |fate: Fate| self.edits.iter().filter(|e| e.fate == fate).count();
+        println!(
+            "[{}] edits read by a sync: {} ({checked} forward of the hub, checked for lost updates), \
+             {} held or undecided, {} back to the clone's own base, {} replaced before a sync read them, \
+             {} still pending",
+            self.label,
+            fates(Fate::Observed),
+            fates(Fate::Contested),
+            fates(Fate::NoChange),
+            fates(Fate::Replaced),
+            fates(Fate::Pending),
+        );
+        violations
+    }
+
+    /// 1. Every clone holds the hub's values and the remote's HEAD.
+    fn check_convergence(
+        &self,
+        hub_now: &BTreeMap<&str, Option<String>>,
+        violations: &mut Vec<String>,
+    ) {
         let remote = self.remote_head();
         for c in 0..self.clones.len() {
             let name = &self.clones[c].name;
@@ -1405,85 +1432,96 @@ reopen = "{reopen}"
                 }
             }
         }
+    }
 
-        for (key, journal) in &journals {
-            let mut seen = BTreeSet::new();
-            for e in journal {
-                // 4. No duplicates, no change from a value to itself.
-                if !seen.insert((
-                    e.run_id.clone(),
-                    e.target.clone(),
-                    e.from.clone(),
-                    e.to.clone(),
-                )) {
-                    violations.push(format!("4 duplicate: {key} {}", e.describe()));
-                }
-                if e.from == e.to {
-                    violations.push(format!("4 no-op entry: {key} {}", e.describe()));
-                }
-                // 2 and 3. Who may lower a rank.
-                if !e.lowers() {
-                    continue;
-                }
-                let to = e.to.as_deref().unwrap_or_default();
-                if e.is_hub() {
-                    let ok = self.forced_by_harness(key, e)
-                        || (self.reopen == "allow" && self.traced(key, to, e.at));
-                    if !ok {
-                        violations.push(format!(
-                            "{} regression: {key} {} lowers the hub's rank, and {}",
-                            if self.reopen == "block" { "2" } else { "3" },
-                            e.describe(),
-                            if self.reopen == "block" {
-                                "it is no forced set by the harness".to_string()
-                            } else {
-                                format!("no forced set, edit or merge of {key} to {to} precedes it")
-                            }
-                        ));
-                    }
-                } else {
-                    let hub = Self::hub_value_at(journal, e);
-                    let follows_hub = hub.as_deref() == Some(to);
-                    let ok = follows_hub
-                        && (self.reopen == "allow"
-                            || self.forced.iter().any(|f| f.key == *key && f.before < e.at));
-                    if !ok {
-                        violations.push(format!(
-                            "{} regression: {key} {} lowers a file's rank (the hub had {hub:?}{})",
-                            if self.reopen == "block" { "2" } else { "3" },
-                            e.describe(),
-                            if follows_hub {
-                                ", but no forced set of it came before"
-                            } else {
-                                ""
-                            }
-                        ));
-                    }
-                }
+    /// One key's journal entries: no duplicates or no-ops (4), and who
+    /// may lower a rank (2 and 3).
+    fn check_entries(&self, key: &str, journal: &[Entry], violations: &mut Vec<String>) {
+        let mut seen = BTreeSet::new();
+        for e in journal {
+            // 4. No duplicates, no change from a value to itself.
+            if !seen.insert((
+                e.run_id.clone(),
+                e.target.clone(),
+                e.from.clone(),
+                e.to.clone(),
+            )) {
+                violations.push(format!("4 duplicate: {key} {}", e.describe()));
             }
-            // 5. The hub's entries form a chain.
-            let hub: Vec<&Entry> = journal.iter().filter(|e| e.is_hub()).collect();
-            if let Some(first) = hub.first()
-                && first.from.is_some()
-            {
-                violations.push(format!(
-                    "5 chain: {key}'s first hub entry has a from: {}",
-                    first.describe()
-                ));
+            if e.from == e.to {
+                violations.push(format!("4 no-op entry: {key} {}", e.describe()));
             }
-            for pair in hub.windows(2) {
-                if pair[1].from != pair[0].to {
+            // 2 and 3. Who may lower a rank.
+            if !e.lowers() {
+                continue;
+            }
+            let to = e.to.as_deref().unwrap_or_default();
+            if e.is_hub() {
+                let ok = self.forced_by_harness(key, e)
+                    || (self.reopen == "allow" && self.traced(key, to, e.at));
+                if !ok {
                     violations.push(format!(
-                        "5 chain: {key} {} does not start where {} ended (lost update in the hub)",
-                        pair[1].describe(),
-                        pair[0].describe()
+                        "{} regression: {key} {} lowers the hub's rank, and {}",
+                        if self.reopen == "block" { "2" } else { "3" },
+                        e.describe(),
+                        if self.reopen == "block" {
+                            "it is no forced set by the harness".to_string()
+                        } else {
+                            format!("no forced set, edit or merge of {key} to {to} precedes it")
+                        }
+                    ));
+                }
+            } else {
+                let hub = Self::hub_value_at(journal, e);
+                let follows_hub = hub.as_deref() == Some(to);
+                let ok = follows_hub
+                    && (self.reopen == "allow"
+                        || self.forced.iter().any(|f| f.key == *key && f.before < e.at));
+                if !ok {
+                    violations.push(format!(
+                        "{} regression: {key} {} lowers a file's rank (the hub had {hub:?}{})",
+                        if self.reopen == "block" { "2" } else { "3" },
+                        e.describe(),
+                        if follows_hub {
+                            ", but no forced set of it came before"
+                        } else {
+                            ""
+                        }
                     ));
                 }
             }
         }
+    }
 
-        // 2 and 3. A forced set that lowered the rank is journaled as a
-        // reopen by a person.
+    /// 5. The hub's entries form a chain.
+    fn check_hub_chain(key: &str, journal: &[Entry], violations: &mut Vec<String>) {
+        let hub: Vec<&Entry> = journal.iter().filter(|e| e.is_hub()).collect();
+        if let Some(first) = hub.first()
+            && first.from.is_some()
+        {
+            violations.push(format!(
+                "5 chain: {key}'s first hub entry has a from: {}",
+                first.describe()
+            ));
+        }
+        for pair in hub.windows(2) {
+            if pair[1].from != pair[0].to {
+                violations.push(format!(
+                    "5 chain: {key} {} does not start where {} ended (lost update in the hub)",
+                    pair[1].describe(),
+                    pair[0].describe()
+                ));
+            }
+        }
+    }
+
+    /// 2 and 3. A forced set that lowered the rank is journaled as a
+    /// reopen by a person.
+    fn check_forced_sets(
+        &self,
+        journals: &BTreeMap<&str, Vec<Entry>>,
+        violations: &mut Vec<String>,
+    ) {
         for f in &self.forced {
             if rank(&f.to) >= rank(&f.from) {
                 continue;
@@ -1515,8 +1553,16 @@ reopen = "{reopen}"
                 )),
             }
         }
+    }
 
-        // 6. No lost update.
+    /// 6. No lost update.
+    ///
+    /// Returns how many edits it checked.
+    fn check_lost_updates(
+        &self,
+        journals: &BTreeMap<&str, Vec<Entry>>,
+        violations: &mut Vec<String>,
+    ) -> usize {
         let mut checked = 0;
         for edit in &self.edits {
             if edit.kind != EditKind::Edit || edit.fate != Fate::Observed {
@@ -1556,19 +1602,7 @@ reopen = "{reopen}"
                 ));
             }
         }
-        let fates = |fate: Fate| self.edits.iter().filter(|e| e.fate == fate).count();
-        println!(
-            "[{}] edits read by a sync: {} ({checked} forward of the hub, checked for lost updates), \
-             {} held or undecided, {} back to the clone's own base, {} replaced before a sync read them, \
-             {} still pending",
-            self.label,
-            fates(Fate::Observed),
-            fates(Fate::Contested),
-            fates(Fate::NoChange),
-            fates(Fate::Replaced),
-            fates(Fate::Pending),
-        );
-        violations
+        checked
     }
 
     fn print_journal_of(&self, violations: &[String]) {

@@ -107,8 +107,22 @@ fn exercise_api(env: &[(&str, &str)]) {
     // so the client reads the 413 instead of a reset.
     let server = start(dir, env, &["--max-body", "16384"]);
     let api = format!("{}/api/v1", server.url);
+    tokens_are_checked(&api, &reader);
+    items_list_filter_and_page(&api, &reader);
+    one_item(&api, &reader);
+    a_key_is_never_a_flag(&api, &reader);
+    writes_are_journaled_as_the_owner(&api, &writer, &reader);
+    bad_bodies_are_refused(&api, &writer);
+    let id = sync_now(&server, &api, &writer, &reader);
+    every_documented_route_exists(&server, &api, &writer, &reader, &id);
+    the_pages_render(&server, &reader);
+    a_cookie_reads_and_never_writes(&api, &writer);
+    the_access_log_has_no_tokens(&server, &writer, &reader);
+    revoked_tokens_stop_working(dir, env, &api, &writer, &reader);
+}
 
-    // Tokens: none, malformed, unknown, read-only writing.
+/// Tokens: none, malformed, unknown, read-only writing.
+fn tokens_are_checked(api: &str, reader: &str) {
     let (status, body, challenge) = http("GET", &format!("{api}/items"), None, &[], None);
     assert_eq!(
         (status, challenge.as_deref()),
@@ -121,17 +135,16 @@ fn exercise_api(env: &[(&str, &str)]) {
     let (status, body) = send(
         "PUT",
         &format!("{api}/items/T1/status"),
-        Some(&reader),
+        Some(reader),
         &json!({"status": "done"}),
     );
     assert_eq!(status, 403, "{body}");
-    assert!(
-        !body.to_string().contains(&reader),
-        "no token in any answer"
-    );
+    assert!(!body.to_string().contains(reader), "no token in any answer");
+}
 
-    // Items: all, filtered, paged; counts agree with the summary.
-    let (status, all) = get(&format!("{api}/items?limit=1000"), Some(&reader));
+/// Items: all, filtered, paged; counts agree with the summary.
+fn items_list_filter_and_page(api: &str, reader: &str) {
+    let (status, all) = get(&format!("{api}/items?limit=1000"), Some(reader));
     assert_eq!(status, 200, "{all}");
     let keys: Vec<&str> = all["items"]
         .as_array()
@@ -140,7 +153,7 @@ fn exercise_api(env: &[(&str, &str)]) {
         .filter_map(|i| i["key"].as_str())
         .collect();
     assert_eq!(keys, ["T1", "T2", "app/T3", "onboarding"], "{all}");
-    let (_, summary) = get(&format!("{api}/summary"), Some(&reader));
+    let (_, summary) = get(&format!("{api}/summary"), Some(reader));
     assert_eq!(summary["items"], 4, "{summary}");
     let hub_counts = summary["by_source"]
         .as_array()
@@ -150,26 +163,25 @@ fn exercise_api(env: &[(&str, &str)]) {
         .expect("hub counts")
         .clone();
     assert_eq!(hub_counts["by_status"]["todo"], 2, "{summary}");
-    let (_, done) = get(&format!("{api}/items?status=done"), Some(&reader));
+    let (_, done) = get(&format!("{api}/items?status=done"), Some(reader));
     assert_eq!(done["items"][0]["key"], "T2", "{done}");
-    let (_, first) = get(&format!("{api}/items?limit=2"), Some(&reader));
+    let (_, first) = get(&format!("{api}/items?limit=2"), Some(reader));
     assert_eq!(first["next"], "T2", "{first}");
-    let (_, second) = get(&format!("{api}/items?limit=2&after=T2"), Some(&reader));
+    let (_, second) = get(&format!("{api}/items?limit=2&after=T2"), Some(reader));
     assert_eq!(second["items"][0]["key"], "app/T3", "{second}");
-    let (status, bad) = get(&format!("{api}/items?limit=0"), Some(&reader));
+    let (status, bad) = get(&format!("{api}/items?limit=0"), Some(reader));
     assert_eq!(status, 400, "{bad}");
-    let (status, bad) = get(&format!("{api}/items?drift=maybe"), Some(&reader));
+    let (status, bad) = get(&format!("{api}/items?drift=maybe"), Some(reader));
     assert_eq!(status, 400, "{bad}");
+}
 
-    // One item, with a slash in its key (one encoded path segment).
-    let (status, item) = get(&format!("{api}/items/app%2FT3"), Some(&reader));
+/// One item, with a slash in its key (one encoded path segment).
+fn one_item(api: &str, reader: &str) {
+    let (status, item) = get(&format!("{api}/items/app%2FT3"), Some(reader));
     assert_eq!(status, 200, "{item}");
     assert_eq!(item["hub"]["status"], "in_progress", "{item}");
     assert_eq!(item["sources"][0]["source"], "plans", "{item}");
-    let (status, missing) = get(
-        &format!("{api}/items/..%2F..%2Fetc%2Fpasswd"),
-        Some(&reader),
-    );
+    let (status, missing) = get(&format!("{api}/items/..%2F..%2Fetc%2Fpasswd"), Some(reader));
     assert_eq!(status, 404, "{missing}");
     assert!(
         missing["error"]["message"]
@@ -178,11 +190,13 @@ fn exercise_api(env: &[(&str, &str)]) {
             .contains("no item"),
         "{missing}"
     );
-    let (status, _) = get(&format!("{api}/items/a%00b"), Some(&reader));
+    let (status, _) = get(&format!("{api}/items/a%00b"), Some(reader));
     assert_eq!(status, 400);
+}
 
-    // A key that looks like an option is a key, never a flag of the command.
-    let (status, explained) = get(&format!("{api}/items/--help/explain"), Some(&reader));
+/// A key that looks like an option is a key, never a flag of the command.
+fn a_key_is_never_a_flag(api: &str, reader: &str) {
+    let (status, explained) = get(&format!("{api}/items/--help/explain"), Some(reader));
     assert_eq!(status, 404, "{explained}");
     assert!(
         explained["error"]["message"]
@@ -191,15 +205,17 @@ fn exercise_api(env: &[(&str, &str)]) {
             .contains("no source holds an item `--help`"),
         "{explained}"
     );
-    let (status, explained) = get(&format!("{api}/items/T1/explain"), Some(&reader));
+    let (status, explained) = get(&format!("{api}/items/T1/explain"), Some(reader));
     assert_eq!(status, 200, "{explained}");
     assert_eq!(explained["key"], "T1", "{explained}");
+}
 
-    // Writes: set and log through the API, journaled as the token's owner.
+/// Writes: set and log through the API, journaled as the token's owner.
+fn writes_are_journaled_as_the_owner(api: &str, writer: &str, reader: &str) {
     let (status, set) = send(
         "PUT",
         &format!("{api}/items/T1/status"),
-        Some(&writer),
+        Some(writer),
         // A value that begins with `-` is a value, not an option.
         &json!({"status": "in_progress", "note": "- via API"}),
     );
@@ -211,7 +227,7 @@ fn exercise_api(env: &[(&str, &str)]) {
     let (status, regress) = send(
         "PUT",
         &format!("{api}/items/T2/status"),
-        Some(&writer),
+        Some(writer),
         &json!({"status": "todo"}),
     );
     assert_eq!(status, 422, "a regression is refused: {regress}");
@@ -223,11 +239,11 @@ fn exercise_api(env: &[(&str, &str)]) {
     let (status, logged) = send(
         "POST",
         &format!("{api}/items/T1/events"),
-        Some(&writer),
+        Some(writer),
         &json!({"event_type": "phase_started", "phase": "review", "summary": "-1 regression, from the API"}),
     );
     assert_eq!(status, 200, "{logged}");
-    let (_, history) = get(&format!("{api}/items/T1/history"), Some(&reader));
+    let (_, history) = get(&format!("{api}/items/T1/history"), Some(reader));
     let entries = history["entries"].as_array().expect("history");
     assert!(
         entries
@@ -240,7 +256,7 @@ fn exercise_api(env: &[(&str, &str)]) {
         entries.iter().any(|e| e["event_type"] == "phase_started"),
         "{history}"
     );
-    let (_, journal) = get(&format!("{api}/journal?key=T1&limit=1"), Some(&reader));
+    let (_, journal) = get(&format!("{api}/journal?key=T1&limit=1"), Some(reader));
     assert_eq!(
         journal["entries"][0]["event_type"], "phase_started",
         "{journal}"
@@ -249,12 +265,14 @@ fn exercise_api(env: &[(&str, &str)]) {
         journal["entries"][0]["note"], "-1 regression, from the API",
         "{journal}"
     );
+}
 
-    // Bad bodies: malformed JSON, unknown fields, too large.
+/// Bad bodies: malformed JSON, unknown fields, too large.
+fn bad_bodies_are_refused(api: &str, writer: &str) {
     let (status, bad, _) = http(
         "PUT",
         &format!("{api}/items/T1/status"),
-        Some(&writer),
+        Some(writer),
         &[],
         Some(b"{\"status\": "),
     );
@@ -269,7 +287,7 @@ fn exercise_api(env: &[(&str, &str)]) {
     let (status, _) = send(
         "PUT",
         &format!("{api}/items/T1/status"),
-        Some(&writer),
+        Some(writer),
         &json!({"state": "done"}),
     );
     assert_eq!(status, 400);
@@ -277,21 +295,23 @@ fn exercise_api(env: &[(&str, &str)]) {
     let (status, _, _) = http(
         "POST",
         &format!("{api}/sync"),
-        Some(&writer),
+        Some(writer),
         &[],
         Some(&huge),
     );
     assert_eq!(status, 413);
+}
 
-    // Sync now: the run id is the hub's run id; a second request while the
-    // first waits joins it.
-    let (status, started) = send("POST", &format!("{api}/sync"), Some(&writer), &json!({}));
+/// Sync now: the run id is the hub's run id; a second request while the
+/// first waits joins it.
+fn sync_now(server: &Server, api: &str, writer: &str, reader: &str) -> String {
+    let (status, started) = send("POST", &format!("{api}/sync"), Some(writer), &json!({}));
     assert_eq!(status, 202, "{started}");
     let id = started["run_id"].as_str().expect("run id").to_string();
-    let job = wait_for_job(&server, &writer, &id);
+    let job = wait_for_job(server, writer, &id);
     assert_eq!(job["outcome"], "clean", "{job}");
     assert_eq!(job["trigger"], "api:writer", "{job}");
-    let (_, runs) = get(&format!("{api}/runs"), Some(&reader));
+    let (_, runs) = get(&format!("{api}/runs"), Some(reader));
     assert!(
         runs["runs"]
             .as_array()
@@ -303,14 +323,14 @@ fn exercise_api(env: &[(&str, &str)]) {
     let (status, unknown) = send(
         "POST",
         &format!("{api}/sync"),
-        Some(&writer),
+        Some(writer),
         &json!({"source": "nope"}),
     );
     assert_eq!(status, 422, "{unknown}");
     let (status, unknown) = send(
         "POST",
         &format!("{api}/sync"),
-        Some(&writer),
+        Some(writer),
         &json!({"rule": "nope"}),
     );
     assert_eq!(status, 422, "{unknown}");
@@ -324,22 +344,21 @@ fn exercise_api(env: &[(&str, &str)]) {
     let (status, one_rule) = send(
         "POST",
         &format!("{api}/sync"),
-        Some(&writer),
+        Some(writer),
         &json!({"rule": "work"}),
     );
     assert_eq!(status, 202, "{one_rule}");
-    let job = wait_for_job(
-        &server,
-        &writer,
-        one_rule["run_id"].as_str().expect("run id"),
-    );
+    let job = wait_for_job(server, writer, one_rule["run_id"].as_str().expect("run id"));
     assert_eq!(
         job["args"],
         json!(["sync", "--json", "--rule", "work"]),
         "{job}"
     );
+    id
+}
 
-    // Every documented operation exists; unknown routes say so.
+/// Every documented operation exists; unknown routes say so.
+fn every_documented_route_exists(server: &Server, api: &str, writer: &str, reader: &str, id: &str) {
     let (status, doc) = get(&format!("{api}/openapi.json"), None);
     assert_eq!(status, 200);
     let paths = doc["paths"].as_object().expect("paths");
@@ -352,14 +371,14 @@ fn exercise_api(env: &[(&str, &str)]) {
             let url = format!(
                 "{}{}",
                 server.url,
-                path.replace("{key}", "T1").replace("{id}", &id)
+                path.replace("{key}", "T1").replace("{id}", id)
             );
             let body = match path.as_str() {
                 p if p.ends_with("/status") => json!({"status": "in_progress"}),
                 p if p.ends_with("/events") => json!({"event_type": "noted"}),
                 _ => json!({}),
             };
-            let (status, answer) = send(&method.to_ascii_uppercase(), &url, Some(&writer), &body);
+            let (status, answer) = send(&method.to_ascii_uppercase(), &url, Some(writer), &body);
             let route_missing = answer["error"]["message"]
                 .as_str()
                 .is_some_and(|m| m.starts_with("no such route"));
@@ -369,7 +388,7 @@ fn exercise_api(env: &[(&str, &str)]) {
             );
         }
     }
-    let (status, nothing) = get(&format!("{api}/no-such-thing"), Some(&reader));
+    let (status, nothing) = get(&format!("{api}/no-such-thing"), Some(reader));
     assert_eq!(status, 404);
     assert!(
         nothing["error"]["message"]
@@ -377,9 +396,11 @@ fn exercise_api(env: &[(&str, &str)]) {
             .unwrap_or("")
             .starts_with("no such route")
     );
+}
 
-    // The page renders for a reader, and the item page for a key with a slash.
-    let (status, page) = get(&format!("{}/", server.url), Some(&reader));
+/// The page renders for a reader, and the item page for a key with a slash.
+fn the_pages_render(server: &Server, reader: &str) {
+    let (status, page) = get(&format!("{}/", server.url), Some(reader));
     assert_eq!(status, 200);
     assert!(
         page.as_str()
@@ -387,13 +408,15 @@ fn exercise_api(env: &[(&str, &str)]) {
             .contains("data-count-source=\"hub\""),
         "{page}"
     );
-    let (status, page) = get(&format!("{}/items/app%2FT3", server.url), Some(&reader));
+    let (status, page) = get(&format!("{}/items/app%2FT3", server.url), Some(reader));
     assert_eq!(status, 200);
     assert!(page.as_str().unwrap_or("").contains("app/T3"));
     let (status, _) = get(&format!("{}/", server.url), None);
     assert_eq!(status, 401);
+}
 
-    // The sign-in cookie reads, and never writes (no cross-site forgery).
+/// The sign-in cookie reads, and never writes (no cross-site forgery).
+fn a_cookie_reads_and_never_writes(api: &str, writer: &str) {
     let cookie = format!("concord_token={writer}");
     let (status, _, _) = http(
         "GET",
@@ -412,8 +435,10 @@ fn exercise_api(env: &[(&str, &str)]) {
         Some(body.as_bytes()),
     );
     assert_eq!(status, 401, "a cookie does not write");
+}
 
-    // The access log: a line per request, never a token.
+/// The access log: a line per request, never a token.
+fn the_access_log_has_no_tokens(server: &Server, writer: &str, reader: &str) {
     let log = server.log();
     assert!(log.contains(" GET /api/v1/items?limit=1000 200 "), "{log}");
     assert!(
@@ -421,19 +446,27 @@ fn exercise_api(env: &[(&str, &str)]) {
         "{log}"
     );
     assert!(
-        !log.contains(&writer) && !log.contains(&reader),
+        !log.contains(writer) && !log.contains(reader),
         "a token in the log"
     );
+}
 
-    // Revoked tokens stop working (within the cache's two seconds).
+/// Revoked tokens stop working (within the cache's two seconds).
+fn revoked_tokens_stop_working(
+    dir: &Path,
+    env: &[(&str, &str)],
+    api: &str,
+    writer: &str,
+    reader: &str,
+) {
     let out = concord(dir, env, &["serve", "token", "revoke", "reader"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     std::thread::sleep(Duration::from_millis(2100));
-    let (status, _) = get(&format!("{api}/items"), Some(&reader));
+    let (status, _) = get(&format!("{api}/items"), Some(reader));
     assert_eq!(status, 401);
     let listed = concord(dir, env, &["serve", "token", "list", "--json"]);
     assert!(
-        !listed.stdout.contains(&writer) && !listed.stdout.contains("hash"),
+        !listed.stdout.contains(writer) && !listed.stdout.contains("hash"),
         "{}",
         listed.stdout
     );

@@ -1,0 +1,226 @@
+//! Recording what landed for the next run, and the pass's report.
+
+use super::bases::{replica_rows, shared_bases};
+use super::{Apply, Committed, Landed, Ledger};
+use crate::Outcome;
+use crate::hub::Failure;
+use crate::plan::Planned;
+use crate::sync::marks::{mark_run, record_read_positions};
+use crate::sync::report::{Held, Undecided};
+use crate::sync::{SyncReport, VERSION};
+use crate::timings;
+use concord_engine::Reason;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+impl<'a> Apply<'a> {
+    /// What landed, recorded for the next run: bases, replica bases, the
+    /// run's marks, the written statuses and the read positions, in that
+    /// order.
+    pub(super) async fn record(
+        &self,
+        ledger: Ledger,
+        committed: Committed,
+        versions_after: &HashMap<String, i64>,
+    ) -> Result<SyncReport, Failure> {
+        // Where each repo's replica stands after this run: its commit, if
+        // it made one, else what it read.
+        let mut synced_heads: HashMap<String, String> = self
+            .gates
+            .iter()
+            .filter_map(|(name, g)| Some((name.clone(), g.head_at_read.clone()?)))
+            .collect();
+        for (repo, id) in &committed.commits {
+            synced_heads.insert(repo.clone(), id.clone());
+        }
+        let landed = Landed {
+            written: ledger
+                .applied
+                .iter()
+                .map(|a| (a.rule.as_str(), a.key.as_str(), a.target.as_str()))
+                .collect(),
+            incomplete: &ledger.incomplete,
+            synced_heads: &synced_heads,
+        };
+        self.record_bases(&landed, versions_after).await?;
+        let (held, undecided) = open_decisions(self.planned);
+        let repos_blocked: Vec<(String, String)> = self
+            .gates
+            .iter()
+            .filter_map(|(name, g)| g.blocker.as_ref().map(|b| (name.clone(), b.clone())))
+            .collect();
+        let converged = self.planned.trackers.iter().all(|t| t.unread.is_none())
+            && ledger.not_applied.is_empty()
+            && held.is_empty()
+            && undecided.is_empty()
+            && repos_blocked.is_empty()
+            && self.planned.report.warnings.is_empty()
+            && self.options.only.is_none()
+            && self.options.rule.is_none()
+            && !self.options.no_writeback;
+        // Items a full plan would show again: the next (focused) plan
+        // includes them.
+        let open: BTreeSet<String> = held
+            .iter()
+            .map(|(key, ..)| key.clone())
+            .chain(undecided.iter().map(|(key, ..)| key.clone()))
+            .chain(
+                ledger
+                    .not_applied
+                    .iter()
+                    .filter(|n| !n.key.is_empty())
+                    .map(|n| n.key.clone()),
+            )
+            .chain(ledger.incomplete.iter().map(|(_, key)| key.clone()))
+            .collect();
+        mark_run(
+            self.ws,
+            self.store,
+            self.gates,
+            (self.planned.journal_at_read, &self.run_id),
+            &open,
+            converged,
+        )
+        .await?;
+        // What this run wrote is recorded as read, so the next run starts
+        // from this run's commit instead of re-reading it: a value edit
+        // changes nothing else in its file (and the plan read every file
+        // an interrupted run left).
+        self.store
+            .record_written_statuses(&ledger.written_statuses)
+            .await?;
+        timings::phase("written files recorded");
+        record_read_positions(
+            self.ws,
+            self.store,
+            self.gates,
+            &self.planned.report,
+            &committed.read_from,
+        )
+        .await?;
+        timings::phase("committed, read positions recorded");
+        Ok(self.report(ledger, committed.commits, held, undecided, repos_blocked))
+    }
+
+    /// The shared bases and the replica bases this run moved, each only
+    /// where every change of its decision landed.
+    async fn record_bases(
+        &self,
+        landed: &Landed<'_>,
+        versions_after: &HashMap<String, i64>,
+    ) -> Result<(), Failure> {
+        let new_bases = shared_bases(
+            self.ws,
+            self.planned,
+            self.gates,
+            landed,
+            &self.observed,
+            versions_after,
+        );
+        let bar = self.progress.bar(new_bases.len(), "recording bases");
+        let mut stored = Vec::with_capacity(new_bases.len());
+        for chunk in new_bases.chunks(2000) {
+            stored.extend(self.store.put_bases(chunk).await?);
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish();
+        timings::phase("bases recorded");
+        for result in stored {
+            match result {
+                // Another run moved it: ours is not the latest agreement;
+                // the next run re-plans.
+                Ok(_) => {}
+                Err(e) if e.is_conflict() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let rows = replica_rows(self.ws, self.planned, self.gates, landed);
+        crate::replicas::record(self.store, self.gates, &rows, landed.synced_heads).await?;
+        timings::phase("replica bases recorded");
+        Ok(())
+    }
+
+    fn report(
+        &self,
+        ledger: Ledger,
+        commits: Vec<(String, String)>,
+        held: Vec<Held>,
+        undecided: Vec<Undecided>,
+        repos_blocked: Vec<(String, String)>,
+    ) -> SyncReport {
+        let trackers = &self.planned.trackers;
+        let tracker_name = |index: usize| self.ws.trackers[index].name.clone();
+        SyncReport {
+            version: VERSION,
+            unchanged_since: None,
+            applied: ledger.applied,
+            not_applied: ledger.not_applied,
+            held,
+            undecided,
+            commits,
+            repos_blocked,
+            warnings: self.planned.report.warnings.len(),
+            reads: BTreeMap::new(),
+            planned: String::new(),
+            replans: 0,
+            trackers_not_read: trackers
+                .iter()
+                .filter_map(|t| {
+                    let unread = t.unread.as_ref()?;
+                    Some((tracker_name(t.index), unread.message.clone(), unread.failed))
+                })
+                .collect(),
+            missing_in_trackers: trackers
+                .iter()
+                .flat_map(|t| {
+                    t.missing
+                        .iter()
+                        .map(move |key| (tracker_name(t.index), key.clone()))
+                })
+                .collect(),
+            skipped_writes: ledger.skipped_writes,
+            pulled: self
+                .gates
+                .iter()
+                .filter_map(|(name, g)| g.pulled.clone().map(|p| (name.clone(), p)))
+                .collect(),
+            outcome: Outcome::Clean,
+            warning_details: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// What the plan held back and what it could not decide.
+fn open_decisions(planned: &Planned) -> (Vec<Held>, Vec<Undecided>) {
+    let held = planned
+        .plan
+        .decisions
+        .iter()
+        .flat_map(|d| d.holds.iter().map(move |h| (d, h)))
+        .filter(|(_, h)| h.reason != Reason::NotInSource)
+        .map(|(d, h)| {
+            (
+                d.key.clone(),
+                h.source.clone(),
+                h.reason.as_str(),
+                h.detail.clone(),
+            )
+        })
+        .collect();
+    let undecided = planned
+        .plan
+        .decisions
+        .iter()
+        .filter(|d| {
+            matches!(
+                d.reason,
+                Reason::Conflict
+                    | Reason::OwnerMissing
+                    | Reason::OwnerUnknown
+                    | Reason::UnknownStatus
+            )
+        })
+        .map(|d| (d.key.clone(), d.reason.as_str(), d.explanation.clone()))
+        .collect();
+    (held, undecided)
+}

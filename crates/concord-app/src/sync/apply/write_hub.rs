@@ -1,0 +1,155 @@
+//! Journaling what landed and writing the hub.
+
+use super::{Apply, Ledger, applied_of};
+use crate::gates::RepoGate;
+use crate::hub::Failure;
+use crate::sync::NotApplied;
+use crate::timings;
+use concord_store::{JournalEntry, JournalKind, ValueChange, now_rfc3339};
+use concord_workspace::{HUB_SOURCE, Workspace};
+use std::collections::{BTreeMap, HashMap};
+
+impl<'a> Apply<'a> {
+    /// The changes that landed (files, trackers), in one transaction.
+    pub(super) async fn journal(&self, ledger: &Ledger) -> Result<(), Failure> {
+        let entries: Vec<JournalEntry> = ledger
+            .applied
+            .iter()
+            .map(|a| JournalEntry {
+                id: 0,
+                at: now_rfc3339(),
+                run_id: Some(self.run_id.clone()),
+                actor: self.actor.clone(),
+                key: a.key.clone(),
+                kind: JournalKind::Change,
+                field: Some("status".into()),
+                from: a.from.clone(),
+                to: Some(a.to.clone()),
+                target: Some(match replica_of(self.ws, self.gates, &a.target) {
+                    Some(replica) => format!("{} {} (replica {replica})", a.target, a.place),
+                    None => format!("{} {}", a.target, a.place),
+                }),
+                reason: a.reason.into(),
+                note: Some(origin_note(self.ws, self.gates, &a.origin, &a.rule)),
+                event_type: None,
+                phase: None,
+                artifacts: Vec::new(),
+            })
+            .collect();
+        self.store.append_journal_batch(&entries).await?;
+        Ok(())
+    }
+
+    /// The hub: compare-and-set against the version the plan was made
+    /// from, all in one transaction. Returns each item's value version
+    /// after the run.
+    pub(super) async fn write_hub(
+        &self,
+        ledger: &mut Ledger,
+    ) -> Result<HashMap<String, i64>, Failure> {
+        let versions: HashMap<&str, (i64, Option<&str>)> = self
+            .planned
+            .hub_values
+            .iter()
+            .filter(|v| v.field == "status")
+            .map(|v| (v.key.as_str(), (v.version, v.value.as_deref())))
+            .collect();
+        let mut hub_planned = Vec::new();
+        let mut hub_changes = Vec::new();
+        for (decision, change) in self
+            .planned
+            .plan
+            .changes()
+            .filter(|(_, c)| c.source == HUB_SOURCE)
+        {
+            if !self.allowed(HUB_SOURCE) || !self.rule_allowed(&decision.rule) {
+                ledger.keep_base(decision);
+                continue;
+            }
+            let (version, from) = versions
+                .get(decision.key.as_str())
+                .copied()
+                .unwrap_or((0, None));
+            hub_planned.push((decision, change));
+            hub_changes.push(ValueChange {
+                key: decision.key.clone(),
+                field: "status".into(),
+                expected_version: version,
+                from: from.map(str::to_string),
+                to: Some(change.to.status.clone()),
+                at: now_rfc3339(),
+                actor: self.actor.clone(),
+                run_id: Some(self.run_id.clone()),
+                reason: change.reason.as_str().into(),
+                note: Some(origin_note(
+                    self.ws,
+                    self.gates,
+                    &change.origin,
+                    &decision.rule,
+                )),
+            });
+        }
+        // In chunks, so a long first sync shows progress; every row still
+        // decides its own compare-and-set.
+        let bar = self.progress.bar(hub_changes.len(), "writing the hub");
+        let mut results = Vec::with_capacity(hub_changes.len());
+        for chunk in hub_changes.chunks(2000) {
+            results.extend(self.store.set_hub_values(chunk).await?);
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish();
+        timings::phase("hub written");
+        let mut versions_after: HashMap<String, i64> = versions
+            .iter()
+            .map(|(key, (version, _))| (key.to_string(), *version))
+            .collect();
+        for ((decision, change), result) in hub_planned.into_iter().zip(results) {
+            match result {
+                Ok(stored) => {
+                    versions_after.insert(stored.key.clone(), stored.version);
+                    ledger.applied.push(applied_of(decision, change, "the hub"));
+                }
+                Err(e) if e.is_conflict() => {
+                    ledger.keep_base(decision);
+                    ledger.not_applied.push(NotApplied {
+                        key: decision.key.clone(),
+                        target: HUB_SOURCE.into(),
+                        problem: "the hub value changed since it was read; run sync again".into(),
+                        raced: true,
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(versions_after)
+    }
+}
+
+/// The replica a file source is read in this run, if it is a git checkout.
+fn replica_of<'g>(
+    ws: &Workspace,
+    gates: &'g BTreeMap<String, RepoGate>,
+    source: &str,
+) -> Option<&'g str> {
+    let source = ws.sources.iter().find(|s| s.name == source)?;
+    gates.get(&ws.repo(source).name)?.replica.as_deref()
+}
+
+/// `from ORIGIN (rule R)`, naming the replica of each origin that is a
+/// file source read here.
+fn origin_note(
+    ws: &Workspace,
+    gates: &BTreeMap<String, RepoGate>,
+    origin: &str,
+    rule: &str,
+) -> String {
+    let replicas: Vec<String> = origin
+        .split(", ")
+        .filter_map(|o| replica_of(ws, gates, o).map(|r| format!("{o} in replica {r}")))
+        .collect();
+    if replicas.is_empty() {
+        format!("from {origin} (rule {rule})")
+    } else {
+        format!("from {origin} (rule {rule}; {})", replicas.join(", "))
+    }
+}

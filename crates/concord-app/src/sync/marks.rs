@@ -1,0 +1,296 @@
+//! The marks a sync leaves for the next run (config hash, journal
+//! position, open items, repo HEADs, read positions) and how the next run
+//! reads them: to skip a run where nothing changed, to read only changed
+//! files, to plan only changed items.
+
+use crate::gates::{RepoGate, own_position};
+use crate::hub::{self, Failure};
+use crate::sha256_hex;
+use concord_store::{Store, Watermark, now_rfc3339};
+use concord_workspace::Workspace;
+use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The config hash the hub's recorded observations were read with: a
+/// different config means a full read.
+const READ_CONFIG_MARK: &str = "@config-read";
+
+/// Per source, the files to read: those changed between the source's
+/// watermark (the HEAD its recorded observations were read at) and HEAD,
+/// plus uncommitted ones. A source missing from the map is read in full:
+/// no watermark, history rewritten, not a git repo, or the config changed.
+pub(super) fn incremental_limits(
+    ws: &Workspace,
+    gates: &BTreeMap<String, RepoGate>,
+) -> Result<HashMap<usize, BTreeSet<String>>, Failure> {
+    let Some(config) = config_hash(ws) else {
+        return Ok(HashMap::new());
+    };
+    // Each source's watermark, if the hub's record was read with this config.
+    let marks: Vec<(usize, String)> = hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let result = async {
+            let mut marks = Vec::new();
+            let read_with = store.watermark(READ_CONFIG_MARK).await?;
+            if read_with.map(|m| m.position) != Some(config) {
+                return Ok(marks);
+            }
+            // Only this checkout's own watermark: another clone's commit
+            // (and the observations it recorded) says nothing about here.
+            for (index, source) in ws.sources.iter().enumerate() {
+                let replica = gates
+                    .get(&ws.repo(source).name)
+                    .and_then(|g| g.replica.as_deref());
+                if let Some(mark) = store.watermark(&source.name).await?
+                    && let Some(commit) = own_position(&mark.position, replica)
+                {
+                    marks.push((index, commit.to_string()));
+                }
+            }
+            Ok::<_, concord_store::StoreError>(marks)
+        }
+        .await;
+        store.close().await;
+        Ok::<_, Failure>(result?)
+    })??;
+    // Sources of one repo share its history: ask git once per (repo,
+    // watermark), the repos in parallel.
+    let asks: BTreeSet<(&str, &str)> = marks
+        .iter()
+        .map(|(index, position)| {
+            (
+                ws.repo(&ws.sources[*index]).name.as_str(),
+                position.as_str(),
+            )
+        })
+        .collect();
+    let changed: HashMap<(&str, &str), Option<BTreeSet<String>>> = asks
+        .into_par_iter()
+        .map(|(repo, position)| {
+            let found = gates
+                .get(repo)
+                .and_then(|g| g.git.as_ref())
+                .and_then(|git| git.changed_since(position).ok().flatten());
+            ((repo, position), found)
+        })
+        .collect();
+    let mut limits = HashMap::new();
+    for (index, position) in &marks {
+        let repo = ws.repo(&ws.sources[*index]).name.as_str();
+        let (Some(gate), Some(Some(files))) =
+            (gates.get(repo), changed.get(&(repo, position.as_str())))
+        else {
+            continue;
+        };
+        let mut files = files.clone();
+        files.extend(gate.dirty.iter().cloned());
+        files.extend(gate.carry.iter().cloned());
+        limits.insert(*index, files);
+    }
+    Ok(limits)
+}
+
+/// After a sync: each git source's watermark becomes the commit whose
+/// content the hub recorded: this run's own commit when it sits right on
+/// the HEAD this run read (its files were re-read after writing), else that
+/// HEAD. Only when that is exact (no dirty file, repo writable); otherwise
+/// it is cleared: the next run reads all.
+pub(super) async fn record_read_positions(
+    ws: &Workspace,
+    store: &Store,
+    gates: &BTreeMap<String, RepoGate>,
+    report: &concord_workspace::ScanReport,
+    read_from: &HashMap<String, String>,
+) -> Result<(), Failure> {
+    // A source with a file it could not read is read in full next time.
+    let unread = hub::unread_sources(report);
+    let now = now_rfc3339();
+    for source in &ws.sources {
+        let repo = ws.repo(source);
+        let Some(gate) = gates.get(&repo.name) else {
+            continue;
+        };
+        if gate.git.is_none() {
+            continue;
+        }
+        let position = match read_from.get(&repo.name).or(gate.head_at_read.as_ref()) {
+            Some(head)
+                if gate.blocker.is_none()
+                    && gate.dirty.is_empty()
+                    && !unread.contains(source.name.as_str()) =>
+            {
+                gate.position(head)
+            }
+            _ => String::new(),
+        };
+        store
+            .set_watermark(&Watermark {
+                source: source.name.clone(),
+                position,
+                updated_at: now.clone(),
+            })
+            .await?;
+    }
+    if let Some(config) = config_hash(ws) {
+        store
+            .set_watermark(&Watermark {
+                source: READ_CONFIG_MARK.into(),
+                position: config,
+                updated_at: now,
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// Marks a sync leaves for the next: the config's hash, the hub's journal
+/// entry up to which it planned with every change, the items it left open
+/// (held, undecided, not applied), and, when it converged, every repo's
+/// HEAD. When the config is the same and every source can be read
+/// incrementally, the next run plans only the open items and those
+/// journaled or in a file changed since ([`Scope::ChangedSince`](crate::plan::Scope::ChangedSince)); when
+/// the hub and the HEADs did not move either and nothing was open, it has
+/// nothing to do at all.
+pub const CONFIG_MARK: &str = "@config";
+const HUB_MARK: &str = "@hub";
+const OPEN_MARK: &str = "@open";
+
+pub fn repo_mark(repo: &str) -> String {
+    format!("@repo:{repo}")
+}
+
+fn config_hash(ws: &Workspace) -> Option<String> {
+    std::fs::read(&ws.config_path)
+        .ok()
+        .map(|bytes| sha256_hex(&bytes))
+}
+
+/// `Some(when)` when nothing can have changed since the last converged sync.
+pub(super) fn unchanged_since_converged(
+    ws: &Workspace,
+    gates: &BTreeMap<String, RepoGate>,
+) -> Result<Option<String>, Failure> {
+    // Only git repos can say what changed; any dirty file or blocker means look.
+    let mut heads = Vec::new();
+    for (name, gate) in gates {
+        if gate.git.is_none()
+            || gate.blocker.is_some()
+            || !gate.dirty.is_empty()
+            || !gate.carry.is_empty()
+        {
+            return Ok(None);
+        }
+        match &gate.head_at_read {
+            Some(head) => heads.push((repo_mark(name), gate.position(head))),
+            None => return Ok(None),
+        }
+    }
+    let Some(config) = config_hash(ws) else {
+        return Ok(None);
+    };
+    hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let result = async {
+            let Some(mark) = store.watermark(CONFIG_MARK).await? else {
+                return Ok(None);
+            };
+            if mark.position != config {
+                return Ok(None);
+            }
+            let hub_mark = store.watermark(HUB_MARK).await?;
+            let high_water = store.journal_high_water().await?.to_string();
+            if hub_mark.as_ref().map(|m| &m.position) != Some(&high_water) {
+                return Ok(None);
+            }
+            if store.watermark(OPEN_MARK).await?.map(|m| m.position) != Some("[]".into()) {
+                return Ok(None);
+            }
+            for (name, head) in &heads {
+                let known = store.watermark(name).await?;
+                if known.as_ref().map(|m| &m.position) != Some(head) {
+                    return Ok(None);
+                }
+            }
+            Ok::<_, concord_store::StoreError>(Some(mark.updated_at))
+        }
+        .await;
+        store.close().await;
+        Ok::<_, Failure>(result?)
+    })?
+}
+
+/// What the last sync left for a focused plan: the journal entry it
+/// planned up to and the items it left open, if it ran with this config.
+pub(super) fn focus_marks(ws: &Workspace) -> Result<Option<(i64, Vec<String>)>, Failure> {
+    let Some(config) = config_hash(ws) else {
+        return Ok(None);
+    };
+    hub::block_on(async {
+        let store = hub::open(ws).await?;
+        let result = async {
+            if store.watermark(CONFIG_MARK).await?.map(|m| m.position) != Some(config) {
+                return Ok(None);
+            }
+            let journal = store.watermark(HUB_MARK).await?;
+            let open = store.watermark(OPEN_MARK).await?;
+            Ok::<_, concord_store::StoreError>(
+                journal
+                    .and_then(|m| m.position.parse().ok())
+                    .zip(open.and_then(|m| serde_json::from_str(&m.position).ok())),
+            )
+        }
+        .await;
+        store.close().await;
+        Ok::<_, Failure>(result?)
+    })?
+}
+
+/// After a sync, before its read positions move (a run killed in between
+/// then re-reads more, never less): the marks [`CONFIG_MARK`] describes.
+pub(super) async fn mark_run(
+    ws: &Workspace,
+    store: &Store,
+    gates: &BTreeMap<String, RepoGate>,
+    (journal_at_read, run_id): (i64, &str),
+    open: &BTreeSet<String>,
+    converged: bool,
+) -> Result<(), Failure> {
+    let now = now_rfc3339();
+    let mut marks = Vec::new();
+    // Someone else's change made during this run was not planned with: the
+    // next run must look at it.
+    let others = store
+        .journal_entries_since_not_of_run(journal_at_read, run_id)
+        .await?;
+    let planned_up_to = if others == 0 {
+        store.journal_high_water().await?
+    } else {
+        journal_at_read
+    };
+    marks.push((HUB_MARK.to_string(), planned_up_to.to_string()));
+    marks.push((OPEN_MARK.to_string(), serde_json::json!(open).to_string()));
+    for (name, gate) in gates {
+        let head = match gate.git.as_ref() {
+            Some(git) if converged => git
+                .head()
+                .ok()
+                .flatten()
+                .map(|head| gate.position(&head))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        marks.push((repo_mark(name), head));
+    }
+    // The config mark last: it makes the others count.
+    marks.push((CONFIG_MARK.to_string(), config_hash(ws).unwrap_or_default()));
+    for (source, position) in marks {
+        store
+            .set_watermark(&Watermark {
+                source,
+                position,
+                updated_at: now.clone(),
+            })
+            .await?;
+    }
+    Ok(())
+}
