@@ -181,6 +181,45 @@ pub const OPERATIONS: &[Operation] = &[
     ),
 ];
 
+/// The published schema (`docs/schemas/{name}.schema.json`) of a
+/// successful answer; `None` where the answer is not JSON (this document
+/// itself, the event stream).
+pub fn answer_schema(method: &str, path: &str) -> Option<&'static str> {
+    let name = match (method, path.trim_start_matches("/api/v1")) {
+        ("get", "/health") => "api-health",
+        ("get", "/summary") => "summary",
+        ("get", "/control-room") => "api-control-room",
+        ("get", "/items") => "api-items",
+        ("get", "/items/{key}") => "api-item",
+        ("get", "/items/{key}/history") => "history",
+        ("get", "/items/{key}/explain") => "explain",
+        ("post", "/items/{key}/events") => "log",
+        ("put", "/items/{key}/status") => "set",
+        ("get", "/runs") => "api-runs",
+        ("get", "/jobs") => "api-jobs",
+        ("get", "/jobs/{id}") => "api-job",
+        ("post", "/jobs/{id}/cancel") => "api-job-cancel",
+        ("post", "/sync") => "api-sync",
+        ("get", "/journal") => "api-journal",
+        ("get", "/snapshots") => "api-snapshots",
+        ("get", "/snapshots/{id}") => "api-snapshot",
+        ("get", "/mirrors") => "api-mirrors",
+        ("get", "/trains") => "api-trains",
+        ("get", "/schedule") => "api-schedule",
+        _ => return None,
+    };
+    Some(name)
+}
+
+/// Every published schema by name: the use cases' reports and the bodies.
+fn all_schemas() -> Map<String, Value> {
+    concord_app::schema::reports()
+        .into_iter()
+        .chain(crate::bodies::schemas())
+        .map(|d| (d.name.to_string(), d.schema.to_value()))
+        .collect()
+}
+
 /// The document, as served.
 pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
@@ -203,11 +242,15 @@ pub fn document() -> Value {
             parameters
                 .push(json!({"name": name, "in": "query", "required": false, "schema": schema}));
         }
+        let content = match answer_schema(op.method, op.path) {
+            Some(name) => json!({"schema": {"$ref": format!("#/components/schemas/{name}")}}),
+            None => json!({}),
+        };
         let mut operation = json!({
             "summary": op.summary,
             "parameters": parameters,
             "responses": {
-                op.status.to_string(): {"description": "success", "content": {"application/json": {}}},
+                op.status.to_string(): {"description": "success", "content": {"application/json": content}},
                 "400": {"$ref": "#/components/responses/Error"},
                 "401": {"$ref": "#/components/responses/Error"},
                 "503": {"$ref": "#/components/responses/Error"},
@@ -236,16 +279,40 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"error": {"type": "object", "properties": {
-                    "status": {"type": "integer"}, "message": {"type": "string"}}}}}}}}},
+            "responses": {"Error": {"description": "an error", "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/api-error"}}}}},
+            // The schemas of docs/schemas/, each its own resource (`$id`),
+            // so their `$defs` references resolve inside them.
+            "schemas": all_schemas(),
         },
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::OPERATIONS;
+    use super::{OPERATIONS, answer_schema};
+
+    /// Every JSON answer names its published schema.
+    #[test]
+    fn every_json_answer_has_a_schema() {
+        for op in OPERATIONS {
+            let streams = op.path.ends_with("/stream") || op.path.ends_with("/openapi.json");
+            assert_eq!(
+                answer_schema(op.method, op.path).is_some(),
+                !streams,
+                "{} {}",
+                op.method,
+                op.path
+            );
+        }
+        let document = super::document();
+        for name in ["api-error", "api-items", "summary", "sync"] {
+            assert!(
+                document["components"]["schemas"][name].is_object(),
+                "{name}"
+            );
+        }
+    }
 
     /// The other direction of the server test (every documented operation
     /// answers): every `/api/v1` route of the router is documented.
