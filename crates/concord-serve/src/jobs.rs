@@ -538,25 +538,6 @@ pub struct JobControl {
 }
 
 impl JobControl {
-    /// Controls for a job run outside a queue (tests, tools).
-    pub fn detached(id: &str) -> JobControl {
-        JobControl {
-            id: id.to_string(),
-            stop: Arc::default(),
-            state: Arc::new(Mutex::new(State {
-                records: VecDeque::new(),
-                queue: VecDeque::new(),
-                running: None,
-            })),
-            events: broadcast::channel(1).0,
-        }
-    }
-
-    /// Ask the job to stop at its next safe point.
-    pub fn request_stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
-
     fn show(&self, progress: JobProgress, announce: bool) {
         if let Some(record) = lock(&self.state)
             .records
