@@ -677,7 +677,10 @@ mod tests {
         tokio::spawn(jobs.clone().work());
         let (running, _) = jobs.submit(JobKind::Sync, &JobSpec::default(), "test");
         let (queued, _) = jobs.submit(JobKind::Mirror, &JobSpec::default(), "test");
-        let shown = until(&jobs, &running.id, |r| r.progress.is_some()).await;
+        let shown = until(&jobs, &running.id, |r| {
+            r.progress.as_ref().is_some_and(|p| p.done == 1)
+        })
+        .await;
         let progress = shown.progress.expect("progress");
         assert_eq!(
             (progress.stage.as_str(), progress.done, progress.total),
