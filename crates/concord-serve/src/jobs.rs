@@ -530,6 +530,7 @@ impl Jobs {
 /// What a running job reports its progress to and learns from whether to
 /// stop: `concord_app`'s [`concord_app::Progress`], kept in the job's
 /// record and sent as `job-progress` events (at most a few a second).
+#[derive(Clone)]
 pub struct JobControl {
     id: String,
     stop: Arc<AtomicBool>,
@@ -562,12 +563,7 @@ impl concord_app::Progress for JobControl {
     fn bar(&self, len: usize, what: &str) -> Box<dyn concord_app::Bar> {
         let total = len as u64;
         let bar = JobBar {
-            control: JobControl {
-                id: self.id.clone(),
-                stop: self.stop.clone(),
-                state: self.state.clone(),
-                events: self.events.clone(),
-            },
+            control: self.clone(),
             stage: what.to_string(),
             done: AtomicU64::new(0),
             total,
