@@ -13,11 +13,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// is a copy of an agreement, not anyone's edit.
 pub const RUN_TRAILER: &str = "Concord-Run";
 
+/// (replica, rule, source, key).
+type RowKey = (String, String, String, String);
+
 /// The own bases this run's replicas may rely on.
 #[derive(Default)]
 pub struct OwnBases {
-    /// (replica, rule, source, key) -> the value it last agreed on.
-    rows: HashMap<(String, String, String, String), Option<String>>,
+    /// (replica, rule, source, key) -> the value it last agreed on, and
+    /// the commit it held that value committed at.
+    rows: HashMap<RowKey, (Option<String>, String)>,
     /// Per repo: the commits of shared bases that are in its replica's
     /// history (a replica with no row of its own starts from such a base).
     adoptable: HashMap<String, HashSet<String>>,
@@ -25,7 +29,8 @@ pub struct OwnBases {
     pub notes: BTreeMap<String, String>,
     /// Repos whose replica's history was rewritten since its last sync.
     uncertain: HashSet<String>,
-    /// (source, key) whose value was last changed by a sync commit.
+    /// (source, key) whose value is a copy, not an edit: a sync commit
+    /// wrote it last, or history the replica had already synced past did.
     copied: HashSet<(String, String)>,
 }
 
@@ -55,9 +60,22 @@ impl OwnBases {
         &self,
         gates: &BTreeMap<String, RepoGate>,
         repo: &str,
-        (rule, source, key): (&str, &str, &str),
+        item: (&str, &str, &str),
         shared: Option<&Base>,
     ) -> Option<String> {
+        self.base_at(gates, repo, item, shared)
+            .and_then(|(value, _commit)| value)
+    }
+
+    /// `base`, with the commit the replica held it committed at: its own
+    /// row's position, or the agreed commit of an adopted shared base.
+    fn base_at(
+        &self,
+        gates: &BTreeMap<String, RepoGate>,
+        repo: &str,
+        (rule, source, key): (&str, &str, &str),
+        shared: Option<&Base>,
+    ) -> Option<(Option<String>, Option<String>)> {
         let replica = gates.get(repo)?.replica.as_deref()?;
         let row = (
             replica.to_string(),
@@ -65,16 +83,16 @@ impl OwnBases {
             source.to_string(),
             key.to_string(),
         );
-        if let Some(value) = self.rows.get(&row) {
-            return value.clone();
+        if let Some((value, position)) = self.rows.get(&row) {
+            let at = (!position.is_empty()).then(|| position.clone());
+            return Some((value.clone(), at));
         }
         let shared = shared?;
         let commit = agreed_commit(shared, source)?;
         self.adoptable
             .get(repo)
             .is_some_and(|commits| commits.contains(&commit))
-            .then(|| shared.value.clone())
-            .flatten()
+            .then(|| (shared.value.clone(), Some(commit)))
     }
 
     /// The row the replica has now, to skip rewriting an unchanged one.
@@ -85,12 +103,14 @@ impl OwnBases {
         source: &str,
         key: &str,
     ) -> Option<&Option<String>> {
-        self.rows.get(&(
-            replica.to_string(),
-            rule.to_string(),
-            source.to_string(),
-            key.to_string(),
-        ))
+        self.rows
+            .get(&(
+                replica.to_string(),
+                rule.to_string(),
+                source.to_string(),
+                key.to_string(),
+            ))
+            .map(|(value, _position)| value)
     }
 }
 
@@ -154,8 +174,10 @@ pub async fn load(
         };
         if known {
             for row in store.replica_bases(replica, keys).await? {
-                own.rows
-                    .insert((row.replica, row.rule, row.source, row.key), row.value);
+                own.rows.insert(
+                    (row.replica, row.rule, row.source, row.key),
+                    (row.value, row.position),
+                );
             }
         }
         let sources: HashSet<&str> = ws
@@ -188,16 +210,23 @@ pub async fn load(
 }
 
 /// A value whose provenance is asked: (the commit that last changed its
-/// line, source, key).
-type Blamed<'o> = (String, &'o str, &'o str);
+/// line, source, key, the commit its replica's base was agreed at).
+type Blamed<'o> = (String, &'o str, &'o str, Option<String>);
 
-/// (repo, path) -> [(line, source, key)].
-type Candidates<'o> = BTreeMap<(&'o str, &'o str), Vec<(u32, &'o str, &'o str)>>;
+/// (repo, path) -> [(line, source, key, the commit its base was agreed at)].
+type Candidates<'o> = BTreeMap<(&'o str, &'o str), Vec<(u32, &'o str, &'o str, Option<String>)>>;
 
 /// Find the values, among those that would count as a replica's change,
-/// that one of concord's own sync commits wrote last (`git blame` of their
-/// status line): copies of some agreement, perhaps an old one another
-/// clone wrote back and a merge brought in. They never propose.
+/// whose status line (`git blame`) was last changed by
+/// - one of concord's own sync commits: a copy of some agreement, perhaps
+///   an old one another clone wrote back and a merge brought in; or
+/// - a commit already in the history of the commit the replica's base was
+///   agreed at: an older line that a merge brought back (a conflict
+///   resolved with one side wholesale keeps that side's stale values). The
+///   replica had already synced past it, so it is no one's new edit; a
+///   person's edit, revert or hand-resolved merge is a new commit.
+///
+/// Such values never propose: they follow.
 pub fn find_copies(
     ws: &Workspace,
     gates: &BTreeMap<String, RepoGate>,
@@ -215,7 +244,9 @@ pub fn find_copies(
             let commits = git.line_commits(path, &numbers).ok()?;
             let found = lines
                 .iter()
-                .filter_map(|(line, source, key)| Some((commits.get(line)?.clone(), *source, *key)))
+                .filter_map(|(line, source, key, agreed_at)| {
+                    Some((commits.get(line)?.clone(), *source, *key, agreed_at.clone()))
+                })
                 .collect();
             Some((*repo, found))
         })
@@ -229,29 +260,63 @@ pub fn find_copies(
         let Some(git) = gates.get(repo).and_then(|g| g.git.as_ref()) else {
             continue;
         };
-        let commits: Vec<String> = found
-            .iter()
-            .map(|(c, ..)| c.clone())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let Ok(messages) = git.commit_messages(&commits) else {
-            continue;
-        };
-        for (commit, source, key) in found {
-            let by_sync = messages
-                .get(&commit)
-                .is_some_and(|m| is_sync_commit(m, legacy_subject.as_deref()));
-            if by_sync {
+        let by_sync = written_by_sync(git, &found, legacy_subject.as_deref());
+        let seen = already_synced_past(git, &found);
+        for (commit, source, key, agreed_at) in found {
+            let older = agreed_at.is_some_and(|at| seen.contains(&(commit.clone(), at)));
+            if older || by_sync.contains(&commit) {
                 own.copied.insert((source.to_string(), key.to_string()));
             }
         }
     }
 }
 
-/// (repo, path) -> [(line, source, key)] of the committed values of this
-/// run's replicas that differ from both the agreement and their own base:
-/// the only ones whose provenance decides anything.
+/// Which of the blamed commits are concord's own sync commits.
+fn written_by_sync(
+    git: &concord_git::Repo,
+    found: &[Blamed],
+    legacy_subject: Option<&str>,
+) -> HashSet<String> {
+    let commits: Vec<String> = found
+        .iter()
+        .map(|(c, ..)| c.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let Ok(messages) = git.commit_messages(&commits) else {
+        return HashSet::new();
+    };
+    messages
+        .into_iter()
+        .filter(|(_, message)| is_sync_commit(message, legacy_subject))
+        .map(|(commit, _)| commit)
+        .collect()
+}
+
+/// (blamed commit, agreed-at commit) pairs where the blamed commit is in
+/// the history of the one the base was agreed at. Most candidates share one
+/// agreed-at commit (the replica's last sync), so this is one question per
+/// such commit.
+fn already_synced_past(git: &concord_git::Repo, found: &[Blamed]) -> HashSet<(String, String)> {
+    let mut by_agreed: HashMap<&str, HashSet<String>> = HashMap::new();
+    for (commit, _, _, agreed_at) in found {
+        if let Some(at) = agreed_at {
+            by_agreed.entry(at).or_default().insert(commit.clone());
+        }
+    }
+    by_agreed
+        .into_iter()
+        .flat_map(|(at, commits)| {
+            in_history(git, at, commits)
+                .into_iter()
+                .map(move |c| (c, at.to_string()))
+        })
+        .collect()
+}
+
+/// (repo, path) -> [(line, source, key, agreed at)] of the committed values
+/// of this run's replicas that differ from both the agreement and their own
+/// base: the only ones whose provenance decides anything.
 fn copy_candidates<'o>(
     ws: &Workspace,
     gates: &BTreeMap<String, RepoGate>,
@@ -277,25 +342,26 @@ fn copy_candidates<'o>(
             .rules
             .iter()
             .filter(|r| r.sources.iter().any(|s| **s == *obs.source))
-            .any(|rule| {
-                let Some(base) = shared.get(&(rule.name.as_str(), obs.key.as_str())) else {
-                    return false;
-                };
+            .find_map(|rule| {
+                let base = shared.get(&(rule.name.as_str(), obs.key.as_str()))?;
                 let key = (rule.name.as_str(), &*obs.source, obs.key.as_str());
-                let own_value = own.base(gates, &obs.repo, key, Some(base));
+                let (own_value, agreed_at) = own
+                    .base_at(gates, &obs.repo, key, Some(base))
+                    .unwrap_or((None, None));
                 if base.value.as_deref() == Some(value) || own_value.as_deref() == Some(value) {
-                    return false;
+                    return None;
                 }
                 // Without a base it can vouch for, only a value above the
                 // agreed rank could count (first-sync rule): ask only then.
                 let certain = own_value.is_some() && !own.uncertain.contains(&*obs.repo);
-                certain || above(ws, obs, status.rank, base.value.as_deref())
+                (certain || above(ws, obs, status.rank, base.value.as_deref())).then_some(agreed_at)
             });
-        if differs {
+        if let Some(agreed_at) = differs {
             wanted.entry((&obs.repo, &obs.path)).or_default().push((
                 status.line,
                 &obs.source,
                 &obs.key,
+                agreed_at,
             ));
         }
     }

@@ -1973,3 +1973,139 @@ fn a_real_reopen_in_a_clone_is_held_under_block_and_propagates_under_allow() {
         );
     });
 }
+
+/// Changes the title line of `key`'s block in the clone's file and commits
+/// it: a change to the file that is not a status.
+fn retitle(w: &World, c: usize, key: &str, title: &str) {
+    let rel = file_of(key);
+    let text = w.read(c, rel);
+    let id = format!("id: {key}\n");
+    let block = text.find(&id).expect("the block");
+    let start = block + text[block..].find("title: ").expect("title line") + "title: ".len();
+    let end = start + text[start..].find('\n').expect("line end");
+    let text = format!("{}{title}{}", &text[..start], &text[end..]);
+    std::fs::write(w.clones[c].app().join(rel), text).expect("write");
+    w.git(&w.clones[c].app(), &["commit", "-q", "-am", "retitle"]);
+}
+
+/// The seed-471676197 history: laptop, which never synced since T04 went
+/// `done`, resolves a conflict in the plan by keeping its whole side
+/// (`--ours`) and pushes; its merge commit carries its stale `todo` back.
+/// Workstation, which had agreed on `done`, pulls that merge. Its `todo`
+/// is an older line its own sync had already moved past, not anyone's
+/// edit: the hub keeps `done`, nothing is reopened or held, and
+/// workstation's file follows the hub.
+#[test]
+fn a_stale_value_a_merge_brings_back_is_not_a_reopen() {
+    under_both_settings(|reopen| {
+        let names = ["workstation", "coulombcore", "laptop"];
+        let mut w = World::new(Backend::Sqlite, reopen, &names, 0).expect("sqlite needs nothing");
+        let label = format!("merge brings back a stale line, reopen = {reopen}");
+        let (ws, cc, lp) = (0, 1, 2);
+        for c in [ws, cc, lp] {
+            let first = w.sync(c, false);
+            assert_eq!(first.code, 0, "[{label}] first sync: {}", first.summary());
+        }
+        w.edit_to(cc, "T04", "done", EditKind::Edit);
+        let synced = w.sync(cc, false);
+        assert_eq!(
+            synced.code,
+            0,
+            "[{label}] coulombcore: {}",
+            synced.summary()
+        );
+        retitle(&w, cc, "T03", "step three, as coulombcore says");
+        assert!(w.push(cc), "[{label}] coulombcore pushes");
+
+        assert!(w.pull(ws, false, false), "[{label}] workstation pulls");
+        let synced = w.sync(ws, false);
+        assert_eq!(
+            synced.code,
+            0,
+            "[{label}] workstation: {}",
+            synced.summary()
+        );
+        assert_eq!(w.file_value(ws, "T04"), "done", "[{label}]");
+
+        // Laptop edits the same title line, then keeps its side wholesale.
+        retitle(&w, lp, "T03", "step three, as laptop says");
+        let app = w.clones[lp].app();
+        let (merged, ..) = git_try(
+            &app,
+            &["pull", "-q", "--no-rebase", "--no-edit", "origin", "main"],
+        );
+        assert!(!merged, "[{label}] the titles conflict");
+        w.git(&app, &["checkout", "--ours", "--", "docs/workplan.md"]);
+        w.git(&app, &["add", "--", "docs/workplan.md"]);
+        w.git(&app, &["commit", "-q", "--no-edit"]);
+        assert_eq!(
+            w.file_value(lp, "T04"),
+            "todo",
+            "[{label}] the merge kept laptop's stale todo"
+        );
+        assert!(w.push(lp), "[{label}] laptop pushes its merge");
+
+        assert!(
+            w.pull(ws, false, false),
+            "[{label}] workstation pulls laptop's merge"
+        );
+        assert_eq!(
+            w.file_value(ws, "T04"),
+            "todo",
+            "[{label}] the stale line is back"
+        );
+        let synced = w.sync(ws, false);
+        let history = w.journal("T04");
+        let journal: Vec<String> = history.iter().map(Entry::describe).collect();
+        assert_eq!(
+            w.hub_value("T04").as_deref(),
+            Some("done"),
+            "[{label}] the merged-back todo reopened T04: {}\n{journal:#?}",
+            synced.summary()
+        );
+        assert!(
+            !history
+                .iter()
+                .any(|e| e.reason.starts_with("REOPENED") || e.reason == "REGRESSION_BLOCKED"),
+            "[{label}] the journal records a reopen: {journal:#?}"
+        );
+        assert_eq!(synced.code, 0, "[{label}] {}", synced.summary());
+        assert_eq!(
+            w.file_value(ws, "T04"),
+            "done",
+            "[{label}] workstation's file follows the hub: {}",
+            synced.summary()
+        );
+
+        // Laptop's own copy is stale too: it follows.
+        let synced = w.sync(lp, false);
+        assert_eq!(synced.code, 0, "[{label}] laptop: {}", synced.summary());
+        assert_eq!(w.hub_value("T04").as_deref(), Some("done"), "[{label}]");
+        assert_eq!(w.file_value(lp, "T04"), "done", "[{label}]");
+    });
+}
+
+/// The other side of the same rule: a person's edit that reaches a clone
+/// through a merge is a new commit, not a line from history the clone had
+/// already synced past, so it still counts (here: raises T05 to done).
+#[test]
+fn an_edit_a_merge_brings_in_still_counts() {
+    let names = ["workstation", "coulombcore"];
+    let mut w = World::new(Backend::Sqlite, "block", &names, 0).expect("sqlite needs nothing");
+    let (ws, cc) = (0, 1);
+    for c in [ws, cc] {
+        assert_eq!(w.sync(c, false).code, 0, "first sync");
+    }
+    w.edit_to(cc, "T05", "done", EditKind::Edit);
+    retitle(&w, ws, "T01", "step one, renamed");
+    assert!(w.push(cc), "coulombcore pushes its unsynced edit");
+    assert!(w.pull(ws, false, false), "workstation merges it");
+    let synced = w.sync(ws, false);
+    assert_eq!(synced.code, 0, "{}", synced.summary());
+    assert_eq!(
+        w.hub_value("T05").as_deref(),
+        Some("done"),
+        "{}",
+        synced.summary()
+    );
+}
