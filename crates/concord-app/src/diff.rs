@@ -21,11 +21,17 @@ pub const VERSION: u32 = 1;
 pub struct DiffOptions {
     /// Fetch before judging staleness (`--no-fetch` turns it off).
     pub fetch: bool,
+    /// A tracker whose token is not set is a configuration error (exit 2)
+    /// instead of a note.
+    pub strict: bool,
 }
 
 impl Default for DiffOptions {
     fn default() -> Self {
-        DiffOptions { fetch: true }
+        DiffOptions {
+            fetch: true,
+            strict: false,
+        }
     }
 }
 
@@ -45,6 +51,14 @@ pub struct DiffReport {
     pub decisions: BTreeMap<Reason, usize>,
     /// Repos nothing would be written to: (repo, why, with the fix).
     pub repos_blocked: Vec<(String, String)>,
+    /// Sources (trackers) this run could not read: their items are
+    /// unknown (`SOURCE_UNREAD` holds), and a failed read exits 3.
+    pub sources_not_read: Vec<SourceNotRead>,
+    /// Items other sources name that a tracker does not hold.
+    pub missing_in_trackers: Vec<MissingInTracker>,
+    /// Planned tracker writes that would fail (a status the tracker does
+    /// not have), caught before a sync tries them.
+    pub write_problems: Vec<WriteProblem>,
     /// Items the plan cannot decide (conflict, owner missing or unknown),
     /// for the text; not part of the JSON.
     #[serde(skip)]
@@ -81,6 +95,33 @@ pub struct Hold {
     pub detail: String,
 }
 
+/// A source the run could not read.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SourceNotRead {
+    pub source: String,
+    /// Why, with what to do.
+    pub why: String,
+    /// A failure (token refused, server down, an answer that is not the
+    /// API's), not a choice (the token is not set yet): exit 3.
+    pub failed: bool,
+}
+
+/// A key other sources name that a tracker does not hold.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct MissingInTracker {
+    pub tracker: String,
+    pub key: String,
+}
+
+/// A planned write a sync would try and the tracker would refuse.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WriteProblem {
+    pub key: String,
+    pub target: String,
+    pub to: String,
+    pub problem: String,
+}
+
 /// An item the plan cannot decide.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Undecided {
@@ -91,7 +132,11 @@ pub struct Undecided {
 
 impl DiffReport {
     /// The report of a plan and the gates it was made with.
-    pub fn new(planned: &Planned, gates: &BTreeMap<String, RepoGate>) -> DiffReport {
+    pub fn new(
+        ws: &Workspace,
+        planned: &Planned,
+        gates: &BTreeMap<String, RepoGate>,
+    ) -> DiffReport {
         let plan = &planned.plan;
         DiffReport {
             version: VERSION,
@@ -131,6 +176,19 @@ impl DiffReport {
                 .iter()
                 .filter_map(|(name, g)| g.blocker.as_ref().map(|b| (name.clone(), b.clone())))
                 .collect(),
+            sources_not_read: crate::trackers::not_read(ws, &planned.trackers)
+                .into_iter()
+                .map(|(source, why, failed)| SourceNotRead {
+                    source,
+                    why,
+                    failed,
+                })
+                .collect(),
+            missing_in_trackers: crate::trackers::missing(ws, &planned.trackers)
+                .into_iter()
+                .map(|(tracker, key)| MissingInTracker { tracker, key })
+                .collect(),
+            write_problems: crate::trackers::write_problems(ws, planned),
             undecided: plan
                 .decisions
                 .iter()
@@ -163,7 +221,11 @@ impl DiffReport {
     /// Whether the plan holds an item back or leaves one undecided
     /// ([`crate::plan::has_open`], from the report).
     pub fn has_open(&self) -> bool {
-        self.held.iter().any(|h| h.reason != Reason::NotInSource)
+        self.held
+            .iter()
+            .any(|h| !matches!(h.reason, Reason::NotInSource | Reason::SourceUnread))
+            || !self.missing_in_trackers.is_empty()
+            || !self.write_problems.is_empty()
             || [
                 Reason::Conflict,
                 Reason::OwnerMissing,
@@ -174,9 +236,13 @@ impl DiffReport {
             .any(|r| self.decisions.get(r).is_some_and(|n| *n > 0))
     }
 
-    /// As sync exits: anything to change, held or undecided is findings.
+    /// As sync exits: a source that failed to read is a partial failure
+    /// (3); anything to change, held, undecided, missing from a tracker or
+    /// refused by one is findings (1). Warnings are neither.
     pub fn outcome(&self) -> Outcome {
-        if self.changes.is_empty() && !self.has_open() {
+        if self.sources_not_read.iter().any(|s| s.failed) || crate::unreadable(&self.warnings) {
+            Outcome::PartialFailure
+        } else if self.changes.is_empty() && !self.has_open() {
             Outcome::Clean
         } else {
             Outcome::Findings
@@ -197,6 +263,13 @@ pub fn diff(ws: &Workspace, options: &DiffOptions) -> Result<DiffReport, Failure
         ));
     }
     let gates = look_gates(ws, !options.fetch);
-    let planned = plan_workspace(ws, "diff", &gates, &HashMap::new(), &Scope::All, false)?;
-    Ok(DiffReport::new(&planned, &gates))
+    let planned = plan_workspace(
+        ws,
+        "diff",
+        &gates,
+        &HashMap::new(),
+        &Scope::All,
+        options.strict,
+    )?;
+    Ok(DiffReport::new(ws, &planned, &gates))
 }

@@ -2,7 +2,7 @@
 //! records: who, when, and in which run.
 
 use crate::Outcome;
-use concord_model::{Observation, WarningCode};
+use concord_model::{Observation, Warning, WarningCode};
 use concord_store::{ObservationRecord, RunRecord, Store, StoreError, now_rfc3339};
 use concord_workspace::{ScanReport, Workspace};
 use std::collections::{BTreeSet, HashMap};
@@ -282,10 +282,40 @@ pub async fn record_scan(
         }
     }
     forget_other_replicas_positions(store, ws, report, limits).await?;
+    record_warnings(store, ws, report, limits).await?;
     store
         .finish_run(&run_id, &now_rfc3339(), "recorded", &summary)
         .await?;
     Ok(run_id)
+}
+
+/// Remember each read file's warnings, so a run that reads only changed
+/// files still reports those of the others (`plan::add_recorded`).
+async fn record_warnings(
+    store: &Store,
+    ws: &Workspace,
+    report: &ScanReport,
+    limits: &HashMap<usize, BTreeSet<String>>,
+) -> Result<(), Failure> {
+    for (index, source) in ws.sources.iter().enumerate() {
+        let of_source = report.warnings.iter().filter(|w| w.source == source.name);
+        match limits.get(&index) {
+            Some(paths) => {
+                let paths: Vec<String> = paths.iter().cloned().collect();
+                let read: Vec<&Warning> = of_source.filter(|w| paths.contains(&w.path)).collect();
+                store
+                    .replace_scan_warnings(&source.name, Some(&paths), &read)
+                    .await?;
+            }
+            None => {
+                let read: Vec<&Warning> = of_source.collect();
+                store
+                    .replace_scan_warnings(&source.name, None, &read)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A source read in full here replaced the observations the hub recorded:

@@ -39,12 +39,25 @@ pub use progress::{Bar, Progress, Silent};
 pub enum Outcome {
     /// Nothing to report.
     Clean = 0,
-    /// Drift, warnings or findings.
+    /// Drift or findings (never warnings alone).
     Findings = 1,
     /// Usage or configuration error.
     ConfigError = 2,
-    /// Some of the work failed.
+    /// Some of the work failed, or part of the workspace could not be read
+    /// (a tracker, a file, a repo): what it holds is unknown.
     PartialFailure = 3,
+}
+
+/// Whether a scan could not read part of the workspace: a file it could
+/// not read or parse, a repo that is not there. Its items are unknown, not
+/// in sync, so the run exits 3.
+pub fn unreadable(warnings: &[concord_model::Warning]) -> bool {
+    warnings.iter().any(|w| {
+        matches!(
+            w.code,
+            concord_model::WarningCode::UnreadableFile | concord_model::WarningCode::MissingRepo
+        )
+    })
 }
 
 /// `n noun` or `n nouns`.

@@ -99,11 +99,18 @@ pub fn plan_workspace<'a>(
         };
         let bases = bases?;
         let own_bases = crate::replicas::load(ws, &store, gates, &bases, focus.as_deref()).await;
+        let warnings = if limits.is_empty() {
+            Ok(Vec::new())
+        } else {
+            store.scan_warnings().await
+        };
         store.close().await;
-        Ok::<_, Failure>((journal_at_read?, values?, bases, recorded?, own_bases?))
+        let recorded = (recorded?, warnings?);
+        Ok::<_, Failure>((journal_at_read?, values?, bases, recorded, own_bases?))
     })??;
     crate::timings::phase("hub loaded");
-    add_recorded(ws, &mut report, limits, &recorded);
+    add_recorded(ws, &mut report, limits, &recorded.0);
+    add_recorded_warnings(ws, &mut report, limits, recorded.1);
     let hub: Vec<HubStatus<'_>> = values
         .iter()
         .filter(|v| v.field == "status")
@@ -158,7 +165,8 @@ pub fn plan_workspace<'a>(
         &own_base,
     );
     drop(shared);
-    let plan = plan(&inputs);
+    let mut plan = plan(&inputs);
+    mark_unread(ws, &mut plan, &trackers);
     crate::timings::phase("engine planned");
     drop(hub);
     Ok(Planned {
@@ -170,6 +178,69 @@ pub fn plan_workspace<'a>(
         trackers,
         own_bases,
     })
+}
+
+/// A tracker this run could not read holds unknown values: every item of
+/// a rule that names it says so (a `SOURCE_UNREAD` hold, and in place of
+/// `IN_SYNC`, which nobody can vouch for). Nothing is written to it, and
+/// nothing else about the decision changes (a sync still writes the other
+/// sources; the bases do not move, see `write_trackers`).
+fn mark_unread(ws: &Workspace, plan: &mut Plan, trackers: &[crate::trackers::TrackerRead]) {
+    for read in trackers {
+        let Some(unread) = &read.unread else {
+            continue;
+        };
+        let name = &ws.trackers[read.index].name;
+        let rules: BTreeSet<&str> = ws
+            .rules
+            .iter()
+            .filter(|r| r.sources.contains(name))
+            .map(|r| r.name.as_str())
+            .collect();
+        for decision in &mut plan.decisions {
+            if !rules.contains(decision.rule.as_str()) {
+                continue;
+            }
+            decision.changes.retain(|c| &c.source != name);
+            decision.holds.retain(|h| &h.source != name);
+            decision.holds.push(concord_engine::Hold {
+                source: name.clone(),
+                reason: Reason::SourceUnread,
+                detail: format!("its value is unknown: {}", unread.message),
+            });
+            if decision.reason == Reason::InSync {
+                decision.reason = Reason::SourceUnread;
+                decision.explanation = format!(
+                    "unknown: {name} was not read, so whether it agrees cannot be told ({})",
+                    unread.message
+                );
+            }
+        }
+    }
+}
+
+/// The warnings of the files an incremental read did not read again, as
+/// the hub recorded them when it last did: every run reports the current
+/// warnings of every source.
+fn add_recorded_warnings(
+    ws: &Workspace,
+    report: &mut ScanReport,
+    limits: &HashMap<usize, BTreeSet<String>>,
+    recorded: Vec<concord_model::Warning>,
+) {
+    let unchanged = |w: &concord_model::Warning| {
+        ws.sources
+            .iter()
+            .position(|s| s.name == w.source)
+            .and_then(|index| limits.get(&index))
+            .is_some_and(|changed| !changed.contains(&w.path))
+    };
+    report
+        .warnings
+        .extend(recorded.into_iter().filter(unchanged));
+    report.warnings.sort_by(|a, b| {
+        (&a.source, &a.path, a.line, a.code).cmp(&(&b.source, &b.path, b.line, b.code))
+    });
 }
 
 /// The unchanged files of incrementally read sources, as the hub
@@ -292,7 +363,9 @@ pub fn record<'a>(
 /// a sync exit 1).
 pub fn has_open(plan: &Plan) -> bool {
     plan.decisions.iter().any(|d| {
-        d.holds.iter().any(|h| h.reason != Reason::NotInSource)
+        d.holds
+            .iter()
+            .any(|h| !matches!(h.reason, Reason::NotInSource | Reason::SourceUnread))
             || matches!(
                 d.reason,
                 Reason::Conflict

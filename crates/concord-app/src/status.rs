@@ -3,6 +3,7 @@
 //! sees them.
 
 use crate::Outcome;
+use crate::diff::SourceNotRead;
 use crate::gates::{CHECK_FETCH_TIMEOUT, GateOptions, RepoGate, gate_repos};
 use crate::hub::{self, Failure};
 use concord_model::{Observation, Warning};
@@ -25,6 +26,9 @@ pub struct StatusOptions {
     pub hub: bool,
     /// Fetch before judging staleness (`--no-fetch` turns it off).
     pub fetch: bool,
+    /// A tracker whose token is not set is a configuration error (exit 2)
+    /// instead of a note.
+    pub strict: bool,
 }
 
 impl Default for StatusOptions {
@@ -33,6 +37,7 @@ impl Default for StatusOptions {
             keys: Vec::new(),
             hub: true,
             fetch: true,
+            strict: false,
         }
     }
 }
@@ -49,11 +54,9 @@ pub struct StatusReport {
     /// Every repo of the workspace, by name.
     pub repos: Vec<RepoView>,
     pub warnings: Vec<Warning>,
+    /// Trackers this run could not read: their items are unknown there.
+    pub sources_not_read: Vec<SourceNotRead>,
     pub summary: StatusSummary,
-    /// Why a tracker was not read (no token, say): notes for the person
-    /// running it, not part of the JSON.
-    #[serde(skip)]
-    pub notes: Vec<String>,
 }
 
 /// One repo as this checkout sees it.
@@ -77,6 +80,9 @@ pub struct StatusItem {
     /// Whether every reading says the same.
     pub agree: bool,
     pub sources: Vec<Reading>,
+    /// Sources that should hold the item (a rule joins them to one that
+    /// does) but could not be read: what they say is unknown.
+    pub unknown: Vec<String>,
 }
 
 /// One source's reading of an item.
@@ -105,14 +111,18 @@ pub struct StatusSummary {
     pub disagree: usize,
     pub missing: usize,
     pub warnings: usize,
+    /// Items a source that could not be read should hold.
+    pub unknown: usize,
 }
 
 impl StatusReport {
-    /// Clean when everything agrees, every key asked for exists and every
-    /// source was read.
+    /// A source, file or repo that could not be read: 3. Anything that differs, or a key
+    /// asked for that nothing holds: 1. Warnings are neither.
     pub fn outcome(&self) -> Outcome {
         let s = &self.summary;
-        if s.disagree + s.missing + s.warnings == 0 {
+        if self.sources_not_read.iter().any(|n| n.failed) || crate::unreadable(&self.warnings) {
+            Outcome::PartialFailure
+        } else if s.disagree + s.missing == 0 {
             Outcome::Clean
         } else {
             Outcome::Findings
@@ -147,13 +157,17 @@ pub fn status(ws: &Workspace, options: &StatusOptions) -> Result<StatusReport, F
             .chain(hub_readings.iter())
             .map(|o| o.key.clone())
             .collect();
-        crate::trackers::read_all(ws, &wanted, false)?
+        crate::trackers::read_all(ws, &wanted, options.strict)?
     };
-    let notes = trackers
-        .iter()
-        .filter_map(|t| t.unread.as_ref())
-        .map(|unread| unread.message.clone())
+    let sources_not_read: Vec<SourceNotRead> = crate::trackers::not_read(ws, &trackers)
+        .into_iter()
+        .map(|(source, why, failed)| SourceNotRead {
+            source,
+            why,
+            failed,
+        })
         .collect();
+    let unread: Vec<&str> = sources_not_read.iter().map(|n| n.source.as_str()).collect();
     let items = compare(
         report
             .observations()
@@ -167,21 +181,44 @@ pub fn status(ws: &Workspace, options: &StatusOptions) -> Result<StatusReport, F
         .filter(|k| !items.iter().any(|i| i.key == k.as_str()))
         .cloned()
         .collect();
+    let partners = unread_partners(ws, &unread);
+    let items: Vec<StatusItem> = items.iter().map(|i| item_of(i, &partners)).collect();
     let summary = StatusSummary {
         items: items.len(),
         disagree: items.iter().filter(|i| !i.agree).count(),
         missing: missing.len(),
         warnings: report.warnings.len(),
+        unknown: items.iter().filter(|i| !i.unknown.is_empty()).count(),
     };
     Ok(StatusReport {
         version: VERSION,
-        items: items.iter().map(item_of).collect(),
+        items,
         missing,
         repos: repos_of(&gates),
         warnings: report.warnings,
+        sources_not_read,
         summary,
-        notes,
     })
+}
+
+/// Source -> the unread sources a rule joins it to: an item it holds
+/// should be in them too.
+fn unread_partners<'a>(ws: &'a Workspace, unread: &[&'a str]) -> BTreeMap<&'a str, Vec<&'a str>> {
+    let mut partners: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for rule in &ws.rules {
+        for gone in unread
+            .iter()
+            .filter(|u| rule.sources.iter().any(|s| s == *u))
+        {
+            for source in rule.sources.iter().filter(|s| s.as_str() != *gone) {
+                let list = partners.entry(source.as_str()).or_default();
+                if !list.contains(gone) {
+                    list.push(gone);
+                }
+            }
+        }
+    }
+    partners
 }
 
 /// The hub's own status values, as readings of a source named `hub`.
@@ -203,11 +240,21 @@ fn repos_of(gates: &BTreeMap<String, RepoGate>) -> Vec<RepoView> {
         .collect()
 }
 
-fn item_of(item: &ItemView<'_>) -> StatusItem {
+fn item_of(item: &ItemView<'_>, unread_partners: &BTreeMap<&str, Vec<&str>>) -> StatusItem {
+    let mut unknown: Vec<String> = item
+        .readings
+        .iter()
+        .filter_map(|o| unread_partners.get(&*o.source))
+        .flatten()
+        .map(|s| s.to_string())
+        .collect();
+    unknown.sort();
+    unknown.dedup();
     StatusItem {
         key: item.key.to_string(),
         agree: item.agree,
         sources: item.readings.iter().map(|o| reading_of(o)).collect(),
+        unknown,
     }
 }
 

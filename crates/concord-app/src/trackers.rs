@@ -400,6 +400,79 @@ fn read_github(
     read
 }
 
+/// The resource link of OpenProject status `native`, as the read listed it.
+fn status_href<'r>(read: &'r TrackerRead, native: &str) -> Option<&'r str> {
+    read.statuses
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(native))
+        .map(|(_, href)| href.as_str())
+}
+
+fn no_such_status(read: &TrackerRead, native: &str) -> String {
+    let names: Vec<&str> = read.statuses.iter().map(|(n, _)| n.as_str()).collect();
+    format!(
+        "OpenProject has no status `{native}` (it has: {})",
+        names.join(", ")
+    )
+}
+
+/// Trackers not read: (name, why, whether that is a failure).
+pub fn not_read(ws: &Workspace, reads: &[TrackerRead]) -> Vec<(String, String, bool)> {
+    reads
+        .iter()
+        .filter_map(|t| {
+            let unread = t.unread.as_ref()?;
+            Some((
+                ws.trackers[t.index].name.clone(),
+                unread.message.clone(),
+                unread.failed,
+            ))
+        })
+        .collect()
+}
+
+/// Keys other sources name that a tracker does not hold: (tracker, key).
+pub fn missing(ws: &Workspace, reads: &[TrackerRead]) -> Vec<(String, String)> {
+    reads
+        .iter()
+        .flat_map(|t| {
+            let name = &ws.trackers[t.index].name;
+            t.missing.iter().map(move |key| (name.clone(), key.clone()))
+        })
+        .collect()
+}
+
+/// The planned tracker writes the tracker would refuse, known from what
+/// was read (the status list OpenProject gave): caught by `diff` before a
+/// sync tries them.
+pub fn write_problems(
+    ws: &Workspace,
+    planned: &crate::plan::Planned,
+) -> Vec<crate::diff::WriteProblem> {
+    let mut problems = Vec::new();
+    for read in planned.trackers.iter().filter(|t| t.unread.is_none()) {
+        let tracker = &ws.trackers[read.index];
+        if !matches!(tracker.kind, TrackerKind::OpenProject { .. }) {
+            continue;
+        }
+        for (decision, change) in planned.plan.changes() {
+            if change.source != tracker.name {
+                continue;
+            }
+            let native = tracker.native_name(&change.to.status);
+            if status_href(read, native).is_none() {
+                problems.push(crate::diff::WriteProblem {
+                    key: decision.key.clone(),
+                    target: tracker.name.clone(),
+                    to: change.to.status.to_string(),
+                    problem: no_such_status(read, native),
+                });
+            }
+        }
+    }
+    problems
+}
+
 /// One planned change to a tracker item.
 pub struct TrackerChange {
     pub key: String,
@@ -488,19 +561,8 @@ fn write_one(
     let native = tracker.native_name(&change.to);
     match (client, read.handles.get(&change.key)) {
         (Client::OpenProject(op), Some(Handle::WorkPackage { id, lock_version })) => {
-            let Some((_, href)) = read
-                .statuses
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case(native))
-            else {
-                let names: Vec<&str> = read.statuses.iter().map(|(n, _)| n.as_str()).collect();
-                return (
-                    WriteOutcome::Failed(format!(
-                        "OpenProject has no status `{native}` (it has: {})",
-                        names.join(", ")
-                    )),
-                    None,
-                );
+            let Some(href) = status_href(read, native) else {
+                return (WriteOutcome::Failed(no_such_status(read, native)), None);
             };
             match op.set_status(*id, *lock_version, href) {
                 Ok(_) => {

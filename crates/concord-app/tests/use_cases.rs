@@ -131,6 +131,7 @@ fn status_shows_items_side_by_side_and_names_keys_no_source_holds() {
         keys: vec!["wp#41".into(), "NOPE-1".into()],
         hub: false,
         fetch: false,
+        strict: false,
     };
     let report = status(&ws, &options).expect("status");
     assert_eq!(report.version, concord_app::status::VERSION);
@@ -151,13 +152,23 @@ fn status_shows_items_side_by_side_and_names_keys_no_source_holds() {
     );
     let repos: Vec<&str> = report.repos.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(repos, ["app", "story"]);
-    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    assert!(
+        report.sources_not_read.is_empty(),
+        "{:?}",
+        report.sources_not_read
+    );
 
     let json = serde_json::to_value(&report).expect("serializes");
     assert_eq!(
         keys_of(&report),
         [
-            "version", "items", "missing", "repos", "warnings", "summary"
+            "version",
+            "items",
+            "missing",
+            "repos",
+            "warnings",
+            "sources_not_read",
+            "summary"
         ]
     );
     assert_eq!(
@@ -205,7 +216,14 @@ fn diff_plans_without_writing_and_its_report_says_what_the_plan_says() {
     let ws = examples(dir.path());
     let plan_file = dir.path().join("repos/app/docs/plan.md");
     let before = std::fs::read(&plan_file).expect("read plan");
-    let report = diff(&ws, &DiffOptions { fetch: false }).expect("diff");
+    let report = diff(
+        &ws,
+        &DiffOptions {
+            fetch: false,
+            strict: false,
+        },
+    )
+    .expect("diff");
     assert_eq!(std::fs::read(&plan_file).expect("read plan"), before);
     assert_eq!(report.version, concord_app::diff::VERSION);
     // An empty hub: the merge rule's values go to it.
@@ -226,7 +244,10 @@ fn diff_plans_without_writing_and_its_report_says_what_the_plan_says() {
             "held",
             "conflicts",
             "decisions",
-            "repos_blocked"
+            "repos_blocked",
+            "sources_not_read",
+            "missing_in_trackers",
+            "write_problems"
         ]
     );
     assert_eq!(
@@ -253,7 +274,7 @@ fn the_report_of_a_plan_is_open_exactly_when_the_plan_is() {
         false,
     )
     .expect("plans");
-    let report = DiffReport::new(&planned, &gates);
+    let report = DiffReport::new(&ws, &planned, &gates);
     assert_eq!(
         report.has_open(),
         concord_app::plan::has_open(&planned.plan)
@@ -266,7 +287,14 @@ fn the_report_of_a_plan_is_open_exactly_when_the_plan_is() {
 fn a_sync_dry_run_reports_what_diff_reports() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ws = examples(dir.path());
-    let diffed = diff(&ws, &DiffOptions { fetch: false }).expect("diff");
+    let diffed = diff(
+        &ws,
+        &DiffOptions {
+            fetch: false,
+            strict: false,
+        },
+    )
+    .expect("diff");
     let options = concord_app::sync::SyncOptions {
         dry_run: true,
         ..Default::default()

@@ -130,6 +130,37 @@ pub fn write_warnings(
     Ok(())
 }
 
+/// The scan's warnings go to standard error (they are not results and
+/// never drift): every run prints the current ones. They change the exit
+/// code only when `fail_on_warnings` asks: a clean run becomes findings.
+pub fn warnings_to_stderr(
+    ws: &Workspace,
+    warnings: &[Warning],
+    fail_on_warnings: bool,
+    outcome: crate::Outcome,
+) -> crate::Outcome {
+    let mut err = std::io::stderr().lock();
+    finish(write_warnings(&mut err, ws, warnings));
+    if fail_on_warnings && !warnings.is_empty() && outcome == crate::Outcome::Clean {
+        crate::Outcome::Findings
+    } else {
+        outcome
+    }
+}
+
+/// Sources that could not be read, on standard error: a failure says why
+/// (the run exits 3), a choice (no token yet) is a note.
+pub fn not_read_to_stderr<'a>(not_read: impl IntoIterator<Item = (&'a str, &'a str, bool)>) {
+    let (warn, bad) = (paint(WARN), paint(BAD));
+    for (source, why, failed) in not_read {
+        if failed {
+            eprintln!("{bad}{source} not read{bad:#}: {why}; its items are unknown");
+        } else {
+            eprintln!("{warn}note{warn:#}: {why}");
+        }
+    }
+}
+
 /// Write, treating a closed pipe (`concord scan | head`) as a normal end.
 pub fn finish(result: std::io::Result<()>) {
     if let Err(e) = result

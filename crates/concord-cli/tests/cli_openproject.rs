@@ -434,3 +434,320 @@ fn an_empty_status_list_stops_the_tracker_clearly() {
         out.stdout
     );
 }
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", out.stdout, out.stderr))
+}
+
+/// The ways OpenProject can fail to be read: a refused token, an HTML page
+/// where the API's JSON should be, an answer cut short.
+fn unreadable_openprojects() -> Vec<(&'static str, Option<Fault>, &'static str)> {
+    vec![
+        ("refused token", None, "wrong-token"),
+        (
+            "HTML answer",
+            Some(Fault::status(200, "/api/v3/statuses", 10).body(
+                "text/html",
+                "<!DOCTYPE html><html><body>Sign in to OpenProject</body></html>",
+            )),
+            TOKEN,
+        ),
+        (
+            "truncated answer",
+            Some(Fault::status(200, "/api/v3/statuses", 10).body(
+                "application/hal+json",
+                r#"{"_type":"Collection","total":4,"_embedded":{"elements":[{"_type":"Status","id":1,"na"#,
+            )),
+            TOKEN,
+        ),
+    ]
+}
+
+/// Issue 18, 1: an OpenProject that was not read makes its items unknown
+/// in `diff` and `status` (never "in sync"), says why, and exits 3.
+#[test]
+fn diff_and_status_call_items_unknown_when_openproject_was_not_read() {
+    for (case, fault, token) in unreadable_openprojects() {
+        let world = World::new(
+            &["New", "In progress", "In testing", "Closed"],
+            &[("Closed", "Closed"), ("New", "New")],
+        );
+        // The plan and the hub agree: only OpenProject is in question.
+        let agreed = world.concord(&["sync"]);
+        assert_eq!(
+            agreed.code, 0,
+            "[{case}] {}{}",
+            agreed.stdout, agreed.stderr
+        );
+        if let Some(fault) = &fault {
+            world.op.control().inject(fault.clone());
+        }
+        let diff = world.concord_with(Some(token), &["diff"]);
+        assert_eq!(diff.code, 3, "[{case}] {}{}", diff.stdout, diff.stderr);
+        assert!(
+            !diff.stdout.contains("IN_SYNC"),
+            "[{case}] nothing is in sync: {}",
+            diff.stdout
+        );
+        for id in &world.ids {
+            assert!(
+                diff.stdout
+                    .contains(&format!("wp#{id}  openproject: not read")),
+                "[{case}] wp#{id} is unknown: {}",
+                diff.stdout
+            );
+        }
+        assert!(
+            diff.stderr.contains("openproject not read"),
+            "[{case}] why, on stderr: {}",
+            diff.stderr
+        );
+        if let Some(fault) = &fault {
+            world.op.control().inject(fault.clone());
+        }
+        let report = json(&world.concord_with(Some(token), &["diff", "--json"]));
+        assert_eq!(
+            report["decisions"]["SOURCE_UNREAD"], 2,
+            "[{case}] {report:#}"
+        );
+        assert!(
+            report["decisions"].get("IN_SYNC").is_none(),
+            "[{case}] {report:#}"
+        );
+        assert_eq!(
+            report["sources_not_read"][0]["failed"], true,
+            "[{case}] {report:#}"
+        );
+
+        if let Some(fault) = &fault {
+            world.op.control().inject(fault.clone());
+        }
+        let status = world.concord_with(Some(token), &["status", "--json"]);
+        assert_eq!(
+            status.code, 3,
+            "[{case}] {}{}",
+            status.stdout, status.stderr
+        );
+        let report = json(&status);
+        assert_eq!(report["summary"]["unknown"], 2, "[{case}] {report:#}");
+        for item in report["items"].as_array().expect("items") {
+            assert_eq!(item["unknown"][0], "openproject", "[{case}] {item:#}");
+        }
+        assert!(
+            report["sources_not_read"][0]["why"]
+                .as_str()
+                .is_some_and(|w| !w.is_empty()),
+            "[{case}] {report:#}"
+        );
+        if let Some(fault) = &fault {
+            world.op.control().inject(fault.clone());
+        }
+        let text = world.concord_with(Some(token), &["status"]);
+        assert!(
+            text.stdout.contains("openproject: ? (not read)") && text.stdout.contains("2 unknown"),
+            "[{case}] {}",
+            text.stdout
+        );
+    }
+}
+
+/// Issue 18, 1: a token that is not set yet is a choice, not a failure:
+/// the items are still unknown, a note says why, and the run exits 0;
+/// `--strict` makes it a configuration error (2) everywhere.
+#[test]
+fn an_unset_token_is_a_note_in_diff_and_status_and_strict_makes_it_an_error() {
+    let world = World::new(&["New", "Closed"], &[("Closed", "New")]);
+    let first = world.concord_with(None, &["sync"]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    for command in ["diff", "status", "sync"] {
+        let out = world.concord_with(None, &[command]);
+        assert_eq!(out.code, 0, "{command}: {}{}", out.stdout, out.stderr);
+        let said = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            said.contains("TEST_OP_TOKEN is not set"),
+            "{command}: {said}"
+        );
+        let strict = world.concord_with(None, &[command, "--strict"]);
+        assert_eq!(strict.code, 2, "{command} --strict: {}", strict.stderr);
+        assert!(strict.stderr.contains("TEST_OP_TOKEN"), "{}", strict.stderr);
+    }
+    let report = json(&world.concord_with(None, &["diff", "--json"]));
+    assert_eq!(report["decisions"]["SOURCE_UNREAD"], 1, "{report:#}");
+    assert_eq!(report["sources_not_read"][0]["failed"], false, "{report:#}");
+    assert_eq!(world.op.control().requests().len(), 0, "nothing was asked");
+}
+
+/// The seed's table: a row without `wp#NN`, a row without a bold state,
+/// and a bold word that is not a state.
+fn seed_shaped_plan(world: &World) {
+    let plan = world.dir.path().join("plan/docs/plan.md");
+    let mut text = std::fs::read_to_string(&plan).expect("plan");
+    text.push_str("| Core | (no work package yet) | **New** |\n");
+    text.push_str(&format!("| Core | wp#{} | not started |\n", world.ids[1]));
+    text.push_str(&format!(
+        "| Core | wp#{} | **Parked KEEP_AVAILABLE** |\n",
+        world.ids[2]
+    ));
+    std::fs::write(&plan, text).expect("write");
+}
+
+fn commit_all(dir: &std::path::Path, message: &str) {
+    for args in [
+        vec!["add", "-A"],
+        vec![
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-qm",
+            message,
+        ],
+    ] {
+        let ok = Command::new("git")
+            .current_dir(dir)
+            .args(&args)
+            .status()
+            .expect("git")
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+}
+
+/// Issue 18, 2 and 3: rows the seed says to skip are warnings on standard
+/// error, on every run (also when the file is not read again), and never
+/// change the exit code unless `--fail-on-warnings` asks; a bold word that
+/// is not a state is skipped with a warning under `unknown_status = "skip"`
+/// and holds the item under the default `hold`.
+#[test]
+fn skipped_rows_warn_on_every_run_and_never_fail_it() {
+    let world = World::new(
+        &["New", "In progress", "In testing", "Closed"],
+        &[("Closed", "New"), ("New", "New"), ("New", "New")],
+    );
+    // The third row's word is replaced by `**Parked KEEP_AVAILABLE**`.
+    let plan = world.dir.path().join("plan/docs/plan.md");
+    let text = std::fs::read_to_string(&plan).expect("plan");
+    let rows: Vec<&str> = text.lines().collect();
+    let kept: Vec<&str> = rows[..rows.len() - 2].to_vec();
+    std::fs::write(&plan, kept.join("\n") + "\n").expect("write");
+    seed_shaped_plan(&world);
+    let config = world.dir.path().join("concord.toml");
+    let toml = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        toml.replace(
+            "workflow = \"wp\"\n\n[[tracker]]",
+            "workflow = \"wp\"\nunknown_status = \"skip\"\n\n[[tracker]]",
+        ),
+    )
+    .expect("config");
+    let repo = world.dir.path().join("plan");
+    assert!(
+        Command::new("git")
+            .args(["init", "-q", "-b", "main"])
+            .current_dir(&repo)
+            .status()
+            .expect("git")
+            .success()
+    );
+    commit_all(&repo, "plan");
+
+    for run in 1..=3 {
+        let out = world.concord(&["sync", "--strict"]);
+        assert_eq!(out.code, 0, "run {run}: {}{}", out.stdout, out.stderr);
+        for says in [
+            "line 6 skipped: no `wp#",
+            "line 7 skipped: no bold status",
+            "`Parked KEEP_AVAILABLE`",
+        ] {
+            assert!(
+                out.stderr.contains(says),
+                "run {run}: the warning about {says} is on stderr every run:\n{}",
+                out.stderr
+            );
+        }
+        assert!(!out.stdout.contains("warning"), "run {run}: {}", out.stdout);
+    }
+    // The runs after the first read no file again: their warnings are the
+    // ones the hub recorded.
+    let report = json(&world.concord(&["sync", "--json"]));
+    assert_ne!(report["reads"]["plan"], "full", "{report:#}");
+    assert_eq!(report["warnings"], 3, "{report:#}");
+    assert_eq!(
+        world.op.status_of(world.ids[0]),
+        "Closed",
+        "the good row synced"
+    );
+    assert_eq!(
+        world.op.status_of(world.ids[2]),
+        "New",
+        "the parked row is left alone"
+    );
+    let failing = world.concord(&["sync", "--fail-on-warnings"]);
+    assert_eq!(failing.code, 1, "{}", failing.stderr);
+    for command in ["diff", "status"] {
+        let out = world.concord(&[command]);
+        assert_eq!(out.code, 0, "{command}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("`Parked KEEP_AVAILABLE`"),
+            "{command}: {}",
+            out.stderr
+        );
+        let out = world.concord(&[command, "--fail-on-warnings"]);
+        assert_eq!(out.code, 1, "{command} --fail-on-warnings: {}", out.stderr);
+    }
+
+    // The default holds an item whose bold word is not a state.
+    std::fs::write(&config, &toml).expect("config");
+    let held = world.concord(&["sync"]);
+    assert_eq!(held.code, 1, "{}{}", held.stdout, held.stderr);
+    assert!(
+        held.stdout.contains(&format!("wp#{}", world.ids[2]))
+            && held.stdout.contains("UNKNOWN_STATUS"),
+        "{}",
+        held.stdout
+    );
+}
+
+/// Issue 18, 4: `diff` catches before `sync` what the tracker would refuse:
+/// a status it does not have (from the list it already fetched) and keys it
+/// does not hold. Both are findings (1), and diff writes nothing.
+#[test]
+fn diff_catches_a_status_openproject_lacks_and_keys_it_does_not_hold() {
+    let world = World::new(
+        &["New", "In progress", "Closed"],
+        &[("In testing", "New"), ("Closed", "New")],
+    );
+    let plan = world.dir.path().join("plan/docs/plan.md");
+    let mut text = std::fs::read_to_string(&plan).expect("plan");
+    text.push_str("| Core | wp#999 | **New** |\n");
+    std::fs::write(&plan, text).expect("write");
+    let diff = world.concord(&["diff"]);
+    assert_eq!(diff.code, 1, "{}{}", diff.stdout, diff.stderr);
+    assert!(
+        diff.stdout.contains(&format!(
+            "would fail wp#{} openproject -> In testing: OpenProject has no status `In testing` (it has: New, In progress, Closed)",
+            world.ids[0]
+        )),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        diff.stdout
+            .contains("not found wp#999 in openproject: the tracker has no such item"),
+        "{}",
+        diff.stdout
+    );
+    let report = json(&world.concord(&["diff", "--json"]));
+    assert_eq!(
+        report["write_problems"][0]["to"], "In testing",
+        "{report:#}"
+    );
+    assert_eq!(
+        report["missing_in_trackers"][0]["key"], "wp#999",
+        "{report:#}"
+    );
+    assert_eq!(world.patches(), 0, "diff writes nothing");
+}

@@ -365,9 +365,12 @@ fn a_fifo_matched_by_a_glob_is_a_warning_and_never_blocks() {
             .timeout(std::time::Duration::from_secs(30))
             .output()
             .expect("run concord");
+        // scan reports warnings (1); status could not read part of the
+        // workspace, so what those files hold is unknown (3).
+        let expected = if command == "scan" { 1 } else { 3 };
         assert_eq!(
             out.status.code(),
-            Some(1),
+            Some(expected),
             "{command} finished, with warnings"
         );
         let report: Value = serde_json::from_slice(&out.stdout).expect("json");

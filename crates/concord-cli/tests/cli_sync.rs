@@ -308,7 +308,11 @@ fn hostile_files_among_good_ones_are_named_and_the_rest_syncs() {
     );
 
     let out = ws.concord(&["sync"]);
-    assert_eq!(out.code, 1, "warnings are findings: {}", out.stdout);
+    assert_eq!(
+        out.code, 3,
+        "files it could not read make the run partial: {}",
+        out.stderr
+    );
     for (path, says) in [
         ("app/docs/big.md", "max_file_bytes"),
         ("app/docs/folder.md", "directory"),
@@ -316,11 +320,11 @@ fn hostile_files_among_good_ones_are_named_and_the_rest_syncs() {
         ("app/docs/gone.md", "symlink"),
     ] {
         assert!(
-            out.stdout
+            out.stderr
                 .lines()
                 .any(|l| l.contains("UNREADABLE_FILE") && l.contains(path) && l.contains(says)),
-            "{path} is named ({says}): {}",
-            out.stdout
+            "{path} is named on standard error ({says}): {}",
+            out.stderr
         );
     }
     assert_eq!(

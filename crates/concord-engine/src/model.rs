@@ -79,6 +79,9 @@ pub enum Reason {
     /// The value cannot be edited without changing something else (a YAML
     /// anchor that an alias repeats): not written.
     AliasedValue,
+    /// A source of the rule (a tracker) could not be read this run: what
+    /// it holds is unknown, so the item cannot be called in sync.
+    SourceUnread,
 }
 
 impl Reason {
@@ -104,6 +107,7 @@ impl Reason {
             Reason::NoTruth => "NO_TRUTH",
             Reason::DuplicateKey => "DUPLICATE_KEY",
             Reason::AliasedValue => "ALIASED_VALUE",
+            Reason::SourceUnread => "SOURCE_UNREAD",
         }
     }
 }

@@ -69,6 +69,20 @@ pub enum WarningCode {
 }
 
 impl WarningCode {
+    const ALL: [WarningCode; 6] = [
+        WarningCode::UnparseableRow,
+        WarningCode::UnknownStatus,
+        WarningCode::DuplicateKey,
+        WarningCode::NoFiles,
+        WarningCode::UnreadableFile,
+        WarningCode::MissingRepo,
+    ];
+
+    /// The code `as_str` gives, back (as the hub stores it).
+    pub fn parse(code: &str) -> Option<WarningCode> {
+        Self::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             WarningCode::UnparseableRow => "UNPARSEABLE_ROW",

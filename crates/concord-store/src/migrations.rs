@@ -68,6 +68,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0013_observation_pinned.sql"),
         include_str!("../migrations/postgres/0013_observation_pinned.sql"),
     ),
+    (
+        14,
+        include_str!("../migrations/sqlite/0014_scan_warnings.sql"),
+        include_str!("../migrations/postgres/0014_scan_warnings.sql"),
+    ),
 ];
 
 pub(crate) fn latest() -> i64 {

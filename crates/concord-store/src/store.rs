@@ -763,6 +763,78 @@ impl Store {
         })
     }
 
+    /// Replace what the hub remembers of a source's warnings: of the files
+    /// in `paths` (re-read), or of the whole source (`None`: read in full).
+    pub async fn replace_scan_warnings(
+        &self,
+        source: &str,
+        paths: Option<&[String]>,
+        warnings: &[&concord_model::Warning],
+    ) -> Result<()> {
+        const INSERT: &str = "INSERT INTO scan_warnings (source, path, line, code, repo, message) \
+             VALUES ($1, $2, $3, $4, $5, $6)";
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            match paths {
+                None => {
+                    sqlx::query("DELETE FROM scan_warnings WHERE source = $1")
+                        .bind(source)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Some(paths) => {
+                    for path in paths {
+                        sqlx::query("DELETE FROM scan_warnings WHERE source = $1 AND path = $2")
+                            .bind(source)
+                            .bind(path)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+            }
+            for w in warnings {
+                sqlx::query(INSERT)
+                    .bind(source)
+                    .bind(&w.path)
+                    .bind(w.line.map(i64::from))
+                    .bind(w.code.as_str())
+                    .bind(&w.repo)
+                    .bind(&w.message)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Every warning the hub remembers, by source, path and line.
+    pub async fn scan_warnings(&self) -> Result<Vec<concord_model::Warning>> {
+        const SQL: &str = "SELECT source, path, line, code, repo, message FROM scan_warnings \
+             ORDER BY source, path, line";
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(SQL).fetch_all(pool).await?;
+            let mut warnings = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let code: String = r.try_get(3)?;
+                // A code this concord does not know (a newer one wrote it) is left out.
+                let Some(code) = concord_model::WarningCode::parse(&code) else {
+                    continue;
+                };
+                let line: Option<i64> = r.try_get(2)?;
+                warnings.push(concord_model::Warning {
+                    code,
+                    source: r.try_get(0)?,
+                    repo: r.try_get(4)?,
+                    path: r.try_get(1)?,
+                    line: line.and_then(|l| u32::try_from(l).ok()),
+                    message: r.try_get(5)?,
+                });
+            }
+            Ok(warnings)
+        })
+    }
+
     /// Record statuses concord wrote into files, in one transaction: only
     /// the status changes, line and everything else stay as read.
     pub async fn record_written_statuses(&self, written: &[WrittenStatus]) -> Result<()> {

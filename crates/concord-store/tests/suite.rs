@@ -247,10 +247,10 @@ async fn fresh_like(hub: &TestHub) -> TestHub {
 }
 
 both!(migrations_are_idempotent, |hub| {
-    assert_eq!(hub.store.schema_version().await.unwrap(), 13);
+    assert_eq!(hub.store.schema_version().await.unwrap(), 14);
     assert_eq!(hub.store.migrate().await.unwrap(), 0);
     let again = hub.reopen.open().await;
-    assert_eq!(again.schema_version().await.unwrap(), 13);
+    assert_eq!(again.schema_version().await.unwrap(), 14);
     again.close().await;
 });
 
@@ -268,7 +268,7 @@ both!(a_newer_hub_is_refused, |hub| {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                known: 13,
+                known: 14,
                 ..
             }
         ),

@@ -106,6 +106,9 @@ struct RawSource {
     items: Option<Spanned<String>>,
     /// In-repo event log per item, e.g. `.claude/logs/{key}.log.json`.
     log_file: Option<Spanned<String>>,
+    /// A status word the workflow does not know: `hold` the item (the
+    /// default) or `skip` it with a warning.
+    unknown_status: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -175,6 +178,21 @@ pub struct Source {
     pub log_file: Option<String>,
     /// Where the item names its owner, if the source says (`owned` rules).
     pub owner_field: Option<String>,
+    /// What an item whose status word the workflow does not know becomes.
+    pub unknown_status: UnknownStatus,
+}
+
+/// What an item whose status word is not in the workflow becomes
+/// (`unknown_status` of a `[[source]]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownStatus {
+    /// It is read with an unknown status: every rule holds the item
+    /// (`UNKNOWN_STATUS`) until the word is fixed, and says so each run.
+    #[default]
+    Hold,
+    /// The row is skipped with a warning, as if it held no item (a plan
+    /// whose bold words are sometimes notes, e.g. `**Parked**`).
+    Skip,
 }
 
 impl fmt::Debug for Source {
@@ -614,7 +632,9 @@ fn validate_source(
     let format = build_format(&src, &name, format_name, key, status, errors)?;
     let write_names = validated_write_names(&src, &workflows[workflow], errors)?;
     let log_file = validated_log_file(&src, errors)?;
+    let unknown_status = validated_unknown_status(&src, errors)?;
     Ok(Source {
+        unknown_status,
         owner_field: src.owner.map(Spanned::into_inner),
         log_file,
         name,
@@ -935,6 +955,27 @@ fn validated_log_file(src: &RawSource, errors: &Errors<'_>) -> Result<Option<Str
             Some("one log file per item, e.g. `.claude/logs/{key}.log.json`".into()),
         )),
         other => Ok(other.as_ref().map(|t| t.get_ref().clone())),
+    }
+}
+
+fn validated_unknown_status(
+    src: &RawSource,
+    errors: &Errors<'_>,
+) -> Result<UnknownStatus, ConfigError> {
+    match src.unknown_status.as_ref() {
+        None => Ok(UnknownStatus::Hold),
+        Some(word) => match word.get_ref().as_str() {
+            "hold" => Ok(UnknownStatus::Hold),
+            "skip" => Ok(UnknownStatus::Skip),
+            other => Err(errors.with_help(
+                word.span(),
+                format!("unknown_status `{other}` is neither `hold` nor `skip`"),
+                Some(
+                    "`hold` keeps the item and holds it until its word is fixed; `skip` leaves the row out with a warning"
+                        .into(),
+                ),
+            )),
+        },
     }
 }
 

@@ -2,7 +2,7 @@
 //! per source; reading and parsing run in parallel; results come back in a
 //! stable order (source, path, line) whatever the thread timing.
 
-use crate::config::{Source, Workspace};
+use crate::config::{Source, UnknownStatus, Workspace};
 use concord_formats::{FileContext, ParsedFile};
 use concord_model::{Observation, StatusReading, Warning, WarningCode};
 use rayon::prelude::*;
@@ -485,7 +485,9 @@ fn observe(ws: &Workspace, job: &FileJob, parsed: ParsedFile) -> (Vec<Observatio
         Arc::from(job.rel.as_str()),
     );
     let mut observations = Vec::with_capacity(parsed.items.len());
+    let skip_unknown = source.unknown_status == UnknownStatus::Skip;
     for item in parsed.items {
+        let mut skipped = false;
         let status = item.status.map(|value| {
             let known = workflow.resolve_index(&value.text);
             if known.is_none() {
@@ -493,11 +495,17 @@ fn observe(ws: &Workspace, job: &FileJob, parsed: ParsedFile) -> (Vec<Observatio
                     .suggest(&value.text)
                     .map(|s| format!(" (did you mean `{}`?)", s.name))
                     .unwrap_or_default();
+                skipped = skip_unknown;
+                let then = if skip_unknown {
+                    ": skipped (unknown_status = \"skip\")"
+                } else {
+                    ": sync holds the item until it is fixed"
+                };
                 warnings.push(warning(
                     WarningCode::UnknownStatus,
                     value.line,
                     format!(
-                        "`{}` has status `{}`, which is no status or alias of workflow `{}`{hint}",
+                        "`{}` has status `{}`, which is no status or alias of workflow `{}`{hint}{then}",
                         item.key,
                         value.text,
                         workflow.name()
@@ -513,6 +521,9 @@ fn observe(ws: &Workspace, job: &FileJob, parsed: ParsedFile) -> (Vec<Observatio
                 pinned: value.pinned,
             }
         });
+        if skipped {
+            continue;
+        }
         observations.push(Observation {
             source: source_name.clone(),
             repo: repo_name.clone(),

@@ -68,11 +68,11 @@ pub fn sync(
                 .trackers_not_read
                 .iter()
                 .any(|(_, _, failed)| *failed)
+            || crate::unreadable(&report.warning_details)
         {
             Outcome::PartialFailure
         } else if report.held.is_empty()
             && report.undecided.is_empty()
-            && report.warnings == 0
             && report.missing_in_trackers.is_empty()
         {
             Outcome::Clean

@@ -40,9 +40,11 @@ pub(super) fn pass(
         && !trackers_in_rules
         && let Some(since) = unchanged_since_converged(ws, &gates)?
     {
-        return Ok(Pass::Finished(SyncRun::Unchanged(Box::new(
-            SyncReport::unchanged(since),
-        ))));
+        // Nothing was read: the warnings are those the hub recorded.
+        let mut report = SyncReport::unchanged(since);
+        report.warning_details = hub::with_store(ws, async |store| store.scan_warnings().await)?;
+        report.warnings = report.warning_details.len();
+        return Ok(Pass::Finished(SyncRun::Unchanged(Box::new(report))));
     }
     let limits = if options.full {
         HashMap::new()
@@ -71,7 +73,7 @@ pub(super) fn pass(
     check_words(ws, &planned)?;
     if options.dry_run {
         return Ok(Pass::Finished(SyncRun::DryRun(Box::new(DiffReport::new(
-            &planned, &gates,
+            ws, &planned, &gates,
         )))));
     }
     if let Some(confirm) = confirm

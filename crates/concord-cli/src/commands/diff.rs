@@ -20,6 +20,14 @@ pub struct Args {
     /// Do not fetch: judge staleness against the last fetch.
     #[arg(long)]
     no_fetch: bool,
+    /// A tracker whose token is not set is a configuration error (exit 2)
+    /// instead of a note.
+    #[arg(long)]
+    strict: bool,
+    /// Warnings (skipped rows, unknown words) make the run exit 1; by
+    /// default they are printed on standard error and change nothing.
+    #[arg(long)]
+    fail_on_warnings: bool,
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
@@ -27,26 +35,34 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         ws,
         &DiffOptions {
             fetch: !args.no_fetch,
+            strict: args.strict,
         },
     )?;
     let mut out = output::stdout();
-    output::finish(write(ws, &report, args.json, &mut out).and_then(|()| out.flush()));
-    Ok(report.outcome())
+    output::finish(write(&report, args.json, &mut out).and_then(|()| out.flush()));
+    Ok(finish(ws, &report, args.fail_on_warnings))
+}
+
+/// After the report: the sources not read and the warnings on standard
+/// error, and the exit code they all call for (`sync --dry-run` too).
+pub fn finish(ws: &Workspace, report: &DiffReport, fail_on_warnings: bool) -> Outcome {
+    output::not_read_to_stderr(
+        report
+            .sources_not_read
+            .iter()
+            .map(|n| (n.source.as_str(), n.why.as_str(), n.failed)),
+    );
+    output::warnings_to_stderr(ws, &report.warnings, fail_on_warnings, report.outcome())
 }
 
 /// The report as `diff` prints it, and `sync --dry-run` (a dry run is a
 /// diff): JSON, or the text and the repos nothing would be written to.
-pub fn write(
-    ws: &Workspace,
-    report: &DiffReport,
-    json: bool,
-    out: &mut impl Write,
-) -> std::io::Result<()> {
+pub fn write(report: &DiffReport, json: bool, out: &mut impl Write) -> std::io::Result<()> {
     if json {
         serde_json::to_writer_pretty(&mut *out, report)?;
         writeln!(out)
     } else {
-        write_text(ws, report, out)?;
+        write_text(report, out)?;
         let blocked = report
             .repos_blocked
             .iter()
@@ -67,13 +83,55 @@ pub fn write_blocked<'a>(
     Ok(())
 }
 
+/// Items whose value in a source that could not be read is unknown.
+fn write_unknown(report: &DiffReport, out: &mut impl Write) -> std::io::Result<()> {
+    let warn = paint(WARN);
+    let unknown: Vec<_> = report
+        .held
+        .iter()
+        .filter(|h| h.reason == Reason::SourceUnread)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{warn}unknown{warn:#}: {} (a source was not read)",
+        output::count(unknown.len(), "item")
+    )?;
+    for h in &unknown {
+        writeln!(out, "  {}  {}: not read", h.key, h.source)?;
+    }
+    for n in &report.sources_not_read {
+        writeln!(out, "  {} not read: {}", n.source, n.why)?;
+    }
+    Ok(())
+}
+
+/// What a sync would find in the trackers: keys they lack, statuses they
+/// would refuse.
+fn write_tracker_findings(report: &DiffReport, out: &mut impl Write) -> std::io::Result<()> {
+    let (warn, bad) = (paint(WARN), paint(BAD));
+    for m in &report.missing_in_trackers {
+        writeln!(
+            out,
+            "{warn}not found{warn:#} {} in {}: the tracker has no such item",
+            m.key, m.tracker
+        )?;
+    }
+    for p in &report.write_problems {
+        writeln!(
+            out,
+            "{bad}would fail{bad:#} {} {} -> {}: {}",
+            p.key, p.target, p.to, p.problem
+        )?;
+    }
+    Ok(())
+}
+
 /// The plan as text: changes by target, what is held back, what is not
 /// decided, the scan's warnings and a summary line.
-pub fn write_text(
-    ws: &Workspace,
-    report: &DiffReport,
-    out: &mut impl Write,
-) -> std::io::Result<()> {
+pub fn write_text(report: &DiffReport, out: &mut impl Write) -> std::io::Result<()> {
     let (key, dim, warn, bad) = (paint(KEY), paint(DIM), paint(WARN), paint(BAD));
     let mut by_target: BTreeMap<&str, Vec<_>> = BTreeMap::new();
     for c in &report.changes {
@@ -101,8 +159,9 @@ pub fn write_text(
     let held: Vec<_> = report
         .held
         .iter()
-        .filter(|h| h.reason != Reason::NotInSource)
+        .filter(|h| !matches!(h.reason, Reason::NotInSource | Reason::SourceUnread))
         .collect();
+    write_unknown(report, out)?;
     if !held.is_empty() {
         writeln!(
             out,
@@ -130,7 +189,7 @@ pub fn write_text(
             writeln!(out, "  {}  {}: {}", d.key, d.reason.as_str(), d.explanation)?;
         }
     }
-    output::write_warnings(out, ws, &report.warnings)?;
+    write_tracker_findings(report, out)?;
     let summary: Vec<String> = report
         .decisions
         .iter()

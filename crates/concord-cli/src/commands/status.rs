@@ -5,7 +5,7 @@
 use crate::Outcome;
 use crate::commands::scan::push_status_words;
 use crate::hub::Failure;
-use crate::output::{self, BAD, DIM, GOOD, KEY, paint};
+use crate::output::{self, BAD, DIM, GOOD, KEY, WARN, paint};
 use concord_app::status::{Reading, StatusOptions, StatusReport, status};
 use concord_workspace::Workspace;
 use std::io::Write;
@@ -23,6 +23,14 @@ pub struct Args {
     /// Do not fetch: judge staleness against the last fetch.
     #[arg(long)]
     no_fetch: bool,
+    /// A tracker whose token is not set is a configuration error (exit 2)
+    /// instead of a note.
+    #[arg(long)]
+    strict: bool,
+    /// Warnings (skipped rows, unknown words) make the run exit 1; by
+    /// default they are printed on standard error and change nothing.
+    #[arg(long)]
+    fail_on_warnings: bool,
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
@@ -30,11 +38,15 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         keys: args.keys.clone(),
         hub: !args.no_hub,
         fetch: !args.no_fetch,
+        strict: args.strict,
     };
     let report = status(ws, &options)?;
-    for note in &report.notes {
-        eprintln!("note: {note}");
-    }
+    output::not_read_to_stderr(
+        report
+            .sources_not_read
+            .iter()
+            .map(|n| (n.source.as_str(), n.why.as_str(), n.failed)),
+    );
     let mut out = output::stdout();
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &report)
@@ -50,7 +62,12 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         })
     };
     output::finish(written.and_then(|()| out.flush()));
-    Ok(report.outcome())
+    Ok(output::warnings_to_stderr(
+        ws,
+        &report.warnings,
+        args.fail_on_warnings,
+        report.outcome(),
+    ))
 }
 
 /// `done`, `done (complete)`, `? deferred` or `-`, as `scan` shows it.
@@ -61,22 +78,30 @@ fn status_text(reading: &Reading) -> String {
 }
 
 fn write_text(ws: &Workspace, report: &StatusReport, out: &mut impl Write) -> std::io::Result<()> {
-    let (key, dim, good, bad) = (paint(KEY), paint(DIM), paint(GOOD), paint(BAD));
+    let (key, dim, good, bad, warn) =
+        (paint(KEY), paint(DIM), paint(GOOD), paint(BAD), paint(WARN));
     let mut paths = output::PathDisplay::new(ws);
     let items = &report.items;
     let key_width = items.iter().map(|i| i.key.len()).max().unwrap_or(0);
     for item in items {
         let mark = if !item.agree {
-            format!("{bad}differ{bad:#}")
+            format!("{bad} differ{bad:#}")
+        } else if !item.unknown.is_empty() {
+            format!("{warn}unknown{warn:#}")
         } else if item.sources.len() > 1 {
-            format!("{good}  same{good:#}")
+            format!("{good}   same{good:#}")
         } else {
-            "   one".to_string()
+            "    one".to_string()
         };
         let readings: Vec<String> = item
             .sources
             .iter()
             .map(|o| format!("{dim}{}:{dim:#} {}", o.source, status_text(o)))
+            .chain(
+                item.unknown
+                    .iter()
+                    .map(|s| format!("{dim}{s}:{dim:#} {warn}? (not read){warn:#}")),
+            )
             .collect();
         writeln!(
             out,
@@ -100,7 +125,7 @@ fn write_text(ws: &Workspace, report: &StatusReport, out: &mut impl Write) -> st
                 };
                 writeln!(
                     out,
-                    "{:key_width$}          {dim}{}: {place}{dim:#}",
+                    "{:key_width$}           {dim}{}: {place}{dim:#}",
                     "", o.source
                 )?;
             }
@@ -109,11 +134,15 @@ fn write_text(ws: &Workspace, report: &StatusReport, out: &mut impl Write) -> st
     for missing in &report.missing {
         writeln!(out, "{bad}{missing}{bad:#}: no source holds this item")?;
     }
-    output::write_warnings(out, ws, &report.warnings)?;
     let summary = &report.summary;
+    let unknown = if summary.unknown > 0 {
+        format!(", {} unknown", summary.unknown)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "{}, {} differ, {}",
+        "{}, {} differ{unknown}, {}",
         output::count(summary.items, "item"),
         summary.disagree,
         output::count(summary.warnings, "warning")

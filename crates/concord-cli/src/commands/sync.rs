@@ -53,6 +53,10 @@ pub struct Args {
     /// instead of being skipped with a note.
     #[arg(long)]
     pub(crate) strict: bool,
+    /// Warnings (skipped rows, unknown words) make the run exit 1; by
+    /// default they are printed on standard error and change nothing.
+    #[arg(long)]
+    pub(crate) fail_on_warnings: bool,
 }
 
 impl Args {
@@ -91,12 +95,21 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
             "nothing changed since the last sync converged ({}): nothing to do",
             unchanged.unchanged_since.as_deref().unwrap_or("?")
         ),
-        SyncRun::DryRun(dry) => diff::write(ws, dry, args.json, &mut out),
+        SyncRun::DryRun(dry) => diff::write(dry, args.json, &mut out),
         SyncRun::Declined => Ok(()),
-        SyncRun::Applied(report) => write_report(ws, report, args.verbose, &mut out),
+        SyncRun::Applied(report) => write_report(report, args.verbose, &mut out),
     };
     output::finish(written.and_then(|()| out.flush()));
-    Ok(result.outcome())
+    Ok(match &result {
+        SyncRun::DryRun(dry) => diff::finish(ws, dry, args.fail_on_warnings),
+        SyncRun::Unchanged(report) | SyncRun::Applied(report) => output::warnings_to_stderr(
+            ws,
+            &report.warning_details,
+            args.fail_on_warnings,
+            result.outcome(),
+        ),
+        SyncRun::Declined => result.outcome(),
+    })
 }
 
 /// A sync's report as `--json` prints it: through `serde_json::Value`, as
@@ -119,7 +132,7 @@ fn confirmed(ws: &Workspace, planned: &Planned, replans: usize) -> Result<bool, 
             )?;
         }
         // The gates' blockers are not shown here: only the plan.
-        write_text(ws, &DiffReport::new(planned, &BTreeMap::new()), &mut out)?;
+        write_text(&DiffReport::new(ws, planned, &BTreeMap::new()), &mut out)?;
         write!(out, "apply these changes? [y/N] ")?;
         out.flush()
     })();
@@ -135,12 +148,7 @@ fn confirmed(ws: &Workspace, planned: &Planned, replans: usize) -> Result<bool, 
     Ok(yes)
 }
 
-fn write_report(
-    ws: &Workspace,
-    report: &SyncReport,
-    verbose: bool,
-    out: &mut impl Write,
-) -> std::io::Result<()> {
+fn write_report(report: &SyncReport, verbose: bool, out: &mut impl Write) -> std::io::Result<()> {
     let (key, dim, warn, bad) = (paint(KEY), paint(DIM), paint(WARN), paint(BAD));
     for a in &report.applied {
         writeln!(
@@ -192,7 +200,6 @@ fn write_report(
             writeln!(out, "{dim}repo {repo}: {note}{dim:#}")?;
         }
     }
-    output::write_warnings(out, ws, &report.warning_details)?;
     for (name, key) in &report.missing_in_trackers {
         writeln!(
             out,

@@ -148,7 +148,6 @@ impl<'a> Apply<'a> {
         repos_blocked: Vec<(String, String)>,
     ) -> SyncReport {
         let trackers = &self.planned.trackers;
-        let tracker_name = |index: usize| self.ws.trackers[index].name.clone();
         SyncReport {
             version: VERSION,
             unchanged_since: None,
@@ -162,21 +161,8 @@ impl<'a> Apply<'a> {
             reads: BTreeMap::new(),
             planned: String::new(),
             replans: 0,
-            trackers_not_read: trackers
-                .iter()
-                .filter_map(|t| {
-                    let unread = t.unread.as_ref()?;
-                    Some((tracker_name(t.index), unread.message.clone(), unread.failed))
-                })
-                .collect(),
-            missing_in_trackers: trackers
-                .iter()
-                .flat_map(|t| {
-                    t.missing
-                        .iter()
-                        .map(move |key| (tracker_name(t.index), key.clone()))
-                })
-                .collect(),
+            trackers_not_read: crate::trackers::not_read(self.ws, trackers),
+            missing_in_trackers: crate::trackers::missing(self.ws, trackers),
             skipped_writes: ledger.skipped_writes,
             pulled: self
                 .gates
@@ -197,7 +183,8 @@ fn open_decisions(planned: &Planned) -> (Vec<Held>, Vec<Undecided>) {
         .decisions
         .iter()
         .flat_map(|d| d.holds.iter().map(move |h| (d, h)))
-        .filter(|(_, h)| h.reason != Reason::NotInSource)
+        // A tracker not read is reported as such (`trackers_not_read`).
+        .filter(|(_, h)| !matches!(h.reason, Reason::NotInSource | Reason::SourceUnread))
         .map(|(d, h)| {
             (
                 d.key.clone(),
