@@ -1,5 +1,6 @@
 //! The bundled examples stay valid: their configs load and read, and the
-//! CI workflow of the OpenProject example keeps secrets out of shell code.
+//! CI workflow of the OpenProject example and the repository's action
+//! (`action.yml`) keep secrets and inputs out of shell code.
 
 mod common;
 use std::path::PathBuf;
@@ -70,14 +71,24 @@ fn the_example_workflow_passes_secrets_through_env_only() {
         "plan-to-openproject/.github/workflows/plan-sync.yml",
     ))
     .expect("workflow");
-    // Triggers: pushes to main and an hourly schedule.
-    assert!(yaml.contains("push:\n    branches: [main]"), "{yaml}");
+    // Triggers: pushes to main that change the plan, hourly, and by hand.
+    assert!(
+        yaml.contains(
+            "push:\n    branches: [main]\n    paths:\n      - plan/docs/plan.md\n      - concord.toml\n"
+        ),
+        "{yaml}"
+    );
     assert!(
         yaml.contains("schedule:\n    - cron: \"17 * * * *\""),
         "{yaml}"
     );
+    assert!(
+        yaml.contains("workflow_dispatch:\n    inputs:\n      mode:")
+            && yaml.contains("options: [diff, sync]"),
+        "{yaml}"
+    );
     let runs = run_blocks(&yaml);
-    assert!(runs.len() >= 3, "{runs:?}");
+    assert!(!runs.is_empty(), "{yaml}");
     for run in &runs {
         assert!(!run.contains("${{"), "expression inside run: {run}");
     }
@@ -86,17 +97,47 @@ fn the_example_workflow_passes_secrets_through_env_only() {
             .any(|r| r.contains("-z \"$OPENPROJECT_API_KEY\"")),
         "the token is checked in a step: {runs:?}"
     );
+    // concord runs through the repository's action, which keeps the hub.
     assert!(
-        runs.iter()
-            .any(|r| r.contains("concord") && r.contains("sync")),
-        "{runs:?}"
+        yaml.contains("uses: your-org/concord@REPLACE_WITH_A_COMMIT_SHA"),
+        "{yaml}"
     );
+    assert!(yaml.contains("'sync --strict'"), "{yaml}");
     // No job-level `if:` (a job cannot see secrets there).
     let job_level_if = yaml
         .lines()
         .any(|l| l.starts_with("    if:") || l.starts_with("  if:"));
     assert!(!job_level_if, "{yaml}");
     assert!(yaml.contains("${{ secrets.OPENPROJECT_API_KEY }}"));
+}
+
+#[test]
+fn the_action_passes_inputs_through_env_only_and_keeps_the_hub() {
+    let yaml =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../action.yml"))
+            .expect("action.yml");
+    assert!(yaml.contains("  using: composite\n"), "{yaml}");
+    let runs = run_blocks(&yaml);
+    assert!(runs.len() >= 3, "{runs:?}");
+    for run in &runs {
+        assert!(!run.contains("${{"), "expression inside run: {run}");
+    }
+    assert!(
+        runs.iter().any(|r| r.contains("/bin/concord\"")),
+        "{runs:?}"
+    );
+    // The hub: restored by prefix, saved under a key of each run's own.
+    for needed in [
+        "uses: actions/cache/restore@v4",
+        "uses: actions/cache/save@v4",
+        "restore-keys: ${{ steps.plan.outputs.hub-prefix }}",
+        "$GITHUB_RUN_ID-$GITHUB_RUN_ATTEMPT",
+        "/.concord\"",
+    ] {
+        assert!(yaml.contains(needed), "{needed}: {yaml}");
+    }
+    // No input takes a secret.
+    assert!(!yaml.contains("secrets."), "{yaml}");
 }
 
 #[test]
