@@ -751,3 +751,119 @@ fn diff_catches_a_status_openproject_lacks_and_keys_it_does_not_hold() {
     );
     assert_eq!(world.patches(), 0, "diff writes nothing");
 }
+
+/// docs/trackers.md, 403: a token that may not read work packages stops the
+/// tracker; diff says its items are unknown; both exit 3.
+#[test]
+fn a_token_without_permission_leaves_the_items_unknown_with_exit_3() {
+    let world = World::new(&["New", "Closed"], &[("Closed", "New")]);
+    let forbidden = Fault::status(403, "/api/v3/work_packages", 10).body(
+        "application/hal+json",
+        r#"{"_type":"Error","errorIdentifier":"urn:openproject-org:api:v3:errors:MissingPermission","message":"You are not authorized to access this resource."}"#,
+    );
+    world.op.control().inject(forbidden.clone());
+    let sync = world.concord(&["sync"]);
+    assert_eq!(sync.code, 3, "{}{}", sync.stdout, sync.stderr);
+    assert!(
+        sync.stdout
+            .contains("refused the API token or its permissions"),
+        "{}",
+        sync.stdout
+    );
+    assert_eq!(world.patches(), 0);
+    world.op.control().inject(forbidden);
+    let diff = world.concord(&["diff"]);
+    assert_eq!(diff.code, 3, "{}{}", diff.stdout, diff.stderr);
+    assert!(
+        diff.stdout
+            .contains(&format!("wp#{}  openproject: not read", world.ids[0])),
+        "{}",
+        diff.stdout
+    );
+}
+
+/// docs/trackers.md, 422: OpenProject rejects one write (a workflow rule,
+/// say): that item is not applied with the server's message, the others
+/// land, the run exits 3 and the next run tries it again.
+#[test]
+fn a_rejected_write_fails_that_item_with_the_servers_message() {
+    let world = World::new(
+        &["New", "In progress", "Closed"],
+        &[("Closed", "New"), ("In progress", "New")],
+    );
+    world.op.control().inject(
+        Fault::status(422, "/api/v3/work_packages/", 1)
+            .method("PATCH")
+            .body(
+                "application/hal+json",
+                r#"{"_type":"Error","errorIdentifier":"urn:openproject-org:api:v3:errors:PropertyConstraintViolation","message":"Status is invalid because no valid transition exists from old to new status for the current user's roles."}"#,
+            ),
+    );
+    let out = world.concord(&["sync"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("no valid transition exists"),
+        "the server's message: {}",
+        out.stdout
+    );
+    let landed = world
+        .ids
+        .iter()
+        .filter(|id| world.op.status_of(**id) != "New")
+        .count();
+    assert_eq!(landed, 1, "the other item landed");
+    let again = world.concord(&["sync"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(world.op.status_of(world.ids[0]), "Closed");
+    assert_eq!(world.op.status_of(world.ids[1]), "In progress");
+}
+
+/// docs/trackers.md, 429: a rate limit is waited out as `Retry-After` says
+/// and the run ends clean.
+#[test]
+fn a_rate_limit_is_waited_out_and_the_run_ends_clean() {
+    let world = World::new(&["New", "Closed"], &[("Closed", "New")]);
+    world
+        .op
+        .control()
+        .inject(Fault::status(429, "/api/v3/work_packages", 1).retry_after(1));
+    let out = world.concord(&["sync"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(world.op.status_of(world.ids[0]), "Closed");
+    let limited = world
+        .op
+        .control()
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert_eq!(limited, 1, "one 429, then the retry");
+}
+
+/// docs/trackers.md, drift after a push: a plan edit shows in `diff` as
+/// the change the next sync makes (with its reason), the sync makes it,
+/// and `diff` is clean after.
+#[test]
+fn a_plan_edit_is_drift_until_the_next_sync_moves_the_work_package() {
+    let world = World::new(&["New", "In progress", "Closed"], &[("New", "New")]);
+    assert_eq!(world.concord(&["sync"]).code, 0);
+    let plan = world.dir.path().join("plan/docs/plan.md");
+    let text = std::fs::read_to_string(&plan).expect("plan");
+    std::fs::write(&plan, text.replace("**New**", "**In progress**")).expect("write");
+    let id = world.ids[0];
+    let diff = world.concord(&["diff"]);
+    assert_eq!(diff.code, 1, "{}{}", diff.stdout, diff.stderr);
+    assert!(
+        diff.stdout.contains(&format!(
+            "wp#{id}  New -> In progress  (PROPAGATE, from plan"
+        )),
+        "{}",
+        diff.stdout
+    );
+    assert_eq!(world.op.status_of(id), "New", "diff writes nothing");
+    let sync = world.concord(&["sync"]);
+    assert_eq!(sync.code, 0, "{}{}", sync.stdout, sync.stderr);
+    assert_eq!(world.op.status_of(id), "In progress");
+    let clean = world.concord(&["diff"]);
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+}

@@ -1405,6 +1405,7 @@ fn a_hub_from_before_replicas_upgrades_without_a_spurious_reopen() {
          c.execute('DROP TRIGGER IF EXISTS journal_no_replace')\n\
          c.execute('DROP TRIGGER IF EXISTS release_steps_no_replace')\n\
          c.execute('DROP TABLE IF EXISTS webhook_deliveries')\n\
+         c.execute('DROP TABLE IF EXISTS scan_warnings')\n\
          c.execute('ALTER TABLE observations DROP COLUMN pinned')\n\
          for rule, key, versions in c.execute('SELECT rule, item_key, versions FROM bases').fetchall():\n\
          \x20   v = {{k: (x.split(' ')[-1] if isinstance(x, str) else x) for k, x in json.loads(versions).items()}}\n\
