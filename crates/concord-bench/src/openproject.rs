@@ -136,6 +136,17 @@ to = ["openproject"]
         second_patches,
         second_requests
     );
+    let ci = simulate_ci_after_a_push(&args, &op, &ids, &dir)?;
+    println!(
+        "CI after a push ({} rows changed): concord sync {:.2} s of its own (checkout {:.2} s, hub restore {:.3} s; {} of {} moved, exit ok: {})",
+        ci.changed,
+        ci.sync.as_secs_f64(),
+        ci.checkout.as_secs_f64(),
+        ci.restore.as_secs_f64(),
+        ci.moved,
+        ci.changed,
+        ci.ok
+    );
     if args.no_naive {
         let _ = std::fs::remove_dir_all(&dir);
         return Ok(());
@@ -167,7 +178,163 @@ to = ["openproject"]
         first.as_secs_f64() / naive.as_secs_f64(),
         naive.as_secs_f64() / first.as_secs_f64()
     );
+    println!(
+        "CI after a push vs naive: {:.3}x the time",
+        ci.sync.as_secs_f64() / naive.as_secs_f64()
+    );
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// What one simulated CI run after a push measured.
+struct CiRun {
+    changed: usize,
+    moved: usize,
+    checkout: Duration,
+    restore: Duration,
+    sync: Duration,
+    ok: bool,
+}
+
+/// The example workflow, run locally: the plan lives in a git remote; a
+/// runner starts from a fresh checkout, restores the hub its previous run
+/// saved (the Actions cache), runs `concord sync --strict` with the binary
+/// already installed, and saves the hub again. One run settles the hub on
+/// the runner; then a push changes `CI_CHANGED_ROWS` rows and the next run
+/// is timed: concord's own time, apart from the checkout and the restore.
+fn simulate_ci_after_a_push(
+    args: &Args,
+    op: &FakeOpenProject,
+    ids: &[u64],
+    dir: &std::path::Path,
+) -> Result<CiRun, Box<dyn std::error::Error>> {
+    const CI_CHANGED_ROWS: usize = 10;
+    let git =
+        |cwd: &std::path::Path, git_args: &[&str]| -> Result<(), Box<dyn std::error::Error>> {
+            let ok = Command::new("git")
+                .current_dir(cwd)
+                .args([
+                    "-c",
+                    "user.name=Bench",
+                    "-c",
+                    "user.email=bench@example.com",
+                ])
+                .args(git_args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()?
+                .success();
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("git {git_args:?} failed").into())
+            }
+        };
+    let remote = dir.join("remote.git");
+    let developer = dir.join("developer");
+    git(
+        dir,
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            &remote.display().to_string(),
+        ],
+    )?;
+    git(
+        dir,
+        &[
+            "clone",
+            "-q",
+            &remote.display().to_string(),
+            &developer.display().to_string(),
+        ],
+    )?;
+    std::fs::create_dir_all(developer.join("docs"))?;
+    std::fs::copy(
+        dir.join("plan/docs/plan.md"),
+        developer.join("docs/plan.md"),
+    )?;
+    git(&developer, &["add", "-A"])?;
+    git(&developer, &["commit", "-qm", "plan"])?;
+    git(&developer, &["push", "-q", "origin", "HEAD:main"])?;
+    let cache = dir.join("actions-cache");
+    std::fs::create_dir_all(&cache)?;
+    // The hub the earlier runs left: the runner's cache starts from it.
+    copy_dir(&dir.join(".concord"), &cache.join(".concord"))?;
+    let run =
+        |n: usize| -> Result<(Duration, Duration, Duration, bool), Box<dyn std::error::Error>> {
+            let runner = dir.join(format!("runner-{n}"));
+            std::fs::create_dir_all(&runner)?;
+            std::fs::copy(dir.join("concord.toml"), runner.join("concord.toml"))?;
+            let started = Instant::now();
+            git(
+                &runner,
+                &["clone", "-q", &remote.display().to_string(), "plan"],
+            )?;
+            let checkout = started.elapsed();
+            let started = Instant::now();
+            copy_dir(&cache.join(".concord"), &runner.join(".concord"))?;
+            let restore = started.elapsed();
+            let started = Instant::now();
+            let ok = Command::new(&args.concord)
+                .current_dir(&runner)
+                .env("BENCH_OP_TOKEN", TOKEN)
+                .env("NO_COLOR", "1")
+                .env_remove("CONCORD_HUB_URL")
+                .env_remove("CONCORD_CONFIG")
+                .args(["sync", "--strict"])
+                .stdout(std::process::Stdio::null())
+                .status()?
+                .success();
+            let sync = started.elapsed();
+            let _ = std::fs::remove_dir_all(cache.join(".concord"));
+            copy_dir(&runner.join(".concord"), &cache.join(".concord"))?;
+            Ok((checkout, restore, sync, ok))
+        };
+    run(1)?;
+    let plan = developer.join("docs/plan.md");
+    let text = std::fs::read_to_string(&plan)?;
+    let changed: Vec<u64> = ids.iter().take(CI_CHANGED_ROWS).copied().collect();
+    let mut edited = text.clone();
+    for id in &changed {
+        edited = edited.replace(
+            &format!("| wp#{id} | **In progress** |"),
+            &format!("| wp#{id} | **Closed** |"),
+        );
+    }
+    std::fs::write(&plan, edited)?;
+    git(&developer, &["commit", "-qam", "close ten"])?;
+    git(&developer, &["push", "-q", "origin", "HEAD:main"])?;
+    let (checkout, restore, sync, ok) = run(2)?;
+    let moved = changed
+        .iter()
+        .filter(|id| op.status_of(**id) == "Closed")
+        .count();
+    Ok(CiRun {
+        changed: changed.len(),
+        moved,
+        checkout,
+        restore,
+        sync,
+        ok,
+    })
+}
+
+/// `cp -r` of a folder (the hub folder: a few files).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
     Ok(())
 }
 
