@@ -193,3 +193,38 @@ fn a_label_moves_the_task_and_a_blocked_task_labels_its_issue() {
     assert_eq!(state, "open");
     assert_eq!(labels, vec!["status: blocked".to_string()]);
 }
+
+/// Issue 18 for GitHub: a refused token leaves every issue's item unknown
+/// in `diff` and `status` (never "in sync"), exit 3, and nothing is
+/// written to the plan either.
+#[test]
+fn a_refused_github_token_leaves_the_items_unknown_with_exit_3() {
+    let world = World::new();
+    assert_eq!(world.concord(&["sync"]).code, 0, "first sync agrees");
+    let before = world.workplan();
+    let refused = || {
+        world.gh.control().inject(
+            concord_fakes::Fault::status(401, "/repos/acme/app/issues", 10)
+                .body("application/json", r#"{"message":"Bad credentials"}"#),
+        );
+    };
+    refused();
+    let diff = world.concord(&["diff", "--json"]);
+    assert_eq!(diff.code, 3, "{}{}", diff.stdout, diff.stderr);
+    let report: serde_json::Value = serde_json::from_str(&diff.stdout).expect("json");
+    assert_eq!(report["decisions"]["SOURCE_UNREAD"], 2, "{report:#}");
+    assert!(report["decisions"].get("IN_SYNC").is_none(), "{report:#}");
+    assert!(diff.stderr.contains("issues not read"), "{}", diff.stderr);
+    refused();
+    let status = world.concord(&["status"]);
+    assert_eq!(status.code, 3, "{}{}", status.stdout, status.stderr);
+    assert!(
+        status.stdout.contains("issues: ? (not read)"),
+        "{}",
+        status.stdout
+    );
+    refused();
+    let sync = world.concord(&["sync"]);
+    assert_eq!(sync.code, 3, "{}{}", sync.stdout, sync.stderr);
+    assert_eq!(world.workplan(), before, "nothing written");
+}
