@@ -6,6 +6,7 @@ use crate::Outcome;
 use crate::gates::RepoGate;
 use crate::hub::Failure;
 use crate::plan::{Planned, Scope, look_gates, plan_workspace};
+pub use crate::trackers::SourceNotRead;
 use concord_engine::Reason;
 use concord_model::Warning;
 use concord_workspace::Workspace;
@@ -95,17 +96,6 @@ pub struct Hold {
     pub detail: String,
 }
 
-/// A source the run could not read.
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct SourceNotRead {
-    pub source: String,
-    /// Why, with what to do.
-    pub why: String,
-    /// A failure (token refused, server down, an answer that is not the
-    /// API's), not a choice (the token is not set yet): exit 3.
-    pub failed: bool,
-}
-
 /// A key other sources name that a tracker does not hold.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MissingInTracker {
@@ -176,14 +166,7 @@ impl DiffReport {
                 .iter()
                 .filter_map(|(name, g)| g.blocker.as_ref().map(|b| (name.clone(), b.clone())))
                 .collect(),
-            sources_not_read: crate::trackers::not_read(ws, &planned.trackers)
-                .into_iter()
-                .map(|(source, why, failed)| SourceNotRead {
-                    source,
-                    why,
-                    failed,
-                })
-                .collect(),
+            sources_not_read: crate::trackers::not_read(ws, &planned.trackers),
             missing_in_trackers: crate::trackers::missing(ws, &planned.trackers)
                 .into_iter()
                 .map(|(tracker, key)| MissingInTracker { tracker, key })

@@ -177,16 +177,6 @@ pub fn new_run_id() -> String {
     format!("{compact}-{:08x}", fastrand::u32(..))
 }
 
-/// The run id `concord serve` chose for this process (`CONCORD_RUN_ID`),
-/// handed out once: a second recorded run in the same process gets its own.
-pub fn requested_run_id() -> Option<String> {
-    static TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    let id = std::env::var("CONCORD_RUN_ID")
-        .ok()
-        .filter(|id| !id.is_empty() && id.len() <= 64)?;
-    (!TAKEN.swap(true, std::sync::atomic::Ordering::SeqCst)).then_some(id)
-}
-
 /// How a recorded run is named: the command, and the id and actor its
 /// caller chose (`concord serve` names its jobs), if any.
 #[derive(Debug, Clone, Copy)]
@@ -227,13 +217,7 @@ pub async fn record_scan(
     // A file that could not be read says nothing about its items: they are
     // unknown, not gone, so their recorded observations stay.
     let unread = unread_sources(report);
-    // Taken either way: a process records the requested id once.
-    let requested = requested_run_id();
-    let run_id = run
-        .id
-        .map(str::to_string)
-        .or(requested)
-        .unwrap_or_else(new_run_id);
+    let run_id = run.id.map_or_else(new_run_id, str::to_string);
     let started = now_rfc3339();
     store
         .start_run(&RunRecord {

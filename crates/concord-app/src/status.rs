@@ -3,9 +3,9 @@
 //! sees them.
 
 use crate::Outcome;
-use crate::diff::SourceNotRead;
 use crate::gates::{CHECK_FETCH_TIMEOUT, GateOptions, RepoGate, gate_repos};
 use crate::hub::{self, Failure};
+use crate::trackers::SourceNotRead;
 use concord_model::{Observation, Warning};
 use concord_workspace::status::{ItemView, compare};
 use concord_workspace::{Workspace, scan};
@@ -116,8 +116,9 @@ pub struct StatusSummary {
 }
 
 impl StatusReport {
-    /// A source, file or repo that could not be read: 3. Anything that differs, or a key
-    /// asked for that nothing holds: 1. Warnings are neither.
+    /// A source, file or repo that could not be read: 3. Anything that
+    /// differs, or a key asked for that nothing holds: 1. Warnings are
+    /// neither.
     pub fn outcome(&self) -> Outcome {
         let s = &self.summary;
         if self.sources_not_read.iter().any(|n| n.failed) || crate::unreadable(&self.warnings) {
@@ -159,14 +160,7 @@ pub fn status(ws: &Workspace, options: &StatusOptions) -> Result<StatusReport, F
             .collect();
         crate::trackers::read_all(ws, &wanted, options.strict)?
     };
-    let sources_not_read: Vec<SourceNotRead> = crate::trackers::not_read(ws, &trackers)
-        .into_iter()
-        .map(|(source, why, failed)| SourceNotRead {
-            source,
-            why,
-            failed,
-        })
-        .collect();
+    let sources_not_read = crate::trackers::not_read(ws, &trackers);
     let unread: Vec<&str> = sources_not_read.iter().map(|n| n.source.as_str()).collect();
     let items = compare(
         report

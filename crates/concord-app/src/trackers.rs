@@ -416,17 +416,28 @@ fn no_such_status(read: &TrackerRead, native: &str) -> String {
     )
 }
 
-/// Trackers not read: (name, why, whether that is a failure).
-pub fn not_read(ws: &Workspace, reads: &[TrackerRead]) -> Vec<(String, String, bool)> {
+/// A source (tracker) a run could not read: its items are unknown.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct SourceNotRead {
+    pub source: String,
+    /// Why, with what to do.
+    pub why: String,
+    /// A failure (token refused, server down, an answer that is not the
+    /// API's), not a choice (the token is not set yet): exit 3.
+    pub failed: bool,
+}
+
+/// The trackers this run could not read, and why.
+pub fn not_read(ws: &Workspace, reads: &[TrackerRead]) -> Vec<SourceNotRead> {
     reads
         .iter()
         .filter_map(|t| {
             let unread = t.unread.as_ref()?;
-            Some((
-                ws.trackers[t.index].name.clone(),
-                unread.message.clone(),
-                unread.failed,
-            ))
+            Some(SourceNotRead {
+                source: ws.trackers[t.index].name.clone(),
+                why: unread.message.clone(),
+                failed: unread.failed,
+            })
         })
         .collect()
 }

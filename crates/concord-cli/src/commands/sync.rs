@@ -70,11 +70,9 @@ impl Args {
             only: self.only.clone(),
             rule: self.rule.clone(),
             strict: self.strict,
-            // `concord serve` names the run it started, so its API can
-            // point at it.
-            run_id: std::env::var("CONCORD_RUN_ID")
-                .ok()
-                .filter(|id| !id.is_empty() && id.len() <= 64),
+            // A run the CLI starts is named by each pass; `concord serve`
+            // names its jobs through `SyncOptions.run_id` directly.
+            run_id: None,
             actor: None,
         }
     }

@@ -161,7 +161,10 @@ impl<'a> Apply<'a> {
             reads: BTreeMap::new(),
             planned: String::new(),
             replans: 0,
-            trackers_not_read: crate::trackers::not_read(self.ws, trackers),
+            trackers_not_read: crate::trackers::not_read(self.ws, trackers)
+                .into_iter()
+                .map(|n| (n.source, n.why, n.failed))
+                .collect(),
             missing_in_trackers: crate::trackers::missing(self.ws, trackers),
             skipped_writes: ledger.skipped_writes,
             pulled: self
