@@ -1809,6 +1809,38 @@ fn changed_lines(world: &World, c: usize, commit: &str) -> Vec<String> {
         .collect()
 }
 
+/// After clone `c`'s sync: its stale value of `key` was a copy, not a
+/// reopen. The hub keeps `agreed`, nothing was held, left undecided or
+/// journaled as a reopen, the run is clean and the clone's file follows.
+fn assert_followed(w: &World, c: usize, (key, agreed): (&str, &str), synced: &Synced, label: &str) {
+    let history = w.journal(key);
+    let journal: Vec<String> = history.iter().map(Entry::describe).collect();
+    assert_eq!(
+        w.hub_value(key).as_deref(),
+        Some(agreed),
+        "[{label}] a stale copy reopened {key} in the hub: {}\n{journal:#?}",
+        synced.summary()
+    );
+    assert!(
+        synced.held.is_empty() && synced.undecided.is_empty(),
+        "[{label}] the sync held or left {key}: {}",
+        synced.summary()
+    );
+    assert!(
+        !history
+            .iter()
+            .any(|e| e.reason.starts_with("REOPENED") || e.reason == "REGRESSION_BLOCKED"),
+        "[{label}] the journal records a reopen: {journal:#?}"
+    );
+    assert_eq!(synced.code, 0, "[{label}] {}", synced.summary());
+    assert_eq!(
+        w.file_value(c, key),
+        agreed,
+        "[{label}] the clone's file follows the hub: {}",
+        synced.summary()
+    );
+}
+
 /// The incident: coulombcore marks T04 done and syncs without pushing;
 /// workstation, which never saw that commit and did not touch T04, syncs
 /// next. Its `todo` is a stale copy, not a reopen: the hub keeps `done`
@@ -1839,32 +1871,7 @@ fn a_clone_that_never_saw_an_edit_takes_the_hub_value_instead_of_reopening_it() 
 
         let head = w.head(ws);
         let synced = w.sync(ws, false);
-        let history = w.journal("T04");
-        let journal: Vec<String> = history.iter().map(Entry::describe).collect();
-        assert_eq!(
-            w.hub_value("T04").as_deref(),
-            Some("done"),
-            "[{label}] workstation's stale todo reopened T04 in the hub: {}\n{journal:#?}",
-            synced.summary()
-        );
-        assert!(
-            synced.held.is_empty() && synced.undecided.is_empty(),
-            "[{label}] workstation's sync held or left T04: {}",
-            synced.summary()
-        );
-        assert!(
-            !history
-                .iter()
-                .any(|e| e.reason.starts_with("REOPENED") || e.reason == "REGRESSION_BLOCKED"),
-            "[{label}] the journal records a reopen: {journal:#?}"
-        );
-        assert_eq!(synced.code, 0, "[{label}] {}", synced.summary());
-        assert_eq!(
-            w.file_value(ws, "T04"),
-            "done",
-            "[{label}] workstation's file follows the hub: {}",
-            synced.summary()
-        );
+        assert_followed(&w, ws, ("T04", "done"), &synced, &label);
         let new_head = w.head(ws);
         assert_ne!(new_head, head, "[{label}] the write-back is committed");
         assert_eq!(
@@ -2055,27 +2062,7 @@ fn a_stale_value_a_merge_brings_back_is_not_a_reopen() {
             "[{label}] the stale line is back"
         );
         let synced = w.sync(ws, false);
-        let history = w.journal("T04");
-        let journal: Vec<String> = history.iter().map(Entry::describe).collect();
-        assert_eq!(
-            w.hub_value("T04").as_deref(),
-            Some("done"),
-            "[{label}] the merged-back todo reopened T04: {}\n{journal:#?}",
-            synced.summary()
-        );
-        assert!(
-            !history
-                .iter()
-                .any(|e| e.reason.starts_with("REOPENED") || e.reason == "REGRESSION_BLOCKED"),
-            "[{label}] the journal records a reopen: {journal:#?}"
-        );
-        assert_eq!(synced.code, 0, "[{label}] {}", synced.summary());
-        assert_eq!(
-            w.file_value(ws, "T04"),
-            "done",
-            "[{label}] workstation's file follows the hub: {}",
-            synced.summary()
-        );
+        assert_followed(&w, ws, ("T04", "done"), &synced, &label);
 
         // Laptop's own copy is stale too: it follows.
         let synced = w.sync(lp, false);
