@@ -1243,6 +1243,49 @@ fn a_missing_deploy_command_is_caught_by_preflight_with_nothing_moved() {
     }
 }
 
+/// Issue 19, point 2: every command of every step is resolved before
+/// anything moves. A `test` command that cannot start on the last
+/// satellite used to let both libraries be published first; now preflight
+/// refuses, naming it, with every other missing command at once.
+#[test]
+fn a_missing_test_command_is_caught_by_preflight_before_anything_is_published() {
+    let fx = Fixture::new();
+    let missing = fx.bin("no-such-tests").display().to_string();
+    fx.edit_release(
+        &format!(
+            "test = [\"{}\", \"sat-two\"]",
+            fx.bin("run-tests").display()
+        ),
+        &format!("test = [\"{missing}\", \"sat-two\"]"),
+    );
+    fx.edit_release(
+        &format!("test = [\"{}\", \"lib-b\"]", fx.bin("run-tests").display()),
+        "test = [\"no-such-program-on-path\", \"lib-b\"]",
+    );
+    fx.prepare();
+    let before = fx.snapshot();
+    let run = fx.ship(&["run"]);
+    let context = format!("run ({}):\n{}\n{}", run.code, run.stdout, run.stderr);
+    assert_eq!(run.code, 1, "{context}");
+    let reasons = preflight_reasons(&run.stdout, &context);
+    for (repo, program) in [
+        ("sat-two", missing.as_str()),
+        ("lib-b", "no-such-program-on-path"),
+    ] {
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.starts_with(repo) && r.contains("test command") && r.contains(program)),
+            "{repo}: {context}"
+        );
+    }
+    fx.assert_nothing_moved(&before);
+    assert!(
+        !fx.calls().iter().any(|c| c.starts_with("publish ")),
+        "nothing published: {context}"
+    );
+}
+
 /// The failure report: from the line naming the failed step as failed
 /// (`failed: <step>`, or `stopped at: <step>`) to the end, leaving out the
 /// progress lines and the commands' streamed output printed before it.

@@ -26,7 +26,7 @@
 //! Ties are broken by name, so the plan does not depend on the order of
 //! `train.repos`.
 
-use crate::model::{Deploy, Retry, Role, Train, TrainRepo};
+use crate::model::{Command, Deploy, Retry, Role, Train, TrainRepo};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -569,6 +569,41 @@ pub struct RepoFacts {
     /// For a library: whether the version to publish is yanked; `None`:
     /// not checked.
     pub yanked: Option<Probe>,
+    /// Whether each command of the repo's other steps can start (test,
+    /// lock refresh, publish and its probes), by [`command_kinds`] kind;
+    /// deploy and smoke are `deploy_command_exists`.
+    #[serde(default)]
+    pub commands: Vec<CommandCheck>,
+}
+
+/// Whether one configured command can start here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CommandCheck {
+    /// `test`, `lock refresh`, `publish`, `is-published probe`,
+    /// `is-yanked probe`.
+    pub kind: String,
+    pub found: bool,
+}
+
+/// The commands of a repo's steps other than deploy and smoke, by kind,
+/// in the order the train runs them: each must be able to start before
+/// anything moves.
+pub fn command_kinds(repo: &TrainRepo) -> Vec<(&'static str, &Command)> {
+    let mut kinds = Vec::new();
+    if let Some(test) = &repo.test {
+        kinds.push(("test", test));
+    }
+    if let Some(refresh) = &repo.lock_refresh {
+        kinds.push(("lock refresh", refresh));
+    }
+    if let Some(publish) = &repo.publish {
+        kinds.push(("is-published probe", &publish.is_published));
+        if let Some(yanked) = &publish.is_yanked {
+            kinds.push(("is-yanked probe", yanked));
+        }
+        kinds.push(("publish", &publish.command));
+    }
+    kinds
 }
 
 /// Everything preflight judges.
@@ -657,6 +692,23 @@ pub fn preflight(train: &Train, facts: &Facts) -> Result<(), Vec<String>> {
                 ),
             ),
             _ => {}
+        }
+
+        for (kind, command) in command_kinds(repo) {
+            match f.commands.iter().find(|c| c.kind == kind) {
+                Some(CommandCheck { found: true, .. }) => {}
+                Some(_) => pre.add(
+                    name,
+                    format_args!("{kind} command `{}` not found", command_name(&command.argv)),
+                ),
+                None => pre.add(
+                    name,
+                    format_args!(
+                        "whether {kind} command `{}` can start was not checked",
+                        command_name(&command.argv)
+                    ),
+                ),
+            }
         }
 
         let remote = match &repo.deploy {
@@ -753,6 +805,10 @@ pub struct Failure {
     /// The outcome could not be observed (the step may or may not have
     /// taken effect).
     pub unobserved: bool,
+    /// The command could not be started at all (not found, not
+    /// executable): it did nothing; `tail` says why.
+    #[serde(default)]
+    pub not_started: bool,
 }
 
 /// At most this many output lines are kept in a report.
@@ -883,6 +939,9 @@ impl fmt::Display for Report {
             } else {
                 match failure.exit {
                     Some(code) => writeln!(f, "  exit status: {code}")?,
+                    None if failure.not_started => {
+                        writeln!(f, "  exit status: none: the command could not be started")?
+                    }
                     None => writeln!(f, "  exit status: none (killed or timed out)")?,
                 }
             }
@@ -965,7 +1024,7 @@ pub fn next_delay(retry: &Retry, attempt: u32) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Command, Publish, Repin};
+    use crate::model::{Publish, Repin};
 
     fn cmd(line: &str) -> Command {
         Command {
@@ -1568,6 +1627,13 @@ mod tests {
                     remote_reachable: Some(true),
                     repin_matches: r.repins.iter().map(|p| (p.glob.clone(), true)).collect(),
                     yanked: (r.role == Role::Library).then_some(Probe::NotDone),
+                    commands: command_kinds(r)
+                        .into_iter()
+                        .map(|(kind, _)| CommandCheck {
+                            kind: kind.into(),
+                            found: true,
+                        })
+                        .collect(),
                 };
                 (r.name.clone(), facts)
             })
@@ -1586,6 +1652,35 @@ mod tests {
     fn preflight_passes_when_every_fact_holds() {
         let t = two_libs_hub_two_sats();
         assert_eq!(preflight(&t, &good_facts(&t)), Ok(()));
+    }
+
+    #[test]
+    fn preflight_refuses_a_command_that_cannot_start_and_one_not_checked() {
+        let t = two_libs_hub_two_sats();
+        let mut facts = good_facts(&t);
+        for check in &mut facts_of(&mut facts, "sat-x").commands {
+            if check.kind == "test" {
+                check.found = false;
+            }
+        }
+        facts_of(&mut facts, "lib-a")
+            .commands
+            .retain(|c| c.kind != "publish");
+        let reasons = preflight(&t, &facts).expect_err("refused");
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.starts_with("sat-x: test command `") && r.ends_with("` not found")),
+            "{reasons:#?}"
+        );
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.starts_with("lib-a: whether publish command `")
+                    && r.ends_with("can start was not checked")),
+            "{reasons:#?}"
+        );
+        assert_eq!(reasons.len(), 2, "{reasons:#?}");
     }
 
     #[test]
@@ -1686,6 +1781,7 @@ mod tests {
                 "error: 502 from load balancer".into(),
             ],
             unobserved,
+            not_started: false,
         }
     }
 
@@ -1741,6 +1837,24 @@ resume with:
         assert!(!text.contains("exit status"));
         assert!(text.contains("    | error: 502 from load balancer"));
         assert!(text.contains("concord --config release.toml ship resume"));
+    }
+
+    #[test]
+    fn report_of_a_command_that_could_not_start_says_so() {
+        let mut r = stopped_at_sat_w(false);
+        if let Some(failed) = &mut r.failed {
+            failed.failure.exit = None;
+            failed.failure.not_started = true;
+            failed.failure.tail =
+                vec!["cannot run ./deploy.sh --prod: No such file or directory".into()];
+        }
+        let text = r.to_string();
+        assert!(
+            text.contains("  exit status: none: the command could not be started\n"),
+            "{text}"
+        );
+        assert!(!text.contains("killed or timed out"), "{text}");
+        assert!(text.contains("No such file or directory"), "{text}");
     }
 
     #[test]

@@ -36,6 +36,23 @@ fn argv_of(command: &Cmd, version: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+/// Why a command has no exit status.
+#[derive(Debug)]
+pub(super) enum RunError {
+    /// It could not be started (not found, not executable): it did nothing.
+    NotStarted(String),
+    /// It started but could not be waited for: what it did is unknown.
+    Lost(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::NotStarted(why) | RunError::Lost(why) => f.write_str(why),
+        }
+    }
+}
+
 /// Run `command` in `dir`, every line of its stdout and stderr handed to
 /// `on_line` as it comes; `Err` when it cannot be started or waited for.
 pub(super) fn run_command(
@@ -43,9 +60,9 @@ pub(super) fn run_command(
     dir: &Path,
     version: Option<&str>,
     on_line: &(dyn Fn(&str) + Sync),
-) -> Result<RunResult, String> {
+) -> Result<RunResult, RunError> {
     let argv = argv_of(command, version);
-    let mut child = spawn(command.shell, &argv, dir)?;
+    let mut child = spawn(command.shell, &argv, dir).map_err(RunError::NotStarted)?;
     let tail = Mutex::new(VecDeque::new());
     let streams = [
         child
@@ -68,7 +85,8 @@ pub(super) fn run_command(
             let _ = reader.join();
         }
         waited
-    })?;
+    })
+    .map_err(RunError::Lost)?;
     let tail = tail
         .into_inner()
         .map(|t| t.into_iter().collect())

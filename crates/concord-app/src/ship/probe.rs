@@ -6,7 +6,9 @@
 use super::command::{run_command, shown};
 use super::{Ctx, Frozen};
 use concord_ship::model::{Command as Cmd, Deploy, Repin, TrainRepo};
-use concord_ship::plan::{Facts, Observed, Probe, RepoFacts, Step};
+use concord_ship::plan::{
+    self as ship_plan, CommandCheck, Facts, Observed, Probe, RepoFacts, Step,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -93,7 +95,7 @@ pub(super) fn probe(command: &Cmd, dir: &Path, version: Option<&str>) -> Probe {
                 ))
             )),
         },
-        Err(why) => Probe::Unknown(why),
+        Err(why) => Probe::Unknown(why.to_string()),
     }
 }
 
@@ -180,6 +182,13 @@ fn repo_facts(
             .as_ref()
             .map(|cmd| probe(cmd, &dir, versions.get(&repo.name).map(String::as_str)))
     });
+    let commands = ship_plan::command_kinds(repo)
+        .into_iter()
+        .map(|(kind, command)| CommandCheck {
+            kind: kind.to_string(),
+            found: command_exists(command, &dir),
+        })
+        .collect();
     RepoFacts {
         clean,
         at_frozen,
@@ -188,6 +197,7 @@ fn repo_facts(
         remote_reachable,
         repin_matches,
         yanked,
+        commands,
     }
 }
 

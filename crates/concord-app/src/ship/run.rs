@@ -290,5 +290,6 @@ fn refusal(ctx: &Ctx<'_>, step: &Step, observed: &Observed, why: String) -> Step
         exit,
         tail: vec![why],
         unobserved,
+        not_started: false,
     }
 }

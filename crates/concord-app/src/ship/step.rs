@@ -2,7 +2,7 @@
 //! deploy. A step that fails says how (`concord_ship::plan::Failure`): the
 //! command, its exit and its last lines.
 
-use super::command::{run_command, shown};
+use super::command::{RunError, run_command, shown};
 use super::{Ctx, ShipEvents};
 use concord_ship::model::{Command as Cmd, Deploy, TrainRepo};
 use concord_ship::plan::{self as ship_plan, Failure as StepFailure, Step};
@@ -204,6 +204,7 @@ pub(super) fn failure(command: &str, exit: Option<i32>, tail: Vec<String>) -> St
         exit,
         tail,
         unobserved: false,
+        not_started: false,
     }
 }
 
@@ -218,7 +219,16 @@ fn checked(command: &Cmd, version: Option<&str>, here: &Here<'_>) -> Result<(), 
             tail: result.tail,
             // Killed by the timeout: we cannot tell what it did.
             unobserved: result.timed_out,
+            not_started: false,
         }),
-        Err(why) => Err(failure(&shown(command, version), None, vec![why])),
+        Err(RunError::NotStarted(why)) => Err(StepFailure {
+            not_started: true,
+            ..failure(&shown(command, version), None, vec![why])
+        }),
+        // Started, then lost: what it did is unknown.
+        Err(RunError::Lost(why)) => Err(StepFailure {
+            unobserved: true,
+            ..failure(&shown(command, version), None, vec![why])
+        }),
     }
 }
