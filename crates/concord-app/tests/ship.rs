@@ -144,8 +144,28 @@ fn a_train_is_prepared_planned_and_shipped_through_the_library() {
     assert_eq!(json["steps"][1]["step"], "publish lib 1.2.3");
     assert_eq!(json["steps"][1]["decision"], "run");
 
+    // Asked first, with every step still to do: a no moves nothing.
+    let asked = std::cell::RefCell::new(Vec::new());
+    let decline = |steps: &[String]| {
+        asked.borrow_mut().extend(steps.iter().cloned());
+        Ok(false)
+    };
+    let declined = ship::run(&ws, &options(), &Silent, Some(&decline)).expect("declined");
+    assert!(matches!(declined.ended, Ended::Declined), "{declined:?}");
+    assert_eq!(asked.borrow().as_slice(), PLAN);
+    assert!(
+        !dir.path().join("published-1.2.3").exists(),
+        "nothing published"
+    );
+    assert_eq!(
+        ship::status(&ws, &options()).expect("status").status,
+        "prepared",
+        "the record is as prepare left it"
+    );
+
     let events = Recorded::default();
-    let run = ship::run(&ws, &options(), &events).expect("run");
+    let yes = |_: &[String]| Ok(true);
+    let run = ship::run(&ws, &options(), &events, Some(&yes)).expect("run");
     assert!(matches!(run.ended, Ended::Shipped), "{run:?}");
     assert_eq!(run.outcome(), Outcome::Clean);
     let lines = events.lines();
@@ -184,7 +204,7 @@ fn a_train_is_prepared_planned_and_shipped_through_the_library() {
     assert_eq!(json["frozen"]["lib"]["version"], "1.2.3");
     assert!(json["steps"][0].get("seq").is_none(), "{json:#}");
 
-    let again = ship::run(&ws, &options(), &Silent).expect("run again");
+    let again = ship::run(&ws, &options(), &Silent, None).expect("run again");
     assert!(matches!(again.ended, Ended::AlreadyShipped), "{again:?}");
 }
 

@@ -448,9 +448,16 @@ impl Fixture {
         run_in(self.root(), args)
     }
 
+    /// `concord ship ARGS`; `run` and `resume` get `--yes` (the tests'
+    /// standard input is no terminal: without it they refuse, see
+    /// `a_train_asks_before_it_ships_and_refuses_without_a_terminal`).
     fn ship(&self, args: &[&str]) -> Output {
         let mut all = vec!["ship"];
         all.extend_from_slice(args);
+        if matches!(args.first(), Some(&"run" | &"resume")) && !args.contains(&"--no-yes") {
+            all.push("--yes");
+        }
+        all.retain(|a| *a != "--no-yes");
         self.concord(&all)
     }
 
@@ -556,7 +563,10 @@ impl Fixture {
             .iter()
             .position(|w| *w == "concord")
             .unwrap_or_else(|| panic!("resume line does not start with concord: {line}"));
-        self.concord(&words[start + 1..])
+        // As printed, plus `--yes`: the tests' standard input is no terminal.
+        let mut args = words[start + 1..].to_vec();
+        args.push("--yes");
+        self.concord(&args)
     }
 
     /// Nothing moved since `before`: no action, same commits, production
@@ -1284,6 +1294,23 @@ fn a_missing_test_command_is_caught_by_preflight_before_anything_is_published() 
         !fx.calls().iter().any(|c| c.starts_with("publish ")),
         "nothing published: {context}"
     );
+}
+
+/// Issue 19, point 4: without a terminal and without `--yes`, `ship run`
+/// and `ship resume` refuse (exit 2) before anything moves.
+#[test]
+fn a_train_asks_before_it_ships_and_refuses_without_a_terminal() {
+    let fx = Fixture::new();
+    fx.prepare();
+    let before = fx.snapshot();
+    for command in ["run", "resume"] {
+        let out = fx.ship(&[command, "--no-yes"]);
+        let context = format!("{command} ({}):\n{}\n{}", out.code, out.stdout, out.stderr);
+        assert_eq!(out.code, 2, "{context}");
+        assert!(out.stderr.contains("--yes"), "{context}");
+    }
+    fx.assert_nothing_moved(&before);
+    assert!(fx.calls().is_empty(), "nothing ran: {:?}", fx.calls());
 }
 
 /// The failure report: from the line naming the failed step as failed

@@ -15,7 +15,7 @@ mod step;
 
 pub use inspect::{JournaledStep, PlanReport, PlannedStep, StatusReport, plan, status};
 pub use prepare::{PrepareReport, prepare};
-pub use run::{Ended, RunReport, run};
+pub use run::{Ended, RunReport, ShipConfirm, run};
 
 use crate::hub::{self, Failure};
 use crate::{Outcome, Silent};

@@ -42,14 +42,20 @@ pub enum Ended {
     Stopped { report: ship_plan::Report },
     /// Every step is done and the record says shipped.
     Shipped,
+    /// Asked before anything moved, the release manager said no.
+    Declined,
 }
+
+/// Asked once, after preflight passed and before anything moves, with the
+/// steps still to do; `Ok(false)` moves nothing.
+pub type ShipConfirm<'a> = &'a dyn Fn(&[String]) -> Result<bool, Failure>;
 
 impl RunReport {
     /// Shipped (now or before): clean; refused at preflight: findings;
     /// stopped part-way: partial failure.
     pub fn outcome(&self) -> Outcome {
         match self.ended {
-            Ended::AlreadyShipped | Ended::Shipped => Outcome::Clean,
+            Ended::AlreadyShipped | Ended::Shipped | Ended::Declined => Outcome::Clean,
             Ended::Refused { .. } => Outcome::Findings,
             Ended::Stopped { .. } => Outcome::PartialFailure,
         }
@@ -63,6 +69,7 @@ pub fn run(
     ws: &Workspace,
     options: &ShipOptions,
     events: &dyn ShipEvents,
+    confirm: Option<ShipConfirm<'_>>,
 ) -> Result<RunReport, Failure> {
     let ctx = Ctx::load(ws, options)?;
     let Loaded {
@@ -86,6 +93,16 @@ pub fn run(
     let reasons = preflight(&ctx, &frozen, &versions, &done);
     if !reasons.is_empty() {
         return Ok(report(Ended::Refused { reasons }));
+    }
+    if let Some(confirm) = confirm {
+        let remaining: Vec<String> = steps
+            .iter()
+            .map(ToString::to_string)
+            .filter(|text| !done.contains(text))
+            .collect();
+        if !confirm(&remaining)? {
+            return Ok(report(Ended::Declined));
+        }
     }
     let mut runner = Runner {
         ctx: &ctx,

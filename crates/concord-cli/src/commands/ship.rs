@@ -7,6 +7,7 @@ use crate::hub::Failure;
 use concord_app::ship::{self, Ended, PlanReport, ShipEvents, ShipOptions, StatusReport};
 use concord_ship::plan::Decision;
 use concord_workspace::Workspace;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -31,10 +32,20 @@ pub enum ShipCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Check everything, then run the train; stop at the first failure.
-    Run,
-    /// Continue a stopped train: what was done is not done again.
-    Resume,
+    /// Check everything, show the steps and ask once, then run the train;
+    /// stop at the first failure.
+    Run {
+        /// Do not ask (needed when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Continue a stopped train (asking once, like run): what was done is
+    /// not done again.
+    Resume {
+        /// Do not ask (needed when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Show the train and its steps.
     Status {
         #[arg(long)]
@@ -66,11 +77,23 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
                 print_plan(&report);
             }
         }
-        ShipCommand::Run | ShipCommand::Resume => {
-            let report = ship::run(ws, &options, &Printed)?;
+        ShipCommand::Run { yes } | ShipCommand::Resume { yes } => {
+            let ask = |steps: &[String]| confirmed(steps);
+            let confirm: Option<ship::ShipConfirm<'_>> = if *yes {
+                None
+            } else if std::io::stdin().is_terminal() {
+                Some(&ask)
+            } else {
+                return Err(Failure::usage(
+                    "a release train asks before it ships, and standard input is not a terminal",
+                    Some("run it at a terminal to see the steps and answer, or pass --yes".into()),
+                ));
+            };
+            let report = ship::run(ws, &options, &Printed, confirm)?;
             let (name, id) = (&report.name, report.id);
             match &report.ended {
                 Ended::AlreadyShipped => println!("train {name} #{id} is shipped: nothing to do"),
+                Ended::Declined => println!("train {name} #{id}: not shipped; nothing was moved"),
                 Ended::Refused { reasons } => {
                     println!("preflight refused: nothing was moved");
                     for reason in reasons {
@@ -92,6 +115,27 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         }
     }
     Ok(Outcome::Clean)
+}
+
+/// The steps still to do, and one question for the whole train.
+fn confirmed(steps: &[String]) -> Result<bool, Failure> {
+    println!("preflight passed; the train will now:");
+    for step in steps {
+        println!("  {step}");
+    }
+    print!(
+        "ship these {}? [y/N] ",
+        concord_app::count(steps.len(), "step")
+    );
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::usage(format!("cannot read the answer: {e}"), None))?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 /// A running train, told on stdout as it goes.
