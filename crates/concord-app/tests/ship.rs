@@ -86,6 +86,7 @@ fn options() -> ShipOptions {
     ShipOptions {
         release: None,
         name: "release".into(),
+        accept_live: Vec::new(),
     }
 }
 
@@ -215,6 +216,7 @@ fn a_missing_release_toml_is_a_configuration_error() {
     let options = ShipOptions {
         release: Some(dir.path().join("nowhere.toml")),
         name: "release".into(),
+        accept_live: Vec::new(),
     };
     let failure = ship::plan(&ws, &options).expect_err("no configuration");
     assert_eq!(failure.outcome, Outcome::ConfigError);

@@ -1549,14 +1549,58 @@ fn a_repin_rule_matching_nothing_is_refused_at_preflight() {
 // Probes: what is already live is not done again; what cannot be told stops
 // ---------------------------------------------------------------------------
 
+/// Issue 19, point 1: a version someone else published before the train
+/// (perhaps with other content) stops it at preflight, nothing moved; the
+/// release manager, having checked it, accepts it for that package and
+/// version (journaled), and the train then ships without publishing it.
 #[test]
-fn a_version_already_live_is_skipped_not_published_again() {
+fn a_version_already_live_stops_the_train_until_it_is_accepted() {
     let fx = Fixture::new();
-    // Published by hand before the train.
+    // Published by someone else before the train.
     fx.mark("registry/lib-a-1.4.2");
     fx.prepare();
-    let run = fx.ship(&["run"]);
+    let before = fx.snapshot();
+    let refused = fx.ship(&["run"]);
+    let context = format!(
+        "run ({}):\n{}\n{}",
+        refused.code, refused.stdout, refused.stderr
+    );
+    assert_eq!(refused.code, 1, "{context}");
+    let reasons = preflight_reasons(&refused.stdout, &context);
+    assert!(
+        reasons.iter().any(
+            |r| r.starts_with("lib-a: version 1.4.2 of lib-a is already live")
+                && r.contains("--accept-live lib-a@1.4.2")
+        ),
+        "{context}"
+    );
+    let after = fx.snapshot();
+    assert_eq!(after.actions, before.actions, "{context}");
+    assert_eq!(after.heads, before.heads, "{context}");
+    assert_eq!(
+        fx.registry(),
+        ["lib-a-1.4.2"],
+        "only the foreign version: {context}"
+    );
+    let wrong = fx.ship(&["run", "--accept-live", "lib-a@9.9.9"]);
+    assert_eq!(wrong.code, 2, "{}{}", wrong.stdout, wrong.stderr);
+    assert!(wrong.stderr.contains("lib-a@1.4.2"), "{}", wrong.stderr);
+    let after = fx.snapshot();
+    assert_eq!(after.actions, before.actions, "{context}");
+    assert_eq!(after.heads, before.heads, "{context}");
+    assert_eq!(
+        fx.registry(),
+        ["lib-a-1.4.2"],
+        "only the foreign version: {context}"
+    );
+
+    let run = fx.ship(&["run", "--accept-live", "lib-a@1.4.2"]);
     assert_eq!(run.code, 0, "run:\n{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        fx.journal().count("publish lib-a 1.4.2", "accepted"),
+        1,
+        "the acceptance is journaled"
+    );
     let calls = fx.calls();
     assert!(
         !calls.iter().any(|c| c.starts_with("publish lib-a")),

@@ -456,6 +456,11 @@ pub struct Observed {
     /// Per library, whether the version to publish is yanked; an entry only
     /// where the library has an `is_yanked` probe.
     pub yanked: BTreeMap<String, Probe>,
+    /// Publish steps whose live version this train may count as its own:
+    /// an earlier attempt of this train's journal, or accepted by the
+    /// release manager (`--accept-live`, journaled).
+    #[serde(default)]
+    pub vouched: BTreeSet<Step>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -478,7 +483,9 @@ pub const DONE_BY_THIS_TRAIN: &str = "done by this train";
 ///    status unknown: abort (never publish on a guess);
 /// 3. probe `Done`: skip, saying it was done outside this train's journal
 ///    ("already live (not published by this train)") so the two cases stay
-///    apart;
+///    apart; but a publish only when the live version is vouched for (this
+///    train's earlier attempt, or accepted): a version someone else put
+///    there may hold other content, so the train stops;
 /// 4. probe `NotDone`: run;
 /// 5. probe `Unknown`: run if the step is idempotent
 ///    ([`Step::is_idempotent`]: re-pin, lock refresh, test, flip); abort
@@ -508,12 +515,27 @@ pub fn decide(step: &Step, observed: &Observed) -> Decision {
         }
     }
     match observed.probes.get(step) {
-        Some(Probe::Done) => Decision::Skip(done_elsewhere(step)),
+        Some(Probe::Done) => match step {
+            Step::Publish { repo, version } if !observed.vouched.contains(step) => {
+                Decision::Abort(foreign_live(repo, version))
+            }
+            _ => Decision::Skip(done_elsewhere(step)),
+        },
         Some(Probe::NotDone) => Decision::Run,
         Some(Probe::Unknown(why)) => unknown(step, why),
         None if matches!(step, Step::Publish { .. }) => unknown(step, "no is_published answer"),
         None => Decision::Run,
     }
+}
+
+/// Why a version live before this train published it stops the train.
+pub fn foreign_live(repo: &str, version: &str) -> String {
+    format!(
+        "version {version} of {repo} is already live, but this train did not publish it \
+         (its content may not be this train's): bump the version and re-run prepare, or, \
+         once you have checked it is this release, accept it with \
+         `ship run --accept-live {repo}@{version}`"
+    )
 }
 
 fn done_elsewhere(step: &Step) -> String {
@@ -574,6 +596,14 @@ pub struct RepoFacts {
     /// deploy and smoke are `deploy_command_exists`.
     #[serde(default)]
     pub commands: Vec<CommandCheck>,
+    /// For a library whose publish this train has not journaled done:
+    /// whether its version is live already; `None`: not asked.
+    #[serde(default)]
+    pub live: Option<Probe>,
+    /// That live version is this train's (an earlier attempt of it) or
+    /// was accepted by the release manager.
+    #[serde(default)]
+    pub live_vouched: bool,
 }
 
 /// Whether one configured command can start here.
@@ -694,6 +724,10 @@ pub fn preflight(train: &Train, facts: &Facts) -> Result<(), Vec<String>> {
             _ => {}
         }
 
+        if f.live == Some(Probe::Done) && !f.live_vouched {
+            let version = facts.versions.get(name).map_or("?", String::as_str);
+            pre.add(name, foreign_live(name, version));
+        }
         for (kind, command) in command_kinds(repo) {
             match f.commands.iter().find(|c| c.kind == kind) {
                 Some(CommandCheck { found: true, .. }) => {}
@@ -1446,6 +1480,7 @@ mod tests {
                 .iter()
                 .map(|(r, p)| (r.to_string(), p.clone()))
                 .collect(),
+            vouched: BTreeSet::new(),
         }
     }
 
@@ -1514,11 +1549,19 @@ mod tests {
     }
 
     #[test]
-    fn decide_published_outside_the_train_skips_with_its_own_reason() {
+    fn decide_a_version_published_outside_the_train_stops_it_unless_vouched_for() {
         let step = publish_step("lib", "1.0.0");
         for yank in [None, Some(Probe::NotDone)] {
             let yanked: Vec<(&str, Probe)> = yank.into_iter().map(|p| ("lib", p)).collect();
-            let obs = observed(&[], &[(step.clone(), Probe::Done)], &yanked);
+            let mut obs = observed(&[], &[(step.clone(), Probe::Done)], &yanked);
+            match decide(&step, &obs) {
+                Decision::Abort(why) => {
+                    assert!(why.contains("already live, but this train did not publish it"));
+                    assert!(why.contains("--accept-live lib@1.0.0"), "{why}");
+                }
+                other => panic!("expected an abort, got {other:?}"),
+            }
+            obs.vouched.insert(step.clone());
             let decision = decide(&step, &obs);
             assert_eq!(
                 decision,
@@ -1526,6 +1569,22 @@ mod tests {
             );
             assert_ne!(decision, Decision::Skip(DONE_BY_THIS_TRAIN.into()));
         }
+    }
+
+    #[test]
+    fn preflight_refuses_a_foreign_live_version_unless_vouched_for() {
+        let t = two_libs_hub_two_sats();
+        let mut facts = good_facts(&t);
+        facts_of(&mut facts, "lib-a").live = Some(Probe::Done);
+        let reasons = preflight(&t, &facts).expect_err("refused");
+        assert_eq!(reasons.len(), 1, "{reasons:#?}");
+        assert!(
+            reasons[0].starts_with("lib-a: version ")
+                && reasons[0].contains("already live, but this train did not publish it"),
+            "{reasons:#?}"
+        );
+        facts_of(&mut facts, "lib-a").live_vouched = true;
+        assert_eq!(preflight(&t, &facts), Ok(()));
     }
 
     #[test]
@@ -1627,6 +1686,8 @@ mod tests {
                     remote_reachable: Some(true),
                     repin_matches: r.repins.iter().map(|p| (p.glob.clone(), true)).collect(),
                     yanked: (r.role == Role::Library).then_some(Probe::NotDone),
+                    live: (r.role == Role::Library).then_some(Probe::NotDone),
+                    live_vouched: false,
                     commands: command_kinds(r)
                         .into_iter()
                         .map(|(kind, _)| CommandCheck {

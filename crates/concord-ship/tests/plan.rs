@@ -353,6 +353,7 @@ proptest! {
     #[test]
     fn decide_never_publishes_on_a_guess(
         journaled in any::<bool>(),
+        vouched in any::<bool>(),
         probe in prop::option::of(prop_oneof![
             Just(Probe::Done), Just(Probe::NotDone), Just(Probe::Unknown("503".into()))
         ]),
@@ -379,6 +380,9 @@ proptest! {
         if let Some(y) = &yank {
             observed.yanked.insert("lib".into(), y.clone());
         }
+        if vouched {
+            observed.vouched.insert(step.clone());
+        }
         let decision = decide(&step, &observed);
         if journaled {
             prop_assert_eq!(decision, Decision::Skip(DONE_BY_THIS_TRAIN.into()));
@@ -394,12 +398,15 @@ proptest! {
             }
             // Other steps run unless they are known done or a deploy is unknown.
             Decision::Run => prop_assert!(probe != Some(Probe::Done)),
+            // A live version is skipped only when this train vouches for
+            // it (its own earlier attempt, or accepted): never someone
+            // else's artifact on a guess.
             Decision::Skip(_) => {
                 prop_assert_eq!(probe, Some(Probe::Done));
-                prop_assert!(!is_publish || yank_clear);
+                prop_assert!(!is_publish || (yank_clear && vouched));
             }
             Decision::Abort(_) if is_publish => {
-                prop_assert!(!yank_clear || probe != Some(Probe::Done))
+                prop_assert!(!yank_clear || probe != Some(Probe::Done) || !vouched)
             }
             Decision::Abort(_) => {
                 let deploy = matches!(step, Step::Deploy { .. });

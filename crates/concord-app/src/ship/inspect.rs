@@ -1,7 +1,9 @@
 //! `concord ship plan` and `concord ship status`: what the train would do
 //! now, and what it did; neither changes anything.
 
-use super::{Ctx, Frozen, Loaded, ShipOptions, VERSION, finished, load_train, probe, versions_of};
+use super::{
+    Ctx, Frozen, Loaded, ShipOptions, VERSION, finished, load_train, probe, versions_of, vouched,
+};
 use crate::hub::Failure;
 use concord_ship::plan::{self as ship_plan, Decision};
 use concord_workspace::Workspace;
@@ -35,10 +37,11 @@ pub fn plan(ws: &Workspace, options: &ShipOptions) -> Result<PlanReport, Failure
     let steps =
         ship_plan::plan(&ctx.train, &versions).map_err(|e| Failure::usage(e.to_string(), None))?;
     let done = finished(&loaded.steps);
+    let vouched = vouched(&loaded.steps);
     let steps = steps
         .iter()
         .map(|step| {
-            let observed = probe::observe(&ctx, step, &done);
+            let observed = probe::observe(&ctx, step, &done, &vouched);
             PlannedStep {
                 decision: ship_plan::decide(step, &observed),
                 step: step.to_string(),

@@ -38,6 +38,10 @@ pub struct ShipOptions {
     pub release: Option<PathBuf>,
     /// The train's name (several trains may share one hub).
     pub name: String,
+    /// `REPO@VERSION` of library versions already live that the release
+    /// manager accepts as this release (`ship run --accept-live`): checked
+    /// against the frozen versions and journaled before the train starts.
+    pub accept_live: Vec<String>,
 }
 
 /// What a running train tells its caller as it goes, in order. Every
@@ -150,6 +154,23 @@ fn load_train(ctx: &Ctx<'_>, name: &str) -> Result<Loaded, Failure> {
         frozen,
         steps,
     })
+}
+
+/// Publish steps whose live version this train may count as its own (by
+/// display text): ones it attempted (started, failed or lost: the version
+/// live now is what it sent) and ones the release manager accepted.
+fn vouched(steps: &[ReleaseStep]) -> BTreeSet<String> {
+    steps
+        .iter()
+        .filter(|s| s.step.starts_with("publish "))
+        .filter(|s| {
+            matches!(
+                s.outcome.as_str(),
+                "started" | "failed" | "unknown" | "accepted"
+            )
+        })
+        .map(|s| s.step.clone())
+        .collect()
 }
 
 /// Steps journaled as done or skipped (by display text).

@@ -13,10 +13,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// What the probes say about a step now (read-only).
-pub(super) fn observe(ctx: &Ctx<'_>, step: &Step, done: &BTreeSet<String>) -> Observed {
+pub(super) fn observe(
+    ctx: &Ctx<'_>,
+    step: &Step,
+    done: &BTreeSet<String>,
+    vouched: &BTreeSet<String>,
+) -> Observed {
     let mut observed = Observed::default();
     if done.contains(&step.to_string()) {
         observed.done_in_journal.insert(step.clone());
+    }
+    if vouched.contains(&step.to_string()) {
+        observed.vouched.insert(step.clone());
     }
     let Some(repo) = step.repo().and_then(|r| ctx.train.repo(r)) else {
         return observed;
@@ -104,7 +112,7 @@ pub(super) fn gather_facts(
     ctx: &Ctx<'_>,
     frozen: &BTreeMap<String, Frozen>,
     versions: &BTreeMap<String, String>,
-    done: &BTreeSet<String>,
+    (done, vouched): (&BTreeSet<String>, &BTreeSet<String>),
 ) -> Facts {
     Facts {
         versions: versions.clone(),
@@ -117,7 +125,7 @@ pub(super) fn gather_facts(
                     .get(&repo.name)
                     .map(|f| f.commit.clone())
                     .unwrap_or_default();
-                let facts = repo_facts(ctx, repo, &commit, versions, done);
+                let facts = repo_facts(ctx, repo, &commit, versions, (done, vouched));
                 (repo.name.clone(), facts)
             })
             .collect(),
@@ -130,7 +138,7 @@ fn repo_facts(
     repo: &TrainRepo,
     commit: &str,
     versions: &BTreeMap<String, String>,
-    done: &BTreeSet<String>,
+    (done, vouched): (&BTreeSet<String>, &BTreeSet<String>),
 ) -> RepoFacts {
     let dir = ctx.dir(repo);
     let git = concord_git::Repo::open(&dir).ok();
@@ -182,6 +190,23 @@ fn repo_facts(
             .as_ref()
             .map(|cmd| probe(cmd, &dir, versions.get(&repo.name).map(String::as_str)))
     });
+    // A library version live before this train published it.
+    let publish_step = versions.get(&repo.name).map(|v| {
+        Step::Publish {
+            repo: repo.name.clone(),
+            version: v.clone(),
+        }
+        .to_string()
+    });
+    let live = match (&repo.publish, &publish_step) {
+        (Some(p), Some(step)) if !done.contains(step) => Some(probe(
+            &p.is_published,
+            &dir,
+            versions.get(&repo.name).map(String::as_str),
+        )),
+        _ => None,
+    };
+    let live_vouched = publish_step.is_some_and(|step| vouched.contains(&step));
     let commands = ship_plan::command_kinds(repo)
         .into_iter()
         .map(|(kind, command)| CommandCheck {
@@ -198,6 +223,8 @@ fn repo_facts(
         repin_matches,
         yanked,
         commands,
+        live,
+        live_vouched,
     }
 }
 

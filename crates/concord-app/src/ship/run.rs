@@ -7,6 +7,7 @@ use super::probe::{gather_facts, observe};
 use super::step::{execute, failure};
 use super::{
     Ctx, Frozen, Loaded, ShipEvents, ShipOptions, VERSION, finished, load_train, versions_of,
+    vouched,
 };
 use crate::Outcome;
 use crate::hub::{self, Failure};
@@ -90,7 +91,10 @@ pub fn run(
     let steps =
         ship_plan::plan(&ctx.train, &versions).map_err(|e| Failure::usage(e.to_string(), None))?;
     let done = finished(&journaled);
-    let reasons = preflight(&ctx, &frozen, &versions, &done);
+    accept_live(&ctx, train.id, &options.accept_live, &versions, &journaled)?;
+    let journaled = load_train(&ctx, &options.name)?.steps;
+    let vouched = vouched(&journaled);
+    let reasons = preflight(&ctx, &frozen, &versions, (&done, &vouched));
     if !reasons.is_empty() {
         return Ok(report(Ended::Refused { reasons }));
     }
@@ -110,6 +114,7 @@ pub fn run(
         steps: &steps,
         versions: &versions,
         done,
+        vouched,
         id: train.id,
         version: train.version,
     };
@@ -119,6 +124,58 @@ pub fn run(
     Ok(report(runner.run_steps()?))
 }
 
+/// Journal the release manager's acceptance of library versions already
+/// live (`REPO@VERSION`, the frozen version of a library of this train),
+/// once each: from then on this train counts them as its own.
+fn accept_live(
+    ctx: &Ctx<'_>,
+    train_id: i64,
+    accepted: &[String],
+    versions: &BTreeMap<String, String>,
+    journaled: &[ReleaseStep],
+) -> Result<(), Failure> {
+    for given in accepted {
+        let (repo, version) = given.split_once('@').unwrap_or((given, ""));
+        if versions.get(repo).map(String::as_str) != Some(version) {
+            let frozen: Vec<String> = versions.iter().map(|(r, v)| format!("{r}@{v}")).collect();
+            return Err(Failure::usage(
+                format!("--accept-live {given} names no library version of this train"),
+                Some(format!(
+                    "the frozen library versions are: {}",
+                    frozen.join(", ")
+                )),
+            ));
+        }
+        let step = Step::Publish {
+            repo: repo.to_string(),
+            version: version.to_string(),
+        }
+        .to_string();
+        if journaled
+            .iter()
+            .any(|s| s.step == step && s.outcome == "accepted")
+        {
+            continue;
+        }
+        let record = ReleaseStep {
+            train_id,
+            seq: 0,
+            step,
+            outcome: "accepted".into(),
+            at: now_rfc3339(),
+            detail: Some(format!(
+                "the version already live was accepted as this release by {} (--accept-live); \
+                 this train does not publish it",
+                hub::actor(ctx.ws)
+            )),
+        };
+        hub::with_store(ctx.ws, async |store| {
+            store.append_release_step(&record).await
+        })?;
+    }
+    Ok(())
+}
+
 /// Why the train may not start: everything checkable, before anything
 /// moves. A checkout without the release branch (another machine) says
 /// what to fetch.
@@ -126,7 +183,7 @@ fn preflight(
     ctx: &Ctx<'_>,
     frozen: &BTreeMap<String, Frozen>,
     versions: &BTreeMap<String, String>,
-    done: &BTreeSet<String>,
+    journal: (&BTreeSet<String>, &BTreeSet<String>),
 ) -> Vec<String> {
     let mut reasons: Vec<String> = ctx
         .train
@@ -148,7 +205,7 @@ fn preflight(
             })
         })
         .collect();
-    let facts = gather_facts(ctx, frozen, versions, done);
+    let facts = gather_facts(ctx, frozen, versions, journal);
     if let Err(more) = ship_plan::preflight(&ctx.train, &facts) {
         reasons.extend(more);
     }
@@ -163,6 +220,9 @@ struct Runner<'a> {
     versions: &'a BTreeMap<String, String>,
     /// Steps done or skipped, by display text.
     done: BTreeSet<String>,
+    /// Publish steps whose live version is this train's (attempted or
+    /// accepted), by display text.
+    vouched: BTreeSet<String>,
     /// The train's record and its compare-and-set counter.
     id: i64,
     version: i64,
@@ -177,7 +237,7 @@ impl Runner<'_> {
             if self.done.contains(&text) {
                 continue;
             }
-            let observed = observe(self.ctx, step, &self.done);
+            let observed = observe(self.ctx, step, &self.done, &self.vouched);
             match ship_plan::decide(step, &observed) {
                 Decision::Skip(why) => {
                     self.journal(&text, "skipped", Some(why.clone()))?;

@@ -38,6 +38,11 @@ pub enum ShipCommand {
         /// Do not ask (needed when standard input is not a terminal).
         #[arg(long)]
         yes: bool,
+        /// A library version already live that this train did not publish
+        /// is this release (you checked its content): do not stop for it.
+        /// Journaled with your name.
+        #[arg(long, value_name = "REPO@VERSION")]
+        accept_live: Vec<String>,
     },
     /// Continue a stopped train (asking once, like run): what was done is
     /// not done again.
@@ -45,6 +50,9 @@ pub enum ShipCommand {
         /// Do not ask (needed when standard input is not a terminal).
         #[arg(long)]
         yes: bool,
+        /// As for run.
+        #[arg(long, value_name = "REPO@VERSION")]
+        accept_live: Vec<String>,
     },
     /// Show the train and its steps.
     Status {
@@ -54,9 +62,16 @@ pub enum ShipCommand {
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
+    let accept_live = match &args.command {
+        ShipCommand::Run { accept_live, .. } | ShipCommand::Resume { accept_live, .. } => {
+            accept_live.clone()
+        }
+        _ => Vec::new(),
+    };
     let options = ShipOptions {
         release: args.release.clone(),
         name: args.name.clone(),
+        accept_live,
     };
     match &args.command {
         ShipCommand::Prepare => {
@@ -77,7 +92,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
                 print_plan(&report);
             }
         }
-        ShipCommand::Run { yes } | ShipCommand::Resume { yes } => {
+        ShipCommand::Run { yes, .. } | ShipCommand::Resume { yes, .. } => {
             let ask = |steps: &[String]| confirmed(steps);
             let confirm: Option<ship::ShipConfirm<'_>> = if *yes {
                 None
