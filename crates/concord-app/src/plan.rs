@@ -233,7 +233,11 @@ fn add_recorded_warnings(
             .iter()
             .position(|s| s.name == w.source)
             .and_then(|index| limits.get(&index))
-            .is_some_and(|changed| !changed.contains(&w.path))
+            .is_some_and(|changed| {
+                // "No file matched" no longer holds once a file changed.
+                let stale = w.code == concord_model::WarningCode::NoFiles && !changed.is_empty();
+                !stale && !changed.contains(&w.path)
+            })
     };
     report
         .warnings
