@@ -20,8 +20,12 @@ const CONCORD: &str =
     "[[repo]]\nname = \"lib\"\npath = \"lib\"\n\n[[repo]]\nname = \"app\"\npath = \"app\"\n";
 
 /// `publish` leaves `published-VERSION` beside the repos; `is_published`
-/// looks for it (exit 0: live, 1: not).
+/// looks for it (exit 0: live, 1: not). The repos have no remote, so git
+/// is not told what shipped (`cli_ship` tests that, with bare remotes).
 const RELEASE: &str = r#"
+[train.git]
+enabled = false
+
 [[repo]]
 name = "lib"
 path = "lib"

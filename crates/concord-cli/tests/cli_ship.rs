@@ -29,7 +29,7 @@ const REPOS: [&str; 5] = ["lib-a", "lib-b", "hub-app", "sat-one", "sat-two"];
 const APPS: [&str; 3] = ["hub-app", "sat-one", "sat-two"];
 
 /// The steps of the fixture's train, in the order `plan.rs` gives them.
-const PLAN: [&str; 18] = [
+const PLAN: [&str; 23] = [
     "test lib-a",
     "publish lib-a 1.4.2",
     "re-pin lib-b",
@@ -47,6 +47,11 @@ const PLAN: [&str; 18] = [
     "test sat-two",
     "deploy hub-app",
     "deploy sat-one",
+    "record lib-a in git",
+    "record lib-b in git",
+    "record hub-app in git",
+    "record sat-one in git",
+    "record sat-two in git",
     "flip release record",
 ];
 
@@ -1311,6 +1316,112 @@ fn a_train_asks_before_it_ships_and_refuses_without_a_terminal() {
     }
     fx.assert_nothing_moved(&before);
     assert!(fx.calls().is_empty(), "nothing ran: {:?}", fx.calls());
+}
+
+/// `git rev-parse REF` in the bare remote of `repo` (`None`: no such ref).
+fn remote_rev(fx: &Fixture, repo: &str, reference: &str) -> Option<String> {
+    let out = Command::new("git")
+        .current_dir(fx.root().join("remotes").join(format!("{repo}.git")))
+        .args(["rev-parse", "--verify", "--quiet", reference])
+        .output()
+        .expect("git");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Issue 19, point 3: after a shipped train, git tells the truth: every
+/// repo's release branch is pushed, its main fast-forwarded to the shipped
+/// commit (here and on origin) and a tag per repo per train points at it.
+/// A second run changes nothing; a main someone moved, or a tag already at
+/// another commit, stops the next train at preflight.
+#[test]
+fn a_shipped_train_leaves_git_telling_what_shipped() {
+    let fx = Fixture::new();
+    fx.prepare();
+    let run = fx.ship(&["run"]);
+    assert_eq!(run.code, 0, "run:\n{}\n{}", run.stdout, run.stderr);
+    for repo in REPOS {
+        let shipped = git(&fx.repo(repo), &["rev-parse", "refs/heads/release"]);
+        let tag = format!("refs/tags/release-1/{repo}");
+        for (what, reference) in [
+            ("release branch", "refs/heads/release"),
+            ("main", "refs/heads/main"),
+            ("tag", tag.as_str()),
+        ] {
+            assert_eq!(
+                remote_rev(&fx, repo, reference).as_deref(),
+                Some(shipped.as_str()),
+                "{repo}: origin's {what} is the shipped commit"
+            );
+        }
+        assert_eq!(
+            git(&fx.repo(repo), &["rev-parse", "refs/heads/main"]),
+            shipped,
+            "{repo}: the local main is fast-forwarded too"
+        );
+    }
+    let again = fx.ship(&["run"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(
+        again.stdout.contains("is shipped: nothing to do"),
+        "{}",
+        again.stdout
+    );
+
+    // The next train: someone pushed to lib-b's main meanwhile, and a tag
+    // the train would make already exists elsewhere on sat-one.
+    let other = fx.root().join("someone");
+    git(
+        fx.root(),
+        &[
+            "clone",
+            "-q",
+            &fx.root().join("remotes/lib-b.git").display().to_string(),
+            "someone",
+        ],
+    );
+    git(&other, &["config", "user.name", "Someone"]);
+    git(&other, &["config", "user.email", "someone@example.com"]);
+    git(&other, &["checkout", "-q", "main"]);
+    write(&other.join("HOTFIX"), "on main only\n");
+    git(&other, &["add", "."]);
+    git(&other, &["commit", "-q", "-m", "hotfix on main"]);
+    git(&other, &["push", "-q", "origin", "main"]);
+    let initial = git(
+        &fx.repo("sat-one"),
+        &["rev-list", "--max-parents=0", "HEAD"],
+    );
+    git(&fx.repo("sat-one"), &["tag", "release-2/sat-one", &initial]);
+    git(
+        &fx.repo("sat-one"),
+        &["push", "-q", "origin", "refs/tags/release-2/sat-one"],
+    );
+    git(&fx.repo("sat-one"), &["tag", "-d", "release-2/sat-one"]);
+    fx.prepare();
+    let before = fx.snapshot();
+    let refused = fx.ship(&["run"]);
+    let context = format!(
+        "run ({}):\n{}\n{}",
+        refused.code, refused.stdout, refused.stderr
+    );
+    assert_eq!(refused.code, 1, "{context}");
+    let reasons = preflight_reasons(&refused.stdout, &context);
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("lib-b:") && r.contains("cannot be fast-forwarded")),
+        "{context}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("sat-one:") && r.contains("tag `release-2/sat-one` exists")),
+        "{context}"
+    );
+    let after = fx.snapshot();
+    assert_eq!(after.actions, before.actions, "nothing ran: {context}");
+    assert_eq!(after.heads, before.heads, "{context}");
 }
 
 /// The failure report: from the line naming the failed step as failed

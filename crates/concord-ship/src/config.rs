@@ -1,7 +1,7 @@
 //! `release.toml`: the train as the team writes it, checked before
 //! anything runs. Every error names the file, line and column.
 
-use crate::model::{Command, Deploy, Publish, Repin, Retry, Role, Train, TrainRepo};
+use crate::model::{Command, Deploy, GitRecord, Publish, Repin, Retry, Role, Train, TrainRepo};
 use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
@@ -29,6 +29,16 @@ struct RawRelease {
 #[serde(deny_unknown_fields)]
 struct RawTrain {
     retry: Option<RawRetry>,
+    git: Option<RawGit>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGit {
+    enabled: Option<bool>,
+    remote: Option<String>,
+    main_branch: Option<String>,
+    tag: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -231,7 +241,53 @@ pub fn parse(path: &Path, text: &str) -> Result<Train, ReleaseConfigError> {
         });
     }
     check_references(&raw, &repos, &at)?;
-    Ok(Train { repos, retry })
+    let git = train_git(raw.train.as_ref().and_then(|t| t.git.as_ref()), &at)?;
+    Ok(Train { repos, retry, git })
+}
+
+/// `[train.git]`: on unless it says `enabled = false`; a tag template may
+/// use `{repo}`, `{train}`, `{id}` and `{version}` and must name each repo
+/// apart (`{repo}`).
+fn train_git(raw: Option<&RawGit>, at: &Locator<'_>) -> Result<GitRecord, ReleaseConfigError> {
+    let defaults = GitRecord::default();
+    let Some(raw) = raw else {
+        return Ok(GitRecord {
+            enabled: true,
+            ..defaults
+        });
+    };
+    let tag = match &raw.tag {
+        Some(tag) => {
+            let text = tag.get_ref();
+            let unknown = text
+                .split('{')
+                .skip(1)
+                .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+                .find(|name| !matches!(*name, "repo" | "train" | "id" | "version"));
+            if let Some(name) = unknown {
+                return Err(at.error(
+                    Some(tag.span()),
+                    format!("tag template has an unknown placeholder `{{{name}}}`"),
+                    Some("placeholders: {repo}, {train}, {id}, {version}".into()),
+                ));
+            }
+            if !text.contains("{repo}") {
+                return Err(at.error(
+                    Some(tag.span()),
+                    "the tag template needs `{repo}`: one tag per repo".into(),
+                    None,
+                ));
+            }
+            text.clone()
+        }
+        None => defaults.tag.clone(),
+    };
+    Ok(GitRecord {
+        enabled: raw.enabled.unwrap_or(true),
+        remote: raw.remote.clone().unwrap_or(defaults.remote),
+        main_branch: raw.main_branch.clone().unwrap_or(defaults.main_branch),
+        tag,
+    })
 }
 
 fn train_retry(raw: Option<&RawTrain>, at: &Locator<'_>) -> Result<Retry, ReleaseConfigError> {

@@ -108,6 +108,51 @@ pub struct TrainRepo {
 pub struct Train {
     pub repos: Vec<TrainRepo>,
     pub retry: Retry,
+    /// What git is told once the repos shipped (`[train.git]`).
+    #[serde(default)]
+    pub git: GitRecord,
+}
+
+/// After the repos shipped, git is told: each repo's release branch is
+/// pushed, its main branch fast-forwarded to the shipped commit and
+/// pushed, and a tag made and pushed, so the next clone sees what shipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct GitRecord {
+    /// Off: the train leaves git as its commits left it (`[train.git]
+    /// enabled = false`); a train built in code starts off.
+    pub enabled: bool,
+    /// The remote to push to.
+    pub remote: String,
+    /// The branch fast-forwarded to the shipped commit.
+    pub main_branch: String,
+    /// The tag's name: `{repo}`, `{train}` (the train's name), `{id}` (its
+    /// number) and `{version}` (a library's version; empty for an app).
+    pub tag: String,
+}
+
+/// The tag template when `release.toml` gives none.
+pub const DEFAULT_TAG: &str = "{train}-{id}/{repo}";
+
+impl Default for GitRecord {
+    fn default() -> Self {
+        GitRecord {
+            enabled: false,
+            remote: "origin".into(),
+            main_branch: "main".into(),
+            tag: DEFAULT_TAG.into(),
+        }
+    }
+}
+
+impl GitRecord {
+    /// The tag of `repo` in train `train` #`id`.
+    pub fn tag_name(&self, repo: &str, train: &str, id: i64, version: Option<&str>) -> String {
+        self.tag
+            .replace("{repo}", repo)
+            .replace("{train}", train)
+            .replace("{id}", &id.to_string())
+            .replace("{version}", version.unwrap_or(""))
+    }
 }
 
 impl Train {

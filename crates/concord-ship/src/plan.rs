@@ -26,7 +26,7 @@
 //! Ties are broken by name, so the plan does not depend on the order of
 //! `train.repos`.
 
-use crate::model::{Command, Deploy, Retry, Role, Train, TrainRepo};
+use crate::model::{Command, Deploy, GitRecord, Retry, Role, Train, TrainRepo};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -59,6 +59,11 @@ pub enum Step {
     Deploy {
         repo: String,
     },
+    /// Tell git what shipped: push the release branch, fast-forward main
+    /// to the shipped commit and push it, tag it and push the tag.
+    Record {
+        repo: String,
+    },
     /// Flip the release record to shipped.
     Flip,
 }
@@ -71,7 +76,8 @@ impl Step {
             | Step::Repin { repo }
             | Step::LockRefresh { repo }
             | Step::Test { repo }
-            | Step::Deploy { repo } => Some(repo),
+            | Step::Deploy { repo }
+            | Step::Record { repo } => Some(repo),
             Step::Flip => None,
         }
     }
@@ -94,6 +100,7 @@ impl fmt::Display for Step {
             Step::LockRefresh { repo } => write!(f, "refresh lock {repo}"),
             Step::Test { repo } => write!(f, "test {repo}"),
             Step::Deploy { repo } => write!(f, "deploy {repo}"),
+            Step::Record { repo } => write!(f, "record {repo} in git"),
             Step::Flip => f.write_str("flip release record"),
         }
     }
@@ -401,6 +408,15 @@ pub fn plan(train: &Train, versions: &BTreeMap<String, String>) -> Result<Vec<St
         }
     }
 
+    // Phase 4: git is told what shipped, every repo, once all shipped.
+    if train.git.enabled {
+        for repo in libraries.iter().chain(apps.iter()) {
+            steps.push(Step::Record {
+                repo: repo.name.clone(),
+            });
+        }
+    }
+
     steps.push(Step::Flip);
     Ok(steps)
 }
@@ -547,6 +563,7 @@ fn done_elsewhere(step: &Step) -> String {
         Step::Test { .. } => {
             "tests already passed on this commit (not journaled by this train)".into()
         }
+        Step::Record { .. } => "git already records it (not journaled by this train)".into(),
         Step::Flip => "release record already shipped (not journaled by this train)".into(),
     }
 }
@@ -591,6 +608,9 @@ pub struct RepoFacts {
     /// For a library: whether the version to publish is yanked; `None`:
     /// not checked.
     pub yanked: Option<Probe>,
+    /// With `[train.git]`: what its remote says; `None`: not checked.
+    #[serde(default)]
+    pub git: Option<GitFacts>,
     /// Whether each command of the repo's other steps can start (test,
     /// lock refresh, publish and its probes), by [`command_kinds`] kind;
     /// deploy and smoke are `deploy_command_exists`.
@@ -604,6 +624,31 @@ pub struct RepoFacts {
     /// was accepted by the release manager.
     #[serde(default)]
     pub live_vouched: bool,
+}
+
+/// With `[train.git]`: what the repo's remote says about telling git what
+/// ships.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct GitFacts {
+    pub remote_reachable: bool,
+    /// The remote's main branch is an ancestor of what ships (or does not
+    /// exist yet); `None`: could not be told.
+    pub main_fast_forward: Option<bool>,
+    /// The tag this train gives the repo, and where it is now.
+    pub tag_name: String,
+    pub tag: TagState,
+}
+
+/// Where a tag this train would make stands on the remote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TagState {
+    Free,
+    /// At the commit this train ships (made by an earlier attempt).
+    AtShipped,
+    /// At another commit: this train would have to move it.
+    Elsewhere(String),
+    Unknown(String),
 }
 
 /// Whether one configured command can start here.
@@ -652,6 +697,52 @@ struct Preflight {
 impl Preflight {
     fn add(&mut self, repo: &str, what: impl fmt::Display) {
         self.problems.push(format!("{repo}: {what}"));
+    }
+}
+
+/// Why git could not be told what a repo ships, if so.
+fn git_reasons(pre: &mut Preflight, name: &str, record: &GitRecord, facts: Option<&GitFacts>) {
+    let (remote, main) = (&record.remote, &record.main_branch);
+    let Some(g) = facts else {
+        pre.add(name, "whether git can be told what ships was not checked");
+        return;
+    };
+    if !g.remote_reachable {
+        pre.add(
+            name,
+            format_args!(
+                "remote `{remote}` is not reachable: the release branch, `{main}` and the tag could not be pushed ([train.git])"
+            ),
+        );
+        return;
+    }
+    match g.main_fast_forward {
+        Some(true) => {}
+        Some(false) => pre.add(
+            name,
+            format_args!(
+                "`{main}` on `{remote}` has commits the release branch does not: it cannot be fast-forwarded to what ships (merge `{main}` into the release branch, then prepare again)"
+            ),
+        ),
+        None => pre.add(
+            name,
+            format_args!("cannot tell whether `{main}` on `{remote}` can be fast-forwarded"),
+        ),
+    }
+    match &g.tag {
+        TagState::Free | TagState::AtShipped => {}
+        TagState::Elsewhere(commit) => pre.add(
+            name,
+            format_args!(
+                "tag `{}` exists on `{remote}` at another commit ({}): delete it or change [train.git] tag",
+                g.tag_name,
+                commit.get(..12).unwrap_or(commit)
+            ),
+        ),
+        TagState::Unknown(why) => pre.add(
+            name,
+            format_args!("cannot tell where tag `{}` stands: {why}", g.tag_name),
+        ),
     }
 }
 
@@ -724,6 +815,9 @@ pub fn preflight(train: &Train, facts: &Facts) -> Result<(), Vec<String>> {
             _ => {}
         }
 
+        if train.git.enabled {
+            git_reasons(&mut pre, name, &train.git, f.git.as_ref());
+        }
         if f.live == Some(Probe::Done) && !f.live_vouched {
             let version = facts.versions.get(name).map_or("?", String::as_str);
             pre.add(name, foreign_live(name, version));
@@ -1124,6 +1218,7 @@ mod tests {
                 first_delay: Duration::from_secs(1),
                 max_delay: Duration::from_secs(5),
             },
+            git: Default::default(),
         }
     }
 
@@ -1572,6 +1667,62 @@ mod tests {
     }
 
     #[test]
+    fn plan_with_git_records_every_repo_after_the_deploys_before_the_flip() {
+        let mut t = two_libs_hub_two_sats();
+        t.git.enabled = true;
+        let steps = plan(&t, &two_libs_versions()).expect("plans");
+        let records: Vec<usize> = steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s, Step::Record { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(records.len(), t.repos.len(), "{steps:?}");
+        let last_deploy = steps
+            .iter()
+            .rposition(|s| matches!(s, Step::Deploy { .. }))
+            .expect("deploys");
+        assert!(records.iter().all(|i| *i > last_deploy), "{steps:?}");
+        assert_eq!(steps.last(), Some(&Step::Flip));
+        assert!(Step::Record { repo: "a".into() }.is_idempotent());
+        t.git.enabled = false;
+        let without = plan(&t, &two_libs_versions()).expect("plans");
+        assert!(!without.iter().any(|s| matches!(s, Step::Record { .. })));
+    }
+
+    #[test]
+    fn preflight_with_git_checks_the_remote_main_and_the_tag() {
+        let mut t = two_libs_hub_two_sats();
+        t.git.enabled = true;
+        let mut facts = good_facts(&t);
+        assert_eq!(preflight(&t, &facts), Ok(()));
+        if let Some(g) = &mut facts_of(&mut facts, "lib-a").git {
+            g.main_fast_forward = Some(false);
+        }
+        if let Some(g) = &mut facts_of(&mut facts, "sat-x").git {
+            g.tag = TagState::Elsewhere("0123456789abcdef".into());
+        }
+        if let Some(g) = &mut facts_of(&mut facts, "hub-app").git {
+            g.remote_reachable = false;
+        }
+        facts_of(&mut facts, "sat-w").git = None;
+        let reasons = preflight(&t, &facts).expect_err("refused");
+        let has = |repo: &str, what: &str| {
+            reasons
+                .iter()
+                .any(|r| r.starts_with(repo) && r.contains(what))
+        };
+        assert!(has("lib-a:", "cannot be fast-forwarded"), "{reasons:#?}");
+        assert!(
+            has("sat-x:", "tag `release-1/sat-x` exists"),
+            "{reasons:#?}"
+        );
+        assert!(has("hub-app:", "is not reachable"), "{reasons:#?}");
+        assert!(has("sat-w:", "was not checked"), "{reasons:#?}");
+        assert_eq!(reasons.len(), 4, "{reasons:#?}");
+    }
+
+    #[test]
     fn preflight_refuses_a_foreign_live_version_unless_vouched_for() {
         let t = two_libs_hub_two_sats();
         let mut facts = good_facts(&t);
@@ -1688,6 +1839,12 @@ mod tests {
                     yanked: (r.role == Role::Library).then_some(Probe::NotDone),
                     live: (r.role == Role::Library).then_some(Probe::NotDone),
                     live_vouched: false,
+                    git: Some(GitFacts {
+                        remote_reachable: true,
+                        main_fast_forward: Some(true),
+                        tag_name: format!("release-1/{}", r.name),
+                        tag: TagState::Free,
+                    }),
                     commands: command_kinds(r)
                         .into_iter()
                         .map(|(kind, _)| CommandCheck {

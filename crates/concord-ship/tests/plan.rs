@@ -134,11 +134,13 @@ fn random_train() -> impl Strategy<Value = RandomTrain> {
             let shuffled = Train {
                 repos: order.iter().map(|&i| repos[i].clone()).collect(),
                 retry: retry(),
+                git: Default::default(),
             };
             RandomTrain {
                 train: Train {
                     repos,
                     retry: retry(),
+                    git: Default::default(),
                 },
                 shuffled,
                 versions,
@@ -165,6 +167,7 @@ fn kind(step: &Step) -> u8 {
         Step::LockRefresh { .. } => 2,
         Step::Test { .. } => 3,
         Step::Deploy { .. } => 4,
+        Step::Record { .. } => 6,
         Step::Flip => 5,
     }
 }
@@ -508,7 +511,36 @@ kind = "none"
             "test hub",
             "deploy hub",
             "deploy sat",
+            // [train.git] is on unless it says otherwise.
+            "record lib-a in git",
+            "record docs in git",
+            "record hub in git",
+            "record sat in git",
             "flip release record",
         ]
     );
+    assert_eq!(
+        train.git.tag_name("hub", "release", 7, None),
+        "release-7/hub"
+    );
+
+    let off = format!("[train.git]\nenabled = false\n{text}");
+    let train = concord_ship::config::parse(Path::new("release.toml"), &off).expect("valid");
+    let steps = plan(&train, &versions).expect("plans");
+    assert!(!steps.iter().any(|s| matches!(s, Step::Record { .. })));
+
+    for (tag, says) in [
+        ("v{version}", "needs `{repo}`"),
+        ("{repo}-{when}", "unknown placeholder `{when}`"),
+    ] {
+        let bad = format!("[train.git]\ntag = \"{tag}\"\n{text}");
+        let error = concord_ship::config::parse(Path::new("release.toml"), &bad)
+            .expect_err("a bad tag template");
+        assert!(error.to_string().contains(says), "{error}");
+        assert!(
+            error.location.starts_with("release.toml:2:"),
+            "{}",
+            error.location
+        );
+    }
 }

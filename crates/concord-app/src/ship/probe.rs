@@ -7,7 +7,7 @@ use super::command::{run_command, shown};
 use super::{Ctx, Frozen};
 use concord_ship::model::{Command as Cmd, Deploy, Repin, TrainRepo};
 use concord_ship::plan::{
-    self as ship_plan, CommandCheck, Facts, Observed, Probe, RepoFacts, Step,
+    self as ship_plan, CommandCheck, Facts, GitFacts, Observed, Probe, RepoFacts, Step, TagState,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -72,9 +72,14 @@ pub(super) fn observe(
 
 /// The commit a remote's branch points at (`git ls-remote`).
 fn remote_head(dir: &Path, remote: &str, branch: &str) -> Result<Option<String>, String> {
+    remote_ref(dir, remote, &format!("refs/heads/{branch}"))
+}
+
+/// The commit `reference` (a full ref name) is at on `remote`, if it exists.
+fn remote_ref(dir: &Path, remote: &str, reference: &str) -> Result<Option<String>, String> {
     let output = std::process::Command::new("git")
         .current_dir(dir)
-        .args(["ls-remote", "--", remote, &format!("refs/heads/{branch}")])
+        .args(["ls-remote", "--", remote, reference])
         .output()
         .map_err(|e| format!("cannot run git: {e}"))?;
     if !output.status.success() {
@@ -110,7 +115,7 @@ pub(super) fn probe(command: &Cmd, dir: &Path, version: Option<&str>) -> Probe {
 /// Everything preflight checks, for every repo of the train.
 pub(super) fn gather_facts(
     ctx: &Ctx<'_>,
-    frozen: &BTreeMap<String, Frozen>,
+    (frozen, train): (&BTreeMap<String, Frozen>, (&str, i64)),
     versions: &BTreeMap<String, String>,
     (done, vouched): (&BTreeSet<String>, &BTreeSet<String>),
 ) -> Facts {
@@ -125,7 +130,16 @@ pub(super) fn gather_facts(
                     .get(&repo.name)
                     .map(|f| f.commit.clone())
                     .unwrap_or_default();
-                let facts = repo_facts(ctx, repo, &commit, versions, (done, vouched));
+                let mut facts = repo_facts(ctx, repo, &commit, versions, (done, vouched));
+                if ctx.train.git.enabled {
+                    let tag = ctx.train.git.tag_name(
+                        &repo.name,
+                        train.0,
+                        train.1,
+                        versions.get(&repo.name).map(String::as_str),
+                    );
+                    facts.git = Some(git_facts(ctx, repo, &commit, tag));
+                }
                 (repo.name.clone(), facts)
             })
             .collect(),
@@ -225,6 +239,68 @@ fn repo_facts(
         commands,
         live,
         live_vouched,
+        git: None,
+    }
+}
+
+/// What the repo's remote says about telling git what ships: reachable,
+/// its main branch an ancestor of the frozen commit (fetched when this
+/// checkout does not have it), where the train's tag stands.
+fn git_facts(ctx: &Ctx<'_>, repo: &TrainRepo, frozen: &str, tag_name: String) -> GitFacts {
+    let dir = ctx.dir(repo);
+    let record = &ctx.train.git;
+    let main = match remote_head(&dir, &record.remote, &record.main_branch) {
+        Ok(main) => main,
+        Err(_) => {
+            return GitFacts {
+                remote_reachable: false,
+                main_fast_forward: None,
+                tag_name,
+                tag: TagState::Unknown("the remote is not reachable".into()),
+            };
+        }
+    };
+    let git = concord_git::Repo::open(&dir).ok();
+    let is_ancestor = |commit: &str| {
+        git.as_ref()
+            .and_then(|g| g.is_ancestor(commit, frozen).ok().flatten())
+    };
+    let main_fast_forward = match main {
+        // No main branch there yet: pushing creates it.
+        None => Some(true),
+        Some(main) => is_ancestor(&main).or_else(|| {
+            let fetched = std::process::Command::new("git")
+                .current_dir(&dir)
+                .args([
+                    "fetch",
+                    "--quiet",
+                    "--",
+                    &record.remote,
+                    &record.main_branch,
+                ])
+                .status()
+                .is_ok_and(|s| s.success());
+            fetched.then(|| is_ancestor(&main)).flatten()
+        }),
+    };
+    // The commit the train ships is the release branch's head (the frozen
+    // commit plus the train's own commits).
+    let shipped = git.as_ref().and_then(|g| {
+        g.resolve_commit(&format!("refs/heads/{}", repo.release_branch))
+            .ok()
+            .flatten()
+    });
+    let tag = match remote_ref(&dir, &record.remote, &format!("refs/tags/{tag_name}")) {
+        Ok(None) => TagState::Free,
+        Ok(Some(at)) if Some(&at) == shipped.as_ref() => TagState::AtShipped,
+        Ok(Some(at)) => TagState::Elsewhere(at),
+        Err(why) => TagState::Unknown(why),
+    };
+    GitFacts {
+        remote_reachable: true,
+        main_fast_forward,
+        tag_name,
+        tag,
     }
 }
 

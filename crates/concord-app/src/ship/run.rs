@@ -94,7 +94,12 @@ pub fn run(
     accept_live(&ctx, train.id, &options.accept_live, &versions, &journaled)?;
     let journaled = load_train(&ctx, &options.name)?.steps;
     let vouched = vouched(&journaled);
-    let reasons = preflight(&ctx, &frozen, &versions, (&done, &vouched));
+    let reasons = preflight(
+        &ctx,
+        (&frozen, (&options.name, train.id)),
+        &versions,
+        (&done, &vouched),
+    );
     if !reasons.is_empty() {
         return Ok(report(Ended::Refused { reasons }));
     }
@@ -113,6 +118,7 @@ pub fn run(
         events,
         steps: &steps,
         versions: &versions,
+        name: &options.name,
         done,
         vouched,
         id: train.id,
@@ -181,7 +187,7 @@ fn accept_live(
 /// what to fetch.
 fn preflight(
     ctx: &Ctx<'_>,
-    frozen: &BTreeMap<String, Frozen>,
+    (frozen, train): (&BTreeMap<String, Frozen>, (&str, i64)),
     versions: &BTreeMap<String, String>,
     journal: (&BTreeSet<String>, &BTreeSet<String>),
 ) -> Vec<String> {
@@ -205,7 +211,7 @@ fn preflight(
             })
         })
         .collect();
-    let facts = gather_facts(ctx, frozen, versions, journal);
+    let facts = gather_facts(ctx, (frozen, train), versions, journal);
     if let Err(more) = ship_plan::preflight(&ctx.train, &facts) {
         reasons.extend(more);
     }
@@ -218,6 +224,8 @@ struct Runner<'a> {
     events: &'a dyn ShipEvents,
     steps: &'a [Step],
     versions: &'a BTreeMap<String, String>,
+    /// The train's name (its tags carry it).
+    name: &'a str,
     /// Steps done or skipped, by display text.
     done: BTreeSet<String>,
     /// Publish steps whose live version is this train's (attempted or
@@ -257,7 +265,12 @@ impl Runner<'_> {
             let result = if let Step::Flip = step {
                 self.flip()
             } else {
-                execute(self.ctx, step, self.versions, self.events)
+                execute(
+                    self.ctx,
+                    step,
+                    (self.versions, (self.name, self.id)),
+                    self.events,
+                )
             };
             match result {
                 Ok(detail) => {

@@ -4,7 +4,7 @@
 
 use super::command::{RunError, run_command, shown};
 use super::{Ctx, ShipEvents};
-use concord_ship::model::{Command as Cmd, Deploy, TrainRepo};
+use concord_ship::model::{Command as Cmd, Deploy, GitRecord, TrainRepo};
 use concord_ship::plan::{self as ship_plan, Failure as StepFailure, Step};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,7 +22,7 @@ struct Here<'a> {
 pub(super) fn execute(
     ctx: &Ctx<'_>,
     step: &Step,
-    versions: &BTreeMap<String, String>,
+    (versions, train): (&BTreeMap<String, String>, (&str, i64)),
     events: &dyn ShipEvents,
 ) -> Result<Option<String>, StepFailure> {
     let repo = step.repo().and_then(|r| ctx.train.repo(r)).ok_or_else(|| {
@@ -58,8 +58,102 @@ pub(super) fn execute(
             Ok(None)
         }
         Step::Deploy { .. } => deploy(&repo.deploy, &here),
+        Step::Record { .. } => {
+            let tag = ctx.train.git.tag_name(
+                &repo.name,
+                train.0,
+                train.1,
+                versions.get(&repo.name).map(String::as_str),
+            );
+            record_in_git(repo, &ctx.train.git, &tag, &here)
+        }
         Step::Flip => Ok(None),
     }
+}
+
+/// Tell git what shipped: push the release branch, fast-forward the main
+/// branch to it on the remote (a push the remote refuses unless it is a
+/// fast-forward) and here, tag the shipped commit and push the tag. Each
+/// part is a no-op when already done, so a resumed train repeats it safely;
+/// a tag at another commit is never moved.
+fn record_in_git(
+    repo: &TrainRepo,
+    record: &GitRecord,
+    tag: &str,
+    here: &Here<'_>,
+) -> Result<Option<String>, StepFailure> {
+    let git = |args: &[&str]| Cmd {
+        argv: std::iter::once("git")
+            .chain(args.iter().copied())
+            .map(str::to_string)
+            .collect(),
+        shell: false,
+        timeout: Duration::from_secs(600),
+    };
+    let (remote, main) = (record.remote.as_str(), record.main_branch.as_str());
+    let release = format!("refs/heads/{}", repo.release_branch);
+    let shipped = concord_git::Repo::open(here.dir)
+        .ok()
+        .and_then(|g| g.resolve_commit(&release).ok().flatten())
+        .ok_or_else(|| {
+            failure(
+                "(record in git)",
+                None,
+                vec![format!("no branch `{}` here", repo.release_branch)],
+            )
+        })?;
+    checked(
+        &git(&["push", "--quiet", remote, &format!("{release}:{release}")]),
+        None,
+        here,
+    )?;
+    checked(
+        &git(&[
+            "push",
+            "--quiet",
+            remote,
+            &format!("{release}:refs/heads/{main}"),
+        ]),
+        None,
+        here,
+    )?;
+    // `fetch .` moves a local branch only by fast-forward.
+    checked(
+        &git(&[
+            "fetch",
+            "--quiet",
+            ".",
+            &format!("{release}:refs/heads/{main}"),
+        ]),
+        None,
+        here,
+    )?;
+    let existing = concord_git::Repo::open(here.dir)
+        .ok()
+        .and_then(|g| g.resolve_commit(&format!("refs/tags/{tag}")).ok().flatten());
+    match existing {
+        Some(at) if at == shipped => {}
+        Some(at) => {
+            return Err(failure(
+                &format!("git tag {tag}"),
+                None,
+                vec![format!(
+                    "tag `{tag}` exists here at another commit ({at}): not moved"
+                )],
+            ));
+        }
+        None => checked(&git(&["tag", tag, &shipped]), None, here)?,
+    }
+    checked(
+        &git(&["push", "--quiet", remote, &format!("refs/tags/{tag}")]),
+        None,
+        here,
+    )?;
+    Ok(Some(format!(
+        "{remote}: {} and {main} at {}, tag {tag}",
+        repo.release_branch,
+        shipped.get(..12).unwrap_or(&shipped)
+    )))
 }
 
 /// Refresh the lock file, retrying as `[retry]` says (a registry may be
