@@ -177,3 +177,33 @@ fn the_mirror_example_config_loads() {
         "{stale}"
     );
 }
+
+/// `examples/release-train/demo.sh` runs as documented: a library and the
+/// app that uses it ship together, and git is told what shipped.
+#[test]
+fn the_release_train_demo_ships_and_tags() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = std::process::Command::new("bash")
+        .arg(example("release-train/demo.sh"))
+        .env("CONCORD", assert_cmd::cargo::cargo_bin("concord"))
+        .env("DEMO_DIR", dir.path().join("demo"))
+        .env_remove("CONCORD_CONFIG")
+        .env_remove("CONCORD_HUB_URL")
+        .output()
+        .expect("run the demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for line in [
+        "train release #1 shipped",
+        "app tests pass against lib 1.0.0",
+        "lib: origin has main release lib-release-1",
+        "app's deps.txt on origin/main: lib = \"1.0.0\"",
+        "registry: lib-1.0.0",
+    ] {
+        assert!(
+            stdout.contains(line),
+            "missing `{line}` in:\n{stdout}\n{stderr}"
+        );
+    }
+}
