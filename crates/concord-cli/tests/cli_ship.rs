@@ -1424,6 +1424,59 @@ fn a_shipped_train_leaves_git_telling_what_shipped() {
     assert_eq!(after.heads, before.heads, "{context}");
 }
 
+/// Issue 19, point 5: each repo's release notes are the commits since the
+/// previous train's tag, grouped by conventional-commit type, kept with the
+/// train in the hub and printed by `ship status` (and in its JSON).
+#[test]
+fn the_next_train_carries_release_notes_since_the_previous_tag() {
+    let fx = Fixture::new();
+    fx.prepare();
+    let run = fx.ship(&["run"]);
+    assert_eq!(run.code, 0, "run:\n{}\n{}", run.stdout, run.stderr);
+    let first = fx.ship(&["status"]);
+    assert!(
+        first
+            .stdout
+            .contains("release notes of lib-a:\n  Other changes:\n    - lib-a: initial"),
+        "the first train's notes start at the first commit:\n{}",
+        first.stdout
+    );
+
+    let lib = fx.repo("lib-a");
+    for (file, text, subject) in [
+        ("INDEX", "fast\n", "feat(index): twice as fast"),
+        ("IO", "closed\n", "fix: files are closed on error"),
+        ("VERSION", "1.5.0\n", "chore: version 1.5.0"),
+    ] {
+        write(&lib.join(file), text);
+        git(&lib, &["add", "."]);
+        git(&lib, &["commit", "-q", "-m", subject]);
+    }
+    fx.prepare();
+    let status = fx.ship(&["status"]);
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    let expected = "release notes of lib-a (since release-1/lib-a):\n  \
+                    Features:\n    - index: twice as fast\n  \
+                    Fixes:\n    - files are closed on error\n  \
+                    Other changes:\n    - chore: version 1.5.0\n";
+    assert!(status.stdout.contains(expected), "{}", status.stdout);
+    assert!(
+        !status.stdout.contains("release notes of lib-b"),
+        "nothing new in lib-b since its tag (its re-pin is the train's own): {}",
+        status.stdout
+    );
+    let json = fx.ship(&["status", "--json"]).json();
+    common::schema::assert_valid("ship-status", &json);
+    assert_eq!(
+        json["frozen"]["lib-a"]["notes"][0]["heading"], "Features",
+        "{json:#}"
+    );
+    assert_eq!(
+        json["frozen"]["lib-a"]["notes_since"], "release-1/lib-a",
+        "{json:#}"
+    );
+}
+
 /// The failure report: from the line naming the failed step as failed
 /// (`failed: <step>`, or `stopped at: <step>`) to the end, leaving out the
 /// progress lines and the commands' streamed output printed before it.

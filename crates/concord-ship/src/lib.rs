@@ -7,4 +7,5 @@
 
 pub mod config;
 pub mod model;
+pub mod notes;
 pub mod plan;

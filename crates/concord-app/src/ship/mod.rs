@@ -77,6 +77,14 @@ pub struct Frozen {
     pub commit: String,
     /// The library's version to publish; `None` for an app.
     pub version: Option<String>,
+    /// The tag of the previous shipped train the notes start from; `None`:
+    /// the notes start at the repo's first commit (at most
+    /// [`prepare::NOTES_LIMIT`] commits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes_since: Option<String>,
+    /// The release notes: what this train ships of the repo, by heading.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<concord_ship::notes::NoteGroup>,
 }
 
 /// The first ten characters of a commit id, as the text shows it.

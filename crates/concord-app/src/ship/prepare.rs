@@ -25,9 +25,17 @@ pub struct PrepareReport {
 /// Freeze the train named in `options` and record it as `prepared`.
 pub fn prepare(ws: &Workspace, options: &ShipOptions) -> Result<PrepareReport, Failure> {
     let ctx = Ctx::load(ws, options)?;
+    let previous = hub::with_store(ws, async |store| {
+        store.latest_release_train(&options.name).await
+    })?
+    .filter(|train| train.status == "shipped");
     let mut frozen: BTreeMap<String, Frozen> = BTreeMap::new();
     for repo in &ctx.train.repos {
-        frozen.insert(repo.name.clone(), freeze(&ctx, repo)?);
+        let mut repo_frozen = freeze(&ctx, repo)?;
+        let since = previous_tag(&ctx, repo, &options.name, previous.as_ref());
+        repo_frozen.notes = notes(&ctx, repo, &repo_frozen.commit, since.as_deref());
+        repo_frozen.notes_since = since;
+        frozen.insert(repo.name.clone(), repo_frozen);
     }
     let problems = ship_plan::validate(&ctx.train, &versions_of(&frozen));
     if !problems.is_empty() {
@@ -81,7 +89,67 @@ fn freeze(ctx: &Ctx<'_>, repo: &TrainRepo) -> Result<Frozen, Failure> {
         Some(publish) => Some(version_at(&git, &commit, repo, publish)?),
         None => None,
     };
-    Ok(Frozen { commit, version })
+    Ok(Frozen {
+        commit,
+        version,
+        notes_since: None,
+        notes: Vec::new(),
+    })
+}
+
+/// Release notes read at most this many commits.
+pub const NOTES_LIMIT: usize = 500;
+
+/// The tag the previous shipped train of this name gave `repo`, when
+/// `[train.git]` made one and this checkout has it.
+fn previous_tag(
+    ctx: &Ctx<'_>,
+    repo: &TrainRepo,
+    name: &str,
+    previous: Option<&concord_store::ReleaseTrain>,
+) -> Option<String> {
+    let previous = previous?;
+    if !ctx.train.git.enabled {
+        return None;
+    }
+    let frozen: BTreeMap<String, Frozen> = serde_json::from_str(&previous.frozen).ok()?;
+    let version = frozen.get(&repo.name).and_then(|f| f.version.as_deref());
+    let tag = ctx
+        .train
+        .git
+        .tag_name(&repo.name, name, previous.id, version);
+    let git = concord_git::Repo::open(&ctx.dir(repo)).ok()?;
+    git.resolve_commit(&format!("refs/tags/{tag}"))
+        .ok()
+        .flatten()
+        .map(|_| tag)
+}
+
+/// The notes of what `repo` ships: the subjects of the commits after
+/// `since` (all, when `None`) up to the frozen commit.
+fn notes(
+    ctx: &Ctx<'_>,
+    repo: &TrainRepo,
+    commit: &str,
+    since: Option<&str>,
+) -> Vec<concord_ship::notes::NoteGroup> {
+    let range = match since {
+        Some(tag) => format!("refs/tags/{tag}..{commit}"),
+        None => commit.to_string(),
+    };
+    let limit = format!("--max-count={NOTES_LIMIT}");
+    let output = std::process::Command::new("git")
+        .current_dir(ctx.dir(repo))
+        .args(["log", "--format=%s", &limit, &range, "--"])
+        .output();
+    let subjects: Vec<String> = match output {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    concord_ship::notes::release_notes(&subjects)
 }
 
 /// The version `publish.version_regex` finds in `publish.version_file` at

@@ -194,4 +194,19 @@ fn print_status(report: &StatusReport) {
     for s in &report.steps {
         println!("  {:>3}  {:<8} {}", s.seq, s.outcome, s.step);
     }
+    for (repo, frozen) in &report.frozen {
+        if frozen.notes.is_empty() {
+            continue;
+        }
+        match &frozen.notes_since {
+            Some(tag) => println!("release notes of {repo} (since {tag}):"),
+            None => println!("release notes of {repo}:"),
+        }
+        for group in &frozen.notes {
+            println!("  {}:", group.heading);
+            for line in &group.lines {
+                println!("    - {line}");
+            }
+        }
+    }
 }
