@@ -207,20 +207,30 @@ impl World {
 
     fn release_toml(&self) -> String {
         let url = &self.registry.url;
+        // `git archive` builds the same bytes from the same commit, so a
+        // digest can prove what a registry holds is this release.
         let publish = format!(
-            "tar czf ../lib_a-$0.tar.gz VERSION && curl -sf -o /dev/null -F :action=file_upload -F content=@../lib_a-$0.tar.gz {url}/"
+            "git archive --format=tar.gz -o ../lib_a-$0.tar.gz HEAD VERSION && curl -sf -o /dev/null -F :action=file_upload -F content=@../lib_a-$0.tar.gz {url}/"
         );
         // The probe contract: 0 live, 1 not, anything else unknown.
         let live = format!(
             "out=$(curl -s -w ' %{{http_code}}' {url}/simple/lib-a/) || exit 3; case \"$out\" in *' 200') echo \"$out\" | grep -q \"lib_a-$0.tar.gz\" && exit 0 || exit 1;; *' 404') exit 1;; *) exit 3;; esac"
         );
+        // The digest proof: the registry's sha256 of the file (its simple
+        // index says it), and the sha256 of what this train builds.
+        let digest = format!(
+            "curl -sf {url}/simple/lib-a/ | grep -o \"lib_a-$0.tar.gz#sha256=[0-9a-f]*\" | cut -d= -f2"
+        );
+        let build = "git archive --format=tar.gz HEAD VERSION | sha256sum | cut -d' ' -f1";
         let repin = "[[repo.repin]]\nlibrary = \"lib-a\"\nglob = \"deps.txt\"\nregex = 'lib-a = \\{ branch = \"release\" \\}'\nreplace = 'lib-a = \"{version}\"'\n";
         let test = "test = [\"sh\", \"-c\", \"grep -q 'lib-a = \\\"1.4.2\\\"' deps.txt\"]";
         let mut text = format!(
             "[[repo]]\nname = \"lib-a\"\npath = \"lib-a\"\nrole = \"library\"\ntest = [\"sh\", \"-c\", \"true\"]\n\
              [repo.publish]\ncommand = [\"sh\", \"-c\", {publish:?}, \"{{version}}\"]\n\
              version_file = \"VERSION\"\nversion_regex = '([0-9.]+)'\n\
-             is_published = [\"sh\", \"-c\", {live:?}, \"{{version}}\"]\n\n\
+             is_published = [\"sh\", \"-c\", {live:?}, \"{{version}}\"]\n\
+             digest = [\"sh\", \"-c\", {digest:?}, \"{{version}}\"]\n\
+             build_digest = [\"sh\", \"-c\", {build:?}, \"{{version}}\"]\n\n\
              [[repo]]\nname = \"hub-app\"\npath = \"hub-app\"\nrole = \"hub\"\ndepends_on = [\"lib-a\"]\n{test}\n{repin}\
              [repo.deploy]\nkind = \"git-push\"\nremote = \"production\"\nbranch = \"main\"\n\n"
         );
@@ -401,4 +411,70 @@ fn a_version_someone_else_uploaded_stops_the_train_until_accepted() {
     assert_eq!(w.deploys(), ["sat-one", "sat-two"]);
     let status = w.ship(&["status"]);
     assert!(status.stdout.contains("accepted"), "{}", context(&status));
+}
+
+/// Point 1, the digest proof: a version uploaded before the train with
+/// exactly what this train builds (an earlier run's upload, say) is proven
+/// by its digest, journaled, and not published again; one with other
+/// content is refused, both digests named.
+#[test]
+fn a_live_version_with_this_trains_content_is_proven_by_its_digest() {
+    let Some(w) = World::new() else { return };
+    let lib = w.root().join("lib-a");
+    let ours = w.root().join("lib_a-1.4.2.tar.gz");
+    git(
+        &lib,
+        &[
+            "archive",
+            "--format=tar.gz",
+            "-o",
+            &ours.display().to_string(),
+            "HEAD",
+            "VERSION",
+        ],
+    );
+    w.registry.upload(&ours);
+    let before = w.registry.stored();
+    assert_eq!(w.ship(&["prepare"]).code, 0);
+    let run = w.ship(&["run", "--yes"]);
+    assert_eq!(run.code, 0, "{}", context(&run));
+    assert_eq!(w.registry.stored(), before, "not uploaded again");
+    let status = w.ship(&["status"]);
+    assert!(
+        status.stdout.contains("accepted") && status.stdout.contains("shipped"),
+        "{}",
+        context(&status)
+    );
+
+    // Another world: the live file has other content.
+    let Some(w) = World::new() else { return };
+    let foreign = w.root().join("foreign");
+    std::fs::create_dir_all(&foreign).expect("dir");
+    std::fs::write(foreign.join("VERSION"), "tampered\n").expect("write");
+    let tarball = w.root().join("lib_a-1.4.2.tar.gz");
+    let ok = Command::new("tar")
+        .arg("czf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&foreign)
+        .arg("VERSION")
+        .status()
+        .expect("tar")
+        .success();
+    assert!(ok);
+    w.registry.upload(&tarball);
+    assert_eq!(w.ship(&["prepare"]).code, 0);
+    let refused = w.ship(&["run", "--yes"]);
+    assert_eq!(refused.code, 1, "{}", context(&refused));
+    assert!(
+        refused
+            .stdout
+            .contains("lib-a: the registry's digest of 1.4.2 (")
+            && refused
+                .stdout
+                .contains("is not the digest of what this train builds ("),
+        "{}",
+        context(&refused)
+    );
+    assert!(w.deploys().is_empty());
 }

@@ -88,6 +88,8 @@ struct RawPublish {
     version_regex: Spanned<String>,
     is_published: RawCommand,
     is_yanked: Option<RawCommand>,
+    digest: Option<RawCommand>,
+    build_digest: Option<RawCommand>,
 }
 
 #[derive(Deserialize)]
@@ -358,6 +360,13 @@ fn repo_publish(
                     None,
                 ));
             }
+            if p.digest.is_some() != p.build_digest.is_some() {
+                return Err(at.error(
+                    Some(raw_repo.role.span()),
+                    format!("library `{name}`: `digest` and `build_digest` go together (the registry's digest and this train's)"),
+                    None,
+                ));
+            }
             Some(Publish {
                 command: p.command.resolve(at, &here)?,
                 version_file: p.version_file.clone(),
@@ -365,6 +374,16 @@ fn repo_publish(
                 is_published: p.is_published.resolve(at, &here)?,
                 is_yanked: p
                     .is_yanked
+                    .as_ref()
+                    .map(|c| c.resolve(at, &here))
+                    .transpose()?,
+                digest: p
+                    .digest
+                    .as_ref()
+                    .map(|c| c.resolve(at, &here))
+                    .transpose()?,
+                build_digest: p
+                    .build_digest
                     .as_ref()
                     .map(|c| c.resolve(at, &here))
                     .transpose()?,

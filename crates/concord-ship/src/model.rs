@@ -49,6 +49,15 @@ pub struct Publish {
     pub is_published: Command,
     /// Exit 0: the version is yanked; 1: it is not; else unknown.
     pub is_yanked: Option<Command>,
+    /// The digest proof (both or neither): `digest` prints the registry's
+    /// digest of the version, `build_digest` the digest of what this train
+    /// builds from the frozen commit (last line of standard output each).
+    /// When a version is live that this train did not publish, equal
+    /// digests prove it is this release.
+    #[serde(default)]
+    pub digest: Option<Command>,
+    #[serde(default)]
+    pub build_digest: Option<Command>,
 }
 
 /// How a consumer turns a branch reference to a library into a version pin.

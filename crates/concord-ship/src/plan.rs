@@ -1169,6 +1169,8 @@ mod tests {
             version_regex: r#"version = "(.*)""#.into(),
             is_published: cmd("probe-published {version}"),
             is_yanked: Some(cmd("probe-yanked {version}")),
+            digest: None,
+            build_digest: None,
         }
     }
 

@@ -26,6 +26,8 @@ fn publish() -> Publish {
         version_regex: "(.*)".into(),
         is_published: cmd("probe {version}"),
         is_yanked: None,
+        digest: None,
+        build_digest: None,
     }
 }
 

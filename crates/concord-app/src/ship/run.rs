@@ -2,8 +2,8 @@
 //! steps in order, journaling each; stop at the first failure. What was
 //! journaled done is not done again.
 
-use super::command::shown;
-use super::probe::{gather_facts, observe};
+use super::command::{run_command, shown};
+use super::probe::{gather_facts, observe, probe};
 use super::step::{execute, failure};
 use super::{
     Ctx, Frozen, Loaded, ShipEvents, ShipOptions, VERSION, finished, load_train, versions_of,
@@ -11,6 +11,7 @@ use super::{
 };
 use crate::Outcome;
 use crate::hub::{self, Failure};
+use concord_ship::model::Command as Cmd;
 use concord_ship::plan::{
     self as ship_plan, Decision, Failure as StepFailure, Observed, Probe, Step,
 };
@@ -93,13 +94,16 @@ pub fn run(
     let done = finished(&journaled);
     accept_live(&ctx, train.id, &options.accept_live, &versions, &journaled)?;
     let journaled = load_train(&ctx, &options.name)?.steps;
+    let mismatches = prove_live(&ctx, train.id, &versions, &done, &journaled)?;
+    let journaled = load_train(&ctx, &options.name)?.steps;
     let vouched = vouched(&journaled);
-    let reasons = preflight(
+    let mut reasons = mismatches;
+    reasons.extend(preflight(
         &ctx,
         (&frozen, (&options.name, train.id)),
         &versions,
         (&done, &vouched),
-    );
+    ));
     if !reasons.is_empty() {
         return Ok(report(Ended::Refused { reasons }));
     }
@@ -128,6 +132,82 @@ pub fn run(
         runner.set_status("shipping")?;
     }
     Ok(report(runner.run_steps()?))
+}
+
+/// A library version live already that this train did not publish, with
+/// a digest proof configured: its content is this release's when the
+/// registry's digest equals the digest of what this train builds from the
+/// frozen commit; then it is journaled as accepted (with both digests).
+/// Returns a reason per version whose digests differ.
+fn prove_live(
+    ctx: &Ctx<'_>,
+    train_id: i64,
+    versions: &BTreeMap<String, String>,
+    done: &BTreeSet<String>,
+    journaled: &[ReleaseStep],
+) -> Result<Vec<String>, Failure> {
+    let mut mismatches = Vec::new();
+    for repo in &ctx.train.repos {
+        let (Some(publish), Some(version)) = (&repo.publish, versions.get(&repo.name)) else {
+            continue;
+        };
+        let (Some(digest), Some(build_digest)) = (&publish.digest, &publish.build_digest) else {
+            continue;
+        };
+        let step = Step::Publish {
+            repo: repo.name.clone(),
+            version: version.clone(),
+        }
+        .to_string();
+        if done.contains(&step) || vouched(journaled).contains(&step) {
+            continue;
+        }
+        let dir = ctx.dir(repo);
+        if probe(&publish.is_published, &dir, Some(version)) != Probe::Done {
+            continue;
+        }
+        let (theirs, ours) = (
+            digest_of(digest, &dir, version),
+            digest_of(build_digest, &dir, version),
+        );
+        match (theirs, ours) {
+            (Some(theirs), Some(ours)) if theirs == ours => {
+                let record = ReleaseStep {
+                    train_id,
+                    seq: 0,
+                    step,
+                    outcome: "accepted".into(),
+                    at: now_rfc3339(),
+                    detail: Some(format!(
+                        "content proven: the registry's digest {theirs} is the digest of what this train builds"
+                    )),
+                };
+                hub::with_store(ctx.ws, async |store| store.append_release_step(&record).await)?;
+            }
+            (theirs, ours) => mismatches.push(format!(
+                "{}: the registry's digest of {version} ({}) is not the digest of what this train builds ({})",
+                repo.name,
+                theirs.as_deref().unwrap_or("no answer"),
+                ours.as_deref().unwrap_or("no answer")
+            )),
+        }
+    }
+    Ok(mismatches)
+}
+
+/// The last line a digest command printed, when it exited 0.
+fn digest_of(command: &Cmd, dir: &std::path::Path, version: &str) -> Option<String> {
+    let result = run_command(command, dir, Some(version), &|_| {}).ok()?;
+    (result.exit == Some(0))
+        .then(|| {
+            result
+                .tail
+                .iter()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| l.trim().to_string())
+        })
+        .flatten()
 }
 
 /// Journal the release manager's acceptance of library versions already
