@@ -1477,6 +1477,66 @@ fn the_next_train_carries_release_notes_since_the_previous_tag() {
     );
 }
 
+/// Issue 19, point 5: with `[train.github]`, each mapped repo's tag
+/// becomes a GitHub release (the fake GitHub over HTTP) whose text is its
+/// release notes; a token that is not set stops the train at preflight; a
+/// release already there is kept on resume.
+#[test]
+fn a_shipped_train_publishes_its_release_notes_as_github_releases() {
+    use concord_fakes::github::FakeGitHub;
+    let github = FakeGitHub::start("gh-token").expect("fake GitHub");
+    for repo in ["acme/lib-a", "acme/hub-app"] {
+        github.add_repo(repo);
+    }
+    let fx = Fixture::new();
+    let retry = "retry = { attempts = 4, first_delay = \"10ms\", max_delay = \"50ms\" }";
+    fx.edit_release(
+        retry,
+        &format!(
+            "{retry}\ngithub = {{ url = \"{}\", token_env = \"TEST_GH_TOKEN\", repos = {{ \"lib-a\" = \"acme/lib-a\", \"hub-app\" = \"acme/hub-app\" }} }}",
+            github.url()
+        ),
+    );
+    fx.prepare();
+    let before = fx.snapshot();
+    let refused = common::run_env(fx.root(), &[], &["ship", "run", "--yes"]);
+    let context = format!(
+        "run ({}):\n{}\n{}",
+        refused.code, refused.stdout, refused.stderr
+    );
+    assert_eq!(refused.code, 1, "{context}");
+    assert!(
+        refused.stdout.contains("TEST_GH_TOKEN is not set"),
+        "{context}"
+    );
+    assert_eq!(fx.snapshot().actions, before.actions, "{context}");
+
+    let env = [("TEST_GH_TOKEN", "gh-token")];
+    let run = common::run_env(fx.root(), &env, &["ship", "run", "--yes"]);
+    let context = format!("run ({}):\n{}\n{}", run.code, run.stdout, run.stderr);
+    assert_eq!(run.code, 0, "{context}");
+    assert!(!run.stdout.contains("gh-token") && !run.stderr.contains("gh-token"));
+    let releases = github.releases("acme/lib-a");
+    assert_eq!(releases.len(), 1, "{context}");
+    assert_eq!(releases[0].tag_name, "release-1/lib-a");
+    assert!(
+        releases[0]
+            .body
+            .contains("### Other changes\n\n- lib-a: initial"),
+        "{:?}",
+        releases[0].body
+    );
+    assert_eq!(github.releases("acme/hub-app").len(), 1);
+    assert!(github.releases("acme/sat-one").is_empty(), "not mapped");
+    let again = common::run_env(fx.root(), &env, &["ship", "resume", "--yes"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(
+        github.releases("acme/lib-a").len(),
+        1,
+        "kept, not made twice"
+    );
+}
+
 /// The failure report: from the line naming the failed step as failed
 /// (`failed: <step>`, or `stopped at: <step>`) to the end, leaving out the
 /// progress lines and the commands' streamed output printed before it.

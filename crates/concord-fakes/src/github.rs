@@ -23,6 +23,16 @@ pub const API_VERSION: &str = "2022-11-28";
 const WEB: &str = "https://github.com";
 const DOCS_ISSUES: &str = "https://docs.github.com/rest/issues/issues";
 const DOCS_PULLS: &str = "https://docs.github.com/rest/pulls/pulls";
+const DOCS_RELEASES: &str = "https://docs.github.com/rest/releases/releases";
+
+/// A release, as the fake keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeRelease {
+    pub id: u64,
+    pub tag_name: String,
+    pub name: String,
+    pub body: String,
+}
 const DOCS_RATE: &str = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api";
 const DOCS_AUTH: &str = "https://docs.github.com/rest";
 const STATE_REASONS: [&str; 4] = ["completed", "not_planned", "duplicate", "reopened"];
@@ -95,6 +105,7 @@ struct Repo {
     labels: Vec<(u64, String)>,
     items: BTreeMap<u64, Item>,
     next_number: u64,
+    releases: Vec<FakeRelease>,
 }
 
 impl Repo {
@@ -253,6 +264,17 @@ struct Reply {
     body: Value,
     link: Option<String>,
     location: Option<String>,
+}
+
+fn release_json(release: &FakeRelease) -> Value {
+    json!({
+        "id": release.id,
+        "tag_name": release.tag_name,
+        "name": release.name,
+        "body": release.body,
+        "draft": false,
+        "prerelease": false,
+    })
 }
 
 impl Reply {
@@ -904,6 +926,50 @@ impl Hub {
         }
     }
 
+    /// `POST /repos/{owner}/{repo}/releases`: `tag_name` is required; a
+    /// second release of one tag is a validation error (`already_exists`), as
+    /// GitHub answers.
+    fn create_release(&mut self, key: &str, body: &[u8]) -> Reply {
+        let docs = format!("{DOCS_RELEASES}#create-a-release");
+        let map = match parse_body(body, &docs) {
+            Ok(map) => map,
+            Err(reply) => return reply,
+        };
+        let fields = (|| -> Result<_, Reply> {
+            Ok((
+                opt_str(&map, "tag_name", &docs)?,
+                opt_str(&map, "name", &docs)?,
+                opt_str(&map, "body", &docs)?,
+            ))
+        })();
+        let (tag, name, text) = match fields {
+            Ok(fields) => fields,
+            Err(reply) => return reply,
+        };
+        let Some(tag) = tag else {
+            return Reply::invalid_request("\"tag_name\" wasn't supplied.", &docs);
+        };
+        let id = self.id();
+        let Some(repo) = self.repos.get_mut(key) else {
+            return Reply::not_found(&docs);
+        };
+        if repo.releases.iter().any(|r| r.tag_name == tag) {
+            return Reply::validation(
+                vec![json!({"resource": "Release", "code": "already_exists", "field": "tag_name"})],
+                &docs,
+            );
+        }
+        let release = FakeRelease {
+            id,
+            name: name.unwrap_or_else(|| tag.clone()),
+            tag_name: tag,
+            body: text.unwrap_or_default(),
+        };
+        let reply = Reply::with(201, release_json(&release));
+        repo.releases.push(release);
+        reply
+    }
+
     fn create_pull(&mut self, key: &str, body: &[u8]) -> Reply {
         let docs = format!("{DOCS_PULLS}#create-a-pull-request");
         let map = match parse_body(body, &docs) {
@@ -1074,6 +1140,21 @@ impl Hub {
                     ("GET", Some(repo)) => self.list_pulls(repo, query),
                     ("POST", Some(_)) => self.create_pull(&key, body),
                     _ => Reply::not_found(&docs),
+                }
+            }
+            ["repos", owner, name, "releases"] if *method == Method::POST => {
+                let key = format!("{owner}/{name}").to_ascii_lowercase();
+                self.create_release(&key, body)
+            }
+            ["repos", owner, name, "releases", "tags", tag] if get => {
+                let docs = format!("{DOCS_RELEASES}#get-a-release-by-tag-name");
+                let tag = percent_decode(tag);
+                match self
+                    .find(owner, name)
+                    .and_then(|r| r.releases.iter().find(|rel| rel.tag_name == tag))
+                {
+                    Some(release) => Reply::ok(release_json(release)),
+                    None => Reply::not_found(&docs),
                 }
             }
             ["repositories", id, "pulls"] if get => match self.find_by_id(id) {
@@ -1397,8 +1478,18 @@ impl FakeGitHub {
                 labels: Vec::new(),
                 items: BTreeMap::new(),
                 next_number: 1,
+                releases: Vec::new(),
             },
         );
+    }
+
+    /// The releases of `repo`, oldest first.
+    pub fn releases(&self, repo: &str) -> Vec<FakeRelease> {
+        lock(&self.hub)
+            .repos
+            .get(&repo.to_ascii_lowercase())
+            .map(|r| r.releases.clone())
+            .unwrap_or_default()
     }
 
     /// An issue, "open" or "closed" (as completed); returns its number.

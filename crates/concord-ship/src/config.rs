@@ -1,7 +1,9 @@
 //! `release.toml`: the train as the team writes it, checked before
 //! anything runs. Every error names the file, line and column.
 
-use crate::model::{Command, Deploy, GitRecord, Publish, Repin, Retry, Role, Train, TrainRepo};
+use crate::model::{
+    Command, Deploy, GitRecord, GithubReleases, Publish, Repin, Retry, Role, Train, TrainRepo,
+};
 use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
@@ -30,6 +32,15 @@ struct RawRelease {
 struct RawTrain {
     retry: Option<RawRetry>,
     git: Option<RawGit>,
+    github: Option<RawGithub>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGithub {
+    url: Option<String>,
+    token_env: Option<String>,
+    repos: Spanned<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -244,7 +255,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Train, ReleaseConfigError> {
     }
     check_references(&raw, &repos, &at)?;
     let git = train_git(raw.train.as_ref().and_then(|t| t.git.as_ref()), &at)?;
-    Ok(Train { repos, retry, git })
+    let github = train_github(
+        raw.train.as_ref().and_then(|t| t.github.as_ref()),
+        &repos,
+        git.enabled,
+        &at,
+    )?;
+    Ok(Train {
+        repos,
+        retry,
+        git,
+        github,
+    })
 }
 
 /// `[train.git]`: on unless it says `enabled = false`; a tag template may
@@ -290,6 +312,56 @@ fn train_git(raw: Option<&RawGit>, at: &Locator<'_>) -> Result<GitRecord, Releas
         main_branch: raw.main_branch.clone().unwrap_or(defaults.main_branch),
         tag,
     })
+}
+
+/// `[train.github]`: only with `[train.git]` on (a release is of a tag
+/// the train pushed); every mapped repo is a repo of the train, every
+/// GitHub name `owner/name`.
+fn train_github(
+    raw: Option<&RawGithub>,
+    repos: &[TrainRepo],
+    git: bool,
+    at: &Locator<'_>,
+) -> Result<Option<GithubReleases>, ReleaseConfigError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let span = Some(raw.repos.span());
+    if !git {
+        return Err(at.error(
+            span,
+            "GitHub releases are made of the train's tags: [train.git] must be on".into(),
+            None,
+        ));
+    }
+    for (repo, name) in raw.repos.get_ref() {
+        if !repos.iter().any(|r| &r.name == repo) {
+            return Err(at.error(
+                span,
+                format!("[train.github] repos names `{repo}`, which is not a repo of the train"),
+                None,
+            ));
+        }
+        let parts: Vec<&str> = name.split('/').collect();
+        if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+            return Err(at.error(
+                span,
+                format!("`{name}` (for {repo}) is not a GitHub repository of the form owner/name"),
+                None,
+            ));
+        }
+    }
+    Ok(Some(GithubReleases {
+        url: raw
+            .url
+            .clone()
+            .unwrap_or_else(|| "https://api.github.com".into()),
+        token_env: raw
+            .token_env
+            .clone()
+            .unwrap_or_else(|| "GITHUB_TOKEN".into()),
+        repos: raw.repos.get_ref().clone(),
+    }))
 }
 
 fn train_retry(raw: Option<&RawTrain>, at: &Locator<'_>) -> Result<Retry, ReleaseConfigError> {

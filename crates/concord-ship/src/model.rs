@@ -120,6 +120,21 @@ pub struct Train {
     /// What git is told once the repos shipped (`[train.git]`).
     #[serde(default)]
     pub git: GitRecord,
+    /// GitHub releases made of the tags, with the notes (`[train.github]`).
+    #[serde(default)]
+    pub github: Option<GithubReleases>,
+}
+
+/// Each mapped repo's tag becomes a GitHub release whose text is the
+/// repo's release notes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct GithubReleases {
+    /// The API (`https://api.github.com`, or a GitHub Enterprise one).
+    pub url: String,
+    /// The environment variable holding the token (never the token).
+    pub token_env: String,
+    /// Train repo -> `owner/name` on GitHub.
+    pub repos: std::collections::BTreeMap<String, String>,
 }
 
 /// After the repos shipped, git is told: each repo's release branch is

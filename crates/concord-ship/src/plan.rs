@@ -687,6 +687,9 @@ pub struct Facts {
     /// The versions the libraries publish (as given to [`plan`]).
     pub versions: BTreeMap<String, String>,
     pub repos: BTreeMap<String, RepoFacts>,
+    /// With `[train.github]`: whether its token variable is set.
+    #[serde(default)]
+    pub github_token_set: Option<bool>,
 }
 
 /// Collects reasons, each about one repo.
@@ -762,6 +765,14 @@ pub fn preflight(train: &Train, facts: &Facts) -> Result<(), Vec<String>> {
             .collect(),
     };
 
+    if let Some(github) = &train.github
+        && facts.github_token_set != Some(true)
+    {
+        pre.problems.push(format!(
+            "train: {} is not set: the GitHub releases ([train.github]) could not be made (it is read from the environment only)",
+            github.token_env
+        ));
+    }
     for repo in &train.repos {
         let name = repo.name.as_str();
         let Some(f) = facts.repos.get(name) else {
@@ -1221,6 +1232,7 @@ mod tests {
                 max_delay: Duration::from_secs(5),
             },
             git: Default::default(),
+            github: None,
         }
     }
 
@@ -1861,6 +1873,7 @@ mod tests {
         Facts {
             versions: two_libs_versions(),
             repos,
+            github_token_set: None,
         }
     }
 

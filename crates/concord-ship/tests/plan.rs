@@ -137,12 +137,14 @@ fn random_train() -> impl Strategy<Value = RandomTrain> {
                 repos: order.iter().map(|&i| repos[i].clone()).collect(),
                 retry: retry(),
                 git: Default::default(),
+                github: None,
             };
             RandomTrain {
                 train: Train {
                     repos,
                     retry: retry(),
                     git: Default::default(),
+                    github: None,
                 },
                 shuffled,
                 versions,
@@ -530,6 +532,33 @@ kind = "none"
     let train = concord_ship::config::parse(Path::new("release.toml"), &off).expect("valid");
     let steps = plan(&train, &versions).expect("plans");
     assert!(!steps.iter().any(|s| matches!(s, Step::Record { .. })));
+
+    for (github, says) in [
+        (
+            "[train.git]\nenabled = false\n[train.github]\nrepos = { hub = \"acme/hub\" }\n",
+            "[train.git] must be on",
+        ),
+        (
+            "[train.github]\nrepos = { nowhere = \"acme/x\" }\n",
+            "`nowhere`, which is not a repo of the train",
+        ),
+        (
+            "[train.github]\nrepos = { hub = \"acme\" }\n",
+            "not a GitHub repository of the form owner/name",
+        ),
+    ] {
+        let bad = format!("{github}{text}");
+        let error = concord_ship::config::parse(Path::new("release.toml"), &bad)
+            .expect_err("a bad [train.github]");
+        assert!(error.to_string().contains(says), "{error}");
+    }
+    let good = format!("[train.github]\nrepos = {{ hub = \"acme/hub\" }}\n{text}");
+    let train = concord_ship::config::parse(Path::new("release.toml"), &good).expect("valid");
+    let github = train.github.expect("github");
+    assert_eq!(
+        (github.url.as_str(), github.token_env.as_str()),
+        ("https://api.github.com", "GITHUB_TOKEN")
+    );
 
     for (tag, says) in [
         ("v{version}", "needs `{repo}`"),

@@ -16,6 +16,29 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub const API_VERSION: &str = "2022-11-28";
 const MEDIA_TYPE: &str = "application/vnd.github+json";
 
+/// A GitHub release, as far as concord reads it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Release {
+    pub id: u64,
+    pub tag_name: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+/// A tag in a URL path: every byte but unreserved ones escaped, `/` too.
+fn encode_path(tag: &str) -> String {
+    tag.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum GhError {
     #[error("GitHub did not accept the token ({message}); check that it is valid and not expired")]
@@ -465,6 +488,41 @@ impl GitHub {
         )?;
         let raw: RawPull = parse(response.json()?, "a pull request")?;
         Ok(raw.into())
+    }
+
+    /// `GET /repos/{repo}/releases/tags/{tag}`: the release of a tag, if
+    /// there is one.
+    pub fn release_by_tag(&self, repo: &str, tag: &str) -> Result<Option<Release>, GhError> {
+        let repo = check_repo(repo)?;
+        match self.call(
+            "GET",
+            &format!("/repos/{repo}/releases/tags/{}", encode_path(tag)),
+            None,
+            &format!("the release of tag {tag} in {repo}"),
+        ) {
+            Ok(response) => Ok(Some(parse(response.json()?, "a release")?)),
+            Err(GhError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /repos/{repo}/releases`: a published release of an existing tag.
+    pub fn create_release(
+        &self,
+        repo: &str,
+        tag: &str,
+        name: &str,
+        body: &str,
+    ) -> Result<Release, GhError> {
+        let repo = check_repo(repo)?;
+        let payload = json!({"tag_name": tag, "name": name, "body": body});
+        let response = self.call(
+            "POST",
+            &format!("/repos/{repo}/releases"),
+            Some(&payload),
+            &format!("repository {repo}"),
+        )?;
+        parse(response.json()?, "a release")
     }
 
     /// One request; anything but 2xx becomes a [`GhError`].

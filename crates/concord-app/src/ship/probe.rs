@@ -119,7 +119,13 @@ pub(super) fn gather_facts(
     versions: &BTreeMap<String, String>,
     (done, vouched): (&BTreeSet<String>, &BTreeSet<String>),
 ) -> Facts {
+    let github_token_set = ctx
+        .train
+        .github
+        .as_ref()
+        .map(|g| std::env::var(&g.token_env).is_ok_and(|t| !t.trim().is_empty()));
     Facts {
+        github_token_set,
         versions: versions.clone(),
         repos: ctx
             .train

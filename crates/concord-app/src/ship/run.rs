@@ -4,7 +4,7 @@
 
 use super::command::{run_command, shown};
 use super::probe::{gather_facts, observe, probe};
-use super::step::{execute, failure};
+use super::step::{StepInputs, execute, failure};
 use super::{
     Ctx, Frozen, Loaded, ShipEvents, ShipOptions, VERSION, finished, load_train, versions_of,
     vouched,
@@ -123,6 +123,7 @@ pub fn run(
         steps: &steps,
         versions: &versions,
         name: &options.name,
+        frozen: &frozen,
         done,
         vouched,
         id: train.id,
@@ -306,6 +307,8 @@ struct Runner<'a> {
     versions: &'a BTreeMap<String, String>,
     /// The train's name (its tags carry it).
     name: &'a str,
+    /// What `prepare` froze (release notes included).
+    frozen: &'a BTreeMap<String, Frozen>,
     /// Steps done or skipped, by display text.
     done: BTreeSet<String>,
     /// Publish steps whose live version is this train's (attempted or
@@ -345,12 +348,12 @@ impl Runner<'_> {
             let result = if let Step::Flip = step {
                 self.flip()
             } else {
-                execute(
-                    self.ctx,
-                    step,
-                    (self.versions, (self.name, self.id)),
-                    self.events,
-                )
+                let inputs = StepInputs {
+                    versions: self.versions,
+                    train: (self.name, self.id),
+                    frozen: self.frozen,
+                };
+                execute(self.ctx, step, &inputs, self.events)
             };
             match result {
                 Ok(detail) => {

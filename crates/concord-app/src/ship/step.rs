@@ -3,7 +3,7 @@
 //! command, its exit and its last lines.
 
 use super::command::{RunError, run_command, shown};
-use super::{Ctx, ShipEvents};
+use super::{Ctx, Frozen, ShipEvents};
 use concord_ship::model::{Command as Cmd, Deploy, GitRecord, TrainRepo};
 use concord_ship::plan::{self as ship_plan, Failure as StepFailure, Step};
 use std::collections::BTreeMap;
@@ -19,12 +19,22 @@ struct Here<'a> {
 }
 
 /// Do one step (other than the flip); `Ok(detail)` when it succeeded.
+/// What a step needs besides the train's configuration.
+pub(super) struct StepInputs<'a> {
+    pub versions: &'a BTreeMap<String, String>,
+    /// The train's name and number (its tags carry them).
+    pub train: (&'a str, i64),
+    /// What `prepare` froze, release notes included.
+    pub frozen: &'a BTreeMap<String, Frozen>,
+}
+
 pub(super) fn execute(
     ctx: &Ctx<'_>,
     step: &Step,
-    (versions, train): (&BTreeMap<String, String>, (&str, i64)),
+    inputs: &StepInputs<'_>,
     events: &dyn ShipEvents,
 ) -> Result<Option<String>, StepFailure> {
+    let (versions, train) = (inputs.versions, inputs.train);
     let repo = step.repo().and_then(|r| ctx.train.repo(r)).ok_or_else(|| {
         failure(
             "(no repo)",
@@ -65,10 +75,72 @@ pub(super) fn execute(
                 train.1,
                 versions.get(&repo.name).map(String::as_str),
             );
-            record_in_git(repo, &ctx.train.git, &tag, &here)
+            let recorded = record_in_git(repo, &ctx.train.git, &tag, &here)?;
+            let notes = inputs
+                .frozen
+                .get(&repo.name)
+                .map_or(&[][..], |f| &f.notes[..]);
+            let released = github_release(ctx, repo, &tag, notes)?;
+            Ok(match (recorded, released) {
+                (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                (a, b) => a.or(b),
+            })
         }
         Step::Flip => Ok(None),
     }
+}
+
+/// With `[train.github]` and the repo mapped: the tag's GitHub release,
+/// its text the repo's release notes. One that exists already is kept (a
+/// resumed train repeats the step safely).
+fn github_release(
+    ctx: &Ctx<'_>,
+    repo: &TrainRepo,
+    tag: &str,
+    notes: &[concord_ship::notes::NoteGroup],
+) -> Result<Option<String>, StepFailure> {
+    let Some(github) = &ctx.train.github else {
+        return Ok(None);
+    };
+    let Some(full_name) = github.repos.get(&repo.name) else {
+        return Ok(None);
+    };
+    let what = format!("(GitHub release {tag} of {full_name})");
+    let refused = |why: String| failure(&what, None, vec![why]);
+    let token = std::env::var(&github.token_env)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| refused(format!("{} is not set", github.token_env)))?;
+    let client = concord_trackers::github::GitHub::new(&github.url, &token).map_err(refused)?;
+    if client
+        .release_by_tag(full_name, tag)
+        .map_err(|e| refused(e.to_string()))?
+        .is_some()
+    {
+        return Ok(Some(format!(
+            "GitHub release {tag} of {full_name} was there"
+        )));
+    }
+    client
+        .create_release(full_name, tag, tag, &notes_markdown(notes))
+        .map_err(|e| refused(e.to_string()))?;
+    Ok(Some(format!("GitHub release {tag} of {full_name} made")))
+}
+
+/// Release notes as Markdown: a heading per group, a line per commit.
+fn notes_markdown(notes: &[concord_ship::notes::NoteGroup]) -> String {
+    if notes.is_empty() {
+        return "No changes since the previous release.\n".into();
+    }
+    let mut text = String::new();
+    for group in notes {
+        text.push_str(&format!("### {}\n\n", group.heading));
+        for line in &group.lines {
+            text.push_str(&format!("- {line}\n"));
+        }
+        text.push('\n');
+    }
+    text
 }
 
 /// Tell git what shipped: push the release branch, fast-forward the main
