@@ -272,6 +272,26 @@ impl World {
     }
 }
 
+/// `lib_a-1.4.2.tar.gz` as someone outside the train built it: a
+/// `VERSION` file holding `content`.
+fn foreign_tarball(w: &World, content: &str) -> PathBuf {
+    let foreign = w.root().join("foreign");
+    std::fs::create_dir_all(&foreign).expect("dir");
+    std::fs::write(foreign.join("VERSION"), content).expect("write");
+    let tarball = w.root().join("lib_a-1.4.2.tar.gz");
+    let ok = Command::new("tar")
+        .arg("czf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&foreign)
+        .arg("VERSION")
+        .status()
+        .expect("tar")
+        .success();
+    assert!(ok, "tar");
+    tarball
+}
+
 fn context(out: &Output) -> String {
     format!("exit {}:\n{}\n{}", out.code, out.stdout, out.stderr)
 }
@@ -375,20 +395,7 @@ fn a_train_ships_through_a_real_registry_and_resumes_without_doing_anything_twic
 #[test]
 fn a_version_someone_else_uploaded_stops_the_train_until_accepted() {
     let Some(w) = World::new() else { return };
-    let foreign = w.root().join("foreign");
-    std::fs::create_dir_all(&foreign).expect("dir");
-    std::fs::write(foreign.join("VERSION"), "someone else's 1.4.2\n").expect("write");
-    let tarball = w.root().join("lib_a-1.4.2.tar.gz");
-    let ok = Command::new("tar")
-        .arg("czf")
-        .arg(&tarball)
-        .arg("-C")
-        .arg(&foreign)
-        .arg("VERSION")
-        .status()
-        .expect("tar")
-        .success();
-    assert!(ok);
+    let tarball = foreign_tarball(&w, "someone else's 1.4.2\n");
     w.registry.upload(&tarball);
     let before = w.registry.stored();
 
@@ -448,20 +455,7 @@ fn a_live_version_with_this_trains_content_is_proven_by_its_digest() {
 
     // Another world: the live file has other content.
     let Some(w) = World::new() else { return };
-    let foreign = w.root().join("foreign");
-    std::fs::create_dir_all(&foreign).expect("dir");
-    std::fs::write(foreign.join("VERSION"), "tampered\n").expect("write");
-    let tarball = w.root().join("lib_a-1.4.2.tar.gz");
-    let ok = Command::new("tar")
-        .arg("czf")
-        .arg(&tarball)
-        .arg("-C")
-        .arg(&foreign)
-        .arg("VERSION")
-        .status()
-        .expect("tar")
-        .success();
-    assert!(ok);
+    let tarball = foreign_tarball(&w, "tampered\n");
     w.registry.upload(&tarball);
     assert_eq!(w.ship(&["prepare"]).code, 0);
     let refused = w.ship(&["run", "--yes"]);

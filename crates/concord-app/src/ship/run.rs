@@ -173,17 +173,10 @@ fn prove_live(
         );
         match (theirs, ours) {
             (Some(theirs), Some(ours)) if theirs == ours => {
-                let record = ReleaseStep {
-                    train_id,
-                    seq: 0,
-                    step,
-                    outcome: "accepted".into(),
-                    at: now_rfc3339(),
-                    detail: Some(format!(
-                        "content proven: the registry's digest {theirs} is the digest of what this train builds"
-                    )),
-                };
-                hub::with_store(ctx.ws, async |store| store.append_release_step(&record).await)?;
+                let why = format!(
+                    "content proven: the registry's digest {theirs} is the digest of what this train builds"
+                );
+                journal_acceptance(ctx, train_id, step, why)?;
             }
             (theirs, ours) => mismatches.push(format!(
                 "{}: the registry's digest of {version} ({}) is not the digest of what this train builds ({})",
@@ -194,6 +187,28 @@ fn prove_live(
         }
     }
     Ok(mismatches)
+}
+
+/// Journal that this train counts the live version of publish `step` as
+/// its own, and why.
+fn journal_acceptance(
+    ctx: &Ctx<'_>,
+    train_id: i64,
+    step: String,
+    why: String,
+) -> Result<(), Failure> {
+    let record = ReleaseStep {
+        train_id,
+        seq: 0,
+        step,
+        outcome: "accepted".into(),
+        at: now_rfc3339(),
+        detail: Some(why),
+    };
+    hub::with_store(ctx.ws, async |store| {
+        store.append_release_step(&record).await
+    })?;
+    Ok(())
 }
 
 /// The last line a digest command printed, when it exited 0.
@@ -244,21 +259,12 @@ fn accept_live(
         {
             continue;
         }
-        let record = ReleaseStep {
-            train_id,
-            seq: 0,
-            step,
-            outcome: "accepted".into(),
-            at: now_rfc3339(),
-            detail: Some(format!(
-                "the version already live was accepted as this release by {} (--accept-live); \
-                 this train does not publish it",
-                hub::actor(ctx.ws)
-            )),
-        };
-        hub::with_store(ctx.ws, async |store| {
-            store.append_release_step(&record).await
-        })?;
+        let why = format!(
+            "the version already live was accepted as this release by {} (--accept-live); \
+             this train does not publish it",
+            hub::actor(ctx.ws)
+        );
+        journal_acceptance(ctx, train_id, step, why)?;
     }
     Ok(())
 }
