@@ -18,7 +18,6 @@ struct Here<'a> {
     events: &'a dyn ShipEvents,
 }
 
-/// Do one step (other than the flip); `Ok(detail)` when it succeeded.
 /// What a step needs besides the train's configuration.
 pub(super) struct StepInputs<'a> {
     pub versions: &'a BTreeMap<String, String>,
@@ -28,6 +27,7 @@ pub(super) struct StepInputs<'a> {
     pub frozen: &'a BTreeMap<String, Frozen>,
 }
 
+/// Do one step (other than the flip); `Ok(detail)` when it succeeded.
 pub(super) fn execute(
     ctx: &Ctx<'_>,
     step: &Step,
