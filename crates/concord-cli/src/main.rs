@@ -88,6 +88,12 @@ enum Command {
     /// Manage the hub: migrate, export, import.
     #[command(subcommand)]
     Hub(commands::hub::Command),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish),
+    /// generated from these same definitions; needs no workspace.
+    Completions {
+        /// The shell, e.g. `concord completions bash > ~/.local/share/bash-completion/completions/concord`.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -140,6 +146,13 @@ impl From<hub::Failure> for CliError {
 }
 
 fn run(cli: Cli) -> Result<Outcome, CliError> {
+    if let Command::Completions { shell } = cli.command {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        let mut out = output::stdout();
+        clap_complete::generate(shell, &mut command, "concord", &mut out);
+        output::finish(std::io::Write::flush(&mut out));
+        return Ok(Outcome::Clean);
+    }
     if let Some(url) = &cli.hub {
         return Ok(run_remote(url, &cli.command)?);
     }
@@ -160,6 +173,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Summary(args) => commands::summary::run(&workspace, &args)?,
         Command::Mirror(args) => commands::mirror::run(&workspace, &args)?,
         Command::Serve(args) => commands::serve::run(workspace, &args)?,
+        Command::Completions { .. } => Outcome::Clean,
     };
     Ok(outcome)
 }

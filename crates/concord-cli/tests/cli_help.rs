@@ -75,3 +75,36 @@ fn help_reference() {
         );
     }
 }
+
+/// `concord completions SHELL` works anywhere (no workspace), is generated
+/// from the same definitions as `--help` (every subcommand is in it), and
+/// bash accepts the script it prints.
+#[test]
+fn completions_cover_every_command_and_need_no_workspace() {
+    let nowhere = tempfile::tempdir().expect("temp dir");
+    let help = run_in(nowhere.path(), &["--help"]);
+    let commands = subcommands(&help.stdout);
+    assert!(commands.len() > 10, "{}", help.stdout);
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = run_in(nowhere.path(), &["completions", shell]);
+        assert_eq!(out.code, 0, "{shell}: {}", out.stderr);
+        for command in &commands {
+            assert!(
+                out.stdout.contains(command.as_str()),
+                "{shell} lacks {command}"
+            );
+        }
+        if shell == "bash" {
+            let script = nowhere.path().join("concord.bash");
+            std::fs::write(&script, &out.stdout).expect("write");
+            let checked = std::process::Command::new("bash")
+                .arg("-n")
+                .arg(&script)
+                .status()
+                .expect("bash");
+            assert!(checked.success(), "bash -n rejects the script");
+        }
+    }
+    let unknown = run_in(nowhere.path(), &["completions", "tcsh"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+}
