@@ -754,6 +754,147 @@ fn command_name(argv: &[String]) -> &str {
     argv.first().map_or("(empty command)", String::as_str)
 }
 
+/// The checkout: clean, at its frozen commit, which is still reachable.
+fn checkout_reasons(pre: &mut Preflight, repo: &TrainRepo, f: &RepoFacts) {
+    let name = repo.name.as_str();
+    if !f.clean {
+        pre.add(
+            name,
+            "working tree is not clean (commit or stash the changes)",
+        );
+    }
+    if !f.at_frozen {
+        pre.add(
+            name,
+            format_args!("`{}` is not at the frozen commit", repo.release_branch),
+        );
+    }
+    if !f.frozen_reachable {
+        pre.add(
+            name,
+            format_args!(
+                "the frozen commit is not reachable from `{}` (was it rewritten?)",
+                repo.release_branch
+            ),
+        );
+    }
+}
+
+/// The deploy's own command (or the git-push smoke check), if it has one.
+fn deploy_command_reasons(pre: &mut Preflight, repo: &TrainRepo, f: &RepoFacts) {
+    let name = repo.name.as_str();
+    let command = match &repo.deploy {
+        Deploy::Script { command } => Some(("deploy", command)),
+        Deploy::GitPush {
+            smoke: Some(command),
+            ..
+        } => Some(("smoke", command)),
+        _ => None,
+    };
+    match (command, f.deploy_command_exists) {
+        (Some((kind, c)), Some(false)) => pre.add(
+            name,
+            format_args!("{kind} command `{}` not found", command_name(&c.argv)),
+        ),
+        (None, Some(false)) => pre.add(name, "deploy command not found"),
+        (Some((kind, c)), None) => pre.add(
+            name,
+            format_args!(
+                "whether {kind} command `{}` exists was not checked",
+                command_name(&c.argv)
+            ),
+        ),
+        _ => {}
+    }
+}
+
+/// Every other step's command ([`command_kinds`]) can start.
+fn step_command_reasons(pre: &mut Preflight, repo: &TrainRepo, f: &RepoFacts) {
+    let name = repo.name.as_str();
+    for (kind, command) in command_kinds(repo) {
+        match f.commands.iter().find(|c| c.kind == kind) {
+            Some(CommandCheck { found: true, .. }) => {}
+            Some(_) => pre.add(
+                name,
+                format_args!("{kind} command `{}` not found", command_name(&command.argv)),
+            ),
+            None => pre.add(
+                name,
+                format_args!(
+                    "whether {kind} command `{}` can start was not checked",
+                    command_name(&command.argv)
+                ),
+            ),
+        }
+    }
+}
+
+/// The git-push deploy's remote answers.
+fn remote_reasons(pre: &mut Preflight, repo: &TrainRepo, f: &RepoFacts) {
+    let name = repo.name.as_str();
+    let remote = match &repo.deploy {
+        Deploy::GitPush { remote, .. } => Some(remote.as_str()),
+        _ => None,
+    };
+    match (remote, f.remote_reachable) {
+        (Some(remote), Some(false)) => {
+            pre.add(name, format_args!("remote `{remote}` is not reachable"))
+        }
+        (None, Some(false)) => pre.add(name, "the remote is not reachable"),
+        (Some(remote), None) => pre.add(
+            name,
+            format_args!("whether remote `{remote}` is reachable was not checked"),
+        ),
+        _ => {}
+    }
+}
+
+/// Every re-pin rule was checked and has something to replace.
+fn repin_reasons(pre: &mut Preflight, repo: &TrainRepo, f: &RepoFacts) {
+    let name = repo.name.as_str();
+    for repin in &repo.repins {
+        let checked = f.repin_matches.iter().any(|(glob, _)| *glob == repin.glob);
+        if !checked {
+            pre.add(
+                name,
+                format_args!(
+                    "re-pin of `{}` in `{}` was not checked",
+                    repin.library, repin.glob
+                ),
+            );
+        }
+    }
+    for (glob, matched) in &f.repin_matches {
+        if !matched {
+            pre.add(
+                name,
+                format_args!("re-pin glob `{glob}` matches no branch reference to replace"),
+            );
+        }
+    }
+}
+
+/// A library's version to publish is not yanked (and that was asked).
+fn yank_reasons(pre: &mut Preflight, repo: &TrainRepo, f: &RepoFacts, version: &str) {
+    let name = repo.name.as_str();
+    let probed = repo.publish.as_ref().is_some_and(|p| p.is_yanked.is_some());
+    match &f.yanked {
+        Some(Probe::Done) => pre.add(
+            name,
+            format_args!("version {version} is yanked: bump the version and re-run prepare"),
+        ),
+        Some(Probe::Unknown(why)) => pre.add(
+            name,
+            format_args!("cannot tell whether version {version} is yanked ({why})"),
+        ),
+        None if is_library(repo) && probed => pre.add(
+            name,
+            format_args!("whether version {version} is yanked was not checked"),
+        ),
+        _ => {}
+    }
+}
+
 /// `Ok` when the train may start; else every reason it may not, all at once
 /// (train order, one reason per failing fact). A fact that was needed but
 /// not gathered is a reason too: nothing is assumed fine.
@@ -779,136 +920,19 @@ pub fn preflight(train: &Train, facts: &Facts) -> Result<(), Vec<String>> {
             pre.add(name, "no facts were gathered for this repo");
             continue;
         };
-        if !f.clean {
-            pre.add(
-                name,
-                "working tree is not clean (commit or stash the changes)",
-            );
-        }
-        if !f.at_frozen {
-            pre.add(
-                name,
-                format_args!("`{}` is not at the frozen commit", repo.release_branch),
-            );
-        }
-        if !f.frozen_reachable {
-            pre.add(
-                name,
-                format_args!(
-                    "the frozen commit is not reachable from `{}` (was it rewritten?)",
-                    repo.release_branch
-                ),
-            );
-        }
-
-        // The command preflight must find, if the deploy has one.
-        let command = match &repo.deploy {
-            Deploy::Script { command } => Some(("deploy", command)),
-            Deploy::GitPush {
-                smoke: Some(command),
-                ..
-            } => Some(("smoke", command)),
-            _ => None,
-        };
-        match (command, f.deploy_command_exists) {
-            (Some((kind, c)), Some(false)) => pre.add(
-                name,
-                format_args!("{kind} command `{}` not found", command_name(&c.argv)),
-            ),
-            (None, Some(false)) => pre.add(name, "deploy command not found"),
-            (Some((kind, c)), None) => pre.add(
-                name,
-                format_args!(
-                    "whether {kind} command `{}` exists was not checked",
-                    command_name(&c.argv)
-                ),
-            ),
-            _ => {}
-        }
-
+        let version = facts.versions.get(name).map_or("?", String::as_str);
+        checkout_reasons(&mut pre, repo, f);
+        deploy_command_reasons(&mut pre, repo, f);
         if train.git.enabled {
             git_reasons(&mut pre, name, &train.git, f.git.as_ref());
         }
         if f.live == Some(Probe::Done) && !f.live_vouched {
-            let version = facts.versions.get(name).map_or("?", String::as_str);
             pre.add(name, foreign_live(name, version));
         }
-        for (kind, command) in command_kinds(repo) {
-            match f.commands.iter().find(|c| c.kind == kind) {
-                Some(CommandCheck { found: true, .. }) => {}
-                Some(_) => pre.add(
-                    name,
-                    format_args!("{kind} command `{}` not found", command_name(&command.argv)),
-                ),
-                None => pre.add(
-                    name,
-                    format_args!(
-                        "whether {kind} command `{}` can start was not checked",
-                        command_name(&command.argv)
-                    ),
-                ),
-            }
-        }
-
-        let remote = match &repo.deploy {
-            Deploy::GitPush { remote, .. } => Some(remote.as_str()),
-            _ => None,
-        };
-        match (remote, f.remote_reachable) {
-            (Some(remote), Some(false)) => {
-                pre.add(name, format_args!("remote `{remote}` is not reachable"))
-            }
-            (None, Some(false)) => pre.add(name, "the remote is not reachable"),
-            (Some(remote), None) => pre.add(
-                name,
-                format_args!("whether remote `{remote}` is reachable was not checked"),
-            ),
-            _ => {}
-        }
-
-        for repin in &repo.repins {
-            let answers: Vec<bool> = f
-                .repin_matches
-                .iter()
-                .filter(|(glob, _)| *glob == repin.glob)
-                .map(|(_, matched)| *matched)
-                .collect();
-            if answers.is_empty() {
-                pre.add(
-                    name,
-                    format_args!(
-                        "re-pin of `{}` in `{}` was not checked",
-                        repin.library, repin.glob
-                    ),
-                );
-            }
-        }
-        for (glob, matched) in &f.repin_matches {
-            if !matched {
-                pre.add(
-                    name,
-                    format_args!("re-pin glob `{glob}` matches no branch reference to replace"),
-                );
-            }
-        }
-
-        let version = facts.versions.get(name).map_or("?", String::as_str);
-        let probed = repo.publish.as_ref().is_some_and(|p| p.is_yanked.is_some());
-        match &f.yanked {
-            Some(Probe::Done) => pre.add(
-                name,
-                format_args!("version {version} is yanked: bump the version and re-run prepare"),
-            ),
-            Some(Probe::Unknown(why)) => pre.add(
-                name,
-                format_args!("cannot tell whether version {version} is yanked ({why})"),
-            ),
-            None if is_library(repo) && probed => pre.add(
-                name,
-                format_args!("whether version {version} is yanked was not checked"),
-            ),
-            _ => {}
-        }
+        step_command_reasons(&mut pre, repo, f);
+        remote_reasons(&mut pre, repo, f);
+        repin_reasons(&mut pre, repo, f);
+        yank_reasons(&mut pre, repo, f, version);
     }
 
     let known: BTreeSet<&str> = train.repos.iter().map(|r| r.name.as_str()).collect();
