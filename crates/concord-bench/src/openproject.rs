@@ -151,27 +151,7 @@ to = ["openproject"]
         let _ = std::fs::remove_dir_all(&dir);
         return Ok(());
     }
-    // The naive approach, on the same server and latency: put every item
-    // back first (without latency), then GET and PATCH each in turn.
-    op.control().set_latency(Duration::ZERO);
-    for id in &ids {
-        op.edit_externally(*id, "New");
-    }
-    op.control()
-        .set_latency(Duration::from_millis(args.latency_ms));
-    let client = OpenProject::new(&op.url(), TOKEN)?;
-    let href = client
-        .statuses()?
-        .into_iter()
-        .find(|s| s.name == "In progress")
-        .map(|s| s.href)
-        .ok_or("no In progress status")?;
-    let started = Instant::now();
-    for id in &ids {
-        let wp = client.work_package(*id)?;
-        client.set_status(*id, wp.lock_version, &href)?;
-    }
-    let naive = started.elapsed();
+    let naive = naive_loop(&args, &op, &ids)?;
     println!("naive GET+PATCH per item:   {:.2} s", naive.as_secs_f64());
     println!(
         "concord vs naive: {:.3}x the time ({:.1}x faster)",
@@ -184,6 +164,34 @@ to = ["openproject"]
     );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// The naive approach, on the same server and latency: put every item
+/// back first (without latency), then GET and PATCH each in turn.
+fn naive_loop(
+    args: &Args,
+    op: &FakeOpenProject,
+    ids: &[u64],
+) -> Result<Duration, Box<dyn std::error::Error>> {
+    op.control().set_latency(Duration::ZERO);
+    for id in ids {
+        op.edit_externally(*id, "New");
+    }
+    op.control()
+        .set_latency(Duration::from_millis(args.latency_ms));
+    let client = OpenProject::new(&op.url(), TOKEN)?;
+    let href = client
+        .statuses()?
+        .into_iter()
+        .find(|s| s.name == "In progress")
+        .map(|s| s.href)
+        .ok_or("no In progress status")?;
+    let started = Instant::now();
+    for id in ids {
+        let wp = client.work_package(*id)?;
+        client.set_status(*id, wp.lock_version, &href)?;
+    }
+    Ok(started.elapsed())
 }
 
 /// What one simulated CI run after a push measured.
