@@ -116,7 +116,11 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, Failure> {
 }
 
 pub async fn open(ws: &Workspace) -> Result<Store, Failure> {
-    Ok(Store::open(&ws.hub.url, &ws.root).await?)
+    if ws.hub.create_if_missing {
+        Ok(Store::open(&ws.hub.url, &ws.root).await?)
+    } else {
+        Ok(Store::open_existing_or_empty(&ws.hub.url, &ws.root).await?)
+    }
 }
 
 /// Open the hub, run `work` on it, close it: one call for the common case.

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod check;
+pub mod config_check;
 pub mod diff;
 pub mod explain;
 pub mod gates;

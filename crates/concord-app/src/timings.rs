@@ -6,11 +6,11 @@ use std::time::Instant;
 static START: OnceLock<Option<Instant>> = OnceLock::new();
 
 fn start() -> Option<Instant> {
-    *START.get_or_init(|| {
-        std::env::var_os("CONCORD_TIMINGS")
-            .filter(|v| !v.is_empty() && v != "0")
-            .map(|_| Instant::now())
-    })
+    *START.get_or_init(|| from_env().then(Instant::now))
+}
+
+fn from_env() -> bool {
+    std::env::var_os("CONCORD_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// Marks the end of a phase: prints the time since the process began.
@@ -23,7 +23,8 @@ pub fn phase(name: &str) {
     }
 }
 
-/// Starts the clock; call first thing in `main`.
-pub fn begin() {
-    let _ = start();
+/// Starts the clock (when `on`, or `CONCORD_TIMINGS` asks); call first
+/// thing in `main`.
+pub fn begin(on: bool) {
+    let _ = START.get_or_init(|| (on || from_env()).then(Instant::now));
 }

@@ -111,6 +111,7 @@ pub fn read_all(
                 workflow,
                 &token,
                 &etag_cache_path(ws, tracker),
+                ws.hub.create_if_missing,
             ),
         };
         reads.push(read);
@@ -327,6 +328,7 @@ fn read_github(
     workflow: &Workflow,
     token: &str,
     cache_path: &std::path::Path,
+    create_dir: bool,
 ) -> TrackerRead {
     let TrackerKind::GitHub { repos, .. } = &tracker.kind else {
         return TrackerRead::unread(index, "not a GitHub tracker".into(), true);
@@ -392,6 +394,7 @@ fn read_github(
     }
     if let Ok(bytes) = serde_json::to_vec(&cache)
         && let Some(parent) = cache_path.parent()
+        && (create_dir || parent.is_dir())
         && std::fs::create_dir_all(parent).is_ok()
     {
         let _ = concord_workspace::write_atomic(cache_path, &bytes);

@@ -33,15 +33,19 @@ struct Cli {
     )]
     config: Option<PathBuf>,
 
-    /// Work through a `concord serve` (https://…) instead of a database:
-    /// sync, set, log, history, explain and summary. The token comes from
-    /// CONCORD_HUB_TOKEN.
-    #[arg(long, global = true, value_name = "URL", env = "CONCORD_HUB")]
-    hub: Option<String>,
-
     /// When to use colours (NO_COLOR is honoured in `auto`).
     #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
     color: ColorWhen,
+
+    /// Print only results and errors: no progress bars, warnings or notes
+    /// on standard error (the exit code still tells).
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+
+    /// Say more on standard error: the workspace file used, what each
+    /// source read, how long each phase took.
+    #[arg(long, short, global = true)]
+    verbose: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -88,6 +92,10 @@ enum Command {
     /// Manage the hub: migrate, export, import.
     #[command(subcommand)]
     Hub(commands::hub::Command),
+    /// The workspace file: its JSON Schema (for editors) and a check that
+    /// reads no source.
+    #[command(subcommand)]
+    Config(commands::config::Command),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish),
     /// generated from these same definitions; needs no workspace.
     Completions {
@@ -97,8 +105,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    timings::begin();
     let cli = Cli::parse();
+    timings::begin(cli.verbose);
+    output::init_verbosity(cli.quiet, cli.verbose);
     let color = match cli.color {
         ColorWhen::Auto => None,
         ColorWhen::Always => Some(true),
@@ -153,10 +162,22 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         output::finish(std::io::Write::flush(&mut out));
         return Ok(Outcome::Clean);
     }
-    if let Some(url) = &cli.hub {
+    if let Command::Config(commands::config::Command::Schema) = cli.command {
+        return Ok(commands::config::print_schema());
+    }
+    if let Some(url) = cli.command.hub_url() {
         return Ok(run_remote(url, &cli.command)?);
     }
-    let workspace = load_workspace(cli.config)?;
+    if let Some(url) = std::env::var("CONCORD_HUB").ok().filter(|u| !u.is_empty())
+        && cli.command.uses_hub()
+    {
+        return Ok(run_remote(&url, &cli.command)?);
+    }
+    let mut workspace = load_workspace(cli.config)?;
+    workspace.hub.create_if_missing = cli.command.records(&workspace);
+    if output::verbose() {
+        eprintln!("workspace: {}", workspace.config_path.display());
+    }
     let outcome = match cli.command {
         Command::Scan(args) => commands::scan::run(&workspace, &args)?,
         Command::Status(args) => commands::status::run(&workspace, &args)?,
@@ -173,9 +194,54 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Summary(args) => commands::summary::run(&workspace, &args)?,
         Command::Mirror(args) => commands::mirror::run(&workspace, &args)?,
         Command::Serve(args) => commands::serve::run(workspace, &args)?,
-        Command::Completions { .. } => Outcome::Clean,
+        Command::Config(commands::config::Command::Check { json }) => {
+            commands::config::check(&workspace, json)?
+        }
+        Command::Config(commands::config::Command::Schema) | Command::Completions { .. } => {
+            Outcome::Clean
+        }
     };
     Ok(outcome)
+}
+
+impl Command {
+    /// `--hub URL` (or CONCORD_HUB) of a command that can work through a server.
+    fn hub_url(&self) -> Option<&str> {
+        let remote = match self {
+            Command::Sync(args) => &args.remote,
+            Command::Set(args) => &args.remote,
+            Command::Log(args) => &args.remote,
+            Command::History(args) => &args.remote,
+            Command::Explain(args) => &args.remote,
+            Command::Summary(args) => &args.remote,
+            _ => return None,
+        };
+        remote.hub.as_deref()
+    }
+
+    /// Whether this command reads or writes the hub at all.
+    fn uses_hub(&self) -> bool {
+        !matches!(
+            self,
+            Command::Config(_) | Command::Hooks(_) | Command::Completions { .. }
+        )
+    }
+
+    /// Whether this command records in the hub, so it may create an
+    /// embedded hub that does not exist yet. The read-only ones read an
+    /// empty hub instead and leave no `.concord/` behind.
+    fn records(&self, ws: &Workspace) -> bool {
+        match self {
+            Command::Status(_)
+            | Command::Diff(_)
+            | Command::Explain(_)
+            | Command::History(_)
+            | Command::Summary(_)
+            | Command::Config(_) => false,
+            Command::Check(args) => args.records(ws),
+            _ => true,
+        }
+    }
 }
 
 /// `--hub URL`: the commands a server can do for this machine.
@@ -189,8 +255,8 @@ fn run_remote(url: &str, command: &Command) -> Result<Outcome, hub::Failure> {
         Command::Explain(args) => remote::explain(&server, args),
         Command::Summary(args) => remote::summary(&server, args),
         _ => Err(hub::Failure::usage(
-            "this command needs the workspace and its hub; --hub serves sync, set, log, history, explain and summary",
-            Some("drop --hub (and CONCORD_HUB) to run it here".into()),
+            "CONCORD_HUB is set, but this command needs the workspace and its hub; a server serves sync, set, log, history, explain and summary",
+            Some("unset CONCORD_HUB to run it here".into()),
         )),
     }
 }

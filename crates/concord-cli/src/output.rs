@@ -14,6 +14,35 @@ pub const BAD: Style = AnsiColor::Red.on_default().bold();
 pub const GOOD: Style = AnsiColor::Green.on_default();
 
 static COLOR: OnceLock<bool> = OnceLock::new();
+/// `-q` / `-v`, the same for every command.
+static VERBOSITY: OnceLock<Verbosity> = OnceLock::new();
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+/// Decide once how much goes to standard error (`-q`, `-v`).
+pub fn init_verbosity(quiet: bool, verbose: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => Verbosity::Quiet,
+        (false, true) => Verbosity::Verbose,
+        (false, false) => Verbosity::Normal,
+    };
+    let _ = VERBOSITY.set(level);
+}
+
+/// `-q`: only results and errors.
+pub fn quiet() -> bool {
+    VERBOSITY.get() == Some(&Verbosity::Quiet)
+}
+
+/// `-v`: say more.
+pub fn verbose() -> bool {
+    VERBOSITY.get() == Some(&Verbosity::Verbose)
+}
 
 /// Decide once whether stdout gets colours: `--color`, then `NO_COLOR`, then a TTY check.
 pub fn init_color(forced: Option<bool>) {
@@ -139,8 +168,10 @@ pub fn warnings_to_stderr(
     fail_on_warnings: bool,
     outcome: crate::Outcome,
 ) -> crate::Outcome {
-    let mut err = std::io::stderr().lock();
-    finish(write_warnings(&mut err, ws, warnings));
+    if !quiet() {
+        let mut err = std::io::stderr().lock();
+        finish(write_warnings(&mut err, ws, warnings));
+    }
     if fail_on_warnings && !warnings.is_empty() && outcome == crate::Outcome::Clean {
         crate::Outcome::Findings
     } else {
@@ -155,7 +186,7 @@ pub fn not_read_to_stderr<'a>(not_read: impl IntoIterator<Item = (&'a str, &'a s
     for (source, why, failed) in not_read {
         if failed {
             eprintln!("{bad}{source} not read{bad:#}: {why}; its items are unknown");
-        } else {
+        } else if !quiet() {
             eprintln!("{warn}note{warn:#}: {why}");
         }
     }
@@ -173,6 +204,9 @@ pub fn finish(result: std::io::Result<()>) {
 /// A progress bar on stderr for long work; indicatif hides it when stderr
 /// is not a terminal, so pipes and CI logs stay clean.
 pub fn progress(len: usize, what: &str) -> indicatif::ProgressBar {
+    if quiet() {
+        return indicatif::ProgressBar::hidden();
+    }
     let bar = indicatif::ProgressBar::new(len as u64);
     if let Ok(style) =
         indicatif::ProgressStyle::with_template("{msg:>16} [{bar:30}] {pos}/{len} {elapsed}")

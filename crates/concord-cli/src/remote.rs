@@ -12,6 +12,15 @@ use concord_trackers::http::{Auth, HttpClient, Response};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
+/// `--hub URL`, on the commands a server can do for this machine only.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct HubArg {
+    /// Work through a `concord serve` (https://…) instead of the
+    /// workspace's hub. The token comes from CONCORD_HUB_TOKEN.
+    #[arg(long, value_name = "URL", env = "CONCORD_HUB")]
+    pub hub: Option<String>,
+}
+
 /// The token `--hub` sends, from the environment only.
 pub const TOKEN_ENV: &str = "CONCORD_HUB_TOKEN";
 
@@ -133,7 +142,7 @@ pub fn sync(remote: &Remote, args: &commands::sync::Args) -> Result<Outcome, Fai
             "the server did not say which run it started".into(),
         ));
     };
-    if !args.json {
+    if !args.json && !crate::output::quiet() {
         eprintln!(
             "run {id} {} on {}",
             started["state"].as_str().unwrap_or("queued"),

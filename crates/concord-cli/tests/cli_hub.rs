@@ -264,12 +264,18 @@ fn a_hub_file_that_is_not_sqlite_is_refused_and_left_as_it_is() {
 fn bad_hub_urls_and_unreachable_servers_exit_2() {
     let ws = workspace();
     let out = run_with_hub(&ws, "mysql://localhost/db", &["scan"]);
-    assert_eq!(
-        out.code, 2,
-        "a configuration error, though the scan output stands: {}",
+    assert_eq!(out.code, 2, "a configuration error: {}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("$CONCORD_HUB_URL: hub url `mysql://localhost/db` is neither"),
+        "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("unsupported hub URL"), "{}", out.stderr);
+    assert!(
+        out.stdout.is_empty(),
+        "refused before reading: {}",
+        out.stdout
+    );
     let out = run_with_hub(&ws, "mysql://localhost/db", &["set", "T1", "done"]);
     assert_eq!(out.code, 2);
     let out = run_with_hub(

@@ -109,6 +109,7 @@ fn what_the_commands_print_is_what_the_schemas_say() {
     let mut checker = Checker {
         checked: Vec::new(),
     };
+    checker.check("config-check", &concord(ws, &["config", "check", "--json"]));
     checker.check("scan", &concord(ws, &["scan", "--json"]));
     checker.check("status", &concord(ws, &["status", "--json"]));
     checker.check("diff", &concord(ws, &["diff", "--json"]));

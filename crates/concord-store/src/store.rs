@@ -56,6 +56,13 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// The file of an embedded hub's URL, resolved against `base_dir`.
+fn sqlite_path(url: &str, base_dir: &Path) -> Option<std::path::PathBuf> {
+    let path = url.strip_prefix("sqlite://")?;
+    let path = path.split('?').next().unwrap_or(path);
+    (!path.is_empty()).then(|| base_dir.join(path))
+}
+
 fn where_clause(conditions: &[String]) -> String {
     if conditions.is_empty() {
         String::new()
@@ -71,6 +78,31 @@ impl Store {
         let store = Self::connect(url, base_dir).await?;
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Open the hub for a command that only reads: an embedded hub that does
+    /// not exist yet is not created (no `.concord/` appears in a checkout
+    /// someone only looked at); an empty in-memory hub stands in for it, so
+    /// every read answers "nothing recorded". Anything else opens as usual.
+    pub async fn open_existing_or_empty(url: &str, base_dir: &Path) -> Result<Self> {
+        match sqlite_path(url, base_dir) {
+            Some(path) if !path.exists() => {
+                // One connection: each in-memory connection is a database
+                // of its own, and every read must see the same (empty) one.
+                let options = SqliteConnectOptions::from_str("sqlite::memory:")?;
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await?;
+                let store = Self {
+                    pool: Pool::Sqlite(pool),
+                    url: format!("sqlite://{} (not created yet)", path.display()),
+                };
+                store.migrate().await?;
+                Ok(store)
+            }
+            _ => Self::open(url, base_dir).await,
+        }
     }
 
     /// Connect without migrating (for `concord hub migrate` and checks).
@@ -123,6 +155,24 @@ impl Store {
 
     /// Connect to PostgreSQL with explicit options (tests use a schema each).
     pub async fn connect_postgres(options: PgConnectOptions, shown_url: &str) -> Result<Self> {
+        // The pool retries a refused connection until its acquire timeout;
+        // one direct attempt first says at once that nobody is listening.
+        let probe = tokio::time::timeout(
+            Duration::from_secs(10),
+            sqlx::PgConnection::connect_with(&options),
+        )
+        .await;
+        let unavailable = |message: String| StoreError::Unavailable {
+            url: redact_url(shown_url),
+            message,
+        };
+        match probe {
+            Ok(Ok(connection)) => {
+                let _ = connection.close().await;
+            }
+            Ok(Err(e)) => return Err(unavailable(e.to_string())),
+            Err(_) => return Err(unavailable("no answer within 10 s".into())),
+        }
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))

@@ -30,13 +30,18 @@ pub const CHECK_CODES: &[&str] = &[
     "UNUSED_SUPPRESSION",
 ];
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawChecks {
+    #[schemars(with = "Option<Vec<String>>")]
     disable: Option<Spanned<Vec<String>>>,
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
     severity: Option<Spanned<BTreeMap<String, String>>>,
+    #[schemars(with = "Option<String>")]
     since: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     since_field: Option<Spanned<String>>,
+    #[schemars(with = "Option<BTreeMap<String, Vec<String>>>")]
     exempt: Option<Spanned<BTreeMap<String, Vec<String>>>>,
     #[serde(default)]
     schema: Vec<RawSchema>,
@@ -46,15 +51,19 @@ pub(crate) struct RawChecks {
     phases: Option<RawPhases>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawPhases {
+    #[schemars(with = "String")]
     glob: Spanned<String>,
+    #[schemars(with = "String")]
     field: Spanned<String>,
     /// The in-repo event log of the file's item: `{dir}` is the state
     /// file's folder name.
+    #[schemars(with = "Option<String>")]
     log: Option<Spanned<String>>,
     /// How recent the log event must be, e.g. "24h".
+    #[schemars(with = "Option<String>")]
     window: Option<Spanned<String>>,
     /// Pointers that must exist once a phase is entered (`{phase}`).
     #[serde(default)]
@@ -63,34 +72,44 @@ struct RawPhases {
     key: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSchema {
+    #[schemars(with = "String")]
     glob: Spanned<String>,
+    #[schemars(with = "String")]
     schema: Spanned<String>,
     repos: Option<Vec<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawOwner {
+    #[schemars(with = "String")]
     glob: Spanned<String>,
+    #[schemars(with = "String")]
     field: Spanned<String>,
+    #[schemars(with = "BTreeMap<String, String>")]
     owners: Spanned<BTreeMap<String, String>>,
+    #[schemars(with = "Option<String>")]
     mirror_marker: Option<Spanned<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawLegacy {
+    #[schemars(with = "String")]
     glob: Spanned<String>,
+    #[schemars(with = "BTreeMap<String, String>")]
     fields: Spanned<BTreeMap<String, String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawCitations {
+    #[schemars(with = "Vec<String>")]
     globs: Spanned<Vec<String>>,
+    #[schemars(with = "Option<String>")]
     default_repo: Option<Spanned<String>>,
     #[serde(default)]
     owners: BTreeMap<String, String>,

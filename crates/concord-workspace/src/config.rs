@@ -20,108 +20,189 @@ const DEFAULT_MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
 // ---------------------------------------------------------------- raw file
 
-#[derive(Deserialize)]
+/// A concord workspace: repos, workflows, sources, sync rules, trackers,
+/// checks, mirrors and the hub. Every path is relative to this file.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "concord.toml")]
 struct RawConfig {
+    /// The git repositories of the workspace, `[[repo]]` each.
     #[serde(default, rename = "repo")]
     repos: Vec<RawRepo>,
+    /// Workflows: the statuses an item can have, ranked, with the aliases each source uses.
     #[serde(default, rename = "workflow")]
     workflows: Vec<RawWorkflow>,
+    /// Where items are read and written: a glob of files of one format in one repo.
     #[serde(default, rename = "source")]
     sources: Vec<RawSource>,
+    /// Trackers (OpenProject, GitHub issues) that take part in sync rules like sources.
     #[serde(default, rename = "tracker")]
     trackers: Vec<crate::trackers::RawTracker>,
+    /// The state hub: an embedded SQLite file (the default) or PostgreSQL.
     #[serde(default)]
     hub: Option<RawHub>,
+    /// Limits of the scan.
     #[serde(default)]
     scan: Option<RawScan>,
+    /// Sync rules: which sources agree and who wins (`merge`, `mirror`, `owned`).
     #[serde(default, rename = "sync")]
     syncs: Vec<crate::sync_rules::RawSync>,
+    /// The commits a sync makes.
     #[serde(default)]
     commit: Option<RawCommit>,
+    /// Integrity checks (`concord check`).
     #[serde(default)]
     checks: Option<crate::checks_config::RawChecks>,
+    /// Documents owned by one repo, mirrored byte for byte into the others.
     #[serde(default, rename = "mirror")]
     mirrors: Vec<crate::mirror_config::RawMirror>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawCommit {
     /// Subject of sync commits; `{count}` and `{run_id}` are filled in.
+    #[schemars(with = "Option<String>")]
     subject: Option<Spanned<String>>,
 }
 
 /// The subject of sync commits unless `[commit] subject` says otherwise.
 pub const DEFAULT_COMMIT_SUBJECT: &str = "chore(concord): sync {count} item(s) [auto]";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawRepo {
+    /// The name sources and rules use for this repo.
+    #[schemars(with = "String")]
     name: Spanned<String>,
+    /// The checkout, relative to concord.toml.
+    #[schemars(with = "String")]
     path: Spanned<String>,
+    /// The git remote to fetch and push (default `origin`).
     remote: Option<String>,
+    /// The branch concord reads and commits to.
     branch: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawWorkflow {
+    /// The name sources refer to.
+    #[schemars(with = "String")]
     name: Spanned<String>,
+    /// Every status with its rank (higher = further along) and the words sources use for it.
+    #[schemars(with = "Vec<RawStatus>")]
     statuses: Spanned<Vec<RawStatus>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawStatus {
+    /// The canonical status name.
     name: String,
+    /// How far along: a merge never moves an item to a lower rank unless `reopen = "allow"`.
     rank: u32,
+    /// Other words sources use for this status (matched case-insensitively).
     #[serde(default)]
     aliases: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSource {
+    /// The name rules and reports use for this source.
+    #[schemars(with = "String")]
     name: Spanned<String>,
+    /// The `[[repo]]` the files are in.
+    #[schemars(with = "String")]
     repo: Spanned<String>,
+    /// How the files are read.
+    #[schemars(with = "String")]
+    #[schemars(extend("enum" = ["task-blocks", "table", "front-matter", "json"]))]
     format: Spanned<String>,
+    /// The files, relative to the repo (e.g. `docs/workplan-*.md`).
+    #[schemars(with = "String")]
     glob: Spanned<String>,
+    /// The `[[workflow]]` of its statuses.
+    #[schemars(with = "String")]
     workflow: Spanned<String>,
+    /// How an item's key is made, e.g. `{/id}` (JSON pointer), `{dir}`, `wp#{op_wp}`, `wp#{1}`.
+    #[schemars(with = "Option<String>")]
     key: Option<Spanned<String>>,
+    /// Where the status is: a front-matter key, a JSON pointer, a table column.
+    #[schemars(with = "Option<String>")]
     status: Option<Spanned<String>>,
+    /// Where the item's owner is, for `owned` sync rules.
+    #[schemars(with = "Option<String>")]
     owner: Option<Spanned<String>>,
+    /// Extra fields to read: name -> front-matter key or JSON pointer.
     #[serde(default)]
     fields: BTreeMap<String, String>,
     /// canonical status -> the word this source uses for it when written back
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
     write_names: Option<Spanned<BTreeMap<String, String>>>,
     // task-blocks
+    /// task-blocks: the code-fence info string (default `task`).
+    #[schemars(with = "Option<String>")]
     info: Option<Spanned<String>>,
     // table
+    /// table: the header row that marks the table, e.g. `| Track | Phase | Status |`.
+    #[schemars(with = "Option<String>")]
     header: Option<Spanned<String>>,
+    /// table: the column holding the key.
+    #[schemars(with = "Option<String>")]
     key_column: Option<Spanned<String>>,
+    /// table: a regex the key cell must match; `{1}` in `key` is its first group.
+    #[schemars(with = "Option<String>")]
     key_regex: Option<Spanned<String>>,
+    /// table: words after the status that are kept as they are (e.g. `LOCKED`).
+    #[schemars(with = "Option<Vec<String>>")]
     qualifiers: Option<Spanned<Vec<String>>>,
     // json
+    /// json: a JSON pointer to an array whose objects are the items (e.g. `/tasks`).
+    #[schemars(with = "Option<String>")]
     items: Option<Spanned<String>>,
     /// In-repo event log per item, e.g. `.claude/logs/{key}.log.json`.
+    #[schemars(with = "Option<String>")]
     log_file: Option<Spanned<String>>,
     /// A status word the workflow does not know: `hold` the item (the
     /// default) or `skip` it with a warning.
+    #[schemars(with = "Option<String>")]
+    #[schemars(extend("enum" = ["hold", "skip"]))]
     unknown_status: Option<Spanned<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawHub {
-    url: Option<String>,
+    /// `sqlite://PATH` (relative to concord.toml; default `sqlite://.concord/hub.db`) or `postgres://USER@HOST:PORT/DB`. CONCORD_HUB_URL overrides it; keep passwords there.
+    #[schemars(with = "Option<String>")]
+    url: Option<Spanned<String>>,
+    /// The name recorded in the journal (default CONCORD_ACTOR, else user@host).
     actor: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawScan {
+    /// Files larger than this are refused with a warning (default 32 MiB).
     max_file_bytes: Option<u64>,
+}
+
+/// The JSON Schema of `concord.toml` (`concord config schema`), generated
+/// from the very types the file is read into, so the two cannot drift.
+/// Editors use it through taplo / Even Better TOML.
+pub fn config_schema() -> serde_json::Value {
+    // Draft 7: the newest draft taplo (Even Better TOML) validates.
+    let generator = schemars::generate::SchemaSettings::draft07()
+        .for_deserialize()
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<RawConfig>();
+    schema.insert(
+        "$id".into(),
+        "https://concord.invalid/schemas/concord-toml.schema.json".into(),
+    );
+    schema.to_value()
 }
 
 // ---------------------------------------------------------------- validated
@@ -212,6 +293,10 @@ pub struct Hub {
     pub url: String,
     /// Name recorded in the journal; `user@host` when not configured.
     pub actor: Option<String>,
+    /// Whether opening an embedded hub that does not exist yet creates it.
+    /// Read-only commands turn this off so that looking at a checkout never
+    /// leaves a `.concord/` behind; they then read an empty hub.
+    pub create_if_missing: bool,
 }
 
 /// Environment variable that overrides `[hub] url`, so a URL with a
@@ -442,18 +527,7 @@ fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspac
         )?);
     }
 
-    let (url, actor) = match raw.hub {
-        Some(hub) => (hub.url, hub.actor),
-        None => (None, None),
-    };
-    let hub = Hub {
-        url: std::env::var(HUB_URL_ENV)
-            .ok()
-            .filter(|u| !u.is_empty())
-            .or(url)
-            .unwrap_or_else(|| "sqlite://.concord/hub.db".to_string()),
-        actor,
-    };
+    let hub = validate_hub(raw.hub, errors)?;
     let max_file_bytes = raw
         .scan
         .and_then(|s| s.max_file_bytes)
@@ -501,6 +575,68 @@ fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspac
         hub,
         max_file_bytes,
     })
+}
+
+/// `[hub]`: the URL is checked here, so a typo is a configuration error at
+/// its line and column rather than a failure on first use.
+fn validate_hub(raw: Option<RawHub>, errors: &Errors<'_>) -> Result<Hub, ConfigError> {
+    let (url, actor) = match raw {
+        Some(hub) => (hub.url, hub.actor),
+        None => (None, None),
+    };
+    let from_env = std::env::var(HUB_URL_ENV).ok().filter(|u| !u.is_empty());
+    let url = match (from_env, url) {
+        (Some(env), _) => {
+            hub_url_problem(&env).map_or(Ok(()), |(message, help)| {
+                Err(ConfigError::plain(
+                    Path::new(&format!("${HUB_URL_ENV}")),
+                    format!("hub url {message}"),
+                    Some(help),
+                ))
+            })?;
+            env
+        }
+        (None, Some(url)) => {
+            if let Some((message, help)) = hub_url_problem(url.get_ref()) {
+                return Err(errors.with_help(
+                    url.span(),
+                    format!("[hub] url {message}"),
+                    Some(help),
+                ));
+            }
+            url.into_inner()
+        }
+        (None, None) => "sqlite://.concord/hub.db".to_string(),
+    };
+    Ok(Hub {
+        url,
+        actor,
+        create_if_missing: true,
+    })
+}
+
+/// What is wrong with a hub URL, if anything, and what is expected.
+fn hub_url_problem(url: &str) -> Option<(String, String)> {
+    let expected = "expected sqlite://PATH (relative to concord.toml) or \
+                    postgres://USER@HOST:PORT/DATABASE"
+        .to_string();
+    let shown = concord_model::redact_url(url);
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        return path
+            .is_empty()
+            .then(|| (format!("`{shown}` names no file"), expected));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        // No host is valid: `postgres:///db?host=/run/postgresql` is a socket.
+        return url::Url::parse(url)
+            .err()
+            .map(|e| (format!("`{shown}` is not a valid URL: {e}"), expected));
+    }
+    Some((
+        format!("`{shown}` is neither a SQLite nor a PostgreSQL URL"),
+        expected,
+    ))
 }
 
 fn validate_repos(

@@ -17,7 +17,7 @@ mod writeback;
 
 pub use config::{
     CONFIG_FILE_NAME, ConfigError, FormatName, HUB_URL_ENV, Hub, Repo, Source, UnknownStatus,
-    Workspace, find_config,
+    Workspace, config_schema, find_config,
 };
 pub use scan::{ScanReport, SourceScan, read_bytes, read_regular_file, scan, scan_limited};
 pub use sync_input::{Gate, HubStatus, OwnView, engine_inputs};

@@ -6,22 +6,36 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMirror {
     name: Option<String>,
+    /// The repos that hold the documents, owners and mirrors alike.
+    #[schemars(with = "Vec<String>")]
     repos: Spanned<Vec<String>>,
+    /// The documents, relative to each repo.
+    #[schemars(with = "String")]
     glob: Spanned<String>,
+    /// The JSON pointer to the document's owner.
+    #[schemars(with = "String")]
     owner_field: Spanned<String>,
+    /// Owner value -> the repo that owns such documents.
+    #[schemars(with = "BTreeMap<String, String>")]
     owners: Spanned<BTreeMap<String, String>>,
+    /// The member a mirror carries to say it is a copy.
+    #[schemars(with = "String")]
     marker_field: Spanned<String>,
+    #[schemars(with = "Option<String>")]
     marker_value: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
+    #[schemars(extend("enum" = ["commit", "pull-request"]))]
     mode: Option<Spanned<String>>,
     #[serde(default)]
     push: bool,
     #[serde(default)]
     delete: bool,
     /// pull-request mode: concord repo name -> GitHub `owner/name`.
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
     github_repos: Option<Spanned<BTreeMap<String, String>>>,
     base: Option<String>,
     token_env: Option<String>,

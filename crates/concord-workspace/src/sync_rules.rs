@@ -11,20 +11,31 @@ use toml::Spanned;
 /// The hub takes part in rules as a source of this name.
 pub const HUB_SOURCE: &str = "hub";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSync {
+    /// The rule's name in reports (`sync --rule NAME`).
+    #[schemars(with = "Option<String>")]
     name: Option<Spanned<String>>,
+    /// `merge`: the furthest status wins, edits are told from stale copies; `mirror`: `from` is the truth for `to`; `owned`: each item's owner source wins.
+    #[schemars(with = "String")]
+    #[schemars(extend("enum" = ["merge", "mirror", "owned"]))]
     mode: Spanned<String>,
     /// merge, owned: the sources joined.
+    #[schemars(with = "Option<Vec<String>>")]
     between: Option<Spanned<Vec<String>>>,
     /// mirror: the truth.
+    #[schemars(with = "Option<String>")]
     from: Option<Spanned<String>>,
     /// mirror: the followers.
+    #[schemars(with = "Option<Vec<String>>")]
     to: Option<Spanned<Vec<String>>>,
     /// merge: `block` (default) or `allow` reopens.
+    #[schemars(with = "Option<String>")]
+    #[schemars(extend("enum" = ["block", "allow"]))]
     reopen: Option<Spanned<String>>,
     /// owned: owner value as items name it -> source.
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
     owners: Option<Spanned<BTreeMap<String, String>>>,
 }
 

@@ -8,27 +8,46 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTracker {
+    /// The name rules use for this tracker.
+    #[schemars(with = "String")]
     name: Spanned<String>,
+    /// The tracker.
+    #[schemars(with = "String")]
+    #[schemars(extend("enum" = ["openproject", "github"]))]
     kind: Spanned<String>,
+    /// The `[[workflow]]` its statuses map onto.
+    #[schemars(with = "String")]
     workflow: Spanned<String>,
+    /// The server (GitHub Enterprise or OpenProject base URL).
+    #[schemars(with = "Option<String>")]
     url: Option<Spanned<String>>,
     /// The environment variable holding the token (never the token itself).
+    #[schemars(with = "Option<String>")]
     token_env: Option<Spanned<String>>,
     // openproject
+    #[schemars(with = "Option<String>")]
     project: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     key: Option<Spanned<String>>,
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
     status_names: Option<Spanned<BTreeMap<String, String>>>,
     comment: Option<bool>,
     // github
+    #[schemars(with = "Option<Vec<String>>")]
     repos: Option<Spanned<Vec<String>>>,
+    #[schemars(with = "Option<String>")]
     open: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     closed: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     not_planned: Option<Spanned<String>>,
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
     labels: Option<Spanned<BTreeMap<String, String>>>,
     // both
+    #[schemars(with = "Option<usize>")]
     concurrency: Option<Spanned<usize>>,
 }
 

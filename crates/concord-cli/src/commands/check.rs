@@ -44,6 +44,9 @@ pub struct Args {
     /// How to print the findings.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Print the findings as JSON (the same as `--format json`).
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
     /// Resolve citations from the citation cache only (no network).
     #[arg(long)]
     offline: bool,
@@ -65,12 +68,25 @@ pub enum CheckCommand {
     },
 }
 
+impl Args {
+    /// A snapshot records in the hub, and so does an online run that
+    /// resolves citations (their answers are shared through the hub); the
+    /// rest only read it.
+    pub(crate) fn records(&self, ws: &Workspace) -> bool {
+        self.snapshot || (ws.checks.citations.is_some() && !self.offline && !self.no_hub)
+    }
+
+    fn format(&self) -> Format {
+        if self.json { Format::Json } else { self.format }
+    }
+}
+
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     if let Some(CheckCommand::History { json }) = &args.command {
         return print_history(ws, *json);
     }
     if args.list {
-        return print_list(args.format);
+        return print_list(args.format());
     }
     let options = CheckOptions {
         staged: args.staged,
@@ -81,7 +97,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         actor: None,
     };
     let report = check(ws, &options)?;
-    print_report(args.format, &report);
+    print_report(args.format(), &report);
     Ok(report.outcome())
 }
 

@@ -11,6 +11,8 @@ use std::io::Write;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    #[command(flatten)]
+    pub(crate) remote: crate::remote::HubArg,
     /// The item's key.
     pub(crate) key: String,
     /// Print the result as JSON.

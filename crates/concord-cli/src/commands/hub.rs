@@ -53,7 +53,9 @@ pub fn run(ws: &Workspace, command: &Command) -> Result<Outcome, Failure> {
                 output: output.clone(),
             };
             let report = hub_admin::export(ws, &options, &mut std::io::stdout().lock())?;
-            eprintln!("exported {} rows from {}", report.rows, report.hub);
+            if !crate::output::quiet() {
+                eprintln!("exported {} rows from {}", report.rows, report.hub);
+            }
         }
         Command::Import { file, unverified } => {
             let options = hub_admin::ImportOptions {

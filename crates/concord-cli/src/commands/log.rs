@@ -10,6 +10,8 @@ use concord_workspace::Workspace;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    #[command(flatten)]
+    pub(crate) remote: crate::remote::HubArg,
     /// The item's key.
     pub(crate) key: String,
     /// Event type, e.g. `phase_started`, `phase_approved`.

@@ -44,9 +44,6 @@ pub struct Args {
     /// Syncs push what they commit (`sync --push`).
     #[arg(long)]
     push: bool,
-    /// No line per request and per job on standard error.
-    #[arg(long)]
-    quiet: bool,
     /// Largest request body accepted, in bytes (larger: 413).
     #[arg(long, default_value_t = 1 << 20)]
     max_body: usize,
@@ -242,7 +239,7 @@ fn serve(ws: Workspace, args: &Args) -> Result<Outcome, Failure> {
         job_timeout: Duration::from_secs(30 * 60),
         schedules,
         clock: Arc::new(SystemClock),
-        log: !args.quiet,
+        log: !crate::output::quiet(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -9,6 +9,8 @@ use concord_workspace::Workspace;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    #[command(flatten)]
+    pub(crate) remote: crate::remote::HubArg,
     /// The item's key.
     pub(crate) key: String,
     /// The new status (a status or alias of the item's workflow).

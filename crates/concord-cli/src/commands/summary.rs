@@ -12,6 +12,8 @@ use std::io::Write;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    #[command(flatten)]
+    pub(crate) remote: crate::remote::HubArg,
     /// Print the summary as JSON.
     #[arg(long)]
     pub(crate) json: bool,

@@ -18,6 +18,8 @@ use std::io::Write;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    #[command(flatten)]
+    pub(crate) remote: crate::remote::HubArg,
     /// Plan and print; write nothing anywhere.
     #[arg(long)]
     pub(crate) dry_run: bool,
@@ -40,9 +42,6 @@ pub struct Args {
     /// every rule; the others wait for the next sync).
     #[arg(long, value_name = "RULE")]
     pub(crate) rule: Option<String>,
-    /// Say more: fetches that failed, repos that are not git work trees.
-    #[arg(long, short)]
-    pub(crate) verbose: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub(crate) json: bool,
@@ -95,7 +94,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         ),
         SyncRun::DryRun(dry) => diff::write(dry, args.json, &mut out),
         SyncRun::Declined => Ok(()),
-        SyncRun::Applied(report) => write_report(report, args.verbose, &mut out),
+        SyncRun::Applied(report) => write_report(report, output::verbose(), &mut out),
     };
     output::finish(written.and_then(|()| out.flush()));
     Ok(match &result {
