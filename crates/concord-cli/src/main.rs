@@ -19,9 +19,19 @@ use concord_workspace::{ConfigError, Workspace, find_config};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `0.1.0 (3f2c1a9e0b4d 2026-12-06)`: the commit and the day of the build.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("CONCORD_BUILD_COMMIT"),
+    " ",
+    env!("CONCORD_BUILD_DATE"),
+    ")"
+);
+
 /// Keep the state of work consistent across plans, state files, the hub and trackers.
 #[derive(Parser, Debug)]
-#[command(name = "concord", version, max_term_width = 100)]
+#[command(name = "concord", version = VERSION, max_term_width = 100)]
 struct Cli {
     /// Workspace file to use instead of the nearest concord.toml above the current folder.
     #[arg(
@@ -63,20 +73,35 @@ enum Command {
     /// Read every source and list its items, with warnings for what could not be read.
     Scan(commands::scan::Args),
     /// Show each item's status in every source side by side, marking disagreements.
+    ///
+    /// Read-only: it never creates the hub (in a checkout nobody synced yet it
+    /// reads an empty one and leaves no `.concord/` behind).
     Status(commands::status::Args),
     /// Change an item's status in the hub, as a person or a remote machine would.
     Set(commands::set::Args),
     /// Show an item's journal: every change and logged event, oldest first.
+    ///
+    /// Read-only: it never creates the hub (in a checkout nobody synced yet it
+    /// reads an empty one and leaves no `.concord/` behind).
     History(commands::history::Args),
     /// Log an event for an item in the journal (and its in-repo log file, if configured).
     Log(commands::log::Args),
     /// Show what a sync would change, and why, without writing anything.
+    ///
+    /// Read-only: it never creates the hub (in a checkout nobody synced yet it
+    /// reads an empty one and leaves no `.concord/` behind).
     Diff(commands::diff::Args),
     /// Apply the plan: write files (one commit per repo), the hub and the journal.
     Sync(commands::sync::Args),
     /// Explain the decision for one item: every source's value, the base, the rule.
+    ///
+    /// Read-only: it never creates the hub (in a checkout nobody synced yet it
+    /// reads an empty one and leaves no `.concord/` behind).
     Explain(commands::explain::Args),
     /// Run the integrity checks: text, JSON or SARIF; exit 1 on a gating finding.
+    ///
+    /// Only `--snapshot` and an online resolution of citations record in the
+    /// hub; otherwise it never creates one.
     Check(commands::check::Args),
     /// Install git hooks that run the checks.
     #[command(subcommand)]
@@ -84,6 +109,9 @@ enum Command {
     /// Ship a release train across repos: prepare, plan, run, resume, status.
     Ship(commands::ship::Args),
     /// The control room: items by status, drift, findings, last sync, recent events.
+    ///
+    /// Read-only: it never creates the hub (in a checkout nobody synced yet it
+    /// reads an empty one and leaves no `.concord/` behind).
     Summary(commands::summary::Args),
     /// Mirror owned documents from their owner repo into the others.
     Mirror(commands::mirror::Args),
@@ -96,6 +124,12 @@ enum Command {
     /// reads no source.
     #[command(subcommand)]
     Config(commands::config::Command),
+    /// Write man pages (concord.1 and one per command) into a folder,
+    /// generated from these same definitions; needs no workspace.
+    Manpages {
+        /// The folder, e.g. `concord manpages ~/.local/share/man/man1`.
+        dir: PathBuf,
+    },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish),
     /// generated from these same definitions; needs no workspace.
     Completions {
@@ -162,6 +196,12 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         output::finish(std::io::Write::flush(&mut out));
         return Ok(Outcome::Clean);
     }
+    if let Command::Manpages { dir } = &cli.command {
+        return Ok(commands::manpages::write(
+            <Cli as clap::CommandFactory>::command(),
+            dir,
+        )?);
+    }
     if let Command::Config(commands::config::Command::Schema) = cli.command {
         return Ok(commands::config::print_schema());
     }
@@ -197,9 +237,9 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Config(commands::config::Command::Check { json }) => {
             commands::config::check(&workspace, json)?
         }
-        Command::Config(commands::config::Command::Schema) | Command::Completions { .. } => {
-            Outcome::Clean
-        }
+        Command::Config(commands::config::Command::Schema)
+        | Command::Completions { .. }
+        | Command::Manpages { .. } => Outcome::Clean,
     };
     Ok(outcome)
 }
@@ -223,7 +263,10 @@ impl Command {
     fn uses_hub(&self) -> bool {
         !matches!(
             self,
-            Command::Config(_) | Command::Hooks(_) | Command::Completions { .. }
+            Command::Config(_)
+                | Command::Hooks(_)
+                | Command::Completions { .. }
+                | Command::Manpages { .. }
         )
     }
 

@@ -6,6 +6,7 @@ pub mod history;
 pub mod hooks;
 pub mod hub;
 pub mod log;
+pub mod manpages;
 pub mod mirror;
 pub mod scan;
 pub mod serve;
