@@ -173,14 +173,29 @@ fn item_link(key: Option<&Value>) -> String {
     }
 }
 
-/// A timestamp as `<time>`, or "—".
+/// A timestamp as `<time datetime=… title=…>`, or "—". Without the script
+/// it reads as the exact UTC time; the script makes the text relative
+/// ("3 minutes ago") and the title the exact local time.
 fn time(v: Option<&Value>) -> String {
     match scalar(v) {
         Some(t) => {
+            let exact = escape_html(&exact_utc(&t));
             let t = escape_html(&t);
-            format!(r#"<time datetime="{t}">{t}</time>"#)
+            format!(r#"<time datetime="{t}" title="{exact}">{exact}</time>"#)
         }
         None => MISSING.to_owned(),
+    }
+}
+
+/// `2026-11-24T10:00:00.123+01:00` → "2026-11-24 09:00:00 UTC"; text that
+/// is not RFC 3339 as itself.
+fn exact_utc(t: &str) -> String {
+    match humantime::parse_rfc3339_weak(t) {
+        Ok(at) => humantime::format_rfc3339_seconds(at)
+            .to_string()
+            .replace('T', " ")
+            .replace('Z', " UTC"),
+        Err(_) => t.to_owned(),
     }
 }
 
@@ -290,23 +305,32 @@ pub fn control_room(summary: &Value, workspace: &str) -> String {
     };
     let header = format!(
         r##"<h1><span class="workspace">{ws}</span> <span class="subtitle">control room</span></h1>
-<p class="totals"><span class="total">items <strong id="items-total" data-count="{items_attr}">{items}</strong></span> <span class="total">drifting <strong id="drifting-total" data-count="{drifting_attr}">{drifting_text}</strong></span> <span id="live-status" class="live" aria-live="polite" hidden></span></p>
-<nav class="sections"><a href="#counts">counts</a> <a href="#drift">drift</a> <a href="#findings-chart">findings</a> <a href="#runs">runs</a> <a href="#journal">journal</a> <a href="#schedule">schedule</a></nav>"##,
+<p class="totals"><span class="total">items <strong id="items-total" data-count="{items_attr}">{items}</strong></span> <span class="total">drifting <strong id="drifting-total" data-count="{drifting_attr}">{drifting_text}</strong></span> <span class="total">not yet in the hub <strong id="not-in-hub-total" data-count="{not_in_hub_attr}">{not_in_hub}</strong></span> <span id="live-status" class="live" aria-live="polite" hidden></span></p>
+<nav class="sections"><a href="#counts">counts</a> <a href="#repos">repositories</a> <a href="#drift">drift</a> <a href="#not-in-hub">not in the hub</a> <a href="#findings-chart">findings</a> <a href="#runs">runs</a> <a href="#mirrors">mirrors</a> <a href="#trains">trains</a> <a href="#journal">journal</a> <a href="#schedule">schedule</a></nav>"##,
         items_attr = attr(field(summary, "items")),
         items = text(field(summary, "items")),
         drifting_attr = attr(Some(&drifting)),
         drifting_text = text(Some(&drifting)),
+        not_in_hub_attr = attr(field(summary, "not_in_hub")),
+        not_in_hub = text(field(summary, "not_in_hub")),
     );
 
     let main = [
-        counts_section(array(summary, "by_source")),
+        counts_section(array(summary, "by_source"), array(summary, "workflows")),
+        repos_section(array(summary, "sources")),
         drift_section(drift, drifting.as_u64()),
+        not_in_hub_section(
+            array(summary, "not_in_hub_items"),
+            field(summary, "not_in_hub").and_then(Value::as_u64),
+        ),
         // The summary's series; a bare `findings` array (older servers) too.
         findings_section(match field(summary, "findings_series") {
             Some(Value::Array(series)) => series,
             _ => array(summary, "findings"),
         }),
         runs_section(runs),
+        mirrors_section(array(summary, "mirrors"), field(summary, "last_mirror")),
+        trains_section(array(summary, "trains"), array(summary, "live")),
         journal_section(array(summary, "events")),
         schedule_section(array(summary, "schedule")),
     ]
@@ -325,7 +349,94 @@ pub fn control_room(summary: &Value, workspace: &str) -> String {
     )
 }
 
-fn counts_section(by_source: &[Value]) -> String {
+/// Status columns under their workflow: `(workflow name, statuses)` in
+/// configuration order, each status under the first workflow that has it
+/// and only if some source counts it; the rest under `None` (other).
+fn status_groups(statuses: &[String], workflows: &[Value]) -> Vec<(Option<String>, Vec<String>)> {
+    let mut claimed: Vec<&str> = Vec::new();
+    let mut groups = Vec::new();
+    for wf in workflows {
+        let wanted: Vec<String> = array(wf, "statuses")
+            .iter()
+            .filter_map(|v| scalar(Some(v)))
+            .filter(|st| statuses.contains(st) && !claimed.contains(&st.as_str()))
+            .collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        claimed.extend(
+            statuses
+                .iter()
+                .filter(|st| wanted.contains(st))
+                .map(String::as_str),
+        );
+        groups.push((scalar(field(wf, "name")), wanted));
+    }
+    let rest: Vec<String> = statuses
+        .iter()
+        .filter(|st| !claimed.contains(&st.as_str()))
+        .cloned()
+        .collect();
+    if !rest.is_empty() {
+        groups.push((None, rest));
+    }
+    groups
+}
+
+/// The two header rows of the counts table: workflows, then statuses.
+fn counts_head(groups: &[(Option<String>, Vec<String>)], grouped: bool) -> String {
+    let mut s = String::from("<thead>");
+    if grouped {
+        s.push_str(r#"<tr><th scope="col" rowspan="2">source</th>"#);
+        for (name, statuses) in groups {
+            let (attr_name, label) = match name {
+                Some(n) => (escape_html(n), escape_html(n)),
+                None => (String::new(), "other".to_owned()),
+            };
+            let _ = write!(
+                s,
+                r#"<th scope="colgroup" colspan="{}" class="workflow" data-workflow="{attr_name}">{label}</th>"#,
+                statuses.len()
+            );
+        }
+        s.push_str(r#"<th scope="col" rowspan="2" class="num">total</th></tr><tr>"#);
+    } else {
+        s.push_str(r#"<tr><th scope="col">source</th>"#);
+    }
+    for (i, (_, statuses)) in groups.iter().enumerate() {
+        for (j, st) in statuses.iter().enumerate() {
+            let st = escape_html(st);
+            let first = if i > 0 && j == 0 {
+                r#" class="group-start""#
+            } else {
+                ""
+            };
+            let _ = write!(
+                s,
+                r#"<th scope="col"{first} data-status-value="{st}">{st}</th>"#
+            );
+        }
+    }
+    if !grouped {
+        s.push_str(r#"<th scope="col" class="num">total</th>"#);
+    }
+    s.push_str("</tr></thead>");
+    s
+}
+
+/// A link to a source's or repo's page (`/sources/…`, `/repos/…`).
+fn scope_link(kind: &str, name: Option<&Value>) -> String {
+    match scalar(name) {
+        Some(n) => format!(
+            r#"<a class="{kind}-link" href="/{kind}s/{}">{}</a>"#,
+            escape_html(&encode_component(&n)),
+            escape_html(&n)
+        ),
+        None => MISSING.to_owned(),
+    }
+}
+
+fn counts_section(by_source: &[Value], workflows: &[Value]) -> String {
     let mut s =
         String::from(r#"<section id="counts" class="panel"><h2>Items by status, per source</h2>"#);
     let maps: Vec<Option<&Map<String, Value>>> = by_source
@@ -340,49 +451,53 @@ fn counts_section(by_source: &[Value]) -> String {
         s.push_str("</section>");
         return s;
     }
-    s.push_str(
-        r#"<div class="scroll"><table class="counts"><thead><tr><th scope="col">source</th>"#,
-    );
-    for st in &statuses {
-        let st = escape_html(st);
-        let _ = write!(s, r#"<th scope="col" data-status-value="{st}">{st}</th>"#);
-    }
-    s.push_str(r#"<th scope="col">total</th></tr></thead><tbody>"#);
+    let groups = status_groups(&statuses, workflows);
+    let grouped = !workflows.is_empty();
+    s.push_str(r#"<div class="scroll"><table class="counts">"#);
+    s.push_str(&counts_head(&groups, grouped));
+    s.push_str("<tbody>");
     for (src, map) in by_source.iter().zip(&maps) {
         let name = attr(field(src, "source"));
+        let label = if name == concord_workspace::HUB_SOURCE {
+            text(field(src, "source"))
+        } else {
+            scope_link("source", field(src, "source"))
+        };
         let _ = write!(
             s,
-            r#"<tr data-source="{name}"><th scope="row">{}</th>"#,
-            text(field(src, "source"))
+            r#"<tr data-source="{name}"><th scope="row">{label}</th>"#
         );
         let mut total: u64 = 0;
         let mut total_known = map.is_some();
-        for st in &statuses {
-            let st_attr = escape_html(st);
-            match map.and_then(|m| m.get(st.as_str())) {
-                None => {
-                    let _ = write!(
-                        s,
-                        r#"<td class="num zero" data-count-source="{name}" data-status="{st_attr}" data-count="0">0</td>"#
-                    );
-                }
-                Some(v) => match v.as_u64() {
-                    Some(n) => {
-                        total = total.saturating_add(n);
-                        let _ = write!(
-                            s,
-                            r#"<td class="num" data-count-source="{name}" data-status="{st_attr}" data-count="{n}">{n}</td>"#
-                        );
-                    }
+        for (i, (_, group)) in groups.iter().enumerate() {
+            for (j, st) in group.iter().enumerate() {
+                let st_attr = escape_html(st);
+                let start = if i > 0 && j == 0 { " group-start" } else { "" };
+                match map.and_then(|m| m.get(st.as_str())) {
                     None => {
-                        total_known = false;
                         let _ = write!(
                             s,
-                            r#"<td class="num" data-count-source="{name}" data-status="{st_attr}">{}</td>"#,
-                            text(Some(v))
+                            r#"<td class="num zero{start}" data-count-source="{name}" data-status="{st_attr}" data-count="0">0</td>"#
                         );
                     }
-                },
+                    Some(v) => match v.as_u64() {
+                        Some(n) => {
+                            total = total.saturating_add(n);
+                            let _ = write!(
+                                s,
+                                r#"<td class="num{start}" data-count-source="{name}" data-status="{st_attr}" data-count="{n}">{n}</td>"#
+                            );
+                        }
+                        None => {
+                            total_known = false;
+                            let _ = write!(
+                                s,
+                                r#"<td class="num{start}" data-count-source="{name}" data-status="{st_attr}">{}</td>"#,
+                                text(Some(v))
+                            );
+                        }
+                    },
+                }
             }
         }
         if total_known {
@@ -400,6 +515,92 @@ fn counts_section(by_source: &[Value]) -> String {
     s.push_str("</tbody></table></div></section>");
     s
 }
+
+/// Per repo, its sources and how many items each holds, linking the
+/// per-repo and per-source pages.
+fn repos_section(sources: &[Value]) -> String {
+    let mut s = String::from(
+        r#"<section id="repos" class="panel"><h2>Repositories</h2><p class="hint">Items per repository and source, as scanned; follow a name for its items.</p>"#,
+    );
+    let mut repos: Vec<(String, Vec<&Value>)> = Vec::new();
+    for src in sources {
+        let repo = scalar(field(src, "repo")).unwrap_or_default();
+        match repos.iter_mut().find(|(r, _)| *r == repo) {
+            Some((_, list)) => list.push(src),
+            None => repos.push((repo, vec![src])),
+        }
+    }
+    if repos.is_empty() {
+        s.push_str(&empty("no repository scanned yet"));
+        s.push_str("</section>");
+        return s;
+    }
+    let total_of = |src: &Value| -> u64 {
+        field(src, "by_status")
+            .and_then(Value::as_object)
+            .map_or(0, |m| m.values().filter_map(Value::as_u64).sum())
+    };
+    s.push_str(r#"<table class="repos"><thead><tr><th scope="col">repository</th><th scope="col">sources</th><th scope="col" class="num">items</th></tr></thead><tbody>"#);
+    for (repo, list) in &repos {
+        let repo_value = Value::from(repo.as_str());
+        let mut items = String::from(r#"<ul class="inline">"#);
+        let mut total = 0;
+        for src in list {
+            let n = total_of(src);
+            total += n;
+            let _ = write!(
+                items,
+                r#"<li data-source="{}">{} <span class="count">{n}</span></li>"#,
+                attr(field(src, "source")),
+                scope_link("source", field(src, "source")),
+            );
+        }
+        items.push_str("</ul>");
+        let _ = write!(
+            s,
+            r#"<tr class="repo-row" data-repo="{}"><th scope="row">{}</th><td>{items}</td><td class="num" data-count="{total}">{total}</td></tr>"#,
+            escape_html(repo),
+            scope_link("repo", Some(&repo_value)),
+        );
+    }
+    s.push_str("</tbody></table></section>");
+    s
+}
+
+/// Items some source holds that the hub has not recorded yet.
+fn not_in_hub_section(items: &[Value], total: Option<u64>) -> String {
+    let shown = items.len() as u64;
+    let total = total.unwrap_or(shown).max(shown);
+    let mut s = format!(
+        r#"<section id="not-in-hub" class="panel"><h2>Not yet in the hub <span class="count">{total}</span></h2><p class="hint">Items the sources hold that no sync has recorded yet; they are counted in the items total.</p>"#
+    );
+    if total > shown {
+        let _ = write!(
+            s,
+            r#"<p class="hint" id="not-in-hub-truncated">showing the first {shown} of {total}</p>"#
+        );
+    }
+    if items.is_empty() {
+        s.push_str(&empty("every item is in the hub"));
+        s.push_str("</section>");
+        return s;
+    }
+    s.push_str(r#"<table class="not-in-hub"><thead><tr><th scope="col">item</th><th scope="col">sources</th><th scope="col">hub</th></tr></thead><tbody>"#);
+    for item in items {
+        let _ = write!(
+            s,
+            r#"<tr class="not-in-hub-row" data-key="{}"><td class="key">{}</td><td>{}</td><td>{NOT_IN_HUB_MARK}</td></tr>"#,
+            attr(field(item, "key")),
+            item_link(field(item, "key")),
+            source_values(field(item, "values")),
+        );
+    }
+    s.push_str("</tbody></table></section>");
+    s
+}
+
+/// The marker of an item the hub has not recorded yet.
+const NOT_IN_HUB_MARK: &str = r#"<span class="marker not-in-hub">not yet in the hub</span>"#;
 
 fn drift_section(drift: &[Value], drifting: Option<u64>) -> String {
     let shown = drift.len() as u64;
@@ -795,6 +996,213 @@ fn runs_section(runs: &[Value]) -> String {
     s
 }
 
+/// Chips of `{name: count}`, e.g. a rule's copies by state.
+fn chips(v: Option<&Value>, attr_name: &str) -> String {
+    let Some(map) = v.and_then(Value::as_object).filter(|m| !m.is_empty()) else {
+        return MISSING.to_owned();
+    };
+    let mut s = String::from(r#"<ul class="chips">"#);
+    for (name, n) in map {
+        let name = escape_html(name);
+        let _ = write!(
+            s,
+            r#"<li class="chip" {attr_name}="{name}">{name} <strong>{}</strong></li>"#,
+            text(Some(n))
+        );
+    }
+    s.push_str("</ul>");
+    s
+}
+
+/// Mirror health: per rule, copies by state, owners, and the documents
+/// needing attention (stale, edited, missing copies).
+fn mirrors_section(mirrors: &[Value], last: Option<&Value>) -> String {
+    let mut s = String::from(
+        r#"<section id="mirrors" class="panel"><h2>Mirrors</h2><p class="hint">Owned documents and their copies in the other repositories, as they stand now.</p>"#,
+    );
+    if let Some(run) = last.filter(|v| !v.is_null()) {
+        let _ = write!(
+            s,
+            r#"<p class="latest" id="last-mirror">last run: rule <code>{}</code> {} — wrote {}, reported {}, failed {}</p>"#,
+            text(field(run, "rule")),
+            time(field(run, "at")),
+            text(field(run, "written")),
+            text(field(run, "reported")),
+            text(field(run, "failed")),
+        );
+    }
+    if mirrors.is_empty() {
+        s.push_str(&empty("no <code>[[mirror]]</code> rules in the workspace"));
+        s.push_str("</section>");
+        return s;
+    }
+    for rule in mirrors {
+        let total = field(rule, "attention_total").and_then(Value::as_u64);
+        let attention = array(rule, "attention");
+        let _ = write!(
+            s,
+            r#"<div class="mirror-rule" data-rule="{}"><h3>rule <code>{}</code> · {} documents</h3><dl class="facts"><dt>copies</dt><dd>{}</dd><dt>owners</dt><dd>{}</dd></dl>"#,
+            attr(field(rule, "rule")),
+            text(field(rule, "rule")),
+            text(field(rule, "documents")),
+            chips(field(rule, "by_state"), "data-state"),
+            chips(field(rule, "owners"), "data-owner"),
+        );
+        if attention.is_empty() {
+            s.push_str(&empty("every mirror is in sync with its owner"));
+        } else {
+            let shown = attention.len() as u64;
+            let total = total.unwrap_or(shown).max(shown);
+            let _ = write!(
+                s,
+                r#"<p class="hint">{total} need attention{}</p><table class="mirror-docs"><thead><tr><th scope="col">document</th><th scope="col">owner</th><th scope="col">copies</th></tr></thead><tbody>"#,
+                if total > shown {
+                    format!(" (showing {shown})")
+                } else {
+                    String::new()
+                }
+            );
+            for doc in attention {
+                let mut copies = String::from(r#"<ul class="values">"#);
+                if let Some(map) = field(doc, "copies").and_then(Value::as_object) {
+                    for (repo, state) in map {
+                        let _ = write!(
+                            copies,
+                            r#"<li data-repo="{}"><span class="source">{}</span> <span class="state" data-state="{}">{}</span></li>"#,
+                            escape_html(repo),
+                            escape_html(repo),
+                            attr(Some(state)),
+                            text(Some(state)),
+                        );
+                    }
+                }
+                for problem in array(doc, "problems") {
+                    let _ = write!(
+                        copies,
+                        r#"<li class="problem">{}</li>"#,
+                        text(Some(problem))
+                    );
+                }
+                copies.push_str("</ul>");
+                let _ = write!(
+                    s,
+                    r#"<tr class="mirror-doc" data-path="{}"><td class="key"><code>{}</code></td><td>{}</td><td>{copies}</td></tr>"#,
+                    attr(field(doc, "path")),
+                    text(field(doc, "path")),
+                    text(field(doc, "owner")),
+                );
+            }
+            s.push_str("</tbody></table>");
+        }
+        s.push_str("</div>");
+    }
+    s.push_str("</section>");
+    s
+}
+
+/// Release trains: what is live per repo, then each train's status,
+/// frozen commits and journaled steps.
+fn trains_section(trains: &[Value], live: &[Value]) -> String {
+    let mut s = String::from(r#"<section id="trains" class="panel"><h2>Release trains</h2>"#);
+    if trains.is_empty() && live.is_empty() {
+        s.push_str(&empty(
+            "no release trains yet — freeze one with <code>concord ship prepare</code>",
+        ));
+        s.push_str("</section>");
+        return s;
+    }
+    s.push_str(r#"<h3>Live</h3>"#);
+    if live.is_empty() {
+        s.push_str(&empty("nothing published or deployed by a train yet"));
+    } else {
+        s.push_str(r#"<table class="live"><thead><tr><th scope="col">repo</th><th scope="col">live</th><th scope="col">train</th><th scope="col">since</th></tr></thead><tbody>"#);
+        for l in live {
+            let what = match scalar(field(l, "kind")).as_deref() {
+                Some("deploy") => format!(
+                    "deployed <code>{}</code>",
+                    escape_html(&short_commit(&scalar(field(l, "what")).unwrap_or_default()))
+                ),
+                _ => format!("published {}", text(field(l, "what"))),
+            };
+            let _ = write!(
+                s,
+                r#"<tr class="live-row" data-repo="{}" data-kind="{}"><td>{}</td><td>{what}</td><td>{} #{}</td><td>{}</td></tr>"#,
+                attr(field(l, "repo")),
+                attr(field(l, "kind")),
+                text(field(l, "repo")),
+                text(field(l, "train")),
+                text(field(l, "train_id")),
+                time(field(l, "at")),
+            );
+        }
+        s.push_str("</tbody></table>");
+    }
+    for train in trains {
+        s.push_str(&train_block(train));
+    }
+    s.push_str("</section>");
+    s
+}
+
+fn train_block(train: &Value) -> String {
+    let status = attr(field(train, "status"));
+    let mut s = format!(
+        r#"<details class="train" data-train-id="{}" data-status="{status}"{}><summary><strong>{}</strong> #{} <span class="outcome" data-outcome="{status}">{}</span> · {} · {}</summary>"#,
+        attr(field(train, "id")),
+        if status == "shipping" { " open" } else { "" },
+        text(field(train, "name")),
+        text(field(train, "id")),
+        text(field(train, "status")),
+        text(field(train, "actor")),
+        time(field(train, "created_at")),
+    );
+    if let Some(frozen) = field(train, "frozen").and_then(Value::as_object)
+        && !frozen.is_empty()
+    {
+        s.push_str(r#"<ul class="values frozen">"#);
+        for (repo, f) in frozen {
+            let version = match scalar(field(f, "version")) {
+                Some(v) => format!(" {}", escape_html(&v)),
+                None => String::new(),
+            };
+            let commit = scalar(field(f, "commit")).unwrap_or_default();
+            let _ = write!(
+                s,
+                r#"<li data-repo="{}"><span class="source">{}</span>{version} <code title="{}">{}</code></li>"#,
+                escape_html(repo),
+                escape_html(repo),
+                escape_html(&commit),
+                escape_html(&short_commit(&commit)),
+            );
+        }
+        s.push_str("</ul>");
+    }
+    let steps = array(train, "steps");
+    if steps.is_empty() {
+        s.push_str(&empty("no steps journaled yet"));
+    } else {
+        s.push_str(r#"<ol class="steps">"#);
+        for step in steps {
+            let detail = match scalar(field(step, "detail")) {
+                Some(d) => format!(r#" <span class="note">{}</span>"#, escape_html(&d)),
+                None => String::new(),
+            };
+            let _ = write!(
+                s,
+                r#"<li class="step" data-outcome="{}"><span class="outcome" data-outcome="{}">{}</span> {} {}{detail}</li>"#,
+                attr(field(step, "outcome")),
+                attr(field(step, "outcome")),
+                text(field(step, "outcome")),
+                text(field(step, "step")),
+                time(field(step, "at")),
+            );
+        }
+        s.push_str("</ol>");
+    }
+    s.push_str("</details>");
+    s
+}
+
 /// Distinct non-empty values of one field, sorted, as `<option>`s.
 fn datalist(id: &str, rows: &[Value], name: &str) -> String {
     let values: std::collections::BTreeSet<String> = rows
@@ -919,7 +1327,12 @@ pub fn item_page(item: &Value, workspace: &str) -> String {
     // hub
     main.push_str(r#"<section id="hub" class="panel"><h2>Hub</h2>"#);
     match hub {
-        None => main.push_str(&empty("not in the hub")),
+        None => {
+            let _ = write!(
+                main,
+                r#"<p id="hub-missing" class="empty">{NOT_IN_HUB_MARK} — the sources hold this item; the next sync records it</p>"#
+            );
+        }
         Some(h) => {
             let _ = write!(
                 main,
@@ -984,23 +1397,7 @@ pub fn item_page(item: &Value, workspace: &str) -> String {
     }
     main.push_str("</section>\n");
 
-    // explain
-    main.push_str(r#"<section id="explain" class="panel"><h2>Explanation</h2>"#);
-    match field(item, "explain") {
-        None | Some(Value::Null) => main.push_str(&empty("no explanation available")),
-        Some(Value::String(s)) => {
-            let _ = write!(main, r#"<pre id="explain-text">{}</pre>"#, escape_html(s));
-        }
-        Some(v) => {
-            let pretty = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
-            let _ = write!(
-                main,
-                r#"<pre id="explain-json">{}</pre>"#,
-                escape_html(&pretty)
-            );
-        }
-    }
-    main.push_str("</section>");
+    main.push_str(&explain_section(item));
 
     let title = format!("{key_html} · {ws} · concord");
     let body_attrs = format!(
@@ -1008,6 +1405,192 @@ pub fn item_page(item: &Value, workspace: &str) -> String {
         key.as_deref().map(escape_html).unwrap_or_default()
     );
     layout(&title, &body_attrs, &header, &main, true)
+}
+
+/// The explanation as text: per rule, the decision and its reason, each
+/// source's value and base, and what would be written or held. From
+/// `explanation` (the report of `/api/v1/items/{key}/explain`) when the
+/// page has it, else from the item view's `explain` (bases and the last
+/// decision).
+fn explain_section(item: &Value) -> String {
+    let mut s = String::from(r#"<section id="explain" class="panel"><h2>Explanation</h2>"#);
+    let full = field(item, "explanation").filter(|v| v.is_object());
+    match (full, field(item, "explain")) {
+        (Some(full), _) => s.push_str(&explanation_text(full)),
+        (None, Some(Value::String(text))) => {
+            let _ = write!(
+                s,
+                r#"<p id="explain-text" class="prose">{}</p>"#,
+                escape_html(text)
+            );
+        }
+        (None, Some(brief @ Value::Object(_))) => s.push_str(&brief_explanation(brief)),
+        _ => s.push_str(&empty("no explanation available")),
+    }
+    s.push_str("</section>");
+    s
+}
+
+/// A value of the engine's (`{"status": …, "rank": …}`) as a badge.
+fn engine_value(v: Option<&Value>) -> String {
+    match v {
+        Some(obj @ Value::Object(_)) => status_badge(field(obj, "status")),
+        other => status_badge(other),
+    }
+}
+
+/// `Reason` codes as words: `AHEAD_WINS` → "ahead wins".
+fn reason_words(v: Option<&Value>) -> String {
+    match scalar(v) {
+        Some(code) => format!(
+            r#"<span class="reason-code" title="{}">{}</span>"#,
+            escape_html(&code),
+            escape_html(&code.to_ascii_lowercase().replace('_', " "))
+        ),
+        None => MISSING.to_owned(),
+    }
+}
+
+fn explanation_text(full: &Value) -> String {
+    let decisions = array(full, "decisions");
+    let bases = array(full, "bases");
+    let readings = array(full, "readings");
+    let mut s = String::from(r#"<div id="explain-text" class="prose">"#);
+    if decisions.is_empty() {
+        s.push_str(&empty("no sync rule covers this item"));
+    }
+    for d in decisions {
+        let rule = scalar(field(d, "rule")).unwrap_or_default();
+        let of_rule = |b: &&Value| scalar(field(b, "rule")).as_deref() == Some(rule.as_str());
+        let base = bases
+            .iter()
+            .filter(of_rule)
+            .find(|b| scalar(field(b, "field")).as_deref() == Some("status"))
+            .or_else(|| bases.iter().find(of_rule));
+        let base_text = match base {
+            Some(b) => format!(
+                "{} (agreed {})",
+                status_badge(field(b, "value")),
+                time(field(b, "agreed_at"))
+            ),
+            None => "none yet: the sources have never agreed under this rule".to_owned(),
+        };
+        let _ = write!(
+            s,
+            r#"<article class="decision" data-rule="{}"><h3>Rule <code>{}</code></h3><p class="decision-line">{}</p><dl class="facts"><dt>decision</dt><dd data-field="reason">{}</dd><dt>agreed value</dt><dd data-field="winner">{}</dd><dt>base</dt><dd data-field="base">{base_text}</dd></dl>"#,
+            escape_html(&rule),
+            escape_html(&rule),
+            text(field(d, "explanation")),
+            reason_words(field(d, "reason")),
+            engine_value(field(d, "winner")),
+        );
+        s.push_str(&readings_table(readings, &rule));
+        let changes = array(d, "changes");
+        let holds = array(d, "holds");
+        if !changes.is_empty() || !holds.is_empty() {
+            s.push_str(r#"<ul class="consequences">"#);
+            for c in changes {
+                let _ = write!(
+                    s,
+                    r#"<li class="change" data-source="{}">write {} to <strong>{}</strong> (was {}), from {} — {}</li>"#,
+                    attr(field(c, "source")),
+                    engine_value(field(c, "to")),
+                    text(field(c, "source")),
+                    engine_value(field(c, "from")),
+                    text(field(c, "origin")),
+                    reason_words(field(c, "reason")),
+                );
+            }
+            for h in holds {
+                let _ = write!(
+                    s,
+                    r#"<li class="hold" data-source="{}"><strong>{}</strong> is left alone — {}: {}</li>"#,
+                    attr(field(h, "source")),
+                    text(field(h, "source")),
+                    reason_words(field(h, "reason")),
+                    text(field(h, "detail")),
+                );
+            }
+            s.push_str("</ul>");
+        }
+        s.push_str("</article>");
+    }
+    s.push_str("</div>");
+    s
+}
+
+/// Each source's reading and the base it last agreed on under `rule`.
+fn readings_table(readings: &[Value], rule: &str) -> String {
+    if readings.is_empty() {
+        return empty("no source holds the item");
+    }
+    let mut s = String::from(
+        r#"<table class="readings"><thead><tr><th scope="col">source</th><th scope="col">value</th><th scope="col">its base</th><th scope="col">where</th></tr></thead><tbody>"#,
+    );
+    for r in readings {
+        let own = field(r, "own_bases").and_then(|b| b.get(rule));
+        let blocked = match scalar(field(r, "blocked")) {
+            Some(b) => format!(
+                r#" <span class="note">not written now: {}</span>"#,
+                escape_html(&b)
+            ),
+            None => String::new(),
+        };
+        let _ = write!(
+            s,
+            r#"<tr class="reading" data-source="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}{blocked}</td></tr>"#,
+            attr(field(r, "source")),
+            text(field(r, "source")),
+            status_badge(field(r, "status")),
+            match own {
+                Some(Value::Null) | None => "never agreed".to_owned(),
+                v => status_badge(v),
+            },
+            location(r),
+        );
+    }
+    s.push_str("</tbody></table>");
+    s
+}
+
+/// The item view's own `explain`: the bases and the last decision.
+fn brief_explanation(brief: &Value) -> String {
+    let mut s = String::from(r#"<div id="explain-text" class="prose">"#);
+    match field(brief, "last_decision").filter(|v| !v.is_null()) {
+        Some(d) => {
+            let _ = write!(
+                s,
+                r#"<p class="decision-line">Last decision {}: {} in {}, by {} — {}</p>"#,
+                time(field(d, "at")),
+                status_badge(field(d, "to")),
+                text(field(d, "target")),
+                text(field(d, "actor")),
+                text(field(d, "reason")),
+            );
+        }
+        None => s.push_str(&empty("no status decision journaled yet")),
+    }
+    for b in array(brief, "bases") {
+        let _ = write!(
+            s,
+            r#"<p class="base" data-rule="{}">Under rule <code>{}</code> the sources last agreed on {} for <code>{}</code> {}.</p>"#,
+            attr(field(b, "rule")),
+            text(field(b, "rule")),
+            status_badge(field(b, "value")),
+            text(field(b, "field")),
+            time(field(b, "agreed_at")),
+        );
+    }
+    if let Some(full) = scalar(field(brief, "full")) {
+        let _ = write!(
+            s,
+            r#"<p class="hint">The full report as JSON: <a href="{}">{}</a></p>"#,
+            escape_html(&full),
+            escape_html(&full)
+        );
+    }
+    s.push_str("</div>");
+    s
 }
 
 /// `repo:path:line`, with whatever parts are known.
@@ -1089,6 +1672,92 @@ fn history_why(h: &Value) -> String {
 }
 
 // ---------------------------------------------------------------------------
+// per-repo and per-source pages
+
+/// The items of one repo or source, from the JSON of
+/// `/api/v1/repos/{name}` or `/api/v1/sources/{name}`.
+pub fn listing_page(listing: &Value, workspace: &str) -> String {
+    let ws = escape_html(workspace);
+    let kind = match scalar(field(listing, "kind")).as_deref() {
+        Some("source") => "source",
+        _ => "repo",
+    };
+    let other = if kind == "repo" { "source" } else { "repo" };
+    let name = scalar(field(listing, "name")).unwrap_or_default();
+    let name_html = escape_html(&name);
+    let items = array(listing, "items");
+    let mut covers: Vec<String> = array(listing, "covers")
+        .iter()
+        .map(|c| scope_link(other, Some(c)))
+        .collect();
+    if covers.is_empty() {
+        covers.push(MISSING.to_owned());
+    }
+    let header = format!(
+        r#"<p class="crumbs"><a href="/">← <span class="workspace">{ws}</span> control room</a></p>
+<h1 class="scope-name"><span class="subtitle">{kind}</span> {name_html}</h1>
+<p class="totals"><span class="total">items <strong id="listing-total" data-count="{n}">{n}</strong></span> <span class="total">not yet in the hub <strong id="listing-not-in-hub" data-count="{nih_attr}">{nih}</strong></span> <span class="total">{other}s: {}</span></p>"#,
+        covers.join(", "),
+        n = items.len(),
+        nih_attr = attr(field(listing, "not_in_hub")),
+        nih = text(field(listing, "not_in_hub")),
+    );
+    let mut main = String::from(r#"<section id="listing-counts" class="panel"><h2>By status</h2>"#);
+    main.push_str(&chips(field(listing, "by_status"), "data-status"));
+    main.push_str("</section>\n");
+    main.push_str(r#"<section id="listing" class="panel"><h2>Items</h2>"#);
+    if items.is_empty() {
+        main.push_str(&empty("no items"));
+    } else {
+        let _ = write!(
+            main,
+            r#"<table class="listing"><thead><tr><th scope="col">item</th><th scope="col">{other}</th><th scope="col">status</th><th scope="col">hub</th><th scope="col">where</th></tr></thead><tbody>"#
+        );
+        for item in items {
+            let in_hub = field(item, "in_hub")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            let hub = if in_hub {
+                status_badge(field(item, "hub"))
+            } else {
+                NOT_IN_HUB_MARK.to_owned()
+            };
+            let raw = match scalar(field(item, "raw")) {
+                Some(r) => format!(
+                    r#" <code class="raw" title="as written">{}</code>"#,
+                    escape_html(&r)
+                ),
+                None => String::new(),
+            };
+            let _ = write!(
+                main,
+                r#"<tr class="listed-item" data-key="{}" data-source="{}" data-repo="{}" data-status-value="{}" data-in-hub="{in_hub}"><td class="key">{}</td><td>{}</td><td>{}{raw}</td><td>{hub}</td><td>{}</td></tr>"#,
+                attr(field(item, "key")),
+                attr(field(item, "source")),
+                attr(field(item, "repo")),
+                attr(field(item, "status")),
+                item_link(field(item, "key")),
+                scope_link(other, field(item, other)),
+                status_badge(field(item, "status")),
+                location(item),
+            );
+        }
+        main.push_str("</tbody></table>");
+    }
+    main.push_str("</section>");
+    let body_attrs = format!(
+        r#" data-page="{kind}" data-workspace="{ws}" data-scope-name="{name_html}" data-summary-url="{SUMMARY_URL}" data-stream-url="{STREAM_URL}""#
+    );
+    layout(
+        &format!("{kind} {name_html} · {ws} · concord"),
+        &body_attrs,
+        &header,
+        &main,
+        true,
+    )
+}
+
+// ---------------------------------------------------------------------------
 // error pages
 
 /// A 404 page; `what` names what was not found (an item key, a path).
@@ -1162,12 +1831,39 @@ pub const SCRIPT: &str = r#"// concord control room: live refresh and journal fi
   var POLL_MS = 10000;
   var FILTER_STORE = "concord.journal-filters";
 
-  // --- timestamps: show the local time on hover --------------------------
-  var times = document.querySelectorAll("time[datetime]");
-  for (var t = 0; t < times.length; t++) {
-    var d = new Date(times[t].getAttribute("datetime"));
-    if (!isNaN(d.getTime()) && !times[t].title) times[t].title = d.toLocaleString();
+  // --- timestamps: relative text, the exact local time on hover ----------
+  // Without this the page shows the exact UTC time; see page.rs `time`.
+  var RELATIVE_MS = 30000;
+  var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400],
+               ["hour", 3600], ["minute", 60], ["second", 1]];
+  var relative = (typeof Intl === "object" && Intl.RelativeTimeFormat)
+    ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
+  function ago(date, now) {
+    var secs = Math.round((date.getTime() - now) / 1000);
+    if (Math.abs(secs) < 10) return "just now";
+    for (var u = 0; u < UNITS.length; u++) {
+      if (Math.abs(secs) >= UNITS[u][1] || UNITS[u][1] === 1) {
+        var n = Math.round(secs / UNITS[u][1]);
+        if (relative) return relative.format(n, UNITS[u][0]);
+        var abs = Math.abs(n) + " " + UNITS[u][0] + (Math.abs(n) === 1 ? "" : "s");
+        return n < 0 ? abs + " ago" : "in " + abs;
+      }
+    }
+    return date.toLocaleString();
   }
+  function refreshTimes() {
+    var times = document.querySelectorAll("time[datetime]");
+    var now = Date.now();
+    for (var t = 0; t < times.length; t++) {
+      var d = new Date(times[t].getAttribute("datetime"));
+      if (isNaN(d.getTime())) continue;
+      times[t].title = d.toLocaleString(undefined, { dateStyle: "full", timeStyle: "long" });
+      times[t].textContent = ago(d, now);
+      times[t].setAttribute("data-relative", "true");
+    }
+  }
+  refreshTimes();
+  window.setInterval(refreshTimes, RELATIVE_MS);
 
   // --- journal filters ----------------------------------------------------
   function setupFilters() {
@@ -1394,7 +2090,7 @@ main { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(
   padding: 1rem;
   min-width: 0;
 }
-#counts, #drift, #findings-chart, #journal, #history, #explain { grid-column: 1 / -1; }
+#counts, #drift, #findings-chart, #runs, #journal, #history, #explain, #listing { grid-column: 1 / -1; }
 .hint, .empty, .latest { color: var(--muted); margin: 0 0 0.5rem; }
 .empty { font-style: italic; }
 .scroll { overflow-x: auto; }
@@ -1471,6 +2167,34 @@ pre {
 .history .from, .history .to { white-space: nowrap; }
 .history .target, .history .note { color: var(--muted); }
 footer.bottom { color: var(--muted); font-size: 0.85rem; padding-top: 1rem; padding-bottom: 2rem; }
+h3 { font-size: 1rem; margin: 0.75rem 0 0.4rem; }
+th.workflow { text-align: center; border-bottom: 2px solid var(--border); color: var(--fg); }
+th.group-start, td.group-start { border-left: 2px solid var(--border); }
+table.counts th[data-status-value] { text-transform: none; letter-spacing: 0; }
+ul.inline { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 0.2rem 0.9rem; }
+ul.inline .count, .chip strong { color: var(--muted); font-weight: 600; font-variant-numeric: tabular-nums; }
+ul.chips { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 0.3rem; }
+.chip { padding: 0 0.5rem; border-radius: 999px; background: var(--chip); font-size: 0.85em; white-space: nowrap; }
+.chip[data-state="stale"], .chip[data-state="missing"], .state[data-state="stale"], .state[data-state="missing"] { color: var(--warn); }
+.chip[data-state="edited"], .state[data-state="edited"], .chip[data-state="orphaned"], .state[data-state="orphaned"] { color: var(--bad); }
+.chip[data-state="in_sync"], .chip[data-state="owner"] { color: var(--ok); }
+.marker.not-in-hub { display: inline-block; padding: 0 0.45rem; border-radius: 999px; border: 1px dashed var(--warn); color: var(--warn); font-size: 0.85em; white-space: nowrap; }
+.problem { color: var(--bad); }
+.mirror-rule + .mirror-rule { border-top: 1px solid var(--border); margin-top: 0.75rem; }
+details.train { border-top: 1px solid var(--border); padding: 0.4rem 0; }
+details.train summary { cursor: pointer; }
+ol.steps { margin: 0.4rem 0 0; padding-left: 1.4rem; }
+ol.steps li { margin: 0.1rem 0; }
+.outcome[data-outcome="done"], .outcome[data-outcome="shipped"] { color: var(--ok); }
+.outcome[data-outcome="aborted"] { color: var(--bad); }
+.outcome[data-outcome="shipping"], .outcome[data-outcome="started"] { color: var(--info); }
+.outcome[data-outcome="skipped"], .outcome[data-outcome="prepared"] { color: var(--muted); }
+.prose { max-width: 60rem; }
+article.decision + article.decision { border-top: 1px solid var(--border); margin-top: 0.75rem; }
+.decision-line { margin: 0 0 0.5rem; }
+ul.consequences { margin: 0.5rem 0 0; padding-left: 1.2rem; }
+.reason-code { font-weight: 600; }
+time { white-space: nowrap; }
 @media (max-width: 40rem) {
   body { font-size: 14px; }
   th, td { padding: 0.25rem 0.4rem; }
@@ -1543,7 +2267,38 @@ mod tests {
                  "from": "done", "to": "todo", "target": "workplans", "reason": "REGRESSION_BLOCKED", "note": null,
                  "event_type": null}
             ],
-            "explain": {"decision": "hold", "why": ["workplans <stale>", "hub & issues agree"]}
+            "explain": {
+                "bases": [{"rule": "tasks", "key": key, "field": "status", "value": "todo",
+                           "versions": "{}", "version": 2, "agreed_at": "2026-11-20T09:00:00Z"}],
+                "last_decision": {"at": "2026-11-24T09:00:01Z", "to": "done", "target": "hub",
+                                  "reason": "AHEAD_WINS: workplans <is> ahead", "actor": "serve"},
+                "full": "/api/v1/items/x/explain"
+            },
+            "explanation": explanation(key)
+        })
+    }
+
+    /// `/api/v1/items/{key}/explain`'s report.
+    fn explanation(key: &str) -> Value {
+        json!({
+            "version": 1, "key": key,
+            "decisions": [{
+                "rule": "tasks", "key": key, "reason": "AHEAD_WINS",
+                "winner": {"status": "done", "rank": 2},
+                "changes": [{"source": "workplans", "from": {"status": "todo", "rank": 0},
+                             "to": {"status": "done", "rank": 2}, "reason": "AHEAD_WINS", "origin": "issues"}],
+                "holds": [{"source": "plan", "reason": "REGRESSION_BLOCKED", "detail": "plan <reopened> it"}],
+                "new_base": {"status": "done", "rank": 2}, "agreeing": ["issues"],
+                "explanation": "issues moved todo -> done since the base; done wins & goes to workplans"
+            }],
+            "bases": [{"rule": "tasks", "key": key, "field": "status", "value": "todo",
+                       "versions": {}, "version": 2, "agreed_at": "2026-11-20T09:00:00Z"}],
+            "readings": [
+                {"source": "workplans", "repo": "app", "path": "docs/plan.md", "line": 12,
+                 "status": "[ ]", "replica": null, "blocked": null, "own_bases": {"tasks": "todo"}},
+                {"source": "issues", "repo": "app", "path": "x.json", "line": 1,
+                 "status": "closed", "replica": null, "blocked": "STALE_CHECKOUT", "own_bases": {"tasks": null}}
+            ]
         })
     }
 
@@ -1858,9 +2613,25 @@ mod tests {
         assert!(html.contains(r#"<td class="reason">AHEAD_WINS: workplans is ahead</td>"#));
         assert!(html.contains(r#"<span class="target">in hub</span>"#));
         assert!(html.contains(r#"<section id="explain""#));
+        // the explanation is text, not a JSON dump
+        assert!(!html.contains("<pre"));
         assert!(html.contains(
-            "<pre id=\"explain-json\">{\n  &quot;decision&quot;: &quot;hold&quot;,\n  &quot;why&quot;: [\n    &quot;workplans &lt;stale&gt;&quot;,\n    &quot;hub &amp; issues agree&quot;\n  ]\n}</pre>"
+            r#"<article class="decision" data-rule="tasks"><h3>Rule <code>tasks</code></h3>"#
         ));
+        assert!(html.contains(
+            "issues moved todo -&gt; done since the base; done wins &amp; goes to workplans"
+        ));
+        assert!(html.contains(
+            r#"<dd data-field="reason"><span class="reason-code" title="AHEAD_WINS">ahead wins</span></dd>"#
+        ));
+        assert!(html.contains(
+            r#"<dd data-field="winner"><span class="status" data-status-value="done">done</span></dd>"#
+        ));
+        assert!(html.contains(r#"<dd data-field="base"><span class="status" data-status-value="todo">todo</span> (agreed <time"#));
+        assert!(html.contains(r#"<tr class="reading" data-source="issues"><td>issues</td><td><span class="status" data-status-value="closed">closed</span></td><td>never agreed</td>"#));
+        assert!(html.contains("not written now: STALE_CHECKOUT"));
+        assert!(html.contains(r#"<li class="change" data-source="workplans">write <span class="status" data-status-value="done">done</span> to <strong>workplans</strong>"#));
+        assert!(html.contains("plan &lt;reopened&gt; it"));
         assert!(html.contains(r#"<dd data-field="value_version">3</dd>"#));
         assert!(html.contains("<code>app:docs/plan.md:12</code>"));
         assert!(
@@ -1878,14 +2649,25 @@ mod tests {
             &json!({"key": "k", "hub": null, "sources": [], "history": [], "explain": null}),
             "w",
         );
-        assert!(html.contains("not in the hub"));
+        assert!(html.contains(r#"<p id="hub-missing" class="empty"><span class="marker not-in-hub">not yet in the hub</span>"#));
         assert!(html.contains("no history yet"));
         assert!(html.contains("no explanation available"));
         assert!(!html.contains("item-drift"));
         assert!(!html.contains("<pre"));
         assert_well_formed(&html);
         let html = item_page(&json!({"key": "k", "explain": "line 1\n<line 2>"}), "w");
-        assert!(html.contains("<pre id=\"explain-text\">line 1\n&lt;line 2&gt;</pre>"));
+        assert!(html.contains("<p id=\"explain-text\" class=\"prose\">line 1\n&lt;line 2&gt;</p>"));
+        // without the full report: the item view's bases and last decision
+        let mut brief = item("k");
+        if let Some(fields) = brief.as_object_mut() {
+            fields.remove("explanation");
+        }
+        let html = item_page(&brief, "w");
+        assert!(html.contains(r#"<p class="decision-line">Last decision <time"#));
+        assert!(html.contains("AHEAD_WINS: workplans &lt;is&gt; ahead"));
+        assert!(html.contains(r#"<p class="base" data-rule="tasks">Under rule <code>tasks</code> the sources last agreed on <span class="status" data-status-value="todo">todo</span>"#));
+        assert!(html.contains(r#"<a href="/api/v1/items/x/explain">"#));
+        assert_well_formed(&html);
     }
 
     #[test]
