@@ -572,7 +572,7 @@ fn not_in_hub_section(items: &[Value], total: Option<u64>) -> String {
     let shown = items.len() as u64;
     let total = total.unwrap_or(shown).max(shown);
     let mut s = format!(
-        r#"<section id="not-in-hub" class="panel"><h2>Not yet in the hub <span class="count">{total}</span></h2><p class="hint">Items the sources hold that no sync has recorded yet; they are counted in the items total.</p>"#
+        r#"<section id="not-in-hub" class="panel"><h2>Not yet in the hub <span class="count">{total}</span></h2><p class="hint">Items the sources hold that the hub has no value for yet; they are counted in the items total. A sync records them once a rule that includes the hub covers their source.</p>"#
     );
     if total > shown {
         let _ = write!(
@@ -1115,7 +1115,7 @@ fn trains_section(trains: &[Value], live: &[Value]) -> String {
     if live.is_empty() {
         s.push_str(&empty("nothing published or deployed by a train yet"));
     } else {
-        s.push_str(r#"<table class="live"><thead><tr><th scope="col">repo</th><th scope="col">live</th><th scope="col">train</th><th scope="col">since</th></tr></thead><tbody>"#);
+        s.push_str(r#"<table class="live-releases"><thead><tr><th scope="col">repo</th><th scope="col">live</th><th scope="col">train</th><th scope="col">since</th></tr></thead><tbody>"#);
         for l in live {
             let what = match scalar(field(l, "kind")).as_deref() {
                 Some("deploy") => format!(
@@ -1330,7 +1330,7 @@ pub fn item_page(item: &Value, workspace: &str) -> String {
         None => {
             let _ = write!(
                 main,
-                r#"<p id="hub-missing" class="empty">{NOT_IN_HUB_MARK} — the sources hold this item; the next sync records it</p>"#
+                r#"<p id="hub-missing" class="empty">{NOT_IN_HUB_MARK} — the sources hold this item; a sync records it once a rule that includes the hub covers it</p>"#
             );
         }
         Some(h) => {
@@ -2195,9 +2195,26 @@ article.decision + article.decision { border-top: 1px solid var(--border); margi
 ul.consequences { margin: 0.5rem 0 0; padding-left: 1.2rem; }
 .reason-code { font-weight: 600; }
 time { white-space: nowrap; }
+td code { overflow-wrap: anywhere; }
 @media (max-width: 40rem) {
   body { font-size: 14px; }
   th, td { padding: 0.25rem 0.4rem; }
+  /* One column: list rows become wrapped lines of their cells, so nothing
+     scrolls sideways; only the counts table keeps its columns (it scrolls
+     inside its panel). */
+  :is(table.drift, table.not-in-hub, table.runs, table.journal, table.mirror-docs,
+      table.live-releases, table.listing, table.sources, table.history, table.readings,
+      table.repos, table.schedule) thead { display: none; }
+  :is(table.drift, table.not-in-hub, table.runs, table.journal, table.mirror-docs,
+      table.live-releases, table.listing, table.sources, table.history, table.readings,
+      table.repos, table.schedule) tr {
+    display: flex; flex-wrap: wrap; gap: 0.1rem 0.6rem; align-items: baseline;
+    padding: 0.4rem 0; border-bottom: 1px solid var(--border);
+  }
+  :is(table.drift, table.not-in-hub, table.runs, table.journal, table.mirror-docs,
+      table.live-releases, table.listing, table.sources, table.history, table.readings,
+      table.repos, table.schedule) :is(td, th) { display: block; border: 0; padding: 0; }
+  table :is(td.what, td.reason) { flex-basis: 100%; }
 }
 "#;
 
