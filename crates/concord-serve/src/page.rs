@@ -2259,7 +2259,48 @@ mod tests {
                 {"id": 16, "at": "2026-11-24T08:00:00Z", "key": "app/T1", "source": "hub",
                  "what": "status: todo -> done", "actor": "bob"}
             ],
-            "schedule": [{"job": "sync", "every": "1h", "next_run": "2026-11-24T11:00:00Z", "last_run": null}]
+            "schedule": [{"job": "sync", "every": "1h", "next_run": "2026-11-24T11:00:00Z", "last_run": null}],
+            "sources": [
+                {"repo": "app", "source": "workplans", "by_status": {"todo": 4, "done": 6}},
+                {"repo": "app", "source": EVIL, "by_status": {"done": 1}},
+                {"repo": "story", "source": "notes", "by_status": {"todo": 2}}
+            ],
+            "workflows": [
+                {"name": "task", "statuses": ["todo", "in_progress", "blocked", "done", "cancelled"], "sources": ["workplans"]},
+                {"name": "lifecycle", "statuses": ["research", "done"], "sources": []}
+            ],
+            "not_in_hub": 3,
+            "not_in_hub_items": [
+                {"key": "app/T9", "values": {"workplans": "todo"}},
+                {"key": EVIL, "values": {EVIL: "done"}}
+            ],
+            "last_mirror": {"at": "2026-11-24T09:00:00Z", "rule": "features", "written": 2,
+                            "reported": 1, "failed": 0, "commits": {}},
+            "mirrors": [{
+                "rule": "features", "documents": 3,
+                "by_state": {"owner": 3, "in_sync": 1, "stale": 1, "edited": 1},
+                "owners": {"app": 2, "(unknown)": 1},
+                "attention_total": 2,
+                "attention": [
+                    {"path": ".claude/features/a/state.json", "owner": "app",
+                     "copies": {"app": "owner", "story": "stale"}, "problems": []},
+                    {"path": EVIL, "owner": null, "copies": {"story": "edited"},
+                     "problems": ["OWNER_UNKNOWN: <nobody>"]}
+                ]
+            }],
+            "trains": [{
+                "id": 7, "name": "spring", "status": "shipping", "created_at": "2026-11-24T08:00:00Z",
+                "updated_at": "2026-11-24T08:30:00Z", "actor": "ann",
+                "frozen": {"lib": {"commit": "0123456789abcdef", "version": "1.4.2"}, "app": {"commit": "fedcba9876543210", "version": null}},
+                "steps": [
+                    {"seq": 1, "step": "publish lib 1.4.2", "outcome": "done", "at": "2026-11-24T08:10:00Z", "detail": null},
+                    {"seq": 2, "step": "deploy app", "outcome": "failed", "at": "2026-11-24T08:20:00Z", "detail": "exit 1 <boom>"}
+                ]
+            }],
+            "live": [
+                {"repo": "lib", "kind": "publish", "what": "1.4.2", "train": "spring", "train_id": 7, "at": "2026-11-24T08:10:00Z"},
+                {"repo": "app", "kind": "deploy", "what": "aaaabbbbccccdddd", "train": "winter", "train_id": 6, "at": "2026-10-01T08:10:00Z"}
+            ]
         })
     }
 
@@ -2417,6 +2458,192 @@ mod tests {
     }
 
     #[test]
+    fn page_counts_group_status_columns_per_workflow() {
+        let html = control_room(&summary(), "main");
+        // todo, in_progress, done under `task` (done is claimed by the
+        // first workflow listing it); parked under "other"
+        assert!(html.contains(
+            r#"<th scope="colgroup" colspan="3" class="workflow" data-workflow="task">task</th>"#
+        ));
+        assert!(
+            !html.contains(r#"data-workflow="lifecycle""#),
+            "no column of its own"
+        );
+        assert!(html.contains(
+            r#"<th scope="colgroup" colspan="1" class="workflow" data-workflow="">other</th>"#
+        ));
+        assert!(html.contains(
+            r#"<th scope="col" class="group-start" data-status-value="parked">parked</th>"#
+        ));
+        assert!(html.contains(
+            r#"<td class="num group-start" data-count-source="workplans" data-status="parked" data-count="2">2</td>"#
+        ));
+        // sources link their page; the hub has none
+        assert!(html.contains(
+            r#"<th scope="row"><a class="source-link" href="/sources/workplans">workplans</a></th>"#
+        ));
+        assert!(html.contains(r#"<tr data-source="hub"><th scope="row">hub</th>"#));
+        // without workflows (an older server): one header row
+        let mut plain = summary();
+        plain["workflows"] = json!([]);
+        let html = control_room(&plain, "main");
+        assert!(!html.contains("colgroup"));
+        assert!(html.contains(r#"<th scope="col" data-status-value="todo">todo</th>"#));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_repos_link_repo_and_source_pages() {
+        let html = control_room(&summary(), "main");
+        assert!(html.contains(r#"<tr class="repo-row" data-repo="app"><th scope="row"><a class="repo-link" href="/repos/app">app</a></th>"#));
+        assert!(html.contains(r#"<a class="source-link" href="/sources/workplans">workplans</a> <span class="count">10</span>"#));
+        assert!(html.contains(&format!(
+            r#"<li data-source="{EVIL_TEXT}"><a class="source-link" href="/sources/{}">{EVIL_TEXT}</a>"#,
+            EVIL_HREF.trim_start_matches("/items/")
+        )));
+        assert!(html.contains(r#"<td class="num" data-count="11">11</td>"#));
+        assert!(html.contains(r#"<tr class="repo-row" data-repo="story">"#));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_not_in_hub_rows_are_marked() {
+        let html = control_room(&summary(), "main");
+        assert!(html.contains(r#"id="not-in-hub-total" data-count="3">3<"#));
+        assert!(html.contains(r#"Not yet in the hub <span class="count">3</span>"#));
+        assert!(html.contains("showing the first 2 of 3"));
+        assert!(html.contains(r#"<tr class="not-in-hub-row" data-key="app/T9"><td class="key"><a class="item-link" href="/items/app%2FT9">app/T9</a></td>"#));
+        assert_eq!(count(&html, r#"class="not-in-hub-row""#), 2);
+        assert_eq!(
+            count(
+                &html,
+                r#"<td><span class="marker not-in-hub">not yet in the hub</span></td>"#
+            ),
+            2
+        );
+        assert!(html.contains(&format!(
+            r#"<tr class="not-in-hub-row" data-key="{EVIL_TEXT}">"#
+        )));
+        let html = control_room(&json!({"not_in_hub": 0, "not_in_hub_items": []}), "w");
+        assert!(html.contains("every item is in the hub"));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_mirrors_show_owners_and_states() {
+        let html = control_room(&summary(), "main");
+        assert!(html.contains(r#"<div class="mirror-rule" data-rule="features"><h3>rule <code>features</code> · 3 documents</h3>"#));
+        assert!(
+            html.contains(r#"<li class="chip" data-state="stale">stale <strong>1</strong></li>"#)
+        );
+        assert!(
+            html.contains(r#"<li class="chip" data-state="edited">edited <strong>1</strong></li>"#)
+        );
+        assert!(html.contains(r#"<li class="chip" data-owner="app">app <strong>2</strong></li>"#));
+        assert!(html.contains(
+            r#"<li class="chip" data-owner="(unknown)">(unknown) <strong>1</strong></li>"#
+        ));
+        assert!(
+            html.contains(r#"<tr class="mirror-doc" data-path=".claude/features/a/state.json">"#)
+        );
+        assert!(html.contains(r#"<li data-repo="story"><span class="source">story</span> <span class="state" data-state="stale">stale</span></li>"#));
+        assert!(html.contains(&format!(
+            r#"<tr class="mirror-doc" data-path="{EVIL_TEXT}">"#
+        )));
+        assert!(html.contains(r#"<li class="problem">OWNER_UNKNOWN: &lt;nobody&gt;</li>"#));
+        assert!(html.contains(
+            r#"<p class="latest" id="last-mirror">last run: rule <code>features</code> <time"#
+        ));
+        assert!(html.contains("wrote 2, reported 1, failed 0"));
+        let html = control_room(&json!({"mirrors": []}), "w");
+        assert!(html.contains("no <code>[[mirror]]</code> rules"));
+        assert!(!html.contains("last-mirror"));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_trains_show_status_steps_and_live() {
+        let html = control_room(&summary(), "main");
+        // next to the runs: runs, mirrors, trains in that order
+        let runs = html.find(r#"<section id="runs""#).unwrap();
+        let mirrors = html.find(r#"<section id="mirrors""#).unwrap();
+        let trains = html.find(r#"<section id="trains""#).unwrap();
+        assert!(runs < mirrors && mirrors < trains);
+        // a shipping train is open
+        assert!(html.contains(r#"<details class="train" data-train-id="7" data-status="shipping" open><summary><strong>spring</strong> #7 <span class="outcome" data-outcome="shipping">shipping</span> · ann · <time"#));
+        assert!(html.contains(r#"<li data-repo="lib"><span class="source">lib</span> 1.4.2 <code title="0123456789abcdef">0123456789ab</code></li>"#));
+        assert!(html.contains(r#"<li class="step" data-outcome="failed"><span class="outcome" data-outcome="failed">failed</span> deploy app <time"#));
+        assert!(html.contains("exit 1 &lt;boom&gt;"));
+        assert!(html.contains(r#"<tr class="live-row" data-repo="lib" data-kind="publish"><td>lib</td><td>published 1.4.2</td><td>spring #7</td>"#));
+        assert!(html.contains(r#"<td>deployed <code>aaaabbbbcccc</code></td>"#));
+        let html = control_room(&json!({"trains": [], "live": []}), "w");
+        assert!(html.contains("no release trains yet"));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_times_show_exact_utc_and_carry_it_in_the_title() {
+        let html = control_room(&summary(), "main");
+        assert!(html.contains(
+            r#"<time datetime="2026-11-24T09:00:01Z" title="2026-11-24 09:00:01 UTC">2026-11-24 09:00:01 UTC</time>"#
+        ));
+        assert_eq!(
+            exact_utc("2026-11-24T09:00:01.123456Z"),
+            "2026-11-24 09:00:01 UTC"
+        );
+        assert_eq!(exact_utc("yesterday <noon>"), "yesterday <noon>");
+        assert_eq!(
+            time(Some(&json!("yesterday <noon>"))),
+            r#"<time datetime="yesterday &lt;noon&gt;" title="yesterday &lt;noon&gt;">yesterday &lt;noon&gt;</time>"#
+        );
+        assert!(
+            SCRIPT.contains("RelativeTimeFormat") && SCRIPT.contains("setInterval(refreshTimes")
+        );
+    }
+
+    fn listing(kind: &str, name: &str) -> Value {
+        json!({
+            "version": 1, "workspace": "w", "kind": kind, "name": name,
+            "covers": ["workplans", EVIL],
+            "by_status": {"todo": 1, "done": 1},
+            "not_in_hub": 1,
+            "items": [
+                {"key": "app/T1", "source": "workplans", "repo": "app", "status": "done", "raw": "complete",
+                 "path": "docs/plan.md", "line": 3, "hub": "done", "in_hub": true},
+                {"key": EVIL, "source": EVIL, "repo": "app", "status": "todo", "raw": null,
+                 "path": "docs/plan.md", "line": 9, "hub": null, "in_hub": false}
+            ]
+        })
+    }
+
+    #[test]
+    fn page_listing_pages_mark_items_not_in_the_hub() {
+        let html = listing_page(&listing("repo", "app"), "w");
+        assert!(html.contains(r#"data-page="repo""#));
+        assert!(
+            html.contains(r#"<h1 class="scope-name"><span class="subtitle">repo</span> app</h1>"#)
+        );
+        assert!(html.contains(r#"id="listing-total" data-count="2">2<"#));
+        assert!(html.contains(r#"id="listing-not-in-hub" data-count="1">1<"#));
+        assert!(html.contains(
+            r#"sources: <a class="source-link" href="/sources/workplans">workplans</a>"#
+        ));
+        assert!(html.contains(r#"<tr class="listed-item" data-key="app/T1" data-source="workplans" data-repo="app" data-status-value="done" data-in-hub="true">"#));
+        assert!(html.contains(r#"<code class="raw" title="as written">complete</code>"#));
+        assert!(html.contains(&format!(r#"data-key="{EVIL_TEXT}" data-source="{EVIL_TEXT}" data-repo="app" data-status-value="todo" data-in-hub="false">"#)));
+        assert_eq!(count(&html, r#"<span class="marker not-in-hub">"#), 1);
+        assert!(!html.contains("<script>alert"));
+        assert_well_formed(&html);
+        // a source page links the repos
+        let html = listing_page(&listing("source", EVIL), "w");
+        assert!(html.contains(r#"data-page="source""#));
+        assert!(html.contains(r#"<a class="repo-link" href="/repos/app">app</a>"#));
+        assert!(!html.contains("<script>alert"));
+        assert_well_formed(&html);
+        assert_well_formed(&listing_page(&Value::Null, "w"));
+    }
+
+    #[test]
     fn page_counts_carry_source_and_status() {
         let html = control_room(&summary(), "main");
         assert!(html.contains(
@@ -2426,7 +2653,7 @@ mod tests {
             r#"<td class="num" data-count-source="hub" data-status="todo" data-count="3">3</td>"#
         ));
         assert!(html.contains(
-            r#"<td class="num" data-count-source="workplans" data-status="parked" data-count="2">2</td>"#
+            r#"<td class="num group-start" data-count-source="workplans" data-status="parked" data-count="2">2</td>"#
         ));
         // a status the hub does not report is an explicit zero
         assert!(html.contains(
@@ -2445,7 +2672,7 @@ mod tests {
             .find(r#"<th scope="col" data-status-value="done">"#)
             .unwrap();
         let parked = html
-            .find(r#"<th scope="col" data-status-value="parked">"#)
+            .find(r#"<th scope="col" class="group-start" data-status-value="parked">"#)
             .unwrap();
         assert!(todo < prog && prog < done && done < parked);
         assert!(html.contains(r#"id="items-total" data-count="120">120<"#));
@@ -2752,13 +2979,35 @@ mod tests {
                 "findings": [{"snapshot": text.clone(), "taken_at": text.clone(), "by_severity": {text.clone(): 2}}],
                 "runs": [{"id": text.clone(), "outcome": text.clone()}],
                 "events": [{"key": key.clone(), "source": text.clone(), "actor": text.clone(), "what": text.clone()}],
-                "schedule": [{"job": text.clone(), "every": text.clone()}]
+                "schedule": [{"job": text.clone(), "every": text.clone()}],
+                "sources": [{"repo": text.clone(), "source": text.clone(), "by_status": {text.clone(): 1}}],
+                "workflows": [{"name": text.clone(), "statuses": [text.clone()]}],
+                "not_in_hub_items": [{"key": key.clone(), "values": {text.clone(): text.clone()}}],
+                "mirrors": [{"rule": text.clone(), "by_state": {text.clone(): 1}, "owners": {text.clone(): 1},
+                             "attention": [{"path": key.clone(), "owner": text.clone(), "copies": {text.clone(): text.clone()},
+                                            "problems": [text.clone()]}]}],
+                "trains": [{"id": text.clone(), "name": text.clone(), "status": text.clone(),
+                            "frozen": {text.clone(): {"commit": text.clone(), "version": text.clone()}},
+                            "steps": [{"step": text.clone(), "outcome": text.clone(), "at": text.clone(), "detail": text.clone()}]}],
+                "live": [{"repo": text.clone(), "kind": text.clone(), "what": text.clone(), "train": text.clone()}]
             });
             assert_well_formed(&control_room(&s, &text));
+            let l = json!({"kind": text.clone(), "name": text.clone(), "covers": [text.clone()],
+                           "by_status": {text.clone(): 1},
+                           "items": [{"key": key.clone(), "source": text.clone(), "repo": text.clone(),
+                                      "status": text.clone(), "raw": text.clone(), "hub": text.clone(), "in_hub": false}]});
+            assert_well_formed(&listing_page(&l, &text));
             let i = json!({"key": key.clone(), "hub": {"status": text.clone()},
                            "sources": [{"source": text.clone(), "status": text.clone(), "path": text.clone()}],
                            "history": [{"actor": text.clone(), "field": text.clone(), "reason": text.clone()}],
-                           "explain": {"k": text.clone()}});
+                           "explain": {"k": text.clone()},
+                           "explanation": {"decisions": [{"rule": text.clone(), "reason": text.clone(), "explanation": text.clone(),
+                                                          "winner": {"status": text.clone()},
+                                                          "changes": [{"source": text.clone(), "to": text.clone(), "origin": text.clone()}],
+                                                          "holds": [{"source": text.clone(), "detail": text.clone()}]}],
+                                           "bases": [{"rule": text.clone(), "field": "status", "value": text.clone()}],
+                                           "readings": [{"source": text.clone(), "status": text.clone(), "blocked": text.clone(),
+                                                         "own_bases": {text.clone(): text.clone()}}]}});
             assert_well_formed(&item_page(&i, &text));
             assert_well_formed(&not_found_page(&key));
         }

@@ -92,7 +92,13 @@ pub fn listing(
     let hub = hub_readings(hub::block_on(store.hub_values())??);
     let observations: Vec<&Observation> =
         report.observations().filter(|o| scope.holds(o)).collect();
-    Ok(list(ws, scope, covers, &observations, &hub))
+    Ok(list(
+        &workspace_name(ws),
+        scope,
+        covers,
+        &observations,
+        &hub,
+    ))
 }
 
 /// The other side of the scope (sources of a repo, repos of a source), or
@@ -133,7 +139,7 @@ fn covered(ws: &Workspace, scope: &Scope) -> Result<Vec<String>, Failure> {
 
 /// The listing of `observations` (already in scope) against the hub.
 fn list(
-    ws: &Workspace,
+    workspace: &str,
     scope: &Scope,
     covers: Vec<String>,
     observations: &[&Observation],
@@ -166,12 +172,74 @@ fn list(
     items.sort_by(|a, b| (&a.key, &a.source, &a.repo).cmp(&(&b.key, &b.source, &b.repo)));
     Listing {
         version: VERSION,
-        workspace: workspace_name(ws),
+        workspace: workspace.to_string(),
         kind: scope.kind().to_string(),
         name: scope.name().to_string(),
         covers,
         by_status: count_statuses(observations.iter().copied()),
         not_in_hub: items.iter().filter(|i| !i.in_hub).count(),
         items,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use concord_model::StatusReading;
+    use std::sync::Arc;
+
+    fn reading(
+        source: &str,
+        repo: &str,
+        key: &str,
+        raw: &str,
+        canonical: Option<&str>,
+    ) -> Observation {
+        Observation {
+            source: Arc::from(source),
+            repo: Arc::from(repo),
+            key: key.into(),
+            path: Arc::from("docs/plan.md"),
+            line: 1,
+            status: Some(StatusReading {
+                canonical: canonical.map(Arc::from),
+                raw: raw.into(),
+                rank: None,
+                line: 7,
+                span: 0..0,
+                pinned: None,
+            }),
+            owner: None,
+            fields: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn items_the_hub_lacks_are_marked_and_counted() {
+        let plan = reading("plan", "app", "wp#2", "Closed", Some("done"));
+        let new = reading("plan", "app", "wp#1", "later", None);
+        let hub = hub_readings(vec![concord_store::HubValue {
+            key: "wp#2".into(),
+            field: "status".into(),
+            value: Some("todo".into()),
+            version: 3,
+            updated_at: "t".into(),
+            updated_by: "ann".into(),
+        }]);
+        let scope = Scope::Source("plan".into());
+        let listing = list("ws", &scope, vec!["app".into()], &[&plan, &new], &hub);
+        assert_eq!(listing.kind, "source");
+        assert_eq!(listing.not_in_hub, 1);
+        // by key
+        assert_eq!(listing.items[0].key, "wp#1");
+        assert!(!listing.items[0].in_hub);
+        assert_eq!(listing.items[0].status.as_deref(), Some("later"));
+        assert_eq!(listing.items[0].raw, None, "the word is its own status");
+        assert_eq!(listing.items[1].hub.as_deref(), Some("todo"));
+        assert!(listing.items[1].in_hub);
+        assert_eq!(listing.items[1].raw.as_deref(), Some("Closed"));
+        assert_eq!(listing.items[1].line, 7, "the status line");
+        assert_eq!(listing.by_status["done"], 1);
+        assert_eq!(listing.by_status["later (unknown)"], 1);
     }
 }
