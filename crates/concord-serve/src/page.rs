@@ -1,10 +1,13 @@
-//! The control room: server-rendered HTML for `/` and `/items/{key}`, plus
-//! the small stylesheet and script served under `/static/`.
+//! The control room: server-rendered HTML for `/`, `/items/{key}`,
+//! `/repos/{name}` and `/sources/{name}`, plus the small stylesheet and
+//! script served under `/static/`.
 //!
 //! Everything here is a pure function of the JSON the API returns (the
 //! `serde_json::Value`s of `/api/v1/control-room`, which is
-//! `/api/v1/summary` plus the job queue's `jobs` and `schedule`, and of
-//! `/api/v1/items/{key}`), so the page and the API cannot disagree. The pages work without JavaScript;
+//! `/api/v1/summary` plus the job queue's `jobs` and `schedule`; of
+//! `/api/v1/items/{key}` with `/api/v1/items/{key}/explain`'s report as
+//! `explanation`; and of `/api/v1/repos/{name}` and `/api/v1/sources/{name}`),
+//! so the page and the API cannot disagree. The pages work without JavaScript;
 //! the script only adds live refresh and client-side journal filters.
 //!
 //! Hooks for browser tests (stable across releases):
@@ -20,8 +23,26 @@
 //! - `#runs`: `<tr class="run" data-run-id=… data-outcome=…>`;
 //! - `#journal`: `<tr class="event" data-key data-source data-actor>`;
 //! - item links: `<a class="item-link" href="/items/{percent-encoded key}">`;
-//! - item page: `#hub`, `#sources`, `#history` (`<tr class="history-row">` in
-//!   the order given), `#explain` (a `<pre>`).
+//! - `#counts` header: `<th class="workflow" data-workflow=… colspan=…>` per
+//!   workflow (`data-workflow=""`: other statuses) above the status columns;
+//!   source names link `a.source-link` to `/sources/{name}`;
+//! - `#not-in-hub-total` (with `data-count`), `#not-in-hub`:
+//!   `<tr class="not-in-hub-row" data-key=…>` with a `.marker.not-in-hub`;
+//! - `#repos`: `<tr class="repo-row" data-repo=…>`, `a.repo-link` to
+//!   `/repos/{name}`;
+//! - `#mirrors`: `.mirror-rule[data-rule]` with `.chip[data-state]` and
+//!   `.chip[data-owner]` counts, `<tr class="mirror-doc" data-path=…>`;
+//! - `#trains`: `<tr class="live-row" data-repo data-kind>`,
+//!   `<details class="train" data-train-id data-status>` with
+//!   `<li class="step" data-outcome>`;
+//! - times: `<time datetime=… title=…>`; the script sets `data-relative`;
+//! - item page: `#hub` (`#hub-missing` when the hub has no value), `#sources`,
+//!   `#history` (`<tr class="history-row">` in the order given), `#explain`
+//!   (`article.decision[data-rule]`, `tr.reading[data-source]`,
+//!   `dd[data-field=reason|winner|base]`);
+//! - repo and source pages: `body[data-page=repo|source]`, `#listing-total`,
+//!   `#listing-not-in-hub`, `<tr class="listed-item" data-key data-source
+//!   data-repo data-status-value data-in-hub>`.
 //!
 //! Missing or `null` fields render as "—".
 
