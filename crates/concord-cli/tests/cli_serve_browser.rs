@@ -33,6 +33,8 @@ const SCREENSHOTS: &[&str] = &[
     "item.png",
     "item-390.png",
     "repo.png",
+    "repo-390.png",
+    "source.png",
     "source-390.png",
 ];
 

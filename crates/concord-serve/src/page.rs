@@ -644,7 +644,7 @@ fn drift_section(drift: &[Value], drifting: Option<u64>) -> String {
     for d in drift {
         let _ = write!(
             s,
-            r#"<tr class="drift-row" data-key="{}"><td class="key">{}</td><td data-source="hub">{}</td><td>{}</td><td class="reason">{}</td></tr>"#,
+            r#"<tr class="drift-row" data-key="{}"><td class="key">{}</td><td class="labelled" data-source="hub" data-label="hub">{}</td><td>{}</td><td class="reason">{}</td></tr>"#,
             attr(field(d, "key")),
             item_link(field(d, "key")),
             status_badge(field(d, "hub")),
@@ -1752,7 +1752,7 @@ pub fn listing_page(listing: &Value, workspace: &str) -> String {
             };
             let _ = write!(
                 main,
-                r#"<tr class="listed-item" data-key="{}" data-source="{}" data-repo="{}" data-status-value="{}" data-in-hub="{in_hub}"><td class="key">{}</td><td>{}</td><td>{}{raw}</td><td>{hub}</td><td>{}</td></tr>"#,
+                r#"<tr class="listed-item" data-key="{}" data-source="{}" data-repo="{}" data-status-value="{}" data-in-hub="{in_hub}"><td class="key">{}</td><td>{}</td><td>{}{raw}</td><td class="labelled" data-label="hub">{hub}</td><td>{}</td></tr>"#,
                 attr(field(item, "key")),
                 attr(field(item, "source")),
                 attr(field(item, "repo")),
@@ -2236,6 +2236,8 @@ td code { overflow-wrap: anywhere; }
       table.live-releases, table.listing, table.sources, table.history, table.readings,
       table.repos, table.schedule) :is(td, th) { display: block; border: 0; padding: 0; }
   table :is(td.what, td.reason) { flex-basis: 100%; }
+  /* Without the header row, say what a bare value is. */
+  td.labelled::before { content: attr(data-label) " "; color: var(--muted); font-size: 0.85em; }
 }
 "#;
 
@@ -2711,7 +2713,7 @@ mod tests {
         assert!(html.contains(r#"<a class="item-link" href="/items/app%2FT1">app/T1</a>"#));
         assert!(html.contains(r#"<li data-source="issues"><span class="source">issues</span> <span class="status" data-status-value="done">done</span></li>"#));
         // a null hub value renders as a dash
-        assert!(html.contains(r#"<td data-source="hub">—</td>"#));
+        assert!(html.contains(r#"<td class="labelled" data-source="hub" data-label="hub">—</td>"#));
         assert!(!html.contains("drift-truncated"));
         let mut s = summary();
         s["drifting"] = json!(40);

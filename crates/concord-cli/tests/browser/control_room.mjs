@@ -240,6 +240,15 @@ async function noSidewaysScroll(page, where) {
       .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}.${e.className}`),
   }));
   check(scrollWidth <= innerWidth, `${where}: the page scrolls sideways (scrollWidth ${scrollWidth} > ${innerWidth}; ${show(wide)})`);
+  if (innerWidth >= 1280) {
+    // At 1,280 px no table scrolls inside its panel either.
+    const scrolling = await page.$$eval(".scroll", (ds) =>
+      ds
+        .filter((d) => d.scrollWidth > d.clientWidth + 1)
+        .map((d) => `${d.closest("section")?.id}: ${d.scrollWidth} > ${d.clientWidth}`),
+    );
+    check(scrolling.length === 0, `${where}: tables scroll sideways inside their panels: ${show(scrolling)}`);
+  }
 }
 
 /** The panels beyond the counts: each present, with the API's content. */
@@ -364,7 +373,7 @@ async function checkScopes(page) {
     check(added && added.inHub === "false" && added.marked, `${where}: the new task is not marked not in the hub: ${show(added)}`);
     const total = await page.getAttribute("#listing-total", "data-count");
     check(total === String(listing.items.length), `${where}: #listing-total ${show(total)}, the API lists ${listing.items.length}`);
-    await screenshots(page, shot, shot === "repo" ? [1280] : [390]);
+    await screenshots(page, shot);
     console.log(`${where}: ${rows.length} items match the API, ${listing.not_in_hub} not in the hub`);
   }
 }
