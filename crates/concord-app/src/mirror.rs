@@ -282,8 +282,15 @@ struct Marks {
 
 fn read_marks(ws: &Workspace) -> Result<Marks, Failure> {
     let marks = hub::with_store(ws, async |store| {
-        store.watermarks_with_prefix("@mirror").await
+        store.watermarks_with_prefix(MARK_PREFIX).await
     })?;
+    Ok(marks_of(marks))
+}
+
+/// Every hub watermark `mirror` writes starts with this.
+pub const MARK_PREFIX: &str = "@mirror";
+
+fn marks_of(marks: Vec<Watermark>) -> Marks {
     let mut read = Marks {
         proposed: BTreeMap::new(),
         open_proposals: BTreeMap::new(),
@@ -302,7 +309,7 @@ fn read_marks(ws: &Workspace) -> Result<Marks, Failure> {
                 .insert((repo.to_string(), path.to_string()), hashes);
         }
     }
-    Ok(read)
+    read
 }
 
 /// The pure plan for one rule (`concord_engine::mirror::plan`).
@@ -855,4 +862,243 @@ fn propose(
         )
     })?;
     Ok(Some(outcome("opened", &pull, &branch)))
+}
+
+// ---------------------------------------------------------------------------
+// health: how the mirrors stand now, for the control room
+
+/// Documents listed per rule as needing attention (all are counted).
+pub const ATTENTION_LISTED: usize = 50;
+
+/// How one rule's documents stand now: what a run would do, without doing
+/// it. The control room's mirror panel.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct MirrorHealth {
+    pub rule: String,
+    /// Documents the rule covers (in any of its repos).
+    pub documents: usize,
+    /// Copies by state: `owner`, `in_sync`, `stale` (the owner's copy
+    /// changed since), `edited` (by hand), `missing`, `orphaned` (the
+    /// owner's copy is gone), `owner_moved`, or a reason code in lower case.
+    pub by_state: BTreeMap<String, usize>,
+    /// Owner repo (`(unknown)` when the owner field names no repo) ->
+    /// documents it owns.
+    pub owners: BTreeMap<String, usize>,
+    /// Documents with a copy neither the owner's nor in sync, by path: the
+    /// first [`ATTENTION_LISTED`].
+    pub attention: Vec<MirrorDoc>,
+    /// How many documents need attention.
+    pub attention_total: usize,
+}
+
+/// One document of a rule and the state of each repo's copy.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct MirrorDoc {
+    pub path: String,
+    /// The repo that owns it, if its owner field names one.
+    pub owner: Option<String>,
+    /// Repo -> the state of its copy (see [`MirrorHealth::by_state`]).
+    pub copies: BTreeMap<String, String>,
+    /// What concerns the document as a whole (`CODE: message`).
+    pub problems: Vec<String>,
+}
+
+impl MirrorDoc {
+    /// Whether a person should look: a copy is neither the owner's nor in
+    /// sync, or the document has a problem.
+    pub fn needs_attention(&self) -> bool {
+        !self.problems.is_empty()
+            || self
+                .copies
+                .values()
+                .any(|state| state != STATE_OWNER && state != STATE_IN_SYNC)
+    }
+}
+
+const STATE_OWNER: &str = "owner";
+const STATE_IN_SYNC: &str = "in_sync";
+
+/// Every rule's health from the working trees and the hub's `@mirror`
+/// watermarks (`marks`); reads files, writes nothing.
+pub fn health(ws: &Workspace, marks: Vec<Watermark>) -> Vec<MirrorHealth> {
+    let marks = marks_of(marks);
+    ws.mirrors
+        .iter()
+        .map(|rule| {
+            let docs = read_copies(ws, rule);
+            let actions = plan_rule(ws, rule, &docs, &marks, false);
+            let owners: BTreeMap<String, String> = rule
+                .owners
+                .iter()
+                .map(|(value, index)| (value.clone(), ws.repos[*index].name.clone()))
+                .collect();
+            let docs: Vec<MirrorDoc> = docs
+                .iter()
+                .map(|doc| doc_health(doc, &owners, &actions))
+                .collect();
+            rule_health(&rule.name, docs)
+        })
+        .collect()
+}
+
+/// One document's copies, judged by the plan's actions on its path.
+fn doc_health(
+    doc: &DocState,
+    owners: &BTreeMap<String, String>,
+    actions: &[MirrorAction],
+) -> MirrorDoc {
+    let owner = doc
+        .copies
+        .values()
+        .find_map(|c| c.owner.as_deref())
+        .and_then(|value| owners.get(value).cloned());
+    let mut copies: BTreeMap<String, String> = doc
+        .copies
+        .keys()
+        .map(|repo| {
+            let state = if owner.as_deref() == Some(repo.as_str()) {
+                STATE_OWNER
+            } else {
+                STATE_IN_SYNC
+            };
+            (repo.clone(), state.to_string())
+        })
+        .collect();
+    let mut problems = Vec::new();
+    for action in actions.iter().filter(|a| a.path() == doc.path) {
+        let (repo, state) = match action {
+            MirrorAction::Write { repo, reason, .. } => (
+                repo.clone(),
+                match reason {
+                    planner::Reason::Bootstrap => "missing",
+                    planner::Reason::Stale => "stale",
+                    planner::Reason::Repair => "edited",
+                    planner::Reason::OwnerFlip => "owner_moved",
+                }
+                .to_string(),
+            ),
+            MirrorAction::Delete { repo, .. } => (repo.clone(), "orphaned".to_string()),
+            MirrorAction::Report {
+                repo: Some(repo),
+                code,
+                ..
+            } if *code == planner::MIRROR_EDITED => (repo.clone(), "edited".to_string()),
+            MirrorAction::Report {
+                repo: Some(repo),
+                code,
+                ..
+            } => (repo.clone(), code.to_ascii_lowercase()),
+            MirrorAction::Report {
+                repo: None,
+                code,
+                message,
+                ..
+            } => {
+                problems.push(format!("{code}: {message}"));
+                continue;
+            }
+        };
+        copies.insert(repo, state);
+    }
+    MirrorDoc {
+        path: doc.path.clone(),
+        owner,
+        copies,
+        problems,
+    }
+}
+
+/// A rule's counts over its documents, and the ones needing attention.
+fn rule_health(rule: &str, docs: Vec<MirrorDoc>) -> MirrorHealth {
+    let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
+    let mut owners: BTreeMap<String, usize> = BTreeMap::new();
+    for doc in &docs {
+        for state in doc.copies.values() {
+            *by_state.entry(state.clone()).or_default() += 1;
+        }
+        let owner = doc.owner.clone().unwrap_or_else(|| "(unknown)".into());
+        *owners.entry(owner).or_default() += 1;
+    }
+    let documents = docs.len();
+    let attention: Vec<MirrorDoc> = docs
+        .into_iter()
+        .filter(MirrorDoc::needs_attention)
+        .collect();
+    MirrorHealth {
+        rule: rule.to_string(),
+        documents,
+        by_state,
+        owners,
+        attention_total: attention.len(),
+        attention: attention.into_iter().take(ATTENTION_LISTED).collect(),
+    }
+}
+
+#[cfg(test)]
+mod health_tests {
+    use super::*;
+
+    fn copy(owner: &str) -> planner::Copy {
+        planner::Copy {
+            bytes: b"{}".to_vec(),
+            owner: Some(owner.to_string()),
+            has_marker: false,
+            marker_value: None,
+        }
+    }
+
+    fn doc(path: &str, repos: &[&str]) -> DocState {
+        DocState {
+            path: path.into(),
+            copies: repos
+                .iter()
+                .map(|r| ((*r).to_string(), copy("alice")))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn copies_take_the_state_the_plan_gives_them() {
+        let owners = BTreeMap::from([("alice".to_string(), "app".to_string())]);
+        let actions = vec![
+            MirrorAction::Write {
+                repo: "story".into(),
+                path: "a.json".into(),
+                bytes: Vec::new(),
+                reason: planner::Reason::Stale,
+            },
+            MirrorAction::Report {
+                repo: Some("docs".into()),
+                path: "a.json".into(),
+                code: planner::MIRROR_EDITED,
+                message: "edited by hand".into(),
+            },
+            MirrorAction::Report {
+                repo: None,
+                path: "b.json".into(),
+                code: planner::OWNER_UNKNOWN,
+                message: "nobody".into(),
+            },
+        ];
+        let a = doc_health(&doc("a.json", &["app", "story", "docs"]), &owners, &actions);
+        assert_eq!(a.owner.as_deref(), Some("app"));
+        assert_eq!(a.copies["app"], "owner");
+        assert_eq!(a.copies["story"], "stale");
+        assert_eq!(a.copies["docs"], "edited");
+        assert!(a.needs_attention());
+        let b = doc_health(&doc("b.json", &["app", "story"]), &owners, &actions);
+        assert_eq!(b.problems, vec!["OWNER_UNKNOWN: nobody".to_string()]);
+        let c = doc_health(&doc("c.json", &["app", "story"]), &owners, &actions);
+        assert_eq!(c.copies["story"], "in_sync");
+        assert!(!c.needs_attention());
+
+        let health = rule_health("features", vec![a, b, c]);
+        assert_eq!(health.documents, 3);
+        assert_eq!(health.attention_total, 2);
+        assert_eq!(health.owners["app"], 3);
+        assert_eq!(health.by_state["owner"], 3);
+        assert_eq!(health.by_state["in_sync"], 2);
+        assert_eq!(health.by_state["stale"], 1);
+        assert_eq!(health.by_state["edited"], 1);
+    }
 }

@@ -60,6 +60,10 @@ pub fn reports() -> Vec<Documented> {
             "`concord history KEY --json`; `GET /api/v1/items/{key}/history`",
         ),
         of::<summary::Summary>("summary", "`concord summary --json`; `GET /api/v1/summary`"),
+        of::<summary::listing::Listing>(
+            "listing",
+            "`GET /api/v1/repos/{name}` and `GET /api/v1/sources/{name}`",
+        ),
         of::<mirror::MirrorReport>(
             "mirror",
             "`concord mirror --json`; the output of a mirror job",

@@ -1271,3 +1271,114 @@ fn use_cases_run_in_process_and_the_summary_is_one_report() {
         assert!(local.stdout.contains("\"version\": 1"), "{}", local.stdout);
     }
 }
+
+#[test]
+fn repo_and_source_pages_list_items_the_hub_has_not_recorded_yet() {
+    let ws = workspace();
+    assert!(concord(ws.path(), &[], &["sync"]).code <= 1);
+    // After the sync: a task only the plan knows.
+    let plan = ws.path().join("app/docs/plan.md");
+    let mut text = std::fs::read_to_string(&plan).expect("plan");
+    text.push_str("\n```task\nid: T4\nstatus: todo\n```\n");
+    std::fs::write(&plan, text).expect("plan");
+    let status = concord(ws.path(), &[], &["status", "--json"]);
+    let status: Value = serde_json::from_str(&status.stdout).expect("status --json");
+    let reader = token(ws.path(), &[], "reader", true);
+    let server = start(ws.path(), &[], &[]);
+    let api = format!("{}/api/v1", server.url);
+
+    // The summary counts what `status` counts and lists the new task.
+    let (code, summary) = get(&format!("{api}/summary"), Some(&reader));
+    assert_eq!(code, 200, "{summary}");
+    assert_eq!(summary["items"], status["summary"]["items"], "{summary}");
+    assert_eq!(summary["not_in_hub"], 1, "{summary}");
+    assert_eq!(summary["not_in_hub_items"][0]["key"], "T4", "{summary}");
+    assert_eq!(summary["not_in_hub_items"][0]["values"]["plans"], "todo");
+    assert_eq!(summary["workflows"][0]["name"], "task", "{summary}");
+    assert_eq!(
+        summary["workflows"][0]["sources"],
+        json!(["plans", "features"])
+    );
+    assert_eq!(summary["mirrors"], json!([]), "no [[mirror]] rule");
+    assert_eq!(summary["trains"], json!([]), "no train yet");
+
+    // The per-repo and per-source listings.
+    let (code, repo) = get(&format!("{api}/repos/app"), Some(&reader));
+    assert_eq!(code, 200, "{repo}");
+    assert_eq!(repo["kind"], "repo");
+    assert_eq!(repo["covers"], json!(["plans", "features"]));
+    assert_eq!(repo["not_in_hub"], 1, "{repo}");
+    let items = repo["items"].as_array().expect("items");
+    assert_eq!(items.len(), 5, "T1, T2, app/T3, T4 and onboarding: {repo}");
+    let item = |key: &str| items.iter().find(|i| i["key"] == key).expect(key);
+    assert_eq!(item("T4")["in_hub"], false);
+    assert_eq!(item("T4")["hub"], Value::Null);
+    assert_eq!(item("T1")["in_hub"], true);
+    assert_eq!(item("T1")["hub"], "todo");
+    let (code, source) = get(&format!("{api}/sources/features"), Some(&reader));
+    assert_eq!(code, 200, "{source}");
+    assert_eq!(source["covers"], json!(["app"]));
+    assert_eq!(source["items"][0]["key"], "onboarding", "{source}");
+    for (path, known) in [
+        ("repos/nope", "known: app"),
+        ("sources/nope", "known: plans"),
+    ] {
+        let (code, error) = get(&format!("{api}/{path}"), Some(&reader));
+        assert_eq!(code, 404, "{error}");
+        let message = error["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(known), "{error}");
+    }
+
+    // The pages: linked, marked, and a 404 page for an unknown name.
+    let page = |path: &str| {
+        let (code, body) = get(&format!("{}{path}", server.url), Some(&reader));
+        (code, body.as_str().unwrap_or_default().to_string())
+    };
+    let (code, room) = page("/");
+    assert_eq!(code, 200);
+    assert!(
+        room.contains(r#"id="not-in-hub-total" data-count="1">1<"#),
+        "{room}"
+    );
+    assert!(room.contains(r#"<tr class="not-in-hub-row" data-key="T4">"#));
+    assert!(room.contains(r#"<a class="repo-link" href="/repos/app">app</a>"#));
+    assert!(room.contains(r#"<a class="source-link" href="/sources/plans">plans</a>"#));
+    assert!(room.contains(r#"class="workflow" data-workflow="task">task</th>"#));
+    assert!(room.contains(r#"<section id="mirrors""#) && room.contains(r#"<section id="trains""#));
+    let (code, repo_page) = page("/repos/app");
+    assert_eq!(code, 200);
+    assert!(repo_page.contains(r#"data-key="T4" data-source="plans" data-repo="app" data-status-value="todo" data-in-hub="false">"#), "{repo_page}");
+    assert!(repo_page.contains(r#"<span class="marker not-in-hub">not yet in the hub</span>"#));
+    let (code, source_page) = page("/sources/plans");
+    assert_eq!(code, 200);
+    assert!(source_page.contains(r#"data-page="source""#));
+    let (code, missing) = page("/repos/nope");
+    assert_eq!(code, 404);
+    assert!(
+        missing.contains("Nothing here for <code>repo nope</code>"),
+        "{missing}"
+    );
+
+    // An item the hub lacks has a page: its sources, the marker, and the
+    // explanation as text.
+    let (code, item) = page("/items/T4");
+    assert_eq!(code, 200, "{item}");
+    assert!(
+        item.contains(r#"<p id="hub-missing" class="empty">"#),
+        "{item}"
+    );
+    assert!(
+        item.contains(r#"<tr class="source-row" data-source="plans""#),
+        "{item}"
+    );
+    assert!(
+        item.contains(r#"<div id="explain-text" class="prose">"#),
+        "{item}"
+    );
+    assert!(
+        item.contains(r#"<article class="decision" data-rule="work">"#),
+        "{item}"
+    );
+    let (code, _) = page("/items/nobody-holds-this");
+    assert_eq!(code, 404);
+}

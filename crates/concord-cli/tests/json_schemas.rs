@@ -236,6 +236,8 @@ fn api_bodies(ws: &Path, checker: &mut Checker) {
     );
     body("api-mirrors", "GET", "/mirrors", Value::Null, 200);
     body("api-trains", "GET", "/trains", Value::Null, 200);
+    body("listing", "GET", "/repos/app", Value::Null, 200);
+    body("listing", "GET", "/sources/workplans", Value::Null, 200);
     body("api-schedule", "GET", "/schedule", Value::Null, 200);
     body("summary", "GET", "/summary", Value::Null, 200);
     body("api-control-room", "GET", "/control-room", Value::Null, 200);

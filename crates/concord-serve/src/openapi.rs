@@ -170,6 +170,16 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     read("/api/v1/trains", "Release trains", &[]),
     read(
+        "/api/v1/repos/{name}",
+        "The items of one repository, with the hub's status and whether the hub has them",
+        &[],
+    ),
+    read(
+        "/api/v1/sources/{name}",
+        "The items of one source in every repository, with the hub's status and whether the hub has them",
+        &[],
+    ),
+    read(
         "/api/v1/schedule",
         "Scheduled jobs with their last and next run",
         &[],
@@ -205,6 +215,7 @@ pub fn answer_schema(method: &str, path: &str) -> Option<&'static str> {
         ("get", "/snapshots/{id}") => "api-snapshot",
         ("get", "/mirrors") => "api-mirrors",
         ("get", "/trains") => "api-trains",
+        ("get", "/repos/{name}") | ("get", "/sources/{name}") => "listing",
         ("get", "/schedule") => "api-schedule",
         _ => return None,
     };

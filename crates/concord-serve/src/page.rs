@@ -1,10 +1,13 @@
-//! The control room: server-rendered HTML for `/` and `/items/{key}`, plus
-//! the small stylesheet and script served under `/static/`.
+//! The control room: server-rendered HTML for `/`, `/items/{key}`,
+//! `/repos/{name}` and `/sources/{name}`, plus the small stylesheet and
+//! script served under `/static/`.
 //!
 //! Everything here is a pure function of the JSON the API returns (the
 //! `serde_json::Value`s of `/api/v1/control-room`, which is
-//! `/api/v1/summary` plus the job queue's `jobs` and `schedule`, and of
-//! `/api/v1/items/{key}`), so the page and the API cannot disagree. The pages work without JavaScript;
+//! `/api/v1/summary` plus the job queue's `jobs` and `schedule`; of
+//! `/api/v1/items/{key}` with `/api/v1/items/{key}/explain`'s report as
+//! `explanation`; and of `/api/v1/repos/{name}` and `/api/v1/sources/{name}`),
+//! so the page and the API cannot disagree. The pages work without JavaScript;
 //! the script only adds live refresh and client-side journal filters.
 //!
 //! Hooks for browser tests (stable across releases):
@@ -20,8 +23,26 @@
 //! - `#runs`: `<tr class="run" data-run-id=… data-outcome=…>`;
 //! - `#journal`: `<tr class="event" data-key data-source data-actor>`;
 //! - item links: `<a class="item-link" href="/items/{percent-encoded key}">`;
-//! - item page: `#hub`, `#sources`, `#history` (`<tr class="history-row">` in
-//!   the order given), `#explain` (a `<pre>`).
+//! - `#counts` header: `<th class="workflow" data-workflow=… colspan=…>` per
+//!   workflow (`data-workflow=""`: other statuses) above the status columns;
+//!   source names link `a.source-link` to `/sources/{name}`;
+//! - `#not-in-hub-total` (with `data-count`), `#not-in-hub`:
+//!   `<tr class="not-in-hub-row" data-key=…>` with a `.marker.not-in-hub`;
+//! - `#repos`: `<tr class="repo-row" data-repo=…>`, `a.repo-link` to
+//!   `/repos/{name}`;
+//! - `#mirrors`: `.mirror-rule[data-rule]` with `.chip[data-state]` and
+//!   `.chip[data-owner]` counts, `<tr class="mirror-doc" data-path=…>`;
+//! - `#trains`: `<tr class="live-row" data-repo data-kind>`,
+//!   `<details class="train" data-train-id data-status>` with
+//!   `<li class="step" data-outcome>`;
+//! - times: `<time datetime=… title=…>`; the script sets `data-relative`;
+//! - item page: `#hub` (`#hub-missing` when the hub has no value), `#sources`,
+//!   `#history` (`<tr class="history-row">` in the order given), `#explain`
+//!   (`article.decision[data-rule]`, `tr.reading[data-source]`,
+//!   `dd[data-field=reason|winner|base]`);
+//! - repo and source pages: `body[data-page=repo|source]`, `#listing-total`,
+//!   `#listing-not-in-hub`, `<tr class="listed-item" data-key data-source
+//!   data-repo data-status-value data-in-hub>`.
 //!
 //! Missing or `null` fields render as "—".
 
@@ -173,14 +194,29 @@ fn item_link(key: Option<&Value>) -> String {
     }
 }
 
-/// A timestamp as `<time>`, or "—".
+/// A timestamp as `<time datetime=… title=…>`, or "—". Without the script
+/// it reads as the exact UTC time; the script makes the text relative
+/// ("3 minutes ago") and the title the exact local time.
 fn time(v: Option<&Value>) -> String {
     match scalar(v) {
         Some(t) => {
+            let exact = escape_html(&exact_utc(&t));
             let t = escape_html(&t);
-            format!(r#"<time datetime="{t}">{t}</time>"#)
+            format!(r#"<time datetime="{t}" title="{exact}">{exact}</time>"#)
         }
         None => MISSING.to_owned(),
+    }
+}
+
+/// `2026-11-24T10:00:00.123+01:00` → "2026-11-24 09:00:00 UTC"; text that
+/// is not RFC 3339 as itself.
+fn exact_utc(t: &str) -> String {
+    match humantime::parse_rfc3339_weak(t) {
+        Ok(at) => humantime::format_rfc3339_seconds(at)
+            .to_string()
+            .replace('T', " ")
+            .replace('Z', " UTC"),
+        Err(_) => t.to_owned(),
     }
 }
 
@@ -290,23 +326,32 @@ pub fn control_room(summary: &Value, workspace: &str) -> String {
     };
     let header = format!(
         r##"<h1><span class="workspace">{ws}</span> <span class="subtitle">control room</span></h1>
-<p class="totals"><span class="total">items <strong id="items-total" data-count="{items_attr}">{items}</strong></span> <span class="total">drifting <strong id="drifting-total" data-count="{drifting_attr}">{drifting_text}</strong></span> <span id="live-status" class="live" aria-live="polite" hidden></span></p>
-<nav class="sections"><a href="#counts">counts</a> <a href="#drift">drift</a> <a href="#findings-chart">findings</a> <a href="#runs">runs</a> <a href="#journal">journal</a> <a href="#schedule">schedule</a></nav>"##,
+<p class="totals"><span class="total">items <strong id="items-total" data-count="{items_attr}">{items}</strong></span> <span class="total">drifting <strong id="drifting-total" data-count="{drifting_attr}">{drifting_text}</strong></span> <span class="total">not yet in the hub <strong id="not-in-hub-total" data-count="{not_in_hub_attr}">{not_in_hub}</strong></span> <span id="live-status" class="live" aria-live="polite" hidden></span></p>
+<nav class="sections"><a href="#counts">counts</a> <a href="#repos">repositories</a> <a href="#drift">drift</a> <a href="#not-in-hub">not in the hub</a> <a href="#findings-chart">findings</a> <a href="#runs">runs</a> <a href="#mirrors">mirrors</a> <a href="#trains">trains</a> <a href="#journal">journal</a> <a href="#schedule">schedule</a></nav>"##,
         items_attr = attr(field(summary, "items")),
         items = text(field(summary, "items")),
         drifting_attr = attr(Some(&drifting)),
         drifting_text = text(Some(&drifting)),
+        not_in_hub_attr = attr(field(summary, "not_in_hub")),
+        not_in_hub = text(field(summary, "not_in_hub")),
     );
 
     let main = [
-        counts_section(array(summary, "by_source")),
+        counts_section(array(summary, "by_source"), array(summary, "workflows")),
+        repos_section(array(summary, "sources")),
         drift_section(drift, drifting.as_u64()),
+        not_in_hub_section(
+            array(summary, "not_in_hub_items"),
+            field(summary, "not_in_hub").and_then(Value::as_u64),
+        ),
         // The summary's series; a bare `findings` array (older servers) too.
         findings_section(match field(summary, "findings_series") {
             Some(Value::Array(series)) => series,
             _ => array(summary, "findings"),
         }),
         runs_section(runs),
+        mirrors_section(array(summary, "mirrors"), field(summary, "last_mirror")),
+        trains_section(array(summary, "trains"), array(summary, "live")),
         journal_section(array(summary, "events")),
         schedule_section(array(summary, "schedule")),
     ]
@@ -325,7 +370,94 @@ pub fn control_room(summary: &Value, workspace: &str) -> String {
     )
 }
 
-fn counts_section(by_source: &[Value]) -> String {
+/// Status columns under their workflow: `(workflow name, statuses)` in
+/// configuration order, each status under the first workflow that has it
+/// and only if some source counts it; the rest under `None` (other).
+fn status_groups(statuses: &[String], workflows: &[Value]) -> Vec<(Option<String>, Vec<String>)> {
+    let mut claimed: Vec<&str> = Vec::new();
+    let mut groups = Vec::new();
+    for wf in workflows {
+        let wanted: Vec<String> = array(wf, "statuses")
+            .iter()
+            .filter_map(|v| scalar(Some(v)))
+            .filter(|st| statuses.contains(st) && !claimed.contains(&st.as_str()))
+            .collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        claimed.extend(
+            statuses
+                .iter()
+                .filter(|st| wanted.contains(st))
+                .map(String::as_str),
+        );
+        groups.push((scalar(field(wf, "name")), wanted));
+    }
+    let rest: Vec<String> = statuses
+        .iter()
+        .filter(|st| !claimed.contains(&st.as_str()))
+        .cloned()
+        .collect();
+    if !rest.is_empty() {
+        groups.push((None, rest));
+    }
+    groups
+}
+
+/// The two header rows of the counts table: workflows, then statuses.
+fn counts_head(groups: &[(Option<String>, Vec<String>)], grouped: bool) -> String {
+    let mut s = String::from("<thead>");
+    if grouped {
+        s.push_str(r#"<tr><th scope="col" rowspan="2">source</th>"#);
+        for (name, statuses) in groups {
+            let (attr_name, label) = match name {
+                Some(n) => (escape_html(n), escape_html(n)),
+                None => (String::new(), "other".to_owned()),
+            };
+            let _ = write!(
+                s,
+                r#"<th scope="colgroup" colspan="{}" class="workflow" data-workflow="{attr_name}">{label}</th>"#,
+                statuses.len()
+            );
+        }
+        s.push_str(r#"<th scope="col" rowspan="2" class="num">total</th></tr><tr>"#);
+    } else {
+        s.push_str(r#"<tr><th scope="col">source</th>"#);
+    }
+    for (i, (_, statuses)) in groups.iter().enumerate() {
+        for (j, st) in statuses.iter().enumerate() {
+            let st = escape_html(st);
+            let first = if i > 0 && j == 0 {
+                r#" class="group-start""#
+            } else {
+                ""
+            };
+            let _ = write!(
+                s,
+                r#"<th scope="col"{first} data-status-value="{st}">{st}</th>"#
+            );
+        }
+    }
+    if !grouped {
+        s.push_str(r#"<th scope="col" class="num">total</th>"#);
+    }
+    s.push_str("</tr></thead>");
+    s
+}
+
+/// A link to a source's or repo's page (`/sources/…`, `/repos/…`).
+fn scope_link(kind: &str, name: Option<&Value>) -> String {
+    match scalar(name) {
+        Some(n) => format!(
+            r#"<a class="{kind}-link" href="/{kind}s/{}">{}</a>"#,
+            escape_html(&encode_component(&n)),
+            escape_html(&n)
+        ),
+        None => MISSING.to_owned(),
+    }
+}
+
+fn counts_section(by_source: &[Value], workflows: &[Value]) -> String {
     let mut s =
         String::from(r#"<section id="counts" class="panel"><h2>Items by status, per source</h2>"#);
     let maps: Vec<Option<&Map<String, Value>>> = by_source
@@ -340,49 +472,53 @@ fn counts_section(by_source: &[Value]) -> String {
         s.push_str("</section>");
         return s;
     }
-    s.push_str(
-        r#"<div class="scroll"><table class="counts"><thead><tr><th scope="col">source</th>"#,
-    );
-    for st in &statuses {
-        let st = escape_html(st);
-        let _ = write!(s, r#"<th scope="col" data-status-value="{st}">{st}</th>"#);
-    }
-    s.push_str(r#"<th scope="col">total</th></tr></thead><tbody>"#);
+    let groups = status_groups(&statuses, workflows);
+    let grouped = !workflows.is_empty();
+    s.push_str(r#"<div class="scroll"><table class="counts">"#);
+    s.push_str(&counts_head(&groups, grouped));
+    s.push_str("<tbody>");
     for (src, map) in by_source.iter().zip(&maps) {
         let name = attr(field(src, "source"));
+        let label = if name == concord_workspace::HUB_SOURCE {
+            text(field(src, "source"))
+        } else {
+            scope_link("source", field(src, "source"))
+        };
         let _ = write!(
             s,
-            r#"<tr data-source="{name}"><th scope="row">{}</th>"#,
-            text(field(src, "source"))
+            r#"<tr data-source="{name}"><th scope="row">{label}</th>"#
         );
         let mut total: u64 = 0;
         let mut total_known = map.is_some();
-        for st in &statuses {
-            let st_attr = escape_html(st);
-            match map.and_then(|m| m.get(st.as_str())) {
-                None => {
-                    let _ = write!(
-                        s,
-                        r#"<td class="num zero" data-count-source="{name}" data-status="{st_attr}" data-count="0">0</td>"#
-                    );
-                }
-                Some(v) => match v.as_u64() {
-                    Some(n) => {
-                        total = total.saturating_add(n);
-                        let _ = write!(
-                            s,
-                            r#"<td class="num" data-count-source="{name}" data-status="{st_attr}" data-count="{n}">{n}</td>"#
-                        );
-                    }
+        for (i, (_, group)) in groups.iter().enumerate() {
+            for (j, st) in group.iter().enumerate() {
+                let st_attr = escape_html(st);
+                let start = if i > 0 && j == 0 { " group-start" } else { "" };
+                match map.and_then(|m| m.get(st.as_str())) {
                     None => {
-                        total_known = false;
                         let _ = write!(
                             s,
-                            r#"<td class="num" data-count-source="{name}" data-status="{st_attr}">{}</td>"#,
-                            text(Some(v))
+                            r#"<td class="num zero{start}" data-count-source="{name}" data-status="{st_attr}" data-count="0">0</td>"#
                         );
                     }
-                },
+                    Some(v) => match v.as_u64() {
+                        Some(n) => {
+                            total = total.saturating_add(n);
+                            let _ = write!(
+                                s,
+                                r#"<td class="num{start}" data-count-source="{name}" data-status="{st_attr}" data-count="{n}">{n}</td>"#
+                            );
+                        }
+                        None => {
+                            total_known = false;
+                            let _ = write!(
+                                s,
+                                r#"<td class="num{start}" data-count-source="{name}" data-status="{st_attr}">{}</td>"#,
+                                text(Some(v))
+                            );
+                        }
+                    },
+                }
             }
         }
         if total_known {
@@ -400,6 +536,92 @@ fn counts_section(by_source: &[Value]) -> String {
     s.push_str("</tbody></table></div></section>");
     s
 }
+
+/// Per repo, its sources and how many items each holds, linking the
+/// per-repo and per-source pages.
+fn repos_section(sources: &[Value]) -> String {
+    let mut s = String::from(
+        r#"<section id="repos" class="panel"><h2>Repositories</h2><p class="hint">Items per repository and source, as scanned; follow a name for its items.</p>"#,
+    );
+    let mut repos: Vec<(String, Vec<&Value>)> = Vec::new();
+    for src in sources {
+        let repo = scalar(field(src, "repo")).unwrap_or_default();
+        match repos.iter_mut().find(|(r, _)| *r == repo) {
+            Some((_, list)) => list.push(src),
+            None => repos.push((repo, vec![src])),
+        }
+    }
+    if repos.is_empty() {
+        s.push_str(&empty("no repository scanned yet"));
+        s.push_str("</section>");
+        return s;
+    }
+    let total_of = |src: &Value| -> u64 {
+        field(src, "by_status")
+            .and_then(Value::as_object)
+            .map_or(0, |m| m.values().filter_map(Value::as_u64).sum())
+    };
+    s.push_str(r#"<table class="repos"><thead><tr><th scope="col">repository</th><th scope="col">sources</th><th scope="col" class="num">items</th></tr></thead><tbody>"#);
+    for (repo, list) in &repos {
+        let repo_value = Value::from(repo.as_str());
+        let mut items = String::from(r#"<ul class="inline">"#);
+        let mut total = 0;
+        for src in list {
+            let n = total_of(src);
+            total += n;
+            let _ = write!(
+                items,
+                r#"<li data-source="{}">{} <span class="count">{n}</span></li>"#,
+                attr(field(src, "source")),
+                scope_link("source", field(src, "source")),
+            );
+        }
+        items.push_str("</ul>");
+        let _ = write!(
+            s,
+            r#"<tr class="repo-row" data-repo="{}"><th scope="row">{}</th><td>{items}</td><td class="num" data-count="{total}">{total}</td></tr>"#,
+            escape_html(repo),
+            scope_link("repo", Some(&repo_value)),
+        );
+    }
+    s.push_str("</tbody></table></section>");
+    s
+}
+
+/// Items some source holds that the hub has not recorded yet.
+fn not_in_hub_section(items: &[Value], total: Option<u64>) -> String {
+    let shown = items.len() as u64;
+    let total = total.unwrap_or(shown).max(shown);
+    let mut s = format!(
+        r#"<section id="not-in-hub" class="panel"><h2>Not yet in the hub <span class="count">{total}</span></h2><p class="hint">Items the sources hold that the hub has no value for yet; they are counted in the items total. A sync records them once a rule that includes the hub covers their source.</p>"#
+    );
+    if total > shown {
+        let _ = write!(
+            s,
+            r#"<p class="hint" id="not-in-hub-truncated">showing the first {shown} of {total}</p>"#
+        );
+    }
+    if items.is_empty() {
+        s.push_str(&empty("every item is in the hub"));
+        s.push_str("</section>");
+        return s;
+    }
+    s.push_str(r#"<table class="not-in-hub"><thead><tr><th scope="col">item</th><th scope="col">sources</th><th scope="col">hub</th></tr></thead><tbody>"#);
+    for item in items {
+        let _ = write!(
+            s,
+            r#"<tr class="not-in-hub-row" data-key="{}"><td class="key">{}</td><td>{}</td><td>{NOT_IN_HUB_MARK}</td></tr>"#,
+            attr(field(item, "key")),
+            item_link(field(item, "key")),
+            source_values(field(item, "values")),
+        );
+    }
+    s.push_str("</tbody></table></section>");
+    s
+}
+
+/// The marker of an item the hub has not recorded yet.
+const NOT_IN_HUB_MARK: &str = r#"<span class="marker not-in-hub">not yet in the hub</span>"#;
 
 fn drift_section(drift: &[Value], drifting: Option<u64>) -> String {
     let shown = drift.len() as u64;
@@ -422,7 +644,7 @@ fn drift_section(drift: &[Value], drifting: Option<u64>) -> String {
     for d in drift {
         let _ = write!(
             s,
-            r#"<tr class="drift-row" data-key="{}"><td class="key">{}</td><td data-source="hub">{}</td><td>{}</td><td class="reason">{}</td></tr>"#,
+            r#"<tr class="drift-row" data-key="{}"><td class="key">{}</td><td class="labelled" data-source="hub" data-label="hub">{}</td><td>{}</td><td class="reason">{}</td></tr>"#,
             attr(field(d, "key")),
             item_link(field(d, "key")),
             status_badge(field(d, "hub")),
@@ -795,6 +1017,213 @@ fn runs_section(runs: &[Value]) -> String {
     s
 }
 
+/// Chips of `{name: count}`, e.g. a rule's copies by state.
+fn chips(v: Option<&Value>, attr_name: &str) -> String {
+    let Some(map) = v.and_then(Value::as_object).filter(|m| !m.is_empty()) else {
+        return MISSING.to_owned();
+    };
+    let mut s = String::from(r#"<ul class="chips">"#);
+    for (name, n) in map {
+        let name = escape_html(name);
+        let _ = write!(
+            s,
+            r#"<li class="chip" {attr_name}="{name}">{name} <strong>{}</strong></li>"#,
+            text(Some(n))
+        );
+    }
+    s.push_str("</ul>");
+    s
+}
+
+/// Mirror health: per rule, copies by state, owners, and the documents
+/// needing attention (stale, edited, missing copies).
+fn mirrors_section(mirrors: &[Value], last: Option<&Value>) -> String {
+    let mut s = String::from(
+        r#"<section id="mirrors" class="panel"><h2>Mirrors</h2><p class="hint">Owned documents and their copies in the other repositories, as they stand now.</p>"#,
+    );
+    if let Some(run) = last.filter(|v| !v.is_null()) {
+        let _ = write!(
+            s,
+            r#"<p class="latest" id="last-mirror">last run: rule <code>{}</code> {} — wrote {}, reported {}, failed {}</p>"#,
+            text(field(run, "rule")),
+            time(field(run, "at")),
+            text(field(run, "written")),
+            text(field(run, "reported")),
+            text(field(run, "failed")),
+        );
+    }
+    if mirrors.is_empty() {
+        s.push_str(&empty("no <code>[[mirror]]</code> rules in the workspace"));
+        s.push_str("</section>");
+        return s;
+    }
+    for rule in mirrors {
+        let total = field(rule, "attention_total").and_then(Value::as_u64);
+        let attention = array(rule, "attention");
+        let _ = write!(
+            s,
+            r#"<div class="mirror-rule" data-rule="{}"><h3>rule <code>{}</code> · {} documents</h3><dl class="facts"><dt>copies</dt><dd>{}</dd><dt>owners</dt><dd>{}</dd></dl>"#,
+            attr(field(rule, "rule")),
+            text(field(rule, "rule")),
+            text(field(rule, "documents")),
+            chips(field(rule, "by_state"), "data-state"),
+            chips(field(rule, "owners"), "data-owner"),
+        );
+        if attention.is_empty() {
+            s.push_str(&empty("every mirror is in sync with its owner"));
+        } else {
+            let shown = attention.len() as u64;
+            let total = total.unwrap_or(shown).max(shown);
+            let _ = write!(
+                s,
+                r#"<p class="hint">{total} need attention{}</p><table class="mirror-docs"><thead><tr><th scope="col">document</th><th scope="col">owner</th><th scope="col">copies</th></tr></thead><tbody>"#,
+                if total > shown {
+                    format!(" (showing {shown})")
+                } else {
+                    String::new()
+                }
+            );
+            for doc in attention {
+                let mut copies = String::from(r#"<ul class="values">"#);
+                if let Some(map) = field(doc, "copies").and_then(Value::as_object) {
+                    for (repo, state) in map {
+                        let _ = write!(
+                            copies,
+                            r#"<li data-repo="{}"><span class="source">{}</span> <span class="state" data-state="{}">{}</span></li>"#,
+                            escape_html(repo),
+                            escape_html(repo),
+                            attr(Some(state)),
+                            text(Some(state)),
+                        );
+                    }
+                }
+                for problem in array(doc, "problems") {
+                    let _ = write!(
+                        copies,
+                        r#"<li class="problem">{}</li>"#,
+                        text(Some(problem))
+                    );
+                }
+                copies.push_str("</ul>");
+                let _ = write!(
+                    s,
+                    r#"<tr class="mirror-doc" data-path="{}"><td class="key"><code>{}</code></td><td>{}</td><td>{copies}</td></tr>"#,
+                    attr(field(doc, "path")),
+                    text(field(doc, "path")),
+                    text(field(doc, "owner")),
+                );
+            }
+            s.push_str("</tbody></table>");
+        }
+        s.push_str("</div>");
+    }
+    s.push_str("</section>");
+    s
+}
+
+/// Release trains: what is live per repo, then each train's status,
+/// frozen commits and journaled steps.
+fn trains_section(trains: &[Value], live: &[Value]) -> String {
+    let mut s = String::from(r#"<section id="trains" class="panel"><h2>Release trains</h2>"#);
+    if trains.is_empty() && live.is_empty() {
+        s.push_str(&empty(
+            "no release trains yet — freeze one with <code>concord ship prepare</code>",
+        ));
+        s.push_str("</section>");
+        return s;
+    }
+    s.push_str(r#"<h3>Live</h3>"#);
+    if live.is_empty() {
+        s.push_str(&empty("nothing published or deployed by a train yet"));
+    } else {
+        s.push_str(r#"<table class="live-releases"><thead><tr><th scope="col">repo</th><th scope="col">live</th><th scope="col">train</th><th scope="col">since</th></tr></thead><tbody>"#);
+        for l in live {
+            let what = match scalar(field(l, "kind")).as_deref() {
+                Some("deploy") => format!(
+                    "deployed <code>{}</code>",
+                    escape_html(&short_commit(&scalar(field(l, "what")).unwrap_or_default()))
+                ),
+                _ => format!("published {}", text(field(l, "what"))),
+            };
+            let _ = write!(
+                s,
+                r#"<tr class="live-row" data-repo="{}" data-kind="{}"><td>{}</td><td>{what}</td><td>{} #{}</td><td>{}</td></tr>"#,
+                attr(field(l, "repo")),
+                attr(field(l, "kind")),
+                text(field(l, "repo")),
+                text(field(l, "train")),
+                text(field(l, "train_id")),
+                time(field(l, "at")),
+            );
+        }
+        s.push_str("</tbody></table>");
+    }
+    for train in trains {
+        s.push_str(&train_block(train));
+    }
+    s.push_str("</section>");
+    s
+}
+
+fn train_block(train: &Value) -> String {
+    let status = attr(field(train, "status"));
+    let mut s = format!(
+        r#"<details class="train" data-train-id="{}" data-status="{status}"{}><summary><strong>{}</strong> #{} <span class="outcome" data-outcome="{status}">{}</span> · {} · {}</summary>"#,
+        attr(field(train, "id")),
+        if status == "shipping" { " open" } else { "" },
+        text(field(train, "name")),
+        text(field(train, "id")),
+        text(field(train, "status")),
+        text(field(train, "actor")),
+        time(field(train, "created_at")),
+    );
+    if let Some(frozen) = field(train, "frozen").and_then(Value::as_object)
+        && !frozen.is_empty()
+    {
+        s.push_str(r#"<ul class="values frozen">"#);
+        for (repo, f) in frozen {
+            let version = match scalar(field(f, "version")) {
+                Some(v) => format!(" {}", escape_html(&v)),
+                None => String::new(),
+            };
+            let commit = scalar(field(f, "commit")).unwrap_or_default();
+            let _ = write!(
+                s,
+                r#"<li data-repo="{}"><span class="source">{}</span>{version} <code title="{}">{}</code></li>"#,
+                escape_html(repo),
+                escape_html(repo),
+                escape_html(&commit),
+                escape_html(&short_commit(&commit)),
+            );
+        }
+        s.push_str("</ul>");
+    }
+    let steps = array(train, "steps");
+    if steps.is_empty() {
+        s.push_str(&empty("no steps journaled yet"));
+    } else {
+        s.push_str(r#"<ol class="steps">"#);
+        for step in steps {
+            let detail = match scalar(field(step, "detail")) {
+                Some(d) => format!(r#" <span class="note">{}</span>"#, escape_html(&d)),
+                None => String::new(),
+            };
+            let _ = write!(
+                s,
+                r#"<li class="step" data-outcome="{}"><span class="outcome" data-outcome="{}">{}</span> {} {}{detail}</li>"#,
+                attr(field(step, "outcome")),
+                attr(field(step, "outcome")),
+                text(field(step, "outcome")),
+                text(field(step, "step")),
+                time(field(step, "at")),
+            );
+        }
+        s.push_str("</ol>");
+    }
+    s.push_str("</details>");
+    s
+}
+
 /// Distinct non-empty values of one field, sorted, as `<option>`s.
 fn datalist(id: &str, rows: &[Value], name: &str) -> String {
     let values: std::collections::BTreeSet<String> = rows
@@ -919,7 +1348,12 @@ pub fn item_page(item: &Value, workspace: &str) -> String {
     // hub
     main.push_str(r#"<section id="hub" class="panel"><h2>Hub</h2>"#);
     match hub {
-        None => main.push_str(&empty("not in the hub")),
+        None => {
+            let _ = write!(
+                main,
+                r#"<p id="hub-missing" class="empty">{NOT_IN_HUB_MARK} — the sources hold this item; a sync records it once a rule that includes the hub covers it</p>"#
+            );
+        }
         Some(h) => {
             let _ = write!(
                 main,
@@ -984,23 +1418,7 @@ pub fn item_page(item: &Value, workspace: &str) -> String {
     }
     main.push_str("</section>\n");
 
-    // explain
-    main.push_str(r#"<section id="explain" class="panel"><h2>Explanation</h2>"#);
-    match field(item, "explain") {
-        None | Some(Value::Null) => main.push_str(&empty("no explanation available")),
-        Some(Value::String(s)) => {
-            let _ = write!(main, r#"<pre id="explain-text">{}</pre>"#, escape_html(s));
-        }
-        Some(v) => {
-            let pretty = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
-            let _ = write!(
-                main,
-                r#"<pre id="explain-json">{}</pre>"#,
-                escape_html(&pretty)
-            );
-        }
-    }
-    main.push_str("</section>");
+    main.push_str(&explain_section(item));
 
     let title = format!("{key_html} · {ws} · concord");
     let body_attrs = format!(
@@ -1008,6 +1426,192 @@ pub fn item_page(item: &Value, workspace: &str) -> String {
         key.as_deref().map(escape_html).unwrap_or_default()
     );
     layout(&title, &body_attrs, &header, &main, true)
+}
+
+/// The explanation as text: per rule, the decision and its reason, each
+/// source's value and base, and what would be written or held. From
+/// `explanation` (the report of `/api/v1/items/{key}/explain`) when the
+/// page has it, else from the item view's `explain` (bases and the last
+/// decision).
+fn explain_section(item: &Value) -> String {
+    let mut s = String::from(r#"<section id="explain" class="panel"><h2>Explanation</h2>"#);
+    let full = field(item, "explanation").filter(|v| v.is_object());
+    match (full, field(item, "explain")) {
+        (Some(full), _) => s.push_str(&explanation_text(full)),
+        (None, Some(Value::String(text))) => {
+            let _ = write!(
+                s,
+                r#"<p id="explain-text" class="prose">{}</p>"#,
+                escape_html(text)
+            );
+        }
+        (None, Some(brief @ Value::Object(_))) => s.push_str(&brief_explanation(brief)),
+        _ => s.push_str(&empty("no explanation available")),
+    }
+    s.push_str("</section>");
+    s
+}
+
+/// A value of the engine's (`{"status": …, "rank": …}`) as a badge.
+fn engine_value(v: Option<&Value>) -> String {
+    match v {
+        Some(obj @ Value::Object(_)) => status_badge(field(obj, "status")),
+        other => status_badge(other),
+    }
+}
+
+/// `Reason` codes as words: `AHEAD_WINS` → "ahead wins".
+fn reason_words(v: Option<&Value>) -> String {
+    match scalar(v) {
+        Some(code) => format!(
+            r#"<span class="reason-code" title="{}">{}</span>"#,
+            escape_html(&code),
+            escape_html(&code.to_ascii_lowercase().replace('_', " "))
+        ),
+        None => MISSING.to_owned(),
+    }
+}
+
+fn explanation_text(full: &Value) -> String {
+    let decisions = array(full, "decisions");
+    let bases = array(full, "bases");
+    let readings = array(full, "readings");
+    let mut s = String::from(r#"<div id="explain-text" class="prose">"#);
+    if decisions.is_empty() {
+        s.push_str(&empty("no sync rule covers this item"));
+    }
+    for d in decisions {
+        let rule = scalar(field(d, "rule")).unwrap_or_default();
+        let of_rule = |b: &&Value| scalar(field(b, "rule")).as_deref() == Some(rule.as_str());
+        let base = bases
+            .iter()
+            .filter(of_rule)
+            .find(|b| scalar(field(b, "field")).as_deref() == Some("status"))
+            .or_else(|| bases.iter().find(of_rule));
+        let base_text = match base {
+            Some(b) => format!(
+                "{} (agreed {})",
+                status_badge(field(b, "value")),
+                time(field(b, "agreed_at"))
+            ),
+            None => "none yet: the sources have never agreed under this rule".to_owned(),
+        };
+        let _ = write!(
+            s,
+            r#"<article class="decision" data-rule="{}"><h3>Rule <code>{}</code></h3><p class="decision-line">{}</p><dl class="facts"><dt>decision</dt><dd data-field="reason">{}</dd><dt>agreed value</dt><dd data-field="winner">{}</dd><dt>base</dt><dd data-field="base">{base_text}</dd></dl>"#,
+            escape_html(&rule),
+            escape_html(&rule),
+            text(field(d, "explanation")),
+            reason_words(field(d, "reason")),
+            engine_value(field(d, "winner")),
+        );
+        s.push_str(&readings_table(readings, &rule));
+        let changes = array(d, "changes");
+        let holds = array(d, "holds");
+        if !changes.is_empty() || !holds.is_empty() {
+            s.push_str(r#"<ul class="consequences">"#);
+            for c in changes {
+                let _ = write!(
+                    s,
+                    r#"<li class="change" data-source="{}">write {} to <strong>{}</strong> (was {}), from {} — {}</li>"#,
+                    attr(field(c, "source")),
+                    engine_value(field(c, "to")),
+                    text(field(c, "source")),
+                    engine_value(field(c, "from")),
+                    text(field(c, "origin")),
+                    reason_words(field(c, "reason")),
+                );
+            }
+            for h in holds {
+                let _ = write!(
+                    s,
+                    r#"<li class="hold" data-source="{}"><strong>{}</strong> is left alone — {}: {}</li>"#,
+                    attr(field(h, "source")),
+                    text(field(h, "source")),
+                    reason_words(field(h, "reason")),
+                    text(field(h, "detail")),
+                );
+            }
+            s.push_str("</ul>");
+        }
+        s.push_str("</article>");
+    }
+    s.push_str("</div>");
+    s
+}
+
+/// Each source's reading and the base it last agreed on under `rule`.
+fn readings_table(readings: &[Value], rule: &str) -> String {
+    if readings.is_empty() {
+        return empty("no source holds the item");
+    }
+    let mut s = String::from(
+        r#"<table class="readings"><thead><tr><th scope="col">source</th><th scope="col">value</th><th scope="col">its base</th><th scope="col">where</th></tr></thead><tbody>"#,
+    );
+    for r in readings {
+        let own = field(r, "own_bases").and_then(|b| b.get(rule));
+        let blocked = match scalar(field(r, "blocked")) {
+            Some(b) => format!(
+                r#" <span class="note">not written now: {}</span>"#,
+                escape_html(&b)
+            ),
+            None => String::new(),
+        };
+        let _ = write!(
+            s,
+            r#"<tr class="reading" data-source="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}{blocked}</td></tr>"#,
+            attr(field(r, "source")),
+            text(field(r, "source")),
+            status_badge(field(r, "status")),
+            match own {
+                Some(Value::Null) | None => "never agreed".to_owned(),
+                v => status_badge(v),
+            },
+            location(r),
+        );
+    }
+    s.push_str("</tbody></table>");
+    s
+}
+
+/// The item view's own `explain`: the bases and the last decision.
+fn brief_explanation(brief: &Value) -> String {
+    let mut s = String::from(r#"<div id="explain-text" class="prose">"#);
+    match field(brief, "last_decision").filter(|v| !v.is_null()) {
+        Some(d) => {
+            let _ = write!(
+                s,
+                r#"<p class="decision-line">Last decision {}: {} in {}, by {} — {}</p>"#,
+                time(field(d, "at")),
+                status_badge(field(d, "to")),
+                text(field(d, "target")),
+                text(field(d, "actor")),
+                text(field(d, "reason")),
+            );
+        }
+        None => s.push_str(&empty("no status decision journaled yet")),
+    }
+    for b in array(brief, "bases") {
+        let _ = write!(
+            s,
+            r#"<p class="base" data-rule="{}">Under rule <code>{}</code> the sources last agreed on {} for <code>{}</code> {}.</p>"#,
+            attr(field(b, "rule")),
+            text(field(b, "rule")),
+            status_badge(field(b, "value")),
+            text(field(b, "field")),
+            time(field(b, "agreed_at")),
+        );
+    }
+    if let Some(full) = scalar(field(brief, "full")) {
+        let _ = write!(
+            s,
+            r#"<p class="hint">The full report as JSON: <a href="{}">{}</a></p>"#,
+            escape_html(&full),
+            escape_html(&full)
+        );
+    }
+    s.push_str("</div>");
+    s
 }
 
 /// `repo:path:line`, with whatever parts are known.
@@ -1089,6 +1693,92 @@ fn history_why(h: &Value) -> String {
 }
 
 // ---------------------------------------------------------------------------
+// per-repo and per-source pages
+
+/// The items of one repo or source, from the JSON of
+/// `/api/v1/repos/{name}` or `/api/v1/sources/{name}`.
+pub fn listing_page(listing: &Value, workspace: &str) -> String {
+    let ws = escape_html(workspace);
+    let kind = match scalar(field(listing, "kind")).as_deref() {
+        Some("source") => "source",
+        _ => "repo",
+    };
+    let other = if kind == "repo" { "source" } else { "repo" };
+    let name = scalar(field(listing, "name")).unwrap_or_default();
+    let name_html = escape_html(&name);
+    let items = array(listing, "items");
+    let mut covers: Vec<String> = array(listing, "covers")
+        .iter()
+        .map(|c| scope_link(other, Some(c)))
+        .collect();
+    if covers.is_empty() {
+        covers.push(MISSING.to_owned());
+    }
+    let header = format!(
+        r#"<p class="crumbs"><a href="/">← <span class="workspace">{ws}</span> control room</a></p>
+<h1 class="scope-name"><span class="subtitle">{kind}</span> {name_html}</h1>
+<p class="totals"><span class="total">items <strong id="listing-total" data-count="{n}">{n}</strong></span> <span class="total">not yet in the hub <strong id="listing-not-in-hub" data-count="{nih_attr}">{nih}</strong></span> <span class="total">{other}s: {}</span></p>"#,
+        covers.join(", "),
+        n = items.len(),
+        nih_attr = attr(field(listing, "not_in_hub")),
+        nih = text(field(listing, "not_in_hub")),
+    );
+    let mut main = String::from(r#"<section id="listing-counts" class="panel"><h2>By status</h2>"#);
+    main.push_str(&chips(field(listing, "by_status"), "data-status"));
+    main.push_str("</section>\n");
+    main.push_str(r#"<section id="listing" class="panel"><h2>Items</h2>"#);
+    if items.is_empty() {
+        main.push_str(&empty("no items"));
+    } else {
+        let _ = write!(
+            main,
+            r#"<table class="listing"><thead><tr><th scope="col">item</th><th scope="col">{other}</th><th scope="col">status</th><th scope="col">hub</th><th scope="col">where</th></tr></thead><tbody>"#
+        );
+        for item in items {
+            let in_hub = field(item, "in_hub")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            let hub = if in_hub {
+                status_badge(field(item, "hub"))
+            } else {
+                NOT_IN_HUB_MARK.to_owned()
+            };
+            let raw = match scalar(field(item, "raw")) {
+                Some(r) => format!(
+                    r#" <code class="raw" title="as written">{}</code>"#,
+                    escape_html(&r)
+                ),
+                None => String::new(),
+            };
+            let _ = write!(
+                main,
+                r#"<tr class="listed-item" data-key="{}" data-source="{}" data-repo="{}" data-status-value="{}" data-in-hub="{in_hub}"><td class="key">{}</td><td>{}</td><td>{}{raw}</td><td class="labelled" data-label="hub">{hub}</td><td>{}</td></tr>"#,
+                attr(field(item, "key")),
+                attr(field(item, "source")),
+                attr(field(item, "repo")),
+                attr(field(item, "status")),
+                item_link(field(item, "key")),
+                scope_link(other, field(item, other)),
+                status_badge(field(item, "status")),
+                location(item),
+            );
+        }
+        main.push_str("</tbody></table>");
+    }
+    main.push_str("</section>");
+    let body_attrs = format!(
+        r#" data-page="{kind}" data-workspace="{ws}" data-scope-name="{name_html}" data-summary-url="{SUMMARY_URL}" data-stream-url="{STREAM_URL}""#
+    );
+    layout(
+        &format!("{kind} {name_html} · {ws} · concord"),
+        &body_attrs,
+        &header,
+        &main,
+        true,
+    )
+}
+
+// ---------------------------------------------------------------------------
 // error pages
 
 /// A 404 page; `what` names what was not found (an item key, a path).
@@ -1162,12 +1852,39 @@ pub const SCRIPT: &str = r#"// concord control room: live refresh and journal fi
   var POLL_MS = 10000;
   var FILTER_STORE = "concord.journal-filters";
 
-  // --- timestamps: show the local time on hover --------------------------
-  var times = document.querySelectorAll("time[datetime]");
-  for (var t = 0; t < times.length; t++) {
-    var d = new Date(times[t].getAttribute("datetime"));
-    if (!isNaN(d.getTime()) && !times[t].title) times[t].title = d.toLocaleString();
+  // --- timestamps: relative text, the exact local time on hover ----------
+  // Without this the page shows the exact UTC time; see page.rs `time`.
+  var RELATIVE_MS = 30000;
+  var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400],
+               ["hour", 3600], ["minute", 60], ["second", 1]];
+  var relative = (typeof Intl === "object" && Intl.RelativeTimeFormat)
+    ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
+  function ago(date, now) {
+    var secs = Math.round((date.getTime() - now) / 1000);
+    if (Math.abs(secs) < 10) return "just now";
+    for (var u = 0; u < UNITS.length; u++) {
+      if (Math.abs(secs) >= UNITS[u][1] || UNITS[u][1] === 1) {
+        var n = Math.round(secs / UNITS[u][1]);
+        if (relative) return relative.format(n, UNITS[u][0]);
+        var abs = Math.abs(n) + " " + UNITS[u][0] + (Math.abs(n) === 1 ? "" : "s");
+        return n < 0 ? abs + " ago" : "in " + abs;
+      }
+    }
+    return date.toLocaleString();
   }
+  function refreshTimes() {
+    var times = document.querySelectorAll("time[datetime]");
+    var now = Date.now();
+    for (var t = 0; t < times.length; t++) {
+      var d = new Date(times[t].getAttribute("datetime"));
+      if (isNaN(d.getTime())) continue;
+      times[t].title = d.toLocaleString(undefined, { dateStyle: "full", timeStyle: "long" });
+      times[t].textContent = ago(d, now);
+      times[t].setAttribute("data-relative", "true");
+    }
+  }
+  refreshTimes();
+  window.setInterval(refreshTimes, RELATIVE_MS);
 
   // --- journal filters ----------------------------------------------------
   function setupFilters() {
@@ -1394,7 +2111,7 @@ main { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(
   padding: 1rem;
   min-width: 0;
 }
-#counts, #drift, #findings-chart, #journal, #history, #explain { grid-column: 1 / -1; }
+#counts, #drift, #findings-chart, #runs, #journal, #history, #explain, #listing { grid-column: 1 / -1; }
 .hint, .empty, .latest { color: var(--muted); margin: 0 0 0.5rem; }
 .empty { font-style: italic; }
 .scroll { overflow-x: auto; }
@@ -1471,9 +2188,56 @@ pre {
 .history .from, .history .to { white-space: nowrap; }
 .history .target, .history .note { color: var(--muted); }
 footer.bottom { color: var(--muted); font-size: 0.85rem; padding-top: 1rem; padding-bottom: 2rem; }
+h3 { font-size: 1rem; margin: 0.75rem 0 0.4rem; }
+th.workflow { text-align: center; border-bottom: 2px solid var(--border); color: var(--fg); }
+th.group-start, td.group-start { border-left: 2px solid var(--border); }
+table.counts th[data-status-value] { text-transform: none; letter-spacing: 0; }
+ul.inline { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 0.2rem 0.9rem; }
+ul.inline .count, .chip strong { color: var(--muted); font-weight: 600; font-variant-numeric: tabular-nums; }
+ul.chips { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 0.3rem; }
+.chip { padding: 0 0.5rem; border-radius: 999px; background: var(--chip); font-size: 0.85em; white-space: nowrap; }
+.chip[data-state="stale"], .chip[data-state="missing"], .state[data-state="stale"], .state[data-state="missing"] { color: var(--warn); }
+.chip[data-state="edited"], .state[data-state="edited"], .chip[data-state="orphaned"], .state[data-state="orphaned"] { color: var(--bad); }
+.chip[data-state="in_sync"], .chip[data-state="owner"] { color: var(--ok); }
+.marker.not-in-hub { display: inline-block; padding: 0 0.45rem; border-radius: 999px; border: 1px dashed var(--warn); color: var(--warn); font-size: 0.85em; white-space: nowrap; }
+.problem { color: var(--bad); }
+.mirror-rule + .mirror-rule { border-top: 1px solid var(--border); margin-top: 0.75rem; }
+details.train { border-top: 1px solid var(--border); padding: 0.4rem 0; }
+details.train summary { cursor: pointer; }
+ol.steps { margin: 0.4rem 0 0; padding-left: 1.4rem; }
+ol.steps li { margin: 0.1rem 0; }
+.outcome[data-outcome="done"], .outcome[data-outcome="shipped"] { color: var(--ok); }
+.outcome[data-outcome="aborted"] { color: var(--bad); }
+.outcome[data-outcome="shipping"], .outcome[data-outcome="started"] { color: var(--info); }
+.outcome[data-outcome="skipped"], .outcome[data-outcome="prepared"] { color: var(--muted); }
+.prose { max-width: 60rem; }
+article.decision + article.decision { border-top: 1px solid var(--border); margin-top: 0.75rem; }
+.decision-line { margin: 0 0 0.5rem; }
+ul.consequences { margin: 0.5rem 0 0; padding-left: 1.2rem; }
+.reason-code { font-weight: 600; }
+time { white-space: nowrap; }
+td code { overflow-wrap: anywhere; }
 @media (max-width: 40rem) {
   body { font-size: 14px; }
   th, td { padding: 0.25rem 0.4rem; }
+  /* One column: list rows become wrapped lines of their cells, so nothing
+     scrolls sideways; only the counts table keeps its columns (it scrolls
+     inside its panel). */
+  :is(table.drift, table.not-in-hub, table.runs, table.journal, table.mirror-docs,
+      table.live-releases, table.listing, table.sources, table.history, table.readings,
+      table.repos, table.schedule) thead { display: none; }
+  :is(table.drift, table.not-in-hub, table.runs, table.journal, table.mirror-docs,
+      table.live-releases, table.listing, table.sources, table.history, table.readings,
+      table.repos, table.schedule) tr {
+    display: flex; flex-wrap: wrap; gap: 0.1rem 0.6rem; align-items: baseline;
+    padding: 0.4rem 0; border-bottom: 1px solid var(--border);
+  }
+  :is(table.drift, table.not-in-hub, table.runs, table.journal, table.mirror-docs,
+      table.live-releases, table.listing, table.sources, table.history, table.readings,
+      table.repos, table.schedule) :is(td, th) { display: block; border: 0; padding: 0; }
+  table :is(td.what, td.reason) { flex-basis: 100%; }
+  /* Without the header row, say what a bare value is. */
+  td.labelled::before { content: attr(data-label) " "; color: var(--muted); font-size: 0.85em; }
 }
 "#;
 
@@ -1518,7 +2282,48 @@ mod tests {
                 {"id": 16, "at": "2026-11-24T08:00:00Z", "key": "app/T1", "source": "hub",
                  "what": "status: todo -> done", "actor": "bob"}
             ],
-            "schedule": [{"job": "sync", "every": "1h", "next_run": "2026-11-24T11:00:00Z", "last_run": null}]
+            "schedule": [{"job": "sync", "every": "1h", "next_run": "2026-11-24T11:00:00Z", "last_run": null}],
+            "sources": [
+                {"repo": "app", "source": "workplans", "by_status": {"todo": 4, "done": 6}},
+                {"repo": "app", "source": EVIL, "by_status": {"done": 1}},
+                {"repo": "story", "source": "notes", "by_status": {"todo": 2}}
+            ],
+            "workflows": [
+                {"name": "task", "statuses": ["todo", "in_progress", "blocked", "done", "cancelled"], "sources": ["workplans"]},
+                {"name": "lifecycle", "statuses": ["research", "done"], "sources": []}
+            ],
+            "not_in_hub": 3,
+            "not_in_hub_items": [
+                {"key": "app/T9", "values": {"workplans": "todo"}},
+                {"key": EVIL, "values": {EVIL: "done"}}
+            ],
+            "last_mirror": {"at": "2026-11-24T09:00:00Z", "rule": "features", "written": 2,
+                            "reported": 1, "failed": 0, "commits": {}},
+            "mirrors": [{
+                "rule": "features", "documents": 3,
+                "by_state": {"owner": 3, "in_sync": 1, "stale": 1, "edited": 1},
+                "owners": {"app": 2, "(unknown)": 1},
+                "attention_total": 2,
+                "attention": [
+                    {"path": ".claude/features/a/state.json", "owner": "app",
+                     "copies": {"app": "owner", "story": "stale"}, "problems": []},
+                    {"path": EVIL, "owner": null, "copies": {"story": "edited"},
+                     "problems": ["OWNER_UNKNOWN: <nobody>"]}
+                ]
+            }],
+            "trains": [{
+                "id": 7, "name": "spring", "status": "shipping", "created_at": "2026-11-24T08:00:00Z",
+                "updated_at": "2026-11-24T08:30:00Z", "actor": "ann",
+                "frozen": {"lib": {"commit": "0123456789abcdef", "version": "1.4.2"}, "app": {"commit": "fedcba9876543210", "version": null}},
+                "steps": [
+                    {"seq": 1, "step": "publish lib 1.4.2", "outcome": "done", "at": "2026-11-24T08:10:00Z", "detail": null},
+                    {"seq": 2, "step": "deploy app", "outcome": "failed", "at": "2026-11-24T08:20:00Z", "detail": "exit 1 <boom>"}
+                ]
+            }],
+            "live": [
+                {"repo": "lib", "kind": "publish", "what": "1.4.2", "train": "spring", "train_id": 7, "at": "2026-11-24T08:10:00Z"},
+                {"repo": "app", "kind": "deploy", "what": "aaaabbbbccccdddd", "train": "winter", "train_id": 6, "at": "2026-10-01T08:10:00Z"}
+            ]
         })
     }
 
@@ -1543,7 +2348,38 @@ mod tests {
                  "from": "done", "to": "todo", "target": "workplans", "reason": "REGRESSION_BLOCKED", "note": null,
                  "event_type": null}
             ],
-            "explain": {"decision": "hold", "why": ["workplans <stale>", "hub & issues agree"]}
+            "explain": {
+                "bases": [{"rule": "tasks", "key": key, "field": "status", "value": "todo",
+                           "versions": "{}", "version": 2, "agreed_at": "2026-11-20T09:00:00Z"}],
+                "last_decision": {"at": "2026-11-24T09:00:01Z", "to": "done", "target": "hub",
+                                  "reason": "AHEAD_WINS: workplans <is> ahead", "actor": "serve"},
+                "full": "/api/v1/items/x/explain"
+            },
+            "explanation": explanation(key)
+        })
+    }
+
+    /// `/api/v1/items/{key}/explain`'s report.
+    fn explanation(key: &str) -> Value {
+        json!({
+            "version": 1, "key": key,
+            "decisions": [{
+                "rule": "tasks", "key": key, "reason": "AHEAD_WINS",
+                "winner": {"status": "done", "rank": 2},
+                "changes": [{"source": "workplans", "from": {"status": "todo", "rank": 0},
+                             "to": {"status": "done", "rank": 2}, "reason": "AHEAD_WINS", "origin": "issues"}],
+                "holds": [{"source": "plan", "reason": "REGRESSION_BLOCKED", "detail": "plan <reopened> it"}],
+                "new_base": {"status": "done", "rank": 2}, "agreeing": ["issues"],
+                "explanation": "issues moved todo -> done since the base; done wins & goes to workplans"
+            }],
+            "bases": [{"rule": "tasks", "key": key, "field": "status", "value": "todo",
+                       "versions": {}, "version": 2, "agreed_at": "2026-11-20T09:00:00Z"}],
+            "readings": [
+                {"source": "workplans", "repo": "app", "path": "docs/plan.md", "line": 12,
+                 "status": "[ ]", "replica": null, "blocked": null, "own_bases": {"tasks": "todo"}},
+                {"source": "issues", "repo": "app", "path": "x.json", "line": 1,
+                 "status": "closed", "replica": null, "blocked": "STALE_CHECKOUT", "own_bases": {"tasks": null}}
+            ]
         })
     }
 
@@ -1645,6 +2481,192 @@ mod tests {
     }
 
     #[test]
+    fn page_counts_group_status_columns_per_workflow() {
+        let html = control_room(&summary(), "main");
+        // todo, in_progress, done under `task` (done is claimed by the
+        // first workflow listing it); parked under "other"
+        assert!(html.contains(
+            r#"<th scope="colgroup" colspan="3" class="workflow" data-workflow="task">task</th>"#
+        ));
+        assert!(
+            !html.contains(r#"data-workflow="lifecycle""#),
+            "no column of its own"
+        );
+        assert!(html.contains(
+            r#"<th scope="colgroup" colspan="1" class="workflow" data-workflow="">other</th>"#
+        ));
+        assert!(html.contains(
+            r#"<th scope="col" class="group-start" data-status-value="parked">parked</th>"#
+        ));
+        assert!(html.contains(
+            r#"<td class="num group-start" data-count-source="workplans" data-status="parked" data-count="2">2</td>"#
+        ));
+        // sources link their page; the hub has none
+        assert!(html.contains(
+            r#"<th scope="row"><a class="source-link" href="/sources/workplans">workplans</a></th>"#
+        ));
+        assert!(html.contains(r#"<tr data-source="hub"><th scope="row">hub</th>"#));
+        // without workflows (an older server): one header row
+        let mut plain = summary();
+        plain["workflows"] = json!([]);
+        let html = control_room(&plain, "main");
+        assert!(!html.contains("colgroup"));
+        assert!(html.contains(r#"<th scope="col" data-status-value="todo">todo</th>"#));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_repos_link_repo_and_source_pages() {
+        let html = control_room(&summary(), "main");
+        assert!(html.contains(r#"<tr class="repo-row" data-repo="app"><th scope="row"><a class="repo-link" href="/repos/app">app</a></th>"#));
+        assert!(html.contains(r#"<a class="source-link" href="/sources/workplans">workplans</a> <span class="count">10</span>"#));
+        assert!(html.contains(&format!(
+            r#"<li data-source="{EVIL_TEXT}"><a class="source-link" href="/sources/{}">{EVIL_TEXT}</a>"#,
+            EVIL_HREF.trim_start_matches("/items/")
+        )));
+        assert!(html.contains(r#"<td class="num" data-count="11">11</td>"#));
+        assert!(html.contains(r#"<tr class="repo-row" data-repo="story">"#));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_not_in_hub_rows_are_marked() {
+        let html = control_room(&summary(), "main");
+        assert!(html.contains(r#"id="not-in-hub-total" data-count="3">3<"#));
+        assert!(html.contains(r#"Not yet in the hub <span class="count">3</span>"#));
+        assert!(html.contains("showing the first 2 of 3"));
+        assert!(html.contains(r#"<tr class="not-in-hub-row" data-key="app/T9"><td class="key"><a class="item-link" href="/items/app%2FT9">app/T9</a></td>"#));
+        assert_eq!(count(&html, r#"class="not-in-hub-row""#), 2);
+        assert_eq!(
+            count(
+                &html,
+                r#"<td><span class="marker not-in-hub">not yet in the hub</span></td>"#
+            ),
+            2
+        );
+        assert!(html.contains(&format!(
+            r#"<tr class="not-in-hub-row" data-key="{EVIL_TEXT}">"#
+        )));
+        let html = control_room(&json!({"not_in_hub": 0, "not_in_hub_items": []}), "w");
+        assert!(html.contains("every item is in the hub"));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_mirrors_show_owners_and_states() {
+        let html = control_room(&summary(), "main");
+        assert!(html.contains(r#"<div class="mirror-rule" data-rule="features"><h3>rule <code>features</code> · 3 documents</h3>"#));
+        assert!(
+            html.contains(r#"<li class="chip" data-state="stale">stale <strong>1</strong></li>"#)
+        );
+        assert!(
+            html.contains(r#"<li class="chip" data-state="edited">edited <strong>1</strong></li>"#)
+        );
+        assert!(html.contains(r#"<li class="chip" data-owner="app">app <strong>2</strong></li>"#));
+        assert!(html.contains(
+            r#"<li class="chip" data-owner="(unknown)">(unknown) <strong>1</strong></li>"#
+        ));
+        assert!(
+            html.contains(r#"<tr class="mirror-doc" data-path=".claude/features/a/state.json">"#)
+        );
+        assert!(html.contains(r#"<li data-repo="story"><span class="source">story</span> <span class="state" data-state="stale">stale</span></li>"#));
+        assert!(html.contains(&format!(
+            r#"<tr class="mirror-doc" data-path="{EVIL_TEXT}">"#
+        )));
+        assert!(html.contains(r#"<li class="problem">OWNER_UNKNOWN: &lt;nobody&gt;</li>"#));
+        assert!(html.contains(
+            r#"<p class="latest" id="last-mirror">last run: rule <code>features</code> <time"#
+        ));
+        assert!(html.contains("wrote 2, reported 1, failed 0"));
+        let html = control_room(&json!({"mirrors": []}), "w");
+        assert!(html.contains("no <code>[[mirror]]</code> rules"));
+        assert!(!html.contains("last-mirror"));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_trains_show_status_steps_and_live() {
+        let html = control_room(&summary(), "main");
+        // next to the runs: runs, mirrors, trains in that order
+        let runs = html.find(r#"<section id="runs""#).unwrap();
+        let mirrors = html.find(r#"<section id="mirrors""#).unwrap();
+        let trains = html.find(r#"<section id="trains""#).unwrap();
+        assert!(runs < mirrors && mirrors < trains);
+        // a shipping train is open
+        assert!(html.contains(r#"<details class="train" data-train-id="7" data-status="shipping" open><summary><strong>spring</strong> #7 <span class="outcome" data-outcome="shipping">shipping</span> · ann · <time"#));
+        assert!(html.contains(r#"<li data-repo="lib"><span class="source">lib</span> 1.4.2 <code title="0123456789abcdef">0123456789ab</code></li>"#));
+        assert!(html.contains(r#"<li class="step" data-outcome="failed"><span class="outcome" data-outcome="failed">failed</span> deploy app <time"#));
+        assert!(html.contains("exit 1 &lt;boom&gt;"));
+        assert!(html.contains(r#"<tr class="live-row" data-repo="lib" data-kind="publish"><td>lib</td><td>published 1.4.2</td><td>spring #7</td>"#));
+        assert!(html.contains(r#"<td>deployed <code>aaaabbbbcccc</code></td>"#));
+        let html = control_room(&json!({"trains": [], "live": []}), "w");
+        assert!(html.contains("no release trains yet"));
+        assert_well_formed(&html);
+    }
+
+    #[test]
+    fn page_times_show_exact_utc_and_carry_it_in_the_title() {
+        let html = control_room(&summary(), "main");
+        assert!(html.contains(
+            r#"<time datetime="2026-11-24T09:00:01Z" title="2026-11-24 09:00:01 UTC">2026-11-24 09:00:01 UTC</time>"#
+        ));
+        assert_eq!(
+            exact_utc("2026-11-24T09:00:01.123456Z"),
+            "2026-11-24 09:00:01 UTC"
+        );
+        assert_eq!(exact_utc("yesterday <noon>"), "yesterday <noon>");
+        assert_eq!(
+            time(Some(&json!("yesterday <noon>"))),
+            r#"<time datetime="yesterday &lt;noon&gt;" title="yesterday &lt;noon&gt;">yesterday &lt;noon&gt;</time>"#
+        );
+        assert!(
+            SCRIPT.contains("RelativeTimeFormat") && SCRIPT.contains("setInterval(refreshTimes")
+        );
+    }
+
+    fn listing(kind: &str, name: &str) -> Value {
+        json!({
+            "version": 1, "workspace": "w", "kind": kind, "name": name,
+            "covers": ["workplans", EVIL],
+            "by_status": {"todo": 1, "done": 1},
+            "not_in_hub": 1,
+            "items": [
+                {"key": "app/T1", "source": "workplans", "repo": "app", "status": "done", "raw": "complete",
+                 "path": "docs/plan.md", "line": 3, "hub": "done", "in_hub": true},
+                {"key": EVIL, "source": EVIL, "repo": "app", "status": "todo", "raw": null,
+                 "path": "docs/plan.md", "line": 9, "hub": null, "in_hub": false}
+            ]
+        })
+    }
+
+    #[test]
+    fn page_listing_pages_mark_items_not_in_the_hub() {
+        let html = listing_page(&listing("repo", "app"), "w");
+        assert!(html.contains(r#"data-page="repo""#));
+        assert!(
+            html.contains(r#"<h1 class="scope-name"><span class="subtitle">repo</span> app</h1>"#)
+        );
+        assert!(html.contains(r#"id="listing-total" data-count="2">2<"#));
+        assert!(html.contains(r#"id="listing-not-in-hub" data-count="1">1<"#));
+        assert!(html.contains(
+            r#"sources: <a class="source-link" href="/sources/workplans">workplans</a>"#
+        ));
+        assert!(html.contains(r#"<tr class="listed-item" data-key="app/T1" data-source="workplans" data-repo="app" data-status-value="done" data-in-hub="true">"#));
+        assert!(html.contains(r#"<code class="raw" title="as written">complete</code>"#));
+        assert!(html.contains(&format!(r#"data-key="{EVIL_TEXT}" data-source="{EVIL_TEXT}" data-repo="app" data-status-value="todo" data-in-hub="false">"#)));
+        assert_eq!(count(&html, r#"<span class="marker not-in-hub">"#), 1);
+        assert!(!html.contains("<script>alert"));
+        assert_well_formed(&html);
+        // a source page links the repos
+        let html = listing_page(&listing("source", EVIL), "w");
+        assert!(html.contains(r#"data-page="source""#));
+        assert!(html.contains(r#"<a class="repo-link" href="/repos/app">app</a>"#));
+        assert!(!html.contains("<script>alert"));
+        assert_well_formed(&html);
+        assert_well_formed(&listing_page(&Value::Null, "w"));
+    }
+
+    #[test]
     fn page_counts_carry_source_and_status() {
         let html = control_room(&summary(), "main");
         assert!(html.contains(
@@ -1654,7 +2676,7 @@ mod tests {
             r#"<td class="num" data-count-source="hub" data-status="todo" data-count="3">3</td>"#
         ));
         assert!(html.contains(
-            r#"<td class="num" data-count-source="workplans" data-status="parked" data-count="2">2</td>"#
+            r#"<td class="num group-start" data-count-source="workplans" data-status="parked" data-count="2">2</td>"#
         ));
         // a status the hub does not report is an explicit zero
         assert!(html.contains(
@@ -1673,7 +2695,7 @@ mod tests {
             .find(r#"<th scope="col" data-status-value="done">"#)
             .unwrap();
         let parked = html
-            .find(r#"<th scope="col" data-status-value="parked">"#)
+            .find(r#"<th scope="col" class="group-start" data-status-value="parked">"#)
             .unwrap();
         assert!(todo < prog && prog < done && done < parked);
         assert!(html.contains(r#"id="items-total" data-count="120">120<"#));
@@ -1691,7 +2713,7 @@ mod tests {
         assert!(html.contains(r#"<a class="item-link" href="/items/app%2FT1">app/T1</a>"#));
         assert!(html.contains(r#"<li data-source="issues"><span class="source">issues</span> <span class="status" data-status-value="done">done</span></li>"#));
         // a null hub value renders as a dash
-        assert!(html.contains(r#"<td data-source="hub">—</td>"#));
+        assert!(html.contains(r#"<td class="labelled" data-source="hub" data-label="hub">—</td>"#));
         assert!(!html.contains("drift-truncated"));
         let mut s = summary();
         s["drifting"] = json!(40);
@@ -1858,9 +2880,25 @@ mod tests {
         assert!(html.contains(r#"<td class="reason">AHEAD_WINS: workplans is ahead</td>"#));
         assert!(html.contains(r#"<span class="target">in hub</span>"#));
         assert!(html.contains(r#"<section id="explain""#));
+        // the explanation is text, not a JSON dump
+        assert!(!html.contains("<pre"));
         assert!(html.contains(
-            "<pre id=\"explain-json\">{\n  &quot;decision&quot;: &quot;hold&quot;,\n  &quot;why&quot;: [\n    &quot;workplans &lt;stale&gt;&quot;,\n    &quot;hub &amp; issues agree&quot;\n  ]\n}</pre>"
+            r#"<article class="decision" data-rule="tasks"><h3>Rule <code>tasks</code></h3>"#
         ));
+        assert!(html.contains(
+            "issues moved todo -&gt; done since the base; done wins &amp; goes to workplans"
+        ));
+        assert!(html.contains(
+            r#"<dd data-field="reason"><span class="reason-code" title="AHEAD_WINS">ahead wins</span></dd>"#
+        ));
+        assert!(html.contains(
+            r#"<dd data-field="winner"><span class="status" data-status-value="done">done</span></dd>"#
+        ));
+        assert!(html.contains(r#"<dd data-field="base"><span class="status" data-status-value="todo">todo</span> (agreed <time"#));
+        assert!(html.contains(r#"<tr class="reading" data-source="issues"><td>issues</td><td><span class="status" data-status-value="closed">closed</span></td><td>never agreed</td>"#));
+        assert!(html.contains("not written now: STALE_CHECKOUT"));
+        assert!(html.contains(r#"<li class="change" data-source="workplans">write <span class="status" data-status-value="done">done</span> to <strong>workplans</strong>"#));
+        assert!(html.contains("plan &lt;reopened&gt; it"));
         assert!(html.contains(r#"<dd data-field="value_version">3</dd>"#));
         assert!(html.contains("<code>app:docs/plan.md:12</code>"));
         assert!(
@@ -1878,14 +2916,25 @@ mod tests {
             &json!({"key": "k", "hub": null, "sources": [], "history": [], "explain": null}),
             "w",
         );
-        assert!(html.contains("not in the hub"));
+        assert!(html.contains(r#"<p id="hub-missing" class="empty"><span class="marker not-in-hub">not yet in the hub</span>"#));
         assert!(html.contains("no history yet"));
         assert!(html.contains("no explanation available"));
         assert!(!html.contains("item-drift"));
         assert!(!html.contains("<pre"));
         assert_well_formed(&html);
         let html = item_page(&json!({"key": "k", "explain": "line 1\n<line 2>"}), "w");
-        assert!(html.contains("<pre id=\"explain-text\">line 1\n&lt;line 2&gt;</pre>"));
+        assert!(html.contains("<p id=\"explain-text\" class=\"prose\">line 1\n&lt;line 2&gt;</p>"));
+        // without the full report: the item view's bases and last decision
+        let mut brief = item("k");
+        if let Some(fields) = brief.as_object_mut() {
+            fields.remove("explanation");
+        }
+        let html = item_page(&brief, "w");
+        assert!(html.contains(r#"<p class="decision-line">Last decision <time"#));
+        assert!(html.contains("AHEAD_WINS: workplans &lt;is&gt; ahead"));
+        assert!(html.contains(r#"<p class="base" data-rule="tasks">Under rule <code>tasks</code> the sources last agreed on <span class="status" data-status-value="todo">todo</span>"#));
+        assert!(html.contains(r#"<a href="/api/v1/items/x/explain">"#));
+        assert_well_formed(&html);
     }
 
     #[test]
@@ -1953,13 +3002,35 @@ mod tests {
                 "findings": [{"snapshot": text.clone(), "taken_at": text.clone(), "by_severity": {text.clone(): 2}}],
                 "runs": [{"id": text.clone(), "outcome": text.clone()}],
                 "events": [{"key": key.clone(), "source": text.clone(), "actor": text.clone(), "what": text.clone()}],
-                "schedule": [{"job": text.clone(), "every": text.clone()}]
+                "schedule": [{"job": text.clone(), "every": text.clone()}],
+                "sources": [{"repo": text.clone(), "source": text.clone(), "by_status": {text.clone(): 1}}],
+                "workflows": [{"name": text.clone(), "statuses": [text.clone()]}],
+                "not_in_hub_items": [{"key": key.clone(), "values": {text.clone(): text.clone()}}],
+                "mirrors": [{"rule": text.clone(), "by_state": {text.clone(): 1}, "owners": {text.clone(): 1},
+                             "attention": [{"path": key.clone(), "owner": text.clone(), "copies": {text.clone(): text.clone()},
+                                            "problems": [text.clone()]}]}],
+                "trains": [{"id": text.clone(), "name": text.clone(), "status": text.clone(),
+                            "frozen": {text.clone(): {"commit": text.clone(), "version": text.clone()}},
+                            "steps": [{"step": text.clone(), "outcome": text.clone(), "at": text.clone(), "detail": text.clone()}]}],
+                "live": [{"repo": text.clone(), "kind": text.clone(), "what": text.clone(), "train": text.clone()}]
             });
             assert_well_formed(&control_room(&s, &text));
+            let l = json!({"kind": text.clone(), "name": text.clone(), "covers": [text.clone()],
+                           "by_status": {text.clone(): 1},
+                           "items": [{"key": key.clone(), "source": text.clone(), "repo": text.clone(),
+                                      "status": text.clone(), "raw": text.clone(), "hub": text.clone(), "in_hub": false}]});
+            assert_well_formed(&listing_page(&l, &text));
             let i = json!({"key": key.clone(), "hub": {"status": text.clone()},
                            "sources": [{"source": text.clone(), "status": text.clone(), "path": text.clone()}],
                            "history": [{"actor": text.clone(), "field": text.clone(), "reason": text.clone()}],
-                           "explain": {"k": text.clone()}});
+                           "explain": {"k": text.clone()},
+                           "explanation": {"decisions": [{"rule": text.clone(), "reason": text.clone(), "explanation": text.clone(),
+                                                          "winner": {"status": text.clone()},
+                                                          "changes": [{"source": text.clone(), "to": text.clone(), "origin": text.clone()}],
+                                                          "holds": [{"source": text.clone(), "detail": text.clone()}]}],
+                                           "bases": [{"rule": text.clone(), "field": "status", "value": text.clone()}],
+                                           "readings": [{"source": text.clone(), "status": text.clone(), "blocked": text.clone(),
+                                                         "own_bases": {text.clone(): text.clone()}}]}});
             assert_well_formed(&item_page(&i, &text));
             assert_well_formed(&not_found_page(&key));
         }

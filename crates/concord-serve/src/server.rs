@@ -217,9 +217,13 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/mirrors", get(mirrors))
         .route("/api/v1/trains", get(trains))
         .route("/api/v1/schedule", get(schedule))
+        .route("/api/v1/repos/{name}", get(repo_listing))
+        .route("/api/v1/sources/{name}", get(source_listing))
         .route("/api/v1/stream", get(stream))
         .route("/", get(control_room))
         .route("/items/{key}", get(item_page))
+        .route("/repos/{name}", get(repo_page))
+        .route("/sources/{name}", get(source_page))
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     Router::new()
         .merge(api)
@@ -856,20 +860,116 @@ async fn control_room(State(app): State<App>) -> ApiResult {
     Ok(Html(page::control_room(&data, &app.settings.workspace)).into_response())
 }
 
+/// The item page: the item view plus the full explanation (which reads
+/// the working trees, so an item no sync has recorded yet has a page too).
 async fn item_page(State(app): State<App>, Path(key): Path<String>) -> ApiResult {
-    let key = checked_key(&key)?;
-    match item_view(&app, key).await {
-        Ok(item) => {
-            let item = as_value(&item)?;
-            Ok(Html(page::item_page(&item, &app.settings.workspace)).into_response())
+    let key = checked_key(&key)?.to_string();
+    let options = concord_app::explain::ExplainOptions {
+        key: key.clone(),
+        // No fetch per page view: the server's own syncs keep checkouts fresh.
+        no_fetch: true,
+    };
+    let (view, explained) = tokio::join!(
+        item_view(&app, &key),
+        in_process(&app, move |ws, _| concord_app::explain::explain(
+            ws, &options
+        )),
+    );
+    // An item nobody holds has no explanation: that is not an error here.
+    let explanation = match explained? {
+        Ok(e) => Some(as_value(&e)?),
+        Err(_) => None,
+    };
+    let mut item = match view {
+        Ok(item) => as_value(&item)?,
+        Err(e) if e.status == StatusCode::NOT_FOUND => match &explanation {
+            Some(found) => not_yet_recorded(&key, found),
+            None => {
+                return Ok((
+                    StatusCode::NOT_FOUND,
+                    Html(page::not_found_page(&format!("item {key}"))),
+                )
+                    .into_response());
+            }
+        },
+        Err(e) => return Err(e),
+    };
+    if let (Some(object), Some(explanation)) = (item.as_object_mut(), explanation) {
+        object.insert("explanation".into(), explanation);
+    }
+    Ok(Html(page::item_page(&item, &app.settings.workspace)).into_response())
+}
+
+/// The item view of an item the sources hold but the hub has not
+/// recorded: no hub value, no history, its readings as sources.
+fn not_yet_recorded(key: &str, explanation: &Value) -> Value {
+    let sources: Vec<Value> = explanation
+        .get("readings")
+        .and_then(Value::as_array)
+        .map(|readings| {
+            readings
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "source": r.get("source"),
+                        "repo": r.get("repo"),
+                        "path": r.get("path"),
+                        "line": r.get("line"),
+                        "raw_status": r.get("status"),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    serde_json::json!({"key": key, "hub": null, "sources": sources, "history": []})
+}
+
+/// The items of a repo or source, as `/repos/…` and `/sources/…` show them.
+async fn listing(
+    app: &App,
+    scope: concord_app::summary::listing::Scope,
+) -> Result<concord_app::summary::listing::Listing, ApiError> {
+    in_process(app, move |ws, store| {
+        concord_app::summary::listing::listing(ws, store, &scope)
+    })
+    .await?
+    .map_err(|f| failure(f, StatusCode::NOT_FOUND))
+}
+
+async fn repo_listing(State(app): State<App>, Path(name): Path<String>) -> ApiResult {
+    let scope = concord_app::summary::listing::Scope::Repo(name);
+    ok(listing(&app, scope).await?)
+}
+
+async fn source_listing(State(app): State<App>, Path(name): Path<String>) -> ApiResult {
+    let scope = concord_app::summary::listing::Scope::Source(name);
+    ok(listing(&app, scope).await?)
+}
+
+/// A listing as a page; an unknown name is the 404 page.
+async fn listing_page(app: &App, scope: concord_app::summary::listing::Scope) -> ApiResult {
+    let what = match &scope {
+        concord_app::summary::listing::Scope::Repo(name) => format!("repo {name}"),
+        concord_app::summary::listing::Scope::Source(name) => format!("source {name}"),
+    };
+    match listing(app, scope).await {
+        Ok(found) => {
+            let found = as_value(&found)?;
+            Ok(Html(page::listing_page(&found, &app.settings.workspace)).into_response())
         }
-        Err(e) if e.status == StatusCode::NOT_FOUND => Ok((
-            StatusCode::NOT_FOUND,
-            Html(page::not_found_page(&format!("item {key}"))),
-        )
-            .into_response()),
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            Ok((StatusCode::NOT_FOUND, Html(page::not_found_page(&what))).into_response())
+        }
         Err(e) => Err(e),
     }
+}
+
+async fn repo_page(State(app): State<App>, Path(name): Path<String>) -> ApiResult {
+    listing_page(&app, concord_app::summary::listing::Scope::Repo(name)).await
+}
+
+async fn source_page(State(app): State<App>, Path(name): Path<String>) -> ApiResult {
+    listing_page(&app, concord_app::summary::listing::Scope::Source(name)).await
 }
 
 async fn stream(

@@ -46,6 +46,48 @@ pub(crate) fn print(args: &Args, summary: &Summary) {
     crate::output::finish(written.and_then(|()| out.flush()));
 }
 
+/// Items not yet in the hub named on the text's line (all are counted).
+const NOT_IN_HUB_NAMED: usize = 10;
+
+/// One line per mirror rule (copies by state) and per train (status, and
+/// what is live).
+fn write_mirrors_and_trains(summary: &Summary, out: &mut impl Write) -> std::io::Result<()> {
+    for rule in &summary.mirrors {
+        let states: Vec<String> = rule
+            .by_state
+            .iter()
+            .map(|(state, n)| format!("{n} {state}"))
+            .collect();
+        writeln!(
+            out,
+            "mirror rule {}: {} documents; copies {}",
+            rule.rule,
+            rule.documents,
+            states.join(", ")
+        )?;
+    }
+    for train in &summary.trains {
+        writeln!(
+            out,
+            "train {} #{}: {} ({} steps journaled)",
+            train.name,
+            train.id,
+            train.status,
+            train.steps.len()
+        )?;
+    }
+    if !summary.live.is_empty() {
+        let live: Vec<String> = summary
+            .live
+            .iter()
+            // A commit shortened as elsewhere; a version is short anyway.
+            .map(|l| format!("{} {}", l.repo, l.what.chars().take(10).collect::<String>()))
+            .collect();
+        writeln!(out, "live: {}", live.join(", "))?;
+    }
+    Ok(())
+}
+
 fn write_text(summary: &Summary, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out, "items")?;
     for s in &summary.sources {
@@ -61,6 +103,26 @@ fn write_text(summary: &Summary, out: &mut impl Write) -> std::io::Result<()> {
         "  {} items, {} drifting between sources",
         summary.items, summary.drifting
     )?;
+    if summary.not_in_hub > 0 {
+        let keys: Vec<&str> = summary
+            .not_in_hub_items
+            .iter()
+            .take(NOT_IN_HUB_NAMED)
+            .map(|i| i.key.as_str())
+            .collect();
+        let more = summary.not_in_hub.saturating_sub(keys.len());
+        writeln!(
+            out,
+            "  {} not yet in the hub: {}{}",
+            summary.not_in_hub,
+            keys.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        )?;
+    }
     match &summary.findings {
         Some(f) => {
             let counts: Vec<String> = f
@@ -114,6 +176,7 @@ fn write_text(summary: &Summary, out: &mut impl Write) -> std::io::Result<()> {
             commits.join(", ")
         )?;
     }
+    write_mirrors_and_trains(summary, out)?;
     writeln!(out, "recent events")?;
     for e in &summary.events {
         writeln!(

@@ -4,8 +4,20 @@
 //! newest journal entries. Computed from a scan of the workspace plus the
 //! hub, so `concord summary`, `GET /api/v1/summary` and
 //! `concord --hub URL summary` show the same report.
+//!
+//! Why a scan and not only the hub: the control room's item count must be
+//! the one `concord status` gives, and an item a source holds that no sync
+//! has recorded yet is still an item (listed as not yet in the hub). The
+//! scan is what `status` does too, it reads only the working trees, and the
+//! server caches the result for a couple of seconds, so it stays cheap.
+//! Tracker items are not read here (that needs the network): an item only a
+//! tracker holds counts once a sync has recorded it in the hub.
+
+pub mod listing;
+pub mod trains;
 
 use crate::hub::{self, Failure};
+use crate::mirror::MirrorHealth;
 use concord_model::{Observation, StatusReading};
 use concord_store::{CheckSnapshot, JournalEntry, RunRecord, Store, Watermark};
 use concord_workspace::status::compare;
@@ -24,6 +36,8 @@ pub const RUNS_LISTED: i64 = 20;
 pub const SNAPSHOTS_LISTED: usize = 30;
 /// Journal entries listed unless asked otherwise.
 pub const EVENTS_LISTED: i64 = 20;
+/// Items not yet in the hub listed (all are counted).
+pub const NOT_IN_HUB_LISTED: usize = 50;
 
 // The hub watermarks of the last converged sync and of each mirror rule's
 // last run, as `sync` and `mirror` write them.
@@ -73,6 +87,42 @@ pub struct Summary {
     pub runs: Vec<RunView>,
     /// The newest journal entries, newest first.
     pub events: Vec<Event>,
+    /// Items some source holds that the hub has not recorded yet (they
+    /// are counted in `items`).
+    #[serde(default)]
+    pub not_in_hub: usize,
+    /// The first [`NOT_IN_HUB_LISTED`] of them, by key.
+    #[serde(default)]
+    pub not_in_hub_items: Vec<NotInHub>,
+    /// The workflows in configuration order: the control room groups
+    /// status columns under them.
+    #[serde(default)]
+    pub workflows: Vec<WorkflowView>,
+    /// Each `[[mirror]]` rule's documents as they stand now.
+    #[serde(default)]
+    pub mirrors: Vec<MirrorHealth>,
+    /// The newest release trains, newest first.
+    #[serde(default)]
+    pub trains: Vec<trains::TrainView>,
+    /// Per repo, what the trains' journals record as live.
+    #[serde(default)]
+    pub live: Vec<trains::Live>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct NotInHub {
+    pub key: String,
+    /// Source -> its status (canonical, else its own word).
+    pub values: BTreeMap<String, Option<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WorkflowView {
+    pub name: String,
+    /// Canonical statuses in rank order, as configured.
+    pub statuses: Vec<String>,
+    /// The sources that use it.
+    pub sources: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -202,7 +252,9 @@ struct HubState {
     config_mark: Option<Watermark>,
     journal: Vec<JournalEntry>,
     mirror_runs: Vec<Watermark>,
+    mirror_marks: Vec<Watermark>,
     runs: Vec<RunRecord>,
+    trains: Vec<trains::TrainView>,
 }
 
 /// Scan the workspace and read the hub (on `store`); records nothing.
@@ -253,35 +305,33 @@ pub fn summary(
     let reasons: BTreeMap<String, String> = hub::block_on(store.last_reasons(&keys))??
         .into_iter()
         .collect();
+    let is_hub = |o: &&Observation| &*o.source == concord_workspace::HUB_SOURCE;
+    let source_values = |readings: &[&Observation]| -> BTreeMap<String, Option<String>> {
+        readings
+            .iter()
+            .filter(|o| !is_hub(o))
+            .map(|o| (o.source.to_string(), word_of(o)))
+            .collect()
+    };
     let drift = drifting
         .iter()
         .take(DRIFT_LISTED)
-        .map(|view| {
-            let word = |o: &Observation| {
-                o.status.as_ref().map(|s| {
-                    s.canonical
-                        .as_deref()
-                        .map_or_else(|| s.raw.clone(), str::to_string)
-                })
-            };
-            let is_hub = |o: &&Observation| &*o.source == concord_workspace::HUB_SOURCE;
-            Drift {
-                key: view.key.to_string(),
-                hub: view
-                    .readings
-                    .iter()
-                    .find(|o| is_hub(o))
-                    .and_then(|o| word(o)),
-                values: view
-                    .readings
-                    .iter()
-                    .filter(|o| !is_hub(o))
-                    .map(|o| (o.source.to_string(), word(o)))
-                    .collect(),
-                reason: reasons.get(view.key).cloned(),
-            }
+        .map(|view| Drift {
+            key: view.key.to_string(),
+            hub: view
+                .readings
+                .iter()
+                .find(|o| is_hub(o))
+                .and_then(|o| word_of(o)),
+            values: source_values(&view.readings),
+            reason: reasons.get(view.key).cloned(),
         })
         .collect();
+    let not_in_hub: Vec<_> = views
+        .iter()
+        .filter(|v| !v.readings.iter().any(is_hub))
+        .collect();
+    let live = trains::live_of(&hub.trains);
     let mut events: Vec<Event> = hub.journal.into_iter().map(event_of).collect();
     events.sort_by(|a, b| b.at.cmp(&a.at));
     Ok(Summary {
@@ -303,6 +353,19 @@ pub fn summary(
         last_mirror: last_mirror(hub.mirror_runs),
         runs: hub.runs.iter().map(RunView::from).collect(),
         events,
+        not_in_hub: not_in_hub.len(),
+        not_in_hub_items: not_in_hub
+            .iter()
+            .take(NOT_IN_HUB_LISTED)
+            .map(|view| NotInHub {
+                key: view.key.to_string(),
+                values: source_values(&view.readings),
+            })
+            .collect(),
+        workflows: workflows(ws),
+        mirrors: crate::mirror::health(ws, hub.mirror_marks),
+        trains: hub.trains,
+        live,
     })
 }
 
@@ -341,7 +404,66 @@ async fn read_hub(
         config_mark: store.watermark(CONFIG_MARK).await?,
         journal: store.recent_journal(events).await?,
         mirror_runs: store.watermarks_with_prefix(MIRROR_RUN_MARK).await?,
+        mirror_marks: if ws.mirrors.is_empty() {
+            Vec::new()
+        } else {
+            store
+                .watermarks_with_prefix(crate::mirror::MARK_PREFIX)
+                .await?
+        },
         runs: store.recent_runs(RUNS_LISTED).await?,
+        trains: read_trains(store).await?,
+    })
+}
+
+/// The newest [`trains::TRAINS_LISTED`] trains with their journals.
+async fn read_trains(store: &Store) -> Result<Vec<trains::TrainView>, concord_store::StoreError> {
+    let mut views = Vec::new();
+    for train in store
+        .release_trains()
+        .await?
+        .iter()
+        .take(trains::TRAINS_LISTED)
+    {
+        let steps = store.release_steps(train.id).await?;
+        views.push(trains::train_view(train, &steps));
+    }
+    Ok(views)
+}
+
+/// The workspace's workflows and the sources using each.
+fn workflows(ws: &Workspace) -> Vec<WorkflowView> {
+    ws.workflows
+        .iter()
+        .enumerate()
+        .map(|(index, workflow)| WorkflowView {
+            name: workflow.name().to_string(),
+            statuses: workflow
+                .statuses()
+                .iter()
+                .map(|s| s.name.to_string())
+                .collect(),
+            sources: ws
+                .sources
+                .iter()
+                .filter(|s| s.workflow == index)
+                .map(|s| s.name.clone())
+                .fold(Vec::new(), |mut names, name| {
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                    names
+                }),
+        })
+        .collect()
+}
+
+/// A reading's status: canonical, else the source's own word.
+fn word_of(o: &Observation) -> Option<String> {
+    o.status.as_ref().map(|s| {
+        s.canonical
+            .as_deref()
+            .map_or_else(|| s.raw.clone(), str::to_string)
     })
 }
 
@@ -375,7 +497,9 @@ pub fn hub_readings(values: Vec<concord_store::HubValue>) -> Vec<Observation> {
         .collect()
 }
 
-fn count_statuses(observations: &[Observation]) -> BTreeMap<String, usize> {
+fn count_statuses<'a>(
+    observations: impl IntoIterator<Item = &'a Observation>,
+) -> BTreeMap<String, usize> {
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
     for obs in observations {
         let word = obs.status.as_ref().map_or("(none)".to_string(), |s| {
