@@ -319,3 +319,50 @@ fn check_takes_json_like_every_other_command() {
         2
     );
 }
+
+/// What an editor does: taplo (Even Better TOML's engine, from npm in
+/// `.ci/config-lint`) accepts every example against the published schema
+/// and underlines a misspelt key and an unknown format.
+#[test]
+fn taplo_checks_concord_toml_against_the_published_schema() {
+    let root = common::project_root();
+    let taplo = root.join(".ci/config-lint/node_modules/.bin/taplo");
+    if !taplo.exists() {
+        println!(
+            "skipped: taplo is not installed (npm ci in {})",
+            root.join(".ci/config-lint").display()
+        );
+        return;
+    }
+    let schema = format!("file://{}", schema_file().display());
+    let taplo_check = |file: &std::path::Path| {
+        std::process::Command::new(&taplo)
+            .args(["check", "--schema", &schema])
+            .arg(file)
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("run taplo")
+    };
+    for example in [
+        "examples/concord.toml",
+        "examples/mirror/concord.toml",
+        "examples/plan-to-openproject/concord.toml",
+    ] {
+        let out = taplo_check(&root.join(example));
+        assert!(
+            out.status.success(),
+            "{example}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let ws = TestWorkspace::new();
+    let bad = ws.write(
+        "concord.toml",
+        "[[repo]]\nname = \"a\"\npath = \".\"\nbrnach = \"main\"\n\n[[source]]\nname = \"s\"\nrepo = \"a\"\nformat = \"yaml\"\nglob = \"*\"\nworkflow = \"t\"\n",
+    );
+    let out = taplo_check(&bad);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("'brnach' was unexpected"), "{said}");
+    assert!(said.contains("\"yaml\" is not one of"), "{said}");
+}
