@@ -143,10 +143,15 @@ pub fn status(ws: &Workspace, options: &StatusOptions) -> Result<StatusReport, F
             all_repos: true,
         },
     );
+    crate::timings::phase("repos checked");
     let report = scan(ws);
+    crate::timings::phase("scanned");
     let hub_readings = if options.hub {
         crate::plan::record(ws, "status", &report, &Default::default())?;
-        hub_readings(ws)?
+        crate::timings::phase("observations recorded");
+        let readings = hub_readings(ws)?;
+        crate::timings::phase("hub read");
+        readings
     } else {
         Vec::new()
     };
@@ -158,7 +163,9 @@ pub fn status(ws: &Workspace, options: &StatusOptions) -> Result<StatusReport, F
             .chain(hub_readings.iter())
             .map(|o| o.key.clone())
             .collect();
-        crate::trackers::read_all(ws, &wanted, options.strict)?
+        let read = crate::trackers::read_all(ws, &wanted, options.strict)?;
+        crate::timings::phase("trackers read");
+        read
     };
     let sources_not_read = crate::trackers::not_read(ws, &trackers);
     let unread: Vec<&str> = sources_not_read.iter().map(|n| n.source.as_str()).collect();

@@ -52,8 +52,9 @@ struct Cli {
     #[arg(long, short, global = true, conflicts_with = "verbose")]
     quiet: bool,
 
-    /// Say more on standard error: the workspace file used, what each
-    /// source read, how long each phase took.
+    /// Say more on standard error: the workspace file used and how long
+    /// each phase took (sync also: what each source read, why items were
+    /// planned).
     #[arg(long, short, global = true)]
     verbose: bool,
 
