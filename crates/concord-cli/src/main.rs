@@ -56,6 +56,9 @@ enum ColorWhen {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Find the git repos under some folders, detect their plans and state
+    /// files, and write a commented concord.toml for them; needs no workspace.
+    Init(commands::init::Args),
     /// Read every source and list its items, with warnings for what could not be read.
     Scan(commands::scan::Args),
     /// Show each item's status in every source side by side, marking disagreements.
@@ -153,6 +156,9 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         output::finish(std::io::Write::flush(&mut out));
         return Ok(Outcome::Clean);
     }
+    if let Command::Init(args) = &cli.command {
+        return Ok(commands::init::run(args)?);
+    }
     if let Some(url) = &cli.hub {
         return Ok(run_remote(url, &cli.command)?);
     }
@@ -173,7 +179,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Summary(args) => commands::summary::run(&workspace, &args)?,
         Command::Mirror(args) => commands::mirror::run(&workspace, &args)?,
         Command::Serve(args) => commands::serve::run(workspace, &args)?,
-        Command::Completions { .. } => Outcome::Clean,
+        Command::Completions { .. } | Command::Init(_) => Outcome::Clean,
     };
     Ok(outcome)
 }

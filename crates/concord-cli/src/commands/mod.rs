@@ -4,6 +4,7 @@ pub mod explain;
 pub mod history;
 pub mod hooks;
 pub mod hub;
+pub mod init;
 pub mod log;
 pub mod mirror;
 pub mod scan;
