@@ -71,6 +71,7 @@ pub fn reports() -> Vec<Documented> {
         of::<check::CheckList>("check-list", "`concord check --list --format json`"),
         of::<check::SnapshotHistory>("check-history", "`concord check history --json`"),
         of::<scan::ScanReport>("scan", "`concord scan --json`"),
+        of::<init::InitReport>("init", "`concord init --json`"),
         of::<status::StatusReport>("status", "`concord status --json`"),
         of::<diff::DiffReport>(
             "diff",
