@@ -416,6 +416,10 @@ fn prove(
     config_dir: &Path,
 ) -> Result<(String, concord_workspace::ScanReport, Vec<NotClassified>), Failure> {
     let mut dropped = Vec::new();
+    if drop_unloadable(plan, output, config_dir, &mut dropped) {
+        plan.workflows = propose::workflows_for(&mut plan.sources);
+        plan.rules = propose::rules_for(&plan.sources);
+    }
     let mut round = 0;
     loop {
         let (toml, ws) = load(plan, output, config_dir)?;
@@ -427,6 +431,42 @@ fn prove(
         plan.workflows = propose::workflows_for(&mut plan.sources);
         plan.rules = propose::rules_for(&plan.sources);
     }
+}
+
+/// Each source on its own must load: one that does not (a table header
+/// whose cells the config cannot name) is dropped and reported rather than
+/// failing the whole proposal. Whether any was dropped.
+fn drop_unloadable(
+    plan: &mut Plan,
+    output: &Path,
+    config_dir: &Path,
+    dropped: &mut Vec<NotClassified>,
+) -> bool {
+    let before = plan.sources.len();
+    for source in std::mem::take(&mut plan.sources) {
+        let alone = Plan {
+            repos: plan.repos.clone(),
+            workflows: plan.workflows.clone(),
+            sources: vec![source],
+            rules: Vec::new(),
+        };
+        match Workspace::from_toml(&render::render(&alone), output, config_dir) {
+            Ok(_) => plan.sources.extend(alone.sources),
+            Err(e) => {
+                let source = &alone.sources[0];
+                dropped.push(NotClassified {
+                    repo: source.repo.clone(),
+                    path: source.glob.clone(),
+                    reason: format!(
+                        "a {} source was found, but its settings do not load ({}): not proposed",
+                        source.shape.format(),
+                        e.message
+                    ),
+                });
+            }
+        }
+    }
+    plan.sources.len() != before
 }
 
 /// One round of corrections; whether anything changed.
