@@ -58,6 +58,12 @@ fn init_on_the_examples_reads_what_the_hand_written_config_reads() {
     let out = run_in(root, &["init", "repos"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("wrote"), "{}", out.stdout);
+    // As by hand: the features' event logs are where `concord log` appends.
+    let text = std::fs::read_to_string(root.join("concord.toml")).expect("read");
+    assert!(
+        text.contains("log_file = \".claude/logs/{key}.log.json\""),
+        "{text}"
+    );
     let scan = run_in(root, &["scan", "--no-hub", "--json"]);
     assert_eq!(scan.code, 0, "{}{}", scan.stdout, scan.stderr);
     let proposed = sources_read(&scan.json());

@@ -142,6 +142,8 @@ struct Found {
     name: String,
     root: PathBuf,
     files: RepoFiles,
+    /// Repo-relative paths of `*.log.json` event logs.
+    logs: Vec<String>,
     files_read: usize,
     not_classified: Vec<(String, String)>,
 }
@@ -159,7 +161,11 @@ pub fn propose(options: &InitOptions) -> Result<Proposal, Failure> {
         .collect();
     let mut sources: Vec<SourcePlan> = found
         .iter()
-        .flat_map(|f| propose::sources_of(&f.name, &f.files))
+        .flat_map(|f| {
+            let mut sources = propose::sources_of(&f.name, &f.files);
+            propose::log_files(&mut sources, &f.logs);
+            sources
+        })
         .collect();
     propose::name_sources(&mut sources, found.len() > 1);
     let workflows = propose::workflows_for(&mut sources);
@@ -366,7 +372,13 @@ fn read_repo(name: &str, root: &Path) -> Found {
             files.insert(rel, verdict.detected);
         }
     }
+    let logs = paths
+        .iter()
+        .map(|(rel, _)| rel.clone())
+        .filter(|rel| rel.ends_with(".log.json"))
+        .collect();
     Found {
+        logs,
         name: name.to_string(),
         root: root.to_path_buf(),
         files_read: paths.len(),

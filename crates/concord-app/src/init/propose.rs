@@ -31,6 +31,8 @@ pub struct SourcePlan {
     pub qualifiers: Vec<String>,
     /// The field naming each document's owning repo, if most files have one.
     pub owner: Option<String>,
+    /// Documents only: the in-repo event log per item (`{key}` in it).
+    pub log_file: Option<String>,
     /// Status word -> number of items using it.
     pub words: BTreeMap<String, usize>,
     /// canonical status -> the word this source writes for it.
@@ -110,6 +112,7 @@ fn source(repo: &str, shape: &Shape, group: &FileGroup, detected: &[&Detected]) 
         .flatten();
     SourcePlan {
         owner,
+        log_file: None,
         name,
         repo: repo.to_string(),
         shape: shape.clone(),
@@ -195,6 +198,41 @@ fn path_value<'a>(rel: &'a str, part: &str) -> &'a str {
         "dir" => dir.rsplit('/').next().unwrap_or(dir),
         "stem" => file.rsplit_once('.').map_or(file, |(s, _)| s),
         _ => rel,
+    }
+}
+
+/// Event logs named after the documents' keys (`.claude/logs/{key}.log.json`
+/// beside `.claude/features/{key}/state.json`): when at least half of a
+/// document source's keys have one in the same folder, the source names
+/// that folder as its `log_file`, so `concord log` appends there.
+pub fn log_files(sources: &mut [SourcePlan], logs: &[String]) {
+    for source in sources.iter_mut() {
+        let part = match (&source.shape, source.key.as_str()) {
+            (Shape::JsonDocument { .. }, "{dir}") => "dir",
+            (Shape::JsonDocument { .. } | Shape::FrontMatter { .. }, "{stem}") => "stem",
+            _ => continue,
+        };
+        let keys: BTreeSet<&str> = source.members.iter().map(|m| path_value(m, part)).collect();
+        let mut templates: BTreeMap<String, usize> = BTreeMap::new();
+        for log in logs {
+            let (dir, file) = log.rsplit_once('/').unwrap_or(("", log));
+            let Some(name) = file.strip_suffix(".log.json") else {
+                continue;
+            };
+            if keys.contains(name) && !dir.contains(['{', '}']) {
+                let template = if dir.is_empty() {
+                    "{key}.log.json".to_string()
+                } else {
+                    format!("{dir}/{{key}}.log.json")
+                };
+                *templates.entry(template).or_default() += 1;
+            }
+        }
+        source.log_file = templates
+            .into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            .filter(|(_, n)| n * 2 >= keys.len())
+            .map(|(template, _)| template);
     }
 }
 
@@ -460,6 +498,31 @@ mod tests {
     }
 
     #[test]
+    fn logs_named_after_most_documents_become_their_log_file() {
+        let mut files = RepoFiles::new();
+        let doc = Shape::JsonDocument {
+            status: "/current_phase".into(),
+        };
+        for feature in ["a", "b", "c"] {
+            files.insert(
+                format!("f/{feature}/state.json"),
+                vec![detected(doc.clone(), &["complete"], &[])],
+            );
+        }
+        let mut sources = sources_of("app", &files);
+        log_files(
+            &mut sources,
+            &["logs/a.log.json".into(), "logs/b.log.json".into()],
+        );
+        assert_eq!(sources[0].log_file.as_deref(), Some("logs/{key}.log.json"));
+        log_files(
+            &mut sources,
+            &["logs/a.log.json".into(), "other/x.log.json".into()],
+        );
+        assert_eq!(sources[0].log_file, None);
+    }
+
+    #[test]
     fn names_are_unique_and_never_hub() {
         let plan = |name: &str| SourcePlan {
             name: name.into(),
@@ -472,6 +535,7 @@ mod tests {
             workflow: WorkflowKind::Task,
             qualifiers: Vec::new(),
             owner: None,
+            log_file: None,
             words: BTreeMap::new(),
             write_names: BTreeMap::new(),
             items: 0,

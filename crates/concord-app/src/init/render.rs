@@ -185,6 +185,13 @@ fn render_source(source: &SourcePlan, out: &mut String) {
         }
     }
     field("key", quote(&source.key));
+    if let Some(log_file) = &source.log_file {
+        let _ = writeln!(
+            out,
+            "log_file = {}   # `concord log KEY` appends events here",
+            quote(log_file)
+        );
+    }
     if !source.write_names.is_empty() {
         let pairs: Vec<String> = source
             .write_names
