@@ -91,7 +91,14 @@ fn summary(report: &InitReport, args: &Args, out: &mut impl Write) -> std::io::R
         writeln!(
             out,
             "  {:<20} {:<12} {}:{}  {} file(s), {} item(s), key {}, workflow {}",
-            s.name, s.format, s.repo, s.glob, s.files, s.items, s.key, s.workflow
+            s.name,
+            s.format,
+            s.repo,
+            short_glob(&s.glob),
+            s.files,
+            s.items,
+            s.key,
+            s.workflow
         )?;
     }
     words(report, out)?;
@@ -196,6 +203,18 @@ fn not_classified(report: &InitReport, out: &mut impl Write) -> std::io::Result<
         )?;
     }
     Ok(())
+}
+
+/// A glob that lists its files (`docs/{a.md,b.md,…}`) shortened to how
+/// many it lists once it is long; the file has it whole.
+fn short_glob(glob: &str) -> String {
+    match (glob.find('{'), glob.rfind('}')) {
+        (Some(open), Some(close)) if glob.len() > 60 && open < close => {
+            let names = glob[open + 1..close].split(',').count();
+            format!("{}{{{names} files}}{}", &glob[..open], &glob[close + 1..])
+        }
+        _ => glob.to_string(),
+    }
 }
 
 /// A reason with its line and column numbers blanked, so that one reason
