@@ -253,13 +253,12 @@ fn find_repos(dirs: &[PathBuf]) -> Result<(Vec<String>, Vec<PathBuf>), Failure> 
         }
         searched.push(canonical.display().to_string());
         let before = roots.len();
-        let walker = walkdir::WalkDir::new(&canonical)
+        let mut walker = walkdir::WalkDir::new(&canonical)
             .max_depth(MAX_REPO_DEPTH)
             .follow_links(false)
             .sort_by_file_name()
             .into_iter()
             .filter_entry(|e| e.file_type().is_dir() && !skipped(e.file_name()));
-        let mut walker = walker;
         while let Some(entry) = walker.next() {
             let Ok(entry) = entry else { continue };
             if entry.path().join(".git").exists() {
@@ -314,7 +313,7 @@ fn repo_names(roots: &[PathBuf]) -> Vec<String> {
             }
             let stem = name.clone();
             let mut n = 2;
-            while taken.contains(&name) || name == "hub" {
+            while taken.contains(&name) {
                 name = format!("{stem}-{n}");
                 n += 1;
             }
@@ -655,6 +654,6 @@ mod tests {
             PathBuf::from("/src/two/app"),
             PathBuf::from("/x/hub"),
         ]);
-        assert_eq!(names, ["app", "two-app", "hub-2"]);
+        assert_eq!(names, ["app", "two-app", "hub"]);
     }
 }
