@@ -143,35 +143,29 @@ fn init_on_the_corpus_finds_every_feature_and_task_and_maps_every_word() {
     // Rows that cannot be read are warnings (exit 1), never a config error.
     assert!(scan.code == 0 || scan.code == 1, "{}", scan.stderr);
     let scan = scan.json();
-    let source = |glob: &str, items: Option<&str>| {
-        let config = &report["sources"];
-        config
+    // The state files as documents (`{dir}`, the lifecycle phase) and as
+    // arrays of tasks whose ids repeat across features (`{dir}/{/id}`).
+    let source = |glob: &str, key: &str| {
+        let name = report["sources"]
             .as_array()
             .expect("sources")
             .iter()
-            .filter(|s| s["glob"] == glob)
-            .map(|s| s["name"].as_str().expect("name").to_string())
-            .find_map(|name| {
-                let scanned = scan["sources"]
-                    .as_array()
-                    .expect("sources")
-                    .iter()
-                    .find(|s| s["name"] == name.as_str())?;
-                let is_items = report["config"]
-                    .as_str()
-                    .expect("config")
-                    .split("[[source]]")
-                    .any(|block| {
-                        block.contains(&format!("name = \"{name}\""))
-                            && items.is_some_and(|i| block.contains(&format!("items = \"{i}\"")))
-                    });
-                (is_items == items.is_some()).then(|| scanned.clone())
-            })
-            .unwrap_or_else(|| panic!("no source on {glob} ({items:?}): {report:#}"))
+            .find(|s| s["glob"] == glob && s["key"] == key)
+            .and_then(|s| s["name"].as_str())
+            .unwrap_or_else(|| panic!("no source on {glob} keyed {key}: {report:#}"));
+        scan["sources"]
+            .as_array()
+            .expect("sources")
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("source {name} was not scanned"))
     };
-    let features = source(".claude/features/*/state.json", None);
+    let features = source(".claude/features/*/state.json", "{dir}");
+    assert_eq!(features["workflow"], "lifecycle");
     assert_eq!(features["items"].as_array().expect("items").len(), 132);
-    let tasks = source(".claude/features/*/state.json", Some("/tasks"));
+    let tasks = source(".claude/features/*/state.json", "{dir}/{/id}");
+    assert_eq!(tasks["workflow"], "task");
     let tasks = tasks["items"].as_array().expect("items");
     assert_eq!(tasks.len(), 828);
     let keys: BTreeSet<&str> = tasks.iter().filter_map(|i| i["key"].as_str()).collect();
