@@ -55,11 +55,19 @@ fn header(plan: &Plan, out: &mut String) {
         .iter()
         .filter(|w| w.mapping == Mapping::Unclassified)
         .count();
+    let check = if guessed + unclassified == 0 {
+        "# Every status word is a well-known one.".to_string()
+    } else {
+        format!(
+            "# {guessed} word(s) guessed from a part of the word, {unclassified} not classified:\n\
+             # look for \"check\" below and move them where they belong."
+        )
+    };
     let _ = writeln!(
         out,
-        "# concord workspace, proposed by `concord init`: {} repo(s), {} source(s), {} status word(s)\n\
-         # ({guessed} guessed from part of the word, {unclassified} not classified: look for\n\
-         # \"check\" below). Every path is relative to this file.\n\
+        "# concord workspace, proposed by `concord init`: {} repo(s), {} source(s), {} status word(s).\n\
+         {check}\n\
+         # Every path is relative to this file.\n\
          #\n\
          # Next: `concord scan` lists what each source reads; `concord diff` shows\n\
          # what `concord sync` would change, and why, before anything is written.\n\
