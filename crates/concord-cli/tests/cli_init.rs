@@ -255,6 +255,11 @@ fn an_existing_file_is_kept_unless_forced_and_a_dry_run_writes_nothing() {
     let dry = run_in(root, &["init", "repos", "--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.stderr);
     assert_eq!(std::fs::read(&config).expect("read"), old);
+    let dry = run_in(root, &["init", "repos", "--dry-run", "--json"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    common::schema::assert_valid("init", &dry.json());
+    assert_eq!(dry.json()["written"], false);
+    assert_eq!(std::fs::read(&config).expect("read"), old);
 
     let forced = run_in(root, &["init", "repos", "--force"]);
     assert_eq!(forced.code, 0, "{}", forced.stderr);
@@ -338,6 +343,13 @@ fn bad_input_is_reported_and_never_a_panic() {
     let out = run_in(root, &["init", "missing"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("missing"), "{}", out.stderr);
+    std::fs::write(root.join("a-file"), "x").expect("write");
+    let out = run_in(root, &["init", "a-file"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("is not a folder"), "{}", out.stderr);
+    let out = run_in(root, &["init", "plain", "--output", "nowhere/concord.toml"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("nowhere"), "{}", out.stderr);
 
     // An empty repo: nothing to propose, said plainly; the file loads.
     commit_all(&root.join("empty"));
@@ -402,6 +414,21 @@ fn bad_input_is_reported_and_never_a_panic() {
     assert_eq!(unclassified[0]["word"], "frobnicated");
     let text = std::fs::read_to_string(root.join("messy.toml")).expect("read");
     assert!(text.contains("# not classified: check its rank"), "{text}");
+    // The blank status cannot be a status: it is reported, with its place.
+    let blank: Vec<&Value> = report["scan_warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter(|w| w["code"] == "UNKNOWN_STATUS")
+        .collect();
+    assert_eq!(blank.len(), 1, "{blank:?}");
+    assert_eq!(blank[0]["path"], "docs/blank.md");
+    let text_out = run_in(root, &["init", "messy", "--dry-run"]);
+    assert!(
+        text_out.stderr.contains("status values not mapped"),
+        "{}",
+        text_out.stderr
+    );
     let scan = run_in(
         root,
         &["--config", "messy.toml", "scan", "--no-hub", "--json"],

@@ -103,6 +103,7 @@ fn summary(report: &InitReport, args: &Args, out: &mut impl Write) -> std::io::R
     }
     words(report, out)?;
     not_classified(report, out)?;
+    unmapped(report, out)?;
     sync(report, out)?;
     if !report.scan_warnings.is_empty() {
         writeln!(
@@ -164,6 +165,37 @@ fn words(report: &InitReport, out: &mut impl Write) -> std::io::Result<()> {
                 )?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Status values no workflow could take (blank ones: a status needs a
+/// name): the scan says where, and sync holds those items until fixed.
+fn unmapped(report: &InitReport, out: &mut impl Write) -> std::io::Result<()> {
+    let unknown: Vec<_> = report
+        .scan_warnings
+        .iter()
+        .filter(|w| w.code == concord_model::WarningCode::UnknownStatus)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let (key, warn) = (paint(KEY), paint(WARN));
+    writeln!(
+        out,
+        "{key}status values not mapped{key:#} {warn}({}){warn:#}: sync holds these items until they are fixed",
+        unknown.len()
+    )?;
+    for w in unknown.iter().take(NOT_CLASSIFIED_SHOWN) {
+        let line = w.line.map(|l| format!(":{l}")).unwrap_or_default();
+        writeln!(out, "  {}:{}{line}: {}", w.repo, w.path, w.message)?;
+    }
+    if unknown.len() > NOT_CLASSIFIED_SHOWN {
+        writeln!(
+            out,
+            "  … and {} more (`concord scan` lists them)",
+            unknown.len() - NOT_CLASSIFIED_SHOWN
+        )?;
     }
     Ok(())
 }
