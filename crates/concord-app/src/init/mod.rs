@@ -192,6 +192,20 @@ pub fn propose(options: &InitOptions) -> Result<Proposal, Failure> {
 /// Write the proposal to `output`: never over an existing file unless
 /// `force`; atomically, so a reader never sees half a file.
 pub fn write(proposal: &mut Proposal, output: &Path, force: bool) -> Result<(), Failure> {
+    check_writable(output, force)?;
+    concord_workspace::write_atomic(output, proposal.toml.as_bytes()).map_err(|e| Failure {
+        message: format!("cannot write {}: {e}", output.display()),
+        help: None,
+        outcome: Outcome::PartialFailure,
+    })?;
+    proposal.report.written = true;
+    Ok(())
+}
+
+/// Whether `output` may be written: not a folder, and not an existing file
+/// unless `force`. Asked before the looking, too, so a refusal comes
+/// before the wait.
+pub fn check_writable(output: &Path, force: bool) -> Result<(), Failure> {
     if output.is_dir() {
         return Err(Failure::usage(
             format!(
@@ -207,12 +221,6 @@ pub fn write(proposal: &mut Proposal, output: &Path, force: bool) -> Result<(), 
             Some("pass --force to replace it, or --dry-run to print the proposal instead".into()),
         ));
     }
-    concord_workspace::write_atomic(output, proposal.toml.as_bytes()).map_err(|e| Failure {
-        message: format!("cannot write {}: {e}", output.display()),
-        help: None,
-        outcome: Outcome::PartialFailure,
-    })?;
-    proposal.report.written = true;
     Ok(())
 }
 

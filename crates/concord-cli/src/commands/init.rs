@@ -7,7 +7,7 @@ use crate::Outcome;
 use crate::hub::Failure;
 use crate::output::{self, DIM, KEY, WARN, paint};
 use concord_app::init::vocabulary::Mapping;
-use concord_app::init::{InitOptions, InitReport, propose, write};
+use concord_app::init::{InitOptions, InitReport, check_writable, propose, write};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -39,6 +39,9 @@ pub fn run(args: &Args) -> Result<Outcome, Failure> {
         dirs: args.dirs.clone(),
         output: args.output.clone(),
     };
+    if !args.dry_run {
+        check_writable(&args.output, args.force)?;
+    }
     let mut proposal = propose(&options)?;
     if !args.dry_run {
         write(&mut proposal, &args.output, args.force)?;
