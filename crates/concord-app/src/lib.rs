@@ -15,6 +15,7 @@ pub mod gates;
 pub mod history;
 pub mod hub;
 pub mod hub_admin;
+pub mod init;
 pub mod log;
 pub mod mirror;
 pub mod plan;

@@ -76,6 +76,7 @@ pub fn reports() -> Vec<Documented> {
         of::<check::SnapshotHistory>("check-history", "`concord check history --json`"),
         of::<scan::ScanReport>("scan", "`concord scan --json`"),
         of::<config_check::ConfigCheck>("config-check", "`concord config check --json`"),
+        of::<init::InitReport>("init", "`concord init --json`"),
         of::<status::StatusReport>("status", "`concord status --json`"),
         of::<diff::DiffReport>(
             "diff",

@@ -71,6 +71,9 @@ enum ColorWhen {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Find the git repos under some folders, detect their plans and state
+    /// files, and write a commented concord.toml for them; needs no workspace.
+    Init(commands::init::Args),
     /// Read every source and list its items, with warnings for what could not be read.
     Scan(commands::scan::Args),
     /// Show each item's status in every source side by side, marking disagreements.
@@ -197,6 +200,9 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         output::finish(std::io::Write::flush(&mut out));
         return Ok(Outcome::Clean);
     }
+    if let Command::Init(args) = &cli.command {
+        return Ok(commands::init::run(args)?);
+    }
     if let Command::Manpages { dir } = &cli.command {
         return Ok(commands::manpages::write(
             <Cli as clap::CommandFactory>::command(),
@@ -240,7 +246,8 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         }
         Command::Config(commands::config::Command::Schema)
         | Command::Completions { .. }
-        | Command::Manpages { .. } => Outcome::Clean,
+        | Command::Manpages { .. }
+        | Command::Init(_) => Outcome::Clean,
     };
     Ok(outcome)
 }
@@ -268,6 +275,7 @@ impl Command {
                 | Command::Hooks(_)
                 | Command::Completions { .. }
                 | Command::Manpages { .. }
+                | Command::Init(_)
         )
     }
 

@@ -227,11 +227,31 @@ fn readme_and_docs_links_stay_inside_the_repository() {
     assert!(problems.is_empty(), "{problems:#?}");
 }
 
-/// The targets of markdown links `[text](target)` in `text`.
+/// Markdown without its code: fenced blocks and `inline spans`, where a
+/// `[text](target)` is an example, not a link.
+fn without_code(text: &str) -> String {
+    let mut prose = String::new();
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if !fenced {
+            let spans: Vec<&str> = line.split('`').collect();
+            prose.extend(spans.iter().step_by(2).copied());
+            prose.push('\n');
+        }
+    }
+    prose
+}
+
+/// The targets of markdown links `[text](target)` in `text`, outside code.
 fn markdown_links() -> impl Fn(&str) -> Vec<String> {
     |text: &str| {
+        let text = without_code(text);
         let mut targets = Vec::new();
-        let mut rest = text;
+        let mut rest = text.as_str();
         while let Some(at) = rest.find("](") {
             rest = &rest[at + 2..];
             if let Some(end) = rest.find(')') {

@@ -5,6 +5,7 @@ pub mod explain;
 pub mod history;
 pub mod hooks;
 pub mod hub;
+pub mod init;
 pub mod log;
 pub mod manpages;
 pub mod mirror;
