@@ -1505,9 +1505,33 @@ fn explanation_text(full: &Value) -> String {
             reason_words(field(d, "reason")),
             engine_value(field(d, "winner")),
         );
-        s.push_str(&readings_table(readings, &rule));
         let changes = array(d, "changes");
         let holds = array(d, "holds");
+        // Only the rule's own sources: those it found agreeing, would
+        // write or holds. A decision naming none (undecided) shows all.
+        let named: Vec<String> = array(d, "agreeing")
+            .iter()
+            .filter_map(|a| scalar(Some(a)))
+            .chain(
+                changes
+                    .iter()
+                    .chain(holds)
+                    .filter_map(|c| scalar(field(c, "source"))),
+            )
+            .collect();
+        let of_rule: Vec<Value> = readings
+            .iter()
+            .filter(|r| {
+                named.is_empty()
+                    || scalar(field(r, "source")).is_some_and(|name| named.contains(&name))
+            })
+            .cloned()
+            .collect();
+        if of_rule.is_empty() && !readings.is_empty() {
+            s.push_str(&empty("under this rule only the hub holds the item"));
+        } else {
+            s.push_str(&readings_table(&of_rule, &rule));
+        }
         if !changes.is_empty() || !holds.is_empty() {
             s.push_str(r#"<ul class="consequences">"#);
             for c in changes {
@@ -2908,6 +2932,35 @@ mod tests {
         );
         assert!(html.contains(r#"id="item-drift""#), "todo vs done is drift");
         assert_well_formed(&html);
+    }
+
+    /// A rule lists only its own sources' readings: under a rule of the
+    /// hub alone, the plan's reading of another rule is not shown.
+    #[test]
+    fn page_explanation_lists_only_the_rules_own_sources() {
+        let mut full = explanation("wp#42");
+        full["decisions"]
+            .as_array_mut()
+            .expect("decisions")
+            .push(json!({
+                "rule": "hub-only", "key": "wp#42", "reason": "IN_SYNC",
+                "winner": {"status": "done", "rank": 2}, "changes": [], "holds": [],
+                "new_base": {"status": "done", "rank": 2}, "agreeing": ["hub"],
+                "explanation": "every source agrees on done"
+            }));
+        let html = explanation_text(&full);
+        let hub_only = &html[html.find(r#"data-rule="hub-only""#).expect("the rule")..];
+        assert!(
+            !hub_only.contains(r#"data-source="workplans""#),
+            "{hub_only}"
+        );
+        assert!(
+            hub_only.contains("only the hub holds the item"),
+            "{hub_only}"
+        );
+        let tasks = &html[..html.find(r#"data-rule="hub-only""#).expect("the rule")];
+        assert!(tasks.contains(r#"<tr class="reading" data-source="workplans">"#));
+        assert!(tasks.contains(r#"<tr class="reading" data-source="issues">"#));
     }
 
     #[test]
