@@ -15,6 +15,7 @@ use concord_checks::citations::{
 use concord_checks::finding::{
     Finding, Severity, apply_suppressions, assign_fingerprints, compare, parse_suppressions,
 };
+use concord_checks::rules::{RuleIo, TeamRules};
 use concord_workspace::{Workspace, read_bytes};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -208,32 +209,46 @@ pub struct CheckList {
     pub checks: Vec<CheckEntry>,
 }
 
-/// One check of the catalog.
+/// One check of the catalog, or a team rule.
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct CheckEntry {
     /// Stable code such as `OWNER_MISSING`.
-    pub code: &'static str,
+    pub code: String,
     /// Its default severity.
-    pub severity: &'static str,
-    pub what: &'static str,
-    pub why: &'static str,
-    pub example: &'static str,
-    pub fix: &'static str,
+    pub severity: String,
+    pub what: String,
+    pub why: String,
+    pub example: String,
+    pub fix: String,
 }
 
-/// Every check code with its default severity and what it is for.
-pub fn list() -> CheckList {
-    let checks = concord_checks::catalog::CATALOG
+/// Every check code with its default severity and what it is for: the
+/// built-in catalog, then the workspace's team rules.
+pub fn list(ws: &Workspace) -> CheckList {
+    let mut checks: Vec<CheckEntry> = concord_checks::catalog::CATALOG
         .iter()
         .map(|info| CheckEntry {
-            code: info.code,
-            severity: info.severity.as_str(),
-            what: info.what,
-            why: info.why,
-            example: info.example,
-            fix: info.fix,
+            code: info.code.into(),
+            severity: info.severity.as_str().into(),
+            what: info.what.into(),
+            why: info.why.into(),
+            example: info.example.into(),
+            fix: info.fix.into(),
         })
         .collect();
+    checks.extend(ws.checks.rules.iter().map(|rule| {
+        CheckEntry {
+            code: rule.code.clone(),
+            severity: rule.severity.clone(),
+            what: rule
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("Team rule: {}", rule.when)),
+            why: "A team rule of this workspace ([[checks.rule]] in concord.toml).".into(),
+            example: String::new(),
+            fix: rule.fix.clone().unwrap_or_default(),
+        }
+    }));
     CheckList {
         version: VERSION,
         checks,
@@ -360,12 +375,21 @@ fn evaluate(
     let checks = &ws.checks;
     let mut findings: Vec<Finding> = extra;
     let mut observations = Vec::new();
+    let team = TeamRules::new(ws);
+    findings.extend(team.broken_findings());
+    let io: std::sync::Arc<dyn RuleIo> = std::sync::Arc::new(crate::check_rules::RepoIo::new(
+        ws,
+        files
+            .iter()
+            .map(|f| (f.repo, f.path.as_str(), f.bytes.as_slice())),
+    ));
     for file in files {
         findings.extend(file_checks.check(&FileInput {
             repo: file.repo,
             path: &file.path,
             bytes: &file.bytes,
         }));
+        findings.extend(team.check(ws, file.repo, &file.path, &file.bytes, &io));
         for (index, source) in ws.sources.iter().enumerate() {
             if source.repo == file.repo && source.matcher.is_match(&file.path) {
                 let (seen, warnings) = read_bytes(ws, index, &file.path, &file.bytes);
@@ -726,6 +750,7 @@ fn hub_statuses(ws: &Workspace) -> Result<BTreeMap<String, String>, Failure> {
 /// or a source's format.
 fn wanted(ws: &Workspace, file_checks: &FileChecks<'_>, repo: usize, path: &str) -> bool {
     file_checks.covers(repo, path)
+        || ws.checks.rules.iter().any(|r| r.scope.covers(repo, path))
         || ws
             .mirrors
             .iter()

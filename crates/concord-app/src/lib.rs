@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod check;
+mod check_rules;
 pub mod config_check;
 pub mod diff;
 pub mod explain;

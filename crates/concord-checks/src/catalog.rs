@@ -157,6 +157,14 @@ pub const CATALOG: &[CheckInfo] = &[
         example: "notes.md:3: advisory[UNUSED_SUPPRESSION]: nothing to ignore for BROKEN_CITATION",
         fix: "Delete the marker.",
     },
+    CheckInfo {
+        code: "RULE_ERROR",
+        severity: Severity::Error,
+        what: "A team rule (`[[checks.rule]]`) could not be evaluated on a document: its file is not valid JSON or YAML front matter, an expression failed (a missing key without `has()`, a wrong type), or `when` gave something else than true or false.",
+        why: "A rule that cannot run proves nothing; reporting it keeps a broken rule from passing as clean.",
+        example: "state.json:1: error[RULE_ERROR]: rule PHASE_LIE: `when` failed: No such key: phases",
+        fix: "Guard the expression with `has(...)` or fix the document; docs/rules.md lists the variables and helpers.",
+    },
 ];
 
 /// The catalog as the markdown page `docs/checks.md`.

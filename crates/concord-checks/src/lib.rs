@@ -7,3 +7,5 @@ pub mod catalog;
 pub mod citations;
 pub mod finding;
 pub mod render;
+pub mod rules;
+mod yaml;

@@ -28,6 +28,7 @@ pub const CHECK_CODES: &[&str] = &[
     "SUPPRESSION_WITHOUT_REASON",
     "SUPPRESSION_MALFORMED",
     "UNUSED_SUPPRESSION",
+    "RULE_ERROR",
 ];
 
 #[derive(Deserialize, schemars::JsonSchema, Default)]
@@ -49,6 +50,53 @@ pub(crate) struct RawChecks {
     legacy: Option<RawLegacy>,
     citations: Option<RawCitations>,
     phases: Option<RawPhases>,
+    /// Team-defined rules (`[[checks.rule]]`).
+    #[serde(default)]
+    rule: Vec<RawRule>,
+}
+
+/// A team-defined rule: a CEL condition over each document (or each
+/// element of `items`) of the files its glob matches.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRule {
+    /// UPPER_SNAKE code, not one of the built-in codes.
+    #[schemars(with = "String")]
+    pub(crate) code: Spanned<String>,
+    /// `error` (the default), `warning` or `advisory`.
+    #[schemars(with = "Option<String>")]
+    pub(crate) severity: Option<Spanned<String>>,
+    /// The finding's message; `{expr}` is replaced by the value of the CEL
+    /// expression `expr`.
+    #[schemars(with = "String")]
+    pub(crate) message: Spanned<String>,
+    /// The documents the rule reads (JSON files, or markdown front matter).
+    #[schemars(with = "String")]
+    pub(crate) glob: Spanned<String>,
+    pub(crate) repos: Option<Vec<String>>,
+    /// JSON pointer of an array or object: the rule runs once per element.
+    #[schemars(with = "Option<String>")]
+    pub(crate) items: Option<Spanned<String>>,
+    /// The CEL condition; true means a finding.
+    #[schemars(with = "String")]
+    pub(crate) when: Spanned<String>,
+    /// CEL expression naming the item a finding is about (for fingerprints).
+    #[schemars(with = "Option<String>")]
+    pub(crate) key: Option<Spanned<String>>,
+    /// Forward-only: only documents or items dated on or after (YYYY-MM-DD).
+    #[schemars(with = "Option<String>")]
+    pub(crate) since: Option<Spanned<String>>,
+    /// Where the date is: a JSON pointer (into the item, else the
+    /// document), or `first_commit` for the file's first commit date.
+    #[schemars(with = "Option<String>")]
+    pub(crate) since_field: Option<Spanned<String>>,
+    /// Exemption markers: `/pointer` (present and not empty) or
+    /// `/pointer=value` (equal to, or a list containing, the value).
+    #[schemars(with = "Option<Vec<String>>")]
+    pub(crate) exempt: Option<Spanned<Vec<String>>>,
+    /// For `check --list` and SARIF: what the rule finds, and how to fix it.
+    pub(crate) description: Option<String>,
+    pub(crate) fix: Option<String>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -191,6 +239,45 @@ pub struct PhaseCheck {
     pub key: Option<String>,
 }
 
+/// One piece of a rule's message template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessagePart {
+    Text(String),
+    /// A CEL expression whose value is written in its place.
+    Expr(String),
+}
+
+/// An exemption marker of a team rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exemption {
+    pub pointer: String,
+    /// `None`: any non-empty value exempts.
+    pub value: Option<String>,
+}
+
+/// A team-defined rule (`[[checks.rule]]`), its expressions checked to
+/// compile when the configuration loads.
+#[derive(Debug, Clone)]
+pub struct TeamRule {
+    pub code: String,
+    /// `error` | `warning` | `advisory`.
+    pub severity: String,
+    pub message: Vec<MessagePart>,
+    pub scope: Scope,
+    pub items: Option<String>,
+    pub when: String,
+    pub key: Option<String>,
+    pub since: Option<String>,
+    /// A JSON pointer, or [`FIRST_COMMIT`].
+    pub since_field: Option<String>,
+    pub exempt: Vec<Exemption>,
+    pub description: Option<String>,
+    pub fix: Option<String>,
+}
+
+/// `since_field` value that dates a document by its file's first commit.
+pub const FIRST_COMMIT: &str = "first_commit";
+
 #[derive(Debug, Clone, Default)]
 pub struct Checks {
     pub disabled: Vec<String>,
@@ -207,25 +294,30 @@ pub struct Checks {
     pub legacy: Option<LegacyCheck>,
     pub citations: Option<CitationCheck>,
     pub phases: Option<PhaseCheck>,
+    pub rules: Vec<TeamRule>,
 }
 
 fn check_code(
     code: &str,
     span: std::ops::Range<usize>,
+    team: &[TeamRule],
     errors: &Errors<'_>,
 ) -> Result<(), crate::ConfigError> {
-    if CHECK_CODES.contains(&code) {
+    if CHECK_CODES.contains(&code) || team.iter().any(|r| r.code == code) {
         return Ok(());
     }
+    let known = CHECK_CODES
+        .iter()
+        .copied()
+        .chain(team.iter().map(|r| r.code.as_str()));
     Err(errors.with_help(
         span,
         format!("`{code}` is not a check code"),
-        did_you_mean(code, CHECK_CODES.iter().copied())
-            .or_else(|| Some(format!("codes: {}", CHECK_CODES.join(", ")))),
+        did_you_mean(code, known).or_else(|| Some(format!("codes: {}", CHECK_CODES.join(", ")))),
     ))
 }
 
-fn scope(
+pub(crate) fn scope(
     glob: &Spanned<String>,
     repos: Option<&[String]>,
     all_repos: &[Repo],
@@ -276,6 +368,10 @@ pub(crate) fn validate_checks(
     errors: &Errors<'_>,
 ) -> Result<Checks, crate::ConfigError> {
     let mut checks = Checks::default();
+    for rule in &raw.rule {
+        let team = crate::team_rules::validate_rule(rule, repos, &checks.rules, errors)?;
+        checks.rules.push(team);
+    }
     check_codes(&raw, errors, &mut checks)?;
     if let Some(since) = &raw.since {
         checks.since = Some(validated_since(since, errors)?);
@@ -309,13 +405,13 @@ fn check_codes(
 ) -> Result<(), crate::ConfigError> {
     if let Some(disable) = &raw.disable {
         for code in disable.get_ref() {
-            check_code(code, disable.span(), errors)?;
+            check_code(code, disable.span(), &checks.rules, errors)?;
         }
         checks.disabled = disable.get_ref().clone();
     }
     if let Some(severity) = &raw.severity {
         for (code, level) in severity.get_ref() {
-            check_code(code, severity.span(), errors)?;
+            check_code(code, severity.span(), &checks.rules, errors)?;
             if !matches!(level.as_str(), "error" | "warning" | "advisory") {
                 return Err(errors.at(
                     severity.span(),
@@ -328,7 +424,7 @@ fn check_codes(
     if let Some(exempt) = &raw.exempt {
         for codes in exempt.get_ref().values() {
             for code in codes {
-                check_code(code, exempt.span(), errors)?;
+                check_code(code, exempt.span(), &checks.rules, errors)?;
             }
         }
         checks.exempt = exempt.get_ref().clone();
@@ -336,7 +432,7 @@ fn check_codes(
     Ok(())
 }
 
-fn validated_since(
+pub(crate) fn validated_since(
     since: &Spanned<String>,
     errors: &Errors<'_>,
 ) -> Result<String, crate::ConfigError> {

@@ -365,7 +365,7 @@ impl ConfigError {
 /// Builds located errors for one config file.
 pub(crate) struct Errors<'a> {
     path: &'a Path,
-    text: &'a str,
+    pub(crate) text: &'a str,
 }
 
 impl Errors<'_> {

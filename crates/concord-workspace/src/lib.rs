@@ -12,6 +12,7 @@ mod scan;
 pub mod status;
 mod sync_input;
 mod sync_rules;
+mod team_rules;
 pub mod trackers;
 mod writeback;
 

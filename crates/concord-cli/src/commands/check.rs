@@ -9,8 +9,7 @@
 use crate::Outcome;
 use crate::hub::Failure;
 use concord_app::check::{CheckOptions, CheckReport, CheckedFile, Layer, check, history};
-use concord_checks::catalog::CATALOG;
-use concord_checks::finding::{Delta, Finding, compare};
+use concord_checks::finding::{Delta, Finding, Severity, compare};
 use concord_checks::render;
 use concord_workspace::Workspace;
 use std::io::Write;
@@ -86,7 +85,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         return print_history(ws, *json);
     }
     if args.list {
-        return print_list(args.format());
+        return print_list(ws, args.format());
     }
     let options = CheckOptions {
         staged: args.staged,
@@ -97,25 +96,25 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         actor: None,
     };
     let report = check(ws, &options)?;
-    print_report(args.format(), &report);
+    print_report(args.format(), &report, &rule_infos(ws));
     Ok(report.outcome())
 }
 
 /// Each layer prints what decides it: every finding, the new ones against
 /// the baseline, the regressions since the last snapshot (SARIF: every
 /// finding, with the comparison as baseline states).
-fn print_report(format: Format, report: &CheckReport) {
+fn print_report(format: Format, report: &CheckReport, rules: &[render::RuleInfo]) {
     let deciding = report.deciding();
     match (&report.layer, format) {
-        (Layer::Plain, _) => print(format, &report.findings, &report.files, None),
+        (Layer::Plain, _) => print(format, &report.findings, &report.files, None, rules),
         (Layer::Baseline { before, .. }, Format::Sarif)
         | (Layer::Snapshot { before, .. }, Format::Sarif) => {
             let delta = compare(before, &report.findings);
-            print(format, &report.findings, &report.files, Some(&delta));
+            print(format, &report.findings, &report.files, Some(&delta), rules);
         }
-        (_, Format::Json) => print(format, &deciding, &report.files, None),
+        (_, Format::Json) => print(format, &deciding, &report.files, None, rules),
         (Layer::Baseline { rev, before }, Format::Text) => {
-            print(format, &deciding, &report.files, None);
+            print(format, &deciding, &report.files, None, rules);
             let delta = compare(before, &report.findings);
             println!(
                 "against {rev}: {} new ({} gating), {} fixed, {} unchanged",
@@ -133,7 +132,7 @@ fn print_report(format: Format, report: &CheckReport) {
             },
             Format::Text,
         ) => {
-            print(format, &deciding, &report.files, None);
+            print(format, &deciding, &report.files, None, rules);
             let delta = compare(before, &report.findings);
             let gating = report
                 .findings
@@ -159,6 +158,7 @@ fn print(
     findings: &[Finding],
     files: &[CheckedFile],
     baseline: Option<&Delta<'_>>,
+    rules: &[render::RuleInfo],
 ) {
     let mut out = crate::output::stdout();
     let sources = |path: &str| {
@@ -176,41 +176,38 @@ fn print(
             } else {
                 "concord/check"
             };
-            render::sarif(findings, &rule_infos(), category, baseline, &mut out)
+            render::sarif(findings, rules, category, baseline, &mut out)
         }
     };
     crate::output::finish(written.and_then(|()| out.flush()));
 }
 
-fn rule_infos() -> Vec<render::RuleInfo> {
-    CATALOG
-        .iter()
+/// SARIF rules: the catalog's, then the team rules' (from the config).
+fn rule_infos(ws: &Workspace) -> Vec<render::RuleInfo> {
+    concord_app::check::list(ws)
+        .checks
+        .into_iter()
         .map(|c| render::RuleInfo {
-            id: c.code.to_string(),
-            short: c.what.to_string(),
-            full: c.why.to_string(),
-            help: c.fix.to_string(),
-            default_severity: c.severity,
+            default_severity: c.severity.parse().unwrap_or(Severity::Error),
+            id: c.code,
+            short: c.what,
+            full: c.why,
+            help: c.fix,
         })
         .collect()
 }
 
 /// `--list`: every check code with its default severity.
-fn print_list(format: Format) -> Result<Outcome, Failure> {
+fn print_list(ws: &Workspace, format: Format) -> Result<Outcome, Failure> {
     let mut out = crate::output::stdout();
+    let list = concord_app::check::list(ws);
     let written = if matches!(format, Format::Json) {
-        serde_json::to_writer_pretty(&mut out, &concord_app::check::list())
+        serde_json::to_writer_pretty(&mut out, &list)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
-        CATALOG.iter().try_for_each(|info| {
-            writeln!(
-                out,
-                "{:<28} {:<9} {}",
-                info.code,
-                info.severity.as_str(),
-                info.what
-            )
+        list.checks.iter().try_for_each(|info| {
+            writeln!(out, "{:<28} {:<9} {}", info.code, info.severity, info.what)
         })
     };
     crate::output::finish(written.and_then(|()| out.flush()));

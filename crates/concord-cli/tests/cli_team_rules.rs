@@ -1,0 +1,253 @@
+//! Team rules (`[[checks.rule]]`): CEL conditions from concord.toml that
+//! produce findings like the built-in checks. The FitTracker2 example
+//! (`examples/fittracker2/concord.toml`) runs on the corpus in place; its
+//! exact findings are in `team-rules-fittracker2.expected`, each code's set
+//! checked against the files with jq/grep when it was written.
+
+mod common;
+use common::{TestWorkspace, run_in};
+
+use std::path::PathBuf;
+
+fn corpus() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/fittracker2");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        println!("skipped: no corpus at {}", dir.display());
+        None
+    }
+}
+
+fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).expect("JSON report")
+}
+
+#[test]
+fn the_fittracker2_example_finds_exactly_the_expected_findings() {
+    if corpus().is_none() {
+        return;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = run_in(
+        &root,
+        &[
+            "--config",
+            "examples/fittracker2/concord.toml",
+            "check",
+            "--no-hub",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = json(&out.stdout);
+    let mut got: Vec<String> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["code"].as_str().unwrap_or(""),
+                f["path"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    got.sort();
+    let expected = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/team-rules-fittracker2.expected"),
+    )
+    .expect("expected findings");
+    let expected: Vec<&str> = expected.lines().collect();
+    assert_eq!(got, expected);
+    // Every finding has a fingerprint, like the built-in checks.
+    assert!(
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .all(|f| f["fingerprint"].as_str().is_some_and(|s| !s.is_empty()))
+    );
+}
+
+const STATE_RULES: &str = r#"
+[[repo]]
+name = "app"
+path = "."
+
+[[checks.rule]]
+code = "PHASE_LIE"
+glob = "features/*/state.json"
+when = 'doc.current_phase == "complete" && doc.phases.exists(k, doc.phases[k].status != "approved")'
+message = "{dir} is complete but {doc.phases.filter(k, doc.phases[k].status != 'approved')} are not approved"
+
+[[checks.rule]]
+code = "TASK_OPEN"
+glob = "features/*/state.json"
+items = "/tasks"
+key = 'dir + "/" + item.id'
+severity = "warning"
+exempt = ["/tags=wontfix"]
+when = 'doc.current_phase == "complete" && item.status != "done"'
+message = "task {item.id} is {item.status}"
+
+[[checks.rule]]
+code = "NEEDS_CS"
+glob = "features/*/state.json"
+when = 'has(doc.case_study) && !path_exists("/" + doc.case_study)'
+message = "{doc.case_study} is missing"
+"#;
+
+#[test]
+fn rules_flag_documents_and_items_with_their_messages_in_sarif_and_list() {
+    let ws = TestWorkspace::new();
+    ws.config(STATE_RULES);
+    ws.write(
+        "features/a/state.json",
+        r#"{"current_phase": "complete", "case_study": "docs/a.md",
+  "phases": {"prd": {"status": "approved"}, "review": {"status": "pending"}},
+  "tasks": [{"id": "T1", "status": "done"}, {"id": "T2", "status": "todo"},
+            {"id": "T3", "status": "todo", "tags": ["wontfix"]}]}"#,
+    );
+    ws.write(
+        "features/b/state.json",
+        r#"{"current_phase": "complete", "phases": {"prd": {"status": "approved"}}, "tasks": []}"#,
+    );
+    let out = ws.concord(&["check", "--no-hub", "--format", "json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = json(&out.stdout);
+    let findings: Vec<(String, String, String)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap_or("").to_string(),
+                f["message"].as_str().unwrap_or("").to_string(),
+                f["severity"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        findings.contains(&(
+            "PHASE_LIE".into(),
+            "a is complete but [review] are not approved".into(),
+            "error".into()
+        )),
+        "{findings:?}"
+    );
+    assert!(
+        findings.contains(&(
+            "TASK_OPEN".into(),
+            "task T2 is todo".into(),
+            "warning".into()
+        )),
+        "{findings:?}"
+    );
+    assert!(
+        findings.contains(&(
+            "NEEDS_CS".into(),
+            "docs/a.md is missing".into(),
+            "error".into()
+        )),
+        "{findings:?}"
+    );
+    assert_eq!(findings.len(), 3, "{findings:?}");
+    // The item finding points at the item and is keyed by it.
+    let task = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["code"] == "TASK_OPEN")
+        .expect("task finding");
+    assert_eq!(task["key"], "a/T2");
+    assert_eq!(task["line"], 3);
+
+    let sarif = ws.concord(&["check", "--no-hub", "--format", "sarif"]);
+    let sarif = json(&sarif.stdout);
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["id"] == "TASK_OPEN" && r["defaultConfiguration"]["level"] == "warning"),
+        "{rules:?}"
+    );
+
+    let list = ws.concord(&["check", "--list"]);
+    assert!(list.stdout.contains("PHASE_LIE"), "{}", list.stdout);
+    assert!(list.stdout.contains("TASK_OPEN"), "{}", list.stdout);
+}
+
+#[test]
+fn a_failing_expression_is_a_rule_error_not_clean() {
+    let ws = TestWorkspace::new();
+    ws.config(STATE_RULES);
+    // No `phases`: `doc.phases` fails without `has()`.
+    ws.write(
+        "features/c/state.json",
+        r#"{"current_phase": "complete", "tasks": []}"#,
+    );
+    let out = ws.concord(&["check", "--no-hub", "--format", "json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = json(&out.stdout);
+    let errors: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "RULE_ERROR")
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", out.stdout);
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("rule PHASE_LIE: `when` failed"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn baselines_see_team_findings_as_unchanged() {
+    let ws = TestWorkspace::new();
+    ws.config(STATE_RULES);
+    ws.write(
+        "features/b/state.json",
+        r#"{"current_phase": "complete", "phases": {"x": {"status": "pending"}}, "tasks": []}"#,
+    );
+    common::git(ws.dir.path(), &["init", "-q", "-b", "main"]);
+    common::git(ws.dir.path(), &["add", "."]);
+    common::git(
+        ws.dir.path(),
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "-m",
+            "init",
+        ],
+    );
+    let out = ws.concord(&["check", "--no-hub", "--baseline", "HEAD"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("0 new"), "{}", out.stdout);
+}
+
+#[test]
+fn a_cel_syntax_error_names_the_line_and_column_of_the_expression() {
+    let ws = TestWorkspace::new();
+    ws.config("[[repo]]\nname = \"app\"\npath = \".\"\n\n[[checks.rule]]\ncode = \"X_RULE\"\nglob = \"*.json\"\nmessage = \"x\"\nwhen = 'doc.a == && 1'\n");
+    let out = ws.concord(&["check", "--no-hub"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("concord.toml:9:"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("invalid CEL expression"),
+        "{}",
+        out.stderr
+    );
+}
