@@ -113,6 +113,9 @@ impl TeamRules {
             .rules
             .iter()
             .filter(|r| r.rule.scope.covers(repo, path))
+            // Dated by the file's history: out of scope before it is read,
+            // so that an old unreadable file is not reported either.
+            .filter(|r| !older_by_history(&r.rule, io.as_ref(), repo, path))
             .collect();
         if applicable.is_empty() {
             return out;
@@ -144,6 +147,15 @@ impl TeamRules {
             out.extend(rule.evaluate(&context, &input));
         }
         out
+    }
+}
+
+fn older_by_history(rule: &TeamRule, io: &dyn RuleIo, repo: usize, path: &str) -> bool {
+    match (&rule.since, rule.since_field.as_deref()) {
+        (Some(since), Some(FIRST_COMMIT)) => io
+            .first_commit_date(repo, path)
+            .is_some_and(|d| d.as_str() < since.as_str()),
+        _ => false,
     }
 }
 

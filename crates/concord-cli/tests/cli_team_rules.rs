@@ -251,3 +251,75 @@ fn a_cel_syntax_error_names_the_line_and_column_of_the_expression() {
         out.stderr
     );
 }
+
+/// `git commit` with both dates set, so that first-commit dates are known.
+fn commit_at(dir: &std::path::Path, date: &str, message: &str) {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(["commit", "-q", "-m", message])
+        .env("GIT_AUTHOR_DATE", format!("{date}T12:00:00Z"))
+        .env("GIT_COMMITTER_DATE", format!("{date}T12:00:00Z"))
+        .output()
+        .expect("git commit");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn forward_only_by_first_commit_date_on_the_corpus_case_studies() {
+    let Some(corpus) = corpus() else {
+        return;
+    };
+    // The corpus is no git repo: copy its case studies into one (in a
+    // temp dir only), committed before the cut-off.
+    let ws = TestWorkspace::new();
+    common::init_repo(ws.dir.path());
+    common::copy_tree(
+        &corpus.join("docs/case-studies"),
+        &ws.dir.path().join("docs/case-studies"),
+    );
+    ws.config(
+        r#"[[repo]]
+name = "ft2"
+path = "."
+
+[[checks.rule]]
+code = "CASE_STUDY_MISSING_TIER_TAGS"
+glob = "docs/case-studies/*-case-study.md"
+since = "2026-05-01"
+since_field = "first_commit"
+when = '!body.matches("\\bT[123]\\b")'
+message = 'no tier tag (first committed {first_commit_date("/" + path)})'
+"#,
+    );
+    common::git(ws.dir.path(), &["add", "."]);
+    commit_at(ws.dir.path(), "2026-04-01", "old case studies");
+    ws.write(
+        "docs/case-studies/new-thing-case-study.md",
+        "---\ntitle: New\n---\n\nNo tags here.\n",
+    );
+    common::git(ws.dir.path(), &["add", "."]);
+    commit_at(ws.dir.path(), "2026-06-02", "a new case study");
+
+    let out = ws.concord(&["check", "--no-hub", "--format", "json"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let report = json(&out.stdout);
+    let found: Vec<(&str, &str)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap_or(""),
+                f["message"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    // The 29 untagged corpus case studies are older than the cut-off.
+    assert_eq!(
+        found,
+        vec![(
+            "docs/case-studies/new-thing-case-study.md",
+            "no tier tag (first committed 2026-06-02)"
+        )]
+    );
+}

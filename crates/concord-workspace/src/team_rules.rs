@@ -188,7 +188,8 @@ fn compile(
         return Ok(());
     };
     let first = parse.errors.first();
-    let (line, column) = first.map_or((1, 0), |e| (e.pos.0.max(1), e.pos.1.max(0)));
+    // cel reports 1-based lines and columns.
+    let (line, column) = first.map_or((1, 0), |e| (e.pos.0.max(1), (e.pos.1 - 1).max(0)));
     let offset_in_expr = offset_of(expr, line, column);
     let span = value.span();
     // The expression's text in the file: after the opening quote(s) of the
@@ -205,7 +206,7 @@ fn compile(
     ))
 }
 
-/// The byte offset of a 1-based line and 0-based column in `text`.
+/// The byte offset of a 1-based line and 0-based (character) column in `text`.
 fn offset_of(text: &str, line: isize, column: isize) -> usize {
     let mut offset = 0;
     for (index, l) in text.split_inclusive('\n').enumerate() {
