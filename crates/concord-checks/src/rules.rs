@@ -596,3 +596,126 @@ fn key_text(key: &Key) -> String {
         Key::Bool(b) => b.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use concord_workspace::checks_config::Exemption;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    struct NoFiles;
+    impl RuleIo for NoFiles {
+        fn read(&self, _: usize, _: &str) -> Option<Vec<u8>> {
+            None
+        }
+        fn exists(&self, _: usize, _: &str) -> bool {
+            false
+        }
+        fn first_commit_date(&self, _: usize, _: &str) -> Option<String> {
+            None
+        }
+    }
+
+    fn place(dir: &str) -> Place {
+        Place {
+            repo: 0,
+            dir: dir.into(),
+            io: Arc::new(NoFiles),
+        }
+    }
+
+    #[test]
+    fn paths_resolve_against_the_document_folder_or_the_root() {
+        let here = place(".claude/features/x");
+        assert_eq!(here.resolve("state.json"), ".claude/features/x/state.json");
+        assert_eq!(
+            here.resolve("../y/state.json"),
+            ".claude/features/y/state.json"
+        );
+        assert_eq!(here.resolve("/docs/a.md"), "docs/a.md");
+        assert_eq!(place("").resolve("./a/../b"), "b");
+    }
+
+    #[test]
+    fn front_matter_and_body_split_at_the_closing_line() {
+        assert_eq!(
+            split_front_matter("---\na: 1\n---\nbody\n"),
+            (Some("a: 1\n"), "body\n")
+        );
+        assert_eq!(split_front_matter("no front\n"), (None, "no front\n"));
+        assert_eq!(
+            split_front_matter("---\nunclosed\n"),
+            (None, "---\nunclosed\n")
+        );
+    }
+
+    #[test]
+    fn pointer_helper_walks_maps_and_lists() {
+        let value = to_cel(&json!({"a": [{"b": "x"}], "c/d": 1}));
+        assert_eq!(
+            display(&pointer_helper(value.clone(), Arc::new("/a/0/b".into()))),
+            "x"
+        );
+        assert_eq!(
+            display(&pointer_helper(value.clone(), Arc::new("/c~1d".into()))),
+            "1"
+        );
+        assert_eq!(pointer_helper(value, Arc::new("/a/5".into())), Value::Null);
+    }
+
+    fn rule_with(exempt: Vec<Exemption>) -> TeamRule {
+        TeamRule {
+            code: "X".into(),
+            severity: "error".into(),
+            message: Vec::new(),
+            scope: concord_workspace::checks_config::Scope {
+                glob: "*".into(),
+                matcher: globset::Glob::new("*").expect("glob").compile_matcher(),
+                repos: Vec::new(),
+            },
+            items: None,
+            when: "true".into(),
+            key: None,
+            since: None,
+            since_field: None,
+            exempt,
+            description: None,
+            fix: None,
+        }
+    }
+
+    #[test]
+    fn exemption_markers_by_presence_and_by_value() {
+        let present = rule_with(vec![Exemption {
+            pointer: "/reason".into(),
+            value: None,
+        }]);
+        assert!(exempted(&present, &json!({"reason": "internal"})));
+        assert!(!exempted(&present, &json!({"reason": ""})));
+        assert!(!exempted(&present, &json!({"reason": null})));
+        assert!(!exempted(&present, &json!({})));
+        let tagged = rule_with(vec![Exemption {
+            pointer: "/tags".into(),
+            value: Some("no-cs".into()),
+        }]);
+        assert!(exempted(&tagged, &json!({"tags": ["a", "no-cs"]})));
+        assert!(exempted(&tagged, &json!({"tags": "no-cs"})));
+        assert!(!exempted(&tagged, &json!({"tags": ["a"]})));
+    }
+
+    proptest! {
+        /// Whole JSON numbers stay integers through the conversion, so
+        /// that rules compare them with integer literals.
+        #[test]
+        fn whole_numbers_become_ints(n in any::<i64>()) {
+            prop_assert_eq!(to_cel(&json!(n)), Value::Int(n));
+        }
+
+        /// Any JSON string survives to_cel and display unchanged.
+        #[test]
+        fn strings_display_as_themselves(s in ".*") {
+            prop_assert_eq!(display(&to_cel(&json!(s.clone()))), s);
+        }
+    }
+}

@@ -261,7 +261,11 @@ fn commit_at(dir: &std::path::Path, date: &str, message: &str) {
         .env("GIT_COMMITTER_DATE", format!("{date}T12:00:00Z"))
         .output()
         .expect("git commit");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -321,5 +325,66 @@ message = 'no tier tag (first committed {first_commit_date("/" + path)})'
             "docs/case-studies/new-thing-case-study.md",
             "no tier tag (first committed 2026-06-02)"
         )]
+    );
+}
+
+/// The example's rules that find nothing on the corpus do fire: the same
+/// rules (the repo pointed at a temp folder) on documents that break them.
+#[test]
+fn the_example_rules_fire_on_documents_that_break_them() {
+    let example =
+        std::fs::read_to_string(common::project_root().join("examples/fittracker2/concord.toml"))
+            .expect("example");
+    let ws = TestWorkspace::new();
+    ws.config(&example.replace(
+        "path = \"../../../shared/corpus/fittracker2\"",
+        "path = \".\"",
+    ));
+    ws.write(
+        ".claude/features/lie/state.json",
+        r#"{"current_phase": "complete", "created_at": "2026-04-01", "case_study_exempt_reason": "internal",
+  "phases": {"prd": {"status": "approved"}, "review": {"status": "in_progress"}, "metrics": {"primary": 1}}}"#,
+    );
+    ws.write(
+        ".claude/features/cu/state.json",
+        r#"{"current_phase": "implementation", "created_at": "2026-04-01",
+  "case_study": "docs/case-studies/gone-case-study.md",
+  "cu_v2": {"factors": {"complexity": 0.5, "blast_radius": 1, "novelty": 0.5, "verification_difficulty": 0.5}, "total": 3.0}}"#,
+    );
+    ws.write(
+        ".claude/features/range/state.json",
+        r#"{"current_phase": "implementation", "created_at": "2026-04-01",
+  "cu_v2": {"factors": {"complexity": 1.5, "blast_radius": 0, "novelty": 0, "verification_difficulty": 0}, "total": 1.5}}"#,
+    );
+    ws.write(
+        ".claude/features/ok/state.json",
+        r#"{"current_phase": "implementation", "created_at": "2026-04-01",
+  "cu_v2": {"factors": {"complexity": 0.6, "blast_radius": 0.5, "novelty": 0.5, "verification_difficulty": 0.7}, "total": 2.3}}"#,
+    );
+    let out = ws.concord(&["check", "--no-hub", "--format", "json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = json(&out.stdout);
+    let mut got: Vec<String> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}: {}",
+                f["code"].as_str().unwrap_or(""),
+                f["path"].as_str().unwrap_or(""),
+                f["message"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            "CU_V2_INVALID .claude/features/cu/state.json: cu_v2 of cu is invalid: factors {blast_radius: 1, complexity: 0.5, novelty: 0.5, verification_difficulty: 0.5}, total 3",
+            "CU_V2_INVALID .claude/features/range/state.json: cu_v2 of range is invalid: factors {blast_radius: 0, complexity: 1.5, novelty: 0, verification_difficulty: 0}, total 1.5",
+            "PHASE_LIE .claude/features/lie/state.json: lie is complete but phase(s) [review] are not",
+            "STATE_NO_CASE_STUDY_LINK .claude/features/cu/state.json: case_study `docs/case-studies/gone-case-study.md` does not exist",
+        ]
     );
 }
