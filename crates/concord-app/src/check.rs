@@ -130,11 +130,12 @@ pub fn check(ws: &Workspace, options: &CheckOptions) -> Result<CheckReport, Fail
     } else {
         Some(hub_statuses(ws)?)
     };
-    let transitions = if options.staged {
+    let mut transitions = if options.staged {
         staged_transitions(ws, &files)
     } else {
         Vec::new()
     };
+    transitions.extend(team_findings(ws, &files, None));
     let findings = evaluate(
         ws,
         &file_checks,
@@ -276,8 +277,10 @@ fn baseline(
     let before_files = gather(ws, file_checks, &Side::Commit(rev))?;
     let after_files = gather(ws, file_checks, &Side::WorkTree)?;
     // Both sides without the hub: it has no history to compare with.
-    let before = evaluate(ws, file_checks, &before_files, true, None, how, Vec::new())?;
-    let after = evaluate(ws, file_checks, &after_files, true, None, how, Vec::new())?;
+    let team_before = team_findings(ws, &before_files, Some(rev));
+    let team_after = team_findings(ws, &after_files, None);
+    let before = evaluate(ws, file_checks, &before_files, true, None, how, team_before)?;
+    let after = evaluate(ws, file_checks, &after_files, true, None, how, team_after)?;
     Ok(CheckReport {
         findings: after,
         files: checked_files(after_files),
@@ -360,6 +363,25 @@ enum Side<'a> {
     Commit(&'a str),
 }
 
+/// The team rules' findings for `files`; their helpers read other files
+/// at commit `rev` when given, else from the working tree.
+fn team_findings(ws: &Workspace, files: &[Checked], rev: Option<&str>) -> Vec<Finding> {
+    if ws.checks.rules.is_empty() {
+        return Vec::new();
+    }
+    let team = TeamRules::new(ws);
+    let mut findings = team.broken_findings();
+    let checked = files
+        .iter()
+        .map(|f| (f.repo, f.path.as_str(), f.bytes.as_slice()));
+    let io: std::sync::Arc<dyn RuleIo> =
+        std::sync::Arc::new(crate::check_rules::RepoIo::new(ws, checked, rev));
+    for file in files {
+        findings.extend(team.check(ws, file.repo, &file.path, &file.bytes, &io));
+    }
+    findings
+}
+
 /// Every finding for `files`: file checks, what each source's format says
 /// of them, cross-file checks when asked, citations, then suppressions,
 /// configuration and fingerprints.
@@ -375,21 +397,12 @@ fn evaluate(
     let checks = &ws.checks;
     let mut findings: Vec<Finding> = extra;
     let mut observations = Vec::new();
-    let team = TeamRules::new(ws);
-    findings.extend(team.broken_findings());
-    let io: std::sync::Arc<dyn RuleIo> = std::sync::Arc::new(crate::check_rules::RepoIo::new(
-        ws,
-        files
-            .iter()
-            .map(|f| (f.repo, f.path.as_str(), f.bytes.as_slice())),
-    ));
     for file in files {
         findings.extend(file_checks.check(&FileInput {
             repo: file.repo,
             path: &file.path,
             bytes: &file.bytes,
         }));
-        findings.extend(team.check(ws, file.repo, &file.path, &file.bytes, &io));
         for (index, source) in ws.sources.iter().enumerate() {
             if source.repo == file.repo && source.matcher.is_match(&file.path) {
                 let (seen, warnings) = read_bytes(ws, index, &file.path, &file.bytes);

@@ -388,3 +388,26 @@ fn the_example_rules_fire_on_documents_that_break_them() {
         ]
     );
 }
+
+/// Per pull request, the helpers of each side read that side's repo: a
+/// case study added in the working tree fixes the finding of the commit.
+#[test]
+fn baseline_helpers_read_the_baseline_commit() {
+    let ws = TestWorkspace::new();
+    common::init_repo(ws.dir.path());
+    ws.config(STATE_RULES);
+    ws.write(
+        "features/d/state.json",
+        r#"{"current_phase": "design", "case_study": "docs/d.md", "phases": {}, "tasks": []}"#,
+    );
+    common::git(ws.dir.path(), &["add", "."]);
+    commit_at(ws.dir.path(), "2026-05-01", "feature d");
+    ws.write("docs/d.md", "# D\n");
+    let out = ws.concord(&["check", "--no-hub", "--baseline", "HEAD"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("0 new (0 gating), 1 fixed"),
+        "{}",
+        out.stdout
+    );
+}
