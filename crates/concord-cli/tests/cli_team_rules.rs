@@ -411,3 +411,45 @@ fn baseline_helpers_read_the_baseline_commit() {
         out.stdout
     );
 }
+
+/// Snapshots store team findings and compare them like built-in ones;
+/// `[checks] severity` and `disable` name team codes too.
+#[test]
+fn snapshots_and_severity_overrides_treat_team_codes_like_built_ins() {
+    let ws = TestWorkspace::new();
+    ws.config(STATE_RULES);
+    ws.write(
+        "features/e/state.json",
+        r#"{"current_phase": "complete", "phases": {"x": {"status": "approved"}}, "tasks": []}"#,
+    );
+    let first = ws.concord(&["check", "--snapshot"]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    assert!(
+        first.stdout.contains("snapshot 1: 0 findings"),
+        "{}",
+        first.stdout
+    );
+    ws.write(
+        "features/e/state.json",
+        r#"{"current_phase": "complete", "phases": {"x": {"status": "pending"}}, "tasks": []}"#,
+    );
+    let second = ws.concord(&["check", "--snapshot"]);
+    assert_eq!(second.code, 1, "{}\n{}", second.stdout, second.stderr);
+    assert!(
+        second.stdout.contains("1 regression(s), 0 resolved"),
+        "{}",
+        second.stdout
+    );
+    assert!(second.stdout.contains("PHASE_LIE"), "{}", second.stdout);
+
+    ws.config(&format!(
+        "{STATE_RULES}\n[checks]\nseverity = {{ PHASE_LIE = \"advisory\" }}\ndisable = [\"NEEDS_CS\"]\n"
+    ));
+    let out = ws.concord(&["check", "--no-hub", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let report = json(&out.stdout);
+    let findings = report["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{}", out.stdout);
+    assert_eq!(findings[0]["code"], "PHASE_LIE");
+    assert_eq!(findings[0]["severity"], "advisory");
+}
