@@ -175,7 +175,8 @@ pub fn markdown() -> String {
          (exit 1, a failed pull request); `warning` and `advisory` never do. \
          `[checks] severity` changes a code's severity, `[checks] disable` turns it off, \
          and `<!-- concord-ignore CODE: reason -->` on the line before silences one \
-         finding in a markdown file (the reason is required).\n\n\
+         finding in a markdown file (the reason is required). A team adds its own \
+         codes with `[[checks.rule]]`: see [rules.md](rules.md).\n\n\
          This page is generated from the catalog in `crates/concord-checks/src/catalog.rs` \
          (`UPDATE_SNAPSHOTS=1 cargo test -p concord-checks` rewrites it).\n",
     );
