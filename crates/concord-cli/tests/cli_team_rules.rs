@@ -453,3 +453,72 @@ fn snapshots_and_severity_overrides_treat_team_codes_like_built_ins() {
     assert_eq!(findings[0]["code"], "PHASE_LIE");
     assert_eq!(findings[0]["severity"], "advisory");
 }
+
+/// A registry read two ways: per entry (`items`) with `path_exists`, and
+/// from each state file with `document()`; `date()` compares dates.
+#[test]
+fn registry_rules_with_items_document_and_dates() {
+    let ws = TestWorkspace::new();
+    ws.config(
+        r#"[[repo]]
+name = "app"
+path = "."
+
+[[checks.rule]]
+code = "NO_STATE"
+glob = "registry.json"
+items = "/features"
+key = "item.name"
+when = '!path_exists("features/" + item.name + "/state.json")'
+message = "{item.name} is registered but has no state file"
+
+[[checks.rule]]
+code = "NOT_REGISTERED"
+glob = "features/*/state.json"
+when = '!document("/registry.json").features.exists(f, f.name == dir)'
+message = "{dir} is not in the registry"
+
+[[checks.rule]]
+code = "LATE"
+glob = "features/*/state.json"
+severity = "warning"
+when = 'has(doc.due) && date(doc.due) < date("2026-05-01")'
+message = "{dir} was due {date(doc.due)}"
+"#,
+    );
+    ws.write(
+        "registry.json",
+        r#"{"features": [{"name": "a"}, {"name": "ghost"}]}"#,
+    );
+    ws.write(
+        "features/a/state.json",
+        r#"{"due": "2026-04-30T10:00:00Z"}"#,
+    );
+    ws.write("features/b/state.json", r#"{"due": "2026-05-01"}"#);
+    let out = ws.concord(&["check", "--no-hub", "--format", "json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = json(&out.stdout);
+    let mut got: Vec<String> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} {}: {}",
+                f["code"].as_str().unwrap_or(""),
+                f["path"].as_str().unwrap_or(""),
+                f["key"].as_str().unwrap_or("-"),
+                f["message"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            "LATE features/a/state.json -: a was due 2026-04-30",
+            "NOT_REGISTERED features/b/state.json -: b is not in the registry",
+            "NO_STATE registry.json ghost: ghost is registered but has no state file",
+        ]
+    );
+}
