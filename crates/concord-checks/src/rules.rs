@@ -401,7 +401,13 @@ impl Compiled {
                 Some(serde_json::Value::Object(members)) => {
                     members.iter().map(|(k, v)| (k.clone(), v)).collect()
                 }
-                _ => Vec::new(),
+                // No elements: nothing to check.
+                None | Some(serde_json::Value::Null) => Vec::new(),
+                Some(other) => {
+                    let why =
+                        format!("`items` {items_pointer} is {other}, not a list or an object");
+                    return vec![rule_error(rule, input.repo_name, input.path, &why)];
+                }
             };
         let mut out = Vec::new();
         for (item_key, item) in elements {

@@ -522,3 +522,32 @@ message = "{dir} was due {date(doc.due)}"
         ]
     );
 }
+
+#[test]
+fn items_that_are_not_a_list_are_a_rule_error() {
+    let ws = TestWorkspace::new();
+    ws.config(STATE_RULES);
+    ws.write(
+        "features/f/state.json",
+        r#"{"current_phase": "design", "phases": {}, "tasks": "T1, T2"}"#,
+    );
+    ws.write(
+        "features/g/state.json",
+        r#"{"current_phase": "design", "phases": {}}"#,
+    );
+    let out = ws.concord(&["check", "--no-hub", "--format", "json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = json(&out.stdout);
+    let findings = report["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{}", out.stdout);
+    assert_eq!(findings[0]["code"], "RULE_ERROR");
+    assert_eq!(findings[0]["path"], "features/f/state.json");
+    assert!(
+        findings[0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("`items` /tasks is \"T1, T2\", not a list or an object"),
+        "{}",
+        out.stdout
+    );
+}
