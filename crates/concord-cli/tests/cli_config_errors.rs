@@ -134,6 +134,7 @@ fn the_config_schema_is_published_and_every_example_validates() {
         "examples/concord.toml",
         "examples/mirror/concord.toml",
         "examples/plan-to-openproject/concord.toml",
+        "examples/fittracker2/concord.toml",
     ];
     for example in examples {
         let instance = toml_as_json(&root.join(example));
@@ -347,6 +348,7 @@ fn taplo_checks_concord_toml_against_the_published_schema() {
         "examples/concord.toml",
         "examples/mirror/concord.toml",
         "examples/plan-to-openproject/concord.toml",
+        "examples/fittracker2/concord.toml",
     ] {
         let out = taplo_check(&root.join(example));
         assert!(
