@@ -356,6 +356,11 @@ fn evidence_of(message: &str) -> String {
 
 /// Items dangling between the file sources of a sync rule, and items whose
 /// sources disagree (the hub counts when `hub` is given: key -> status).
+///
+/// An item dangles only against its sources' partners (see
+/// [`partner_sources`]): a merge rule over many sources whose items each
+/// live in one of them (one rule for every repo's plans and the hub) has
+/// nothing dangling.
 pub fn dangling_and_drift(
     ws: &Workspace,
     observations: &[&Observation],
@@ -384,6 +389,7 @@ pub fn dangling_and_drift(
                     .insert(&obs.source, (obs, status));
             }
         }
+        let partners = partner_sources(items.values().map(|by_source| by_source.keys().copied()));
         for (key, by_source) in &items {
             let Some((first, _)) = by_source.values().next() else {
                 continue;
@@ -392,12 +398,8 @@ pub fn dangling_and_drift(
                 line: Some(first.line),
                 ..At::default()
             };
-            let missing: Vec<&str> = members
-                .iter()
-                .copied()
-                .filter(|m| !by_source.contains_key(m))
-                .collect();
-            if members.len() > 1 && !missing.is_empty() {
+            let missing = missing_partners(&partners, by_source.keys().copied());
+            if !missing.is_empty() {
                 let present: Vec<&str> = by_source.keys().copied().collect();
                 out.push(finding(
                     "DANGLING_ITEM",
@@ -408,7 +410,7 @@ pub fn dangling_and_drift(
                     format!(
                         "{key} is in {} but not in {} (rule {})",
                         present.join(", "),
-                        missing.join(", "),
+                        listed(&missing),
                         rule.name
                     ),
                     &rule.name,
@@ -445,4 +447,126 @@ pub fn dangling_and_drift(
         }
     }
     out
+}
+
+/// Which sources are expected to hold the same items: two sources of a
+/// rule are partners when they share at least one key. A rule lists the
+/// sources it keeps consistent, not a promise that every item is in every
+/// source; only sources that demonstrably list the same work can miss an
+/// item. `holders` yields, per key, the sources holding it.
+pub fn partner_sources<'a, I, S>(holders: I) -> BTreeMap<&'a str, BTreeSet<&'a str>>
+where
+    I: IntoIterator<Item = S>,
+    S: IntoIterator<Item = &'a str>,
+{
+    let mut partners: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for sources in holders {
+        let sources: Vec<&str> = sources.into_iter().collect();
+        if sources.len() < 2 {
+            continue;
+        }
+        for &a in &sources {
+            let entry = partners.entry(a).or_default();
+            entry.extend(sources.iter().copied().filter(|&b| b != a));
+        }
+    }
+    partners
+}
+
+/// The partners of an item's sources that do not hold it, in name order.
+pub fn missing_partners<'a>(
+    partners: &BTreeMap<&'a str, BTreeSet<&'a str>>,
+    present: impl IntoIterator<Item = &'a str>,
+) -> Vec<&'a str> {
+    let present: BTreeSet<&str> = present.into_iter().collect();
+    let expected: BTreeSet<&str> = present
+        .iter()
+        .filter_map(|source| partners.get(source))
+        .flatten()
+        .copied()
+        .collect();
+    expected.difference(&present).copied().collect()
+}
+
+/// Names for a message: at most five, then how many more.
+fn listed(names: &[&str]) -> String {
+    const SHOWN: usize = 5;
+    if names.len() <= SHOWN {
+        return names.join(", ");
+    }
+    format!(
+        "{} and {} more",
+        names[..SHOWN].join(", "),
+        names.len() - SHOWN
+    )
+}
+
+#[cfg(test)]
+mod dangling_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn sources_sharing_no_key_are_not_partners() {
+        let holders = vec![vec!["a"], vec!["b"], vec!["c", "d"]];
+        let partners = partner_sources(holders);
+        assert!(missing_partners(&partners, ["a"]).is_empty());
+        assert!(missing_partners(&partners, ["b"]).is_empty());
+        assert_eq!(missing_partners(&partners, ["c"]), ["d"]);
+        assert!(missing_partners(&partners, ["c", "d"]).is_empty());
+    }
+
+    #[test]
+    fn an_item_is_missing_only_from_the_partners_of_its_sources() {
+        // plans and states share T1; the hub-only source shares nothing.
+        let holders = vec![vec!["plans", "states"], vec!["plans"], vec!["other"]];
+        let partners = partner_sources(holders);
+        assert_eq!(missing_partners(&partners, ["plans"]), ["states"]);
+        assert!(missing_partners(&partners, ["other"]).is_empty());
+    }
+
+    #[test]
+    fn long_lists_are_cut() {
+        assert_eq!(listed(&["a", "b"]), "a, b");
+        assert_eq!(
+            listed(&["a", "b", "c", "d", "e", "f", "g"]),
+            "a, b, c, d, e and 2 more"
+        );
+    }
+
+    proptest! {
+        /// Items that each live in exactly one source never dangle,
+        /// however many sources the rule has.
+        #[test]
+        fn disjoint_sources_never_dangle(sources in 1usize..200) {
+            let names: Vec<String> = (0..sources).map(|i| format!("s{i}")).collect();
+            let holders: Vec<Vec<&str>> = names.iter().map(|n| vec![n.as_str()]).collect();
+            let partners = partner_sources(holders);
+            for name in &names {
+                prop_assert!(missing_partners(&partners, [name.as_str()]).is_empty());
+            }
+        }
+
+        /// A missing partner is never a source that holds the item, and
+        /// always one that shares some other key with a holder.
+        #[test]
+        fn missing_partners_share_a_key(
+            holders in proptest::collection::vec(
+                proptest::collection::btree_set(0u8..6, 1..4), 1..30)
+        ) {
+            let names: Vec<String> = (0..6).map(|i| format!("s{i}")).collect();
+            let sets: Vec<Vec<&str>> = holders
+                .iter()
+                .map(|set| set.iter().map(|&i| names[usize::from(i)].as_str()).collect())
+                .collect();
+            let partners = partner_sources(sets.clone());
+            for present in &sets {
+                for missing in missing_partners(&partners, present.iter().copied()) {
+                    prop_assert!(!present.contains(&missing));
+                    prop_assert!(sets.iter().any(|s| s.contains(&missing)
+                        && s.iter().any(|x| present.contains(x))));
+                }
+            }
+        }
+    }
 }

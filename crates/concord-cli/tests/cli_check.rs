@@ -929,3 +929,74 @@ since_field = "/created"
         .collect();
     assert_eq!(keys, ["T-new"], "{}", out.stdout);
 }
+
+/// (code, path, message) of every finding.
+fn findings_of(json: &serde_json::Value) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let text = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+            (text("code"), text("path"), text("message"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+// ---------------------------------------------------------------- scale
+
+/// A merge rule over many sources whose items each live in one of them
+/// (one plan per repo, the hub shared) has nothing dangling; sources that
+/// share items still report the ones missing from their partner.
+#[test]
+fn dangling_items_are_reported_only_between_sources_that_share_items() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    let mut config = String::new();
+    let mut names = Vec::new();
+    for i in 0..12 {
+        config.push_str(&format!(
+            "[[repo]]\nname = \"r{i}\"\npath = \"r{i}\"\n\n[[source]]\nname = \"plans-{i}\"\n\
+             repo = \"r{i}\"\nformat = \"task-blocks\"\nglob = \"plan.md\"\nworkflow = \"task\"\n\n"
+        ));
+        names.push(format!("\"plans-{i}\""));
+        let mut plan = String::new();
+        for t in 0..3 {
+            plan.push_str(&format!("```task\nid: R{i}-T{t}\nstatus: todo\n```\n\n"));
+        }
+        // r0 and r1 both list SHARED; r1 lacks R0-ONLY's partner copy.
+        if i < 2 {
+            plan.push_str("```task\nid: SHARED\nstatus: todo\n```\n\n");
+        }
+        std::fs::create_dir_all(root.join(format!("r{i}"))).expect("repo");
+        std::fs::write(root.join(format!("r{i}/plan.md")), plan).expect("plan");
+    }
+    config.push_str(common::TASK_WORKFLOW);
+    config.push_str(&format!(
+        "\n[[sync]]\nname = \"all\"\nmode = \"merge\"\nbetween = [{}, \"hub\"]\n",
+        names.join(", ")
+    ));
+    std::fs::write(root.join("concord.toml"), config).expect("config");
+    let out = run_in(root, &["check", "--no-hub", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let dangling: Vec<(String, String, String)> = findings_of(&json)
+        .into_iter()
+        .filter(|(code, _, _)| code == "DANGLING_ITEM")
+        .collect();
+    // r0 and r1 share SHARED, so each of their own items is missing from
+    // the other; the ten plans that share nothing report nothing.
+    let mut expected = Vec::new();
+    for (here, there) in [(0, 1), (1, 0)] {
+        for t in 0..3 {
+            expected.push((
+                "DANGLING_ITEM".to_string(),
+                "plan.md".to_string(),
+                format!("R{here}-T{t} is in plans-{here} but not in plans-{there} (rule all)"),
+            ));
+        }
+    }
+    expected.sort();
+    assert_eq!(dangling, expected, "{}", out.stderr);
+}
