@@ -925,7 +925,10 @@ fn citation_findings(
             column: Some(at.column),
             end_column: Some(at.end_column),
         };
+        // The fingerprint keeps the lowercased name: the same citation
+        // written two ways is one finding.
         let name = format!("{}#{}", at.citation.repo, at.citation.number);
+        let written = concord_checks::citations::shown(&at, &context);
         match answers.get(&at.citation) {
             Some(Resolution::Missing) => out.push(finding(
                 "BROKEN_CITATION",
@@ -933,7 +936,7 @@ fn citation_findings(
                 &file.path,
                 position,
                 None,
-                format!("{name} (cited as `{}`) does not exist", at.text),
+                format!("{written} (cited as `{}`) does not exist", at.text),
                 &name,
                 &name,
             )),
@@ -945,7 +948,7 @@ fn citation_findings(
                     &file.path,
                     position,
                     None,
-                    format!("{name} could not be checked: {why}"),
+                    format!("{written} could not be checked: {why}"),
                     &name,
                     &name,
                 );

@@ -231,35 +231,106 @@ impl<'w> FileChecks<'w> {
                     &word,
                 ));
             }
-            Some(&owning) if owning != file.repo => owning,
+            Some(owning) if owning.index != Some(file.repo) => owning,
             Some(_) => return None,
         };
-        // A mirror carries a marker: the configured one, or that of a
-        // [[mirror]] rule covering the file.
-        let mirrored = owner
-            .mirror_marker
-            .as_ref()
-            .is_some_and(|m| doc.pointer(m).is_some_and(|v| !v.is_null()))
-            || self.ws.mirrors.iter().any(|m| {
-                m.repos.contains(&file.repo)
-                    && m.matcher.is_match(file.path)
-                    && doc.get(&m.marker_field).is_some_and(|v| !v.is_null())
-            });
-        (!mirrored).then(|| {
+        let elsewhere = if owning.index.is_some() {
+            format!("repo {}", owning.name)
+        } else {
+            format!("repo {}, not checked out here", owning.name)
+        };
+        let mismatch = |message: String, pointer: &str| {
             finding(
                 "OWNER_LOCATION_MISMATCH",
                 Some(repo_name),
                 file.path,
-                at(file.bytes, &owner.field),
+                at(file.bytes, pointer),
                 None,
-                format!(
-                    "owned by `{word}` (repo {}) but lives in repo {repo_name}",
-                    self.ws.repos[owning].name
-                ),
+                message,
                 &owner.field,
                 &word,
             )
-        })
+        };
+        // A [[mirror]] rule covering the file marks its mirrors itself.
+        let rule_mirror = self.ws.mirrors.iter().any(|m| {
+            m.repos.contains(&file.repo)
+                && m.matcher.is_match(file.path)
+                && doc.get(&m.marker_field).is_some_and(|v| !v.is_null())
+        });
+        if rule_mirror {
+            return None;
+        }
+        let marker = owner.mirror_marker.as_deref();
+        let marked = marker.and_then(|m| doc.pointer(m).map(|v| (m, v)));
+        match marked.map(|(m, v)| {
+            (
+                m,
+                mirror_marker_verdict(v, owner.mirror_value.as_deref(), &word),
+            )
+        }) {
+            Some((_, MarkerVerdict::Mirror)) => None,
+            Some((m, MarkerVerdict::Wrong { found, expected })) => Some(mismatch(
+                format!(
+                    "owned by `{word}` ({elsewhere}) but lives in repo {repo_name}, and its \
+                     mirror marker `{m}` is {found}, not {expected}"
+                ),
+                m,
+            )),
+            Some((_, MarkerVerdict::Absent)) | None => Some(mismatch(
+                format!("owned by `{word}` ({elsewhere}) but lives in repo {repo_name}"),
+                &owner.field,
+            )),
+        }
+    }
+}
+
+/// What a file's mirror marker value says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkerVerdict {
+    /// The file is a mirror of its owner's copy.
+    Mirror,
+    /// No marker (null counts as none).
+    Absent,
+    /// A marker that does not mark a mirror: `found` and `expected` are
+    /// for the message.
+    Wrong { found: String, expected: String },
+}
+
+/// Whether a mirror marker's value exempts a file owned by `owner`. With a
+/// configured `template` (`{owner}` replaced) only that exact string does;
+/// without one, any value but `false` and `""` (a cleared or disabled
+/// marker is not a claim of being a mirror).
+pub fn mirror_marker_verdict(
+    value: &serde_json::Value,
+    template: Option<&str>,
+    owner: &str,
+) -> MarkerVerdict {
+    if value.is_null() {
+        return MarkerVerdict::Absent;
+    }
+    match template {
+        Some(template) => {
+            let expected = template.replace("{owner}", owner);
+            if value.as_str() == Some(expected.as_str()) {
+                MarkerVerdict::Mirror
+            } else {
+                MarkerVerdict::Wrong {
+                    found: value.to_string(),
+                    expected: format!("\"{expected}\""),
+                }
+            }
+        }
+        None => match value {
+            serde_json::Value::Bool(false) => MarkerVerdict::Wrong {
+                found: "false".into(),
+                expected: "a non-empty value".into(),
+            },
+            serde_json::Value::String(s) if s.trim().is_empty() => MarkerVerdict::Wrong {
+                found: value.to_string(),
+                expected: "a non-empty value".into(),
+            },
+            _ => MarkerVerdict::Mirror,
+        },
     }
 }
 
@@ -499,6 +570,56 @@ fn listed(names: &[&str]) -> String {
         names[..SHOWN].join(", "),
         names.len() - SHOWN
     )
+}
+
+#[cfg(test)]
+mod marker_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_configured_value_is_the_only_exempting_one() {
+        let t = Some("{owner}-reverse");
+        assert_eq!(
+            mirror_marker_verdict(&json!("fitme-story-reverse"), t, "fitme-story"),
+            MarkerVerdict::Mirror
+        );
+        for wrong in [
+            json!(""),
+            json!(false),
+            json!("bogus"),
+            json!(true),
+            json!("ft2-reverse"),
+        ] {
+            assert!(
+                matches!(
+                    mirror_marker_verdict(&wrong, t, "fitme-story"),
+                    MarkerVerdict::Wrong { .. }
+                ),
+                "{wrong}"
+            );
+        }
+        assert_eq!(
+            mirror_marker_verdict(&json!(null), t, "fitme-story"),
+            MarkerVerdict::Absent
+        );
+    }
+
+    #[test]
+    fn without_a_configured_value_empty_and_false_do_not_exempt() {
+        assert_eq!(
+            mirror_marker_verdict(&json!("anything"), None, "o"),
+            MarkerVerdict::Mirror
+        );
+        assert!(matches!(
+            mirror_marker_verdict(&json!(""), None, "o"),
+            MarkerVerdict::Wrong { .. }
+        ));
+        assert!(matches!(
+            mirror_marker_verdict(&json!(false), None, "o"),
+            MarkerVerdict::Wrong { .. }
+        ));
+    }
 }
 
 #[cfg(test)]

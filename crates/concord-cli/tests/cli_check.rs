@@ -252,7 +252,9 @@ fn each_deliberate_break_gives_exactly_its_finding() {
     assert_eq!(out.code, 1, "errors gate");
     for f in json["findings"].as_array().expect("findings") {
         if f["code"] == "BROKEN_CITATION" {
-            assert!(f["message"].as_str().unwrap_or("").contains("#298"), "{f}");
+            // As the corpus and the configuration spell it, not lowercased.
+            let message = f["message"].as_str().unwrap_or("");
+            assert!(message.contains("Regevba/FitTracker2#298"), "{f}");
         }
     }
 }
@@ -930,6 +932,60 @@ since_field = "/created"
     assert_eq!(keys, ["T-new"], "{}", out.stdout);
 }
 
+// ---------------------------------------------------------------- owners
+
+/// A workspace that checks out only `ft2`: `fitme-story` owns files too
+/// but is not here, and mirrors carry `{owner}-reverse`.
+fn one_repo_view(mirror_value: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let value = if mirror_value {
+        "mirror_value = \"{owner}-reverse\"\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        dir.path().join("concord.toml"),
+        format!(
+            r#"
+[[repo]]
+name = "ft2"
+path = "."
+
+[checks.owner]
+glob = "features/*/state.json"
+field = "/state_owner"
+owners = {{ ft2 = "ft2", "fitme-story" = "fitme-story" }}
+mirror_marker = "/state_owner_sync_origin"
+{value}"#
+        ),
+    )
+    .expect("config");
+    let root = dir.path();
+    state(root, "own", r#"{"state_owner": "ft2"}"#);
+    state(
+        root,
+        "mirror",
+        r#"{"state_owner": "fitme-story", "state_owner_sync_origin": "fitme-story-reverse"}"#,
+    );
+    state(
+        root,
+        "bogus",
+        r#"{"state_owner": "fitme-story", "state_owner_sync_origin": "bogus"}"#,
+    );
+    state(
+        root,
+        "empty",
+        r#"{"state_owner": "fitme-story", "state_owner_sync_origin": ""}"#,
+    );
+    state(
+        root,
+        "false",
+        r#"{"state_owner": "fitme-story", "state_owner_sync_origin": false}"#,
+    );
+    state(root, "unmarked", r#"{"state_owner": "fitme-story"}"#);
+    dir
+}
+
 /// (code, path, message) of every finding.
 fn findings_of(json: &serde_json::Value) -> Vec<(String, String, String)> {
     let mut out: Vec<(String, String, String)> = json["findings"]
@@ -943,6 +999,70 @@ fn findings_of(json: &serde_json::Value) -> Vec<(String, String, String)> {
         .collect();
     out.sort();
     out
+}
+
+#[test]
+fn only_the_configured_marker_value_exempts_and_an_owner_may_live_elsewhere() {
+    let ws = one_repo_view(true);
+    let out = run_in(ws.path(), &["check", "--no-hub", "--format", "json"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let found = findings_of(&json);
+    let at = |name: &str| format!("features/{name}/state.json");
+    let wrong = |found: &str| {
+        format!(
+            "owned by `fitme-story` (repo fitme-story, not checked out here) but lives in repo \
+             ft2, and its mirror marker `/state_owner_sync_origin` is {found}, not \
+             \"fitme-story-reverse\""
+        )
+    };
+    let mut expected =
+        vec![
+        ("OWNER_LOCATION_MISMATCH".to_string(), at("bogus"), wrong("\"bogus\"")),
+        ("OWNER_LOCATION_MISMATCH".to_string(), at("empty"), wrong("\"\"")),
+        ("OWNER_LOCATION_MISMATCH".to_string(), at("false"), wrong("false")),
+        (
+            "OWNER_LOCATION_MISMATCH".to_string(),
+            at("unmarked"),
+            "owned by `fitme-story` (repo fitme-story, not checked out here) but lives in repo ft2"
+                .to_string(),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn without_a_configured_value_empty_and_false_markers_do_not_exempt() {
+    let ws = one_repo_view(false);
+    let out = run_in(ws.path(), &["check", "--no-hub", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let flagged: Vec<String> = findings_of(&json).into_iter().map(|(_, p, _)| p).collect();
+    assert_eq!(
+        flagged,
+        [
+            "features/empty/state.json",
+            "features/false/state.json",
+            "features/unmarked/state.json"
+        ],
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn an_owner_repo_one_letter_from_a_declared_one_is_a_config_error() {
+    let ws = one_repo_view(true);
+    let config = std::fs::read_to_string(ws.path().join("concord.toml")).expect("config");
+    std::fs::write(
+        ws.path().join("concord.toml"),
+        config.replace("ft2 = \"ft2\"", "ft2 = \"ft-2\""),
+    )
+    .expect("config");
+    let out = run_in(ws.path(), &["check", "--no-hub"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("concord.toml:9:"), "{}", out.stderr);
+    assert!(out.stderr.contains("did you mean `ft2`?"), "{}", out.stderr);
 }
 
 // ---------------------------------------------------------------- scale
