@@ -15,6 +15,7 @@ use concord_checks::citations::{
 use concord_checks::finding::{
     Finding, Severity, apply_suppressions, assign_fingerprints, compare, parse_suppressions,
 };
+use concord_checks::render::RunNote;
 use concord_workspace::{Workspace, read_bytes};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,6 +51,8 @@ pub struct CheckReport {
     /// The checked files (working tree, index).
     pub files: Vec<CheckedFile>,
     pub layer: Layer,
+    /// What the run says once about itself (citations it could not check).
+    pub notes: Vec<RunNote>,
 }
 
 /// Which layer ran, with what it compared against.
@@ -134,7 +137,7 @@ pub fn check(ws: &Workspace, options: &CheckOptions) -> Result<CheckReport, Fail
     } else {
         Vec::new()
     };
-    let findings = evaluate(
+    let (findings, notes) = evaluate(
         ws,
         &file_checks,
         &files,
@@ -145,12 +148,15 @@ pub fn check(ws: &Workspace, options: &CheckOptions) -> Result<CheckReport, Fail
     )?;
     if options.snapshot {
         let actor = options.actor.clone().unwrap_or_else(|| hub::actor(ws));
-        return snapshot(ws, files, findings, actor);
+        let mut report = snapshot(ws, files, findings, actor)?;
+        report.notes = notes;
+        return Ok(report);
     }
     Ok(CheckReport {
         findings,
         files: checked_files(files),
         layer: Layer::Plain,
+        notes,
     })
 }
 
@@ -261,8 +267,8 @@ fn baseline(
     let before_files = gather(ws, file_checks, &Side::Commit(rev))?;
     let after_files = gather(ws, file_checks, &Side::WorkTree)?;
     // Both sides without the hub: it has no history to compare with.
-    let before = evaluate(ws, file_checks, &before_files, true, None, how, Vec::new())?;
-    let after = evaluate(ws, file_checks, &after_files, true, None, how, Vec::new())?;
+    let (before, _) = evaluate(ws, file_checks, &before_files, true, None, how, Vec::new())?;
+    let (after, notes) = evaluate(ws, file_checks, &after_files, true, None, how, Vec::new())?;
     Ok(CheckReport {
         findings: after,
         files: checked_files(after_files),
@@ -270,6 +276,7 @@ fn baseline(
             rev: rev.to_string(),
             before,
         },
+        notes,
     })
 }
 
@@ -328,6 +335,7 @@ fn snapshot(
             }),
             before,
         },
+        notes: Vec::new(),
     })
 }
 
@@ -356,9 +364,10 @@ fn evaluate(
     hub_values: Option<&BTreeMap<String, String>>,
     citations: Citations,
     extra: Vec<Finding>,
-) -> Result<Vec<Finding>, Failure> {
+) -> Result<(Vec<Finding>, Vec<RunNote>), Failure> {
     let checks = &ws.checks;
     let mut findings: Vec<Finding> = extra;
+    let mut notes = Vec::new();
     let mut observations = Vec::new();
     for file in files {
         findings.extend(file_checks.check(&FileInput {
@@ -380,7 +389,9 @@ fn evaluate(
         findings.extend(stale_mirrors(ws, files));
     }
     if let Some(config) = &checks.citations {
-        findings.extend(citation_findings(ws, config, files, citations)?);
+        let (found, note) = citation_findings(ws, config, files, citations)?;
+        findings.extend(found);
+        notes.extend(note);
     }
     let mut suppressions = Vec::new();
     for file in files.iter().filter(|f| f.path.ends_with(".md")) {
@@ -419,7 +430,7 @@ fn evaluate(
     }
     assign_fingerprints(&mut kept);
     kept.sort_by(|a, b| (&a.path, a.line, &a.code).cmp(&(&b.path, b.line, &b.code)));
-    Ok(kept)
+    Ok((kept, notes))
 }
 
 /// Mirrors whose content (ignoring the marker member) differs from the
@@ -833,7 +844,7 @@ fn citation_findings(
     config: &concord_workspace::checks_config::CitationCheck,
     files: &[Checked],
     how: Citations,
-) -> Result<Vec<Finding>, Failure> {
+) -> Result<(Vec<Finding>, Option<RunNote>), Failure> {
     let context = CitationContext {
         default_repo: config.default_repo.clone(),
         owners: config.owners.clone(),
@@ -856,7 +867,7 @@ fn citation_findings(
         }
     }
     if cited.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
     // Each distinct citation is resolved once, however often it is cited.
     let wanted: BTreeSet<_> = cited.iter().map(|(_, at)| at.citation.clone()).collect();
@@ -864,6 +875,12 @@ fn citation_findings(
     let token = std::env::var(&config.token_env)
         .ok()
         .filter(|t| !t.trim().is_empty());
+    let online = !(how.offline || config.offline) && token.is_some();
+    let offline_because = if how.offline || config.offline {
+        "offline (--offline or `offline = true`)".to_string()
+    } else {
+        format!("offline (no token in ${})", config.token_env)
+    };
     let answers = match (how.offline || config.offline, token) {
         (false, Some(token)) => {
             // What any machine learned before, from the hub.
@@ -919,6 +936,11 @@ fn citation_findings(
     };
     let mut out = Vec::new();
     for (file, at) in cited {
+        // Unknown is never "broken", and one advisory per place would flood
+        // code scanning: those are summed up in one note below.
+        if answers.get(&at.citation) != Some(&Resolution::Missing) {
+            continue;
+        }
         let repo = ws.repos[file.repo].name.as_str();
         let position = At {
             line: Some(at.line),
@@ -929,34 +951,58 @@ fn citation_findings(
         // written two ways is one finding.
         let name = format!("{}#{}", at.citation.repo, at.citation.number);
         let written = concord_checks::citations::shown(&at, &context);
-        match answers.get(&at.citation) {
-            Some(Resolution::Missing) => out.push(finding(
-                "BROKEN_CITATION",
-                Some(repo),
-                &file.path,
-                position,
-                None,
-                format!("{written} (cited as `{}`) does not exist", at.text),
-                &name,
-                &name,
-            )),
-            Some(Resolution::Unknown(why)) => {
-                // Unknown is never "broken": advisory only.
-                let mut f = finding(
-                    "BROKEN_CITATION",
-                    Some(repo),
-                    &file.path,
-                    position,
-                    None,
-                    format!("{written} could not be checked: {why}"),
-                    &name,
-                    &name,
-                );
-                f.severity = Severity::Advisory;
-                out.push(f);
-            }
-            _ => {}
+        out.push(finding(
+            "BROKEN_CITATION",
+            Some(repo),
+            &file.path,
+            position,
+            None,
+            format!("{written} (cited as `{}`) does not exist", at.text),
+            &name,
+            &name,
+        ));
+    }
+    let offline_note = if online { "" } else { offline_because.as_str() };
+    let note = unchecked_note(&answers, offline_note);
+    Ok((out, note))
+}
+
+/// One note for every citation without a definite answer: how many, why
+/// (the most common reasons first), and how to fill the cache. `offline`
+/// is empty when the run asked GitHub.
+fn unchecked_note(
+    answers: &BTreeMap<concord_checks::citations::Citation, Resolution>,
+    offline: &str,
+) -> Option<RunNote> {
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    for answer in answers.values() {
+        if let Resolution::Unknown(why) = answer {
+            *reasons.entry(why.as_str()).or_default() += 1;
         }
     }
-    Ok(out)
+    let unchecked: usize = reasons.values().sum();
+    if unchecked == 0 {
+        return None;
+    }
+    let mut by_count: Vec<(&str, usize)> = reasons.into_iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let why: Vec<String> = by_count
+        .iter()
+        .take(3)
+        .map(|(reason, n)| format!("{n} {reason}"))
+        .collect();
+    let mut message = format!(
+        "{unchecked} of {} cited pull requests and issues could not be checked ({})",
+        answers.len(),
+        why.join("; ")
+    );
+    if !offline.is_empty() {
+        message.push_str(&format!(
+            "; {offline}: a run with a token fills the citation cache"
+        ));
+    }
+    Some(RunNote {
+        code: "CITATIONS_UNCHECKED".into(),
+        message,
+    })
 }

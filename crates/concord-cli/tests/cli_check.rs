@@ -1120,3 +1120,48 @@ fn dangling_items_are_reported_only_between_sources_that_share_items() {
     expected.sort();
     assert_eq!(dangling, expected, "{}", out.stderr);
 }
+
+// ---------------------------------------------------------------- unchecked citations
+
+/// Citations nobody could check (offline, empty cache) are one note, not
+/// one advisory each: one line in text, `notes` in JSON, one tool
+/// notification in SARIF; the run says once why (offline).
+#[test]
+fn unchecked_citations_are_one_note_in_every_format() {
+    let Some(corpus) = corpus() else { return };
+    let ws = workspace(&corpus, &[]);
+    std::fs::remove_file(ws.path().join("citations.json")).expect("empty cache");
+    let json_out = run_in(ws.path(), &["check", "--no-hub", "--format", "json"]);
+    assert_eq!(json_out.code, 0, "{}{}", json_out.stdout, json_out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&json_out.stdout).expect("json");
+    assert_eq!(json["findings"].as_array().map(Vec::len), Some(0));
+    let notes = json["notes"].as_array().expect("notes");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0]["code"], "CITATIONS_UNCHECKED");
+    let message = notes[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("could not be checked (")
+            && message.contains("not in the citation cache")
+            && message.contains("offline (--offline or `offline = true`)")
+            && message.contains("a run with a token fills the citation cache"),
+        "{message}"
+    );
+    let text = run_in(ws.path(), &["check", "--no-hub"]);
+    let note_lines: Vec<&str> = text
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("note:"))
+        .collect();
+    assert_eq!(note_lines, [format!("note: {message}")], "{}", text.stdout);
+    assert_eq!(text.stdout.matches("could not be checked").count(), 1);
+    let sarif = run_in(ws.path(), &["check", "--no-hub", "--format", "sarif"]);
+    let sarif: serde_json::Value = serde_json::from_str(&sarif.stdout).expect("sarif");
+    let run = &sarif["runs"][0];
+    assert_eq!(run["results"].as_array().map(Vec::len), Some(0));
+    let notifications = run["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .expect("notifications");
+    assert_eq!(notifications.len(), 1);
+    assert_eq!(notifications[0]["level"], "note");
+    assert_eq!(notifications[0]["message"]["text"], message);
+}

@@ -107,15 +107,21 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
 fn print_report(format: Format, report: &CheckReport) {
     let deciding = report.deciding();
     match (&report.layer, format) {
-        (Layer::Plain, _) => print(format, &report.findings, &report.files, None),
+        (Layer::Plain, _) => print(format, &report.findings, &report.files, &report.notes, None),
         (Layer::Baseline { before, .. }, Format::Sarif)
         | (Layer::Snapshot { before, .. }, Format::Sarif) => {
             let delta = compare(before, &report.findings);
-            print(format, &report.findings, &report.files, Some(&delta));
+            print(
+                format,
+                &report.findings,
+                &report.files,
+                &report.notes,
+                Some(&delta),
+            );
         }
-        (_, Format::Json) => print(format, &deciding, &report.files, None),
+        (_, Format::Json) => print(format, &deciding, &report.files, &report.notes, None),
         (Layer::Baseline { rev, before }, Format::Text) => {
-            print(format, &deciding, &report.files, None);
+            print(format, &deciding, &report.files, &report.notes, None);
             let delta = compare(before, &report.findings);
             println!(
                 "against {rev}: {} new ({} gating), {} fixed, {} unchanged",
@@ -133,7 +139,7 @@ fn print_report(format: Format, report: &CheckReport) {
             },
             Format::Text,
         ) => {
-            print(format, &deciding, &report.files, None);
+            print(format, &deciding, &report.files, &report.notes, None);
             let delta = compare(before, &report.findings);
             let gating = report
                 .findings
@@ -158,6 +164,7 @@ fn print(
     format: Format,
     findings: &[Finding],
     files: &[CheckedFile],
+    notes: &[render::RunNote],
     baseline: Option<&Delta<'_>>,
 ) {
     let mut out = crate::output::stdout();
@@ -168,15 +175,19 @@ fn print(
             .and_then(|f| String::from_utf8(f.bytes.clone()).ok())
     };
     let written = match format {
-        Format::Text => render::text(findings, &sources, crate::output::color_enabled(), &mut out),
-        Format::Json => render::json(findings, &mut out),
+        Format::Text => {
+            let color = crate::output::color_enabled();
+            render::text(findings, &sources, color, &mut out)
+                .and_then(|()| render::notes_text(notes, color, &mut out))
+        }
+        Format::Json => render::json_with_notes(findings, notes, &mut out),
         Format::Sarif => {
             let category = if baseline.is_some() {
                 "concord/pull-request"
             } else {
                 "concord/check"
             };
-            render::sarif(findings, &rule_infos(), category, baseline, &mut out)
+            render::sarif_with_notes(findings, &rule_infos(), category, baseline, notes, &mut out)
         }
     };
     crate::output::finish(written.and_then(|()| out.flush()));
