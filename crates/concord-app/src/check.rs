@@ -998,11 +998,171 @@ fn unchecked_note(
     );
     if !offline.is_empty() {
         message.push_str(&format!(
-            "; {offline}: a run with a token fills the citation cache"
+            "; {offline}: `concord check --refresh-citations` with a token fills the citation cache"
         ));
     }
     Some(RunNote {
         code: "CITATIONS_UNCHECKED".into(),
         message,
     })
+}
+
+/// What `concord check --refresh-citations` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CitationRefresh {
+    /// Distinct citations in the checked files.
+    pub cited: usize,
+    /// Repositories listed (or tried).
+    pub repos: usize,
+    pub exists: usize,
+    pub missing: usize,
+    /// Requests sent, and how many of them were free 304s.
+    pub requests: u64,
+    pub not_modified: u64,
+    /// `(owner/name, why)` of each repository that could not be listed;
+    /// its citations keep what the cache knew.
+    pub failed: Vec<(String, String)>,
+}
+
+impl CitationRefresh {
+    /// 3 when some repository could not be listed, else 0.
+    pub fn outcome(&self) -> Outcome {
+        if self.failed.is_empty() {
+            Outcome::Clean
+        } else {
+            Outcome::PartialFailure
+        }
+    }
+}
+
+/// Where the listing pages' ETags are kept, beside the citation cache.
+pub fn pages_path(cache: &std::path::Path) -> std::path::PathBuf {
+    let mut name = cache.file_name().unwrap_or_default().to_os_string();
+    name.push(".pages");
+    cache.with_file_name(name)
+}
+
+/// Fills the citation cache from GitHub in bulk: per cited repository,
+/// the numbers of all its issues and pull requests (a few paginated list
+/// requests, each conditional on the page's ETag) instead of one request
+/// per citation. A citation whose number is not listed is missing. After
+/// a bad token or a spent rate limit the other repositories are not asked.
+pub fn refresh_citations(ws: &Workspace) -> Result<CitationRefresh, Failure> {
+    let Some(config) = &ws.checks.citations else {
+        return Err(Failure::usage(
+            "--refresh-citations: no [checks.citations] in the configuration",
+            None,
+        ));
+    };
+    let token = std::env::var(&config.token_env)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            Failure::usage(
+                format!(
+                    "--refresh-citations asks GitHub: set a token in ${}",
+                    config.token_env
+                ),
+                Some("a token with read access to the cited repositories".into()),
+            )
+        })?;
+    let file_checks = FileChecks::new(ws).map_err(|why| Failure::usage(why, None))?;
+    let files = gather(ws, &file_checks, &Side::WorkTree)?;
+    let wanted = cited_in(config, &files);
+    let mut cache =
+        CitationCache::load(&config.cache).map_err(|e| Failure::usage(e.to_string(), None))?;
+    let pages_file = pages_path(&config.cache);
+    let mut pages: concord_trackers::github::EtagCache = std::fs::read(&pages_file)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    // A spent rate limit stops the refresh (saying when it resets) rather
+    // than retrying for minutes into a limit that stays spent; the next
+    // refresh asks only what changed.
+    let retry = concord_trackers::http::RetryPolicy {
+        attempts: 2,
+        base_delay: std::time::Duration::from_millis(250),
+        max_delay: std::time::Duration::from_secs(2),
+    };
+    let client = concord_trackers::github::GitHub::new(&config.url, &token)
+        .map_err(|why| Failure::usage(format!("citations: {why}"), None))?
+        .with_retry(retry);
+    let mut by_repo: BTreeMap<&str, Vec<&concord_checks::citations::Citation>> = BTreeMap::new();
+    for citation in &wanted {
+        by_repo.entry(&citation.repo).or_default().push(citation);
+    }
+    let mut report = CitationRefresh {
+        cited: wanted.len(),
+        repos: by_repo.len(),
+        ..CitationRefresh::default()
+    };
+    let mut stopped: Option<String> = None;
+    for (repo, citations) in by_repo {
+        if let Some(why) = &stopped {
+            report.failed.push((repo.to_string(), why.clone()));
+            continue;
+        }
+        let numbers = match client.numbers_cached(repo, &mut pages) {
+            Ok(numbers) => numbers,
+            // A repository the token cannot see looks missing, as for one
+            // citation at a time.
+            Err(concord_trackers::github::GhError::NotFound { .. }) => BTreeSet::new(),
+            Err(e) => {
+                use concord_trackers::github::GhError;
+                if matches!(
+                    e,
+                    GhError::Unauthorized { .. } | GhError::RateLimited { .. }
+                ) {
+                    stopped = Some(format!("not asked: {e}"));
+                }
+                report.failed.push((repo.to_string(), e.to_string()));
+                continue;
+            }
+        };
+        for citation in citations {
+            let resolution = if numbers.contains(&citation.number) {
+                report.exists += 1;
+                Resolution::Exists
+            } else {
+                report.missing += 1;
+                Resolution::Missing
+            };
+            cache.insert(citation.clone(), &resolution);
+        }
+    }
+    let stats = client.stats();
+    report.requests = stats.requests.load(std::sync::atomic::Ordering::Relaxed);
+    report.not_modified = stats
+        .not_modified
+        .load(std::sync::atomic::Ordering::Relaxed);
+    cache
+        .save(&config.cache)
+        .map_err(|e| Failure::usage(e.to_string(), None))?;
+    let pages_json = serde_json::to_vec(&pages).unwrap_or_default();
+    std::fs::write(&pages_file, pages_json).map_err(|e| {
+        Failure::usage(
+            format!("could not write {}: {e}", pages_file.display()),
+            None,
+        )
+    })?;
+    Ok(report)
+}
+
+/// Every distinct qualified citation in the files in the citation scopes.
+fn cited_in(
+    config: &concord_workspace::checks_config::CitationCheck,
+    files: &[Checked],
+) -> BTreeSet<concord_checks::citations::Citation> {
+    let context = CitationContext {
+        default_repo: config.default_repo.clone(),
+        owners: config.owners.clone(),
+        default_owner: config.default_owner.clone(),
+    };
+    files
+        .iter()
+        .filter(|f| config.scopes.iter().any(|s| s.covers(f.repo, &f.path)))
+        .filter_map(|f| std::str::from_utf8(&f.bytes).ok())
+        .flat_map(|text| concord_checks::citations::extract(text, &context))
+        .map(|at| at.citation)
+        .collect()
 }

@@ -1143,7 +1143,7 @@ fn unchecked_citations_are_one_note_in_every_format() {
         message.contains("could not be checked (")
             && message.contains("not in the citation cache")
             && message.contains("offline (--offline or `offline = true`)")
-            && message.contains("a run with a token fills the citation cache"),
+            && message.contains("`concord check --refresh-citations` with a token fills"),
         "{message}"
     );
     let text = run_in(ws.path(), &["check", "--no-hub"]);
@@ -1164,4 +1164,156 @@ fn unchecked_citations_are_one_note_in_every_format() {
     assert_eq!(notifications.len(), 1);
     assert_eq!(notifications[0]["level"], "note");
     assert_eq!(notifications[0]["message"]["text"], message);
+}
+
+// ---------------------------------------------------------------- refresh
+
+/// A workspace citing #1..=#260 of acme/app (written `Acme/App`) against
+/// a fake GitHub holding 240 issues and 10 pull requests.
+fn refresh_workspace() -> (concord_fakes::github::FakeGitHub, tempfile::TempDir) {
+    use concord_fakes::github::FakeGitHub;
+    let gh = FakeGitHub::start("ghp_refresh").expect("fake GitHub");
+    gh.add_repo("Acme/App");
+    for n in 1..=240 {
+        gh.add_issue("Acme/App", &format!("issue {n}"), "closed", &[]);
+    }
+    gh.add_branch("Acme/App", "main");
+    for n in 0..10 {
+        let branch = format!("topic-{n}");
+        gh.add_branch("Acme/App", &branch);
+        gh.add_pull("Acme/App", &branch, "main", n % 2 == 0);
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    std::fs::write(
+        root.join("concord.toml"),
+        format!(
+            r#"
+[[repo]]
+name = "app"
+path = "."
+
+[checks.citations]
+globs = ["docs/*.md"]
+default_repo = "Acme/App"
+url = "{}"
+token_env = "TEST_REFRESH_TOKEN"
+cache = "cache/citations.json"
+"#,
+            gh.url()
+        ),
+    )
+    .expect("config");
+    let mut text = String::from("# Case study\n\n");
+    for n in 1..=260 {
+        text.push_str(&format!("Shipped in PR #{n}.\n"));
+    }
+    std::fs::create_dir_all(root.join("docs")).expect("docs");
+    std::fs::write(root.join("docs/case-study.md"), text).expect("case study");
+    (gh, dir)
+}
+
+fn concord_with_token(root: &Path, token: Option<&str>, args: &[&str]) -> Output {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("concord"));
+    command
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .env_remove("TEST_REFRESH_TOKEN")
+        .env_remove("CONCORD_CONFIG")
+        .env_remove("CONCORD_HUB_URL")
+        .args(args);
+    if let Some(token) = token {
+        command.env("TEST_REFRESH_TOKEN", token);
+    }
+    let output = command.output().expect("run");
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn refresh_fills_the_cache_in_a_few_paginated_conditional_requests() {
+    let (gh, dir) = refresh_workspace();
+    let root = dir.path();
+    let refresh = |gh: &concord_fakes::github::FakeGitHub| {
+        gh.control().clear_log();
+        let out = concord_with_token(root, Some("ghp_refresh"), &["check", "--refresh-citations"]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        out
+    };
+    let out = refresh(&gh);
+    assert!(
+        out.stdout
+            .contains("260 cited in 1 repositories: 250 exist, 10 missing; 3 requests"),
+        "{}",
+        out.stdout
+    );
+    // Three pages of 100 along `Link: rel="next"`, never one per citation.
+    let requests = gh.control().requests();
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.method == "GET" && r.status == 200)
+    );
+    assert_eq!(gh.control().count("GET", "/repos/Acme/App/issues/"), 0);
+    // The cache format (docs/citations.md): lowercased keys, answers.
+    let cache: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("cache/citations.json")).expect("cache"),
+    )
+    .expect("json");
+    assert_eq!(cache["version"], 1);
+    let answers = cache["citations"].as_object().expect("citations");
+    assert_eq!(answers.len(), 260);
+    assert_eq!(answers["acme/app#250"], "exists");
+    assert_eq!(answers["acme/app#251"], "missing");
+    // Again: every page is asked with its ETag and comes back 304.
+    let out = refresh(&gh);
+    assert!(
+        out.stdout.contains("3 requests (3 unchanged pages)"),
+        "{}",
+        out.stdout
+    );
+    assert!(gh.control().requests().iter().all(|r| r.status == 304));
+    // Offline, the cache decides: the ten missing ones, as written.
+    let check = concord_with_token(root, None, &["check", "--format", "json", "--no-hub"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    let json: serde_json::Value = serde_json::from_str(&check.stdout).expect("json");
+    let broken = json["findings"].as_array().expect("findings");
+    assert_eq!(broken.len(), 10);
+    assert!(
+        broken[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Acme/App#251 "),
+        "{}",
+        broken[0]
+    );
+    assert!(json.get("notes").is_none(), "every citation answered");
+}
+
+#[test]
+fn refresh_needs_a_token_and_stops_at_a_spent_rate_limit() {
+    let (gh, dir) = refresh_workspace();
+    let root = dir.path();
+    let out = concord_with_token(root, None, &["check", "--refresh-citations"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("$TEST_REFRESH_TOKEN"), "{}", out.stderr);
+    assert!(gh.control().requests().is_empty());
+    gh.exhaust_rate_limit(std::time::Duration::from_secs(3600));
+    let out = concord_with_token(root, Some("ghp_refresh"), &["check", "--refresh-citations"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("Acme/App could not be listed")
+            || out.stderr.contains("acme/app could not be listed"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.to_lowercase().contains("rate limit"),
+        "{}",
+        out.stderr
+    );
 }

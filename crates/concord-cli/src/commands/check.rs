@@ -56,6 +56,11 @@ pub struct Args {
     /// List every check code with its default severity and stop.
     #[arg(long)]
     list: bool,
+    /// Fill the citation cache from GitHub in bulk (every issue and pull
+    /// request number of each cited repository, paginated and
+    /// conditional), then stop; needs the token of `[checks.citations]`.
+    #[arg(long, conflicts_with_all = ["staged", "baseline", "snapshot", "list", "offline"])]
+    refresh_citations: bool,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -73,7 +78,11 @@ impl Args {
     /// resolves citations (their answers are shared through the hub); the
     /// rest only read it.
     pub(crate) fn records(&self, ws: &Workspace) -> bool {
-        self.snapshot || (ws.checks.citations.is_some() && !self.offline && !self.no_hub)
+        self.snapshot
+            || (ws.checks.citations.is_some()
+                && !self.offline
+                && !self.no_hub
+                && !self.refresh_citations)
     }
 
     fn format(&self) -> Format {
@@ -87,6 +96,22 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     }
     if args.list {
         return print_list(args.format());
+    }
+    if args.refresh_citations {
+        let refresh = concord_app::check::refresh_citations(ws)?;
+        println!(
+            "citations: {} cited in {} repositories: {} exist, {} missing; {} requests ({} unchanged pages)",
+            refresh.cited,
+            refresh.repos,
+            refresh.exists,
+            refresh.missing,
+            refresh.requests,
+            refresh.not_modified
+        );
+        for (repo, why) in &refresh.failed {
+            eprintln!("warning: {repo} could not be listed: {why}");
+        }
+        return Ok(refresh.outcome());
     }
     let options = CheckOptions {
         staged: args.staged,
