@@ -4,8 +4,8 @@
 # with hyperfine next to `rg` over the same files in the same run:
 #   - concord check --all (warm), every file of the corpus;
 #   - concord check --staged with one staged state file (a git copy).
-# Citations are resolved offline from an empty cache, so every one is an
-# advisory finding: the most output the check can make.
+# Citations are resolved offline from an empty cache: all 1,397 are
+# unchecked, summed up in one note (before 2026-12-06, one advisory each).
 # Usage: bash bench/check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

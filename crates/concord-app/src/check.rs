@@ -15,6 +15,7 @@ use concord_checks::citations::{
 use concord_checks::finding::{
     Finding, Severity, apply_suppressions, assign_fingerprints, compare, parse_suppressions,
 };
+use concord_checks::render::RunNote;
 use concord_checks::rules::{RuleIo, TeamRules};
 use concord_workspace::{Workspace, read_bytes};
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,6 +52,8 @@ pub struct CheckReport {
     /// The checked files (working tree, index).
     pub files: Vec<CheckedFile>,
     pub layer: Layer,
+    /// What the run says once about itself (citations it could not check).
+    pub notes: Vec<RunNote>,
 }
 
 /// Which layer ran, with what it compared against.
@@ -136,7 +139,7 @@ pub fn check(ws: &Workspace, options: &CheckOptions) -> Result<CheckReport, Fail
         Vec::new()
     };
     transitions.extend(team_findings(ws, &files, None));
-    let findings = evaluate(
+    let (findings, notes) = evaluate(
         ws,
         &file_checks,
         &files,
@@ -147,12 +150,15 @@ pub fn check(ws: &Workspace, options: &CheckOptions) -> Result<CheckReport, Fail
     )?;
     if options.snapshot {
         let actor = options.actor.clone().unwrap_or_else(|| hub::actor(ws));
-        return snapshot(ws, files, findings, actor);
+        let mut report = snapshot(ws, files, findings, actor)?;
+        report.notes = notes;
+        return Ok(report);
     }
     Ok(CheckReport {
         findings,
         files: checked_files(files),
         layer: Layer::Plain,
+        notes,
     })
 }
 
@@ -279,8 +285,8 @@ fn baseline(
     // Both sides without the hub: it has no history to compare with.
     let team_before = team_findings(ws, &before_files, Some(rev));
     let team_after = team_findings(ws, &after_files, None);
-    let before = evaluate(ws, file_checks, &before_files, true, None, how, team_before)?;
-    let after = evaluate(ws, file_checks, &after_files, true, None, how, team_after)?;
+    let (before, _) = evaluate(ws, file_checks, &before_files, true, None, how, team_before)?;
+    let (after, notes) = evaluate(ws, file_checks, &after_files, true, None, how, team_after)?;
     Ok(CheckReport {
         findings: after,
         files: checked_files(after_files),
@@ -288,6 +294,7 @@ fn baseline(
             rev: rev.to_string(),
             before,
         },
+        notes,
     })
 }
 
@@ -346,6 +353,7 @@ fn snapshot(
             }),
             before,
         },
+        notes: Vec::new(),
     })
 }
 
@@ -393,9 +401,10 @@ fn evaluate(
     hub_values: Option<&BTreeMap<String, String>>,
     citations: Citations,
     extra: Vec<Finding>,
-) -> Result<Vec<Finding>, Failure> {
+) -> Result<(Vec<Finding>, Vec<RunNote>), Failure> {
     let checks = &ws.checks;
     let mut findings: Vec<Finding> = extra;
+    let mut notes = Vec::new();
     let mut observations = Vec::new();
     for file in files {
         findings.extend(file_checks.check(&FileInput {
@@ -417,7 +426,9 @@ fn evaluate(
         findings.extend(stale_mirrors(ws, files));
     }
     if let Some(config) = &checks.citations {
-        findings.extend(citation_findings(ws, config, files, citations)?);
+        let (found, note) = citation_findings(ws, config, files, citations)?;
+        findings.extend(found);
+        notes.extend(note);
     }
     let mut suppressions = Vec::new();
     for file in files.iter().filter(|f| f.path.ends_with(".md")) {
@@ -456,7 +467,7 @@ fn evaluate(
     }
     assign_fingerprints(&mut kept);
     kept.sort_by(|a, b| (&a.path, a.line, &a.code).cmp(&(&b.path, b.line, &b.code)));
-    Ok(kept)
+    Ok((kept, notes))
 }
 
 /// Mirrors whose content (ignoring the marker member) differs from the
@@ -871,7 +882,7 @@ fn citation_findings(
     config: &concord_workspace::checks_config::CitationCheck,
     files: &[Checked],
     how: Citations,
-) -> Result<Vec<Finding>, Failure> {
+) -> Result<(Vec<Finding>, Option<RunNote>), Failure> {
     let context = CitationContext {
         default_repo: config.default_repo.clone(),
         owners: config.owners.clone(),
@@ -894,7 +905,7 @@ fn citation_findings(
         }
     }
     if cited.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
     // Each distinct citation is resolved once, however often it is cited.
     let wanted: BTreeSet<_> = cited.iter().map(|(_, at)| at.citation.clone()).collect();
@@ -902,6 +913,12 @@ fn citation_findings(
     let token = std::env::var(&config.token_env)
         .ok()
         .filter(|t| !t.trim().is_empty());
+    let online = !(how.offline || config.offline) && token.is_some();
+    let offline_because = if how.offline || config.offline {
+        "offline (--offline or `offline = true`)".to_string()
+    } else {
+        format!("offline (no token in ${})", config.token_env)
+    };
     let answers = match (how.offline || config.offline, token) {
         (false, Some(token)) => {
             // What any machine learned before, from the hub.
@@ -957,41 +974,233 @@ fn citation_findings(
     };
     let mut out = Vec::new();
     for (file, at) in cited {
+        // Unknown is never "broken", and one advisory per place would flood
+        // code scanning: those are summed up in one note below.
+        if answers.get(&at.citation) != Some(&Resolution::Missing) {
+            continue;
+        }
         let repo = ws.repos[file.repo].name.as_str();
         let position = At {
             line: Some(at.line),
             column: Some(at.column),
             end_column: Some(at.end_column),
         };
+        // The fingerprint keeps the lowercased name: the same citation
+        // written two ways is one finding.
         let name = format!("{}#{}", at.citation.repo, at.citation.number);
-        match answers.get(&at.citation) {
-            Some(Resolution::Missing) => out.push(finding(
-                "BROKEN_CITATION",
-                Some(repo),
-                &file.path,
-                position,
-                None,
-                format!("{name} (cited as `{}`) does not exist", at.text),
-                &name,
-                &name,
-            )),
-            Some(Resolution::Unknown(why)) => {
-                // Unknown is never "broken": advisory only.
-                let mut f = finding(
-                    "BROKEN_CITATION",
-                    Some(repo),
-                    &file.path,
-                    position,
-                    None,
-                    format!("{name} could not be checked: {why}"),
-                    &name,
-                    &name,
-                );
-                f.severity = Severity::Advisory;
-                out.push(f);
-            }
-            _ => {}
+        let written = concord_checks::citations::shown(&at, &context);
+        out.push(finding(
+            "BROKEN_CITATION",
+            Some(repo),
+            &file.path,
+            position,
+            None,
+            format!("{written} (cited as `{}`) does not exist", at.text),
+            &name,
+            &name,
+        ));
+    }
+    let offline_note = if online { "" } else { offline_because.as_str() };
+    let note = unchecked_note(&answers, offline_note);
+    Ok((out, note))
+}
+
+/// One note for every citation without a definite answer: how many, why
+/// (the most common reasons first), and how to fill the cache. `offline`
+/// is empty when the run asked GitHub.
+fn unchecked_note(
+    answers: &BTreeMap<concord_checks::citations::Citation, Resolution>,
+    offline: &str,
+) -> Option<RunNote> {
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    for answer in answers.values() {
+        if let Resolution::Unknown(why) = answer {
+            *reasons.entry(why.as_str()).or_default() += 1;
         }
     }
-    Ok(out)
+    let unchecked: usize = reasons.values().sum();
+    if unchecked == 0 {
+        return None;
+    }
+    let mut by_count: Vec<(&str, usize)> = reasons.into_iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let why: Vec<String> = by_count
+        .iter()
+        .take(3)
+        .map(|(reason, n)| format!("{n} {reason}"))
+        .collect();
+    let mut message = format!(
+        "{unchecked} of {} cited pull requests and issues could not be checked ({})",
+        answers.len(),
+        why.join("; ")
+    );
+    if !offline.is_empty() {
+        message.push_str(&format!(
+            "; {offline}: `concord check --refresh-citations` with a token fills the citation cache"
+        ));
+    }
+    Some(RunNote {
+        code: "CITATIONS_UNCHECKED".into(),
+        message,
+    })
+}
+
+/// What `concord check --refresh-citations` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CitationRefresh {
+    /// Distinct citations in the checked files.
+    pub cited: usize,
+    /// Repositories listed (or tried).
+    pub repos: usize,
+    pub exists: usize,
+    pub missing: usize,
+    /// Requests sent, and how many of them were free 304s.
+    pub requests: u64,
+    pub not_modified: u64,
+    /// `(owner/name, why)` of each repository that could not be listed;
+    /// its citations keep what the cache knew.
+    pub failed: Vec<(String, String)>,
+}
+
+impl CitationRefresh {
+    /// 3 when some repository could not be listed, else 0.
+    pub fn outcome(&self) -> Outcome {
+        if self.failed.is_empty() {
+            Outcome::Clean
+        } else {
+            Outcome::PartialFailure
+        }
+    }
+}
+
+/// Where the listing pages' ETags are kept, beside the citation cache.
+pub fn pages_path(cache: &std::path::Path) -> std::path::PathBuf {
+    let mut name = cache.file_name().unwrap_or_default().to_os_string();
+    name.push(".pages");
+    cache.with_file_name(name)
+}
+
+/// Fills the citation cache from GitHub in bulk: per cited repository,
+/// the numbers of all its issues and pull requests (a few paginated list
+/// requests, each conditional on the page's ETag) instead of one request
+/// per citation. A citation whose number is not listed is missing. After
+/// a bad token or a spent rate limit the other repositories are not asked.
+pub fn refresh_citations(ws: &Workspace) -> Result<CitationRefresh, Failure> {
+    let Some(config) = &ws.checks.citations else {
+        return Err(Failure::usage(
+            "--refresh-citations: no [checks.citations] in the configuration",
+            None,
+        ));
+    };
+    let token = std::env::var(&config.token_env)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            Failure::usage(
+                format!(
+                    "--refresh-citations asks GitHub: set a token in ${}",
+                    config.token_env
+                ),
+                Some("a token with read access to the cited repositories".into()),
+            )
+        })?;
+    let file_checks = FileChecks::new(ws).map_err(|why| Failure::usage(why, None))?;
+    let files = gather(ws, &file_checks, &Side::WorkTree)?;
+    let wanted = cited_in(config, &files);
+    let mut cache =
+        CitationCache::load(&config.cache).map_err(|e| Failure::usage(e.to_string(), None))?;
+    let pages_file = pages_path(&config.cache);
+    let mut pages: concord_trackers::github::EtagCache = std::fs::read(&pages_file)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    // A spent rate limit stops the refresh (saying when it resets) rather
+    // than retrying for minutes into a limit that stays spent; the next
+    // refresh asks only what changed.
+    let retry = concord_trackers::http::RetryPolicy {
+        attempts: 2,
+        base_delay: std::time::Duration::from_millis(250),
+        max_delay: std::time::Duration::from_secs(2),
+    };
+    let client = concord_trackers::github::GitHub::new(&config.url, &token)
+        .map_err(|why| Failure::usage(format!("citations: {why}"), None))?
+        .with_retry(retry);
+    let mut by_repo: BTreeMap<&str, Vec<&concord_checks::citations::Citation>> = BTreeMap::new();
+    for citation in &wanted {
+        by_repo.entry(&citation.repo).or_default().push(citation);
+    }
+    let mut report = CitationRefresh {
+        cited: wanted.len(),
+        repos: by_repo.len(),
+        ..CitationRefresh::default()
+    };
+    let mut stopped: Option<String> = None;
+    for (repo, citations) in by_repo {
+        if let Some(why) = &stopped {
+            report.failed.push((repo.to_string(), why.clone()));
+            continue;
+        }
+        let numbers = match client.numbers_cached(repo, &mut pages) {
+            Ok(numbers) => numbers,
+            // A repository the token cannot see looks missing, as for one
+            // citation at a time.
+            Err(concord_trackers::github::GhError::NotFound { .. }) => BTreeSet::new(),
+            Err(e) => {
+                use concord_trackers::github::GhError;
+                if matches!(
+                    e,
+                    GhError::Unauthorized { .. } | GhError::RateLimited { .. }
+                ) {
+                    stopped = Some(format!("not asked: {e}"));
+                }
+                report.failed.push((repo.to_string(), e.to_string()));
+                continue;
+            }
+        };
+        for citation in citations {
+            let resolution = if numbers.contains(&citation.number) {
+                report.exists += 1;
+                Resolution::Exists
+            } else {
+                report.missing += 1;
+                Resolution::Missing
+            };
+            cache.insert(citation.clone(), &resolution);
+        }
+    }
+    let stats = client.stats();
+    report.requests = stats.requests.load(std::sync::atomic::Ordering::Relaxed);
+    report.not_modified = stats
+        .not_modified
+        .load(std::sync::atomic::Ordering::Relaxed);
+    cache
+        .save(&config.cache)
+        .map_err(|e| Failure::usage(e.to_string(), None))?;
+    let pages_json = serde_json::to_vec(&pages).unwrap_or_default();
+    std::fs::write(&pages_file, pages_json).map_err(|e| {
+        Failure::usage(
+            format!("could not write {}: {e}", pages_file.display()),
+            None,
+        )
+    })?;
+    Ok(report)
+}
+
+/// Every distinct qualified citation in the files in the citation scopes.
+fn cited_in(
+    config: &concord_workspace::checks_config::CitationCheck,
+    files: &[Checked],
+) -> BTreeSet<concord_checks::citations::Citation> {
+    let context = CitationContext {
+        default_repo: config.default_repo.clone(),
+        owners: config.owners.clone(),
+        default_owner: config.default_owner.clone(),
+    };
+    files
+        .iter()
+        .filter(|f| config.scopes.iter().any(|s| s.covers(f.repo, &f.path)))
+        .filter_map(|f| std::str::from_utf8(&f.bytes).ok())
+        .flat_map(|text| concord_checks::citations::extract(text, &context))
+        .map(|at| at.citation)
+        .collect()
 }

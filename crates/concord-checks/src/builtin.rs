@@ -231,35 +231,106 @@ impl<'w> FileChecks<'w> {
                     &word,
                 ));
             }
-            Some(&owning) if owning != file.repo => owning,
+            Some(owning) if owning.index != Some(file.repo) => owning,
             Some(_) => return None,
         };
-        // A mirror carries a marker: the configured one, or that of a
-        // [[mirror]] rule covering the file.
-        let mirrored = owner
-            .mirror_marker
-            .as_ref()
-            .is_some_and(|m| doc.pointer(m).is_some_and(|v| !v.is_null()))
-            || self.ws.mirrors.iter().any(|m| {
-                m.repos.contains(&file.repo)
-                    && m.matcher.is_match(file.path)
-                    && doc.get(&m.marker_field).is_some_and(|v| !v.is_null())
-            });
-        (!mirrored).then(|| {
+        let elsewhere = if owning.index.is_some() {
+            format!("repo {}", owning.name)
+        } else {
+            format!("repo {}, not checked out here", owning.name)
+        };
+        let mismatch = |message: String, pointer: &str| {
             finding(
                 "OWNER_LOCATION_MISMATCH",
                 Some(repo_name),
                 file.path,
-                at(file.bytes, &owner.field),
+                at(file.bytes, pointer),
                 None,
-                format!(
-                    "owned by `{word}` (repo {}) but lives in repo {repo_name}",
-                    self.ws.repos[owning].name
-                ),
+                message,
                 &owner.field,
                 &word,
             )
-        })
+        };
+        // A [[mirror]] rule covering the file marks its mirrors itself.
+        let rule_mirror = self.ws.mirrors.iter().any(|m| {
+            m.repos.contains(&file.repo)
+                && m.matcher.is_match(file.path)
+                && doc.get(&m.marker_field).is_some_and(|v| !v.is_null())
+        });
+        if rule_mirror {
+            return None;
+        }
+        let marker = owner.mirror_marker.as_deref();
+        let marked = marker.and_then(|m| doc.pointer(m).map(|v| (m, v)));
+        match marked.map(|(m, v)| {
+            (
+                m,
+                mirror_marker_verdict(v, owner.mirror_value.as_deref(), &word),
+            )
+        }) {
+            Some((_, MarkerVerdict::Mirror)) => None,
+            Some((m, MarkerVerdict::Wrong { found, expected })) => Some(mismatch(
+                format!(
+                    "owned by `{word}` ({elsewhere}) but lives in repo {repo_name}, and its \
+                     mirror marker `{m}` is {found}, not {expected}"
+                ),
+                m,
+            )),
+            Some((_, MarkerVerdict::Absent)) | None => Some(mismatch(
+                format!("owned by `{word}` ({elsewhere}) but lives in repo {repo_name}"),
+                &owner.field,
+            )),
+        }
+    }
+}
+
+/// What a file's mirror marker value says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkerVerdict {
+    /// The file is a mirror of its owner's copy.
+    Mirror,
+    /// No marker (null counts as none).
+    Absent,
+    /// A marker that does not mark a mirror: `found` and `expected` are
+    /// for the message.
+    Wrong { found: String, expected: String },
+}
+
+/// Whether a mirror marker's value exempts a file owned by `owner`. With a
+/// configured `template` (`{owner}` replaced) only that exact string does;
+/// without one, any value but `false` and `""` (a cleared or disabled
+/// marker is not a claim of being a mirror).
+pub fn mirror_marker_verdict(
+    value: &serde_json::Value,
+    template: Option<&str>,
+    owner: &str,
+) -> MarkerVerdict {
+    if value.is_null() {
+        return MarkerVerdict::Absent;
+    }
+    match template {
+        Some(template) => {
+            let expected = template.replace("{owner}", owner);
+            if value.as_str() == Some(expected.as_str()) {
+                MarkerVerdict::Mirror
+            } else {
+                MarkerVerdict::Wrong {
+                    found: value.to_string(),
+                    expected: format!("\"{expected}\""),
+                }
+            }
+        }
+        None => match value {
+            serde_json::Value::Bool(false) => MarkerVerdict::Wrong {
+                found: "false".into(),
+                expected: "a non-empty value".into(),
+            },
+            serde_json::Value::String(s) if s.trim().is_empty() => MarkerVerdict::Wrong {
+                found: value.to_string(),
+                expected: "a non-empty value".into(),
+            },
+            _ => MarkerVerdict::Mirror,
+        },
     }
 }
 
@@ -356,6 +427,11 @@ fn evidence_of(message: &str) -> String {
 
 /// Items dangling between the file sources of a sync rule, and items whose
 /// sources disagree (the hub counts when `hub` is given: key -> status).
+///
+/// An item dangles only against its sources' partners (see
+/// [`partner_sources`]): a merge rule over many sources whose items each
+/// live in one of them (one rule for every repo's plans and the hub) has
+/// nothing dangling.
 pub fn dangling_and_drift(
     ws: &Workspace,
     observations: &[&Observation],
@@ -384,6 +460,7 @@ pub fn dangling_and_drift(
                     .insert(&obs.source, (obs, status));
             }
         }
+        let partners = partner_sources(items.values().map(|by_source| by_source.keys().copied()));
         for (key, by_source) in &items {
             let Some((first, _)) = by_source.values().next() else {
                 continue;
@@ -392,12 +469,8 @@ pub fn dangling_and_drift(
                 line: Some(first.line),
                 ..At::default()
             };
-            let missing: Vec<&str> = members
-                .iter()
-                .copied()
-                .filter(|m| !by_source.contains_key(m))
-                .collect();
-            if members.len() > 1 && !missing.is_empty() {
+            let missing = missing_partners(&partners, by_source.keys().copied());
+            if !missing.is_empty() {
                 let present: Vec<&str> = by_source.keys().copied().collect();
                 out.push(finding(
                     "DANGLING_ITEM",
@@ -408,7 +481,7 @@ pub fn dangling_and_drift(
                     format!(
                         "{key} is in {} but not in {} (rule {})",
                         present.join(", "),
-                        missing.join(", "),
+                        listed(&missing),
                         rule.name
                     ),
                     &rule.name,
@@ -445,4 +518,176 @@ pub fn dangling_and_drift(
         }
     }
     out
+}
+
+/// Which sources are expected to hold the same items: two sources of a
+/// rule are partners when they share at least one key. A rule lists the
+/// sources it keeps consistent, not a promise that every item is in every
+/// source; only sources that demonstrably list the same work can miss an
+/// item. `holders` yields, per key, the sources holding it.
+pub fn partner_sources<'a, I, S>(holders: I) -> BTreeMap<&'a str, BTreeSet<&'a str>>
+where
+    I: IntoIterator<Item = S>,
+    S: IntoIterator<Item = &'a str>,
+{
+    let mut partners: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for sources in holders {
+        let sources: Vec<&str> = sources.into_iter().collect();
+        if sources.len() < 2 {
+            continue;
+        }
+        for &a in &sources {
+            let entry = partners.entry(a).or_default();
+            entry.extend(sources.iter().copied().filter(|&b| b != a));
+        }
+    }
+    partners
+}
+
+/// The partners of an item's sources that do not hold it, in name order.
+pub fn missing_partners<'a>(
+    partners: &BTreeMap<&'a str, BTreeSet<&'a str>>,
+    present: impl IntoIterator<Item = &'a str>,
+) -> Vec<&'a str> {
+    let present: BTreeSet<&str> = present.into_iter().collect();
+    let expected: BTreeSet<&str> = present
+        .iter()
+        .filter_map(|source| partners.get(source))
+        .flatten()
+        .copied()
+        .collect();
+    expected.difference(&present).copied().collect()
+}
+
+/// Names for a message: at most five, then how many more.
+fn listed(names: &[&str]) -> String {
+    const SHOWN: usize = 5;
+    if names.len() <= SHOWN {
+        return names.join(", ");
+    }
+    format!(
+        "{} and {} more",
+        names[..SHOWN].join(", "),
+        names.len() - SHOWN
+    )
+}
+
+#[cfg(test)]
+mod marker_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_configured_value_is_the_only_exempting_one() {
+        let t = Some("{owner}-reverse");
+        assert_eq!(
+            mirror_marker_verdict(&json!("fitme-story-reverse"), t, "fitme-story"),
+            MarkerVerdict::Mirror
+        );
+        for wrong in [
+            json!(""),
+            json!(false),
+            json!("bogus"),
+            json!(true),
+            json!("ft2-reverse"),
+        ] {
+            assert!(
+                matches!(
+                    mirror_marker_verdict(&wrong, t, "fitme-story"),
+                    MarkerVerdict::Wrong { .. }
+                ),
+                "{wrong}"
+            );
+        }
+        assert_eq!(
+            mirror_marker_verdict(&json!(null), t, "fitme-story"),
+            MarkerVerdict::Absent
+        );
+    }
+
+    #[test]
+    fn without_a_configured_value_empty_and_false_do_not_exempt() {
+        assert_eq!(
+            mirror_marker_verdict(&json!("anything"), None, "o"),
+            MarkerVerdict::Mirror
+        );
+        assert!(matches!(
+            mirror_marker_verdict(&json!(""), None, "o"),
+            MarkerVerdict::Wrong { .. }
+        ));
+        assert!(matches!(
+            mirror_marker_verdict(&json!(false), None, "o"),
+            MarkerVerdict::Wrong { .. }
+        ));
+    }
+}
+
+#[cfg(test)]
+mod dangling_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn sources_sharing_no_key_are_not_partners() {
+        let holders = vec![vec!["a"], vec!["b"], vec!["c", "d"]];
+        let partners = partner_sources(holders);
+        assert!(missing_partners(&partners, ["a"]).is_empty());
+        assert!(missing_partners(&partners, ["b"]).is_empty());
+        assert_eq!(missing_partners(&partners, ["c"]), ["d"]);
+        assert!(missing_partners(&partners, ["c", "d"]).is_empty());
+    }
+
+    #[test]
+    fn an_item_is_missing_only_from_the_partners_of_its_sources() {
+        // plans and states share T1; the hub-only source shares nothing.
+        let holders = vec![vec!["plans", "states"], vec!["plans"], vec!["other"]];
+        let partners = partner_sources(holders);
+        assert_eq!(missing_partners(&partners, ["plans"]), ["states"]);
+        assert!(missing_partners(&partners, ["other"]).is_empty());
+    }
+
+    #[test]
+    fn long_lists_are_cut() {
+        assert_eq!(listed(&["a", "b"]), "a, b");
+        assert_eq!(
+            listed(&["a", "b", "c", "d", "e", "f", "g"]),
+            "a, b, c, d, e and 2 more"
+        );
+    }
+
+    proptest! {
+        /// Items that each live in exactly one source never dangle,
+        /// however many sources the rule has.
+        #[test]
+        fn disjoint_sources_never_dangle(sources in 1usize..200) {
+            let names: Vec<String> = (0..sources).map(|i| format!("s{i}")).collect();
+            let holders: Vec<Vec<&str>> = names.iter().map(|n| vec![n.as_str()]).collect();
+            let partners = partner_sources(holders);
+            for name in &names {
+                prop_assert!(missing_partners(&partners, [name.as_str()]).is_empty());
+            }
+        }
+
+        /// A missing partner is never a source that holds the item, and
+        /// always one that shares some other key with a holder.
+        #[test]
+        fn missing_partners_share_a_key(
+            holders in proptest::collection::vec(
+                proptest::collection::btree_set(0u8..6, 1..4), 1..30)
+        ) {
+            let names: Vec<String> = (0..6).map(|i| format!("s{i}")).collect();
+            let sets: Vec<Vec<&str>> = holders
+                .iter()
+                .map(|set| set.iter().map(|&i| names[usize::from(i)].as_str()).collect())
+                .collect();
+            let partners = partner_sources(sets.clone());
+            for present in &sets {
+                for missing in missing_partners(&partners, present.iter().copied()) {
+                    prop_assert!(!present.contains(&missing));
+                    prop_assert!(sets.iter().any(|s| s.contains(&missing)
+                        && s.iter().any(|x| present.contains(x))));
+                }
+            }
+        }
+    }
 }

@@ -104,7 +104,7 @@ pub const CATALOG: &[CheckInfo] = &[
     CheckInfo {
         code: "DANGLING_ITEM",
         severity: Severity::Warning,
-        what: "An item is in one source of a sync rule but not in another.",
+        what: "An item is in one source of a sync rule but not in another source of the rule that shares other items with it (sources sharing no item, like one plan per repo under a merge rule, are not expected to hold each other's items).",
         why: "Half-linked items are where work gets lost between tools.",
         example: "workplan.md:7: warning[DANGLING_ITEM]: T9 is in workplans but not in feature-tasks (rule tasks)",
         fix: "Add the item to the other source, or remove it from this one.",

@@ -216,6 +216,54 @@ pub fn extract_all(text: &str, ctx: &CitationContext) -> Extracted {
     out
 }
 
+/// The citation's `owner/name#N` for a message, with the repository
+/// spelled as the text wrote it (`Regevba/FitTracker2#78` from
+/// `Regevba/FitTracker2#78` or a URL), else as the configuration spells it
+/// (`default_repo`, an owners entry), else lowercased. Citations are
+/// compared lowercased; people read them as written.
+pub fn shown(at: &CitedAt, ctx: &CitationContext) -> String {
+    let repo = &at.citation.repo;
+    let number = at.citation.number;
+    let in_text = find_ignore_case(&at.text, repo).map(|start| &at.text[start..start + repo.len()]);
+    let configured = || {
+        let default = ctx
+            .default_repo
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| r.eq_ignore_ascii_case(repo));
+        default.map(str::to_string).or_else(|| {
+            ctx.owners.iter().find_map(|(name, owner)| {
+                let owner = owner.trim();
+                let full = if owner.contains('/') {
+                    owner.to_string()
+                } else {
+                    format!("{owner}/{name}")
+                };
+                full.eq_ignore_ascii_case(repo).then_some(full)
+            })
+        })
+    };
+    let name = in_text
+        .map(str::to_string)
+        .or_else(configured)
+        .unwrap_or_else(|| repo.clone());
+    format!("{name}#{number}")
+}
+
+/// Byte offset of `needle` in `haystack`, ASCII case-insensitively.
+fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+        .filter(|&start| {
+            haystack.is_char_boundary(start) && haystack.is_char_boundary(start + needle.len())
+        })
+}
+
 /// Each cited pull request or issue once.
 pub fn distinct(cites: &[CitedAt]) -> BTreeSet<Citation> {
     cites.iter().map(|c| c.citation.clone()).collect()
@@ -1171,6 +1219,28 @@ mod tests {
 
     fn one(repo: &str, text: &str) -> Vec<(String, String)> {
         vec![(repo.to_string(), text.to_string())]
+    }
+
+    #[test]
+    fn messages_spell_repositories_as_written_or_configured() {
+        let shown_all = |text: &str| -> Vec<String> {
+            extract(text, &ctx())
+                .iter()
+                .map(|at| shown(at, &ctx()))
+                .collect()
+        };
+        assert_eq!(shown_all("PR #78"), ["Regevba/FitTracker2#78"]);
+        assert_eq!(
+            shown_all("see Regevba/FitTracker2#78"),
+            ["Regevba/FitTracker2#78"]
+        );
+        assert_eq!(
+            shown_all("https://github.com/Regevba/FitTracker2/pull/78"),
+            ["Regevba/FitTracker2#78"]
+        );
+        assert_eq!(shown_all("[fitme-story#5]"), ["Regevba/fitme-story#5"]);
+        assert_eq!(shown_all("[FT2#6]"), ["Regevba/FitTracker2#6"]);
+        assert_eq!(shown_all("Octo/Hello#7"), ["Octo/Hello#7"]);
     }
 
     #[test]

@@ -366,6 +366,30 @@ pub fn text(
 // ---------------------------------------------------------------------------
 // JSON
 
+/// Something a run says once about itself instead of once per place: the
+/// citations it could not check, that it ran offline. Text prints it as
+/// one `note:` line, JSON in `notes`, SARIF as one tool notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct RunNote {
+    /// Stable: `CITATIONS_UNCHECKED`.
+    pub code: String,
+    pub message: String,
+}
+
+/// One `note: MESSAGE` line per note (after the findings and summary).
+pub fn notes_text(notes: &[RunNote], color: bool, out: &mut impl Write) -> io::Result<()> {
+    let p = Palette { on: color };
+    for note in notes {
+        writeln!(
+            out,
+            "{} {}",
+            p.paint(BOLD, "note:"),
+            sanitize(&note.message)
+        )?;
+    }
+    Ok(())
+}
+
 /// The document of `concord check --format json` (and of a check job in
 /// `concord serve`).
 #[derive(Serialize, schemars::JsonSchema)]
@@ -376,16 +400,29 @@ pub struct JsonDoc<'a> {
     /// In output order.
     pub findings: Vec<&'a Finding>,
     pub summary: Summary,
+    /// What the run says about itself once (left out when nothing).
+    #[serde(skip_serializing_if = "<[RunNote]>::is_empty")]
+    pub notes: &'a [RunNote],
 }
 
 /// `{ "version": 1, "findings": [...], "summary": {...} }`, pretty-printed,
 /// findings in output order, ending with a newline.
 pub fn json(findings: &[Finding], out: &mut impl Write) -> io::Result<()> {
+    json_with_notes(findings, &[], out)
+}
+
+/// [`json`] with the run's notes.
+pub fn json_with_notes(
+    findings: &[Finding],
+    notes: &[RunNote],
+    out: &mut impl Write,
+) -> io::Result<()> {
     let ready = ready(findings);
     let doc = JsonDoc {
         version: JSON_VERSION,
         findings: sorted(&ready),
         summary: summarize(&ready),
+        notes,
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
@@ -443,6 +480,20 @@ pub fn sarif(
     rules: &[RuleInfo],
     category: &str,
     baseline: Option<&Delta<'_>>,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    sarif_with_notes(findings, rules, category, baseline, &[], out)
+}
+
+/// [`sarif`] with the run's notes, each one
+/// `invocations[0].toolExecutionNotifications` entry of level `note` (not
+/// a result: code scanning shows results as alerts, one per place).
+pub fn sarif_with_notes(
+    findings: &[Finding],
+    rules: &[RuleInfo],
+    category: &str,
+    baseline: Option<&Delta<'_>>,
+    notes: &[RunNote],
     out: &mut impl Write,
 ) -> io::Result<()> {
     let ready = ready(findings);
@@ -529,6 +580,22 @@ pub fn sarif(
         "columnKind": "unicodeCodePoints",
         "results": results,
     });
+    if !notes.is_empty() {
+        let notifications: Vec<Value> = notes
+            .iter()
+            .map(|n| {
+                json!({
+                    "level": "note",
+                    "message": { "text": n.message },
+                    "descriptor": { "id": n.code },
+                })
+            })
+            .collect();
+        run["invocations"] = json!([{
+            "executionSuccessful": true,
+            "toolExecutionNotifications": notifications,
+        }]);
+    }
     let category = category.trim().trim_end_matches('/');
     if !category.is_empty() {
         run["automationDetails"] = json!({ "id": format!("{category}/") });

@@ -252,7 +252,9 @@ fn each_deliberate_break_gives_exactly_its_finding() {
     assert_eq!(out.code, 1, "errors gate");
     for f in json["findings"].as_array().expect("findings") {
         if f["code"] == "BROKEN_CITATION" {
-            assert!(f["message"].as_str().unwrap_or("").contains("#298"), "{f}");
+            // As the corpus and the configuration spell it, not lowercased.
+            let message = f["message"].as_str().unwrap_or("");
+            assert!(message.contains("Regevba/FitTracker2#298"), "{f}");
         }
     }
 }
@@ -928,4 +930,390 @@ since_field = "/created"
         .filter_map(|f| f["key"].as_str())
         .collect();
     assert_eq!(keys, ["T-new"], "{}", out.stdout);
+}
+
+// ---------------------------------------------------------------- owners
+
+/// A workspace that checks out only `ft2`: `fitme-story` owns files too
+/// but is not here, and mirrors carry `{owner}-reverse`.
+fn one_repo_view(mirror_value: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let value = if mirror_value {
+        "mirror_value = \"{owner}-reverse\"\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        dir.path().join("concord.toml"),
+        format!(
+            r#"
+[[repo]]
+name = "ft2"
+path = "."
+
+[checks.owner]
+glob = "features/*/state.json"
+field = "/state_owner"
+owners = {{ ft2 = "ft2", "fitme-story" = "fitme-story" }}
+mirror_marker = "/state_owner_sync_origin"
+{value}"#
+        ),
+    )
+    .expect("config");
+    let root = dir.path();
+    state(root, "own", r#"{"state_owner": "ft2"}"#);
+    state(
+        root,
+        "mirror",
+        r#"{"state_owner": "fitme-story", "state_owner_sync_origin": "fitme-story-reverse"}"#,
+    );
+    state(
+        root,
+        "bogus",
+        r#"{"state_owner": "fitme-story", "state_owner_sync_origin": "bogus"}"#,
+    );
+    state(
+        root,
+        "empty",
+        r#"{"state_owner": "fitme-story", "state_owner_sync_origin": ""}"#,
+    );
+    state(
+        root,
+        "false",
+        r#"{"state_owner": "fitme-story", "state_owner_sync_origin": false}"#,
+    );
+    state(root, "unmarked", r#"{"state_owner": "fitme-story"}"#);
+    dir
+}
+
+/// (code, path, message) of every finding.
+fn findings_of(json: &serde_json::Value) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let text = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+            (text("code"), text("path"), text("message"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn only_the_configured_marker_value_exempts_and_an_owner_may_live_elsewhere() {
+    let ws = one_repo_view(true);
+    let out = run_in(ws.path(), &["check", "--no-hub", "--format", "json"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let found = findings_of(&json);
+    let at = |name: &str| format!("features/{name}/state.json");
+    let wrong = |found: &str| {
+        format!(
+            "owned by `fitme-story` (repo fitme-story, not checked out here) but lives in repo \
+             ft2, and its mirror marker `/state_owner_sync_origin` is {found}, not \
+             \"fitme-story-reverse\""
+        )
+    };
+    let mut expected =
+        vec![
+        ("OWNER_LOCATION_MISMATCH".to_string(), at("bogus"), wrong("\"bogus\"")),
+        ("OWNER_LOCATION_MISMATCH".to_string(), at("empty"), wrong("\"\"")),
+        ("OWNER_LOCATION_MISMATCH".to_string(), at("false"), wrong("false")),
+        (
+            "OWNER_LOCATION_MISMATCH".to_string(),
+            at("unmarked"),
+            "owned by `fitme-story` (repo fitme-story, not checked out here) but lives in repo ft2"
+                .to_string(),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn without_a_configured_value_empty_and_false_markers_do_not_exempt() {
+    let ws = one_repo_view(false);
+    let out = run_in(ws.path(), &["check", "--no-hub", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let flagged: Vec<String> = findings_of(&json).into_iter().map(|(_, p, _)| p).collect();
+    assert_eq!(
+        flagged,
+        [
+            "features/empty/state.json",
+            "features/false/state.json",
+            "features/unmarked/state.json"
+        ],
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn an_owner_repo_one_letter_from_a_declared_one_is_a_config_error() {
+    let ws = one_repo_view(true);
+    let config = std::fs::read_to_string(ws.path().join("concord.toml")).expect("config");
+    std::fs::write(
+        ws.path().join("concord.toml"),
+        config.replace("ft2 = \"ft2\"", "ft2 = \"ft-2\""),
+    )
+    .expect("config");
+    let out = run_in(ws.path(), &["check", "--no-hub"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("concord.toml:9:"), "{}", out.stderr);
+    assert!(out.stderr.contains("did you mean `ft2`?"), "{}", out.stderr);
+}
+
+// ---------------------------------------------------------------- scale
+
+/// A merge rule over many sources whose items each live in one of them
+/// (one plan per repo, the hub shared) has nothing dangling; sources that
+/// share items still report the ones missing from their partner.
+#[test]
+fn dangling_items_are_reported_only_between_sources_that_share_items() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    let mut config = String::new();
+    let mut names = Vec::new();
+    for i in 0..12 {
+        config.push_str(&format!(
+            "[[repo]]\nname = \"r{i}\"\npath = \"r{i}\"\n\n[[source]]\nname = \"plans-{i}\"\n\
+             repo = \"r{i}\"\nformat = \"task-blocks\"\nglob = \"plan.md\"\nworkflow = \"task\"\n\n"
+        ));
+        names.push(format!("\"plans-{i}\""));
+        let mut plan = String::new();
+        for t in 0..3 {
+            plan.push_str(&format!("```task\nid: R{i}-T{t}\nstatus: todo\n```\n\n"));
+        }
+        // r0 and r1 both list SHARED; r1 lacks R0-ONLY's partner copy.
+        if i < 2 {
+            plan.push_str("```task\nid: SHARED\nstatus: todo\n```\n\n");
+        }
+        std::fs::create_dir_all(root.join(format!("r{i}"))).expect("repo");
+        std::fs::write(root.join(format!("r{i}/plan.md")), plan).expect("plan");
+    }
+    config.push_str(common::TASK_WORKFLOW);
+    config.push_str(&format!(
+        "\n[[sync]]\nname = \"all\"\nmode = \"merge\"\nbetween = [{}, \"hub\"]\n",
+        names.join(", ")
+    ));
+    std::fs::write(root.join("concord.toml"), config).expect("config");
+    let out = run_in(root, &["check", "--no-hub", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let dangling: Vec<(String, String, String)> = findings_of(&json)
+        .into_iter()
+        .filter(|(code, _, _)| code == "DANGLING_ITEM")
+        .collect();
+    // r0 and r1 share SHARED, so each of their own items is missing from
+    // the other; the ten plans that share nothing report nothing.
+    let mut expected = Vec::new();
+    for (here, there) in [(0, 1), (1, 0)] {
+        for t in 0..3 {
+            expected.push((
+                "DANGLING_ITEM".to_string(),
+                "plan.md".to_string(),
+                format!("R{here}-T{t} is in plans-{here} but not in plans-{there} (rule all)"),
+            ));
+        }
+    }
+    expected.sort();
+    assert_eq!(dangling, expected, "{}", out.stderr);
+}
+
+// ---------------------------------------------------------------- unchecked citations
+
+/// Citations nobody could check (offline, empty cache) are one note, not
+/// one advisory each: one line in text, `notes` in JSON, one tool
+/// notification in SARIF; the run says once why (offline).
+#[test]
+fn unchecked_citations_are_one_note_in_every_format() {
+    let Some(corpus) = corpus() else { return };
+    let ws = workspace(&corpus, &[]);
+    std::fs::remove_file(ws.path().join("citations.json")).expect("empty cache");
+    let json_out = run_in(ws.path(), &["check", "--no-hub", "--format", "json"]);
+    assert_eq!(json_out.code, 0, "{}{}", json_out.stdout, json_out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&json_out.stdout).expect("json");
+    assert_eq!(json["findings"].as_array().map(Vec::len), Some(0));
+    let notes = json["notes"].as_array().expect("notes");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0]["code"], "CITATIONS_UNCHECKED");
+    let message = notes[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("could not be checked (")
+            && message.contains("not in the citation cache")
+            && message.contains("offline (--offline or `offline = true`)")
+            && message.contains("`concord check --refresh-citations` with a token fills"),
+        "{message}"
+    );
+    let text = run_in(ws.path(), &["check", "--no-hub"]);
+    let note_lines: Vec<&str> = text
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("note:"))
+        .collect();
+    assert_eq!(note_lines, [format!("note: {message}")], "{}", text.stdout);
+    assert_eq!(text.stdout.matches("could not be checked").count(), 1);
+    let sarif = run_in(ws.path(), &["check", "--no-hub", "--format", "sarif"]);
+    let sarif: serde_json::Value = serde_json::from_str(&sarif.stdout).expect("sarif");
+    let run = &sarif["runs"][0];
+    assert_eq!(run["results"].as_array().map(Vec::len), Some(0));
+    let notifications = run["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .expect("notifications");
+    assert_eq!(notifications.len(), 1);
+    assert_eq!(notifications[0]["level"], "note");
+    assert_eq!(notifications[0]["message"]["text"], message);
+}
+
+// ---------------------------------------------------------------- refresh
+
+/// A workspace citing #1..=#260 of acme/app (written `Acme/App`) against
+/// a fake GitHub holding 240 issues and 10 pull requests.
+fn refresh_workspace() -> (concord_fakes::github::FakeGitHub, tempfile::TempDir) {
+    use concord_fakes::github::FakeGitHub;
+    let gh = FakeGitHub::start("ghp_refresh").expect("fake GitHub");
+    gh.add_repo("Acme/App");
+    for n in 1..=240 {
+        gh.add_issue("Acme/App", &format!("issue {n}"), "closed", &[]);
+    }
+    gh.add_branch("Acme/App", "main");
+    for n in 0..10 {
+        let branch = format!("topic-{n}");
+        gh.add_branch("Acme/App", &branch);
+        gh.add_pull("Acme/App", &branch, "main", n % 2 == 0);
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    std::fs::write(
+        root.join("concord.toml"),
+        format!(
+            r#"
+[[repo]]
+name = "app"
+path = "."
+
+[checks.citations]
+globs = ["docs/*.md"]
+default_repo = "Acme/App"
+url = "{}"
+token_env = "TEST_REFRESH_TOKEN"
+cache = "cache/citations.json"
+"#,
+            gh.url()
+        ),
+    )
+    .expect("config");
+    let mut text = String::from("# Case study\n\n");
+    for n in 1..=260 {
+        text.push_str(&format!("Shipped in PR #{n}.\n"));
+    }
+    std::fs::create_dir_all(root.join("docs")).expect("docs");
+    std::fs::write(root.join("docs/case-study.md"), text).expect("case study");
+    (gh, dir)
+}
+
+fn concord_with_token(root: &Path, token: Option<&str>, args: &[&str]) -> Output {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("concord"));
+    command
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .env_remove("TEST_REFRESH_TOKEN")
+        .env_remove("CONCORD_CONFIG")
+        .env_remove("CONCORD_HUB_URL")
+        .args(args);
+    if let Some(token) = token {
+        command.env("TEST_REFRESH_TOKEN", token);
+    }
+    let output = command.output().expect("run");
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn refresh_fills_the_cache_in_a_few_paginated_conditional_requests() {
+    let (gh, dir) = refresh_workspace();
+    let root = dir.path();
+    let refresh = |gh: &concord_fakes::github::FakeGitHub| {
+        gh.control().clear_log();
+        let out = concord_with_token(root, Some("ghp_refresh"), &["check", "--refresh-citations"]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        out
+    };
+    let out = refresh(&gh);
+    assert!(
+        out.stdout
+            .contains("260 cited in 1 repositories: 250 exist, 10 missing; 3 requests"),
+        "{}",
+        out.stdout
+    );
+    // Three pages of 100 along `Link: rel="next"`, never one per citation.
+    let requests = gh.control().requests();
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.method == "GET" && r.status == 200)
+    );
+    assert_eq!(gh.control().count("GET", "/repos/Acme/App/issues/"), 0);
+    // The cache format (docs/citations.md): lowercased keys, answers.
+    let cache: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("cache/citations.json")).expect("cache"),
+    )
+    .expect("json");
+    assert_eq!(cache["version"], 1);
+    let answers = cache["citations"].as_object().expect("citations");
+    assert_eq!(answers.len(), 260);
+    assert_eq!(answers["acme/app#250"], "exists");
+    assert_eq!(answers["acme/app#251"], "missing");
+    // Again: every page is asked with its ETag and comes back 304.
+    let out = refresh(&gh);
+    assert!(
+        out.stdout.contains("3 requests (3 unchanged pages)"),
+        "{}",
+        out.stdout
+    );
+    assert!(gh.control().requests().iter().all(|r| r.status == 304));
+    // Offline, the cache decides: the ten missing ones, as written.
+    let check = concord_with_token(root, None, &["check", "--format", "json", "--no-hub"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    let json: serde_json::Value = serde_json::from_str(&check.stdout).expect("json");
+    let broken = json["findings"].as_array().expect("findings");
+    assert_eq!(broken.len(), 10);
+    assert!(
+        broken[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Acme/App#251 "),
+        "{}",
+        broken[0]
+    );
+    assert!(json.get("notes").is_none(), "every citation answered");
+}
+
+#[test]
+fn refresh_needs_a_token_and_stops_at_a_spent_rate_limit() {
+    let (gh, dir) = refresh_workspace();
+    let root = dir.path();
+    let out = concord_with_token(root, None, &["check", "--refresh-citations"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("$TEST_REFRESH_TOKEN"), "{}", out.stderr);
+    assert!(gh.control().requests().is_empty());
+    gh.exhaust_rate_limit(std::time::Duration::from_secs(3600));
+    let out = concord_with_token(root, Some("ghp_refresh"), &["check", "--refresh-citations"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("Acme/App could not be listed")
+            || out.stderr.contains("acme/app could not be listed"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.to_lowercase().contains("rate limit"),
+        "{}",
+        out.stderr
+    );
 }

@@ -141,6 +141,11 @@ struct RawOwner {
     owners: Spanned<BTreeMap<String, String>>,
     #[schemars(with = "Option<String>")]
     mirror_marker: Option<Spanned<String>>,
+    /// The marker value that makes a file a mirror, e.g. "{owner}-reverse"
+    /// (`{owner}`: the file's owner value); any other value is flagged.
+    /// Unset: any value but null, false and "" marks a mirror.
+    #[schemars(with = "Option<String>")]
+    mirror_value: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -197,10 +202,22 @@ pub struct OwnerCheck {
     pub scope: Scope,
     /// JSON pointer of the owner field.
     pub field: String,
-    /// Owner value -> index of the repo that owns such files.
-    pub owners: BTreeMap<String, usize>,
+    /// Owner value -> the repo that owns such files.
+    pub owners: BTreeMap<String, OwnerRepo>,
     /// A file carrying this pointer is a mirror: it may live elsewhere.
     pub mirror_marker: Option<String>,
+    /// The marker value a mirror must carry (`{owner}` template); `None`:
+    /// any value but null, false and "".
+    pub mirror_value: Option<String>,
+}
+
+/// The repo an owner value names, as written in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerRepo {
+    pub name: String,
+    /// Index into `Workspace::repos`; `None`: a repo this workspace does
+    /// not check out (files owned by it can only be mirrors here).
+    pub index: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -491,14 +508,37 @@ fn owner_check(
 ) -> Result<OwnerCheck, crate::ConfigError> {
     let mut owners = BTreeMap::new();
     for (value, repo) in owner.owners.get_ref() {
-        let index = repos.iter().position(|r| &r.name == repo).ok_or_else(|| {
-            errors.with_help(
+        let index = repos.iter().position(|r| &r.name == repo);
+        // A repo not checked out here is fine (a team checking one repo of
+        // several), but one a letter away from a declared repo is a typo.
+        if index.is_none()
+            && let Some(help) = did_you_mean(repo, repos.iter().map(|r| r.name.as_str()))
+        {
+            return Err(errors.with_help(
                 owner.owners.span(),
-                format!("owner `{value}` names repo `{repo}`, which is not declared"),
-                did_you_mean(repo, repos.iter().map(|r| r.name.as_str())),
-            )
-        })?;
-        owners.insert(value.clone(), index);
+                format!(
+                    "owner `{value}` names repo `{repo}`, which is not declared and looks like a \
+                     typo of a declared one"
+                ),
+                Some(help),
+            ));
+        }
+        owners.insert(
+            value.clone(),
+            OwnerRepo {
+                name: repo.clone(),
+                index,
+            },
+        );
+    }
+    if let Some(value) = &owner.mirror_value
+        && owner.mirror_marker.is_none()
+    {
+        return Err(errors.with_help(
+            value.span(),
+            "mirror_value without mirror_marker".to_string(),
+            Some("name the marker field too, e.g. mirror_marker = \"/sync_origin\"".into()),
+        ));
     }
     Ok(OwnerCheck {
         scope: scope(&owner.glob, None, repos, errors)?,
@@ -509,6 +549,7 @@ fn owner_check(
             .as_ref()
             .map(|m| pointer(m, errors))
             .transpose()?,
+        mirror_value: owner.mirror_value.clone().map(Spanned::into_inner),
     })
 }
 

@@ -55,6 +55,11 @@ pub struct Args {
     /// List every check code with its default severity and stop.
     #[arg(long)]
     list: bool,
+    /// Fill the citation cache from GitHub in bulk (every issue and pull
+    /// request number of each cited repository, paginated and
+    /// conditional), then stop; needs the token of `[checks.citations]`.
+    #[arg(long, conflicts_with_all = ["staged", "baseline", "snapshot", "list", "offline"])]
+    refresh_citations: bool,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -72,7 +77,11 @@ impl Args {
     /// resolves citations (their answers are shared through the hub); the
     /// rest only read it.
     pub(crate) fn records(&self, ws: &Workspace) -> bool {
-        self.snapshot || (ws.checks.citations.is_some() && !self.offline && !self.no_hub)
+        self.snapshot
+            || (ws.checks.citations.is_some()
+                && !self.offline
+                && !self.no_hub
+                && !self.refresh_citations)
     }
 
     fn format(&self) -> Format {
@@ -86,6 +95,22 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     }
     if args.list {
         return print_list(ws, args.format());
+    }
+    if args.refresh_citations {
+        let refresh = concord_app::check::refresh_citations(ws)?;
+        println!(
+            "citations: {} cited in {} repositories: {} exist, {} missing; {} requests ({} unchanged pages)",
+            refresh.cited,
+            refresh.repos,
+            refresh.exists,
+            refresh.missing,
+            refresh.requests,
+            refresh.not_modified
+        );
+        for (repo, why) in &refresh.failed {
+            eprintln!("warning: {repo} could not be listed: {why}");
+        }
+        return Ok(refresh.outcome());
     }
     let options = CheckOptions {
         staged: args.staged,
@@ -106,15 +131,29 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
 fn print_report(format: Format, report: &CheckReport, rules: &[render::RuleInfo]) {
     let deciding = report.deciding();
     match (&report.layer, format) {
-        (Layer::Plain, _) => print(format, &report.findings, &report.files, None, rules),
+        (Layer::Plain, _) => print(
+            format,
+            &report.findings,
+            &report.files,
+            &report.notes,
+            None,
+            rules,
+        ),
         (Layer::Baseline { before, .. }, Format::Sarif)
         | (Layer::Snapshot { before, .. }, Format::Sarif) => {
             let delta = compare(before, &report.findings);
-            print(format, &report.findings, &report.files, Some(&delta), rules);
+            print(
+                format,
+                &report.findings,
+                &report.files,
+                &report.notes,
+                Some(&delta),
+                rules,
+            );
         }
-        (_, Format::Json) => print(format, &deciding, &report.files, None, rules),
+        (_, Format::Json) => print(format, &deciding, &report.files, &report.notes, None, rules),
         (Layer::Baseline { rev, before }, Format::Text) => {
-            print(format, &deciding, &report.files, None, rules);
+            print(format, &deciding, &report.files, &report.notes, None, rules);
             let delta = compare(before, &report.findings);
             println!(
                 "against {rev}: {} new ({} gating), {} fixed, {} unchanged",
@@ -132,7 +171,7 @@ fn print_report(format: Format, report: &CheckReport, rules: &[render::RuleInfo]
             },
             Format::Text,
         ) => {
-            print(format, &deciding, &report.files, None, rules);
+            print(format, &deciding, &report.files, &report.notes, None, rules);
             let delta = compare(before, &report.findings);
             let gating = report
                 .findings
@@ -157,6 +196,7 @@ fn print(
     format: Format,
     findings: &[Finding],
     files: &[CheckedFile],
+    notes: &[render::RunNote],
     baseline: Option<&Delta<'_>>,
     rules: &[render::RuleInfo],
 ) {
@@ -168,15 +208,19 @@ fn print(
             .and_then(|f| String::from_utf8(f.bytes.clone()).ok())
     };
     let written = match format {
-        Format::Text => render::text(findings, &sources, crate::output::color_enabled(), &mut out),
-        Format::Json => render::json(findings, &mut out),
+        Format::Text => {
+            let color = crate::output::color_enabled();
+            render::text(findings, &sources, color, &mut out)
+                .and_then(|()| render::notes_text(notes, color, &mut out))
+        }
+        Format::Json => render::json_with_notes(findings, notes, &mut out),
         Format::Sarif => {
             let category = if baseline.is_some() {
                 "concord/pull-request"
             } else {
                 "concord/check"
             };
-            render::sarif(findings, rules, category, baseline, &mut out)
+            render::sarif_with_notes(findings, rules, category, baseline, notes, &mut out)
         }
     };
     crate::output::finish(written.and_then(|()| out.flush()));
