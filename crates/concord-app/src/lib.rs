@@ -9,6 +9,7 @@
 
 pub mod check;
 mod check_rules;
+pub mod check_trend;
 pub mod config_check;
 pub mod diff;
 pub mod explain;

@@ -74,6 +74,7 @@ pub fn reports() -> Vec<Documented> {
         ),
         of::<check::CheckList>("check-list", "`concord check --list --format json`"),
         of::<check::SnapshotHistory>("check-history", "`concord check history --json`"),
+        of::<check_trend::TrendReport>("check-trend", "`concord check history --report --json`"),
         of::<scan::ScanReport>("scan", "`concord scan --json`"),
         of::<config_check::ConfigCheck>("config-check", "`concord config check --json`"),
         of::<init::InitReport>("init", "`concord init --json`"),

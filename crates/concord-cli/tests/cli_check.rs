@@ -490,6 +490,36 @@ fn snapshots_report_regressions_and_resolutions_and_are_listed() {
         .filter_map(|s| s["id"].as_i64())
         .collect();
     assert_eq!(ids, [3, 2, 1]);
+    // The trend over them: per code, oldest first.
+    let report = run_in(root, &["check", "history", "--report"]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    assert!(
+        report
+            .stdout
+            .contains("| `OWNER_MISSING` | 0 | 1 | 0 | 0 |"),
+        "{}",
+        report.stdout
+    );
+    assert!(
+        report
+            .stdout
+            .contains("| **all** | **1** | **2** | **0** | **-1** |"),
+        "{}",
+        report.stdout
+    );
+    let json = run_in(
+        root,
+        &["check", "history", "--report", "--json", "--last", "2"],
+    );
+    let trend: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    common::schema::assert_valid("check-trend", &trend);
+    let covered: Vec<i64> = trend["snapshots"]
+        .as_array()
+        .expect("snapshots")
+        .iter()
+        .filter_map(|s| s["id"].as_i64())
+        .collect();
+    assert_eq!(covered, [2, 3], "the newest two, oldest first");
 }
 
 #[test]

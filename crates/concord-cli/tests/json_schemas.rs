@@ -136,6 +136,10 @@ fn what_the_commands_print_is_what_the_schemas_say() {
         &concord(ws, &["check", "history", "--json"]),
     );
     checker.check(
+        "check-trend",
+        &concord(ws, &["check", "history", "--report", "--json"]),
+    );
+    checker.check(
         "check-list",
         &concord(ws, &["check", "--list", "--format", "json"]),
     );

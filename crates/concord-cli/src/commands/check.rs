@@ -64,11 +64,19 @@ pub struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum CheckCommand {
-    /// List the stored snapshots, newest first.
+    /// List the stored snapshots, newest first; `--report`: findings per
+    /// code over them, as a markdown table (or JSON).
     History {
-        /// Print the list as JSON.
+        /// Print the list (or the report) as JSON.
         #[arg(long)]
         json: bool,
+        /// Findings per code over the newest snapshots, oldest first, with
+        /// the change: markdown for an issue or a wiki page.
+        #[arg(long)]
+        report: bool,
+        /// How many of the newest snapshots the report covers.
+        #[arg(long, value_name = "N", default_value_t = concord_app::check_trend::SNAPSHOTS_REPORTED, requires = "report")]
+        last: usize,
     },
 }
 
@@ -90,7 +98,10 @@ impl Args {
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
-    if let Some(CheckCommand::History { json }) = &args.command {
+    if let Some(CheckCommand::History { json, report, last }) = &args.command {
+        if *report {
+            return print_trend(ws, *json, *last);
+        }
         return print_history(ws, *json);
     }
     if args.list {
@@ -253,6 +264,20 @@ fn print_list(ws: &Workspace, format: Format) -> Result<Outcome, Failure> {
         list.checks.iter().try_for_each(|info| {
             writeln!(out, "{:<28} {:<9} {}", info.code, info.severity, info.what)
         })
+    };
+    crate::output::finish(written.and_then(|()| out.flush()));
+    Ok(Outcome::Clean)
+}
+
+fn print_trend(ws: &Workspace, json: bool, last: usize) -> Result<Outcome, Failure> {
+    let report = concord_app::check_trend::trend(ws, last)?;
+    let mut out = crate::output::stdout();
+    let written = if json {
+        serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        out.write_all(concord_app::check_trend::markdown(&report).as_bytes())
     };
     crate::output::finish(written.and_then(|()| out.flush()));
     Ok(Outcome::Clean)
