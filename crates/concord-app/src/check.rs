@@ -118,8 +118,11 @@ pub fn check(ws: &Workspace, options: &CheckOptions) -> Result<CheckReport, Fail
         offline: options.offline,
         hub: !options.no_hub,
     };
+    // Promoted codes stay advisory until the snapshots are clean of them
+    // long enough; decided once, from the snapshots before this run.
+    let promotion = crate::promotion::states(ws, !options.no_hub)?;
     if let Some(rev) = &options.baseline {
-        return baseline(ws, &file_checks, how, rev);
+        return baseline(ws, &file_checks, how, rev, &promotion);
     }
     let side = if options.staged {
         Side::Staged
@@ -148,6 +151,8 @@ pub fn check(ws: &Workspace, options: &CheckOptions) -> Result<CheckReport, Fail
         how,
         transitions,
     )?;
+    let mut findings = findings;
+    crate::promotion::demote(&mut findings, &promotion);
     if options.snapshot {
         let actor = options.actor.clone().unwrap_or_else(|| hub::actor(ws));
         let mut report = snapshot(ws, files, findings, actor)?;
@@ -221,6 +226,9 @@ pub struct CheckList {
 pub struct CheckEntry {
     /// Stable code such as `OWNER_MISSING`.
     pub code: String,
+    /// `[checks] promote`: whether the code gates yet, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<String>,
     /// Its default severity.
     pub severity: String,
     pub what: String,
@@ -229,12 +237,24 @@ pub struct CheckEntry {
     pub fix: String,
 }
 
+/// [`list`], with each promoted code's state read from the snapshots
+/// (`check --list`).
+pub fn list_with_promotion(ws: &Workspace) -> Result<CheckList, Failure> {
+    let mut list = list(ws);
+    let states = crate::promotion::states(ws, true)?;
+    for entry in &mut list.checks {
+        entry.promotion = states.get(&entry.code).map(|s| s.why.clone());
+    }
+    Ok(list)
+}
+
 /// Every check code with its default severity and what it is for: the
 /// built-in catalog, then the workspace's team rules.
 pub fn list(ws: &Workspace) -> CheckList {
     let mut checks: Vec<CheckEntry> = concord_checks::catalog::CATALOG
         .iter()
         .map(|info| CheckEntry {
+            promotion: None,
             code: info.code.into(),
             severity: info.severity.as_str().into(),
             what: info.what.into(),
@@ -245,6 +265,7 @@ pub fn list(ws: &Workspace) -> CheckList {
         .collect();
     checks.extend(ws.checks.rules.iter().map(|rule| {
         CheckEntry {
+            promotion: None,
             code: rule.code.clone(),
             severity: rule.severity.clone(),
             what: rule
@@ -279,14 +300,17 @@ fn baseline(
     file_checks: &FileChecks<'_>,
     how: Citations,
     rev: &str,
+    promotion: &BTreeMap<String, crate::promotion::PromotionState>,
 ) -> Result<CheckReport, Failure> {
     let before_files = gather(ws, file_checks, &Side::Commit(rev))?;
     let after_files = gather(ws, file_checks, &Side::WorkTree)?;
     // Both sides without the hub: it has no history to compare with.
     let team_before = team_findings(ws, &before_files, Some(rev));
     let team_after = team_findings(ws, &after_files, None);
-    let (before, _) = evaluate(ws, file_checks, &before_files, true, None, how, team_before)?;
-    let (after, notes) = evaluate(ws, file_checks, &after_files, true, None, how, team_after)?;
+    let (mut before, _) = evaluate(ws, file_checks, &before_files, true, None, how, team_before)?;
+    let (mut after, notes) = evaluate(ws, file_checks, &after_files, true, None, how, team_after)?;
+    crate::promotion::demote(&mut before, promotion);
+    crate::promotion::demote(&mut after, promotion);
     Ok(CheckReport {
         findings: after,
         files: checked_files(after_files),

@@ -22,6 +22,7 @@ pub mod log;
 pub mod mirror;
 pub mod plan;
 pub mod progress;
+pub mod promotion;
 pub mod replicas;
 pub mod repo_files;
 pub mod scan;

@@ -364,6 +364,86 @@ fn state(root: &Path, name: &str, json: &str) {
     std::fs::write(path, json).expect("write");
 }
 
+/// `[checks] promote`: a code stays advisory (exit 0) until the snapshots
+/// have been clean of it for the time asked, then gates; `check --list`
+/// says where it stands and why.
+#[test]
+fn a_promoted_code_gates_only_after_the_snapshots_were_clean_long_enough() {
+    let ws = layered();
+    let root = ws.path();
+    let promote = |wait: &str| {
+        let config = std::fs::read_to_string(root.join("concord.toml")).expect("config");
+        let base = config
+            .split("\n[checks]\n")
+            .next()
+            .unwrap_or(&config)
+            .to_string();
+        std::fs::write(
+            root.join("concord.toml"),
+            format!("{base}\n[checks]\npromote = {{ OWNER_MISSING = \"{wait}\" }}\n"),
+        )
+        .expect("config");
+    };
+    promote("7d");
+    state(root, "b", r#"{"name": "x"}"#);
+    let early = run_in(root, &["check", "--json"]);
+    assert_eq!(
+        early.code, 0,
+        "advisory before any snapshot: {}",
+        early.stdout
+    );
+    assert!(
+        early.stdout.contains("\"severity\": \"advisory\""),
+        "{}",
+        early.stdout
+    );
+    let list = run_in(root, &["check", "--list"]);
+    assert!(
+        list.stdout.contains(
+            "promotion: advisory until the snapshots are clean of it for 7days: no snapshot yet"
+        ),
+        "{}",
+        list.stdout
+    );
+    // A clean snapshot, then the problem comes back.
+    state(root, "b", r#"{"name": "x", "state_owner": "app"}"#);
+    assert_eq!(run_in(root, &["check", "--snapshot"]).code, 0);
+    state(root, "b", r#"{"name": "x"}"#);
+    let waiting = run_in(root, &["check"]);
+    assert_eq!(
+        waiting.code, 0,
+        "clean for less than 7 days: {}",
+        waiting.stdout
+    );
+    let list = run_in(root, &["check", "--list", "--json"]);
+    let entry = serde_json::from_str::<serde_json::Value>(&list.stdout).expect("json")["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["code"] == "OWNER_MISSING")
+        .cloned()
+        .expect("OWNER_MISSING listed");
+    assert!(
+        entry["promotion"]
+            .as_str()
+            .is_some_and(|w| w.contains("gates in")),
+        "{entry}"
+    );
+    // Clean for long enough (no wait asked): it gates.
+    promote("0s");
+    let gating = run_in(root, &["check"]);
+    assert_eq!(gating.code, 1, "{}", gating.stdout);
+    assert!(gating.stdout.contains("OWNER_MISSING"), "{}", gating.stdout);
+    promote("a week");
+    let bad = run_in(root, &["check"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("promote OWNER_MISSING = `a week`"),
+        "{}",
+        bad.stderr
+    );
+}
+
 #[test]
 fn staged_checks_read_the_index_not_the_working_tree() {
     let ws = layered();

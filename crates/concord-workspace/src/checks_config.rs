@@ -44,6 +44,10 @@ pub(crate) struct RawChecks {
     since_field: Option<Spanned<String>>,
     #[schemars(with = "Option<BTreeMap<String, Vec<String>>>")]
     exempt: Option<Spanned<BTreeMap<String, Vec<String>>>>,
+    /// Codes that stay advisory until the check snapshots have been clean
+    /// of them for this long, then gate: `{ NO_CS_LINK = "7d" }`.
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    promote: Option<Spanned<BTreeMap<String, String>>>,
     #[serde(default)]
     schema: Vec<RawSchema>,
     owner: Option<RawOwner>,
@@ -312,6 +316,9 @@ pub struct Checks {
     pub citations: Option<CitationCheck>,
     pub phases: Option<PhaseCheck>,
     pub rules: Vec<TeamRule>,
+    /// `[checks] promote`: code -> how long the snapshots must be clean of
+    /// it before it gates; advisory until then.
+    pub promote: BTreeMap<String, std::time::Duration>,
 }
 
 fn check_code(
@@ -445,6 +452,18 @@ fn check_codes(
             }
         }
         checks.exempt = exempt.get_ref().clone();
+    }
+    if let Some(promote) = &raw.promote {
+        for (code, wait) in promote.get_ref() {
+            check_code(code, promote.span(), &checks.rules, errors)?;
+            let parsed = humantime::parse_duration(wait).map_err(|e| {
+                errors.at(
+                    promote.span(),
+                    format!("promote {code} = `{wait}`: {e}; expected a duration such as \"7d\""),
+                )
+            })?;
+            checks.promote.insert(code.clone(), parsed);
+        }
     }
     Ok(())
 }

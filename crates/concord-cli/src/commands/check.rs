@@ -255,14 +255,18 @@ fn rule_infos(ws: &Workspace) -> Vec<render::RuleInfo> {
 /// `--list`: every check code with its default severity.
 fn print_list(ws: &Workspace, format: Format) -> Result<Outcome, Failure> {
     let mut out = crate::output::stdout();
-    let list = concord_app::check::list(ws);
+    let list = concord_app::check::list_with_promotion(ws)?;
     let written = if matches!(format, Format::Json) {
         serde_json::to_writer_pretty(&mut out, &list)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
         list.checks.iter().try_for_each(|info| {
-            writeln!(out, "{:<28} {:<9} {}", info.code, info.severity, info.what)
+            writeln!(out, "{:<28} {:<9} {}", info.code, info.severity, info.what)?;
+            match &info.promotion {
+                Some(why) => writeln!(out, "{:<28} {:<9} promotion: {why}", "", ""),
+                None => Ok(()),
+            }
         })
     };
     crate::output::finish(written.and_then(|()| out.flush()));
