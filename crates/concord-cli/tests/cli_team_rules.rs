@@ -42,19 +42,7 @@ fn the_fittracker2_example_finds_exactly_the_expected_findings() {
     );
     assert_eq!(out.code, 1, "{}", out.stderr);
     let report = json(&out.stdout);
-    let mut got: Vec<String> = report["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {}",
-                f["code"].as_str().unwrap_or(""),
-                f["path"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
-    got.sort();
+    let got = finding_lines(&report, &["code", "path"]);
     let expected = std::fs::read_to_string(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/team-rules-fittracker2.expected"),
     )
@@ -364,20 +352,7 @@ fn the_example_rules_fire_on_documents_that_break_them() {
     let out = ws.concord(&["check", "--no-hub", "--format", "json"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     let report = json(&out.stdout);
-    let mut got: Vec<String> = report["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {}: {}",
-                f["code"].as_str().unwrap_or(""),
-                f["path"].as_str().unwrap_or(""),
-                f["message"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
-    got.sort();
+    let got = finding_lines(&report, &["code", "path", "message"]);
     assert_eq!(
         got,
         vec![
@@ -498,21 +473,7 @@ message = "{dir} was due {date(doc.due)}"
     let out = ws.concord(&["check", "--no-hub", "--format", "json"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     let report = json(&out.stdout);
-    let mut got: Vec<String> = report["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {} {}: {}",
-                f["code"].as_str().unwrap_or(""),
-                f["path"].as_str().unwrap_or(""),
-                f["key"].as_str().unwrap_or("-"),
-                f["message"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
-    got.sort();
+    let got = finding_lines(&report, &["code", "path", "key", "message"]);
     assert_eq!(
         got,
         vec![
@@ -550,4 +511,30 @@ fn items_that_are_not_a_list_are_a_rule_error() {
         "{}",
         out.stdout
     );
+}
+
+/// Each finding of a JSON report as one line of the named fields, sorted:
+/// `CODE path`, then ` key` (`-` when none), then `: message`.
+fn finding_lines(report: &serde_json::Value, fields: &[&str]) -> Vec<String> {
+    let mut lines: Vec<String> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let mut line = String::new();
+            for (i, name) in fields.iter().enumerate() {
+                let missing = if *name == "key" { "-" } else { "" };
+                let separator = match (i, *name) {
+                    (0, _) => "",
+                    (_, "message") => ": ",
+                    _ => " ",
+                };
+                line.push_str(separator);
+                line.push_str(f[*name].as_str().unwrap_or(missing));
+            }
+            line
+        })
+        .collect();
+    lines.sort();
+    lines
 }

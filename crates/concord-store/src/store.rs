@@ -112,12 +112,10 @@ impl Store {
             url: shown.clone(),
             message,
         };
-        if let Some(path) = url.strip_prefix("sqlite://") {
-            let path = path.split('?').next().unwrap_or(path);
-            if path.is_empty() {
+        if url.starts_with("sqlite://") {
+            let Some(path) = sqlite_path(url, base_dir) else {
                 return Err(StoreError::UnsupportedUrl(shown));
-            }
-            let path = base_dir.join(path);
+            };
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| unavailable(format!("cannot create {}: {e}", parent.display())))?;

@@ -457,7 +457,7 @@ fn add_alias(status: &mut ProposedStatus, spelling: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use concord_model::{StatusDef, Workflow};
+    use concord_model::Workflow;
     use proptest::prelude::*;
 
     fn words(list: &[(&str, usize)]) -> BTreeMap<String, usize> {
@@ -465,19 +465,7 @@ mod tests {
     }
 
     fn build(proposed: &ProposedWorkflow) -> Workflow {
-        Workflow::new(
-            proposed.name.clone(),
-            proposed
-                .statuses
-                .iter()
-                .map(|s| StatusDef {
-                    name: s.name.clone(),
-                    rank: s.rank,
-                    aliases: s.aliases.clone(),
-                })
-                .collect(),
-        )
-        .expect("a valid workflow")
+        crate::init::propose::build(proposed).expect("a valid workflow")
     }
 
     #[test]
