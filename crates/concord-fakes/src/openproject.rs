@@ -3,18 +3,35 @@
 //!
 //! - HTTP Basic auth, user `apikey`, password the token; anything else is
 //!   `401 Unauthenticated`.
-//! - `GET /api/v3/statuses` (and `/api/v3/statuses/{id}`).
+//! - `GET /api/v3/statuses` (and `/api/v3/statuses/{id}`); exactly one is
+//!   `isDefault`: the first added unless
+//!   [`set_default_status`](FakeOpenProject::set_default_status) says
+//!   otherwise.
 //! - `GET /api/v3/work_packages` and `/api/v3/projects/{id|identifier}/work_packages`
-//!   with `filters` (JSON: `id`, `status`/`status_id`, `project`), `sortBy`
+//!   with `filters` (JSON: `id`, `status`/`status_id`, `project`, and
+//!   `subject` with `~` "contains" / `!~` "does not contain": the value is
+//!   split on whitespace and every word must occur, case-insensitively, as
+//!   OpenProject's `ILIKE` per word does; one non-blank text is required,
+//!   where OpenProject would quietly use the first of several), `sortBy`
 //!   (`id` only), `offset` (a 1-based *page number*) and `pageSize`
 //!   (default [`DEFAULT_PAGE_SIZE`], capped at [`MAX_PAGE_SIZE`] like
 //!   `apiv3_max_page_size`, `-1` meaning the maximum). Without `filters`
 //!   the server applies its default filter, open statuses only, as
 //!   OpenProject does.
+//! - `POST /api/v3/projects/{id|identifier}/work_packages` (404 for an
+//!   unknown project) and `POST /api/v3/work_packages` (with a
+//!   `_links.project`, 422 without): a `subject` (422 if missing, blank or
+//!   longer than 255 characters), an optional `description`
+//!   (`{"raw": "markdown"}`, 422 if not an object), optional `_links.type`
+//!   and `_links.status` (422 if unknown; there is no workflow, so any
+//!   known status may be given). What is not sent is filled in as
+//!   OpenProject does: the default type (`Task`) and the default status.
+//!   201 with the work package at `lockVersion` 0.
 //! - `GET`/`PATCH /api/v3/work_packages/{id}`: PATCH needs
 //!   `Content-Type: application/json` (406 without one, 415 for another),
 //!   a JSON object (400), `lockVersion` (422), the current `lockVersion`
-//!   (409 `UpdateConflict`), a known status link (422); a change bumps
+//!   (409 `UpdateConflict`); `subject`, `description`, `_links.status` and
+//!   `_links.type` are validated as on creation (422); a change bumps
 //!   `lockVersion`.
 //! - `GET`/`POST /api/v3/work_packages/{id}/activities`: comments.
 //! - Request targets longer than [`MAX_TARGET`] bytes get 414, as the
@@ -44,6 +61,8 @@ pub const MAX_PAGE_SIZE: usize = 1000;
 /// header buffer is 8 KiB.
 pub const MAX_TARGET: usize = 8192;
 
+/// The type every instance starts with, `Task`, and the default one.
+const DEFAULT_TYPE: u64 = 1;
 const ERROR_URN: &str = "urn:openproject-org:api:v3:errors:";
 const HAL_JSON: &str = "application/hal+json; charset=utf-8";
 
@@ -51,6 +70,11 @@ struct StatusRow {
     id: u64,
     name: String,
     is_closed: bool,
+}
+
+struct TypeRow {
+    id: u64,
+    name: String,
 }
 
 struct ProjectRow {
@@ -62,6 +86,9 @@ struct WorkPackageRow {
     id: u64,
     project: u64,
     subject: String,
+    /// Markdown, `None` when never given (rendered as `raw: null`).
+    description: Option<String>,
+    type_id: u64,
     status: u64,
     lock_version: u64,
     comments: Vec<(u64, String)>,
@@ -70,6 +97,11 @@ struct WorkPackageRow {
 struct Db {
     token: String,
     statuses: Vec<StatusRow>,
+    /// Set by [`FakeOpenProject::set_default_status`]; otherwise the first
+    /// status is the default.
+    default_status: Option<u64>,
+    /// [`DEFAULT_TYPE`] (`Task`) first, then those [`FakeOpenProject::add_type`] adds.
+    types: Vec<TypeRow>,
     projects: Vec<ProjectRow>,
     work_packages: BTreeMap<u64, WorkPackageRow>,
     next_activity: u64,
@@ -84,6 +116,20 @@ impl Db {
         self.statuses.iter().find(|s| s.name == name).map(|s| s.id)
     }
 
+    /// The status a new work package gets when none is sent.
+    fn default_status(&self) -> Option<u64> {
+        self.default_status
+            .or_else(|| self.statuses.first().map(|s| s.id))
+    }
+
+    fn type_row(&self, id: u64) -> Option<&TypeRow> {
+        self.types.iter().find(|t| t.id == id)
+    }
+
+    fn type_named(&self, name: &str) -> Option<u64> {
+        self.types.iter().find(|t| t.name == name).map(|t| t.id)
+    }
+
     fn project(&self, id_or_identifier: &str) -> Option<&ProjectRow> {
         match id_or_identifier.parse::<u64>() {
             Ok(id) => self.projects.iter().find(|p| p.id == id),
@@ -96,12 +142,14 @@ impl Db {
 
     fn render(&self, wp: &WorkPackageRow) -> Value {
         let status = self.status(wp.status);
+        let type_row = self.type_row(wp.type_id);
         let project = self.projects.iter().find(|p| p.id == wp.project);
         let href = format!("/api/v3/work_packages/{}", wp.id);
         json!({
             "_type": "WorkPackage",
             "id": wp.id,
             "subject": wp.subject,
+            "description": formattable(wp.description.as_deref()),
             "lockVersion": wp.lock_version,
             "_links": {
                 "self": {"href": href, "title": wp.subject},
@@ -110,6 +158,10 @@ impl Db {
                 "status": {
                     "href": format!("/api/v3/statuses/{}", wp.status),
                     "title": status.map_or("", |s| s.name.as_str()),
+                },
+                "type": {
+                    "href": format!("/api/v3/types/{}", wp.type_id),
+                    "title": type_row.map_or("", |t| t.name.as_str()),
                 },
                 "project": {
                     "href": format!("/api/v3/projects/{}", wp.project),
@@ -142,6 +194,11 @@ impl FakeOpenProject {
         let db = Shared(Arc::new(Mutex::new(Db {
             token: token.to_string(),
             statuses: Vec::new(),
+            default_status: None,
+            types: vec![TypeRow {
+                id: 1,
+                name: "Task".into(),
+            }],
             projects: Vec::new(),
             work_packages: BTreeMap::new(),
             next_activity: 1,
@@ -149,10 +206,10 @@ impl FakeOpenProject {
         let router = Router::new()
             .route("/api/v3/statuses", get(list_statuses))
             .route("/api/v3/statuses/{id}", get(show_status))
-            .route("/api/v3/work_packages", get(list_all))
+            .route("/api/v3/work_packages", get(list_all).post(create_anywhere))
             .route(
                 "/api/v3/projects/{project}/work_packages",
-                get(list_in_project),
+                get(list_in_project).post(create_in_project),
             )
             .route(
                 "/api/v3/work_packages/{id}",
@@ -200,6 +257,36 @@ impl FakeOpenProject {
         id
     }
 
+    /// Make the named status the one new work packages get when none is
+    /// sent (OpenProject has exactly one default status; until this is
+    /// called it is the first status added).
+    ///
+    /// # Panics
+    /// If there is no such status.
+    pub fn set_default_status(&self, name: &str) {
+        let mut db = self.db.lock();
+        let id = db
+            .status_named(name)
+            .unwrap_or_else(|| panic!("no status `{name}`"));
+        db.default_status = Some(id);
+    }
+
+    /// A new work package type; its id. Every instance starts with the
+    /// default type `Task` (id 1), which stays the default.
+    ///
+    /// # Panics
+    /// If a type of that name exists already.
+    pub fn add_type(&self, name: &str) -> u64 {
+        let mut db = self.db.lock();
+        assert!(db.type_named(name).is_none(), "type `{name}` exists");
+        let id = db.types.iter().map(|t| t.id).max().unwrap_or(0) + 1;
+        db.types.push(TypeRow {
+            id,
+            name: name.into(),
+        });
+        id
+    }
+
     /// A new project; its id.
     ///
     /// # Panics
@@ -238,12 +325,61 @@ impl FakeOpenProject {
                 id,
                 project,
                 subject: subject.into(),
+                description: None,
+                type_id: DEFAULT_TYPE,
                 status,
                 lock_version: 0,
                 comments: Vec::new(),
             },
         );
         id
+    }
+
+    /// The ids of the project's work packages (id or identifier), open and
+    /// closed, ascending.
+    ///
+    /// # Panics
+    /// If there is no such project.
+    pub fn work_packages_in(&self, project: &str) -> Vec<u64> {
+        let db = self.db.lock();
+        let project = db
+            .project(project)
+            .unwrap_or_else(|| panic!("no project `{project}`"))
+            .id;
+        db.work_packages
+            .values()
+            .filter(|wp| wp.project == project)
+            .map(|wp| wp.id)
+            .collect()
+    }
+
+    /// # Panics
+    /// If there is no such work package.
+    pub fn subject_of(&self, id: u64) -> String {
+        let db = self.db.lock();
+        self.row(&db, id).subject.clone()
+    }
+
+    /// The description's raw markdown; `None` if it was never given (or
+    /// was cleared with `raw: null`).
+    ///
+    /// # Panics
+    /// If there is no such work package.
+    pub fn description_of(&self, id: u64) -> Option<String> {
+        let db = self.db.lock();
+        self.row(&db, id).description.clone()
+    }
+
+    /// The name of the work package's type.
+    ///
+    /// # Panics
+    /// If there is no such work package.
+    pub fn type_of(&self, id: u64) -> String {
+        let db = self.db.lock();
+        let type_id = self.row(&db, id).type_id;
+        db.type_row(type_id)
+            .map(|t| t.name.clone())
+            .unwrap_or_default()
     }
 
     /// The work package's status name.
@@ -333,6 +469,23 @@ fn invalid_property(identifier: &str, attribute: &str, message: &str) -> Respons
     )
 }
 
+/// A `Formattable` (markdown): `raw` is `null` when there is no text, as
+/// OpenProject renders it; the html is the raw text escaped, in a paragraph.
+fn formattable(raw: Option<&str>) -> Value {
+    let html = match raw {
+        None | Some("") => String::new(),
+        Some(text) => {
+            let escaped = text
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;");
+            format!("<p>{escaped}</p>")
+        }
+    };
+    json!({"format": "markdown", "raw": raw, "html": html})
+}
+
 fn not_found(message: &str) -> Response {
     error(StatusCode::NOT_FOUND, "NotFound", message)
 }
@@ -420,13 +573,13 @@ fn json_object(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, B
 
 // ---- statuses -------------------------------------------------------------
 
-fn render_status(status: &StatusRow) -> Value {
+fn render_status(db: &Db, status: &StatusRow) -> Value {
     json!({
         "_type": "Status",
         "id": status.id,
         "name": status.name,
         "isClosed": status.is_closed,
-        "isDefault": status.id == 1,
+        "isDefault": db.default_status() == Some(status.id),
         "isReadonly": false,
         "position": status.id,
         "_links": {"self": {"href": format!("/api/v3/statuses/{}", status.id)}},
@@ -435,7 +588,7 @@ fn render_status(status: &StatusRow) -> Value {
 
 async fn list_statuses(State(db): State<Shared>) -> Response {
     let db = db.lock();
-    let elements: Vec<Value> = db.statuses.iter().map(render_status).collect();
+    let elements: Vec<Value> = db.statuses.iter().map(|s| render_status(&db, s)).collect();
     hal(
         StatusCode::OK,
         &json!({
@@ -451,7 +604,7 @@ async fn list_statuses(State(db): State<Shared>) -> Response {
 async fn show_status(State(db): State<Shared>, Path(id): Path<String>) -> Response {
     let db = db.lock();
     match id.parse::<u64>().ok().and_then(|id| db.status(id)) {
-        Some(status) => hal(StatusCode::OK, &render_status(status)),
+        Some(status) => hal(StatusCode::OK, &render_status(&db, status)),
         None => not_found("The requested resource could not be found."),
     }
 }
@@ -459,11 +612,26 @@ async fn show_status(State(db): State<Shared>, Path(id): Path<String>) -> Respon
 // ---- work package collections --------------------------------------------
 
 enum Filter {
-    Id { negate: bool, ids: Vec<u64> },
-    Project { negate: bool, ids: Vec<u64> },
+    Id {
+        negate: bool,
+        ids: Vec<u64>,
+    },
+    Project {
+        negate: bool,
+        ids: Vec<u64>,
+    },
     Open,
     Closed,
-    StatusIs { negate: bool, ids: Vec<u64> },
+    StatusIs {
+        negate: bool,
+        ids: Vec<u64>,
+    },
+    /// `~`: every word occurs in the subject, ignoring case (one `ILIKE
+    /// '%word%'` per word in OpenProject); `!~`: not so.
+    Subject {
+        negate: bool,
+        words: Vec<String>,
+    },
 }
 
 impl Filter {
@@ -475,6 +643,10 @@ impl Filter {
             Filter::Open => !closed,
             Filter::Closed => closed,
             Filter::StatusIs { negate, ids } => ids.contains(&wp.status) != *negate,
+            Filter::Subject { negate, words } => {
+                let subject = wp.subject.to_lowercase();
+                words.iter().all(|w| subject.contains(w.as_str())) != *negate
+            }
         }
     }
 }
@@ -498,6 +670,7 @@ fn parse_filters(db: &Db, raw: &str) -> Result<Vec<Filter>, String> {
                 "id" => ("ID", &["=", "!"]),
                 "project" | "project_id" => ("Project", &["=", "!"]),
                 "status" | "status_id" => ("Status", &["o", "c", "*", "=", "!"]),
+                "subject" => ("Subject", &["~", "!~"]),
                 other => return Err(format!("Filters {other} filter does not exist.")),
             };
             let operator = spec
@@ -518,6 +691,24 @@ fn parse_filters(db: &Db, raw: &str) -> Result<Vec<Filter>, String> {
                     .ok_or_else(|| format!("Filters {label} filter has invalid values."))?,
                 Some(_) => return Err(format!("Filters {label} filter has invalid values.")),
             };
+            if label == "Subject" {
+                // A text filter takes one text; OpenProject splits it into
+                // words itself.
+                if values.iter().all(|v| v.trim().is_empty()) {
+                    return Err(format!("Filters {label} Values can't be blank."));
+                }
+                if values.len() != 1 {
+                    return Err(format!("Filters {label} filter has invalid values."));
+                }
+                filters.push(Filter::Subject {
+                    negate: operator == "!~",
+                    words: values[0]
+                        .split_whitespace()
+                        .map(str::to_lowercase)
+                        .collect(),
+                });
+                continue;
+            }
             let negate = operator == "!";
             let ids = || -> Result<Vec<u64>, String> {
                 if values.is_empty() {
@@ -703,22 +894,51 @@ async fn show_work_package(State(db): State<Shared>, Path(id): Path<String>) -> 
     }
 }
 
-/// The status id a link points at, or the 422 to answer.
-fn status_link(db: &Db, link: &Value) -> Result<u64, Box<Response>> {
+// ---- writing work packages --------------------------------------------------
+
+/// A 422 for a link that points at the wrong kind of resource.
+fn link_mismatch(attribute: &str, collection: &str, href: &str) -> Box<Response> {
+    Box::new(invalid_property(
+        "ResourceTypeMismatch",
+        attribute,
+        &format!(
+            "For property '{attribute}' a link like '/api/v3/{collection}/:id' is expected, but got '{href}'."
+        ),
+    ))
+}
+
+/// A 422 for a link to a resource that is not there.
+fn link_missing(attribute: &str, label: &str, href: &str) -> Box<Response> {
+    Box::new(invalid_property(
+        "PropertyConstraintViolation",
+        attribute,
+        &format!("{label} '{href}' does not exist."),
+    ))
+}
+
+/// The href of a link to `/api/v3/{collection}/{segment}` and its last
+/// segment, or the 422 to answer. `label` is the attribute as OpenProject
+/// words it in messages.
+fn link_segment<'a>(
+    link: &'a Value,
+    attribute: &str,
+    label: &str,
+    collection: &str,
+) -> Result<(&'a str, &'a str), Box<Response>> {
     let href = match link.get("href") {
         None | Some(Value::Null) => {
             return Err(Box::new(invalid_property(
                 "PropertyConstraintViolation",
-                "status",
-                "Status can't be blank.",
+                attribute,
+                &format!("{label} can't be blank."),
             )));
         }
         Some(Value::String(href)) => href.as_str(),
         Some(other) => {
             return Err(Box::new(invalid_property(
                 "PropertyFormatError",
-                "status",
-                &format!("The link for status must be a string, got {other}."),
+                attribute,
+                &format!("The link for {attribute} must be a string, got {other}."),
             )));
         }
     };
@@ -727,26 +947,216 @@ fn status_link(db: &Db, link: &Value) -> Result<u64, Box<Response>> {
         Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
         None => href,
     };
-    let Some(id) = path
-        .strip_prefix("/api/v3/statuses/")
-        .and_then(|id| id.parse::<u64>().ok())
-    else {
-        return Err(Box::new(invalid_property(
-            "ResourceTypeMismatch",
-            "status",
-            &format!(
-                "For property 'status' a link like '/api/v3/statuses/:id' is expected, but got '{href}'."
-            ),
-        )));
-    };
-    if db.status(id).is_none() {
-        return Err(Box::new(invalid_property(
-            "PropertyConstraintViolation",
-            "status",
-            &format!("Status '{href}' does not exist."),
-        )));
+    path.strip_prefix("/api/v3/")
+        .and_then(|rest| rest.strip_prefix(collection))
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|segment| !segment.is_empty() && !segment.contains('/'))
+        .map(|segment| (href, segment))
+        .ok_or_else(|| link_mismatch(attribute, collection, href))
+}
+
+/// The status id a link points at, or the 422 to answer.
+fn status_link(db: &Db, link: &Value) -> Result<u64, Box<Response>> {
+    let (href, segment) = link_segment(link, "status", "Status", "statuses")?;
+    let id = segment
+        .parse::<u64>()
+        .map_err(|_| link_mismatch("status", "statuses", href))?;
+    match db.status(id) {
+        Some(_) => Ok(id),
+        None => Err(link_missing("status", "Status", href)),
     }
-    Ok(id)
+}
+
+/// The type id a link points at, or the 422 to answer.
+fn type_link(db: &Db, link: &Value) -> Result<u64, Box<Response>> {
+    let (href, segment) = link_segment(link, "type", "Type", "types")?;
+    let id = segment
+        .parse::<u64>()
+        .map_err(|_| link_mismatch("type", "types", href))?;
+    match db.type_row(id) {
+        Some(_) => Ok(id),
+        None => Err(link_missing("type", "Type", href)),
+    }
+}
+
+/// The project id a link points at (by id or identifier), or the 422.
+fn project_link(db: &Db, link: &Value) -> Result<u64, Box<Response>> {
+    let (href, segment) = link_segment(link, "project", "Project", "projects")?;
+    db.project(segment)
+        .map(|p| p.id)
+        .ok_or_else(|| link_missing("project", "Project", href))
+}
+
+/// Attributes no write may set.
+fn reject_read_only(body: &Map<String, Value>) -> Result<(), Box<Response>> {
+    for read_only in ["id", "createdAt", "updatedAt"] {
+        if body.contains_key(read_only) {
+            return Err(Box::new(invalid_property(
+                "PropertyIsReadOnly",
+                read_only,
+                &format!("The attribute {read_only} is read-only and cannot be changed."),
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The body's `_links`, if it has any.
+fn links_of(body: &Map<String, Value>) -> Result<Option<&Map<String, Value>>, Box<Response>> {
+    match body.get("_links") {
+        None => Ok(None),
+        Some(Value::Object(links)) => Ok(Some(links)),
+        Some(_) => Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestBody",
+            "_links must be a JSON object.",
+        ))),
+    }
+}
+
+fn blank_subject() -> Box<Response> {
+    Box::new(invalid_property(
+        "PropertyConstraintViolation",
+        "subject",
+        "Subject can't be blank.",
+    ))
+}
+
+/// The `subject` sent, if any, or the 422 to answer.
+fn parse_subject(body: &Map<String, Value>) -> Result<Option<String>, Box<Response>> {
+    match body.get("subject") {
+        None => Ok(None),
+        Some(Value::Null) => Err(blank_subject()),
+        Some(Value::String(s)) if s.trim().is_empty() => Err(blank_subject()),
+        Some(Value::String(s)) if s.chars().count() > 255 => Err(Box::new(invalid_property(
+            "PropertyConstraintViolation",
+            "subject",
+            "Subject is too long (maximum is 255 characters).",
+        ))),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Box::new(invalid_property(
+            "PropertyFormatError",
+            "subject",
+            "Subject must be a string.",
+        ))),
+    }
+}
+
+/// The `description` sent, if any: its `raw` text, `None` when `raw` is
+/// absent or `null` (which clears it). `format` is read-only and ignored,
+/// as OpenProject ignores it.
+fn parse_description(body: &Map<String, Value>) -> Result<Option<Option<String>>, Box<Response>> {
+    let not_formattable = || {
+        Box::new(invalid_property(
+            "PropertyFormatError",
+            "description",
+            "Description must be an object with the text in `raw`.",
+        ))
+    };
+    match body.get("description") {
+        None => Ok(None),
+        Some(Value::Object(description)) => match description.get("raw") {
+            None | Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(raw)) => Ok(Some(Some(raw.clone()))),
+            Some(_) => Err(not_formattable()),
+        },
+        Some(_) => Err(not_formattable()),
+    }
+}
+
+async fn create_in_project(
+    State(db): State<Shared>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = match json_object(&headers, &body) {
+        Ok(body) => body,
+        Err(response) => return *response,
+    };
+    let mut db = db.lock();
+    let Some(project) = db.project(&project).map(|p| p.id) else {
+        return not_found("The requested resource could not be found.");
+    };
+    create(&mut db, Some(project), &body)
+}
+
+async fn create_anywhere(State(db): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let body = match json_object(&headers, &body) {
+        Ok(body) => body,
+        Err(response) => return *response,
+    };
+    let mut db = db.lock();
+    create(&mut db, None, &body)
+}
+
+/// Create a work package in `project`, or in the one `_links.project`
+/// names when the route gives none. Nothing is saved unless all is valid.
+fn create(db: &mut Db, project: Option<u64>, body: &Map<String, Value>) -> Response {
+    if let Err(response) = reject_read_only(body) {
+        return *response;
+    }
+    let links = match links_of(body) {
+        Ok(links) => links,
+        Err(response) => return *response,
+    };
+    let link = |name: &str| links.and_then(|l| l.get(name));
+    let project = match (project, link("project")) {
+        (Some(project), _) => project,
+        (None, Some(link)) => match project_link(db, link) {
+            Ok(project) => project,
+            Err(response) => return *response,
+        },
+        (None, None) => {
+            return invalid_property(
+                "PropertyConstraintViolation",
+                "project",
+                "Project can't be blank.",
+            );
+        }
+    };
+    let subject = match parse_subject(body) {
+        Ok(Some(subject)) => subject,
+        Ok(None) => return *blank_subject(),
+        Err(response) => return *response,
+    };
+    let description = match parse_description(body) {
+        Ok(description) => description.flatten(),
+        Err(response) => return *response,
+    };
+    let type_id = match link("type").map(|link| type_link(db, link)) {
+        None => DEFAULT_TYPE,
+        Some(Ok(type_id)) => type_id,
+        Some(Err(response)) => return *response,
+    };
+    let status = match link("status").map(|link| status_link(db, link)) {
+        None => match db.default_status() {
+            Some(status) => status,
+            None => {
+                return invalid_property(
+                    "PropertyConstraintViolation",
+                    "status",
+                    "Status can't be blank.",
+                );
+            }
+        },
+        Some(Ok(status)) => status,
+        Some(Err(response)) => return *response,
+    };
+    let id = db.work_packages.keys().next_back().copied().unwrap_or(0) + 1;
+    let wp = WorkPackageRow {
+        id,
+        project,
+        subject,
+        description,
+        type_id,
+        status,
+        lock_version: 0,
+        comments: Vec::new(),
+    };
+    let rendered = db.render(&wp);
+    db.work_packages.insert(id, wp);
+    hal(StatusCode::CREATED, &rendered)
 }
 
 async fn update_work_package(
@@ -767,14 +1177,8 @@ async fn update_work_package(
     else {
         return work_package_not_found();
     };
-    for read_only in ["id", "createdAt", "updatedAt"] {
-        if body.contains_key(read_only) {
-            return invalid_property(
-                "PropertyIsReadOnly",
-                read_only,
-                &format!("The attribute {read_only} is read-only and cannot be changed."),
-            );
-        }
+    if let Err(response) = reject_read_only(&body) {
+        return *response;
     }
     let lock_version = match body.get("lockVersion") {
         None | Some(Value::Null) => {
@@ -803,47 +1207,28 @@ async fn update_work_package(
             "Your changes could not be saved, because the work package was changed by someone else in the meantime.",
         );
     }
-    let subject = match body.get("subject") {
-        None => None,
-        Some(Value::String(s)) if s.trim().is_empty() => {
-            return invalid_property(
-                "PropertyConstraintViolation",
-                "subject",
-                "Subject can't be blank.",
-            );
-        }
-        Some(Value::String(s)) if s.chars().count() > 255 => {
-            return invalid_property(
-                "PropertyConstraintViolation",
-                "subject",
-                "Subject is too long (maximum is 255 characters).",
-            );
-        }
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => {
-            return invalid_property(
-                "PropertyFormatError",
-                "subject",
-                "Subject must be a string.",
-            );
-        }
+    let subject = match parse_subject(&body) {
+        Ok(subject) => subject,
+        Err(response) => return *response,
     };
-    let status = match body.get("_links") {
+    let description = match parse_description(&body) {
+        Ok(description) => description,
+        Err(response) => return *response,
+    };
+    let links = match links_of(&body) {
+        Ok(links) => links,
+        Err(response) => return *response,
+    };
+    let link = |name: &str| links.and_then(|l| l.get(name));
+    let status = match link("status").map(|link| status_link(&db, link)) {
         None => None,
-        Some(Value::Object(links)) => match links.get("status") {
-            None => None,
-            Some(link) => match status_link(&db, link) {
-                Ok(status) => Some(status),
-                Err(response) => return *response,
-            },
-        },
-        Some(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequestBody",
-                "_links must be a JSON object.",
-            );
-        }
+        Some(Ok(status)) => Some(status),
+        Some(Err(response)) => return *response,
+    };
+    let type_id = match link("type").map(|link| type_link(&db, link)) {
+        None => None,
+        Some(Ok(type_id)) => Some(type_id),
+        Some(Err(response)) => return *response,
     };
     let Some(wp) = db.work_packages.get_mut(&id) else {
         return work_package_not_found();
@@ -853,8 +1238,16 @@ async fn update_work_package(
         wp.subject = subject;
         changed = true;
     }
+    if let Some(description) = description.filter(|d| *d != wp.description) {
+        wp.description = description;
+        changed = true;
+    }
     if let Some(status) = status.filter(|s| *s != wp.status) {
         wp.status = status;
+        changed = true;
+    }
+    if let Some(type_id) = type_id.filter(|t| *t != wp.type_id) {
+        wp.type_id = type_id;
         changed = true;
     }
     // Like ActiveRecord: saving nothing new leaves lockVersion alone.
@@ -870,16 +1263,11 @@ async fn update_work_package(
 // ---- activities -----------------------------------------------------------
 
 fn render_comment(wp: u64, activity: u64, version: usize, text: &str) -> Value {
-    let html = text
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;");
     json!({
         "_type": "Activity::Comment",
         "id": activity,
         "version": version,
-        "comment": {"format": "markdown", "raw": text, "html": format!("<p>{html}</p>")},
+        "comment": formattable(Some(text)),
         "details": [],
         "_links": {
             "self": {"href": format!("/api/v3/activities/{activity}")},

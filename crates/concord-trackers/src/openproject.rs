@@ -1,5 +1,6 @@
-//! OpenProject API v3: statuses, work packages read in bulk (by id or by
-//! project, through every page), status changes under optimistic locking
+//! OpenProject API v3: statuses, work packages read in bulk (by id, by
+//! project or by subject, through every page), work packages created,
+//! changes (subject, description, status) under optimistic locking
 //! (`lockVersion`), and comments.
 //!
 //! Errors a caller acts on have their own [`OpError`] variant: a refused
@@ -36,6 +37,10 @@ pub enum OpError {
     /// 422: OpenProject rejected the change; `message` is its reason.
     #[error("work package #{id}: OpenProject rejected the change: {message}")]
     Invalid { id: u64, message: String },
+    /// 422 on creation: OpenProject rejected the new work package (blank
+    /// subject, unknown type or status...); `message` is its reason.
+    #[error("OpenProject rejected the new work package in project `{project}`: {message}")]
+    Rejected { project: String, message: String },
     /// 404: no such work package, or the token may not see it.
     #[error("work package #{id} does not exist or this token may not see it")]
     NotFound { id: u64 },
@@ -63,6 +68,31 @@ pub struct WorkPackage {
     pub status_href: String,
     /// The status link's title (empty if the server sent none).
     pub status_name: String,
+    /// The description's raw markdown; `None` when the server sent none.
+    pub description: Option<String>,
+}
+
+/// A work package to create. What is left `None` OpenProject fills in:
+/// the project's default type, the default status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewWorkPackage {
+    pub subject: String,
+    /// Markdown.
+    pub description: String,
+    /// A type link (`/api/v3/types/{id}`).
+    pub type_href: Option<String>,
+    /// A [`Status`]'s `href`.
+    pub status_href: Option<String>,
+}
+
+/// A change to a work package: only what is `Some` is sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkPackageUpdate {
+    pub subject: Option<String>,
+    /// Markdown; replaces the whole description.
+    pub description: Option<String>,
+    /// A [`Status`]'s `href`.
+    pub status_href: Option<String>,
 }
 
 /// A client for one OpenProject instance.
@@ -216,6 +246,95 @@ impl OpenProject {
         Ok(found)
     }
 
+    /// Every work package of a project (id or identifier), open and
+    /// closed, whose subject contains `text`, ignoring case; sorted by id,
+    /// read through every page.
+    ///
+    /// The server's `~` ("contains") filter matches each whitespace-separated
+    /// word of `text` anywhere in the subject; the answer is narrowed here to
+    /// subjects containing `text` as a whole. A blank `text` is refused by
+    /// the server (400).
+    pub fn find_by_subject(&self, project: &str, text: &str) -> Result<Vec<WorkPackage>, OpError> {
+        let filters = serde_json::json!([{"subject": {"operator": "~", "values": [text]}}]);
+        let base = format!("/api/v3/projects/{}/work_packages", encode_segment(project));
+        let path = self.list_path(&base, &filters);
+        let mut found = Vec::new();
+        self.read_pages(&path, &mut found, &mut HashSet::new())?;
+        let needle = text.to_lowercase();
+        found.retain(|wp| wp.subject.to_lowercase().contains(&needle));
+        found.sort_by_key(|wp| wp.id);
+        Ok(found)
+    }
+
+    /// Create a work package in a project (id or identifier). Returns it as
+    /// saved (`lockVersion` 0). Not retried on a server error, so that a
+    /// request that did go through is not made twice.
+    pub fn create_work_package(
+        &self,
+        project: &str,
+        new: &NewWorkPackage,
+    ) -> Result<WorkPackage, OpError> {
+        let mut links = serde_json::Map::new();
+        if let Some(href) = &new.type_href {
+            links.insert("type".into(), serde_json::json!({"href": href}));
+        }
+        if let Some(href) = &new.status_href {
+            links.insert("status".into(), serde_json::json!({"href": href}));
+        }
+        let body = serde_json::json!({
+            "subject": new.subject,
+            "description": {"format": "markdown", "raw": new.description},
+            "_links": links,
+        });
+        let path = format!("/api/v3/projects/{}/work_packages", encode_segment(project));
+        let response = self
+            .http
+            .request("POST", &path, &[], Some(&body))
+            .map_err(|e| match e.status() {
+                Some(422) => OpError::Rejected {
+                    project: project.to_string(),
+                    message: e.message(),
+                },
+                _ => classify(e, None),
+            })?;
+        let wp: WorkPackageJson = response.json()?;
+        Ok(wp.into())
+    }
+
+    /// Change what `update` gives of a work package, if it is still at
+    /// `lock_version`. Returns it as saved.
+    pub fn update_work_package(
+        &self,
+        id: u64,
+        lock_version: u64,
+        update: &WorkPackageUpdate,
+    ) -> Result<WorkPackage, OpError> {
+        let mut body = serde_json::Map::new();
+        body.insert("lockVersion".into(), lock_version.into());
+        if let Some(subject) = &update.subject {
+            body.insert("subject".into(), subject.as_str().into());
+        }
+        if let Some(description) = &update.description {
+            body.insert(
+                "description".into(),
+                serde_json::json!({"format": "markdown", "raw": description}),
+            );
+        }
+        if let Some(href) = &update.status_href {
+            body.insert(
+                "_links".into(),
+                serde_json::json!({"status": {"href": href}}),
+            );
+        }
+        let path = format!("/api/v3/work_packages/{id}");
+        let response = self
+            .http
+            .request("PATCH", &path, &[], Some(&body.into()))
+            .map_err(|e| classify(e, Some(id)))?;
+        let wp: WorkPackageJson = response.json()?;
+        Ok(wp.into())
+    }
+
     /// Move a work package to the status at `status_href` (a [`Status`]'s
     /// `href`), if it is still at `lock_version`. Returns it as saved.
     pub fn set_status(
@@ -224,17 +343,11 @@ impl OpenProject {
         lock_version: u64,
         status_href: &str,
     ) -> Result<WorkPackage, OpError> {
-        let body = serde_json::json!({
-            "lockVersion": lock_version,
-            "_links": {"status": {"href": status_href}},
-        });
-        let path = format!("/api/v3/work_packages/{id}");
-        let response = self
-            .http
-            .request("PATCH", &path, &[], Some(&body))
-            .map_err(|e| classify(e, Some(id)))?;
-        let wp: WorkPackageJson = response.json()?;
-        Ok(wp.into())
+        let update = WorkPackageUpdate {
+            status_href: Some(status_href.to_string()),
+            ..WorkPackageUpdate::default()
+        };
+        self.update_work_package(id, lock_version, &update)
     }
 
     /// Add a comment (markdown) to a work package.
@@ -391,10 +504,19 @@ struct SelfLinks {
 struct WorkPackageJson {
     id: u64,
     subject: String,
+    /// Absent, `null`, or a formattable whose `raw` may be `null`.
+    #[serde(default)]
+    description: Option<Formattable>,
     #[serde(rename = "lockVersion")]
     lock_version: u64,
     #[serde(rename = "_links")]
     links: WorkPackageLinks,
+}
+
+#[derive(Deserialize)]
+struct Formattable {
+    #[serde(default)]
+    raw: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -410,6 +532,7 @@ impl From<WorkPackageJson> for WorkPackage {
             lock_version: wp.lock_version,
             status_href: wp.links.status.href.unwrap_or_default(),
             status_name: wp.links.status.title.unwrap_or_default(),
+            description: wp.description.and_then(|d| d.raw),
         }
     }
 }
