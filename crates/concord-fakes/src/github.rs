@@ -1,5 +1,5 @@
-//! A fake GitHub REST API (version 2022-11-28): repository issues and pull
-//! requests, with GitHub's authentication, primary rate limit, conditional
+//! A fake GitHub REST API (version 2022-11-28): repository issues, issue
+//! comments, pull requests and commit statuses, with GitHub's authentication, primary rate limit, conditional
 //! requests (strong `ETag`, `If-None-Match` -> 304 that costs nothing),
 //! `Link` pagination through `/repositories/{id}/...` URLs, and its error
 //! bodies (401 Bad credentials, 404 Not Found, 422 Validation Failed).
@@ -24,6 +24,36 @@ const WEB: &str = "https://github.com";
 const DOCS_ISSUES: &str = "https://docs.github.com/rest/issues/issues";
 const DOCS_PULLS: &str = "https://docs.github.com/rest/pulls/pulls";
 const DOCS_RELEASES: &str = "https://docs.github.com/rest/releases/releases";
+const DOCS_COMMENTS: &str = "https://docs.github.com/rest/issues/comments";
+const DOCS_STATUSES: &str = "https://docs.github.com/rest/commits/statuses";
+/// The longest issue or comment body GitHub takes, in characters.
+const MAX_BODY_CHARS: usize = 65_536;
+/// The longest commit status description GitHub takes, in characters.
+const MAX_DESCRIPTION_CHARS: usize = 140;
+/// Statuses GitHub keeps per commit and context before refusing more.
+const MAX_STATUSES_PER_CONTEXT: usize = 1000;
+const STATUS_STATES: [&str; 4] = ["error", "failure", "pending", "success"];
+/// The login the token belongs to.
+const TOKEN_USER: &str = "octocat";
+
+/// An issue or pull request comment, as the fake keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeComment {
+    pub id: u64,
+    pub body: String,
+    /// The author's login.
+    pub user: String,
+}
+
+/// A commit status, as the fake keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeStatus {
+    /// "error", "failure", "pending" or "success".
+    pub state: String,
+    pub context: String,
+    pub description: Option<String>,
+    pub target_url: Option<String>,
+}
 
 /// A release, as the fake keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +122,27 @@ struct Item {
     pull: Option<PullPart>,
 }
 
+struct CommentRec {
+    id: u64,
+    /// The issue or pull request it is on.
+    number: u64,
+    body: String,
+    user: String,
+    created_at: u64,
+    updated_at: u64,
+}
+
+struct StatusRec {
+    id: u64,
+    /// Full, lowercase.
+    sha: String,
+    state: String,
+    context: String,
+    description: Option<String>,
+    target_url: Option<String>,
+    created_at: u64,
+}
+
 struct Repo {
     id: u64,
     owner: String,
@@ -106,11 +157,126 @@ struct Repo {
     items: BTreeMap<u64, Item>,
     next_number: u64,
     releases: Vec<FakeRelease>,
+    /// Issue and pull request comments, oldest first.
+    comments: Vec<CommentRec>,
+    /// Commit statuses, oldest first.
+    statuses: Vec<StatusRec>,
 }
 
 impl Repo {
     fn full_name(&self) -> String {
         format!("{}/{}", self.owner, self.name)
+    }
+
+    fn comment_count(&self, number: u64) -> usize {
+        self.comments.iter().filter(|c| c.number == number).count()
+    }
+
+    /// The sha a pull request's `head` shows: its branch while open, the
+    /// sha it had when closed.
+    fn pull_head_sha<'a>(&'a self, item: &'a Item, pull: &'a PullPart) -> &'a str {
+        self.branches
+            .get(&pull.head)
+            .filter(|_| item.open)
+            .unwrap_or(&pull.head_sha)
+    }
+
+    /// The commit `sha` names, lowercased, if this repository has it: a
+    /// branch head, a pull request's head or base, or (backed by git) any
+    /// commit of the git repository. Only full shas name a commit here.
+    fn commit(&self, sha: &str) -> Option<String> {
+        if !is_full_sha(sha) {
+            return None;
+        }
+        let sha = sha.to_ascii_lowercase();
+        let pulls = self
+            .items
+            .values()
+            .filter_map(|i| i.pull.as_ref().map(|p| (i, p)))
+            .flat_map(|(i, p)| [self.pull_head_sha(i, p), &p.head_sha, &p.base_sha]);
+        let mut known = self.branches.values().map(String::as_str).chain(pulls);
+        if known.any(|k| k.eq_ignore_ascii_case(&sha)) {
+            return Some(sha);
+        }
+        let dir = self.git_dir.as_ref()?;
+        let found = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["cat-file", "-e", &format!("{sha}^{{commit}}")])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        found.then_some(sha)
+    }
+
+    /// The commit a `ref` names (a sha, a branch, or with git a tag).
+    fn resolve(&self, reference: &str) -> Option<String> {
+        if let Some(sha) = self.branches.get(reference) {
+            return Some(sha.to_ascii_lowercase());
+        }
+        if is_full_sha(reference) {
+            return Some(reference.to_ascii_lowercase());
+        }
+        let dir = self.git_dir.as_ref()?;
+        let output = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args([
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                &format!("{reference}^{{commit}}"),
+            ])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        let sha = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        (output.status.success() && is_full_sha(&sha)).then_some(sha)
+    }
+}
+
+/// 40 (SHA-1) or 64 (SHA-256) hex digits.
+fn is_full_sha(text: &str) -> bool {
+    matches!(text.len(), 40 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Whether an issue's labels hold every name of a `labels` filter
+/// (comma-separated, compared case-insensitively, as GitHub does).
+fn has_labels(labels: &[String], filter: &str) -> bool {
+    filter
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .all(|wanted| labels.iter().any(|l| l.eq_ignore_ascii_case(wanted)))
+}
+
+/// GitHub's validation error for a text over `max` characters.
+fn length_error(resource: &str, field: &str, text: &str, max: usize) -> Option<Value> {
+    (text.chars().count() > max).then(|| {
+        json!({"resource": resource, "code": "custom", "field": field,
+            "message": format!("{field} is too long (maximum is {max} characters)")})
+    })
+}
+
+/// A combined status: `failure` if any context's latest is an error or a
+/// failure, else `pending` if there are none or one is pending, else
+/// `success`.
+fn combined_state<'a>(latest: impl IntoIterator<Item = &'a str>) -> &'static str {
+    let mut any = false;
+    let mut pending = false;
+    for state in latest {
+        any = true;
+        match state {
+            "error" | "failure" => return "failure",
+            "pending" => pending = true,
+            _ => {}
+        }
+    }
+    if pending || !any {
+        "pending"
+    } else {
+        "success"
     }
 }
 
@@ -355,6 +521,94 @@ fn opt_str(
     }
 }
 
+/// A required string property: absent is GitHub's "wasn't supplied".
+fn req_str(map: &serde_json::Map<String, Value>, name: &str, docs: &str) -> Result<String, Reply> {
+    match map.get(name) {
+        None => Err(Reply::invalid_request(
+            &format!("\"{name}\" wasn't supplied."),
+            docs,
+        )),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(Reply::invalid_request(
+            &format!(
+                "For 'properties/{name}', {} is not a string.",
+                if other.is_null() {
+                    "nil".to_string()
+                } else {
+                    other.to_string()
+                }
+            ),
+            docs,
+        )),
+    }
+}
+
+/// The `labels` of an issue body: names (or `{"name": ...}` objects),
+/// deduplicated case-insensitively; `null` clears. Blank names are
+/// validation errors added to `errors`.
+fn label_names(
+    value: Option<&Value>,
+    docs: &str,
+    errors: &mut Vec<Value>,
+) -> Result<Option<Vec<String>>, Reply> {
+    match value {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(Vec::new())),
+        Some(Value::Array(list)) => {
+            let mut names: Vec<String> = Vec::new();
+            for entry in list {
+                let name = match entry {
+                    Value::String(s) => s.clone(),
+                    Value::Object(o) => match o.get("name") {
+                        Some(Value::String(s)) => s.clone(),
+                        _ => {
+                            return Err(Reply::invalid_request(
+                                "For 'items', a label object needs a \"name\".",
+                                docs,
+                            ));
+                        }
+                    },
+                    other => {
+                        return Err(Reply::invalid_request(
+                            &format!("For 'items', {other} is not a string or object."),
+                            docs,
+                        ));
+                    }
+                };
+                if name.trim().is_empty() {
+                    errors.push(
+                        json!({"resource": "Label", "field": "name", "code": "missing_field"}),
+                    );
+                } else if !names.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+                    names.push(name);
+                }
+            }
+            Ok(Some(names))
+        }
+        Some(other) => Err(Reply::invalid_request(
+            &format!("For 'properties/labels', {other} is not an array or null."),
+            docs,
+        )),
+    }
+}
+
+/// The `body` of a comment being created or edited: required, not blank,
+/// at most 65536 characters.
+fn comment_body(body: &[u8], docs: &str) -> Result<String, Reply> {
+    let map = parse_body(body, docs)?;
+    let text = req_str(&map, "body", docs)?;
+    let mut errors = Vec::new();
+    if text.trim().is_empty() {
+        errors.push(json!({"resource": "IssueComment", "code": "missing_field", "field": "body"}));
+    }
+    errors.extend(length_error("IssueComment", "body", &text, MAX_BODY_CHARS));
+    if errors.is_empty() {
+        Ok(text)
+    } else {
+        Err(Reply::validation(errors, docs))
+    }
+}
+
 impl Hub {
     fn tick(&mut self) -> u64 {
         self.clock = now_secs().max(self.clock + 1);
@@ -370,6 +624,32 @@ impl Hub {
     fn id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
+    }
+
+    /// Label names as the repository spells them, creating the ones it
+    /// lacks (GitHub creates labels on first use, keeping an existing
+    /// label's case).
+    fn intern_labels(&mut self, key: &str, names: Vec<String>) -> Vec<String> {
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let existing = self.repos.get(key).and_then(|r| {
+                r.labels
+                    .iter()
+                    .find(|(_, n)| n.eq_ignore_ascii_case(&name))
+                    .map(|(_, n)| n.clone())
+            });
+            match existing {
+                Some(existing) => out.push(existing),
+                None => {
+                    let id = self.id();
+                    if let Some(repo) = self.repos.get_mut(key) {
+                        repo.labels.push((id, name.clone()));
+                    }
+                    out.push(name);
+                }
+            }
+        }
+        out
     }
 
     fn repo_mut(&mut self, full_name: &str) -> &mut Repo {
@@ -391,6 +671,52 @@ impl Hub {
 
     fn user(&self) -> Value {
         json!({"login": "octocat", "id": 1, "node_id": "MDQ6VXNlcjE=", "type": "User", "site_admin": false})
+    }
+
+    /// A user by login; the token's own user is octocat (id 1).
+    fn user_named(&self, login: &str) -> Value {
+        if login == TOKEN_USER {
+            return self.user();
+        }
+        let id = 2 + fnv(7, login.as_bytes()) % 100_000_000;
+        json!({"login": login, "id": id, "node_id": format!("U_{id}"), "type": "User", "site_admin": false})
+    }
+
+    fn comment_json(&self, repo: &Repo, comment: &CommentRec) -> Value {
+        let full = repo.full_name();
+        let kind = match repo.items.get(&comment.number) {
+            Some(item) if item.pull.is_some() => "pull",
+            _ => "issues",
+        };
+        json!({
+            "id": comment.id,
+            "node_id": format!("IC_{}", comment.id),
+            "url": format!("{}/repos/{full}/issues/comments/{}", self.base, comment.id),
+            "html_url": format!("{WEB}/{full}/{kind}/{}#issuecomment-{}", comment.number, comment.id),
+            "body": comment.body,
+            "user": self.user_named(&comment.user),
+            "created_at": iso(comment.created_at),
+            "updated_at": iso(comment.updated_at),
+            "issue_url": format!("{}/repos/{full}/issues/{}", self.base, comment.number),
+            "author_association": if comment.user == TOKEN_USER { "OWNER" } else { "NONE" },
+            "performed_via_github_app": null,
+        })
+    }
+
+    fn status_json(&self, repo: &Repo, status: &StatusRec) -> Value {
+        json!({
+            "url": format!("{}/repos/{}/statuses/{}", self.base, repo.full_name(), status.sha),
+            "avatar_url": null,
+            "id": status.id,
+            "node_id": format!("SC_{}", status.id),
+            "state": status.state,
+            "description": status.description,
+            "target_url": status.target_url,
+            "context": status.context,
+            "created_at": iso(status.created_at),
+            "updated_at": iso(status.created_at),
+            "creator": self.user(),
+        })
     }
 
     fn repo_json(&self, repo: &Repo) -> Value {
@@ -453,7 +779,7 @@ impl Hub {
             "milestone": null,
             "locked": false,
             "active_lock_reason": null,
-            "comments": 0,
+            "comments": repo.comment_count(item.number),
             "created_at": iso(item.created_at),
             "updated_at": iso(item.updated_at),
             "closed_at": item.closed_at.map(iso),
@@ -517,7 +843,7 @@ impl Hub {
             "assignees": [],
             "requested_reviewers": [],
             "draft": pull.draft,
-            "head": self.branch_json(repo, &pull.head, repo.branches.get(&pull.head).filter(|_| item.open).unwrap_or(&pull.head_sha)),
+            "head": self.branch_json(repo, &pull.head, repo.pull_head_sha(item, pull)),
             "base": self.branch_json(repo, &pull.base, &pull.base_sha),
             "author_association": "OWNER",
         });
@@ -532,7 +858,7 @@ impl Hub {
                 "merged_by".into(),
                 if merged { self.user() } else { Value::Null },
             );
-            map.insert("comments".into(), json!(0));
+            map.insert("comments".into(), json!(repo.comment_count(item.number)));
             map.insert("commits".into(), json!(1));
             map.insert("additions".into(), json!(1));
             map.insert("deletions".into(), json!(0));
@@ -596,6 +922,7 @@ impl Hub {
         }
         let ascending = query.get("direction").as_deref() == Some("asc");
         let since = query.get("since");
+        let labels = query.get("labels");
         let mut items: Vec<&Item> = repo
             .items
             .values()
@@ -609,13 +936,12 @@ impl Hub {
                     .as_deref()
                     .is_none_or(|s| iso(i.updated_at).as_str() >= s)
             })
+            .filter(|i| labels.as_deref().is_none_or(|l| has_labels(&i.labels, l)))
             .collect();
-        items.sort_by_key(|i| {
-            if sort == "updated" {
-                (i.updated_at, i.number)
-            } else {
-                (i.created_at, i.number)
-            }
+        items.sort_by_key(|i| match sort.as_str() {
+            "updated" => (i.updated_at, i.number),
+            "comments" => (repo.comment_count(i.number) as u64, i.number),
+            _ => (i.created_at, i.number),
         });
         if !ascending {
             items.reverse();
@@ -704,82 +1030,27 @@ impl Hub {
                 errors.push(json!({"resource": "Issue", "field": "state_reason", "code": "invalid", "value": r}));
             }
         }
-        let labels = match map.get("labels") {
-            None => None,
-            Some(Value::Null) => Some(Vec::new()),
-            Some(Value::Array(list)) => {
-                let mut names: Vec<String> = Vec::new();
-                for entry in list {
-                    let name = match entry {
-                        Value::String(s) => s.clone(),
-                        Value::Object(o) => match o.get("name") {
-                            Some(Value::String(s)) => s.clone(),
-                            _ => {
-                                return Reply::invalid_request(
-                                    "For 'items', a label object needs a \"name\".",
-                                    &docs,
-                                );
-                            }
-                        },
-                        other => {
-                            return Reply::invalid_request(
-                                &format!("For 'items', {other} is not a string or object."),
-                                &docs,
-                            );
-                        }
-                    };
-                    if name.trim().is_empty() {
-                        errors.push(
-                            json!({"resource": "Label", "field": "name", "code": "missing_field"}),
-                        );
-                    } else if !names.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
-                        names.push(name);
-                    }
-                }
-                Some(names)
-            }
-            Some(other) => {
-                return Reply::invalid_request(
-                    &format!("For 'properties/labels', {other} is not an array or null."),
-                    &docs,
-                );
-            }
+        let labels = match label_names(map.get("labels"), &docs, &mut errors) {
+            Ok(labels) => labels,
+            Err(reply) => return reply,
         };
         if title.as_deref().is_some_and(|t| t.trim().is_empty()) {
             errors.push(json!({"resource": "Issue", "field": "title", "code": "missing_field"}));
+        }
+        if let Some(error) = text
+            .as_deref()
+            .and_then(|t| length_error("Issue", "body", t, MAX_BODY_CHARS))
+        {
+            errors.push(error);
         }
         if !errors.is_empty() {
             return Reply::validation(errors, &docs);
         }
         let now = self.tick();
-        let mut fresh_ids = Vec::new();
-        for _ in 0..labels.as_ref().map_or(0, Vec::len) {
-            fresh_ids.push(self.id());
-        }
+        let labels = labels.map(|names| self.intern_labels(key, names));
         let Some(repo) = self.repos.get_mut(key) else {
             return Reply::not_found(&docs);
         };
-        // Labels are created on first use, keeping an existing label's case.
-        let labels = labels.map(|names| {
-            let mut ids = fresh_ids.into_iter();
-            names
-                .into_iter()
-                .map(|name| {
-                    match repo
-                        .labels
-                        .iter()
-                        .find(|(_, n)| n.eq_ignore_ascii_case(&name))
-                    {
-                        Some((_, existing)) => existing.clone(),
-                        None => {
-                            let id = ids.next().unwrap_or_default();
-                            repo.labels.push((id, name.clone()));
-                            name
-                        }
-                    }
-                })
-                .collect::<Vec<_>>()
-        });
         let Some(item) = repo.items.get_mut(&number) else {
             return Reply::not_found(&docs);
         };
@@ -1086,6 +1357,344 @@ impl Hub {
         reply
     }
 
+    /// `POST /repos/{owner}/{repo}/issues`: `title` (a string or a number)
+    /// is required; `body` and `labels` are optional, labels created on
+    /// first use. Issues and pull requests share one number sequence.
+    fn create_issue(&mut self, key: &str, body: &[u8]) -> Reply {
+        let docs = format!("{DOCS_ISSUES}#create-an-issue");
+        let map = match parse_body(body, &docs) {
+            Ok(map) => map,
+            Err(reply) => return reply,
+        };
+        let title = match map.get("title") {
+            None => return Reply::invalid_request("\"title\" wasn't supplied.", &docs),
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(other) => {
+                return Reply::invalid_request(
+                    &format!("For 'properties/title', {other} is not a string or integer."),
+                    &docs,
+                );
+            }
+        };
+        let text = match opt_str(&map, "body", &docs) {
+            Ok(text) => text,
+            Err(reply) => return reply,
+        };
+        let mut errors = Vec::new();
+        let labels = match label_names(map.get("labels"), &docs, &mut errors) {
+            Ok(labels) => labels.unwrap_or_default(),
+            Err(reply) => return reply,
+        };
+        if title.trim().is_empty() {
+            errors.push(json!({"resource": "Issue", "field": "title", "code": "missing_field"}));
+        }
+        if let Some(error) = text
+            .as_deref()
+            .and_then(|t| length_error("Issue", "body", t, MAX_BODY_CHARS))
+        {
+            errors.push(error);
+        }
+        if !errors.is_empty() {
+            return Reply::validation(errors, &docs);
+        }
+        if !self.repos.contains_key(key) {
+            return Reply::not_found(&docs);
+        }
+        let now = self.tick();
+        let id = self.id();
+        let labels = self.intern_labels(key, labels);
+        let Some(repo) = self.repos.get_mut(key) else {
+            return Reply::not_found(&docs);
+        };
+        let number = repo.next_number;
+        repo.next_number += 1;
+        repo.items.insert(
+            number,
+            Item {
+                id,
+                number,
+                title,
+                body: text,
+                open: true,
+                state_reason: None,
+                labels,
+                created_at: now,
+                updated_at: now,
+                closed_at: None,
+                pull: None,
+            },
+        );
+        let Some(repo) = self.repos.get(key) else {
+            return Reply::not_found(&docs);
+        };
+        let Some(item) = repo.items.get(&number) else {
+            return Reply::not_found(&docs);
+        };
+        let mut reply = Reply::with(201, self.issue_json(repo, item));
+        reply.location = Some(format!(
+            "{}/repos/{}/issues/{number}",
+            self.base,
+            repo.full_name()
+        ));
+        reply
+    }
+
+    /// `GET .../issues/{number}/comments`: oldest first, for issues and
+    /// pull requests alike; 404 for a number that is neither.
+    fn list_comments(&self, repo: &Repo, number: &str, query: &Query) -> Reply {
+        let docs = format!("{DOCS_COMMENTS}#list-issue-comments");
+        let Some(number) = number
+            .parse::<u64>()
+            .ok()
+            .filter(|n| repo.items.contains_key(n))
+        else {
+            return Reply::not_found(&docs);
+        };
+        let since = query.get("since");
+        let values = repo
+            .comments
+            .iter()
+            .filter(|c| c.number == number)
+            .filter(|c| {
+                since
+                    .as_deref()
+                    .is_none_or(|s| iso(c.updated_at).as_str() >= s)
+            })
+            .map(|c| self.comment_json(repo, c))
+            .collect();
+        self.page(values, query, repo.id, &format!("issues/{number}/comments"))
+    }
+
+    /// `POST /repos/{owner}/{repo}/issues/{number}/comments`.
+    fn create_comment(&mut self, key: &str, number: &str, body: &[u8]) -> Reply {
+        let docs = format!("{DOCS_COMMENTS}#create-an-issue-comment");
+        let Some(number) = number
+            .parse::<u64>()
+            .ok()
+            .filter(|n| self.repos.get(key).is_some_and(|r| r.items.contains_key(n)))
+        else {
+            return Reply::not_found(&docs);
+        };
+        let text = match comment_body(body, &docs) {
+            Ok(text) => text,
+            Err(reply) => return reply,
+        };
+        let now = self.tick();
+        let id = self.id();
+        let Some(repo) = self.repos.get_mut(key) else {
+            return Reply::not_found(&docs);
+        };
+        repo.comments.push(CommentRec {
+            id,
+            number,
+            body: text,
+            user: TOKEN_USER.to_string(),
+            created_at: now,
+            updated_at: now,
+        });
+        // A new comment updates its issue, as on GitHub.
+        if let Some(item) = repo.items.get_mut(&number) {
+            item.updated_at = now;
+        }
+        let Some(repo) = self.repos.get(key) else {
+            return Reply::not_found(&docs);
+        };
+        let Some(comment) = repo.comments.last() else {
+            return Reply::not_found(&docs);
+        };
+        let mut reply = Reply::with(201, self.comment_json(repo, comment));
+        reply.location = Some(format!(
+            "{}/repos/{}/issues/comments/{id}",
+            self.base,
+            repo.full_name()
+        ));
+        reply
+    }
+
+    /// `GET`, `PATCH` and `DELETE /repos/{owner}/{repo}/issues/comments/{id}`.
+    fn comment(&mut self, method: &Method, key: &str, id: &str, body: &[u8]) -> Reply {
+        let docs = match method.as_str() {
+            "PATCH" => format!("{DOCS_COMMENTS}#update-an-issue-comment"),
+            "DELETE" => format!("{DOCS_COMMENTS}#delete-an-issue-comment"),
+            _ => format!("{DOCS_COMMENTS}#get-an-issue-comment"),
+        };
+        let Some(id) = id.parse::<u64>().ok().filter(|id| {
+            self.repos
+                .get(key)
+                .is_some_and(|r| r.comments.iter().any(|c| c.id == *id))
+        }) else {
+            return Reply::not_found(&docs);
+        };
+        match method.as_str() {
+            "GET" => {}
+            "PATCH" => {
+                let text = match comment_body(body, &docs) {
+                    Ok(text) => text,
+                    Err(reply) => return reply,
+                };
+                let now = self.tick();
+                let Some(comment) = self
+                    .repos
+                    .get_mut(key)
+                    .and_then(|r| r.comments.iter_mut().find(|c| c.id == id))
+                else {
+                    return Reply::not_found(&docs);
+                };
+                if comment.body != text {
+                    comment.body = text;
+                    comment.updated_at = now;
+                }
+            }
+            "DELETE" => {
+                if let Some(repo) = self.repos.get_mut(key) {
+                    repo.comments.retain(|c| c.id != id);
+                }
+                return Reply::with(204, Value::Null);
+            }
+            _ => return Reply::not_found(&docs),
+        }
+        match self
+            .repos
+            .get(key)
+            .and_then(|r| r.comments.iter().find(|c| c.id == id).map(|c| (r, c)))
+        {
+            Some((repo, comment)) => Reply::ok(self.comment_json(repo, comment)),
+            None => Reply::not_found(&docs),
+        }
+    }
+
+    /// `POST /repos/{owner}/{repo}/statuses/{sha}`: `state` is required and
+    /// one of GitHub's four; `context` defaults to "default"; the sha must
+    /// name a commit the repository has.
+    fn create_status(&mut self, key: &str, sha: &str, body: &[u8]) -> Reply {
+        let docs = format!("{DOCS_STATUSES}#create-a-commit-status");
+        let map = match parse_body(body, &docs) {
+            Ok(map) => map,
+            Err(reply) => return reply,
+        };
+        let fields = (|| -> Result<_, Reply> {
+            Ok((
+                req_str(&map, "state", &docs)?,
+                opt_str(&map, "target_url", &docs)?,
+                opt_str(&map, "description", &docs)?,
+                opt_str(&map, "context", &docs)?,
+            ))
+        })();
+        let (state, target_url, description, context) = match fields {
+            Ok(fields) => fields,
+            Err(reply) => return reply,
+        };
+        let Some(repo) = self.repos.get(key) else {
+            return Reply::not_found(&docs);
+        };
+        let sha = percent_decode(sha);
+        let Some(sha) = repo.commit(&sha) else {
+            return Reply::error(422, &format!("No commit found for SHA: {sha}"), &docs);
+        };
+        let context = context.unwrap_or_else(|| "default".to_string());
+        let mut errors = Vec::new();
+        if !STATUS_STATES.contains(&state.as_str()) {
+            errors.push(
+                json!({"resource": "Status", "code": "custom", "field": "state",
+                "message": "state is not included in the list"}),
+            );
+        }
+        if let Some(error) = description
+            .as_deref()
+            .and_then(|d| length_error("Status", "description", d, MAX_DESCRIPTION_CHARS))
+        {
+            errors.push(error);
+        }
+        let earlier = repo
+            .statuses
+            .iter()
+            .filter(|s| s.sha == sha && s.context == context)
+            .count();
+        if earlier >= MAX_STATUSES_PER_CONTEXT {
+            errors.push(json!({"resource": "Status", "code": "custom",
+                "message": "This SHA and context has reached the maximum number of statuses."}));
+        }
+        if !errors.is_empty() {
+            return Reply::validation(errors, &docs);
+        }
+        let now = self.tick();
+        let id = self.id();
+        let Some(repo) = self.repos.get_mut(key) else {
+            return Reply::not_found(&docs);
+        };
+        repo.statuses.push(StatusRec {
+            id,
+            sha,
+            state,
+            context,
+            description,
+            target_url,
+            created_at: now,
+        });
+        let Some(repo) = self.repos.get(key) else {
+            return Reply::not_found(&docs);
+        };
+        let Some(status) = repo.statuses.last() else {
+            return Reply::not_found(&docs);
+        };
+        let mut reply = Reply::with(201, self.status_json(repo, status));
+        reply.location = Some(format!(
+            "{}/repos/{}/statuses/{}",
+            self.base,
+            repo.full_name(),
+            status.sha
+        ));
+        reply
+    }
+
+    /// `GET .../commits/{ref}/statuses`: newest first; `ref` is a sha, a
+    /// branch name or (backed by git) a tag, percent-encoded as a segment.
+    fn list_statuses(&self, repo: &Repo, reference: &str, query: &Query) -> Reply {
+        let docs = format!("{DOCS_STATUSES}#list-commit-statuses-for-a-reference");
+        let Some(sha) = repo.resolve(&percent_decode(reference)) else {
+            return Reply::not_found(&docs);
+        };
+        let values = repo
+            .statuses
+            .iter()
+            .rev()
+            .filter(|s| s.sha == sha)
+            .map(|s| self.status_json(repo, s))
+            .collect();
+        self.page(
+            values,
+            query,
+            repo.id,
+            &format!("commits/{reference}/statuses"),
+        )
+    }
+
+    /// `GET .../commits/{ref}/status`: the latest status of each context and
+    /// their combined state.
+    fn combined_status(&self, repo: &Repo, reference: &str) -> Reply {
+        let docs = format!("{DOCS_STATUSES}#get-the-combined-status-for-a-specific-reference");
+        let Some(sha) = repo.resolve(&percent_decode(reference)) else {
+            return Reply::not_found(&docs);
+        };
+        let mut latest: Vec<&StatusRec> = Vec::new();
+        for status in repo.statuses.iter().rev().filter(|s| s.sha == sha) {
+            if !latest.iter().any(|l| l.context == status.context) {
+                latest.push(status);
+            }
+        }
+        let full = repo.full_name();
+        Reply::ok(json!({
+            "state": combined_state(latest.iter().map(|s| s.state.as_str())),
+            "statuses": latest.iter().map(|s| self.status_json(repo, s)).collect::<Vec<_>>(),
+            "sha": sha,
+            "total_count": latest.len(),
+            "repository": self.repo_json(repo),
+            "commit_url": format!("{}/repos/{full}/commits/{sha}", self.base),
+            "url": format!("{}/repos/{full}/commits/{sha}/status", self.base),
+        }))
+    }
+
     /// Dispatch on method and path; GitHub answers 404 for any route or
     /// method it does not have.
     fn route(&mut self, method: &Method, path: &str, query: &Query, body: &[u8]) -> Reply {
@@ -1108,10 +1717,60 @@ impl Hub {
                 Some(repo) => self.list_issues(repo, query),
                 None => Reply::not_found(&format!("{DOCS_ISSUES}#list-repository-issues")),
             },
+            ["repos", owner, name, "issues"] if *method == Method::POST => {
+                let key = format!("{owner}/{name}").to_ascii_lowercase();
+                self.create_issue(&key, body)
+            }
             ["repositories", id, "issues"] if get => match self.find_by_id(id) {
                 Some(repo) => self.list_issues(repo, query),
                 None => Reply::not_found(&format!("{DOCS_ISSUES}#list-repository-issues")),
             },
+            ["repos", owner, name, "issues", "comments", id] => {
+                let key = format!("{owner}/{name}").to_ascii_lowercase();
+                self.comment(method, &key, id, body)
+            }
+            ["repos", owner, name, "issues", number, "comments"] => {
+                let key = format!("{owner}/{name}").to_ascii_lowercase();
+                match (method.as_str(), self.repos.get(&key)) {
+                    ("GET", Some(repo)) => self.list_comments(repo, number, query),
+                    ("POST", Some(_)) => self.create_comment(&key, number, body),
+                    _ => Reply::not_found(&format!("{DOCS_COMMENTS}#list-issue-comments")),
+                }
+            }
+            ["repositories", id, "issues", number, "comments"] if get => {
+                match self.find_by_id(id) {
+                    Some(repo) => self.list_comments(repo, number, query),
+                    None => Reply::not_found(&format!("{DOCS_COMMENTS}#list-issue-comments")),
+                }
+            }
+            ["repos", owner, name, "statuses", sha] if *method == Method::POST => {
+                let key = format!("{owner}/{name}").to_ascii_lowercase();
+                self.create_status(&key, sha, body)
+            }
+            ["repos", owner, name, "commits", reference, "statuses"] if get => {
+                match self.find(owner, name) {
+                    Some(repo) => self.list_statuses(repo, reference, query),
+                    None => Reply::not_found(&format!(
+                        "{DOCS_STATUSES}#list-commit-statuses-for-a-reference"
+                    )),
+                }
+            }
+            ["repositories", id, "commits", reference, "statuses"] if get => {
+                match self.find_by_id(id) {
+                    Some(repo) => self.list_statuses(repo, reference, query),
+                    None => Reply::not_found(&format!(
+                        "{DOCS_STATUSES}#list-commit-statuses-for-a-reference"
+                    )),
+                }
+            }
+            ["repos", owner, name, "commits", reference, "status"] if get => {
+                match self.find(owner, name) {
+                    Some(repo) => self.combined_status(repo, reference),
+                    None => Reply::not_found(&format!(
+                        "{DOCS_STATUSES}#get-the-combined-status-for-a-specific-reference"
+                    )),
+                }
+            }
             ["repos", owner, name, "issues", number] => {
                 let docs = format!("{DOCS_ISSUES}#get-an-issue");
                 let key = format!("{owner}/{name}").to_ascii_lowercase();
@@ -1295,9 +1954,14 @@ impl Hub {
             (Some(etag), Some(header)) => none_match(header, etag),
             _ => false,
         };
-        let mut response = if unchanged {
+        let mut response = if unchanged || reply.status == 204 {
+            // 304 and 204 carry no body.
             let mut response = Response::new(Body::empty());
-            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            *response.status_mut() = if unchanged {
+                StatusCode::NOT_MODIFIED
+            } else {
+                StatusCode::NO_CONTENT
+            };
             response
         } else {
             let mut response = Response::new(Body::from(bytes));
@@ -1479,6 +2143,8 @@ impl FakeGitHub {
                 items: BTreeMap::new(),
                 next_number: 1,
                 releases: Vec::new(),
+                comments: Vec::new(),
+                statuses: Vec::new(),
             },
         );
     }
@@ -1654,6 +2320,103 @@ impl FakeGitHub {
         apply_state(item, Some(state), None, now);
         item.updated_at = now;
     }
+
+    /// The comments on an issue or pull request, oldest first.
+    pub fn comments(&self, repo: &str, number: u64) -> Vec<FakeComment> {
+        let hub = lock(&self.hub);
+        let Some(repo) = hub.repos.get(&repo.to_ascii_lowercase()) else {
+            return Vec::new();
+        };
+        repo.comments
+            .iter()
+            .filter(|c| c.number == number)
+            .map(|c| FakeComment {
+                id: c.id,
+                body: c.body.clone(),
+                user: c.user.clone(),
+            })
+            .collect()
+    }
+
+    /// Someone (`user`, a login) comments on an issue or pull request now,
+    /// as in the web UI; returns the comment's id.
+    ///
+    /// # Panics
+    /// On an unknown repository or issue.
+    pub fn add_comment(&self, repo: &str, number: u64, user: &str, body: &str) -> u64 {
+        let mut hub = lock(&self.hub);
+        let now = hub.tick();
+        let id = hub.id();
+        let repo_ref = hub.repo_mut(repo);
+        let Some(item) = repo_ref.items.get_mut(&number) else {
+            panic!("FakeGitHub::add_comment: no issue {repo}#{number}");
+        };
+        item.updated_at = now;
+        repo_ref.comments.push(CommentRec {
+            id,
+            number,
+            body: body.to_string(),
+            user: user.to_string(),
+            created_at: now,
+            updated_at: now,
+        });
+        id
+    }
+
+    /// The statuses of commit `sha`, newest first.
+    pub fn statuses(&self, repo: &str, sha: &str) -> Vec<FakeStatus> {
+        let hub = lock(&self.hub);
+        let Some(repo) = hub.repos.get(&repo.to_ascii_lowercase()) else {
+            return Vec::new();
+        };
+        repo.statuses
+            .iter()
+            .rev()
+            .filter(|s| s.sha.eq_ignore_ascii_case(sha))
+            .map(|s| FakeStatus {
+                state: s.state.clone(),
+                context: s.context.clone(),
+                description: s.description.clone(),
+                target_url: s.target_url.clone(),
+            })
+            .collect()
+    }
+
+    /// The body of an issue or pull request (`None` when it has none).
+    pub fn issue_body(&self, repo: &str, number: u64) -> Option<String> {
+        let hub = lock(&self.hub);
+        hub.repos
+            .get(&repo.to_ascii_lowercase())?
+            .items
+            .get(&number)?
+            .body
+            .clone()
+    }
+
+    /// The numbers of the issues (pull requests left out), open and
+    /// closed, carrying `label` (compared case-insensitively).
+    pub fn issues_with_label(&self, repo: &str, label: &str) -> Vec<u64> {
+        let hub = lock(&self.hub);
+        let Some(repo) = hub.repos.get(&repo.to_ascii_lowercase()) else {
+            return Vec::new();
+        };
+        repo.items
+            .values()
+            .filter(|i| i.pull.is_none())
+            .filter(|i| i.labels.iter().any(|l| l.eq_ignore_ascii_case(label)))
+            .map(|i| i.number)
+            .collect()
+    }
+
+    /// The sha a pull request's `head` shows (its branch's head while open).
+    pub fn pull_head_sha(&self, repo: &str, number: u64) -> Option<String> {
+        let mut hub = lock(&self.hub);
+        hub.refresh_branches_from_git();
+        let repo = hub.repos.get(&repo.to_ascii_lowercase())?;
+        let item = repo.items.get(&number)?;
+        let pull = item.pull.as_ref()?;
+        Some(repo.pull_head_sha(item, pull).to_string())
+    }
 }
 
 #[cfg(test)]
@@ -1682,5 +2445,44 @@ mod tests {
         let q = Query::parse(Some("state=all&page=2&per_page=100&labels=a%20b"));
         assert_eq!(q.get("labels").as_deref(), Some("a b"));
         assert_eq!(q.with_page(3), "state=all&per_page=100&labels=a%20b&page=3");
+    }
+
+    #[test]
+    fn label_filters_need_every_name_in_any_case() {
+        let labels = ["Bug".to_string(), "concord/regression".to_string()];
+        assert!(has_labels(&labels, "bug"));
+        assert!(has_labels(&labels, "concord/regression, BUG"));
+        assert!(has_labels(&labels, ""));
+        assert!(!has_labels(&labels, "bug,ui"));
+        assert!(!has_labels(&[], "bug"));
+    }
+
+    #[test]
+    fn lengths_are_counted_in_characters() {
+        assert!(length_error("Status", "description", &"é".repeat(140), 140).is_none());
+        let error = length_error("Status", "description", &"a".repeat(141), 140).expect("long");
+        assert_eq!(
+            error,
+            json!({"resource": "Status", "code": "custom", "field": "description",
+                "message": "description is too long (maximum is 140 characters)"})
+        );
+    }
+
+    #[test]
+    fn combined_states_follow_githubs_rules() {
+        assert_eq!(combined_state([]), "pending");
+        assert_eq!(combined_state(["success", "success"]), "success");
+        assert_eq!(combined_state(["success", "pending"]), "pending");
+        assert_eq!(combined_state(["pending", "error"]), "failure");
+        assert_eq!(combined_state(["failure", "success"]), "failure");
+    }
+
+    #[test]
+    fn only_full_hex_shas_name_commits() {
+        assert!(is_full_sha(&"a1".repeat(20)));
+        assert!(is_full_sha(&"F".repeat(64)));
+        assert!(!is_full_sha("a1b2c3d"));
+        assert!(!is_full_sha(&"g".repeat(40)));
+        assert!(!is_full_sha("main"));
     }
 }

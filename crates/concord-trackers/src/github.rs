@@ -1,7 +1,9 @@
 //! GitHub REST (API version 2022-11-28): repository issues and pull
 //! requests, read in bulk (100 a page, following `Link: rel="next"`) and
 //! optionally through an [`EtagCache`] so unchanged pages come back as free
-//! 304s; issue updates and pull-request creation.
+//! 304s; issue updates and pull-request creation. What concord writes to
+//! report check results (labelled issues, comments, commit statuses) is in
+//! [`crate::github_feedback`].
 //!
 //! Errors say what GitHub said (never the token) and are sorted into what
 //! a caller acts on differently: bad token, missing permission, not found,
@@ -27,8 +29,9 @@ pub struct Release {
     pub body: Option<String>,
 }
 
-/// A tag in a URL path: every byte but unreserved ones escaped, `/` too.
-fn encode_path(tag: &str) -> String {
+/// A tag in a URL path (or a value in a query): every byte but unreserved
+/// ones escaped, `/` too.
+pub(crate) fn encode_path(tag: &str) -> String {
     tag.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
@@ -102,6 +105,9 @@ pub struct Issue {
     /// As GitHub sends it, `YYYY-MM-DDTHH:MM:SSZ`.
     pub updated_at: String,
     pub html_url: String,
+    /// The issue's text (markdown); `None` when it has none.
+    #[serde(default)]
+    pub body: Option<String>,
 }
 
 /// The fields of an issue to change; `None` leaves one as it is.
@@ -114,6 +120,8 @@ pub struct IssueUpdate {
     /// Replaces every label.
     pub labels: Option<Vec<String>>,
     pub title: Option<String>,
+    /// Replaces the issue's text.
+    pub body: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +134,9 @@ pub struct Pull {
     pub base_ref: String,
     pub title: String,
     pub html_url: String,
+    /// The sha of the head commit, where commit statuses go.
+    #[serde(default)]
+    pub head_sha: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -181,7 +192,7 @@ enum RawLabel {
 }
 
 #[derive(Deserialize)]
-struct RawIssue {
+pub(crate) struct RawIssue {
     number: u64,
     title: String,
     state: String,
@@ -192,6 +203,8 @@ struct RawIssue {
     updated_at: String,
     #[serde(default)]
     html_url: String,
+    #[serde(default)]
+    body: Option<String>,
     #[serde(default)]
     pull_request: Option<Value>,
 }
@@ -212,6 +225,7 @@ impl From<RawIssue> for Issue {
                 .collect(),
             updated_at: raw.updated_at,
             html_url: raw.html_url,
+            body: raw.body,
         }
     }
 }
@@ -220,6 +234,8 @@ impl From<RawIssue> for Issue {
 struct RawRef {
     #[serde(rename = "ref")]
     name: String,
+    #[serde(default)]
+    sha: String,
 }
 
 #[derive(Deserialize)]
@@ -248,6 +264,7 @@ impl From<RawPull> for Pull {
             base_ref: raw.base.name,
             title: raw.title,
             html_url: raw.html_url,
+            head_sha: raw.head.sha,
         }
     }
 }
@@ -288,7 +305,7 @@ fn origin(url: &str) -> String {
     format!("{scheme}://{host}").to_ascii_lowercase()
 }
 
-fn check_repo(repo: &str) -> Result<&str, GhError> {
+pub(crate) fn check_repo(repo: &str) -> Result<&str, GhError> {
     let ok = |part: &str| {
         !part.is_empty()
             && part != "."
@@ -358,7 +375,17 @@ impl GitHub {
     ) -> Result<Vec<Issue>, GhError> {
         let repo = check_repo(repo)?;
         let first = format!("/repos/{repo}/issues?state=all&per_page=100");
-        let values = self.walk(&first, &format!("repository {repo}"), cache)?;
+        self.issues_at(&first, &format!("repository {repo}"), cache)
+    }
+
+    /// The issues of an issue listing, every page, pull requests left out.
+    pub(crate) fn issues_at(
+        &self,
+        first: &str,
+        what: &str,
+        cache: Option<&mut EtagCache>,
+    ) -> Result<Vec<Issue>, GhError> {
+        let values = self.walk(first, what, cache)?;
         let mut seen = HashSet::new();
         let mut issues = Vec::new();
         for value in values {
@@ -425,6 +452,9 @@ impl GitHub {
         }
         if let Some(title) = &update.title {
             body.insert("title".into(), json!(title));
+        }
+        if let Some(text) = &update.body {
+            body.insert("body".into(), json!(text));
         }
         let response = self.call(
             "PATCH",
@@ -547,8 +577,9 @@ impl GitHub {
         parse(response.json()?, "a release")
     }
 
-    /// One request; anything but 2xx becomes a [`GhError`].
-    fn call(
+    /// One request; anything but 2xx becomes a [`GhError`]. The body is
+    /// left unread: a 204 (a deletion) has none.
+    pub(crate) fn call(
         &self,
         method: &str,
         path: &str,
@@ -564,7 +595,7 @@ impl GitHub {
     }
 
     /// Every item of a paginated listing, page by page along `rel="next"`.
-    fn walk(
+    pub(crate) fn walk(
         &self,
         first: &str,
         what: &str,
@@ -647,7 +678,10 @@ impl GitHub {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, GhError> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+    value: Value,
+    what: &str,
+) -> Result<T, GhError> {
     serde_json::from_value(value).map_err(|e| GhError::Protocol {
         message: format!("{what} could not be read: {e}"),
     })

@@ -3,5 +3,6 @@
 //! they share (retries, backoff, errors that name the request).
 
 pub mod github;
+pub mod github_feedback;
 pub mod http;
 pub mod openproject;
