@@ -3,7 +3,9 @@
 # rules in [checks] (schema, owner, legacy key, citations offline), timed
 # with hyperfine next to `rg` over the same files in the same run:
 #   - concord check --all (warm), every file of the corpus;
-#   - concord check --staged with one staged state file (a git copy).
+#   - concord check --staged with one staged state file (a git copy);
+#   - concord check --all with FitTracker2's own rules as team rules
+#     (examples/fittracker2/concord.toml: CEL, first-commit dates).
 # Citations are resolved offline from an empty cache: all 1,397 are
 # unchecked, summed up in one note (before 2026-12-06, one advisory each).
 # Usage: bash bench/check.sh
@@ -55,9 +57,14 @@ git -C "$work/repo" -c user.name=bench -c user.email=bench@example.com commit -q
 one=$(ls "$work"/repo/.claude/features/*/state.json | head -1)
 sed -i 's/"current_phase"/"current_phase"/' "$one" && echo >> "$one"
 git -C "$work/repo" add "$one"
+# The team rules of examples/fittracker2, pointed at the git copy.
+mkdir -p "$work/team"
+sed "s#^path = .*#path = \"$work/repo\"#" examples/fittracker2/concord.toml > "$work/team/concord.toml"
+echo "team-rule findings: $("$concord" --config "$work/team/concord.toml" check --no-hub --format json | grep -c '"code"')"
 cd "$work/ws"
 echo "files: $(find "$work/repo" -type f -not -path '*/.git/*' | wc -l), findings: $("$concord" check --no-hub --format json | grep -c '"code"')"
 hyperfine -N -w 3 -r 30 --ignore-failure \
   "$concord check --all --no-hub --format json" \
   "rg -c --no-ignore --hidden PR $work/repo/docs $work/repo/.claude" \
-  "$concord check --staged --format json"
+  "$concord check --staged --format json" \
+  "$concord --config $work/team/concord.toml check --all --no-hub --format json"

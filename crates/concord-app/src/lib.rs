@@ -8,6 +8,8 @@
 #![forbid(unsafe_code)]
 
 pub mod check;
+pub mod check_feedback;
+mod check_feedback_openproject;
 mod check_rules;
 pub mod check_trend;
 pub mod config_check;

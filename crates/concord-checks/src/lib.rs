@@ -5,6 +5,7 @@
 pub mod builtin;
 pub mod catalog;
 pub mod citations;
+pub mod feedback;
 pub mod finding;
 pub mod render;
 pub mod rules;

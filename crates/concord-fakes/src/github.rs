@@ -2393,6 +2393,20 @@ impl FakeGitHub {
             .clone()
     }
 
+    /// Someone edits an issue's body in the web UI: `updated_at` moves.
+    ///
+    /// # Panics
+    /// On an unknown repository or issue.
+    pub fn set_issue_body(&self, repo: &str, number: u64, body: &str) {
+        let mut hub = lock(&self.hub);
+        let now = hub.tick();
+        let Some(item) = hub.repo_mut(repo).items.get_mut(&number) else {
+            panic!("FakeGitHub::set_issue_body: no issue {repo}#{number}");
+        };
+        item.body = Some(body.to_string());
+        item.updated_at = now;
+    }
+
     /// The numbers of the issues (pull requests left out), open and
     /// closed, carrying `label` (compared case-insensitively).
     pub fn issues_with_label(&self, repo: &str, label: &str) -> Vec<u64> {

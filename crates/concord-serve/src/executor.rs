@@ -97,11 +97,20 @@ fn check(ws: &Workspace, job: &JobRequest, progress: &dyn Progress) -> Ran {
         ..CheckOptions::default()
     };
     let report = check(ws, &options)?;
+    // `[checks.regressions]`: the tracker issue follows the snapshot; a
+    // tracker that could not be updated makes the run a partial failure.
+    let mut outcome = report.outcome();
+    for tracker in concord_app::check_feedback::report_regressions(ws, &report) {
+        if let Some(error) = &tracker.error {
+            eprintln!("warning: check snapshot: {}: {error}", tracker.tracker);
+            outcome = concord_app::Outcome::PartialFailure;
+        }
+    }
     let mut json = Vec::new();
     let output = concord_checks::render::json(&report.deciding(), &mut json)
         .ok()
         .and_then(|()| serde_json::from_slice(&json).ok());
-    Ok((report.outcome(), output))
+    Ok((outcome, output))
 }
 
 /// A failure as one line, with its help.

@@ -57,6 +57,11 @@ pub(crate) struct RawChecks {
     /// Team-defined rules (`[[checks.rule]]`).
     #[serde(default)]
     rule: Vec<RawRule>,
+    /// Scheduled: one tracker issue, open while a snapshot's regressions last.
+    #[schemars(with = "Option<crate::feedback_config::RawRegressions>")]
+    regressions: Option<Spanned<crate::feedback_config::RawRegressions>>,
+    /// Per pull request: the sticky comment and the commit status.
+    pull_request: Option<crate::feedback_config::RawPullRequest>,
 }
 
 /// A team-defined rule: a CEL condition over each document (or each
@@ -319,6 +324,10 @@ pub struct Checks {
     /// `[checks] promote`: code -> how long the snapshots must be clean of
     /// it before it gates; advisory until then.
     pub promote: BTreeMap<String, std::time::Duration>,
+    /// `[checks.regressions]`: where `check --snapshot` files its issue.
+    pub regressions: Option<crate::feedback_config::RegressionReport>,
+    /// `[checks.pull_request]`: what `check --pull-request N` reports to.
+    pub pull_request: Option<crate::feedback_config::PullRequestReport>,
 }
 
 fn check_code(
@@ -386,12 +395,28 @@ fn pointer(text: &Spanned<String>, errors: &Errors<'_>) -> Result<String, crate:
 }
 
 pub(crate) fn validate_checks(
-    raw: RawChecks,
+    mut raw: RawChecks,
     repos: &[Repo],
+    trackers: &[crate::trackers::Tracker],
     root: &std::path::Path,
     errors: &Errors<'_>,
 ) -> Result<Checks, crate::ConfigError> {
     let mut checks = Checks::default();
+    if let Some(regressions) = raw.regressions.take() {
+        let span = regressions.span();
+        checks.regressions = Some(crate::feedback_config::validate_regressions(
+            regressions.into_inner(),
+            trackers,
+            errors,
+            span,
+        )?);
+    }
+    if let Some(pull_request) = raw.pull_request.take() {
+        checks.pull_request = Some(crate::feedback_config::validate_pull_request(
+            pull_request,
+            errors,
+        )?);
+    }
     for rule in &raw.rule {
         let team = crate::team_rules::validate_rule(rule, repos, &checks.rules, errors)?;
         checks.rules.push(team);

@@ -557,6 +557,7 @@ fn validate(raw: RawConfig, errors: &Errors<'_>, root: &Path) -> Result<Workspac
     let checks = crate::checks_config::validate_checks(
         raw.checks.unwrap_or_default(),
         &repos,
+        &trackers,
         root,
         errors,
     )?;

@@ -7,6 +7,7 @@
 
 pub mod checks_config;
 mod config;
+pub mod feedback_config;
 pub mod mirror_config;
 mod scan;
 pub mod status;

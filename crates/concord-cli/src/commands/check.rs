@@ -37,17 +37,27 @@ pub struct Args {
     #[arg(long, value_name = "REF", conflicts_with = "snapshot")]
     baseline: Option<String>,
     /// Store all findings in the hub with the commit id; exit 1 when a
-    /// gating finding is new since the previous snapshot.
+    /// gating finding is new since the previous snapshot. With
+    /// `[checks.regressions]`, one tracker issue is opened on a regression,
+    /// kept up to date and closed when the findings are gone.
     #[arg(long)]
     snapshot: bool,
+    /// With `--baseline`: keep one sticky comment on pull request N (new,
+    /// fixed and unchanged counts, and the new findings) and set the commit
+    /// status named in `[checks.pull_request]` on its head commit. Writes
+    /// only what GitHub does not show already; the token comes from the
+    /// environment (GITHUB_TOKEN unless configured).
+    #[arg(long, value_name = "N", requires = "baseline")]
+    pull_request: Option<u64>,
     /// How to print the findings.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     /// Print the findings as JSON (the same as `--format json`).
     #[arg(long, conflicts_with = "format")]
     json: bool,
-    /// Resolve citations from the citation cache only (no network).
-    #[arg(long)]
+    /// No network: citations from the citation cache only, and no tracker
+    /// issue for a snapshot's regressions.
+    #[arg(long, conflicts_with = "pull_request")]
     offline: bool,
     /// Do not read the hub (DRIFT then compares the files only).
     #[arg(long)]
@@ -133,7 +143,93 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     };
     let report = check(ws, &options)?;
     print_report(args.format(), &report, &rule_infos(ws));
-    Ok(report.outcome())
+    let mut outcome = report.outcome();
+    if let Some(number) = args.pull_request {
+        let done = concord_app::check_feedback::report_pull_request(ws, &report, number)?;
+        say(args.format(), &pull_request_line(&done));
+    }
+    if args.snapshot && ws.checks.regressions.is_some() {
+        if args.offline {
+            say(
+                args.format(),
+                "offline: the regression issue was not updated",
+            );
+        }
+        let trackers = if args.offline {
+            Vec::new()
+        } else {
+            concord_app::check_feedback::report_regressions(ws, &report)
+        };
+        for tracker in &trackers {
+            match &tracker.error {
+                Some(error) => {
+                    eprintln!("error: {}: {error}", tracker.tracker);
+                    outcome = Outcome::PartialFailure;
+                }
+                None => say(args.format(), &regression_line(tracker)),
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// A line about what was done on a tracker: with the results in text,
+/// else on stderr so the JSON or SARIF on stdout stays whole.
+fn say(format: Format, line: &str) {
+    if matches!(format, Format::Text) {
+        println!("{line}");
+    } else if !crate::output::quiet() {
+        eprintln!("{line}");
+    }
+}
+
+fn pull_request_line(done: &concord_app::check_feedback::PullRequestOutcome) -> String {
+    let comment = match done.comment.as_str() {
+        "none" => "no comment (nothing changed)".to_string(),
+        other => format!(
+            "comment {other}{}",
+            done.comment_url
+                .as_deref()
+                .map_or(String::new(), |u| format!(" ({u})"))
+        ),
+    };
+    let removed = match done.removed_duplicates {
+        0 => String::new(),
+        n => format!(", {n} duplicate comment(s) removed"),
+    };
+    let posted = if done.status_posted {
+        "set"
+    } else {
+        "already set"
+    };
+    format!(
+        "pull request {}#{}: {comment}{removed}; status `{}` {posted} to {} on {}",
+        done.repo,
+        done.number,
+        done.status,
+        done.state,
+        done.sha.get(..12).unwrap_or(&done.sha)
+    )
+}
+
+fn regression_line(tracker: &concord_app::check_feedback::RegressionOutcome) -> String {
+    use concord_checks::feedback::IssueAction;
+    let what = match tracker.action {
+        IssueAction::Nothing if tracker.reference.is_none() => "no issue needed".to_string(),
+        IssueAction::Nothing => "issue unchanged".to_string(),
+        IssueAction::Create => "issue opened".to_string(),
+        IssueAction::Update => "issue updated".to_string(),
+        IssueAction::Reopen => "issue reopened".to_string(),
+        IssueAction::Close => "issue closed: the regressions are gone".to_string(),
+    };
+    let reference = tracker
+        .reference
+        .as_deref()
+        .map_or(String::new(), |r| format!(" ({r})"));
+    format!(
+        "{}: {what}{reference}; {} gating finding(s) open",
+        tracker.tracker, tracker.open
+    )
 }
 
 /// Each layer prints what decides it: every finding, the new ones against
