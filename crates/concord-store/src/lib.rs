@@ -7,6 +7,7 @@
 //! [`StoreError::Conflict`] and must re-read, never overwrite unseen.
 #![forbid(unsafe_code)]
 
+mod batch;
 mod migrations;
 mod records;
 mod replicas;

@@ -397,64 +397,6 @@ impl Store {
         first(self.set_hub_values(std::slice::from_ref(change)).await?)
     }
 
-    /// Many conditional changes in one transaction. Each lands or comes back
-    /// as [`StoreError::Conflict`] on its own; the others are unaffected.
-    pub async fn set_hub_values(&self, changes: &[ValueChange]) -> Result<Vec<Result<HubValue>>> {
-        const INSERT: &str = "INSERT INTO hub_values \
-             (item_key, field, value, version, updated_at, updated_by) \
-             VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (item_key, field) DO NOTHING";
-        const UPDATE: &str = "UPDATE hub_values SET value = $3, version = version + 1, \
-             updated_at = $4, updated_by = $5 \
-             WHERE item_key = $1 AND field = $2 AND version = $6";
-        const VERSION: &str = "SELECT version FROM hub_values WHERE item_key = $1 AND field = $2";
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let mut results = Vec::with_capacity(changes.len());
-            for change in changes {
-                let query = if change.expected_version == 0 {
-                    sqlx::query(INSERT)
-                } else {
-                    sqlx::query(UPDATE)
-                };
-                let mut query = query
-                    .bind(&change.key)
-                    .bind(&change.field)
-                    .bind(&change.to)
-                    .bind(&change.at)
-                    .bind(&change.actor);
-                if change.expected_version != 0 {
-                    query = query.bind(change.expected_version);
-                }
-                // A lost race changes no row: nothing to undo.
-                if query.execute(&mut *tx).await?.rows_affected() != 1 {
-                    let actual: Option<i64> = sqlx::query_scalar(VERSION)
-                        .bind(&change.key)
-                        .bind(&change.field)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    results.push(Err(StoreError::Conflict {
-                        key: change.key.clone(),
-                        field: change.field.clone(),
-                        expected: change.expected_version,
-                        actual,
-                    }));
-                    continue;
-                }
-                insert_journal(&mut tx, &journal_of(change)).await?;
-                results.push(Ok(HubValue {
-                    key: change.key.clone(),
-                    field: change.field.clone(),
-                    value: change.to.clone(),
-                    version: change.expected_version + 1,
-                    updated_at: change.at.clone(),
-                    updated_by: change.actor.clone(),
-                }));
-            }
-            tx.commit().await?;
-            Ok(results)
-        })
-    }
-
     // ------------------------------------------------------------ bases, watermarks
 
     pub async fn base(&self, rule: &str, key: &str, field: &str) -> Result<Option<Base>> {
@@ -475,60 +417,6 @@ impl Store {
     /// (0: none yet). Returns the base as stored.
     pub async fn put_base(&self, base: &Base, expected_version: i64) -> Result<Base> {
         first(self.put_bases(&[(base.clone(), expected_version)]).await?)
-    }
-
-    /// Many conditional base updates in one transaction, each landing or
-    /// conflicting on its own.
-    pub async fn put_bases(&self, bases: &[(Base, i64)]) -> Result<Vec<Result<Base>>> {
-        const INSERT: &str = "INSERT INTO bases \
-             (rule, item_key, field, value, versions, version, agreed_at) \
-             VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT (rule, item_key, field) DO NOTHING";
-        const UPDATE: &str = "UPDATE bases SET value = $4, versions = $5, version = version + 1, \
-             agreed_at = $6 WHERE rule = $1 AND item_key = $2 AND field = $3 AND version = $7";
-        const VERSION: &str =
-            "SELECT version FROM bases WHERE rule = $1 AND item_key = $2 AND field = $3";
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let mut results = Vec::with_capacity(bases.len());
-            for (base, expected_version) in bases {
-                let query = if *expected_version == 0 {
-                    sqlx::query(INSERT)
-                } else {
-                    sqlx::query(UPDATE)
-                };
-                let mut query = query
-                    .bind(&base.rule)
-                    .bind(&base.key)
-                    .bind(&base.field)
-                    .bind(&base.value)
-                    .bind(&base.versions)
-                    .bind(&base.agreed_at);
-                if *expected_version != 0 {
-                    query = query.bind(*expected_version);
-                }
-                if query.execute(&mut *tx).await?.rows_affected() != 1 {
-                    let actual: Option<i64> = sqlx::query_scalar(VERSION)
-                        .bind(&base.rule)
-                        .bind(&base.key)
-                        .bind(&base.field)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    results.push(Err(StoreError::Conflict {
-                        key: base.key.clone(),
-                        field: base.field.clone(),
-                        expected: *expected_version,
-                        actual,
-                    }));
-                    continue;
-                }
-                results.push(Ok(Base {
-                    version: expected_version + 1,
-                    ..base.clone()
-                }));
-            }
-            tx.commit().await?;
-            Ok(results)
-        })
     }
 
     /// Every watermark whose name starts with `prefix`.
@@ -648,20 +536,6 @@ impl Store {
         )
     }
 
-    /// Append entries in one transaction; returns their ids in order.
-    pub async fn append_journal_batch(&self, entries: &[JournalEntry]) -> Result<Vec<i64>> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let mut ids = Vec::with_capacity(entries.len());
-            for entry in entries {
-                ids.push(insert_journal(&mut tx, entry).await?);
-            }
-            tx.commit().await?;
-            Ok(ids)
-        })
-    }
-
-    /// The item's journal, oldest first.
     pub async fn history(&self, key: &str) -> Result<Vec<JournalEntry>> {
         let sql = format!("{JOURNAL_SELECT} WHERE item_key = $1 ORDER BY id");
         on_pool!(self, |pool| {
@@ -1408,7 +1282,7 @@ fn first<T>(results: Vec<Result<T>>) -> Result<T> {
 }
 
 /// The journal entry that records a hub value change.
-fn journal_of(change: &ValueChange) -> JournalEntry {
+pub(crate) fn journal_of(change: &ValueChange) -> JournalEntry {
     JournalEntry {
         id: 0,
         at: change.at.clone(),

@@ -1707,3 +1707,152 @@ both!(api_tokens_keep_only_hashes_and_revoke_by_name, |hub| {
         Some("2026-11-25T01:00:00Z")
     );
 });
+
+// A batch is decided set-based, but exactly as one-by-one would: new keys,
+// updates at the right version, stale versions, keys created meanwhile,
+// a key asked twice, values set to nothing, across chunk boundaries.
+both!(a_batch_decides_every_change_as_one_by_one_would, |hub| {
+    let store = &hub.store;
+    // 0..900 exist at version 1 (more than one statement's worth of rows).
+    let seed: Vec<ValueChange> = (0..900)
+        .map(|i| change(&format!("k{i}"), 0, None, "todo"))
+        .collect();
+    assert!(
+        store
+            .set_hub_values(&seed)
+            .await
+            .unwrap()
+            .iter()
+            .all(Result::is_ok)
+    );
+    let mut batch = Vec::new();
+    for i in 0..900 {
+        // Even: updated at the right version; odd: a stale version.
+        let expected = if i % 2 == 0 { 1 } else { 7 };
+        batch.push(change(&format!("k{i}"), expected, Some("todo"), "done"));
+    }
+    // New keys, one of which exists already (a conflict), one asked twice
+    // (the second one conflicts: the first created it), one updated after
+    // its creation in the same batch (lands at version 2).
+    batch.push(change("new-a", 0, None, "todo"));
+    batch.push(change("k3", 0, None, "todo"));
+    batch.push(change("new-b", 0, None, "todo"));
+    batch.push(change("new-b", 0, None, "done"));
+    batch.push(change("new-a", 1, Some("todo"), "done"));
+    let mut nothing = change("k4", 2, Some("done"), "x");
+    nothing.to = None;
+    batch.push(nothing);
+    let results = store.set_hub_values(&batch).await.unwrap();
+    assert_eq!(results.len(), batch.len());
+    for (i, result) in results.iter().take(900).enumerate() {
+        if i % 2 == 0 {
+            assert_eq!(result.as_ref().expect("lands").version, 2, "k{i}");
+        } else {
+            let err = result.as_ref().expect_err("stale");
+            assert!(
+                matches!(
+                    err,
+                    StoreError::Conflict {
+                        expected: 7,
+                        actual: Some(1),
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+    }
+    let tail: Vec<Result<i64, Option<i64>>> = results[900..]
+        .iter()
+        .map(|r| match r {
+            Ok(v) => Ok(v.version),
+            Err(StoreError::Conflict { actual, .. }) => Err(*actual),
+            Err(e) => panic!("{e}"),
+        })
+        .collect();
+    assert_eq!(
+        tail,
+        [Ok(1), Err(Some(1)), Ok(1), Err(Some(1)), Ok(2), Ok(3)]
+    );
+    // The stored values and the journal say the same.
+    let values = store.hub_values().await.unwrap();
+    let value = |k: &str| {
+        values
+            .iter()
+            .find(|v| v.key == k)
+            .map(|v| (v.value.clone(), v.version))
+    };
+    assert_eq!(value("k0"), Some((Some("done".into()), 2)));
+    assert_eq!(value("k1"), Some((Some("todo".into()), 1)));
+    assert_eq!(value("new-a"), Some((Some("done".into()), 2)));
+    assert_eq!(value("new-b"), Some((Some("todo".into()), 1)));
+    assert_eq!(value("k4"), Some((None, 3)));
+    // 900 seeded + 450 updates + new-a twice + new-b once + k4.
+    assert_eq!(store.journal_len().await.unwrap(), 900 + 450 + 2 + 1 + 1);
+    let history = store.history("new-a").await.unwrap();
+    let tos: Vec<Option<String>> = history.iter().map(|e| e.to.clone()).collect();
+    assert_eq!(tos, [Some("todo".into()), Some("done".into())]);
+});
+
+both!(
+    a_batch_of_bases_decides_every_base_as_one_by_one_would,
+    |hub| {
+        let store = &hub.store;
+        let base = |key: &str, value: &str| Base {
+            rule: "r".into(),
+            key: key.into(),
+            field: "status".into(),
+            value: Some(value.into()),
+            versions: "{}".into(),
+            version: 0,
+            agreed_at: "2026-12-06T00:00:00Z".into(),
+        };
+        let seed: Vec<(Base, i64)> = (0..500)
+            .map(|i| (base(&format!("b{i}"), "todo"), 0))
+            .collect();
+        assert!(
+            store
+                .put_bases(&seed)
+                .await
+                .unwrap()
+                .iter()
+                .all(Result::is_ok)
+        );
+        let batch = vec![
+            (base("b0", "done"), 1),
+            (base("b1", "done"), 5),
+            (base("b2", "done"), 0),
+            (base("fresh", "todo"), 0),
+            (base("fresh", "done"), 1),
+            (base("fresh", "x"), 1),
+        ];
+        let results = store.put_bases(&batch).await.unwrap();
+        let got: Vec<Result<i64, Option<i64>>> = results
+            .iter()
+            .map(|r| match r {
+                Ok(b) => Ok(b.version),
+                Err(StoreError::Conflict { actual, .. }) => Err(*actual),
+                Err(e) => panic!("{e}"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                Ok(2),
+                Err(Some(1)),
+                Err(Some(1)),
+                Ok(1),
+                Ok(2),
+                Err(Some(2))
+            ]
+        );
+        let fresh = store
+            .base("r", "fresh", "status")
+            .await
+            .unwrap()
+            .expect("fresh");
+        assert_eq!((fresh.value.as_deref(), fresh.version), (Some("done"), 2));
+        let b1 = store.base("r", "b1", "status").await.unwrap().expect("b1");
+        assert_eq!((b1.value.as_deref(), b1.version), (Some("todo"), 1));
+    }
+);

@@ -32,6 +32,23 @@ pub(super) fn shared_bases(
         })
         .collect();
     let agreed_at = now_rfc3339();
+    // Each item's observations, found once: a rule may join a hundred
+    // sources, and looking each one up per item costs more than the writes.
+    let mut by_key: HashMap<&str, Vec<(&str, &Observation)>> = HashMap::new();
+    for ((source, key), obs) in observed {
+        by_key.entry(key).or_default().push((source, obs));
+    }
+    let order: HashMap<&str, HashMap<&str, usize>> = ws
+        .rules
+        .iter()
+        .map(|r| {
+            let sources = r.sources.iter().enumerate();
+            (
+                r.name.as_str(),
+                sources.map(|(i, s)| (s.as_str(), i)).collect(),
+            )
+        })
+        .collect();
     // What each source was at when the sources agreed: the commit its repo
     // was read at; for the hub, the item's value version after this run.
     // For a git source, `replica commit`, and only when it holds the
@@ -39,37 +56,34 @@ pub(super) fn shared_bases(
     // this agreement when that commit is in its history.
     let source_versions = |decision: &Decision| -> String {
         let (rule, key) = (decision.rule.as_str(), decision.key.as_str());
-        let mut versions = serde_json::Map::new();
-        let Some(rule) = ws.rules.iter().find(|r| r.name == rule) else {
+        let Some(index) = order.get(rule) else {
             return "{}".into();
         };
-        // Only the sources that hold the item: a rule may join a hundred.
-        for name in &rule.sources {
-            let version = if name == HUB_SOURCE {
-                let Some(version) = versions_after.get(key).copied() else {
-                    continue;
-                };
-                serde_json::Value::from(version)
-            } else {
-                let Some(obs) = observed.get(&(name.as_str(), key)) else {
-                    continue;
-                };
-                let holds = decision.agreeing.contains(name)
-                    || landed
-                        .written
-                        .contains(&(rule.name.as_str(), key, name.as_str()));
-                let gate = gates.get(&*obs.repo);
-                let position = gate
-                    .filter(|g| holds && !g.dirty.contains(&*obs.path))
-                    .zip(landed.synced_heads.get(&*obs.repo))
-                    .map(|(g, head)| g.position(head));
-                match position {
-                    Some(position) => serde_json::Value::from(position),
-                    None => continue,
-                }
-            };
-            versions.insert(name.clone(), version);
+        // Only the sources of the rule that hold the item, in rule order.
+        let mut found: Vec<(usize, &str, serde_json::Value)> = Vec::new();
+        if let (Some(&i), Some(version)) = (index.get(HUB_SOURCE), versions_after.get(key)) {
+            found.push((i, HUB_SOURCE, serde_json::Value::from(*version)));
         }
+        for (name, obs) in by_key.get(key).into_iter().flatten() {
+            let Some(&i) = index.get(name) else {
+                continue;
+            };
+            let holds = decision.agreeing.iter().any(|a| a == name)
+                || landed.written.contains(&(rule, key, *name));
+            let gate = gates.get(&*obs.repo);
+            let position = gate
+                .filter(|g| holds && !g.dirty.contains(&*obs.path))
+                .zip(landed.synced_heads.get(&*obs.repo))
+                .map(|(g, head)| g.position(head));
+            if let Some(position) = position {
+                found.push((i, name, serde_json::Value::from(position)));
+            }
+        }
+        found.sort_by_key(|(i, _, _)| *i);
+        let versions: serde_json::Map<String, serde_json::Value> = found
+            .into_iter()
+            .map(|(_, name, version)| (name.to_string(), version))
+            .collect();
         serde_json::Value::Object(versions).to_string()
     };
     let mut new_bases = Vec::new();

@@ -116,6 +116,7 @@ impl<'a> Apply<'a> {
             &self.observed,
             versions_after,
         );
+        timings::phase("bases computed");
         let bar = self.progress.bar(new_bases.len(), "recording bases");
         let mut stored = Vec::with_capacity(new_bases.len());
         for chunk in new_bases.chunks(2000) {

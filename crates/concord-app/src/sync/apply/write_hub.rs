@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 impl<'a> Apply<'a> {
     /// The changes that landed (files, trackers), in one transaction.
     pub(super) async fn journal(&self, ledger: &Ledger) -> Result<(), Failure> {
+        let replicas = Replicas::of(self.ws, self.gates);
         let entries: Vec<JournalEntry> = ledger
             .applied
             .iter()
@@ -25,12 +26,12 @@ impl<'a> Apply<'a> {
                 field: Some("status".into()),
                 from: a.from.clone(),
                 to: Some(a.to.clone()),
-                target: Some(match replica_of(self.ws, self.gates, &a.target) {
+                target: Some(match replicas.of_source(&a.target) {
                     Some(replica) => format!("{} {} (replica {replica})", a.target, a.place),
                     None => format!("{} {}", a.target, a.place),
                 }),
                 reason: a.reason.into(),
-                note: Some(origin_note(self.ws, self.gates, &a.origin, &a.rule)),
+                note: Some(replicas.origin_note(&a.origin, &a.rule)),
                 event_type: None,
                 phase: None,
                 artifacts: Vec::new(),
@@ -54,6 +55,7 @@ impl<'a> Apply<'a> {
             .filter(|v| v.field == "status")
             .map(|v| (v.key.as_str(), (v.version, v.value.as_deref())))
             .collect();
+        let replicas = Replicas::of(self.ws, self.gates);
         let mut hub_planned = Vec::new();
         let mut hub_changes = Vec::new();
         for (decision, change) in self
@@ -81,12 +83,7 @@ impl<'a> Apply<'a> {
                 actor: self.actor.clone(),
                 run_id: Some(self.run_id.clone()),
                 reason: change.reason.as_str().into(),
-                note: Some(origin_note(
-                    self.ws,
-                    self.gates,
-                    &change.origin,
-                    &decision.rule,
-                )),
+                note: Some(replicas.origin_note(&change.origin, &decision.rule)),
             });
         }
         // In chunks, so a long first sync shows progress; every row still
@@ -125,31 +122,41 @@ impl<'a> Apply<'a> {
     }
 }
 
-/// The replica a file source is read in this run, if it is a git checkout.
-fn replica_of<'g>(
-    ws: &Workspace,
-    gates: &'g BTreeMap<String, RepoGate>,
-    source: &str,
-) -> Option<&'g str> {
-    let source = ws.sources.iter().find(|s| s.name == source)?;
-    gates.get(&ws.repo(source).name)?.replica.as_deref()
+/// The replica each file source is read in this run (those that are git
+/// checkouts), found once per run: a journal entry names them for every
+/// change, and a rule may join a hundred sources.
+struct Replicas<'g> {
+    by_source: HashMap<&'g str, &'g str>,
 }
 
-/// `from ORIGIN (rule R)`, naming the replica of each origin that is a
-/// file source read here.
-fn origin_note(
-    ws: &Workspace,
-    gates: &BTreeMap<String, RepoGate>,
-    origin: &str,
-    rule: &str,
-) -> String {
-    let replicas: Vec<String> = origin
-        .split(", ")
-        .filter_map(|o| replica_of(ws, gates, o).map(|r| format!("{o} in replica {r}")))
-        .collect();
-    if replicas.is_empty() {
-        format!("from {origin} (rule {rule})")
-    } else {
-        format!("from {origin} (rule {rule}; {})", replicas.join(", "))
+impl<'g> Replicas<'g> {
+    fn of(ws: &'g Workspace, gates: &'g BTreeMap<String, RepoGate>) -> Replicas<'g> {
+        let by_source = ws
+            .sources
+            .iter()
+            .filter_map(|s| {
+                let replica = gates.get(&ws.repo(s).name)?.replica.as_deref()?;
+                Some((s.name.as_str(), replica))
+            })
+            .collect();
+        Replicas { by_source }
+    }
+
+    fn of_source(&self, source: &str) -> Option<&'g str> {
+        self.by_source.get(source).copied()
+    }
+
+    /// `from ORIGIN (rule R)`, naming the replica of each origin that is a
+    /// file source read here.
+    fn origin_note(&self, origin: &str, rule: &str) -> String {
+        let replicas: Vec<String> = origin
+            .split(", ")
+            .filter_map(|o| self.of_source(o).map(|r| format!("{o} in replica {r}")))
+            .collect();
+        if replicas.is_empty() {
+            format!("from {origin} (rule {rule})")
+        } else {
+            format!("from {origin} (rule {rule}; {})", replicas.join(", "))
+        }
     }
 }
