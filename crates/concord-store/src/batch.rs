@@ -105,6 +105,14 @@ impl Store {
         matches!(self.pool, Pool::Postgres(_))
     }
 
+    /// Rows per conditional UPDATE. SQLite plans `UPDATE .. FROM (VALUES
+    /// ..)` as a scan of the whole table, so it updates one row a
+    /// statement (in-process, by primary key); PostgreSQL joins the chunk
+    /// on its key.
+    fn update_rows(&self) -> usize {
+        if self.numbered() { ROWS } else { 1 }
+    }
+
     /// Many conditional value changes in one transaction, set-based; each
     /// lands or comes back as [`StoreError::Conflict`] on its own, and each
     /// one that lands is journaled.
@@ -112,6 +120,7 @@ impl Store {
         let (firsts, repeats) =
             firsts_and_repeats(changes.iter().map(|c| (c.key.as_str(), c.field.as_str())));
         let numbered = self.numbered();
+        let update_rows = self.update_rows();
         let (inserts, updates): (Vec<&ValueChange>, Vec<&ValueChange>) = firsts
             .iter()
             .map(|&i| &changes[i])
@@ -144,7 +153,7 @@ impl Store {
                 }
                 landed.extend(q.fetch_all(&mut *tx).await?);
             }
-            for chunk in updates.chunks(ROWS) {
+            for chunk in updates.chunks(update_rows) {
                 let mut q =
                     sqlx::query_as::<_, (String, String)>(AssertSqlSafe(update_sql(chunk.len())));
                 for c in chunk {
@@ -246,6 +255,7 @@ impl Store {
                 .map(|(b, _)| (b.rule.as_str(), b.key.as_str(), b.field.as_str())),
         );
         let numbered = self.numbered();
+        let update_rows = self.update_rows();
         let (inserts, updates): (Vec<Planned<'_>>, Vec<Planned<'_>>) = firsts
             .iter()
             .map(|&i| &bases[i])
@@ -279,7 +289,7 @@ impl Store {
                 }
                 landed.extend(q.fetch_all(&mut *tx).await?);
             }
-            for chunk in updates.chunks(ROWS) {
+            for chunk in updates.chunks(update_rows) {
                 let mut q = sqlx::query_as::<_, Key>(AssertSqlSafe(update_sql(chunk.len())));
                 for (b, expected) in chunk {
                     q = q
