@@ -36,6 +36,10 @@ if [ -n "${BENCH_POSTGRES:-}" ]; then
   psql "$BENCH_POSTGRES/postgres" -qc "DROP DATABASE $db" >/dev/null
 fi
 echo "first sync (fills the hub): $(ms "$concord" sync)"
+# The read commands over the synced workspace (issue 22: under 3x a scan).
+echo "diff after the first sync: $(ms "$concord" diff)"
+echo "status after the first sync: $(ms "$concord" status)"
+echo "warm scan --no-hub: $(ms "$concord" scan --no-hub)"
 # The no-op is short: the median of 11 runs.
 echo "no-op sync (median of 11): $(python3 -c "
 import time,subprocess,sys
