@@ -100,6 +100,27 @@ const JOURNAL_ROW: &str = "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 
 /// A base with the version it was planned from.
 type Planned<'a> = &'a (Base, i64);
 
+/// A journal row's 14 parameters, in [`JOURNAL_ROW`]'s order.
+macro_rules! bind_journal {
+    ($query:expr, $entry:expr) => {
+        $query
+            .bind(&$entry.at)
+            .bind(&$entry.run_id)
+            .bind(&$entry.actor)
+            .bind(&$entry.key)
+            .bind($entry.kind.as_str())
+            .bind(&$entry.field)
+            .bind(&$entry.from)
+            .bind(&$entry.to)
+            .bind(&$entry.target)
+            .bind(&$entry.reason)
+            .bind(&$entry.note)
+            .bind(&$entry.event_type)
+            .bind(&$entry.phase)
+            .bind(artifacts_json($entry))
+    };
+}
+
 impl Store {
     fn numbered(&self) -> bool {
         matches!(self.pool, Pool::Postgres(_))
@@ -191,21 +212,7 @@ impl Store {
                 );
                 let mut q = sqlx::query(AssertSqlSafe(sql));
                 for e in chunk {
-                    q = q
-                        .bind(&e.at)
-                        .bind(&e.run_id)
-                        .bind(&e.actor)
-                        .bind(&e.key)
-                        .bind(e.kind.as_str())
-                        .bind(&e.field)
-                        .bind(&e.from)
-                        .bind(&e.to)
-                        .bind(&e.target)
-                        .bind(&e.reason)
-                        .bind(&e.note)
-                        .bind(&e.event_type)
-                        .bind(&e.phase)
-                        .bind(artifacts_json(e));
+                    q = bind_journal!(q, e);
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -374,21 +381,7 @@ impl Store {
                 );
                 let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql));
                 for e in chunk {
-                    q = q
-                        .bind(&e.at)
-                        .bind(&e.run_id)
-                        .bind(&e.actor)
-                        .bind(&e.key)
-                        .bind(e.kind.as_str())
-                        .bind(&e.field)
-                        .bind(&e.from)
-                        .bind(&e.to)
-                        .bind(&e.target)
-                        .bind(&e.reason)
-                        .bind(&e.note)
-                        .bind(&e.event_type)
-                        .bind(&e.phase)
-                        .bind(artifacts_json(e));
+                    q = bind_journal!(q, e);
                 }
                 let mut chunk_ids = q.fetch_all(&mut *tx).await?;
                 chunk_ids.sort_unstable();
