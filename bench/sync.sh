@@ -38,8 +38,14 @@ fi
 echo "first sync (fills the hub): $(ms "$concord" sync)"
 # The read commands over the synced workspace (issue 22: under 3x a scan).
 echo "diff after the first sync: $(ms "$concord" diff)"
+echo "diff --full (reads and plans every item): $(ms "$concord" diff --full)"
 echo "status after the first sync: $(ms "$concord" status)"
 echo "warm scan --no-hub: $(ms "$concord" scan --no-hub)"
+# Peak memory of the read commands, next to the scan's (GNU time).
+for cmd in "scan --no-hub" diff status; do
+  /usr/bin/time -f "%M" -o "$work/mem" "$concord" $cmd >/dev/null 2>&1 || true
+  echo "peak memory, $cmd: $(( $(cat "$work/mem") / 1024 )) MB"
+done
 # The no-op is short: the median of 11 runs.
 echo "no-op sync (median of 11): $(python3 -c "
 import time,subprocess,sys

@@ -5,13 +5,13 @@
 use crate::Outcome;
 use crate::gates::RepoGate;
 use crate::hub::Failure;
-use crate::plan::{Planned, Scope, look_gates, plan_workspace};
+use crate::plan::{Planned, look_gates, plan_workspace};
 pub use crate::trackers::SourceNotRead;
 use concord_engine::Reason;
 use concord_model::Warning;
 use concord_workspace::Workspace;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The shape of [`DiffReport`]; it changes when a field changes meaning.
 pub const VERSION: u32 = 1;
@@ -25,6 +25,9 @@ pub struct DiffOptions {
     /// A tracker whose token is not set is a configuration error (exit 2)
     /// instead of a note.
     pub strict: bool,
+    /// Read every file and plan every item, not only what can have changed
+    /// since the last sync (`--full`).
+    pub full: bool,
 }
 
 impl Default for DiffOptions {
@@ -32,6 +35,7 @@ impl Default for DiffOptions {
         DiffOptions {
             fetch: true,
             strict: false,
+            full: false,
         }
     }
 }
@@ -48,8 +52,13 @@ pub struct DiffReport {
     pub held: Vec<Hold>,
     /// (key, explanation) of every item in conflict.
     pub conflicts: Vec<(String, String)>,
-    /// How many items were decided for each reason.
+    /// How many items were decided for each reason (of those planned).
     pub decisions: BTreeMap<Reason, usize>,
+    /// Which items were planned: `all`, or, after a sync with the same
+    /// config and no tracker in a rule, only those that can have changed
+    /// since (`changed since journal entry N, and M items left open`); the
+    /// others are as that sync left them.
+    pub planned: String,
     /// Repos nothing would be written to: (repo, why, with the fix).
     pub repos_blocked: Vec<(String, String)>,
     /// Sources (trackers) this run could not read: their items are
@@ -162,6 +171,7 @@ impl DiffReport {
                 .map(|d| (d.key.clone(), d.explanation.clone()))
                 .collect(),
             decisions: plan.summary(),
+            planned: planned.scope.describe(),
             repos_blocked: gates
                 .iter()
                 .filter_map(|(name, g)| g.blocker.as_ref().map(|b| (name.clone(), b.clone())))
@@ -233,8 +243,8 @@ impl DiffReport {
     }
 }
 
-/// Plan the whole workspace (a short fetch first, unless asked not to)
-/// and report what a sync would do.
+/// Plan the workspace (a short fetch first, unless asked not to) and
+/// report what a sync would do.
 pub fn diff(ws: &Workspace, options: &DiffOptions) -> Result<DiffReport, Failure> {
     if ws.rules.is_empty() {
         return Err(Failure::usage(
@@ -246,13 +256,10 @@ pub fn diff(ws: &Workspace, options: &DiffOptions) -> Result<DiffReport, Failure
         ));
     }
     let gates = look_gates(ws, !options.fetch);
-    let planned = plan_workspace(
-        ws,
-        "diff",
-        &gates,
-        &HashMap::new(),
-        &Scope::All,
-        options.strict,
-    )?;
+    crate::timings::phase("gates");
+    // As a sync would read and plan: a diff right after one costs what
+    // changed since, not the whole workspace.
+    let (limits, scope) = crate::sync::incremental_read(ws, &gates, options.full)?;
+    let planned = plan_workspace(ws, "diff", &gates, &limits, &scope, options.strict)?;
     Ok(DiffReport::new(ws, &planned, &gates))
 }

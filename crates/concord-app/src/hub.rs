@@ -200,10 +200,12 @@ impl<'a> From<&'a str> for RunName<'a> {
     }
 }
 
-/// Record a run's observations (one transaction) and the run itself.
-/// Sources in `limits` were read only at those paths: their other rows
-/// stay; every other source was read in full: its rows this run did not
-/// see are forgotten (items that are gone must not linger).
+/// Record a run's observations and the run itself. Sources in `limits`
+/// were read only at those paths: their other rows stay; every other
+/// source was read in full: its rows this run did not see are forgotten
+/// (items that are gone must not linger). Only readings that differ from
+/// the recorded ones are written, and the files they come from are kept
+/// for the next incremental read to re-read ([`crate::recorded`]).
 pub async fn record_scan(
     store: &Store,
     ws: &Workspace,
@@ -211,16 +213,12 @@ pub async fn record_scan(
     report: &ScanReport,
     limits: &HashMap<usize, BTreeSet<String>>,
 ) -> Result<String, Failure> {
-    let observations: Vec<&Observation> = report.observations().collect();
+    let items = report.observations().count();
     let summary = format!(
-        "{} sources, {} items, {} warnings",
+        "{} sources, {items} items, {} warnings",
         report.sources.len(),
-        observations.len(),
         report.warnings.len()
     );
-    // A file that could not be read says nothing about its items: they are
-    // unknown, not gone, so their recorded observations stay.
-    let unread = unread_sources(report);
     let run_id = run.id.map_or_else(new_run_id, str::to_string);
     let started = now_rfc3339();
     store
@@ -234,47 +232,81 @@ pub async fn record_scan(
             summary: None,
         })
         .await?;
-    let rows: Vec<ObservationRecord> = observations
-        .iter()
-        .map(|o| ObservationRecord {
-            source: o.source.to_string(),
-            key: o.key.clone(),
-            run_id: run_id.clone(),
-            status: o
-                .status
-                .as_ref()
-                .and_then(|s| s.canonical.as_ref().map(|c| c.to_string())),
-            raw_status: o.status.as_ref().map(|s| s.raw.clone()),
-            repo: o.repo.to_string(),
-            path: o.path.to_string(),
-            line: i64::from(o.line),
-            observed_at: started.clone(),
-            owner: o.owner.clone(),
-            pinned: o.status.as_ref().and_then(|s| s.pinned.clone()),
-        })
-        .collect();
-    for (index, paths) in limits {
-        if let Some(source) = ws.sources.get(*index)
-            && !paths.is_empty()
-        {
-            let paths: Vec<String> = paths.iter().cloned().collect();
-            store.forget_observations_in(&source.name, &paths).await?;
-        }
-    }
-    store.record_observations(&rows).await?;
-    for (index, source) in ws.sources.iter().enumerate() {
-        if !limits.contains_key(&index) && !unread.contains(source.name.as_str()) {
-            store
-                .forget_observations_not_in_run(&source.name, &run_id)
-                .await?;
-        }
-    }
+    let changed = record_readings(store, ws, report, limits, (&run_id, &started)).await?;
+    crate::sync::remember_rereads(store, &changed).await?;
     forget_other_replicas_positions(store, ws, report, limits).await?;
     record_warnings(store, ws, report, limits).await?;
     store
         .finish_run(&run_id, &now_rfc3339(), "recorded", &summary)
         .await?;
     Ok(run_id)
+}
+
+/// Write what each read source's readings change in the record; returns,
+/// per source, the files whose recorded readings changed.
+async fn record_readings(
+    store: &Store,
+    ws: &Workspace,
+    report: &ScanReport,
+    limits: &HashMap<usize, BTreeSet<String>>,
+    (run_id, started): (&str, &str),
+) -> Result<Vec<(String, BTreeSet<String>)>, Failure> {
+    // A file that could not be read says nothing about its items: they are
+    // unknown, not gone, so their recorded observations stay.
+    let unread = unread_sources(report);
+    let mut read: HashMap<&str, Vec<ObservationRecord>> = HashMap::new();
+    for o in report.observations() {
+        read.entry(&*o.source)
+            .or_default()
+            .push(observation_record(o, run_id, started));
+    }
+    let mut upsert = Vec::new();
+    let mut changed = Vec::new();
+    for (index, source) in ws.sources.iter().enumerate() {
+        let paths: Option<Vec<String>> = limits.get(&index).map(|p| p.iter().cloned().collect());
+        if paths.as_ref().is_some_and(Vec::is_empty) {
+            continue;
+        }
+        let mut now = read.remove(source.name.as_str()).unwrap_or_default();
+        if let Some(paths) = limits.get(&index) {
+            now.retain(|o| paths.contains(&o.path));
+        }
+        let recorded = store
+            .observations_of_source(&source.name, paths.as_deref())
+            .await?;
+        let forget_missing = !unread.contains(source.name.as_str());
+        let out = crate::recorded::reconcile(recorded, now, forget_missing);
+        if !out.forget.is_empty() {
+            store
+                .forget_observations_of(&source.name, &out.forget)
+                .await?;
+        }
+        upsert.extend(out.upsert);
+        if !out.changed_paths.is_empty() {
+            changed.push((source.name.clone(), out.changed_paths));
+        }
+    }
+    store.record_observations(&upsert).await?;
+    Ok(changed)
+}
+
+fn observation_record(o: &Observation, run_id: &str, at: &str) -> ObservationRecord {
+    ObservationRecord {
+        source: o.source.to_string(),
+        key: o.key.clone(),
+        run_id: run_id.to_string(),
+        status: o
+            .status
+            .as_ref()
+            .and_then(|s| s.canonical.as_ref().map(|c| c.to_string())),
+        raw_status: o.status.as_ref().map(|s| s.raw.clone()),
+        repo: o.repo.to_string(),
+        path: o.path.to_string(),
+        line: i64::from(o.line),
+        observed_at: at.to_string(),
+        owner: o.owner.clone(),
+        pinned: o.status.as_ref().and_then(|s| s.pinned.clone()),
+    }
 }
 
 /// Remember each read file's warnings, so a run that reads only changed
@@ -288,6 +320,8 @@ async fn record_warnings(
     for (index, source) in ws.sources.iter().enumerate() {
         let of_source = report.warnings.iter().filter(|w| w.source == source.name);
         match limits.get(&index) {
+            // Nothing re-read: what the hub remembers stands.
+            Some(paths) if paths.is_empty() => {}
             Some(paths) => {
                 let paths: Vec<String> = paths.iter().cloned().collect();
                 let read: Vec<&Warning> = of_source.filter(|w| paths.contains(&w.path)).collect();

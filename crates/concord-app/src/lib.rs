@@ -25,6 +25,7 @@ pub mod mirror;
 pub mod plan;
 pub mod progress;
 pub mod promotion;
+pub mod recorded;
 pub mod replicas;
 pub mod repo_files;
 pub mod scan;

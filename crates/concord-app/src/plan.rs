@@ -39,6 +39,8 @@ pub struct Planned {
     pub trackers: Vec<crate::trackers::TrackerRead>,
     /// What this run's replicas last agreed on.
     pub own_bases: crate::replicas::OwnBases,
+    /// Which items were planned.
+    pub scope: Scope,
 }
 
 /// Which items to plan.
@@ -52,6 +54,20 @@ pub enum Scope {
     /// those it left open. The others are still as that sync left them:
     /// in sync, so planning them would only say so again.
     ChangedSince { journal: i64, open: Vec<String> },
+}
+
+impl Scope {
+    /// What was planned, as the reports say it: `all`, or `changed since
+    /// journal entry N, and M items left open`.
+    pub fn describe(&self) -> String {
+        match self {
+            Scope::All => "all".into(),
+            Scope::ChangedSince { journal, open } => format!(
+                "changed since journal entry {journal}, and {} left open",
+                crate::count(open.len(), "item")
+            ),
+        }
+    }
 }
 
 /// Scan, record the observations, read the hub's values and bases, decide.
@@ -177,6 +193,7 @@ pub fn plan_workspace<'a>(
         journal_at_read,
         trackers,
         own_bases,
+        scope: scope.clone(),
     })
 }
 

@@ -147,7 +147,10 @@ pub fn status(ws: &Workspace, options: &StatusOptions) -> Result<StatusReport, F
     let report = scan(ws);
     crate::timings::phase("scanned");
     let hub_readings = if options.hub {
-        crate::plan::record(ws, "status", &report, &Default::default())?;
+        // Only files changed since the last sync read them can differ from
+        // the hub's record: the others are not compared again.
+        let limits = crate::sync::incremental_limits(ws, &gates)?;
+        crate::plan::record(ws, "status", &report, &limits)?;
         crate::timings::phase("observations recorded");
         let readings = hub_readings(ws)?;
         crate::timings::phase("hub read");

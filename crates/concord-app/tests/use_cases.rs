@@ -221,6 +221,7 @@ fn diff_plans_without_writing_and_its_report_says_what_the_plan_says() {
         &DiffOptions {
             fetch: false,
             strict: false,
+            full: false,
         },
     )
     .expect("diff");
@@ -244,6 +245,7 @@ fn diff_plans_without_writing_and_its_report_says_what_the_plan_says() {
             "held",
             "conflicts",
             "decisions",
+            "planned",
             "repos_blocked",
             "sources_not_read",
             "missing_in_trackers",
@@ -292,6 +294,7 @@ fn a_sync_dry_run_reports_what_diff_reports() {
         &DiffOptions {
             fetch: false,
             strict: false,
+            full: false,
         },
     )
     .expect("diff");

@@ -1562,3 +1562,46 @@ fn an_anchored_status_stays_held_when_its_file_is_read_from_the_record() {
         "nothing moves: {report}"
     );
 }
+
+/// A look (`status`, `diff`, `scan`) records what it reads, dirty edits
+/// included. An edit seen that way and then undone must not stand in for
+/// the file at the next incremental read: nothing else says the file
+/// changed. Before, the undone `done` below was planned as the work plan's
+/// edit and outranked the hub's `in_progress`; only the check before each
+/// write (the file no longer said what was read) kept it from being
+/// written, and the sync failed (exit 3) instead of converging.
+#[test]
+fn an_undone_edit_a_look_recorded_is_read_again_not_taken_from_the_record() {
+    for look in [&["status"][..], &["diff"], &["scan"], &["status", "T1"]] {
+        let world = World::new(MERGE);
+        let a = world.machine("a");
+        a.sync(&[]);
+        std::fs::write(
+            a.app().join("docs/workplan.md"),
+            with_status(WORKPLAN, "T1", "done"),
+        )
+        .expect("edit");
+        let seen = a.concord(look);
+        assert!(seen.code <= 1, "{look:?}: {}{}", seen.stdout, seen.stderr);
+        std::fs::write(a.app().join("docs/workplan.md"), WORKPLAN).expect("undo");
+        assert_eq!(a.concord(&["set", "T1", "in_progress"]).code, 0);
+        let report = a.sync(&["--json"]).json();
+        assert_eq!(
+            a.read("docs/workplan.md"),
+            with_status(WORKPLAN, "T1", "in_progress"),
+            "{look:?}: {report:#}"
+        );
+        let hub = a.concord(&["status", "T1", "--json"]).json();
+        assert!(
+            !hub.to_string().contains("\"done\""),
+            "{look:?}: nobody set done: {hub:#}"
+        );
+        // Converged: the next sync has nothing to do.
+        let again = a.sync(&["--json"]).json();
+        assert_eq!(
+            again["applied"],
+            serde_json::json!([]),
+            "{look:?}: {again:#}"
+        );
+    }
+}

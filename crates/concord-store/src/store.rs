@@ -656,35 +656,6 @@ impl Store {
         }
     }
 
-    /// Forget a source's observations that `run_id` did not make: after a
-    /// full read, items that are gone must not linger.
-    pub async fn forget_observations_not_in_run(&self, source: &str, run_id: &str) -> Result<u64> {
-        const SQL: &str = "DELETE FROM observations WHERE source = $1 AND run_id <> $2";
-        on_pool!(self, |pool| Ok(sqlx::query(SQL)
-            .bind(source)
-            .bind(run_id)
-            .execute(pool)
-            .await?
-            .rows_affected()))
-    }
-
-    /// Forget a source's observations of the given files (before they are re-read).
-    pub async fn forget_observations_in(&self, source: &str, paths: &[String]) -> Result<()> {
-        const SQL: &str = "DELETE FROM observations WHERE source = $1 AND path = $2";
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            for path in paths {
-                sqlx::query(SQL)
-                    .bind(source)
-                    .bind(path)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-    }
-
     /// Replace what the hub remembers of a source's warnings: of the files
     /// in `paths` (re-read), or of the whole source (`None`: read in full).
     pub async fn replace_scan_warnings(
@@ -883,6 +854,51 @@ impl Store {
                 .fetch_all(pool)
                 .await?;
             rows.iter().map(observation_from).collect()
+        })
+    }
+
+    /// A source's recorded observations, of the given files only when
+    /// `paths` is given (what a run that re-read those files compares
+    /// against).
+    pub async fn observations_of_source(
+        &self,
+        source: &str,
+        paths: Option<&[String]>,
+    ) -> Result<Vec<ObservationRecord>> {
+        let in_paths = match (&self.pool, paths) {
+            (_, None) => "",
+            (Pool::Sqlite(_), Some(_)) => " AND path IN (SELECT value FROM json_each($2))",
+            (Pool::Postgres(_), Some(_)) => {
+                " AND path IN (SELECT jsonb_array_elements_text(($2::text)::jsonb))"
+            }
+        };
+        let sql = format!("{OBSERVATION_SELECT} WHERE source = $1{in_paths}");
+        let paths = paths.map(|p| serde_json::Value::from(p).to_string());
+        on_pool!(self, |pool| {
+            let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(source);
+            if let Some(paths) = &paths {
+                query = query.bind(paths);
+            }
+            let rows = query.fetch_all(pool).await?;
+            rows.iter().map(observation_from).collect()
+        })
+    }
+
+    /// Forget a source's observations of the given items (gone from what
+    /// was read), in one transaction.
+    pub async fn forget_observations_of(&self, source: &str, keys: &[String]) -> Result<()> {
+        const SQL: &str = "DELETE FROM observations WHERE source = $1 AND item_key = $2";
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for key in keys {
+                sqlx::query(SQL)
+                    .bind(source)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
         })
     }
 

@@ -5,6 +5,7 @@
 
 use crate::gates::{RepoGate, own_position};
 use crate::hub::{self, Failure};
+use crate::plan::Scope;
 use crate::sha256_hex;
 use concord_store::{Store, Watermark, now_rfc3339};
 use concord_workspace::Workspace;
@@ -15,11 +16,40 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// different config means a full read.
 const READ_CONFIG_MARK: &str = "@config-read";
 
+/// What a run that follows a sync reads and plans: per source, only the
+/// files changed since that sync read it ([`incremental_limits`]), and,
+/// when every source can be read that way and no tracker is in a rule
+/// (a tracker changes without anything here knowing), only the items that
+/// can have changed since ([`Scope::ChangedSince`]). `full` reads and plans
+/// everything.
+pub(crate) fn incremental_read(
+    ws: &Workspace,
+    gates: &BTreeMap<String, RepoGate>,
+    full: bool,
+) -> Result<(HashMap<usize, BTreeSet<String>>, Scope), Failure> {
+    if full {
+        return Ok((HashMap::new(), Scope::All));
+    }
+    let limits = incremental_limits(ws, gates)?;
+    crate::timings::phase("changed files");
+    let trackers_in_rules = ws
+        .trackers
+        .iter()
+        .any(|t| ws.rules.iter().any(|r| r.sources.contains(&t.name)));
+    let scope = match focus_marks(ws)? {
+        Some((journal, open)) if limits.len() == ws.sources.len() && !trackers_in_rules => {
+            Scope::ChangedSince { journal, open }
+        }
+        _ => Scope::All,
+    };
+    Ok((limits, scope))
+}
+
 /// Per source, the files to read: those changed between the source's
 /// watermark (the HEAD its recorded observations were read at) and HEAD,
 /// plus uncommitted ones. A source missing from the map is read in full:
 /// no watermark, history rewritten, not a git repo, or the config changed.
-pub(super) fn incremental_limits(
+pub(crate) fn incremental_limits(
     ws: &Workspace,
     gates: &BTreeMap<String, RepoGate>,
 ) -> Result<HashMap<usize, BTreeSet<String>>, Failure> {
@@ -27,14 +57,16 @@ pub(super) fn incremental_limits(
         return Ok(HashMap::new());
     };
     // Each source's watermark, if the hub's record was read with this config.
-    let marks: Vec<(usize, String)> = hub::block_on(async {
+    type Rereads = HashMap<String, Option<BTreeSet<String>>>;
+    let (marks, rereads): (Vec<(usize, String)>, Rereads) = hub::block_on(async {
         let store = hub::open(ws).await?;
         let result = async {
             let mut marks = Vec::new();
             let read_with = store.watermark(READ_CONFIG_MARK).await?;
             if read_with.map(|m| m.position) != Some(config) {
-                return Ok(marks);
+                return Ok((marks, HashMap::new()));
             }
+            let rereads = rereads(&store).await?;
             // Only this checkout's own watermark: another clone's commit
             // (and the observations it recorded) says nothing about here.
             for (index, source) in ws.sources.iter().enumerate() {
@@ -47,7 +79,7 @@ pub(super) fn incremental_limits(
                     marks.push((index, commit.to_string()));
                 }
             }
-            Ok::<_, concord_store::StoreError>(marks)
+            Ok::<_, concord_store::StoreError>((marks, rereads))
         }
         .await;
         store.close().await;
@@ -67,8 +99,16 @@ pub(super) fn incremental_limits(
     let changed: HashMap<(&str, &str), Option<BTreeSet<String>>> = asks
         .into_par_iter()
         .map(|(repo, position)| {
-            let found = gates
-                .get(repo)
+            let gate = gates.get(repo);
+            // Read at the HEAD the gate just saw: no commit can have
+            // changed a file (three git calls saved per repo).
+            if let Some(gate) = gate
+                && gate.git.is_some()
+                && gate.head_at_read.as_deref() == Some(position)
+            {
+                return ((repo, position), Some(BTreeSet::new()));
+            }
+            let found = gate
                 .and_then(|g| g.git.as_ref())
                 .and_then(|git| git.changed_since(position).ok().flatten());
             ((repo, position), found)
@@ -85,6 +125,11 @@ pub(super) fn incremental_limits(
         let mut files = files.clone();
         files.extend(gate.dirty.iter().cloned());
         files.extend(gate.carry.iter().cloned());
+        match rereads.get(&ws.sources[*index].name) {
+            Some(Some(paths)) => files.extend(paths.iter().cloned()),
+            Some(None) => continue,
+            None => {}
+        }
         limits.insert(*index, files);
     }
     Ok(limits)
@@ -105,6 +150,9 @@ pub(super) async fn record_read_positions(
     // A source with a file it could not read is read in full next time.
     let unread = hub::unread_sources(report);
     let now = now_rfc3339();
+    // This run read every file a look recorded a reading of (they were in
+    // its limits): the position below describes them again.
+    let rereads = rereads(store).await?;
     for source in &ws.sources {
         let repo = ws.repo(source);
         let Some(gate) = gates.get(&repo.name) else {
@@ -130,6 +178,15 @@ pub(super) async fn record_read_positions(
                 updated_at: now.clone(),
             })
             .await?;
+        if rereads.contains_key(&source.name) {
+            store
+                .set_watermark(&Watermark {
+                    source: reread_mark(&source.name),
+                    position: String::new(),
+                    updated_at: now.clone(),
+                })
+                .await?;
+        }
     }
     if let Some(config) = config_hash(ws) {
         store
@@ -137,6 +194,86 @@ pub(super) async fn record_read_positions(
                 source: READ_CONFIG_MARK.into(),
                 position: config,
                 updated_at: now,
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// Per source, the files a run that moves no read position (`diff`,
+/// `status`, `scan`, a sync that stopped half-way) recorded readings of
+/// that differ from those recorded before: the recorded observations of
+/// these files may no longer be what the source's read position holds, so
+/// the next incremental read re-reads them ([`crate::recorded`]). A sync
+/// that records a read position clears the source's mark.
+const REREAD_MARK: &str = "@reread:";
+
+fn reread_mark(source: &str) -> String {
+    format!("{REREAD_MARK}{source}")
+}
+
+/// Every source's files to re-read (sources with none left out); `None`
+/// for a mark that cannot be read: that source is read in full.
+async fn rereads(
+    store: &Store,
+) -> Result<HashMap<String, Option<BTreeSet<String>>>, concord_store::StoreError> {
+    let mut out = HashMap::new();
+    for mark in store.watermarks_with_prefix(REREAD_MARK).await? {
+        let Some(source) = mark.source.strip_prefix(REREAD_MARK) else {
+            continue;
+        };
+        if mark.position.is_empty() {
+            continue;
+        }
+        let paths = serde_json::from_str::<BTreeSet<String>>(&mark.position).ok();
+        if paths.as_ref().is_none_or(|p| !p.is_empty()) {
+            out.insert(source.to_string(), paths);
+        }
+    }
+    Ok(out)
+}
+
+/// After a run recorded readings: remember, for each source with a read
+/// position, the files whose recorded readings changed. A source without
+/// one is read in full next time anyway.
+pub(crate) async fn remember_rereads(
+    store: &Store,
+    changed: &[(String, BTreeSet<String>)],
+) -> Result<(), Failure> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let mut known = rereads(store).await?;
+    for (source, paths) in changed {
+        let positioned = store
+            .watermark(source)
+            .await?
+            .is_some_and(|m| !m.position.is_empty());
+        if !positioned {
+            continue;
+        }
+        let Some(all) = known
+            .entry(source.clone())
+            .or_insert_with(|| Some(BTreeSet::new()))
+        else {
+            // Unreadable: the source is read in full until a sync clears it.
+            continue;
+        };
+        let before = all.len();
+        all.extend(paths.iter().cloned());
+        if all.len() == before {
+            continue;
+        }
+        let position = serde_json::to_string(all).map_err(|e| Failure {
+            message: format!("cannot keep the files to re-read: {e}"),
+            help: None,
+            outcome: crate::Outcome::PartialFailure,
+        })?;
+        store
+            .set_watermark(&Watermark {
+                source: reread_mark(source),
+                position,
+                updated_at: now_rfc3339(),
             })
             .await?;
     }
@@ -205,6 +342,10 @@ pub(super) fn unchanged_since_converged(
             if store.watermark(OPEN_MARK).await?.map(|m| m.position) != Some("[]".into()) {
                 return Ok(None);
             }
+            // A look recorded readings this sync has not read: read them.
+            if !rereads(&store).await?.is_empty() {
+                return Ok(None);
+            }
             for (name, head) in &heads {
                 let known = store.watermark(name).await?;
                 if known.as_ref().map(|m| &m.position) != Some(head) {
@@ -221,7 +362,7 @@ pub(super) fn unchanged_since_converged(
 
 /// What the last sync left for a focused plan: the journal entry it
 /// planned up to and the items it left open, if it ran with this config.
-pub(super) fn focus_marks(ws: &Workspace) -> Result<Option<(i64, Vec<String>)>, Failure> {
+fn focus_marks(ws: &Workspace) -> Result<Option<(i64, Vec<String>)>, Failure> {
     let Some(config) = config_hash(ws) else {
         return Ok(None);
     };

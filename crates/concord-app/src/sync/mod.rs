@@ -14,6 +14,7 @@ mod report;
 
 pub use crate::sha256_hex;
 pub use marks::{CONFIG_MARK, repo_mark};
+pub(crate) use marks::{incremental_limits, incremental_read, remember_rereads};
 pub use options::{Confirm, SyncOptions};
 pub use report::{Applied, NotApplied, SyncReport, SyncRun, VERSION};
 

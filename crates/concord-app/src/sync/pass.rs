@@ -2,12 +2,12 @@
 //! plan, ask, then apply.
 
 use super::apply::{apply, native_word};
-use super::marks::{focus_marks, incremental_limits, unchanged_since_converged};
+use super::marks::{incremental_read, unchanged_since_converged};
 use super::{Confirm, SyncOptions, SyncReport, SyncRun};
 use crate::diff::DiffReport;
 use crate::gates::{GateOptions, RepoGate, SYNC_FETCH_TIMEOUT, gate_repos};
 use crate::hub::{self, Failure};
-use crate::plan::{Planned, Scope, plan_workspace};
+use crate::plan::{Planned, plan_workspace};
 use crate::progress::Progress;
 use crate::{count, sha256_hex, timings};
 use concord_workspace::Workspace;
@@ -46,18 +46,7 @@ pub(super) fn pass(
         report.warnings = report.warning_details.len();
         return Ok(Pass::Finished(SyncRun::Unchanged(Box::new(report))));
     }
-    let limits = if options.full {
-        HashMap::new()
-    } else {
-        incremental_limits(ws, &gates)?
-    };
-    timings::phase("changed files");
-    let scope = match focus_marks(ws)? {
-        Some((journal, open)) if limits.len() == ws.sources.len() && !trackers_in_rules => {
-            Scope::ChangedSince { journal, open }
-        }
-        _ => Scope::All,
-    };
+    let (limits, scope) = incremental_read(ws, &gates, options.full)?;
     // The caller's run id names the first pass's read; a re-plan is a run
     // of its own.
     let run = hub::RunName {
@@ -92,13 +81,7 @@ pub(super) fn pass(
         result
     })??;
     report.reads = reads_of(ws, &limits);
-    report.planned = match scope {
-        Scope::All => "all".into(),
-        Scope::ChangedSince { journal, open } => format!(
-            "changed since journal entry {journal}, and {} left open",
-            count(open.len(), "item")
-        ),
-    };
+    report.planned = scope.describe();
     report.notes = gates
         .iter()
         .flat_map(|(repo, gate)| gate.notes.iter().map(|note| (repo.clone(), note.clone())))

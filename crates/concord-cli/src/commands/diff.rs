@@ -24,6 +24,11 @@ pub struct Args {
     /// instead of a note.
     #[arg(long)]
     strict: bool,
+    /// Read every file and plan every item. By default, after a sync with
+    /// the same config, only the files and items that can have changed
+    /// since are read and planned; the others are as that sync left them.
+    #[arg(long)]
+    full: bool,
     /// Warnings (skipped rows, unknown words) make the run exit 1; by
     /// default they are printed on standard error and change nothing.
     #[arg(long)]
@@ -36,6 +41,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         &DiffOptions {
             fetch: !args.no_fetch,
             strict: args.strict,
+            full: args.full,
         },
     )?;
     let mut out = output::stdout();
@@ -207,5 +213,13 @@ pub fn write_text(report: &DiffReport, out: &mut impl Write) -> std::io::Result<
         } else {
             summary.join(", ")
         }
-    )
+    )?;
+    if report.planned != "all" && !report.planned.is_empty() {
+        writeln!(
+            out,
+            "{dim}planned only the items {}: the others are as the last sync left them (--full plans all){dim:#}",
+            report.planned
+        )?;
+    }
+    Ok(())
 }
