@@ -53,6 +53,10 @@ pub fn reconcile(
     read: Vec<ObservationRecord>,
     forget_missing: bool,
 ) -> Reconciled {
+    if recorded.is_empty() {
+        // Nothing recorded (a first read): every reading is new.
+        return all_new(read);
+    }
     let mut before: HashMap<String, ObservationRecord> =
         recorded.into_iter().map(|o| (o.key.clone(), o)).collect();
     let mut last: HashMap<String, ObservationRecord> = HashMap::with_capacity(read.len());
@@ -83,6 +87,35 @@ pub fn reconcile(
     out.upsert.sort_by(|a, b| a.key.cmp(&b.key));
     out.forget.sort();
     out
+}
+
+/// Every reading new: each key's last one, in the order read.
+fn all_new(read: Vec<ObservationRecord>) -> Reconciled {
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(read.len());
+    for (i, o) in read.iter().enumerate() {
+        last.insert(o.key.as_str(), i);
+    }
+    if last.len() == read.len() {
+        let changed_paths = read.iter().map(|o| o.path.clone()).collect();
+        return Reconciled {
+            upsert: read,
+            forget: Vec::new(),
+            changed_paths,
+        };
+    }
+    let keep: std::collections::HashSet<usize> = last.into_values().collect();
+    let upsert: Vec<ObservationRecord> = read
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep.contains(i))
+        .map(|(_, o)| o)
+        .collect();
+    let changed_paths = upsert.iter().map(|o| o.path.clone()).collect();
+    Reconciled {
+        upsert,
+        forget: Vec::new(),
+        changed_paths,
+    }
 }
 
 #[cfg(test)]
