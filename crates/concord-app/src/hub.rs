@@ -232,8 +232,14 @@ pub async fn record_scan(
             summary: None,
         })
         .await?;
-    let changed = record_readings(store, ws, report, limits, (&run_id, &started)).await?;
-    crate::sync::remember_rereads(store, &changed).await?;
+    let writes = readings_to_write(store, ws, report, limits, (&run_id, &started)).await?;
+    // The files first: a run stopped between the two then leaves a file
+    // to re-read, never a record that silently differs from it.
+    crate::sync::remember_rereads(store, &writes.changed).await?;
+    for (source, keys) in &writes.forget {
+        store.forget_observations_of(source, keys).await?;
+    }
+    store.record_observations(&writes.upsert).await?;
     forget_other_replicas_positions(store, ws, report, limits).await?;
     record_warnings(store, ws, report, limits).await?;
     store
@@ -242,52 +248,62 @@ pub async fn record_scan(
     Ok(run_id)
 }
 
-/// Write what each read source's readings change in the record; returns,
-/// per source, the files whose recorded readings changed.
-async fn record_readings(
+/// What a run's readings change in the record, per source.
+#[derive(Default)]
+struct ReadingWrites {
+    upsert: Vec<ObservationRecord>,
+    /// (source, items no longer read)
+    forget: Vec<(String, Vec<String>)>,
+    /// (source, files whose recorded readings change)
+    changed: Vec<(String, BTreeSet<String>)>,
+}
+
+/// Compare each read source's readings with the recorded ones (of the
+/// re-read files only, for a source in `limits`).
+async fn readings_to_write(
     store: &Store,
     ws: &Workspace,
     report: &ScanReport,
     limits: &HashMap<usize, BTreeSet<String>>,
     (run_id, started): (&str, &str),
-) -> Result<Vec<(String, BTreeSet<String>)>, Failure> {
+) -> Result<ReadingWrites, Failure> {
     // A file that could not be read says nothing about its items: they are
     // unknown, not gone, so their recorded observations stay.
     let unread = unread_sources(report);
-    let mut read: HashMap<&str, Vec<ObservationRecord>> = HashMap::new();
+    let mut read: HashMap<&str, Vec<&Observation>> = HashMap::new();
     for o in report.observations() {
-        read.entry(&*o.source)
-            .or_default()
-            .push(observation_record(o, run_id, started));
+        read.entry(&*o.source).or_default().push(o);
     }
-    let mut upsert = Vec::new();
-    let mut changed = Vec::new();
+    let mut writes = ReadingWrites::default();
     for (index, source) in ws.sources.iter().enumerate() {
-        let paths: Option<Vec<String>> = limits.get(&index).map(|p| p.iter().cloned().collect());
-        if paths.as_ref().is_some_and(Vec::is_empty) {
+        let limit = limits.get(&index);
+        if limit.is_some_and(BTreeSet::is_empty) {
             continue;
         }
-        let mut now = read.remove(source.name.as_str()).unwrap_or_default();
-        if let Some(paths) = limits.get(&index) {
-            now.retain(|o| paths.contains(&o.path));
-        }
+        let now: Vec<ObservationRecord> = read
+            .remove(source.name.as_str())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|o| limit.is_none_or(|paths| paths.contains(&*o.path)))
+            .map(|o| observation_record(o, run_id, started))
+            .collect();
+        let paths: Option<Vec<String>> = limit.map(|p| p.iter().cloned().collect());
         let recorded = store
             .observations_of_source(&source.name, paths.as_deref())
             .await?;
         let forget_missing = !unread.contains(source.name.as_str());
         let out = crate::recorded::reconcile(recorded, now, forget_missing);
         if !out.forget.is_empty() {
-            store
-                .forget_observations_of(&source.name, &out.forget)
-                .await?;
+            writes.forget.push((source.name.clone(), out.forget));
         }
-        upsert.extend(out.upsert);
+        writes.upsert.extend(out.upsert);
         if !out.changed_paths.is_empty() {
-            changed.push((source.name.clone(), out.changed_paths));
+            writes
+                .changed
+                .push((source.name.clone(), out.changed_paths));
         }
     }
-    store.record_observations(&upsert).await?;
-    Ok(changed)
+    Ok(writes)
 }
 
 fn observation_record(o: &Observation, run_id: &str, at: &str) -> ObservationRecord {
