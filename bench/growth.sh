@@ -9,6 +9,7 @@
 # i.e. 10,000, 100,000 and 1,000,000 items)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 cargo build --release -q --bin concord --bin concord-gen-corpus
 concord="$PWD/target/release/concord"
 gen="$PWD/target/release/concord-gen-corpus"
@@ -26,15 +27,7 @@ printf '| --- | --- | --- | --- | --- | --- | --- |\n'
 for files in "${sizes[@]}"; do
   ws="$work/ws-$files"
   "$gen" "$ws" --files-per-repo "$files" >/dev/null
-  for repo in "$ws"/repos/*; do
-    git -C "$repo" init -q -b main
-    git -C "$repo" -c user.name=bench -c user.email=bench@example.com add -A
-    git -C "$repo" -c user.name=bench -c user.email=bench@example.com commit -q -m corpus
-    git -C "$repo" config user.name bench
-    git -C "$repo" config user.email bench@example.com
-  done
-  sources=$(grep -o '^name = "r[0-9]*-[a-z]*"' "$ws/concord.toml" | sed 's/name = //' | paste -sd, -)
-  printf '\n[[sync]]\nname = "all"\nmode = "merge"\nbetween = [%s, "hub"]\n' "$sources" >> "$ws/concord.toml"
+  bench_git_workspace "$ws"
   cd "$ws"
   "$concord" scan --no-hub >/dev/null 2>&1 || true
   read -r scan_s scan_mb < <(measure "$concord" scan --no-hub)

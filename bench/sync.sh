@@ -6,21 +6,14 @@
 # Usage: [BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432] bash bench/sync.sh [concord-gen-corpus flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 cargo build --release -q --bin concord --bin concord-gen-corpus
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ./target/release/concord-gen-corpus "$work/ws" "$@" >/dev/null
 concord="$PWD/target/release/concord"
+bench_git_workspace "$work/ws"
 cd "$work/ws"
-for repo in repos/*; do
-  git -C "$repo" init -q -b main
-  git -C "$repo" -c user.name=bench -c user.email=bench@example.com add -A
-  git -C "$repo" -c user.name=bench -c user.email=bench@example.com commit -q -m corpus
-  git -C "$repo" config user.name bench
-  git -C "$repo" config user.email bench@example.com
-done
-sources=$(grep -o '^name = "r[0-9]*-[a-z]*"' concord.toml | sed 's/name = //' | paste -sd, -)
-printf '\n[[sync]]\nname = "all"\nmode = "merge"\nbetween = [%s, "hub"]\n' "$sources" >> concord.toml
 ms() { python3 -c "import time,subprocess,sys; t=time.time(); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(f'{(time.time()-t)*1000:.0f} ms')" "$@"; }
 sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
 echo "cold scan --no-hub: $(ms "$concord" scan --no-hub)"
@@ -42,7 +35,8 @@ echo "diff --full (reads and plans every item): $(ms "$concord" diff --full)"
 echo "status after the first sync: $(ms "$concord" status)"
 echo "warm scan --no-hub: $(ms "$concord" scan --no-hub)"
 # Peak memory of the read commands, next to the scan's (GNU time).
-for cmd in "scan --no-hub" diff status; do
+echo "check --all --no-hub after the first sync: $(ms "$concord" check --all --no-hub --format json)"
+for cmd in "scan --no-hub" diff status "check --all --no-hub --format json"; do
   /usr/bin/time -f "%M" -o "$work/mem" "$concord" $cmd >/dev/null 2>&1 || true
   echo "peak memory, $cmd: $(( $(cat "$work/mem") / 1024 )) MB"
 done
@@ -53,10 +47,10 @@ ts=[]
 for _ in range(11):
     t=time.time(); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); ts.append((time.time()-t)*1000)
 print(f'{sorted(ts)[5]:.0f} ms')" "$concord" sync)"
-# 1% of the items changed in the hub, written as `concord set` writes them
-# (value, version and a journal entry) but in one go.
-keys=$("$concord" scan --no-hub --json | python3 -c 'import json,sys; r=json.load(sys.stdin); ks=[i["key"] for s in r["sources"] for i in s["items"] if (i.get("status") or {}).get("canonical")=="todo"]; step=max(2,len(ks)//1000); print("\n".join(ks[::step][:1000]))')
-keys2=$("$concord" scan --no-hub --json | python3 -c 'import json,sys; r=json.load(sys.stdin); ks=[i["key"] for s in r["sources"] for i in s["items"] if (i.get("status") or {}).get("canonical")=="todo"]; step=max(2,len(ks)//1000); print("\n".join(ks[step//2::step][:1000]))')
+# 1% of the items (1,000 of 100,000) changed in the hub, written as
+# `concord set` writes them (value, version and a journal entry) but in one go.
+keys=$("$concord" scan --no-hub --json | python3 -c 'import json,sys; r=json.load(sys.stdin); n=r["summary"]["items"]//100; ks=[i["key"] for s in r["sources"] for i in s["items"] if (i.get("status") or {}).get("canonical")=="todo"]; step=max(2,len(ks)//n); print("\n".join(ks[::step][:n]))')
+keys2=$("$concord" scan --no-hub --json | python3 -c 'import json,sys; r=json.load(sys.stdin); n=r["summary"]["items"]//100; ks=[i["key"] for s in r["sources"] for i in s["items"] if (i.get("status") or {}).get("canonical")=="todo"]; step=max(2,len(ks)//n); print("\n".join(ks[step//2::step][:n]))')
 python3 - "$concord" <<PY
 import subprocess, sys
 keys = """$keys""".split()

@@ -2,11 +2,11 @@
 //! observations are recorded in the hub unless asked not to.
 
 use crate::Outcome;
+use crate::gates::{CHECK_FETCH_TIMEOUT, GateOptions, gate_repos};
 use crate::hub::Failure;
 use concord_model::{Observation, Warning};
 use concord_workspace::Workspace;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// The shape of [`ScanReport`]; it changes when a field changes meaning.
 pub const VERSION: u32 = 1;
@@ -91,12 +91,32 @@ impl Scanned {
 /// when `options.record`. The observations move into the report: none is
 /// copied.
 pub fn scan(ws: &Workspace, options: &ScanOptions) -> Scanned {
-    let read = concord_workspace::scan(ws);
-    let not_recorded = if options.record {
-        crate::plan::record(ws, "scan", &read, &HashMap::new()).err()
-    } else {
-        None
-    };
+    if !options.record {
+        return Scanned {
+            report: report_of(ws, concord_workspace::scan(ws)),
+            not_recorded: None,
+        };
+    }
+    // Only files changed since the last sync's read can differ from the
+    // hub's record: the repos are checked (no fetch) while the files are
+    // read, as `status` does, and only those files are compared again.
+    let (gates, read) = rayon::join(
+        || {
+            gate_repos(
+                ws,
+                GateOptions {
+                    fetch: false,
+                    pull: false,
+                    fetch_timeout: CHECK_FETCH_TIMEOUT,
+                    all_repos: true,
+                },
+            )
+        },
+        || concord_workspace::scan(ws),
+    );
+    let not_recorded = crate::sync::incremental_limits(ws, &gates)
+        .and_then(|limits| crate::plan::record(ws, "scan", &read, &limits))
+        .err();
     Scanned {
         report: report_of(ws, read),
         not_recorded,

@@ -9,8 +9,10 @@ use crate::trackers::SourceNotRead;
 use concord_model::{Observation, Warning};
 use concord_workspace::status::{ItemView, compare};
 use concord_workspace::{Workspace, scan};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// The shape of [`StatusReport`]; it changes when a field changes meaning.
 pub const VERSION: u32 = 1;
@@ -88,14 +90,16 @@ pub struct StatusItem {
 /// One source's reading of an item.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Reading {
-    pub source: String,
+    // Shared with the observation it shows: 100k items are 200k readings,
+    // and each copied string would be an allocation (and memory touched).
+    pub source: Arc<str>,
     /// The canonical status; `None` when the word is unknown or missing.
-    pub status: Option<String>,
+    pub status: Option<Arc<str>>,
     /// The source's own word.
     pub raw: Option<String>,
     /// Empty for the hub.
-    pub repo: String,
-    pub path: String,
+    pub repo: Arc<str>,
+    pub path: Arc<str>,
     pub line: u32,
     /// The line of the status value, when there is one (the text shows it).
     #[serde(skip)]
@@ -134,30 +138,34 @@ impl StatusReport {
 /// Gate every repo, scan, and (unless `options.hub` is off) record the
 /// scan, read the hub's values and the trackers live: what they hold now.
 pub fn status(ws: &Workspace, options: &StatusOptions) -> Result<StatusReport, Failure> {
-    let gates = gate_repos(
-        ws,
-        GateOptions {
-            fetch: options.fetch,
-            pull: false,
-            fetch_timeout: CHECK_FETCH_TIMEOUT,
-            all_repos: true,
+    // The repos are checked and the hub's values read while the files are
+    // read (git and the database wait, the scan computes). A look never
+    // moves a read position and marks every reading it records to be read
+    // again, so the scan and the gates need no order.
+    let ((gates, hub_values), report) = rayon::join(
+        || {
+            let gates = gate_repos(
+                ws,
+                GateOptions {
+                    fetch: options.fetch,
+                    pull: false,
+                    fetch_timeout: CHECK_FETCH_TIMEOUT,
+                    all_repos: true,
+                },
+            );
+            (gates, options.hub.then(|| hub_readings(ws)))
         },
+        || scan(ws),
     );
-    crate::timings::phase("repos checked");
-    let report = scan(ws);
-    crate::timings::phase("scanned");
-    let hub_readings = if options.hub {
+    crate::timings::phase("repos checked, hub and files read");
+    let hub_readings = hub_values.transpose()?.unwrap_or_default();
+    if options.hub {
         // Only files changed since the last sync read them can differ from
         // the hub's record: the others are not compared again.
         let limits = crate::sync::incremental_limits(ws, &gates)?;
         crate::plan::record(ws, "status", &report, &limits)?;
         crate::timings::phase("observations recorded");
-        let readings = hub_readings(ws)?;
-        crate::timings::phase("hub read");
-        readings
-    } else {
-        Vec::new()
-    };
+    }
     let trackers = if !options.hub || ws.trackers.is_empty() {
         Vec::new()
     } else {
@@ -179,6 +187,7 @@ pub fn status(ws: &Workspace, options: &StatusOptions) -> Result<StatusReport, F
             .chain(trackers.iter().flat_map(|t| t.observations.iter())),
         &options.keys,
     );
+    crate::timings::phase("compared");
     let missing: Vec<String> = options
         .keys
         .iter()
@@ -186,7 +195,8 @@ pub fn status(ws: &Workspace, options: &StatusOptions) -> Result<StatusReport, F
         .cloned()
         .collect();
     let partners = unread_partners(ws, &unread);
-    let items: Vec<StatusItem> = items.iter().map(|i| item_of(i, &partners)).collect();
+    let items: Vec<StatusItem> = items.par_iter().map(|i| item_of(i, &partners)).collect();
+    crate::timings::phase("items built");
     let summary = StatusSummary {
         items: items.len(),
         disagree: items.iter().filter(|i| !i.agree).count(),
@@ -227,7 +237,7 @@ fn unread_partners<'a>(ws: &'a Workspace, unread: &[&'a str]) -> BTreeMap<&'a st
 
 /// The hub's own status values, as readings of a source named `hub`.
 pub fn hub_readings(ws: &Workspace) -> Result<Vec<Observation>, Failure> {
-    let values = hub::with_store(ws, async |store| store.hub_values().await)?;
+    let values = hub::with_store(ws, async |store| store.hub_statuses().await)?;
     Ok(crate::summary::hub_readings(values))
 }
 
@@ -264,15 +274,11 @@ fn item_of(item: &ItemView<'_>, unread_partners: &BTreeMap<&str, Vec<&str>>) -> 
 
 fn reading_of(o: &Observation) -> Reading {
     Reading {
-        source: o.source.to_string(),
-        status: o
-            .status
-            .as_ref()
-            .and_then(|s| s.canonical.as_deref())
-            .map(str::to_string),
+        source: o.source.clone(),
+        status: o.status.as_ref().and_then(|s| s.canonical.clone()),
         raw: o.status.as_ref().map(|s| s.raw.clone()),
-        repo: o.repo.to_string(),
-        path: o.path.to_string(),
+        repo: o.repo.clone(),
+        path: o.path.clone(),
         line: o.line,
         status_line: o.status.as_ref().map(|s| s.line),
         hub_version: if o.repo.is_empty() {

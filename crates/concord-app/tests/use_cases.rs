@@ -137,11 +137,7 @@ fn status_shows_items_side_by_side_and_names_keys_no_source_holds() {
     assert_eq!(report.version, concord_app::status::VERSION);
     let keys: Vec<&str> = report.items.iter().map(|i| i.key.as_str()).collect();
     assert_eq!(keys, ["wp#41"]);
-    let sources: Vec<&str> = report.items[0]
-        .sources
-        .iter()
-        .map(|r| r.source.as_str())
-        .collect();
+    let sources: Vec<&str> = report.items[0].sources.iter().map(|r| &*r.source).collect();
     assert!(sources.contains(&"plan"), "{sources:?}");
     assert_eq!(report.missing, ["NOPE-1"]);
     assert_eq!(report.summary.missing, 1);
@@ -206,7 +202,7 @@ fn status_with_the_hub_records_the_scan_and_reads_the_hub() {
             .items
             .iter()
             .flat_map(|i| &i.sources)
-            .all(|r| r.source != "hub")
+            .all(|r| &*r.source != "hub")
     );
 }
 

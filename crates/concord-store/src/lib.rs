@@ -16,9 +16,9 @@ mod store;
 mod transfer;
 
 pub use records::{
-    Base, CheckSnapshot, CitationAnswer, HubValue, JournalEntry, JournalKind, ObservationRecord,
-    PendingWrite, ReleaseStep, ReleaseTrain, Replica, ReplicaBase, RunRecord, ValueChange,
-    Watermark, WrittenStatus,
+    Base, CheckSnapshot, CitationAnswer, HubStatus, HubValue, JournalEntry, JournalKind,
+    ObservationRecord, PendingWrite, ReleaseStep, ReleaseTrain, Replica, ReplicaBase, RunRecord,
+    ValueChange, Watermark, WrittenStatus,
 };
 pub use serve::{ApiToken, ItemFilter, JournalFilter};
 pub use store::{Backend, Store, redact_url};

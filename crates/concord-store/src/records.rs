@@ -15,6 +15,15 @@ pub struct HubValue {
     pub updated_by: String,
 }
 
+/// One item's status in the hub and its version: what `status` and the
+/// summaries show of every item, without the rest of [`HubValue`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct HubStatus {
+    pub key: String,
+    pub value: Option<String>,
+    pub version: i64,
+}
+
 /// A conditional change of a hub value, journaled in the same transaction.
 #[derive(Debug, Clone)]
 pub struct ValueChange {

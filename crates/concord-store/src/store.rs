@@ -283,6 +283,28 @@ impl Store {
         self.hub_values_filtered(None).await
     }
 
+    /// Every item's status and its version, by key: a third of the columns
+    /// of [`Store::hub_values`], for the commands that show every item.
+    pub async fn hub_statuses(&self) -> Result<Vec<HubStatus>> {
+        let rows: Vec<(String, Option<String>, i64)> = self
+            .bulk_rows_where(
+                "item_key, value, version",
+                "hub_values",
+                "item_key",
+                None,
+                Some(("field", "status")),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, value, version)| HubStatus {
+                key,
+                value,
+                version,
+            })
+            .collect())
+    }
+
     /// The hub values of the given items only.
     pub async fn hub_values_for(&self, keys: &[String]) -> Result<Vec<HubValue>> {
         self.hub_values_filtered(Some(keys)).await

@@ -89,7 +89,7 @@ pub fn listing(
 ) -> Result<Listing, Failure> {
     let covers = covered(ws, scope)?;
     let report = scan(ws);
-    let hub = hub_readings(hub::block_on(store.hub_values())??);
+    let hub = hub_readings(hub::block_on(store.hub_statuses())??);
     let observations: Vec<&Observation> =
         report.observations().filter(|o| scope.holds(o)).collect();
     Ok(list(
@@ -218,13 +218,10 @@ mod tests {
     fn items_the_hub_lacks_are_marked_and_counted() {
         let plan = reading("plan", "app", "wp#2", "Closed", Some("done"));
         let new = reading("plan", "app", "wp#1", "later", None);
-        let hub = hub_readings(vec![concord_store::HubValue {
+        let hub = hub_readings(vec![concord_store::HubStatus {
             key: "wp#2".into(),
-            field: "status".into(),
             value: Some("todo".into()),
             version: 3,
-            updated_at: "t".into(),
-            updated_by: "ann".into(),
         }]);
         let scope = Scope::Source("plan".into());
         let listing = list("ws", &scope, vec!["app".into()], &[&plan, &new], &hub);

@@ -23,7 +23,7 @@ use concord_store::{CheckSnapshot, JournalEntry, RunRecord, Store, Watermark};
 use concord_workspace::status::compare;
 use concord_workspace::{Workspace, scan};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// The shape of [`Summary`]; it changes when a field changes meaning.
@@ -397,7 +397,7 @@ async fn read_hub(
         }
     }
     Ok(HubState {
-        values: hub_readings(store.hub_values().await?),
+        values: hub_readings(store.hub_statuses().await?),
         snapshot,
         series,
         marks,
@@ -468,15 +468,16 @@ fn word_of(o: &Observation) -> Option<String> {
 }
 
 /// The hub's own status values, as readings of a source named `hub`.
-pub fn hub_readings(values: Vec<concord_store::HubValue>) -> Vec<Observation> {
+pub fn hub_readings(values: Vec<concord_store::HubStatus>) -> Vec<Observation> {
     let (source, repo, path): (Arc<str>, Arc<str>, Arc<str>) = (
         Arc::from(concord_workspace::HUB_SOURCE),
         Arc::from(""),
         Arc::from(""),
     );
+    // A handful of statuses name 100k items: share one string per word.
+    let mut words: HashMap<String, Arc<str>> = HashMap::new();
     values
         .into_iter()
-        .filter(|v| v.field == "status")
         .map(|v| Observation {
             source: source.clone(),
             repo: repo.clone(),
@@ -484,7 +485,14 @@ pub fn hub_readings(values: Vec<concord_store::HubValue>) -> Vec<Observation> {
             path: path.clone(),
             line: 0,
             status: v.value.map(|value| StatusReading {
-                canonical: Some(Arc::from(value.as_str())),
+                canonical: Some(match words.get(value.as_str()) {
+                    Some(word) => word.clone(),
+                    None => {
+                        let word: Arc<str> = Arc::from(value.as_str());
+                        words.insert(value.clone(), word.clone());
+                        word
+                    }
+                }),
                 raw: value,
                 rank: None,
                 line: 0,

@@ -6,8 +6,9 @@ use crate::Outcome;
 use crate::commands::scan::push_status_words;
 use crate::hub::Failure;
 use crate::output::{self, BAD, DIM, GOOD, KEY, WARN, paint};
-use concord_app::status::{Reading, StatusOptions, StatusReport, status};
+use concord_app::status::{Reading, StatusItem, StatusOptions, StatusReport, status};
 use concord_workspace::Workspace;
+use rayon::prelude::*;
 use std::io::Write;
 
 #[derive(clap::Args, Debug)]
@@ -62,12 +63,16 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         })
     };
     output::finish(written.and_then(|()| out.flush()));
-    Ok(output::warnings_to_stderr(
+    concord_app::timings::phase("shown");
+    let outcome = output::warnings_to_stderr(
         ws,
         &report.warnings,
         args.fail_on_warnings,
         report.outcome(),
-    ))
+    );
+    // The process ends next: freeing 100k items one by one is wasted work.
+    std::mem::forget(report);
+    Ok(outcome)
 }
 
 /// `done`, `done (complete)`, `? deferred` or `-`, as `scan` shows it.
@@ -78,59 +83,25 @@ fn status_text(reading: &Reading) -> String {
 }
 
 fn write_text(ws: &Workspace, report: &StatusReport, out: &mut impl Write) -> std::io::Result<()> {
-    let (key, dim, good, bad, warn) =
-        (paint(KEY), paint(DIM), paint(GOOD), paint(BAD), paint(WARN));
-    let mut paths = output::PathDisplay::new(ws);
     let items = &report.items;
     let key_width = items.iter().map(|i| i.key.len()).max().unwrap_or(0);
-    for item in items {
-        let mark = if !item.agree {
-            format!("{bad} differ{bad:#}")
-        } else if !item.unknown.is_empty() {
-            format!("{warn}unknown{warn:#}")
-        } else if item.sources.len() > 1 {
-            format!("{good}   same{good:#}")
-        } else {
-            "    one".to_string()
-        };
-        let readings: Vec<String> = item
-            .sources
-            .iter()
-            .map(|o| format!("{dim}{}:{dim:#} {}", o.source, status_text(o)))
-            .chain(
-                item.unknown
-                    .iter()
-                    .map(|s| format!("{dim}{s}:{dim:#} {warn}? (not read){warn:#}")),
-            )
-            .collect();
-        writeln!(
-            out,
-            "{key}{:key_width$}{key:#}  {mark}  {}",
-            item.key,
-            readings.join("   ")
-        )?;
-        if !item.agree {
-            for o in &item.sources {
-                let place = if o.repo.is_empty() {
-                    format!(
-                        "the hub, version {}",
-                        o.hub_version.as_deref().unwrap_or("?")
-                    )
-                } else {
-                    format!(
-                        "{}:{}",
-                        paths.show(&o.repo, &o.path),
-                        o.status_line.unwrap_or(o.line)
-                    )
-                };
-                writeln!(
-                    out,
-                    "{:key_width$}           {dim}{}: {place}{dim:#}",
-                    "", o.source
-                )?;
-            }
-        }
+    // Chunks of items render in parallel into their own buffers, then go
+    // out in order: 100k lines are most of a status's own work.
+    let rendered: Vec<std::io::Result<Vec<u8>>> = items
+        .par_chunks(4096)
+        .map(|chunk| {
+            let mut buffer = Vec::with_capacity(chunk.len() * 96);
+            let mut paths = output::PathDisplay::new(ws);
+            chunk
+                .iter()
+                .try_for_each(|item| write_item(item, key_width, &mut paths, &mut buffer))
+                .map(|()| buffer)
+        })
+        .collect();
+    for buffer in rendered {
+        out.write_all(&buffer?)?;
     }
+    let bad = paint(BAD);
     for missing in &report.missing {
         writeln!(out, "{bad}{missing}{bad:#}: no source holds this item")?;
     }
@@ -147,4 +118,61 @@ fn write_text(ws: &Workspace, report: &StatusReport, out: &mut impl Write) -> st
         summary.disagree,
         output::count(summary.warnings, "warning")
     )
+}
+
+fn write_item(
+    item: &StatusItem,
+    key_width: usize,
+    paths: &mut output::PathDisplay<'_>,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let (key, dim, good, bad, warn) =
+        (paint(KEY), paint(DIM), paint(GOOD), paint(BAD), paint(WARN));
+    let mark = if !item.agree {
+        format!("{bad} differ{bad:#}")
+    } else if !item.unknown.is_empty() {
+        format!("{warn}unknown{warn:#}")
+    } else if item.sources.len() > 1 {
+        format!("{good}   same{good:#}")
+    } else {
+        "    one".to_string()
+    };
+    let readings: Vec<String> = item
+        .sources
+        .iter()
+        .map(|o| format!("{dim}{}:{dim:#} {}", o.source, status_text(o)))
+        .chain(
+            item.unknown
+                .iter()
+                .map(|s| format!("{dim}{s}:{dim:#} {warn}? (not read){warn:#}")),
+        )
+        .collect();
+    writeln!(
+        out,
+        "{key}{:key_width$}{key:#}  {mark}  {}",
+        item.key,
+        readings.join("   ")
+    )?;
+    if !item.agree {
+        for o in &item.sources {
+            let place = if o.repo.is_empty() {
+                format!(
+                    "the hub, version {}",
+                    o.hub_version.as_deref().unwrap_or("?")
+                )
+            } else {
+                format!(
+                    "{}:{}",
+                    paths.show(&o.repo, &o.path),
+                    o.status_line.unwrap_or(o.line)
+                )
+            };
+            writeln!(
+                out,
+                "{:key_width$}           {dim}{}: {place}{dim:#}",
+                "", o.source
+            )?;
+        }
+    }
+    Ok(())
 }
