@@ -22,15 +22,20 @@ impl<'a> Apply<'a> {
                 }
             }
         }
-        // The repos commit (and push) in parallel: each is its own git process.
-        let outcomes: Vec<(&String, &Vec<String>, Option<CommitOutcome>)> = ledger
-            .written
-            .par_iter()
-            .map(|(repo_name, (paths, lines))| {
-                let outcome = self.commit_repo(repo_name, paths, lines);
-                (repo_name, paths, outcome)
-            })
-            .collect();
+        // The repos commit (and push) in parallel: each is its own git
+        // process, which waits on the disk (and the network) as much as it
+        // computes.
+        let outcomes: Vec<(&String, &Vec<String>, Option<CommitOutcome>)> =
+            super::on_io_threads(|| {
+                ledger
+                    .written
+                    .par_iter()
+                    .map(|(repo_name, (paths, lines))| {
+                        let outcome = self.commit_repo(repo_name, paths, lines);
+                        (repo_name, paths, outcome)
+                    })
+                    .collect()
+            });
         let mut committed = Committed {
             commits: Vec::new(),
             read_from: HashMap::new(),

@@ -149,6 +149,29 @@ fn applied_of(decision: &Decision, change: &Change, place: &str) -> Applied {
     }
 }
 
+/// Run `work` (parallel iterators over files or repos) on threads kept
+/// for waiting: a file write waits on its fsync and a commit on git's
+/// disk writes far longer than either computes, so more of them than cores
+/// keep the disk busy without loading the CPU. On the global pool when no
+/// thread could start.
+fn on_io_threads<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(IO_THREADS)
+            .thread_name(|i| format!("concord-io-{i}"))
+            .build()
+            .ok()
+    });
+    match pool {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
+}
+
+/// How many files are written (or repos committed) at once.
+const IO_THREADS: usize = 8;
+
 /// The word a source uses for a canonical status: its `write_names` entry,
 /// else the canonical name. A source that names its words but lacks this
 /// one cannot be written.

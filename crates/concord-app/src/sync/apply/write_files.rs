@@ -122,22 +122,26 @@ impl<'a> Apply<'a> {
                 })
                 .collect();
             self.store.add_pending_writes(&intents).await?;
-            let results: Vec<Vec<EditOutcome>> = chunk
-                .par_iter()
-                .zip(prepared)
-                .map(|(((index, path), edits), (new_bytes, outcomes))| {
-                    let Some(new_bytes) = new_bytes else {
-                        return outcomes;
-                    };
-                    let full = self.ws.repo(&self.ws.sources[*index]).root.join(path);
-                    match write_atomic(&full, &new_bytes) {
-                        Ok(()) => outcomes,
-                        Err(e) => {
-                            vec![EditOutcome::Refused(format!("cannot write: {e}")); edits.len()]
+            let write = || -> Vec<Vec<EditOutcome>> {
+                chunk
+                    .par_iter()
+                    .zip(prepared)
+                    .map(|(((index, path), edits), (new_bytes, outcomes))| {
+                        let Some(new_bytes) = new_bytes else {
+                            return outcomes;
+                        };
+                        let full = self.ws.repo(&self.ws.sources[*index]).root.join(path);
+                        match write_atomic(&full, &new_bytes) {
+                            Ok(()) => outcomes,
+                            Err(e) => vec![
+                                EditOutcome::Refused(format!("cannot write: {e}"));
+                                edits.len()
+                            ],
                         }
-                    }
-                })
-                .collect();
+                    })
+                    .collect()
+            };
+            let results = super::on_io_threads(write);
             for (file, outcomes) in chunk.iter().zip(results) {
                 bar.inc(1);
                 self.file_written(file, outcomes, ledger);
