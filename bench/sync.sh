@@ -14,7 +14,8 @@ trap 'rm -rf "$work"' EXIT
 concord="$PWD/target/release/concord"
 bench_git_workspace "$work/ws"
 cd "$work/ws"
-ms() { python3 -c "import time,subprocess,sys; t=time.time(); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(f'{(time.time()-t)*1000:.0f} ms')" "$@"; }
+# Wall time and peak memory (the largest process: concord, not its git children).
+ms() { python3 -c "import time,subprocess,sys,resource; t=time.time(); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); kb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; print(f'{(time.time()-t)*1000:.0f} ms, {kb//1024} MB peak')" "$@"; }
 sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
 echo "cold scan --no-hub: $(ms "$concord" scan --no-hub)"
 # With BENCH_POSTGRES=postgres://user@host:port (psql needed), the first
@@ -42,11 +43,11 @@ for cmd in "scan --no-hub" diff status "check --all --no-hub --format json"; do
 done
 # The no-op is short: the median of 11 runs.
 echo "no-op sync (median of 11): $(python3 -c "
-import time,subprocess,sys
+import time,subprocess,sys,resource
 ts=[]
 for _ in range(11):
     t=time.time(); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); ts.append((time.time()-t)*1000)
-print(f'{sorted(ts)[5]:.0f} ms')" "$concord" sync)"
+print(f'{sorted(ts)[5]:.0f} ms, {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss//1024} MB peak')" "$concord" sync)"
 # 1% of the items (1,000 of 100,000) changed in the hub, written as
 # `concord set` writes them (value, version and a journal entry) but in one go.
 keys=$("$concord" scan --no-hub --json | python3 -c 'import json,sys; r=json.load(sys.stdin); n=r["summary"]["items"]//100; ks=[i["key"] for s in r["sources"] for i in s["items"] if (i.get("status") or {}).get("canonical")=="todo"]; step=max(2,len(ks)//n); print("\n".join(ks[::step][:n]))')
@@ -66,11 +67,11 @@ echo "sync writing 1% back: $(ms "$concord" sync)"
 # The no-op right after a writeback: the files concord just wrote and
 # committed are "racily clean" in git's index until it is refreshed.
 echo "no-op sync after the writeback (median of 11): $(python3 -c "
-import time,subprocess,sys
+import time,subprocess,sys,resource
 ts=[]
 for _ in range(11):
     t=time.time(); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); ts.append((time.time()-t)*1000)
-print(f'{sorted(ts)[5]:.0f} ms (first {ts[0]:.0f} ms)')" "$concord" sync)"
+print(f'{sorted(ts)[5]:.0f} ms (first {ts[0]:.0f} ms), {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss//1024} MB peak')" "$concord" sync)"
 echo "where the time went (CONCORD_TIMINGS=1) in a second 1% run:"
 python3 - <<PY
 import sqlite3
