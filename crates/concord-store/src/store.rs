@@ -283,7 +283,7 @@ impl Store {
         self.hub_values_filtered(None).await
     }
 
-    /// Every item's status and its version, by key: a third of the columns
+    /// Every item's status and its version, by key: half the columns
     /// of [`Store::hub_values`], for the commands that show every item.
     pub async fn hub_statuses(&self) -> Result<Vec<HubStatus>> {
         let rows: Vec<(String, Option<String>, i64)> = self
