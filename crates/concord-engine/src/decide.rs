@@ -1,14 +1,17 @@
 use crate::model::*;
+use rayon::prelude::*;
 use std::collections::BTreeSet;
 
 /// Decide every item of every rule. Decisions come out sorted by rule name
-/// then key, whatever the input order.
+/// then key, whatever the input order. Items are decided in parallel: each
+/// decision depends on its own item only, and the collect and the stable
+/// sort keep the order a sequential run gives.
 pub fn plan(inputs: &[(Rule, Vec<ItemInput>)]) -> Plan {
     let mut decisions: Vec<Decision> = inputs
-        .iter()
-        .flat_map(|(rule, items)| items.iter().map(move |item| decide(rule, item)))
+        .par_iter()
+        .flat_map(|(rule, items)| items.par_iter().map(move |item| decide(rule, item)))
         .collect();
-    decisions.sort_by(|a, b| (&a.rule, &a.key).cmp(&(&b.rule, &b.key)));
+    decisions.par_sort_by(|a, b| (&a.rule, &a.key).cmp(&(&b.rule, &b.key)));
     Plan { decisions }
 }
 
@@ -1412,6 +1415,33 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn a_plan_decided_in_parallel_is_the_sequential_one(
+            rules in proptest::collection::vec(any_rule(), 1..4),
+            items in proptest::collection::vec((any_item(), 0u8..6), 0..40),
+        ) {
+            // Keys repeat across items (a key read twice), so the sort's
+            // stability shows too.
+            let inputs: Vec<(Rule, Vec<ItemInput>)> = rules
+                .iter()
+                .enumerate()
+                .map(|(i, rule)| {
+                    let rule = Rule { name: format!("r{}", i % 2), ..rule.clone() };
+                    let items = items
+                        .iter()
+                        .map(|(item, key)| ItemInput { key: format!("K{key}"), ..item.clone() })
+                        .collect();
+                    (rule, items)
+                })
+                .collect();
+            let mut sequential: Vec<Decision> = inputs
+                .iter()
+                .flat_map(|(rule, items)| items.iter().map(move |item| decide(rule, item)))
+                .collect();
+            sequential.sort_by(|a, b| (&a.rule, &a.key).cmp(&(&b.rule, &b.key)));
+            prop_assert_eq!(plan(&inputs).decisions, sequential);
+        }
+
         #[test]
         fn plans_are_deterministic_and_order_independent(rule in any_rule(), input in any_item(), seed in any::<u64>()) {
             let first = decide(&rule, &input);

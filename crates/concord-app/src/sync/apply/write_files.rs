@@ -7,7 +7,7 @@ use crate::sha256_hex;
 use crate::sync::NotApplied;
 use concord_engine::{Change, Decision};
 use concord_store::{PendingWrite, WrittenStatus, now_rfc3339};
-use concord_workspace::{EditOutcome, FileEdit, HUB_SOURCE, edit_file, write_atomic};
+use concord_workspace::{AtomicWriter, EditOutcome, FileEdit, HUB_SOURCE, edit_file};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
@@ -96,6 +96,7 @@ impl<'a> Apply<'a> {
     ) -> Result<(), Failure> {
         let bar = self.progress.bar(per_file.len(), "writing files");
         let per_file: Vec<_> = per_file.into_iter().collect();
+        let writer = AtomicWriter::default();
         for chunk in per_file.chunks(256) {
             if self.options.no_writeback {
                 for (_, edits) in chunk {
@@ -131,7 +132,7 @@ impl<'a> Apply<'a> {
                             return outcomes;
                         };
                         let full = self.ws.repo(&self.ws.sources[*index]).root.join(path);
-                        match write_atomic(&full, &new_bytes) {
+                        match writer.write(&full, &new_bytes) {
                             Ok(()) => outcomes,
                             Err(e) => vec![
                                 EditOutcome::Refused(format!("cannot write: {e}"));
