@@ -164,6 +164,28 @@ pub async fn load(
             agreed.entry(source).or_default().push((base, commit));
         }
     }
+    // The hub's replicas and the rows of those that synced before, each in
+    // one read: a query per repo cost a round trip each (50 repos: ~60 ms
+    // of a 1% sync at 100,000 items).
+    let synced: HashMap<String, String> = store
+        .replicas()
+        .await?
+        .into_iter()
+        .filter_map(|r| Some((r.id, r.synced_head?)))
+        .collect();
+    let known: Vec<String> = gates
+        .values()
+        .filter(|gate| gate.git.is_some() && gate.head_at_read.is_some())
+        .filter_map(|gate| gate.lasting_replica())
+        .filter(|replica| synced.contains_key(*replica))
+        .map(str::to_string)
+        .collect();
+    for row in store.replica_bases_of(&known, keys).await? {
+        own.rows.insert(
+            (row.replica, row.rule, row.source, row.key),
+            (row.value, row.position),
+        );
+    }
     for (repo, gate) in gates {
         let (Some(replica), Some(git), Some(head)) = (
             gate.lasting_replica(),
@@ -172,35 +194,20 @@ pub async fn load(
         ) else {
             continue;
         };
-        // A replica the hub knows (it synced before) has rows to read.
-        let known = match store.replica(replica).await? {
-            Some(Replica {
-                synced_head: Some(synced),
-                ..
-            }) => {
-                let kept =
-                    synced == head || git.is_ancestor(&synced, head).ok().flatten() == Some(true);
-                if !kept {
-                    own.uncertain.insert(repo.clone());
-                    own.notes.insert(
-                        repo.clone(),
-                        format!(
-                            "the commit its last sync left it at ({}) is no longer in its history: \
-                             a value it still holds follows, a changed one counts only where it \
-                             ranks above the agreed one",
-                            crate::gates::short(&synced)
-                        ),
-                    );
-                }
-                true
-            }
-            _ => false,
-        };
-        if known {
-            for row in store.replica_bases(replica, keys).await? {
-                own.rows.insert(
-                    (row.replica, row.rule, row.source, row.key),
-                    (row.value, row.position),
+        // A replica the hub knows (it synced before): its rows are certain
+        // while the commit it synced at is still in its history.
+        if let Some(synced) = synced.get(replica) {
+            let kept = synced == head || git.is_ancestor(synced, head).ok().flatten() == Some(true);
+            if !kept {
+                own.uncertain.insert(repo.clone());
+                own.notes.insert(
+                    repo.clone(),
+                    format!(
+                        "the commit its last sync left it at ({}) is no longer in its history: \
+                         a value it still holds follows, a changed one counts only where it \
+                         ranks above the agreed one",
+                        crate::gates::short(synced)
+                    ),
                 );
             }
         }

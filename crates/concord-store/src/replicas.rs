@@ -3,7 +3,7 @@
 //! clones sync into one hub.
 
 use crate::records::{Replica, ReplicaBase};
-use crate::store::{Pool, Store, on_pool};
+use crate::store::{Also, Pool, Store, on_pool};
 use crate::{Result, StoreError};
 use sqlx::AssertSqlSafe;
 
@@ -63,7 +63,7 @@ impl Store {
                 "replicas",
                 "first_seen, id",
                 None,
-                id.map(|id| ("id", id)),
+                id.map(|id| ("id", Also::Is(id))),
             )
             .await?;
         Ok(rows
@@ -107,6 +107,28 @@ impl Store {
         replica: &str,
         keys: Option<&[String]>,
     ) -> Result<Vec<ReplicaBase>> {
+        self.replica_bases_where(keys, Also::Is(replica)).await
+    }
+
+    /// The bases of several replicas in one read (a sync reads every
+    /// replica it checks: one query each cost a round trip per repo), of
+    /// the given items only when `keys` is set.
+    pub async fn replica_bases_of(
+        &self,
+        replicas: &[String],
+        keys: Option<&[String]>,
+    ) -> Result<Vec<ReplicaBase>> {
+        if replicas.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.replica_bases_where(keys, Also::In(replicas)).await
+    }
+
+    async fn replica_bases_where(
+        &self,
+        keys: Option<&[String]>,
+        replicas: Also<'_>,
+    ) -> Result<Vec<ReplicaBase>> {
         type Row = (
             String,
             String,
@@ -121,9 +143,9 @@ impl Store {
             .bulk_rows_where(
                 BASE_COLUMNS,
                 "replica_bases",
-                "item_key, rule, source",
+                "replica, item_key, rule, source",
                 keys,
-                Some(("replica", replica)),
+                Some(("replica", replicas)),
             )
             .await?;
         Ok(rows

@@ -63,6 +63,13 @@ fn sqlite_path(url: &str, base_dir: &Path) -> Option<std::path::PathBuf> {
     (!path.is_empty()).then(|| base_dir.join(path))
 }
 
+/// What a bulk read's extra column must be: one value, or one of several.
+#[derive(Clone, Copy)]
+pub(crate) enum Also<'a> {
+    Is(&'a str),
+    In(&'a [String]),
+}
+
 fn where_clause(conditions: &[String]) -> String {
     if conditions.is_empty() {
         String::new()
@@ -292,7 +299,7 @@ impl Store {
                 "hub_values",
                 "item_key",
                 None,
-                Some(("field", "status")),
+                Some(("field", Also::Is("status"))),
             )
             .await?;
         Ok(rows
@@ -349,28 +356,44 @@ impl Store {
             .await
     }
 
-    /// [`Store::bulk_rows`], also filtered on one column equal to a value
-    /// (`also`: column name, a constant of the caller's; value, bound).
+    /// [`Store::bulk_rows`], also filtered on one column (`also`: column
+    /// name, a constant of the caller's; what it must be, bound).
     pub(crate) async fn bulk_rows_where<T: serde::de::DeserializeOwned>(
         &self,
         columns: &str,
         table: &str,
         order: &str,
         keys: Option<&[String]>,
-        also: Option<(&str, &str)>,
+        also: Option<(&str, Also<'_>)>,
     ) -> Result<Vec<T>> {
         // The keys travel as one JSON array: no limit on bound parameters.
         let keys_json = keys.map(|k| serde_json::Value::from(k).to_string());
+        let also_bound = also.map(|(_, filter)| match filter {
+            Also::Is(value) => value.to_string(),
+            Also::In(values) => serde_json::Value::from(values).to_string(),
+        });
         let mut conditions = Vec::new();
+        let sqlite = matches!(self.pool, Pool::Sqlite(_));
+        let in_json = |n: usize| {
+            if sqlite {
+                format!("IN (SELECT value FROM json_each(${n}))")
+            } else {
+                format!("IN (SELECT jsonb_array_elements_text((${n}::text)::jsonb))")
+            }
+        };
+        if keys.is_some() {
+            conditions.push(format!("item_key {}", in_json(1)));
+        }
+        if let Some((column, filter)) = also {
+            let n = conditions.len() + 1;
+            conditions.push(match filter {
+                Also::Is(_) => format!("{column} = ${n}"),
+                Also::In(_) => format!("{column} {}", in_json(n)),
+            });
+        }
+        let filter = where_clause(&conditions);
         let text: String = match &self.pool {
             Pool::Sqlite(pool) => {
-                if keys.is_some() {
-                    conditions.push("item_key IN (SELECT value FROM json_each($1))".to_string());
-                }
-                if let Some((column, _)) = also {
-                    conditions.push(format!("{column} = ${}", conditions.len() + 1));
-                }
-                let filter = where_clause(&conditions);
                 let sql = format!(
                     "SELECT COALESCE(json_group_array(json_array({columns})), '[]') \
                      FROM (SELECT {columns} FROM {table} {filter} ORDER BY {order})"
@@ -379,22 +402,12 @@ impl Store {
                 if keys.is_some() {
                     query = query.bind(keys_json);
                 }
-                if let Some((_, value)) = also {
-                    query = query.bind(value.to_string());
+                if let Some(bound) = also_bound {
+                    query = query.bind(bound);
                 }
                 query.fetch_one(pool).await?
             }
             Pool::Postgres(pool) => {
-                if keys.is_some() {
-                    conditions.push(
-                        "item_key IN (SELECT jsonb_array_elements_text(($1::text)::jsonb))"
-                            .to_string(),
-                    );
-                }
-                if let Some((column, _)) = also {
-                    conditions.push(format!("{column} = ${}", conditions.len() + 1));
-                }
-                let filter = where_clause(&conditions);
                 let sql = format!(
                     "SELECT COALESCE(json_agg(json_build_array({columns}) ORDER BY {order}), '[]')::text \
                      FROM {table} {filter}"
@@ -403,8 +416,8 @@ impl Store {
                 if keys.is_some() {
                     query = query.bind(keys_json);
                 }
-                if let Some((_, value)) = also {
-                    query = query.bind(value.to_string());
+                if let Some(bound) = also_bound {
+                    query = query.bind(bound);
                 }
                 query.fetch_one(pool).await?
             }

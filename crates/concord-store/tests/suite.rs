@@ -450,6 +450,30 @@ both!(replica_bases_are_per_replica_and_survive_export, |hub| {
         .unwrap();
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].value.as_deref(), Some("done"));
+    // Several replicas in one read: the rows of each, of the keys asked.
+    let keys = ["K000".to_string(), "K249".to_string(), "K999".to_string()];
+    let both = store
+        .replica_bases_of(&["rb".to_string(), "ra".to_string()], Some(&keys))
+        .await
+        .unwrap();
+    let got: Vec<(&str, &str, Option<&str>)> = both
+        .iter()
+        .map(|b| (b.replica.as_str(), b.key.as_str(), b.value.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ra", "K000", Some("in_progress")),
+            ("ra", "K249", Some("todo")),
+            ("rb", "K000", Some("done")),
+        ]
+    );
+    let all = store
+        .replica_bases_of(&["ra".to_string(), "nobody".to_string()], None)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 250);
+    assert!(store.replica_bases_of(&[], None).await.unwrap().is_empty());
     let got = store.replica("rb").await.unwrap().unwrap();
     assert_eq!(got.synced_head.as_deref(), Some("c2"));
     let mut export = Vec::new();
