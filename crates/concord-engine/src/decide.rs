@@ -4,13 +4,17 @@ use std::collections::BTreeSet;
 
 /// Decide every item of every rule. Decisions come out sorted by rule name
 /// then key, whatever the input order. Items are decided in parallel: each
-/// decision depends on its own item only, and the collect and the stable
-/// sort keep the order a sequential run gives.
+/// decision depends on its own item only, and the in-order extend and the
+/// stable sort keep the order a sequential run gives. Each rule's
+/// decisions are written straight into the one vector (an indexed extend),
+/// not gathered in pieces and copied: at 100,000 items that copy held the
+/// decisions twice at the run's memory peak.
 pub fn plan(inputs: &[(Rule, Vec<ItemInput>)]) -> Plan {
-    let mut decisions: Vec<Decision> = inputs
-        .par_iter()
-        .flat_map(|(rule, items)| items.par_iter().map(move |item| decide(rule, item)))
-        .collect();
+    let mut decisions: Vec<Decision> =
+        Vec::with_capacity(inputs.iter().map(|(_, items)| items.len()).sum());
+    for (rule, items) in inputs {
+        decisions.par_extend(items.par_iter().map(|item| decide(rule, item)));
+    }
     decisions.par_sort_by(|a, b| (&a.rule, &a.key).cmp(&(&b.rule, &b.key)));
     Plan { decisions }
 }

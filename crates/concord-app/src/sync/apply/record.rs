@@ -118,22 +118,24 @@ impl<'a> Apply<'a> {
         );
         timings::phase("bases computed");
         let bar = self.progress.bar(new_bases.len(), "recording bases");
-        let mut stored = Vec::with_capacity(new_bases.len());
+        // Each chunk's answers are checked and dropped as they come: holding
+        // every stored base (100,000 on a first sync) only to look at its
+        // error cost memory at the run's peak.
         for chunk in new_bases.chunks(2000) {
-            stored.extend(self.store.put_bases(chunk).await?);
+            for result in self.store.put_bases(chunk).await? {
+                match result {
+                    // Another run moved it: ours is not the latest agreement;
+                    // the next run re-plans.
+                    Ok(_) => {}
+                    Err(e) if e.is_conflict() => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
             bar.inc(chunk.len() as u64);
         }
         bar.finish();
+        drop(new_bases);
         timings::phase("bases recorded");
-        for result in stored {
-            match result {
-                // Another run moved it: ours is not the latest agreement;
-                // the next run re-plans.
-                Ok(_) => {}
-                Err(e) if e.is_conflict() => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
         let rows = replica_rows(self.ws, self.planned, self.gates, landed);
         crate::replicas::record(self.store, self.gates, &rows, landed.synced_heads).await?;
         timings::phase("replica bases recorded");
