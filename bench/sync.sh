@@ -41,13 +41,15 @@ for cmd in "scan --no-hub" diff status "check --all --no-hub --format json"; do
   /usr/bin/time -f "%M" -o "$work/mem" "$concord" $cmd >/dev/null 2>&1 || true
   echo "peak memory, $cmd: $(( $(cat "$work/mem") / 1024 )) MB"
 done
-# The no-op is short: the median of 11 runs.
-echo "no-op sync (median of 11): $(python3 -c "
+# A short command's median of 11 runs, its first run and the peak memory.
+median11() { python3 -c "
 import time,subprocess,sys,resource
 ts=[]
 for _ in range(11):
     t=time.time(); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); ts.append((time.time()-t)*1000)
-print(f'{sorted(ts)[5]:.0f} ms, {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss//1024} MB peak')" "$concord" sync)"
+print(f'{sorted(ts)[5]:.0f} ms (first {ts[0]:.0f} ms), {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss//1024} MB peak')" "$@"; }
+# The no-op is short: the median of 11 runs.
+echo "no-op sync (median of 11): $(median11 "$concord" sync)"
 # 1% of the items (1,000 of 100,000) changed in the hub, written as
 # `concord set` writes them (value, version and a journal entry) but in one go.
 keys=$("$concord" scan --no-hub --json | python3 -c 'import json,sys; r=json.load(sys.stdin); n=r["summary"]["items"]//100; ks=[i["key"] for s in r["sources"] for i in s["items"] if (i.get("status") or {}).get("canonical")=="todo"]; step=max(2,len(ks)//n); print("\n".join(ks[::step][:n]))')
@@ -66,12 +68,7 @@ PY
 echo "sync writing 1% back: $(ms "$concord" sync)"
 # The no-op right after a writeback: the files concord just wrote and
 # committed are "racily clean" in git's index until it is refreshed.
-echo "no-op sync after the writeback (median of 11): $(python3 -c "
-import time,subprocess,sys,resource
-ts=[]
-for _ in range(11):
-    t=time.time(); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); ts.append((time.time()-t)*1000)
-print(f'{sorted(ts)[5]:.0f} ms (first {ts[0]:.0f} ms), {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss//1024} MB peak')" "$concord" sync)"
+echo "no-op sync after the writeback (median of 11): $(median11 "$concord" sync)"
 echo "where the time went (CONCORD_TIMINGS=1) in a second 1% run:"
 python3 - <<PY
 import sqlite3
