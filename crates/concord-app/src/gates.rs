@@ -177,7 +177,7 @@ fn gate_git(git: &GitRepo, options: GateOptions, gate: &mut RepoGate) {
     // One `git status` tells head, branch, upstream, behind and the dirty
     // files; it is read again only when a fetch or a pull may have changed
     // its answer.
-    let first = git.snapshot();
+    let first = git.snapshot_cached();
     let fetched = match (&first, options.fetch) {
         (_, false) => FetchOutcome::NoUpstream,
         (Ok((state, _)), true) => {
@@ -187,7 +187,7 @@ fn gate_git(git: &GitRepo, options: GateOptions, gate: &mut RepoGate) {
     };
     let mut snapshot = match fetched {
         // The upstream may have moved: count behind again.
-        FetchOutcome::Fetched => git.snapshot(),
+        FetchOutcome::Fetched => git.snapshot_cached(),
         FetchOutcome::NoUpstream => first,
         FetchOutcome::Failed(why) => {
             gate.notes.push(format!(
@@ -207,7 +207,7 @@ fn gate_git(git: &GitRepo, options: GateOptions, gate: &mut RepoGate) {
         let behind = state.behind;
         match git.pull_ff_only() {
             Ok(()) => {
-                snapshot = git.snapshot();
+                snapshot = git.snapshot_cached();
                 let after = git.head().ok().flatten().unwrap_or_default();
                 gate.pulled = Some(format!(
                     "fast-forwarded {}..{} ({})",

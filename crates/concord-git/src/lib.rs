@@ -39,7 +39,9 @@
 #![forbid(unsafe_code)]
 
 mod replica;
+mod status_cache;
 pub use replica::ReplicaId;
+pub use status_cache::{StatusFrom, status_memory_off};
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsStr;
@@ -597,7 +599,14 @@ impl Repo {
     /// adapter does not know how to read (an unreadable HEAD, ahead / behind
     /// not counted), the state comes from [`Repo::state`] instead.
     pub fn snapshot(&self) -> Result<(RepoState, BTreeSet<String>), GitError> {
-        let args = [
+        let (_, status) = self.status_v2(&[])?;
+        self.state_of(status)
+    }
+
+    /// Run `git status --porcelain=v2 --branch -z --untracked-files=all
+    /// --ahead-behind` with `extra` arguments: what it printed, and that read.
+    fn status_v2(&self, extra: &[&str]) -> Result<(Vec<u8>, StatusV2), GitError> {
+        let mut args = vec![
             "status",
             "--porcelain=v2",
             "--branch",
@@ -605,8 +614,15 @@ impl Repo {
             "--untracked-files=all",
             "--ahead-behind",
         ];
+        args.extend_from_slice(extra);
         let out = self.run(Access::Read, &args)?;
         let status = StatusV2::parse(&out).map_err(|detail| self.unexpected(&args, detail))?;
+        Ok((out, status))
+    }
+
+    /// The repository's state and dirty files from what `git status` said;
+    /// the operation in progress and the index lock are looked up now.
+    fn state_of(&self, status: StatusV2) -> Result<(RepoState, BTreeSet<String>), GitError> {
         let state = match status.branch {
             Some(branch) => {
                 let head = match status.oid {
