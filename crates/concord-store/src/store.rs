@@ -68,6 +68,11 @@ fn sqlite_path(url: &str, base_dir: &Path) -> Option<std::path::PathBuf> {
 pub(crate) enum Also<'a> {
     Is(&'a str),
     In(&'a [String]),
+    /// One value that most rows have (`field = 'status'`). SQLite, which
+    /// keeps no statistics here, would otherwise search an index on the
+    /// column, look each row up and sort them: reading every status at
+    /// 100,000 items took 88 ms that way, 50 ms scanning in key order.
+    IsMostRows(&'a str),
 }
 
 fn where_clause(conditions: &[String]) -> String {
@@ -299,7 +304,7 @@ impl Store {
                 "hub_values",
                 "item_key",
                 None,
-                Some(("field", Also::Is("status"))),
+                Some(("field", Also::IsMostRows("status"))),
             )
             .await?;
         Ok(rows
@@ -369,7 +374,7 @@ impl Store {
         // The keys travel as one JSON array: no limit on bound parameters.
         let keys_json = keys.map(|k| serde_json::Value::from(k).to_string());
         let also_bound = also.map(|(_, filter)| match filter {
-            Also::Is(value) => value.to_string(),
+            Also::Is(value) | Also::IsMostRows(value) => value.to_string(),
             Also::In(values) => serde_json::Value::from(values).to_string(),
         });
         let mut conditions = Vec::new();
@@ -388,6 +393,9 @@ impl Store {
             let n = conditions.len() + 1;
             conditions.push(match filter {
                 Also::Is(_) => format!("{column} = ${n}"),
+                // A unary `+` keeps SQLite from using an index for the column.
+                Also::IsMostRows(_) if sqlite => format!("+{column} = ${n}"),
+                Also::IsMostRows(_) => format!("{column} = ${n}"),
                 Also::In(_) => format!("{column} {}", in_json(n)),
             });
         }
