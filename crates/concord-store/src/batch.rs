@@ -12,6 +12,7 @@
 //! one call is decided by the first; the later ones then run one by one,
 //! in order, as before.
 
+use crate::bulk::BulkInsert;
 use crate::records::{Base, HubValue, JournalEntry, ValueChange};
 use crate::store::{Pool, Store, journal_of, on_pool};
 use crate::{Result, StoreError};
@@ -93,33 +94,8 @@ const BASE_UPDATE_END: &str = ") AS v WHERE bases.rule = v.column1 AND bases.ite
 const BASE_VERSION: &str =
     "SELECT version FROM bases WHERE rule = $1 AND item_key = $2 AND field = $3";
 
-const JOURNAL_INSERT: &str = "INSERT INTO journal (at, run_id, actor, item_key, kind, field, \
-     from_value, to_value, target, reason, note, event_type, phase, artifacts) VALUES ";
-const JOURNAL_ROW: &str = "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})";
-
 /// A base with the version it was planned from.
 type Planned<'a> = &'a (Base, i64);
-
-/// A journal row's 14 parameters, in [`JOURNAL_ROW`]'s order.
-macro_rules! bind_journal {
-    ($query:expr, $entry:expr) => {
-        $query
-            .bind(&$entry.at)
-            .bind(&$entry.run_id)
-            .bind(&$entry.actor)
-            .bind(&$entry.key)
-            .bind($entry.kind.as_str())
-            .bind(&$entry.field)
-            .bind(&$entry.from)
-            .bind(&$entry.to)
-            .bind(&$entry.target)
-            .bind(&$entry.reason)
-            .bind(&$entry.note)
-            .bind(&$entry.event_type)
-            .bind(&$entry.phase)
-            .bind(artifacts_json($entry))
-    };
-}
 
 impl Store {
     fn numbered(&self) -> bool {
@@ -161,20 +137,8 @@ impl Store {
         };
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let mut landed: HashSet<(String, String)> = HashSet::new();
-            for chunk in inserts.chunks(ROWS) {
-                let mut q =
-                    sqlx::query_as::<_, (String, String)>(AssertSqlSafe(insert_sql(chunk.len())));
-                for c in chunk {
-                    q = q
-                        .bind(&c.key)
-                        .bind(&c.field)
-                        .bind(&c.to)
-                        .bind(&c.at)
-                        .bind(&c.actor);
-                }
-                landed.extend(q.fetch_all(&mut *tx).await?);
-            }
+            let mut landed: HashSet<(String, String)> =
+                tx.insert_values(&inserts).await?.into_iter().collect();
             for chunk in updates.chunks(update_rows) {
                 let mut q =
                     sqlx::query_as::<_, (String, String)>(AssertSqlSafe(update_sql(chunk.len())));
@@ -206,17 +170,7 @@ impl Store {
                     results[i] = Some(Err(value_conflict(change, actual)));
                 }
             }
-            for chunk in journal.chunks(ROWS) {
-                let sql = format!(
-                    "{JOURNAL_INSERT}{}",
-                    tuples(chunk.len(), JOURNAL_ROW, numbered)
-                );
-                let mut q = sqlx::query(AssertSqlSafe(sql));
-                for e in chunk {
-                    q = bind_journal!(q, e);
-                }
-                q.execute(&mut *tx).await?;
-            }
+            tx.insert_journal(&journal).await?;
             // A key asked again: decided one by one, after its first.
             for &i in &repeats {
                 let change = &changes[i];
@@ -283,20 +237,7 @@ impl Store {
         type Key = (String, String, String);
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let mut landed: HashSet<Key> = HashSet::new();
-            for chunk in inserts.chunks(ROWS) {
-                let mut q = sqlx::query_as::<_, Key>(AssertSqlSafe(insert_sql(chunk.len())));
-                for (b, _) in chunk {
-                    q = q
-                        .bind(&b.rule)
-                        .bind(&b.key)
-                        .bind(&b.field)
-                        .bind(&b.value)
-                        .bind(&b.versions)
-                        .bind(&b.agreed_at);
-                }
-                landed.extend(q.fetch_all(&mut *tx).await?);
-            }
+            let mut landed: HashSet<Key> = tx.insert_bases(&inserts).await?.into_iter().collect();
             for chunk in updates.chunks(update_rows) {
                 let mut q = sqlx::query_as::<_, Key>(AssertSqlSafe(update_sql(chunk.len())));
                 for (b, expected) in chunk {
@@ -371,34 +312,12 @@ impl Store {
     /// order (one statement numbers its rows in order, and the ids of a
     /// chunk are read back sorted).
     pub async fn append_journal_batch(&self, entries: &[JournalEntry]) -> Result<Vec<i64>> {
-        let numbered = self.numbered();
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let mut ids = Vec::with_capacity(entries.len());
-            for chunk in entries.chunks(ROWS) {
-                let sql = format!(
-                    "{JOURNAL_INSERT}{} RETURNING id",
-                    tuples(chunk.len(), JOURNAL_ROW, numbered)
-                );
-                let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql));
-                for e in chunk {
-                    q = bind_journal!(q, e);
-                }
-                let mut chunk_ids = q.fetch_all(&mut *tx).await?;
-                chunk_ids.sort_unstable();
-                ids.extend(chunk_ids);
-            }
+            let ids = tx.insert_journal(entries).await?;
             tx.commit().await?;
             Ok(ids)
         })
-    }
-}
-
-fn artifacts_json(entry: &JournalEntry) -> Option<String> {
-    if entry.artifacts.is_empty() {
-        None
-    } else {
-        serde_json::to_string(&entry.artifacts).ok()
     }
 }
 

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+mod bulk;
 mod migrations;
 mod records;
 mod replicas;

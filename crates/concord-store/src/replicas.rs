@@ -2,46 +2,12 @@
 //! per-replica bases that tell a stale copy from a real edit when several
 //! clones sync into one hub.
 
+use crate::bulk::BulkInsert;
 use crate::records::{Replica, ReplicaBase};
 use crate::store::{Also, Pool, Store, on_pool};
 use crate::{Result, StoreError};
-use sqlx::AssertSqlSafe;
-
-/// Rows per multi-row upsert: 8 columns x 100 stays far below both
-/// backends' bound-parameter limits.
-const BATCH: usize = 100;
 
 const BASE_COLUMNS: &str = "replica, item_key, rule, source, field, value, position, agreed_at";
-
-/// `numbered`: `$1, $2, ...` for PostgreSQL; else anonymous `?`, since
-/// SQLite looks numbered parameters up by scanning a list (quadratic in a
-/// statement with hundreds of them).
-fn base_upsert_sql(rows: usize, numbered: bool) -> String {
-    let mut sql = format!("INSERT INTO replica_bases ({BASE_COLUMNS}) VALUES ");
-    for row in 0..rows {
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        let first = row * 8;
-        let params: Vec<String> = (1..=8)
-            .map(|i| {
-                if numbered {
-                    format!("${}", first + i)
-                } else {
-                    "?".to_string()
-                }
-            })
-            .collect();
-        sql.push('(');
-        sql.push_str(&params.join(", "));
-        sql.push(')');
-    }
-    sql.push_str(
-        " ON CONFLICT (replica, item_key, rule, source, field) DO UPDATE SET \
-         value = excluded.value, position = excluded.position, agreed_at = excluded.agreed_at",
-    );
-    sql
-}
 
 /// A `replicas` row as the bulk reader returns it.
 type ReplicaRow = (String, String, String, Option<String>, String, String);
@@ -176,32 +142,9 @@ impl Store {
 
     /// Upsert replica bases in one transaction.
     pub async fn put_replica_bases(&self, bases: &[ReplicaBase]) -> Result<()> {
-        let numbered = matches!(self.pool, Pool::Postgres(_));
-        let full = base_upsert_sql(BATCH, numbered);
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            for chunk in bases.chunks(BATCH) {
-                let partial;
-                let sql = if chunk.len() == BATCH {
-                    &full
-                } else {
-                    partial = base_upsert_sql(chunk.len(), numbered);
-                    &partial
-                };
-                let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
-                for b in chunk {
-                    query = query
-                        .bind(&b.replica)
-                        .bind(&b.key)
-                        .bind(&b.rule)
-                        .bind(&b.source)
-                        .bind(&b.field)
-                        .bind(&b.value)
-                        .bind(&b.position)
-                        .bind(&b.agreed_at);
-                }
-                query.execute(&mut *tx).await?;
-            }
+            tx.upsert_replica_bases(bases).await?;
             tx.commit().await?;
             Ok::<(), StoreError>(())
         })

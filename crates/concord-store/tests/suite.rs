@@ -1880,3 +1880,81 @@ both!(
         assert_eq!((b1.value.as_deref(), b1.version), (Some("todo"), 1));
     }
 );
+
+both!(
+    bulk_writes_past_one_statement_decide_each_row_and_keep_order,
+    |hub| {
+        let store = &hub.store;
+        // More rows than one PostgreSQL statement takes (10,000), with keys
+        // that exist already spread through them: those conflict, the rest land.
+        let seed: Vec<ValueChange> = (0..10_050)
+            .filter(|i| i % 1000 == 7)
+            .map(|i| change(&format!("v{i:05}"), 0, None, "todo"))
+            .collect();
+        store.set_hub_values(&seed).await.unwrap();
+        let batch: Vec<ValueChange> = (0..10_050)
+            .map(|i| change(&format!("v{i:05}"), 0, None, "done"))
+            .collect();
+        let results = store.set_hub_values(&batch).await.unwrap();
+        for (i, result) in results.iter().enumerate() {
+            match result {
+                Ok(v) => assert!(i % 1000 != 7 && v.version == 1, "v{i:05}"),
+                Err(StoreError::Conflict { actual, .. }) => {
+                    assert!(i % 1000 == 7 && *actual == Some(1), "v{i:05}")
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        // The seeded values and the new ones, each journaled once.
+        assert_eq!(store.journal_len().await.unwrap(), 10_050);
+
+        // Journal ids come back in the entries' order, across statements, and
+        // every field survives (nulls, tabs, a JSON list of artifacts).
+        let entries: Vec<JournalEntry> = (0..10_020)
+            .map(|i| event(&format!("j{i:05}"), "logged"))
+            .collect();
+        let ids = store.append_journal_batch(&entries).await.unwrap();
+        assert_eq!(ids.len(), entries.len());
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        for i in [0, 9_999, 10_000, 10_019] {
+            let history = store.history(&format!("j{i:05}")).await.unwrap();
+            assert_eq!(history.len(), 1);
+            assert_eq!(history[0].id, ids[i]);
+            assert_eq!(history[0].artifacts, ["docs/a.md", "tab\there"]);
+            assert_eq!(history[0].note.as_deref(), Some("summary text"));
+            assert_eq!(history[0].field, None);
+        }
+
+        // A replica base given twice in one call ends as the later one.
+        let base = |key: &str, value: &str| concord_store::ReplicaBase {
+            replica: "ra".into(),
+            key: key.into(),
+            rule: "tasks".into(),
+            source: "workplans".into(),
+            field: "status".into(),
+            value: Some(value.into()),
+            position: "c1".into(),
+            agreed_at: "2026-12-01T00:00:00Z".into(),
+        };
+        store
+            .put_replica(&concord_store::Replica {
+                id: "ra".into(),
+                repo: "app".into(),
+                location: "host:/ra".into(),
+                synced_head: None,
+                first_seen: "2026-12-01T00:00:00Z".into(),
+                last_seen: "2026-12-01T00:00:00Z".into(),
+            })
+            .await
+            .unwrap();
+        let mut many: Vec<_> = (0..10_010)
+            .map(|i| base(&format!("r{i:05}"), "todo"))
+            .collect();
+        many.push(base("r00003", "done"));
+        store.put_replica_bases(&many).await.unwrap();
+        let stored = store.replica_bases("ra", None).await.unwrap();
+        assert_eq!(stored.len(), 10_010);
+        let three = stored.iter().find(|b| b.key == "r00003").expect("r00003");
+        assert_eq!(three.value.as_deref(), Some("done"));
+    }
+);
