@@ -93,6 +93,7 @@ impl Repo {
         if let Some(status) = self.remembered_status(global) {
             return Ok((self.state_of(status)?, StatusFrom::Remembered));
         }
+        sweep_old_markers(&self.git_dir);
         // The marker's time is taken before git looks (see the module's docs).
         let marker = tempfile::Builder::new()
             .prefix(".concord-status")
@@ -193,6 +194,29 @@ impl Repo {
     }
 }
 
+/// Remove the markers of runs killed before they finished (an hour old:
+/// a younger one may be another run's, still at work).
+fn sweep_old_markers(git_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(git_dir) else {
+        return;
+    };
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < hour_ago);
+        if old
+            && entry
+                .file_name()
+                .as_encoded_bytes()
+                .starts_with(b".concord-status")
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// The paths `git status --ignored=matching` named as ignored (folders end
 /// with `/`).
 fn ignored_of(out: &[u8]) -> BTreeSet<Vec<u8>> {
@@ -284,43 +308,42 @@ fn compute_global() -> Option<[u8; 32]> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let xdg = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|x| !x.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| home.as_ref().map(|h| h.join(".config")));
-    let mut files: Vec<PathBuf> = Vec::new();
-    if let Some(home) = &home {
-        files.push(home.join(".gitconfig"));
+        .map(PathBuf::from);
+    global_for(home.as_deref(), xdg.as_deref(), first_git().as_deref())
+}
+
+/// The fingerprint of the files git reads besides the repo's own, for a
+/// user whose home and XDG configuration folder are these and whose
+/// `git` is `git`.
+fn global_for(home: Option<&Path>, xdg: Option<&Path>, git: Option<&Path>) -> Option<[u8; 32]> {
+    let xdg = xdg
+        .map(Path::to_path_buf)
+        .or_else(|| home.map(|h| h.join(".config")));
+    let mut files: Vec<(PathBuf, Kind)> = Vec::new();
+    if let Some(home) = home {
+        files.push((home.join(".gitconfig"), Kind::Config));
     }
     if let Some(xdg) = &xdg {
-        for name in ["config", "ignore", "attributes"] {
-            files.push(xdg.join("git").join(name));
-        }
+        files.push((xdg.join("git/config"), Kind::Config));
+        files.push((xdg.join("git/ignore"), Kind::Plain));
+        files.push((xdg.join("git/attributes"), Kind::Plain));
     }
     // The system files live under the prefix git was built with: /etc
     // for a distribution's git, <prefix>/etc for one built from source.
-    let mut gits = git_binaries();
-    gits.truncate(1);
     let mut etcs = vec![PathBuf::from("/etc")];
-    for git in &gits {
-        if let Some(prefix) = git.parent().and_then(Path::parent) {
-            etcs.push(prefix.join("etc"));
-        }
+    if let Some(prefix) = git.and_then(Path::parent).and_then(Path::parent) {
+        etcs.push(prefix.join("etc"));
     }
     for etc in etcs {
-        files.push(etc.join("gitconfig"));
-        files.push(etc.join("gitattributes"));
+        files.push((etc.join("gitconfig"), Kind::Config));
+        files.push((etc.join("gitattributes"), Kind::Plain));
     }
     let mut print = Printer::default();
-    for file in &files {
+    for (file, kind) in &files {
         print.bytes(file.as_os_str().as_encoded_bytes());
-        let kind = match file.file_name() {
-            Some(name) if name == "gitconfig" || name == ".gitconfig" || name == "config" => {
-                Kind::Config
-            }
-            _ => Kind::Plain,
-        };
-        print.contents(file, kind)?;
+        print.contents(file, *kind)?;
     }
-    for git in &gits {
+    if let Some(git) = git {
         print.bytes(git.as_os_str().as_encoded_bytes());
         print.stat(git)?;
     }
@@ -328,15 +351,11 @@ fn compute_global() -> Option<[u8; 32]> {
 }
 
 /// The `git` that `PATH` finds first.
-fn git_binaries() -> Vec<PathBuf> {
-    let Some(path) = std::env::var_os("PATH") else {
-        return Vec::new();
-    };
+fn first_git() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join("git"))
-        .filter(|git| git.is_file())
-        .take(1)
-        .collect()
+        .find(|git| git.is_file())
 }
 
 /// Whether a file is git configuration (checked for settings that name
@@ -456,5 +475,58 @@ mod stamp {
     #[cfg(not(unix))]
     pub fn mtime(_: &std::fs::Metadata) -> Time {
         (i64::MIN, 0)
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_users_git_files_are_fingerprinted_and_an_include_turns_memory_off() {
+        let home = tempfile::tempdir().expect("home");
+        let (h, git) = (Some(home.path()), None);
+        let none = global_for(h, None, git).expect("no files: a fingerprint");
+        std::fs::write(
+            home.path().join(".gitconfig"),
+            "[core]\n\tautocrlf = true\n",
+        )
+        .expect("w");
+        let config = global_for(h, None, git).expect("plain config");
+        assert_ne!(none, config);
+        std::fs::create_dir_all(home.path().join(".config/git")).expect("mkdir");
+        std::fs::write(home.path().join(".config/git/ignore"), "*.log\n").expect("w");
+        let ignore = global_for(h, None, git).expect("an ignore file");
+        assert_ne!(config, ignore);
+        // Settings that point git at files not followed here: no memory.
+        for text in [
+            "[include]\n\tpath = more.gitconfig\n",
+            "[includeIf \"gitdir:~/work/\"]\n\tpath = work\n",
+            "[core]\n\texcludesFile = ~/.gitignore_global\n",
+            "[core]\n\tattributesfile = ~/.attrs\n",
+        ] {
+            std::fs::write(home.path().join(".gitconfig"), text).expect("w");
+            assert_eq!(global_for(h, None, git), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_killed_runs_marker_is_swept_and_a_young_one_kept() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (old, young) = (
+            dir.path().join(".concord-statusOLD"),
+            dir.path().join(".concord-statusNEW"),
+        );
+        std::fs::write(&old, "").expect("w");
+        std::fs::write(&young, "").expect("w");
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .and_then(|f| f.set_modified(two_hours_ago))
+            .expect("age it");
+        sweep_old_markers(dir.path());
+        assert!(!old.exists());
+        assert!(young.exists());
     }
 }
