@@ -169,7 +169,10 @@ impl Repo {
 
     fn print_git_files(&self, print: &mut Printer, status: &StatusV2) -> Option<()> {
         // Small files whose content decides the answer.
-        print.contents(&self.git_dir.join("config"), Kind::Config)?;
+        // `config.worktree` is read too when `extensions.worktreeConfig` is on.
+        for name in ["config", "config.worktree"] {
+            print.contents(&self.git_dir.join(name), Kind::Config)?;
+        }
         for name in ["HEAD", "info/exclude", "info/attributes"] {
             print.contents(&self.git_dir.join(name), Kind::Plain)?;
         }

@@ -129,6 +129,37 @@ fn an_unchanged_repo_is_answered_without_git_and_any_change_runs_it_again() {
     assert_eq!(check(&dir), StatusFrom::Git);
 }
 
+/// Set a file's modification time to 2001-09-09, as an editor or a
+/// restore from an archive could.
+fn touch_back(path: &Path) {
+    let ok = Command::new("touch")
+        .args(["-m", "-d", "@1000000000"])
+        .arg(path)
+        .status()
+        .expect("touch")
+        .success();
+    assert!(ok);
+}
+
+#[test]
+fn an_edit_that_keeps_the_size_and_the_modification_time_is_seen() {
+    if let Some(why) = status_memory_off() {
+        eprintln!("skipped: git status cannot be remembered here: {why}");
+        return;
+    }
+    let (_tmp, dir) = repo();
+    let plan = dir.join("plan.md");
+    touch_back(&plan);
+    settle(&dir);
+    let _ = check(&dir);
+    assert_eq!(check(&dir), StatusFrom::Remembered);
+    // Same size, same modification time, same inode: only the change
+    // time, which no one but the kernel sets, tells.
+    write(&dir, "plan.md", "status: done\n");
+    touch_back(&plan);
+    assert_eq!(check(&dir), StatusFrom::Git);
+}
+
 #[test]
 fn a_file_changed_while_git_looks_is_never_remembered() {
     // Another program keeps rewriting a tracked file, alternating the
@@ -178,6 +209,8 @@ enum Op {
     Chmod(usize),
     TouchBack(usize),
     IgnoreMore,
+    /// `core.fileMode` flipped: a mode change is reported, or not.
+    ToggleFileMode,
     StageAll,
     Commit,
     MoveUpstream,
@@ -198,6 +231,7 @@ fn op() -> impl Strategy<Value = Op> {
         file.clone().prop_map(Op::Chmod),
         file.prop_map(Op::TouchBack),
         Just(Op::IgnoreMore),
+        Just(Op::ToggleFileMode),
         Just(Op::StageAll),
         Just(Op::Commit),
         Just(Op::MoveUpstream),
@@ -248,19 +282,20 @@ fn apply(dir: &Path, op: &Op) {
         // time tells.
         Op::TouchBack(i) => {
             if path(i).exists() {
-                let ok = Command::new("touch")
-                    .args(["-m", "-d", "@1000000000"])
-                    .arg(path(i))
-                    .status()
-                    .expect("touch")
-                    .success();
-                assert!(ok);
+                touch_back(&path(i));
             }
         }
         Op::IgnoreMore => {
             let mut rules = fs::read_to_string(dir.join(".gitignore")).unwrap_or_default();
             rules.push_str("*.new\n");
             write(dir, ".gitignore", &rules);
+        }
+        Op::ToggleFileMode => {
+            let on = git(dir, &["config", "--get", "core.fileMode"]) == "true";
+            git(
+                dir,
+                &["config", "core.fileMode", if on { "false" } else { "true" }],
+            );
         }
         Op::StageAll => {
             git(dir, &["add", "-A"]);
