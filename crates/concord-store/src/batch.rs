@@ -94,6 +94,34 @@ const BASE_UPDATE_END: &str = ") AS v WHERE bases.rule = v.column1 AND bases.ite
 const BASE_VERSION: &str =
     "SELECT version FROM bases WHERE rule = $1 AND item_key = $2 AND field = $3";
 
+/// A value change's five row parameters (key, field, value, time, actor),
+/// in the order of the inserts and updates here and in `bulk`.
+macro_rules! bind_value {
+    ($query:expr, $c:expr) => {
+        $query
+            .bind(&$c.key)
+            .bind(&$c.field)
+            .bind(&$c.to)
+            .bind(&$c.at)
+            .bind(&$c.actor)
+    };
+}
+pub(crate) use bind_value;
+
+/// A base's six row parameters (rule, key, field, value, versions, time).
+macro_rules! bind_base {
+    ($query:expr, $b:expr) => {
+        $query
+            .bind(&$b.rule)
+            .bind(&$b.key)
+            .bind(&$b.field)
+            .bind(&$b.value)
+            .bind(&$b.versions)
+            .bind(&$b.agreed_at)
+    };
+}
+pub(crate) use bind_base;
+
 /// A base with the version it was planned from.
 type Planned<'a> = &'a (Base, i64);
 
@@ -143,13 +171,7 @@ impl Store {
                 let mut q =
                     sqlx::query_as::<_, (String, String)>(AssertSqlSafe(update_sql(chunk.len())));
                 for c in chunk {
-                    q = q
-                        .bind(&c.key)
-                        .bind(&c.field)
-                        .bind(&c.to)
-                        .bind(&c.at)
-                        .bind(&c.actor)
-                        .bind(c.expected_version);
+                    q = bind_value!(q, c).bind(c.expected_version);
                 }
                 landed.extend(q.fetch_all(&mut *tx).await?);
             }
@@ -179,12 +201,10 @@ impl Store {
                 } else {
                     (update_sql(1), true)
                 };
-                let mut q = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(sql))
-                    .bind(&change.key)
-                    .bind(&change.field)
-                    .bind(&change.to)
-                    .bind(&change.at)
-                    .bind(&change.actor);
+                let mut q = bind_value!(
+                    sqlx::query_as::<_, (String, String)>(AssertSqlSafe(sql)),
+                    change
+                );
                 if one {
                     q = q.bind(change.expected_version);
                 }
@@ -241,14 +261,7 @@ impl Store {
             for chunk in updates.chunks(update_rows) {
                 let mut q = sqlx::query_as::<_, Key>(AssertSqlSafe(update_sql(chunk.len())));
                 for (b, expected) in chunk {
-                    q = q
-                        .bind(&b.rule)
-                        .bind(&b.key)
-                        .bind(&b.field)
-                        .bind(&b.value)
-                        .bind(&b.versions)
-                        .bind(&b.agreed_at)
-                        .bind(*expected);
+                    q = bind_base!(q, b).bind(*expected);
                 }
                 landed.extend(q.fetch_all(&mut *tx).await?);
             }
@@ -266,13 +279,7 @@ impl Store {
                 } else {
                     update_sql(1)
                 };
-                let mut q = sqlx::query_as::<_, Key>(AssertSqlSafe(sql))
-                    .bind(&b.rule)
-                    .bind(&b.key)
-                    .bind(&b.field)
-                    .bind(&b.value)
-                    .bind(&b.versions)
-                    .bind(&b.agreed_at);
+                let mut q = bind_base!(sqlx::query_as::<_, Key>(AssertSqlSafe(sql)), b);
                 if *expected != 0 {
                     q = q.bind(*expected);
                 }

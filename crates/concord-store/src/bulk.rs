@@ -11,7 +11,7 @@
 //! on PostgreSQL 1.7x the SQLite one; an array is one parameter.
 
 use crate::Result;
-use crate::batch::{ROWS, tuples};
+use crate::batch::{ROWS, bind_base, bind_value, tuples};
 use crate::records::{Base, JournalEntry, ReplicaBase, ValueChange};
 use sqlx::{AssertSqlSafe, Postgres, Sqlite, Transaction};
 
@@ -81,12 +81,7 @@ impl BulkInsert for Transaction<'_, Sqlite> {
             );
             let mut q = sqlx::query_as::<_, ValueKey>(AssertSqlSafe(sql));
             for c in chunk {
-                q = q
-                    .bind(&c.key)
-                    .bind(&c.field)
-                    .bind(&c.to)
-                    .bind(&c.at)
-                    .bind(&c.actor);
+                q = bind_value!(q, c);
             }
             landed.extend(q.fetch_all(&mut **self).await?);
         }
@@ -102,13 +97,7 @@ impl BulkInsert for Transaction<'_, Sqlite> {
             );
             let mut q = sqlx::query_as::<_, BaseKey>(AssertSqlSafe(sql));
             for (b, _) in chunk {
-                q = q
-                    .bind(&b.rule)
-                    .bind(&b.key)
-                    .bind(&b.field)
-                    .bind(&b.value)
-                    .bind(&b.versions)
-                    .bind(&b.agreed_at);
+                q = bind_base!(q, b);
             }
             landed.extend(q.fetch_all(&mut **self).await?);
         }
