@@ -173,6 +173,14 @@ fn stale_copy_gets_the_hub_value_and_the_commit_touches_only_status_lines() {
         a.read("docs/workplan.md"),
         WORKPLAN.replacen("status: todo", "status: done", 1)
     );
+    // The sync looked at the repo again once its commit and records were
+    // done, so the next run finds the repo's state remembered, with no git
+    // process (docs/architecture.md).
+    if concord_git::status_memory_off().is_none() {
+        let repo = concord_git::Repo::open(&a.app()).expect("a git work tree");
+        let (_, from) = repo.snapshot_remembered().expect("git status");
+        assert_eq!(from, concord_git::StatusFrom::Remembered);
+    }
     let diff = git(&a.app(), &["show", "--format=%s%n%b", "-U0", "HEAD"]);
     assert!(
         diff.starts_with("chore(concord): sync 1 item(s) [auto]"),

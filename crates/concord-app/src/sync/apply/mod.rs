@@ -59,7 +59,26 @@ pub(super) async fn apply(
     let versions_after = run.write_hub(&mut ledger).await?;
     let committed = run.commit(&mut ledger).await?;
     timings::phase("committed");
-    run.record(ledger, committed, &versions_after).await
+    let committed_repos: Vec<String> = committed.commits.iter().map(|(r, _)| r.clone()).collect();
+    let report = run.record(ledger, committed, &versions_after).await;
+    remember_repo_states(gates, &committed_repos);
+    timings::phase("repo states remembered");
+    report
+}
+
+/// Look at each committed repo once more, now that the commits and the
+/// records are done, so the next run finds its state remembered instead
+/// of running git there (a no-op right after a writeback). Best effort:
+/// a failure here only means the next run asks git.
+fn remember_repo_states(gates: &BTreeMap<String, RepoGate>, repos: &[String]) {
+    use rayon::prelude::*;
+    on_io_threads(|| {
+        repos.par_iter().for_each(|repo| {
+            if let Some(git) = gates.get(repo).and_then(|g| g.git.as_ref()) {
+                let _ = git.snapshot_cached();
+            }
+        });
+    });
 }
 
 /// What one pass applies with.
