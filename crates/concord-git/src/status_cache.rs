@@ -28,7 +28,6 @@ use crate::{GitError, Repo, StatusV2};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 /// The file, inside the work tree's own git directory.
 const FILE: &str = "concord-status";
@@ -84,7 +83,7 @@ impl Repo {
     pub fn snapshot_remembered(
         &self,
     ) -> Result<((crate::RepoState, BTreeSet<String>), StatusFrom), GitError> {
-        let Some(global) = global_fingerprint() else {
+        let Some(global) = &global_fingerprint() else {
             return Ok((self.snapshot()?, StatusFrom::Git));
         };
         if self.git_dir != self.root.join(".git") {
@@ -297,11 +296,12 @@ fn walk_folders(folder: &Path, print: &mut Printer) -> Option<()> {
 }
 
 /// The user's and the system's git configuration, ignore and attribute
-/// files, and the git binary, once per process; `None` turns the cache
-/// off (a variable or a setting points git at files not followed here).
-fn global_fingerprint() -> Option<&'static [u8; 32]> {
-    static GLOBAL: OnceLock<Option<[u8; 32]>> = OnceLock::new();
-    GLOBAL.get_or_init(compute_global).as_ref()
+/// files, and the git binary; `None` turns the memory off (a variable or a
+/// setting points git at files not followed here). Read on every call (a
+/// few small files, some 30 µs): a long-running `concord serve` must see
+/// an edit of the user's configuration at once.
+fn global_fingerprint() -> Option<[u8; 32]> {
+    compute_global()
 }
 
 fn compute_global() -> Option<[u8; 32]> {
