@@ -4,51 +4,19 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{git, git_output, write};
 use concord_git::{BlockerKind, FetchOutcome, GitError, Repo};
 use tempfile::TempDir;
-
-/// Run git in `dir`, isolated from the environment of whoever runs the tests.
-fn git_output(dir: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new("git");
-    command.arg("-C").arg(dir).args(args).env("LC_ALL", "C");
-    for name in [
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_OBJECT_DIRECTORY",
-        "GIT_COMMON_DIR",
-    ] {
-        command.env_remove(name);
-    }
-    command.output().expect("git runs")
-}
-
-/// Run git in `dir`, panicking on failure; returns trimmed stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = git_output(dir, args);
-    assert!(
-        output.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .trim_end()
-        .to_owned()
-}
 
 fn configure(dir: &Path) {
     git(dir, &["config", "user.name", "Test User"]);
     git(dir, &["config", "user.email", "test@example.com"]);
     git(dir, &["config", "commit.gpgsign", "false"]);
-}
-
-fn write(dir: &Path, path: &str, text: &str) {
-    let path = dir.join(path);
-    fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
-    fs::write(path, text).expect("write");
 }
 
 fn commit_file(dir: &Path, path: &str, text: &str, message: &str) -> String {
