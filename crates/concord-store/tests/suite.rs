@@ -163,6 +163,32 @@ fn event(key: &str, event_type: &str) -> JournalEntry {
     }
 }
 
+/// A checkout of repo `app` that last synced at `head`.
+fn replica(id: &str, head: Option<&str>) -> concord_store::Replica {
+    concord_store::Replica {
+        id: id.into(),
+        repo: "app".into(),
+        location: format!("host:/{id}"),
+        synced_head: head.map(Into::into),
+        first_seen: "2026-12-01T00:00:00Z".into(),
+        last_seen: "2026-12-01T00:00:00Z".into(),
+    }
+}
+
+/// What `replica` last agreed on for `key` under rule `tasks`.
+fn replica_base(replica: &str, key: &str, value: &str) -> concord_store::ReplicaBase {
+    concord_store::ReplicaBase {
+        replica: replica.into(),
+        key: key.into(),
+        rule: "tasks".into(),
+        source: "workplans".into(),
+        field: "status".into(),
+        value: Some(value.into()),
+        position: "c1".into(),
+        agreed_at: "2026-12-01T00:00:00Z".into(),
+    }
+}
+
 fn observation(i: usize, status: &str) -> ObservationRecord {
     ObservationRecord {
         source: format!("src{}", i % 3),
@@ -410,26 +436,9 @@ both!(observations_upsert_keeps_the_latest, |hub| {
 
 both!(replica_bases_are_per_replica_and_survive_export, |hub| {
     let store = &hub.store;
-    let replica = |id: &str, head: &str| concord_store::Replica {
-        id: id.into(),
-        repo: "app".into(),
-        location: format!("host:/{id}"),
-        synced_head: Some(head.into()),
-        first_seen: "2026-12-01T00:00:00Z".into(),
-        last_seen: "2026-12-01T00:00:00Z".into(),
-    };
-    let base = |replica: &str, key: &str, value: &str| concord_store::ReplicaBase {
-        replica: replica.into(),
-        key: key.into(),
-        rule: "tasks".into(),
-        source: "workplans".into(),
-        field: "status".into(),
-        value: Some(value.into()),
-        position: "c1".into(),
-        agreed_at: "2026-12-01T00:00:00Z".into(),
-    };
-    store.put_replica(&replica("ra", "c1")).await.unwrap();
-    store.put_replica(&replica("rb", "c2")).await.unwrap();
+    let base = replica_base;
+    store.put_replica(&replica("ra", Some("c1"))).await.unwrap();
+    store.put_replica(&replica("rb", Some("c2"))).await.unwrap();
     // More rows than one multi-row statement holds.
     let many: Vec<_> = (0..250)
         .map(|i| base("ra", &format!("K{i:03}"), "todo"))
@@ -1926,27 +1935,8 @@ both!(
         }
 
         // A replica base given twice in one call ends as the later one.
-        let base = |key: &str, value: &str| concord_store::ReplicaBase {
-            replica: "ra".into(),
-            key: key.into(),
-            rule: "tasks".into(),
-            source: "workplans".into(),
-            field: "status".into(),
-            value: Some(value.into()),
-            position: "c1".into(),
-            agreed_at: "2026-12-01T00:00:00Z".into(),
-        };
-        store
-            .put_replica(&concord_store::Replica {
-                id: "ra".into(),
-                repo: "app".into(),
-                location: "host:/ra".into(),
-                synced_head: None,
-                first_seen: "2026-12-01T00:00:00Z".into(),
-                last_seen: "2026-12-01T00:00:00Z".into(),
-            })
-            .await
-            .unwrap();
+        let base = |key: &str, value: &str| replica_base("ra", key, value);
+        store.put_replica(&replica("ra", None)).await.unwrap();
         let mut many: Vec<_> = (0..10_010)
             .map(|i| base(&format!("r{i:05}"), "todo"))
             .collect();
