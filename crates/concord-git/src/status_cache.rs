@@ -413,8 +413,7 @@ impl Printer {
     fn contents(&mut self, path: &Path, kind: Kind) -> Option<()> {
         match std::fs::read(path) {
             Ok(content) => {
-                let lower = String::from_utf8_lossy(&content).to_ascii_lowercase();
-                if kind == Kind::Config && UNFOLLOWED_CONFIG.iter().any(|w| lower.contains(w)) {
+                if kind == Kind::Config && names_other_files(&content) {
                     return None;
                 }
                 self.bytes(&content);
@@ -434,6 +433,13 @@ impl Printer {
             newest: self.newest,
         }
     }
+}
+
+/// Whether configuration text has a setting that points git at files not
+/// followed here (any case, as git's keys are).
+fn names_other_files(config: &[u8]) -> bool {
+    let lower = String::from_utf8_lossy(config).to_ascii_lowercase();
+    UNFOLLOWED_CONFIG.iter().any(|word| lower.contains(word))
 }
 
 fn hex(digest: &[u8; 32]) -> String {
