@@ -232,14 +232,43 @@ pub async fn record_scan(
             summary: None,
         })
         .await?;
-    let writes = readings_to_write(store, ws, report, limits, (&run_id, &started)).await?;
-    // The files first: a run stopped between the two then leaves a file
-    // to re-read, never a record that silently differs from it.
-    crate::sync::remember_rereads(store, &writes.changed).await?;
-    for (source, keys) in &writes.forget {
-        store.forget_observations_of(source, keys).await?;
+    // A source at a time: its records are made, written and dropped
+    // before the next source's are made (a first sync records every item;
+    // holding every record at once cost 55 MB at the run's peak). Each
+    // source's records stand on their own, so the order below holds per
+    // source. A file that could not be read says nothing about its items:
+    // they are unknown, not gone, so their recorded observations stay.
+    let unread = unread_sources(report);
+    let mut read: HashMap<&str, Vec<&Observation>> = HashMap::new();
+    for o in report.observations() {
+        read.entry(&*o.source).or_default().push(o);
     }
-    store.record_observations(&writes.upsert).await?;
+    for (index, source) in ws.sources.iter().enumerate() {
+        let limit = limits.get(&index);
+        if limit.is_some_and(BTreeSet::is_empty) {
+            continue;
+        }
+        let now = read.remove(source.name.as_str()).unwrap_or_default();
+        let forget_missing = !unread.contains(source.name.as_str());
+        let writes = readings_to_write(
+            store,
+            source,
+            limit,
+            now,
+            forget_missing,
+            (&run_id, &started),
+        )
+        .await?;
+        // The files first: a run stopped between the two then leaves a
+        // file to re-read, never a record that silently differs from it.
+        crate::sync::remember_rereads(store, &writes.changed).await?;
+        for (source, keys) in &writes.forget {
+            store.forget_observations_of(source, keys).await?;
+        }
+        if !writes.upsert.is_empty() {
+            store.record_observations(&writes.upsert).await?;
+        }
+    }
     forget_other_replicas_positions(store, ws, report, limits).await?;
     record_warnings(store, ws, report, limits).await?;
     store
@@ -258,50 +287,35 @@ struct ReadingWrites {
     changed: Vec<(String, BTreeSet<String>)>,
 }
 
-/// Compare each read source's readings with the recorded ones (of the
-/// re-read files only, for a source in `limits`).
+/// Compare a read source's readings (`now`) with the recorded ones (of
+/// the re-read files only, for a source read incrementally: `limit`).
 async fn readings_to_write(
     store: &Store,
-    ws: &Workspace,
-    report: &ScanReport,
-    limits: &HashMap<usize, BTreeSet<String>>,
+    source: &concord_workspace::Source,
+    limit: Option<&BTreeSet<String>>,
+    now: Vec<&Observation>,
+    forget_missing: bool,
     (run_id, started): (&str, &str),
 ) -> Result<ReadingWrites, Failure> {
-    // A file that could not be read says nothing about its items: they are
-    // unknown, not gone, so their recorded observations stay.
-    let unread = unread_sources(report);
-    let mut read: HashMap<&str, Vec<&Observation>> = HashMap::new();
-    for o in report.observations() {
-        read.entry(&*o.source).or_default().push(o);
-    }
+    let now: Vec<ObservationRecord> = now
+        .into_iter()
+        .filter(|o| limit.is_none_or(|paths| paths.contains(&*o.path)))
+        .map(|o| observation_record(o, run_id, started))
+        .collect();
+    let paths: Option<Vec<String>> = limit.map(|p| p.iter().cloned().collect());
+    let recorded = store
+        .observations_of_source(&source.name, paths.as_deref())
+        .await?;
+    let out = crate::recorded::reconcile(recorded, now, forget_missing);
     let mut writes = ReadingWrites::default();
-    for (index, source) in ws.sources.iter().enumerate() {
-        let limit = limits.get(&index);
-        if limit.is_some_and(BTreeSet::is_empty) {
-            continue;
-        }
-        let now: Vec<ObservationRecord> = read
-            .remove(source.name.as_str())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|o| limit.is_none_or(|paths| paths.contains(&*o.path)))
-            .map(|o| observation_record(o, run_id, started))
-            .collect();
-        let paths: Option<Vec<String>> = limit.map(|p| p.iter().cloned().collect());
-        let recorded = store
-            .observations_of_source(&source.name, paths.as_deref())
-            .await?;
-        let forget_missing = !unread.contains(source.name.as_str());
-        let out = crate::recorded::reconcile(recorded, now, forget_missing);
-        if !out.forget.is_empty() {
-            writes.forget.push((source.name.clone(), out.forget));
-        }
-        writes.upsert.extend(out.upsert);
-        if !out.changed_paths.is_empty() {
-            writes
-                .changed
-                .push((source.name.clone(), out.changed_paths));
-        }
+    if !out.forget.is_empty() {
+        writes.forget.push((source.name.clone(), out.forget));
+    }
+    writes.upsert = out.upsert;
+    if !out.changed_paths.is_empty() {
+        writes
+            .changed
+            .push((source.name.clone(), out.changed_paths));
     }
     Ok(writes)
 }

@@ -5,10 +5,10 @@
 use crate::Outcome;
 use crate::gates::{GateOptions, RepoGate, gate_of, gate_repos};
 use crate::hub::{self, Failure};
-use concord_engine::{Plan, Reason, plan};
+use concord_engine::{Plan, Planner, Reason};
 use concord_model::{Observation, StatusReading};
 use concord_store::{Base, HubValue};
-use concord_workspace::{HubStatus, ScanReport, Workspace, engine_inputs, scan_limited};
+use concord_workspace::{EngineItems, HubStatus, Known, ScanReport, Workspace, scan_limited};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -69,6 +69,10 @@ impl Scope {
         }
     }
 }
+
+/// Items decided at once: enough to keep both cores busy, few enough that
+/// their readings stay a few megabytes.
+const PLAN_CHUNK: usize = 4096;
 
 /// Scan, record the observations, read the hub's values and bases, decide.
 /// Sources in `limits` read only the listed (changed) files; their other
@@ -172,16 +176,21 @@ pub fn plan_workspace<'a>(
             shared.get(&(rule, obs.key.as_str())).copied(),
         )
     };
-    let inputs = engine_inputs(
-        ws,
-        &observations,
-        &hub,
-        &base_values,
-        &gate_of(gates),
-        &own_base,
-    );
+    // A chunk of items at a time: their readings are made, decided and
+    // dropped before the next chunk's are made.
+    let items = EngineItems::gather(ws, &observations, &hub);
+    let mut planner = Planner::with_capacity(items.len());
+    let gate = gate_of(gates);
+    let known = Known {
+        bases: &base_values,
+        gate: &gate,
+        own_base: &own_base,
+    };
+    items.for_each_chunk(ws, known, PLAN_CHUNK, |rule, inputs| {
+        planner.decide(rule, inputs)
+    });
     drop(shared);
-    let mut plan = plan(&inputs);
+    let mut plan = planner.finish();
     mark_unread(ws, &mut plan, &trackers);
     crate::timings::phase("engine planned");
     drop(hub);

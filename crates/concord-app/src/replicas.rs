@@ -447,20 +447,23 @@ fn in_history(git: &concord_git::Repo, head: &str, commits: HashSet<String>) -> 
     }
 }
 
-/// After a sync: the replica bases that moved, and each replica's new
+/// After a sync: replica bases that moved (each row stands on its own, so
+/// a sync records them a chunk at a time).
+pub async fn record_bases(store: &Store, mut rows: Vec<ReplicaBase>) -> Result<(), StoreError> {
+    rows.retain(|r| !r.replica.starts_with(crate::gates::EPHEMERAL));
+    if rows.is_empty() {
+        return Ok(());
+    }
+    store.put_replica_bases(&rows).await
+}
+
+/// After a sync, once its replica bases are recorded: each replica's new
 /// synced head.
 pub async fn record(
     store: &Store,
     gates: &BTreeMap<String, RepoGate>,
-    rows: &[ReplicaBase],
     synced_heads: &HashMap<String, String>,
 ) -> Result<(), StoreError> {
-    let rows: Vec<ReplicaBase> = rows
-        .iter()
-        .filter(|r| !r.replica.starts_with(crate::gates::EPHEMERAL))
-        .cloned()
-        .collect();
-    store.put_replica_bases(&rows).await?;
     let now = now_rfc3339();
     let host = crate::hub::hostname();
     for (repo, gate) in gates {

@@ -17,7 +17,7 @@ mod decide;
 pub mod mirror;
 mod model;
 
-pub use decide::{decide, plan};
+pub use decide::{Planner, decide, plan};
 pub use model::{
     Change, Decision, Hold, ItemInput, Mode, Plan, Reading, Reason, Reopen, Rule, Value,
 };

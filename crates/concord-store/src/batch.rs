@@ -178,9 +178,12 @@ impl Store {
             let mut results: Vec<Option<Result<HubValue>>> =
                 (0..changes.len()).map(|_| None).collect();
             let mut journal = Vec::new();
+            // The landed keys are some of the firsts' (each once): as many
+            // means all of them, and nothing needs looking up.
+            let all_landed = landed.len() == firsts.len();
             for &i in &firsts {
                 let change = &changes[i];
-                if landed.contains(&(change.key.clone(), change.field.clone())) {
+                if all_landed || landed.contains(&(change.key.clone(), change.field.clone())) {
                     journal.push(journal_of(change));
                     results[i] = Some(Ok(value_after(change)));
                 } else {
@@ -267,10 +270,13 @@ impl Store {
             }
             let mut results: Vec<Option<Result<Base>>> = (0..bases.len()).map(|_| None).collect();
             let mut decide = Vec::with_capacity(firsts.len() + repeats.len());
+            // As for values: as many landed as asked means all of them.
+            let all_landed = landed.len() == firsts.len();
             for &i in &firsts {
                 let (b, _) = &bases[i];
-                let key = (b.rule.clone(), b.key.clone(), b.field.clone());
-                decide.push((i, landed.contains(&key)));
+                let ok = all_landed
+                    || landed.contains(&(b.rule.clone(), b.key.clone(), b.field.clone()));
+                decide.push((i, ok));
             }
             for &i in &repeats {
                 let (b, expected) = &bases[i];

@@ -37,9 +37,13 @@ pub(crate) trait BulkInsert {
 
 const VALUE_COLUMNS: &str = "item_key, field, value, version, updated_at, updated_by";
 const VALUE_CONFLICT: &str = " ON CONFLICT (item_key, field) DO NOTHING RETURNING item_key, field";
+/// [`VALUE_CONFLICT`] without reading the keys back.
+const VALUE_CONFLICT_QUIET: &str = " ON CONFLICT (item_key, field) DO NOTHING";
 const BASE_COLUMNS: &str = "rule, item_key, field, value, versions, version, agreed_at";
 const BASE_CONFLICT: &str =
     " ON CONFLICT (rule, item_key, field) DO NOTHING RETURNING rule, item_key, field";
+/// [`BASE_CONFLICT`] without reading the keys back.
+const BASE_CONFLICT_QUIET: &str = " ON CONFLICT (rule, item_key, field) DO NOTHING";
 const JOURNAL_COLUMNS: &str = "at, run_id, actor, item_key, kind, field, from_value, to_value, \
      target, reason, note, event_type, phase, artifacts";
 const REPLICA_BASE_COLUMNS: &str =
@@ -47,8 +51,10 @@ const REPLICA_BASE_COLUMNS: &str =
 const REPLICA_BASE_CONFLICT: &str = " ON CONFLICT (replica, item_key, rule, source, field) \
      DO UPDATE SET value = excluded.value, position = excluded.position, \
      agreed_at = excluded.agreed_at";
-/// Rows per SQLite replica-base upsert (8 columns).
-const SQLITE_REPLICA_ROWS: usize = 100;
+/// Rows per SQLite replica-base upsert: 8 columns x 400 = 3,200
+/// parameters (a statement is a round trip to SQLite's worker thread; 100
+/// rows a statement made a first sync's replica bases a third slower).
+const SQLITE_REPLICA_ROWS: usize = 400;
 
 /// A journal entry's artifacts as stored: a JSON array, or nothing.
 pub(crate) fn artifacts_json(entry: &JournalEntry) -> Option<String> {
@@ -73,33 +79,55 @@ fn last_of_each(rows: &[ReplicaBase]) -> Vec<&ReplicaBase> {
 
 impl BulkInsert for Transaction<'_, Sqlite> {
     async fn insert_values(&mut self, rows: &[&ValueChange]) -> Result<Vec<ValueKey>> {
-        let mut landed = Vec::new();
+        let mut landed = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(ROWS) {
-            let sql = format!(
-                "INSERT INTO hub_values ({VALUE_COLUMNS}) VALUES {}{VALUE_CONFLICT}",
-                tuples(chunk.len(), "({}, {}, {}, 1, {}, {})", false)
-            );
-            let mut q = sqlx::query_as::<_, ValueKey>(AssertSqlSafe(sql));
+            let sql = |end: &str| {
+                format!(
+                    "INSERT INTO hub_values ({VALUE_COLUMNS}) VALUES {}{end}",
+                    tuples(chunk.len(), "({}, {}, {}, 1, {}, {})", false)
+                )
+            };
+            let mut quiet = sqlx::query(AssertSqlSafe(sql(VALUE_CONFLICT_QUIET)));
             for c in chunk {
-                q = bind_value!(q, c);
+                quiet = bind_value!(quiet, c);
             }
-            landed.extend(q.fetch_all(&mut **self).await?);
+            let returning = || {
+                let mut q = sqlx::query_as::<_, ValueKey>(AssertSqlSafe(sql(VALUE_CONFLICT)));
+                for c in chunk {
+                    q = bind_value!(q, c);
+                }
+                q
+            };
+            let all = chunk.iter().map(|c| (c.key.clone(), c.field.clone()));
+            landed.extend(sqlite_insert_quietly(self, chunk.len(), quiet, returning, all).await?);
         }
         Ok(landed)
     }
 
     async fn insert_bases(&mut self, rows: &[&(Base, i64)]) -> Result<Vec<BaseKey>> {
-        let mut landed = Vec::new();
+        let mut landed = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(ROWS) {
-            let sql = format!(
-                "INSERT INTO bases ({BASE_COLUMNS}) VALUES {}{BASE_CONFLICT}",
-                tuples(chunk.len(), "({}, {}, {}, {}, {}, 1, {})", false)
-            );
-            let mut q = sqlx::query_as::<_, BaseKey>(AssertSqlSafe(sql));
+            let sql = |end: &str| {
+                format!(
+                    "INSERT INTO bases ({BASE_COLUMNS}) VALUES {}{end}",
+                    tuples(chunk.len(), "({}, {}, {}, {}, {}, 1, {})", false)
+                )
+            };
+            let mut quiet = sqlx::query(AssertSqlSafe(sql(BASE_CONFLICT_QUIET)));
             for (b, _) in chunk {
-                q = bind_base!(q, b);
+                quiet = bind_base!(quiet, b);
             }
-            landed.extend(q.fetch_all(&mut **self).await?);
+            let returning = || {
+                let mut q = sqlx::query_as::<_, BaseKey>(AssertSqlSafe(sql(BASE_CONFLICT)));
+                for (b, _) in chunk {
+                    q = bind_base!(q, b);
+                }
+                q
+            };
+            let all = chunk
+                .iter()
+                .map(|(b, _)| (b.rule.clone(), b.key.clone(), b.field.clone()));
+            landed.extend(sqlite_insert_quietly(self, chunk.len(), quiet, returning, all).await?);
         }
         Ok(landed)
     }
@@ -108,14 +136,14 @@ impl BulkInsert for Transaction<'_, Sqlite> {
         let mut ids = Vec::with_capacity(entries.len());
         for chunk in entries.chunks(ROWS) {
             let sql = format!(
-                "INSERT INTO journal ({JOURNAL_COLUMNS}) VALUES {} RETURNING id",
+                "INSERT INTO journal ({JOURNAL_COLUMNS}) VALUES {}",
                 tuples(
                     chunk.len(),
                     "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
                     false
                 )
             );
-            let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql));
+            let mut q = sqlx::query(AssertSqlSafe(sql));
             for e in chunk {
                 q = q
                     .bind(&e.at)
@@ -133,10 +161,20 @@ impl BulkInsert for Transaction<'_, Sqlite> {
                     .bind(&e.phase)
                     .bind(artifacts_json(e));
             }
-            // One statement numbers its rows in order.
-            let mut chunk_ids = q.fetch_all(&mut **self).await?;
-            chunk_ids.sort_unstable();
-            ids.extend(chunk_ids);
+            // One statement, inside a write transaction nobody else can
+            // write in, numbers its rows one after another (AUTOINCREMENT:
+            // each new id is one past the largest ever used), so the ids
+            // are the last one's and those before it. Reading them back
+            // (RETURNING) cost a row object per entry.
+            let done = q.execute(&mut **self).await?;
+            let (last, n) = (done.last_insert_rowid(), chunk.len() as i64);
+            if done.rows_affected() != chunk.len() as u64 {
+                return Err(crate::StoreError::Database(sqlx::Error::Protocol(format!(
+                    "{} of {n} journal entries were written",
+                    done.rows_affected()
+                ))));
+            }
+            ids.extend(last - n + 1..=last);
         }
         Ok(ids)
     }
@@ -163,6 +201,43 @@ impl BulkInsert for Transaction<'_, Sqlite> {
             q.execute(&mut **self).await?;
         }
         Ok(())
+    }
+}
+
+/// Insert a chunk of `rows` rows on SQLite the cheap way when it can be:
+/// first `quiet`, without reading the keys back (a first sync inserts a
+/// hundred thousand rows, and each row read back is an object to build and
+/// drop), inside a savepoint. When every row landed, the keys are `all`.
+/// When some conflicted, the chunk is undone to the savepoint and run again
+/// as `returning`, which names the rows that landed. The answer is the
+/// same either way, and the transaction holds the write lock from the
+/// first try on, so nothing can land in between.
+async fn sqlite_insert_quietly<'q, K>(
+    tx: &mut Transaction<'_, Sqlite>,
+    rows: usize,
+    quiet: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
+    returning: impl FnOnce() -> sqlx::query::QueryAs<'q, Sqlite, K, sqlx::sqlite::SqliteArguments>,
+    all: impl Iterator<Item = K>,
+) -> Result<Vec<K>>
+where
+    K: Send + Unpin + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+{
+    sqlx::query("SAVEPOINT concord_bulk")
+        .execute(&mut **tx)
+        .await?;
+    let written = quiet.execute(&mut **tx).await?.rows_affected();
+    if written != rows as u64 {
+        sqlx::query("ROLLBACK TO concord_bulk")
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("RELEASE concord_bulk")
+        .execute(&mut **tx)
+        .await?;
+    if written == rows as u64 {
+        Ok(all.collect())
+    } else {
+        Ok(returning().fetch_all(&mut **tx).await?)
     }
 }
 

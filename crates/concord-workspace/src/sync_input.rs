@@ -43,7 +43,116 @@ pub struct OwnView {
 /// (rule, observation) -> what its replica knows of it.
 pub type OwnBase<'a> = &'a dyn Fn(&str, &Observation) -> OwnView;
 
-/// Build the engine's input. `bases`: (rule, key) -> agreed canonical status.
+/// One reading still to make: the hub's value or a file's observation.
+#[derive(Clone, Copy)]
+enum Pending<'a> {
+    Hub(&'a HubStatus<'a>),
+    File(&'a Observation),
+}
+
+/// What a reading is made with besides the observation itself.
+#[derive(Clone, Copy)]
+pub struct Known<'k> {
+    /// (rule, key) -> agreed canonical status.
+    pub bases: &'k HashMap<(String, String), String>,
+    pub gate: &'k dyn Fn(&Observation) -> Gate,
+    pub own_base: OwnBase<'k>,
+}
+
+/// Every item of every rule, as references to what says something about
+/// it (the hub's values, the files' observations): rules in name order,
+/// each rule's items in key order (the order a plan is in). The readings
+/// the engine is given (a few hundred bytes each, one per source per item)
+/// are made a chunk of items at a time by [`EngineItems::for_each_chunk`],
+/// so a caller that decides each chunk as it comes never holds every
+/// item's readings at once.
+pub struct EngineItems<'a> {
+    rules: Vec<(&'a Rule, BTreeMap<&'a str, Vec<Pending<'a>>>)>,
+}
+
+impl<'a> EngineItems<'a> {
+    pub fn gather(
+        ws: &'a Workspace,
+        observations: &[&'a Observation],
+        hub: &'a [HubStatus<'a>],
+    ) -> Self {
+        let mut by_source: HashMap<&str, Vec<&Observation>> = HashMap::new();
+        for obs in observations {
+            by_source.entry(&obs.source).or_default().push(obs);
+        }
+        let mut rules: Vec<&Rule> = ws.rules.iter().collect();
+        rules.sort_by(|a, b| a.name.cmp(&b.name));
+        let rules = rules
+            .into_iter()
+            .map(|rule| {
+                let mut items: BTreeMap<&str, Vec<Pending<'_>>> = BTreeMap::new();
+                for member in &rule.sources {
+                    if member == HUB_SOURCE {
+                        for value in hub {
+                            push_tight(items.entry(value.key).or_default(), Pending::Hub(value));
+                        }
+                        continue;
+                    }
+                    for obs in by_source.get(member.as_str()).into_iter().flatten() {
+                        push_tight(items.entry(&obs.key).or_default(), Pending::File(obs));
+                    }
+                }
+                (rule, items)
+            })
+            .collect();
+        EngineItems { rules }
+    }
+
+    /// How many items, over every rule.
+    pub fn len(&self) -> usize {
+        self.rules.iter().map(|(_, items)| items.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Make the engine's input and hand it to `each`, at most `chunk` items
+    /// at a time, in order.
+    pub fn for_each_chunk(
+        self,
+        ws: &Workspace,
+        known: Known<'_>,
+        chunk: usize,
+        mut each: impl FnMut(&Rule, Vec<ItemInput>),
+    ) {
+        for (rule, items) in self.rules {
+            let workflow = rule_workflow(ws, rule);
+            let mut items = items.into_iter().peekable();
+            while items.peek().is_some() {
+                let inputs = items
+                    .by_ref()
+                    .take(chunk.max(1))
+                    .map(|(key, pending)| {
+                        let readings = pending
+                            .into_iter()
+                            .map(|p| match p {
+                                Pending::Hub(value) => hub_reading(workflow, value),
+                                Pending::File(obs) => own_reading(
+                                    rule,
+                                    workflow,
+                                    obs,
+                                    (known.gate)(obs),
+                                    known.own_base,
+                                ),
+                            })
+                            .collect();
+                        item_input(rule, workflow, known.bases, key, readings)
+                    })
+                    .collect();
+                each(rule, inputs);
+            }
+        }
+    }
+}
+
+/// The engine's whole input at once (a large workspace should decide it a
+/// chunk at a time: [`EngineItems`]), rules in name order.
 pub fn engine_inputs(
     ws: &Workspace,
     observations: &[&Observation],
@@ -52,64 +161,76 @@ pub fn engine_inputs(
     gate: &dyn Fn(&Observation) -> Gate,
     own_base: OwnBase<'_>,
 ) -> Vec<(Rule, Vec<ItemInput>)> {
-    let mut by_source: HashMap<&str, Vec<&Observation>> = HashMap::new();
-    for obs in observations {
-        by_source.entry(&obs.source).or_default().push(obs);
+    let mut inputs: Vec<(Rule, Vec<ItemInput>)> = Vec::new();
+    let each = |rule: &Rule, items: Vec<ItemInput>| match inputs.last_mut() {
+        Some((last, all)) if last.name == rule.name => all.extend(items),
+        _ => inputs.push((rule.clone(), items)),
+    };
+    let known = Known {
+        bases,
+        gate,
+        own_base,
+    };
+    EngineItems::gather(ws, observations, hub).for_each_chunk(ws, known, usize::MAX, each);
+    inputs
+}
+
+/// A file's reading, with what its replica knows of its own value.
+fn own_reading(
+    rule: &Rule,
+    workflow: Option<&Workflow>,
+    obs: &Observation,
+    gate: Gate,
+    own_base: OwnBase<'_>,
+) -> Reading {
+    let mut reading = file_reading(obs, gate);
+    if reading.replica.is_some() {
+        let own = own_base(&rule.name, obs);
+        reading.own_base = own
+            .base
+            .and_then(|status| workflow.and_then(|w| value_of(w, &status)));
+        reading.own_base_uncertain = own.uncertain;
+        reading.copied = own.copied;
     }
-    ws.rules
-        .iter()
-        .map(|rule| {
-            let workflow = rule_workflow(ws, rule);
-            let mut items: BTreeMap<&str, Vec<Reading>> = BTreeMap::new();
-            for member in &rule.sources {
-                if member == HUB_SOURCE {
-                    for value in hub {
-                        items
-                            .entry(value.key)
-                            .or_default()
-                            .push(hub_reading(workflow, value));
-                    }
-                    continue;
-                }
-                for obs in by_source.get(member.as_str()).into_iter().flatten() {
-                    let mut reading = file_reading(obs, gate(obs));
-                    if reading.replica.is_some() {
-                        let own = own_base(&rule.name, obs);
-                        reading.own_base = own
-                            .base
-                            .and_then(|status| workflow.and_then(|w| value_of(w, &status)));
-                        reading.own_base_uncertain = own.uncertain;
-                        reading.copied = own.copied;
-                    }
-                    items.entry(&obs.key).or_default().push(reading);
-                }
-            }
-            let inputs = items
-                .into_iter()
-                .map(|(key, readings)| {
-                    let base = bases
-                        .get(&(rule.name.clone(), key.to_string()))
-                        .and_then(|status| workflow.and_then(|w| value_of(w, status)));
-                    let mut readings = readings;
-                    // The hub can take an item it has not seen yet.
-                    if rule.sources.iter().any(|s| s == HUB_SOURCE)
-                        && !readings.iter().any(|r| r.source == HUB_SOURCE)
-                    {
-                        readings.push(Reading {
-                            creatable: true,
-                            ..Reading::absent(HUB_SOURCE)
-                        });
-                    }
-                    ItemInput {
-                        key: key.to_string(),
-                        readings,
-                        base,
-                    }
-                })
-                .collect();
-            (rule.clone(), inputs)
-        })
-        .collect()
+    reading
+}
+
+/// One item's input: its readings, the hub's place if the hub can take
+/// it, and the rule's base.
+fn item_input(
+    rule: &Rule,
+    workflow: Option<&Workflow>,
+    bases: &HashMap<(String, String), String>,
+    key: &str,
+    mut readings: Vec<Reading>,
+) -> ItemInput {
+    let base = bases
+        .get(&(rule.name.clone(), key.to_string()))
+        .and_then(|status| workflow.and_then(|w| value_of(w, status)));
+    // The hub can take an item it has not seen yet.
+    if rule.sources.iter().any(|s| s == HUB_SOURCE)
+        && !readings.iter().any(|r| r.source == HUB_SOURCE)
+    {
+        readings.push(Reading {
+            creatable: true,
+            ..Reading::absent(HUB_SOURCE)
+        });
+    }
+    ItemInput {
+        key: key.to_string(),
+        readings,
+        base,
+    }
+}
+
+/// Push, growing by doubling from one instead of Vec's first four: an
+/// item is read by one to three sources, and every item of the workspace
+/// holds its list at once.
+fn push_tight<T>(readings: &mut Vec<T>, reading: T) {
+    if readings.len() == readings.capacity() {
+        readings.reserve_exact(readings.len().max(1));
+    }
+    readings.push(reading);
 }
 
 /// The workflow of a rule's file sources (validation made them agree).

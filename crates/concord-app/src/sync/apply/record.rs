@@ -1,6 +1,6 @@
 //! Recording what landed for the next run, and the pass's report.
 
-use super::bases::{replica_rows, shared_bases};
+use super::bases::{SharedBases, replica_rows};
 use super::{Apply, Committed, Landed, Ledger};
 use crate::Outcome;
 use crate::hub::Failure;
@@ -108,7 +108,7 @@ impl<'a> Apply<'a> {
         landed: &Landed<'_>,
         versions_after: &HashMap<String, i64>,
     ) -> Result<(), Failure> {
-        let new_bases = shared_bases(
+        let bases = SharedBases::new(
             self.ws,
             self.planned,
             self.gates,
@@ -116,13 +116,19 @@ impl<'a> Apply<'a> {
             &self.observed,
             versions_after,
         );
-        timings::phase("bases computed");
-        let bar = self.progress.bar(new_bases.len(), "recording bases");
-        // Each chunk's answers are checked and dropped as they come: holding
-        // every stored base (100,000 on a first sync) only to look at its
-        // error cost memory at the run's peak.
-        for chunk in new_bases.chunks(2000) {
-            for result in self.store.put_bases(chunk).await? {
+        let decisions = &self.planned.plan.decisions;
+        let bar = self.progress.bar(decisions.len(), "recording bases");
+        // A chunk's bases are made, written, and their answers checked and
+        // dropped before the next chunk's are made: holding every base (one
+        // per item on a first sync) cost memory at the run's peak.
+        for chunk in decisions.chunks(2000) {
+            let new_bases = bases.of(chunk);
+            let results = if new_bases.is_empty() {
+                Vec::new()
+            } else {
+                self.store.put_bases(&new_bases).await?
+            };
+            for result in results {
                 match result {
                     // Another run moved it: ours is not the latest agreement;
                     // the next run re-plans.
@@ -134,10 +140,16 @@ impl<'a> Apply<'a> {
             bar.inc(chunk.len() as u64);
         }
         bar.finish();
-        drop(new_bases);
+        drop(bases);
         timings::phase("bases recorded");
-        let rows = replica_rows(self.ws, self.planned, self.gates, landed);
-        crate::replicas::record(self.store, self.gates, &rows, landed.synced_heads).await?;
+        // A chunk at a time, as the shared bases.
+        let agreed_at = concord_store::now_rfc3339();
+        for chunk in decisions.chunks(2000) {
+            let own = &self.planned.own_bases;
+            let rows = replica_rows(self.ws, chunk, own, self.gates, landed, &agreed_at);
+            crate::replicas::record_bases(self.store, rows).await?;
+        }
+        crate::replicas::record(self.store, self.gates, landed.synced_heads).await?;
         timings::phase("replica bases recorded");
         Ok(())
     }

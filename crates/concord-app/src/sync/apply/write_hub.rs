@@ -57,7 +57,6 @@ impl<'a> Apply<'a> {
             .collect();
         let replicas = Replicas::of(self.ws, self.gates);
         let mut hub_planned = Vec::new();
-        let mut hub_changes = Vec::new();
         for (decision, change) in self
             .planned
             .plan
@@ -68,56 +67,64 @@ impl<'a> Apply<'a> {
                 ledger.keep_base(decision);
                 continue;
             }
-            let (version, from) = versions
-                .get(decision.key.as_str())
-                .copied()
-                .unwrap_or((0, None));
             hub_planned.push((decision, change));
-            hub_changes.push(ValueChange {
-                key: decision.key.clone(),
-                field: "status".into(),
-                expected_version: version,
-                from: from.map(str::to_string),
-                to: Some(change.to.status.clone()),
-                at: now_rfc3339(),
-                actor: self.actor.clone(),
-                run_id: Some(self.run_id.clone()),
-                reason: change.reason.as_str().into(),
-                note: Some(replicas.origin_note(&change.origin, &decision.rule)),
-            });
         }
-        // In chunks, so a long first sync shows progress; every row still
-        // decides its own compare-and-set.
-        let bar = self.progress.bar(hub_changes.len(), "writing the hub");
-        let mut results = Vec::with_capacity(hub_changes.len());
-        for chunk in hub_changes.chunks(2000) {
-            results.extend(self.store.set_hub_values(chunk).await?);
-            bar.inc(chunk.len() as u64);
-        }
-        bar.finish();
-        timings::phase("hub written");
         let mut versions_after: HashMap<String, i64> = versions
             .iter()
             .map(|(key, (version, _))| (key.to_string(), *version))
             .collect();
-        for ((decision, change), result) in hub_planned.into_iter().zip(results) {
-            match result {
-                Ok(stored) => {
-                    versions_after.insert(stored.key.clone(), stored.version);
-                    ledger.applied.push(applied_of(decision, change, "the hub"));
-                }
-                Err(e) if e.is_conflict() => {
-                    ledger.keep_base(decision);
-                    ledger.not_applied.push(NotApplied {
+        // In chunks, so a long first sync shows progress, and each chunk's
+        // writes are made and dropped as it goes (a first sync writes every
+        // item: holding them all cost 70 MB at its peak). Every row still
+        // decides its own compare-and-set.
+        let bar = self.progress.bar(hub_planned.len(), "writing the hub");
+        for chunk in hub_planned.chunks(2000) {
+            let changes: Vec<ValueChange> = chunk
+                .iter()
+                .map(|(decision, change)| {
+                    let (version, from) = versions
+                        .get(decision.key.as_str())
+                        .copied()
+                        .unwrap_or((0, None));
+                    ValueChange {
                         key: decision.key.clone(),
-                        target: HUB_SOURCE.into(),
-                        problem: "the hub value changed since it was read; run sync again".into(),
-                        raced: true,
-                    });
+                        field: "status".into(),
+                        expected_version: version,
+                        from: from.map(str::to_string),
+                        to: Some(change.to.status.clone()),
+                        at: now_rfc3339(),
+                        actor: self.actor.clone(),
+                        run_id: Some(self.run_id.clone()),
+                        reason: change.reason.as_str().into(),
+                        note: Some(replicas.origin_note(&change.origin, &decision.rule)),
+                    }
+                })
+                .collect();
+            let results = self.store.set_hub_values(&changes).await?;
+            drop(changes);
+            for (&(decision, change), result) in chunk.iter().zip(results) {
+                match result {
+                    Ok(stored) => {
+                        versions_after.insert(stored.key, stored.version);
+                        ledger.applied.push(applied_of(decision, change, "the hub"));
+                    }
+                    Err(e) if e.is_conflict() => {
+                        ledger.keep_base(decision);
+                        ledger.not_applied.push(NotApplied {
+                            key: decision.key.clone(),
+                            target: HUB_SOURCE.into(),
+                            problem: "the hub value changed since it was read; run sync again"
+                                .into(),
+                            raced: true,
+                        });
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
             }
+            bar.inc(chunk.len() as u64);
         }
+        bar.finish();
+        timings::phase("hub written");
         Ok(versions_after)
     }
 }
