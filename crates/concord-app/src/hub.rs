@@ -232,17 +232,20 @@ pub async fn record_scan(
             summary: None,
         })
         .await?;
-    // A source at a time: its records are made, written and dropped
-    // before the next source's are made (a first sync records every item;
-    // holding every record at once cost 55 MB at the run's peak). Each
-    // source's records stand on their own, so the order below holds per
-    // source. A file that could not be read says nothing about its items:
-    // they are unknown, not gone, so their recorded observations stay.
+    // A source at a time: its records are made, then written with the
+    // next sources' once there are enough of them, and dropped (a first
+    // sync records every item; holding every record at once cost 55 MB at
+    // the run's peak, and a transaction per source cost PostgreSQL 2 s at
+    // 100,000 items). Each source's records stand on their own, so the
+    // order below holds per source. A file that could not be read says
+    // nothing about its items: they are unknown, not gone, so their
+    // recorded observations stay.
     let unread = unread_sources(report);
     let mut read: HashMap<&str, Vec<&Observation>> = HashMap::new();
     for o in report.observations() {
         read.entry(&*o.source).or_default().push(o);
     }
+    let mut upsert: Vec<ObservationRecord> = Vec::new();
     for (index, source) in ws.sources.iter().enumerate() {
         let limit = limits.get(&index);
         if limit.is_some_and(BTreeSet::is_empty) {
@@ -265,10 +268,16 @@ pub async fn record_scan(
         for (source, keys) in &writes.forget {
             store.forget_observations_of(source, keys).await?;
         }
-        if !writes.upsert.is_empty() {
-            store.record_observations(&writes.upsert).await?;
+        upsert.extend(writes.upsert);
+        if upsert.len() >= RECORD_ROWS {
+            store.record_observations(&upsert).await?;
+            upsert.clear();
         }
     }
+    if !upsert.is_empty() {
+        store.record_observations(&upsert).await?;
+    }
+    drop(upsert);
     forget_other_replicas_positions(store, ws, report, limits).await?;
     record_warnings(store, ws, report, limits).await?;
     store
@@ -276,6 +285,9 @@ pub async fn record_scan(
         .await?;
     Ok(run_id)
 }
+
+/// Observations written in one go when recording a scan.
+const RECORD_ROWS: usize = 20_000;
 
 /// What a run's readings change in the record, per source.
 #[derive(Default)]

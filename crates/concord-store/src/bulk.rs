@@ -52,8 +52,8 @@ const REPLICA_BASE_CONFLICT: &str = " ON CONFLICT (replica, item_key, rule, sour
      DO UPDATE SET value = excluded.value, position = excluded.position, \
      agreed_at = excluded.agreed_at";
 /// Rows per SQLite replica-base upsert: 8 columns x 400 = 3,200
-/// parameters (a statement is a round trip to SQLite's worker thread; 100
-/// rows a statement made a first sync's replica bases a third slower).
+/// parameters, as many rows as the other inserts take (each statement is a
+/// round trip to SQLite's worker thread; it was 100 rows).
 const SQLITE_REPLICA_ROWS: usize = 400;
 
 /// A journal entry's artifacts as stored: a JSON array, or nothing.
