@@ -121,7 +121,7 @@ impl<'a> Apply<'a> {
         // A chunk's bases are made, written, and their answers checked and
         // dropped before the next chunk's are made: holding every base (one
         // per item on a first sync) cost memory at the run's peak.
-        for chunk in decisions.chunks(2000) {
+        for chunk in decisions.chunks(super::WRITE_CHUNK) {
             let new_bases = bases.of(chunk);
             let results = if new_bases.is_empty() {
                 Vec::new()
@@ -144,7 +144,7 @@ impl<'a> Apply<'a> {
         timings::phase("bases recorded");
         // A chunk at a time, as the shared bases.
         let agreed_at = concord_store::now_rfc3339();
-        for chunk in decisions.chunks(2000) {
+        for chunk in decisions.chunks(super::WRITE_CHUNK) {
             let own = &self.planned.own_bases;
             let rows = replica_rows(self.ws, chunk, own, self.gates, landed, &agreed_at);
             crate::replicas::record_bases(self.store, rows).await?;

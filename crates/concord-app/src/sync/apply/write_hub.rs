@@ -78,7 +78,7 @@ impl<'a> Apply<'a> {
         // item: holding them all cost 70 MB at its peak). Every row still
         // decides its own compare-and-set.
         let bar = self.progress.bar(hub_planned.len(), "writing the hub");
-        for chunk in hub_planned.chunks(2000) {
+        for chunk in hub_planned.chunks(super::WRITE_CHUNK) {
             let changes: Vec<ValueChange> = chunk
                 .iter()
                 .map(|(decision, change)| {
