@@ -236,16 +236,15 @@ pub async fn record_scan(
     // next sources' once there are enough of them, and dropped (a first
     // sync records every item; holding every record at once cost 55 MB at
     // the run's peak, and a transaction per source cost PostgreSQL 2 s at
-    // 100,000 items). Each source's records stand on their own, so the
-    // order below holds per source. A file that could not be read says
-    // nothing about its items: they are unknown, not gone, so their
-    // recorded observations stay.
+    // 100,000 items). A file that could not be read says nothing about its
+    // items: they are unknown, not gone, so their recorded observations
+    // stay.
     let unread = unread_sources(report);
     let mut read: HashMap<&str, Vec<&Observation>> = HashMap::new();
     for o in report.observations() {
         read.entry(&*o.source).or_default().push(o);
     }
-    let mut upsert: Vec<ObservationRecord> = Vec::new();
+    let mut batch = ReadingWrites::default();
     for (index, source) in ws.sources.iter().enumerate() {
         let limit = limits.get(&index);
         if limit.is_some_and(BTreeSet::is_empty) {
@@ -262,22 +261,14 @@ pub async fn record_scan(
             (&run_id, &started),
         )
         .await?;
-        // The files first: a run stopped between the two then leaves a
-        // file to re-read, never a record that silently differs from it.
-        crate::sync::remember_rereads(store, &writes.changed).await?;
-        for (source, keys) in &writes.forget {
-            store.forget_observations_of(source, keys).await?;
-        }
-        upsert.extend(writes.upsert);
-        if upsert.len() >= RECORD_ROWS {
-            store.record_observations(&upsert).await?;
-            upsert.clear();
+        batch.upsert.extend(writes.upsert);
+        batch.forget.extend(writes.forget);
+        batch.changed.extend(writes.changed);
+        if batch.upsert.len() >= RECORD_ROWS {
+            std::mem::take(&mut batch).write(store).await?;
         }
     }
-    if !upsert.is_empty() {
-        store.record_observations(&upsert).await?;
-    }
-    drop(upsert);
+    batch.write(store).await?;
     forget_other_replicas_positions(store, ws, report, limits).await?;
     record_warnings(store, ws, report, limits).await?;
     store
@@ -289,7 +280,8 @@ pub async fn record_scan(
 /// Observations written in one go when recording a scan.
 const RECORD_ROWS: usize = 20_000;
 
-/// What a run's readings change in the record, per source.
+/// What a run's readings change in the record, for one source or a batch
+/// of them.
 #[derive(Default)]
 struct ReadingWrites {
     upsert: Vec<ObservationRecord>,
@@ -297,6 +289,22 @@ struct ReadingWrites {
     forget: Vec<(String, Vec<String>)>,
     /// (source, files whose recorded readings change)
     changed: Vec<(String, BTreeSet<String>)>,
+}
+
+impl ReadingWrites {
+    /// Into the hub, the files first: a run stopped between the two then
+    /// leaves a file to re-read, never a record that silently differs
+    /// from it.
+    async fn write(self, store: &Store) -> Result<(), Failure> {
+        crate::sync::remember_rereads(store, &self.changed).await?;
+        for (source, keys) in &self.forget {
+            store.forget_observations_of(source, keys).await?;
+        }
+        if !self.upsert.is_empty() {
+            store.record_observations(&self.upsert).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Compare a read source's readings (`now`) with the recorded ones (of

@@ -22,7 +22,7 @@ pub use config::{
     Workspace, config_schema, find_config,
 };
 pub use scan::{ScanReport, SourceScan, read_bytes, read_regular_file, scan, scan_limited};
-pub use sync_input::{EngineItems, Gate, HubStatus, Known, OwnView, engine_inputs};
+pub use sync_input::{EngineItems, Gate, HubStatus, Known, OwnView};
 pub use sync_rules::HUB_SOURCE;
 pub use writeback::{EditOutcome, FileEdit, edit_file};
 

@@ -151,30 +151,6 @@ impl<'a> EngineItems<'a> {
     }
 }
 
-/// The engine's whole input at once (a large workspace should decide it a
-/// chunk at a time: [`EngineItems`]), rules in name order.
-pub fn engine_inputs(
-    ws: &Workspace,
-    observations: &[&Observation],
-    hub: &[HubStatus<'_>],
-    bases: &HashMap<(String, String), String>,
-    gate: &dyn Fn(&Observation) -> Gate,
-    own_base: OwnBase<'_>,
-) -> Vec<(Rule, Vec<ItemInput>)> {
-    let mut inputs: Vec<(Rule, Vec<ItemInput>)> = Vec::new();
-    let each = |rule: &Rule, items: Vec<ItemInput>| match inputs.last_mut() {
-        Some((last, all)) if last.name == rule.name => all.extend(items),
-        _ => inputs.push((rule.clone(), items)),
-    };
-    let known = Known {
-        bases,
-        gate,
-        own_base,
-    };
-    EngineItems::gather(ws, observations, hub).for_each_chunk(ws, known, usize::MAX, each);
-    inputs
-}
-
 /// A file's reading, with what its replica knows of its own value.
 fn own_reading(
     rule: &Rule,
