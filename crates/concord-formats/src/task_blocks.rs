@@ -39,6 +39,8 @@ impl Format for TaskBlocks {
         let mut fence: Option<Fence> = None;
         let mut fields: Vec<Field> = Vec::new();
         let mut bad_line: Option<(u32, String)> = None;
+        // Most files are valid UTF-8 as a whole: then no line needs checking.
+        let all_utf8 = std::str::from_utf8(bytes).is_ok();
         for (number, start, end) in lines(bytes) {
             let (content, content_end) = trim_range(bytes, start, end);
             let line = &bytes[content..content_end];
@@ -91,7 +93,7 @@ impl Format for TaskBlocks {
                     if matches!(bytes[start], b' ' | b'\t') && !fields.is_empty() {
                         continue;
                     }
-                    if std::str::from_utf8(line).is_err() {
+                    if !all_utf8 && std::str::from_utf8(line).is_err() {
                         bad_line = Some((number, format!("line {number} is not valid UTF-8")));
                         continue;
                     }

@@ -1,4 +1,8 @@
 use std::collections::HashMap;
+
+/// Status words by name: looked up once per item read, from a handful of
+/// configured words, so a fast hash is enough.
+type Words = HashMap<String, usize, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 /// One status of a workflow, its rank and the other words sources use for it.
@@ -16,9 +20,9 @@ pub struct Workflow {
     name: String,
     statuses: Vec<StatusDef>,
     /// normalized word -> index into `statuses`
-    lookup: HashMap<String, usize>,
+    lookup: Words,
     /// names and aliases exactly as configured: the common case needs no normalizing
-    exact: HashMap<String, usize>,
+    exact: Words,
     /// canonical names, shared by every observation that resolves to them
     shared_names: Vec<Arc<str>>,
 }
@@ -66,7 +70,7 @@ impl Workflow {
         if statuses.is_empty() {
             return Err(WorkflowError::Empty { workflow: name });
         }
-        let mut lookup: HashMap<String, usize> = HashMap::new();
+        let mut lookup = Words::default();
         // Canonical names first, so a clash between a name and an alias
         // reports the name as the first owner.
         for (index, status) in statuses.iter().enumerate() {
@@ -100,7 +104,7 @@ impl Workflow {
                 }
             }
         }
-        let mut exact = HashMap::new();
+        let mut exact = Words::default();
         for (index, status) in statuses.iter().enumerate() {
             exact.insert(status.name.clone(), index);
             for alias in &status.aliases {

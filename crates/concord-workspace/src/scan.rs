@@ -49,54 +49,32 @@ pub fn scan(ws: &Workspace) -> ScanReport {
 /// repo-relative paths (the files changed since its watermark); a listed
 /// path that no longer exists or does not match the glob is skipped.
 pub fn scan_limited(ws: &Workspace, only: &HashMap<usize, BTreeSet<String>>) -> ScanReport {
-    let walked: Vec<(Vec<FileJob>, Vec<Warning>)> = ws
+    // A source at a time: its files are found, read in parallel and joined
+    // into one list at once, so the next source reuses the memory its
+    // files' lists held instead of every file's list living until the end.
+    let per_source: Vec<(SourceScan, Vec<Warning>)> = ws
         .sources
         .par_iter()
         .enumerate()
-        .map(|(index, source)| match only.get(&index) {
-            Some(paths) => (listed_files(ws, index, source, paths), Vec::new()),
-            None => find_files(ws, index, source),
-        })
-        .collect();
-
-    let mut warnings = Vec::new();
-    let mut jobs = Vec::new();
-    let mut file_counts = vec![0usize; ws.sources.len()];
-    for (index, (files, walk_warnings)) in walked.into_iter().enumerate() {
-        file_counts[index] = files.len();
-        warnings.extend(walk_warnings);
-        jobs.extend(files);
-    }
-
-    let results: Vec<(Vec<Observation>, Vec<Warning>)> =
-        jobs.par_iter().map(|job| read_file(ws, job)).collect();
-
-    // Jobs are ordered by source, so each source's results are one run of them.
-    let mut results = results.into_iter();
-    let runs: Vec<Vec<(Vec<Observation>, Vec<Warning>)>> = file_counts
-        .iter()
-        .map(|&count| results.by_ref().take(count).collect())
-        .collect();
-    let per_source: Vec<(SourceScan, Vec<Warning>)> = runs
-        .into_par_iter()
-        .enumerate()
-        .map(|(index, run)| {
-            let total = run.iter().map(|(obs, _)| obs.len()).sum();
-            let mut observations = Vec::with_capacity(total);
-            let mut source_warnings = Vec::new();
-            for (obs, file_warnings) in run {
-                observations.extend(obs);
-                source_warnings.extend(file_warnings);
-            }
-            source_warnings.extend(duplicate_keys(&ws.sources[index], &observations));
+        .map(|(index, source)| {
+            let (files, walk_warnings) = match only.get(&index) {
+                Some(paths) => (listed_files(ws, index, source, paths), Vec::new()),
+                None => find_files(ws, index, source),
+            };
+            let read: Vec<(Vec<Observation>, Vec<Warning>)> =
+                files.par_iter().map(|job| read_file(ws, job)).collect();
+            let mut source_warnings = walk_warnings;
+            let observations = join_files(read, &mut source_warnings);
+            source_warnings.extend(duplicate_keys(source, &observations));
             let scan = SourceScan {
                 source: index,
-                files: file_counts[index],
+                files: files.len(),
                 observations,
             };
             (scan, source_warnings)
         })
         .collect();
+    let mut warnings = Vec::new();
     let mut sources = Vec::with_capacity(per_source.len());
     for (scan, source_warnings) in per_source {
         sources.push(scan);
@@ -106,6 +84,27 @@ pub fn scan_limited(ws: &Workspace, only: &HashMap<usize, BTreeSet<String>>) -> 
         (&a.source, &a.path, a.line, a.code).cmp(&(&b.source, &b.path, b.line, b.code))
     });
     ScanReport { sources, warnings }
+}
+
+/// One source's observations from its files' (in file order), and their
+/// warnings added to `warnings`. A source of one file keeps that file's
+/// list: nothing is copied.
+fn join_files(
+    read: Vec<(Vec<Observation>, Vec<Warning>)>,
+    warnings: &mut Vec<Warning>,
+) -> Vec<Observation> {
+    if read.len() == 1 {
+        let (observations, file_warnings) = read.into_iter().next().unwrap_or_default();
+        warnings.extend(file_warnings);
+        return observations;
+    }
+    let total = read.iter().map(|(obs, _)| obs.len()).sum();
+    let mut observations = Vec::with_capacity(total);
+    for (obs, file_warnings) in read {
+        observations.extend(obs);
+        warnings.extend(file_warnings);
+    }
+    observations
 }
 
 /// The folder a glob can only match below: its leading literal components.
@@ -358,7 +357,7 @@ fn parse_bytes(ws: &Workspace, job: &FileJob, bytes: &[u8]) -> (Vec<Observation>
         message,
     };
     let sniff = &bytes[..bytes.len().min(BINARY_SNIFF_BYTES)];
-    if let Some(offset) = sniff.iter().position(|&b| b == 0) {
+    if let Some(offset) = memchr::memchr(0, sniff) {
         return (
             Vec::new(),
             vec![file_warning(
@@ -543,7 +542,9 @@ fn observe(ws: &Workspace, job: &FileJob, parsed: ParsedFile) -> (Vec<Observatio
 }
 
 fn duplicate_keys(source: &Source, observations: &[Observation]) -> Vec<Warning> {
-    let mut first_seen: HashMap<&str, &Observation> = HashMap::with_capacity(observations.len());
+    // Keys come from the workspace's own files; a fast hash is enough.
+    let mut first_seen: HashMap<&str, &Observation, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(observations.len(), Default::default());
     let mut warnings = Vec::new();
     for obs in observations {
         if let Some(first) = first_seen.get(obs.key.as_str()) {

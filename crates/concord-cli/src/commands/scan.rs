@@ -42,17 +42,24 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
 }
 
 fn write_text(ws: &Workspace, report: &ScanReport, out: &mut impl Write) -> std::io::Result<()> {
-    // Sources render in parallel into their own buffers, then go out in order.
-    let rendered: Vec<std::io::Result<Vec<u8>>> = report
-        .sources
-        .par_iter()
-        .map(|s| {
-            let mut buffer = Vec::with_capacity(s.items.len() * 96);
-            write_source(ws, s, &mut buffer).map(|()| buffer)
-        })
-        .collect();
-    for buffer in rendered {
-        out.write_all(&buffer?)?;
+    // Sources render in parallel into buffers a few at a time, then go out
+    // in order; the buffers are reused, so a large listing is not held
+    // (nor its fresh pages paid for) all at once.
+    let wave = rayon::current_num_threads() * 2;
+    let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); wave];
+    for sources in report.sources.chunks(wave) {
+        let rendered: Vec<std::io::Result<()>> = sources
+            .par_iter()
+            .zip(buffers.par_iter_mut())
+            .map(|(s, buffer)| {
+                buffer.clear();
+                write_source(ws, s, buffer)
+            })
+            .collect();
+        for (written, buffer) in rendered.into_iter().zip(&buffers) {
+            written?;
+            out.write_all(buffer)?;
+        }
     }
     output::write_warnings(out, ws, &report.warnings)?;
     let summary = &report.summary;
