@@ -103,25 +103,35 @@ fn write_source(ws: &Workspace, s: &ScannedSource, out: &mut impl Write) -> std:
         })
         .max()
         .unwrap_or(0);
+    // Escapes rendered once: `{style}` through the formatter costs more per
+    // line than everything else a line needs.
+    let escapes = |style: Style| (style.render().to_string(), style.render_reset().to_string());
+    let (warn_on, warn_off) = escapes(warn);
+    let (plain_on, plain_off) = escapes(plain);
+    let (dim_on, dim_off) = escapes(dim);
+    let mut line_number = itoa::Buffer::new();
     for obs in &s.items {
         status.clear();
         push_status_text(&mut status, obs);
-        let style = if obs.status.as_ref().is_some_and(|st| st.canonical.is_none()) {
-            warn
+        let (on, off) = if obs.status.as_ref().is_some_and(|st| st.canonical.is_none()) {
+            (&warn_on, &warn_off)
         } else {
-            plain
+            (&plain_on, &plain_off)
         };
         // Hand-padded: `{:width$}` formatting costs more than the scan itself on big workspaces.
         out.write_all(b"  ")?;
         output::write_padded(out, &obs.key, key_width)?;
-        write!(out, "  {style}")?;
+        out.write_all(b"  ")?;
+        out.write_all(on.as_bytes())?;
         output::write_padded(out, &status, status_width)?;
-        writeln!(
-            out,
-            "{style:#}  {dim}{}:{}{dim:#}",
-            paths.show(&obs.repo, &obs.path),
-            obs.line
-        )?;
+        out.write_all(off.as_bytes())?;
+        out.write_all(b"  ")?;
+        out.write_all(dim_on.as_bytes())?;
+        out.write_all(paths.show(&obs.repo, &obs.path).as_bytes())?;
+        out.write_all(b":")?;
+        out.write_all(line_number.format(obs.line).as_bytes())?;
+        out.write_all(dim_off.as_bytes())?;
+        out.write_all(b"\n")?;
     }
     Ok(())
 }
