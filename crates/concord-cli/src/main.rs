@@ -7,6 +7,7 @@ mod commands;
 // A scan makes many small allocations across threads; mimalloc halves their cost.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+mod memory;
 mod output;
 mod remote;
 

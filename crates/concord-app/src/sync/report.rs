@@ -2,6 +2,7 @@
 
 use crate::Outcome;
 use crate::diff::DiffReport;
+use compact_str::CompactString;
 use concord_model::Warning;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -30,16 +31,28 @@ impl SyncRun {
     }
 }
 
+// A first sync keeps one per item until its report is made (100,000 at
+// 100k items), and every word here is short: inline strings hold them
+// without an allocation each.
+/// One change that landed: the item, the source written, from what to
+/// what, and why.
 #[derive(Serialize, Debug, Clone, schemars::JsonSchema)]
 pub struct Applied {
-    pub key: String,
-    pub rule: String,
-    pub target: String,
-    pub from: Option<String>,
-    pub to: String,
+    #[schemars(with = "String")]
+    pub key: CompactString,
+    #[schemars(with = "String")]
+    pub rule: CompactString,
+    #[schemars(with = "String")]
+    pub target: CompactString,
+    #[schemars(with = "Option<String>")]
+    pub from: Option<CompactString>,
+    #[schemars(with = "String")]
+    pub to: CompactString,
     pub reason: &'static str,
-    pub origin: String,
-    pub place: String,
+    #[schemars(with = "String")]
+    pub origin: CompactString,
+    #[schemars(with = "String")]
+    pub place: CompactString,
 }
 
 #[derive(Serialize, Debug, Clone, schemars::JsonSchema)]

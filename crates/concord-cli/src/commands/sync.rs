@@ -78,6 +78,7 @@ impl Args {
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
+    crate::memory::prefer_small_pages();
     let ask = |planned: &Planned, replans: usize| confirmed(ws, planned, replans);
     let confirm: Option<concord_app::sync::Confirm<'_>> =
         if args.confirm { Some(&ask) } else { None };

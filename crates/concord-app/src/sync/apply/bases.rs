@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 pub(super) struct SharedBases<'r> {
     landed: &'r Landed<'r>,
     gates: &'r BTreeMap<String, RepoGate>,
-    versions_after: &'r HashMap<String, i64>,
+    versions_after: &'r HashMap<&'r str, i64>,
     /// (rule, key) -> the stored base's version and value.
     known: HashMap<(&'r str, &'r str), (i64, Option<&'r str>)>,
     /// Each item's observations as (key, source, observation), sorted by
@@ -37,7 +37,7 @@ impl<'r> SharedBases<'r> {
         gates: &'r BTreeMap<String, RepoGate>,
         landed: &'r Landed<'r>,
         observed: &'r HashMap<(&'r str, &'r str), &'r Observation>,
-        versions_after: &'r HashMap<String, i64>,
+        versions_after: &'r HashMap<&'r str, i64>,
     ) -> Self {
         let known = planned
             .bases

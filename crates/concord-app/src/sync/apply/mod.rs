@@ -157,14 +157,14 @@ struct Landed<'a> {
 
 fn applied_of(decision: &Decision, change: &Change, place: &str) -> Applied {
     Applied {
-        key: decision.key.clone(),
-        rule: decision.rule.clone(),
-        target: change.source.clone(),
-        from: change.from.as_ref().map(|v| v.status.clone()),
-        to: change.to.status.clone(),
+        key: decision.key.as_str().into(),
+        rule: decision.rule.as_str().into(),
+        target: change.source.as_str().into(),
+        from: change.from.as_ref().map(|v| v.status.as_str().into()),
+        to: change.to.status.as_str().into(),
         reason: change.reason.as_str(),
-        origin: change.origin.clone(),
-        place: place.to_string(),
+        origin: change.origin.as_str().into(),
+        place: place.into(),
     }
 }
 

@@ -20,7 +20,7 @@ impl<'a> Apply<'a> {
         &self,
         ledger: Ledger,
         committed: Committed,
-        versions_after: &HashMap<String, i64>,
+        versions_after: &HashMap<&str, i64>,
     ) -> Result<SyncReport, Failure> {
         // Where each repo's replica stands after this run: its commit, if
         // it made one, else what it read.
@@ -106,7 +106,7 @@ impl<'a> Apply<'a> {
     async fn record_bases(
         &self,
         landed: &Landed<'_>,
-        versions_after: &HashMap<String, i64>,
+        versions_after: &HashMap<&str, i64>,
     ) -> Result<(), Failure> {
         let bases = SharedBases::new(
             self.ws,

@@ -21,11 +21,11 @@ impl<'a> Apply<'a> {
                 at: now_rfc3339(),
                 run_id: Some(self.run_id.clone()),
                 actor: self.actor.clone(),
-                key: a.key.clone(),
+                key: a.key.to_string(),
                 kind: JournalKind::Change,
                 field: Some("status".into()),
-                from: a.from.clone(),
-                to: Some(a.to.clone()),
+                from: a.from.as_ref().map(|f| f.to_string()),
+                to: Some(a.to.to_string()),
                 target: Some(match replicas.of_source(&a.target) {
                     Some(replica) => format!("{} {} (replica {replica})", a.target, a.place),
                     None => format!("{} {}", a.target, a.place),
@@ -47,9 +47,11 @@ impl<'a> Apply<'a> {
     pub(super) async fn write_hub(
         &self,
         ledger: &mut Ledger,
-    ) -> Result<HashMap<String, i64>, Failure> {
-        let versions: HashMap<&str, (i64, Option<&str>)> = self
-            .planned
+    ) -> Result<HashMap<&'a str, i64>, Failure> {
+        // Borrowed for the whole run: the versions after it name their
+        // items with the plan's own keys, not a copy of each.
+        let planned: &'a crate::plan::Planned = self.planned;
+        let versions: HashMap<&str, (i64, Option<&str>)> = planned
             .hub_values
             .iter()
             .filter(|v| v.field == "status")
@@ -57,8 +59,7 @@ impl<'a> Apply<'a> {
             .collect();
         let replicas = Replicas::of(self.ws, self.gates);
         let mut hub_planned = Vec::new();
-        for (decision, change) in self
-            .planned
+        for (decision, change) in planned
             .plan
             .changes()
             .filter(|(_, c)| c.source == HUB_SOURCE)
@@ -69,9 +70,9 @@ impl<'a> Apply<'a> {
             }
             hub_planned.push((decision, change));
         }
-        let mut versions_after: HashMap<String, i64> = versions
+        let mut versions_after: HashMap<&'a str, i64> = versions
             .iter()
-            .map(|(key, (version, _))| (key.to_string(), *version))
+            .map(|(&key, &(version, _))| (key, version))
             .collect();
         // In chunks, so a long first sync shows progress, and each chunk's
         // writes are made and dropped as it goes (a first sync writes every
@@ -105,7 +106,7 @@ impl<'a> Apply<'a> {
             for (&(decision, change), result) in chunk.iter().zip(results) {
                 match result {
                     Ok(stored) => {
-                        versions_after.insert(stored.key, stored.version);
+                        versions_after.insert(decision.key.as_str(), stored.version);
                         ledger.applied.push(applied_of(decision, change, "the hub"));
                     }
                     Err(e) if e.is_conflict() => {

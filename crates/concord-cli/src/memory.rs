@@ -1,0 +1,16 @@
+//! How the process asks the operating system for memory.
+
+/// For a long run that holds a large working set (a sync): give up
+/// transparent huge pages. The allocator advises its arenas for them, so
+/// the kernel zeroes and keeps a whole 2 MiB page wherever one byte of it
+/// is touched. At 100,000 items that kept a first sync's peak 20-30 MB
+/// higher (197-210 MB against 170-186 MB) and made it no faster. A 50 ms
+/// scan keeps them: there, fewer page faults save 10-15% of its time.
+pub fn prefer_small_pages() {
+    #[cfg(target_os = "linux")]
+    {
+        // Only the footprint depends on it: if the kernel refuses, the run
+        // is the same, only larger.
+        let _ = rustix::thread::disable_transparent_huge_pages(true);
+    }
+}
