@@ -61,10 +61,8 @@ pub fn scan_limited(ws: &Workspace, only: &HashMap<usize, BTreeSet<String>>) -> 
                 Some(paths) => (listed_files(ws, index, source, paths), Vec::new()),
                 None => find_files(ws, index, source),
             };
-            let read: Vec<(Vec<Observation>, Vec<Warning>)> =
-                files.par_iter().map(|job| read_file(ws, job)).collect();
             let mut source_warnings = walk_warnings;
-            let observations = join_files(read, &mut source_warnings);
+            let observations = read_source(ws, &files, &mut source_warnings);
             source_warnings.extend(duplicate_keys(source, &observations));
             let scan = SourceScan {
                 source: index,
@@ -84,6 +82,26 @@ pub fn scan_limited(ws: &Workspace, only: &HashMap<usize, BTreeSet<String>>) -> 
         (&a.source, &a.path, a.line, a.code).cmp(&(&b.source, &b.path, b.line, b.code))
     });
     ScanReport { sources, warnings }
+}
+
+/// One source's observations, in file order. With enough sources to keep
+/// every thread busy, one thread reads a source's files straight into one
+/// list, sized after its first file, and no file's list is made and copied;
+/// with few sources, their files are read in parallel and joined.
+fn read_source(ws: &Workspace, files: &[FileJob], warnings: &mut Vec<Warning>) -> Vec<Observation> {
+    let threads_busy = ws.sources.len() >= 4 * rayon::current_num_threads();
+    if !threads_busy && files.len() > 1 {
+        let read = files.par_iter().map(|job| read_file(ws, job)).collect();
+        return join_files(read, warnings);
+    }
+    let mut observations = Vec::new();
+    for (index, job) in files.iter().enumerate() {
+        read_into(ws, job, &mut observations, warnings);
+        if index == 0 {
+            observations.reserve(observations.len() * (files.len() - 1));
+        }
+    }
+    observations
 }
 
 /// One source's observations from its files' (in file order), and their
@@ -326,26 +344,47 @@ pub fn read_bytes(
 }
 
 fn read_file(ws: &Workspace, job: &FileJob) -> (Vec<Observation>, Vec<Warning>) {
+    let (mut observations, mut warnings) = (Vec::new(), Vec::new());
+    read_into(ws, job, &mut observations, &mut warnings);
+    (observations, warnings)
+}
+
+/// Read one file, adding its observations to `out` and what could not be
+/// read to `warnings`.
+fn read_into(
+    ws: &Workspace,
+    job: &FileJob,
+    out: &mut Vec<Observation>,
+    warnings: &mut Vec<Warning>,
+) {
     let source = &ws.sources[job.source];
     let repo = ws.repo(source);
-    let bytes = match read_limited(&job.abs, ws.max_file_bytes) {
-        Ok(bytes) => bytes,
-        Err(message) => {
-            let warning = Warning {
-                code: WarningCode::UnreadableFile,
-                source: source.name.clone(),
-                repo: repo.name.clone(),
-                path: job.rel.clone(),
-                line: None,
-                message,
-            };
-            return (Vec::new(), vec![warning]);
-        }
-    };
-    parse_bytes(ws, job, &bytes)
+    match read_limited(&job.abs, ws.max_file_bytes) {
+        Ok(bytes) => parse_into(ws, job, &bytes, out, warnings),
+        Err(message) => warnings.push(Warning {
+            code: WarningCode::UnreadableFile,
+            source: source.name.clone(),
+            repo: repo.name.clone(),
+            path: job.rel.clone(),
+            line: None,
+            message,
+        }),
+    }
 }
 
 fn parse_bytes(ws: &Workspace, job: &FileJob, bytes: &[u8]) -> (Vec<Observation>, Vec<Warning>) {
+    let (mut observations, mut warnings) = (Vec::new(), Vec::new());
+    parse_into(ws, job, bytes, &mut observations, &mut warnings);
+    (observations, warnings)
+}
+
+fn parse_into(
+    ws: &Workspace,
+    job: &FileJob,
+    bytes: &[u8],
+    out: &mut Vec<Observation>,
+    warnings: &mut Vec<Warning>,
+) {
     let source = &ws.sources[job.source];
     let repo = ws.repo(source);
     let file_warning = |line: Option<u32>, message: String| Warning {
@@ -358,26 +397,21 @@ fn parse_bytes(ws: &Workspace, job: &FileJob, bytes: &[u8]) -> (Vec<Observation>
     };
     let sniff = &bytes[..bytes.len().min(BINARY_SNIFF_BYTES)];
     if let Some(offset) = memchr::memchr(0, sniff) {
-        return (
-            Vec::new(),
-            vec![file_warning(
-                None,
-                format!(
-                    "binary content (a NUL byte at offset {offset}); expected a {} text file",
-                    source.format_name.as_str()
-                ),
-            )],
-        );
+        warnings.push(file_warning(
+            None,
+            format!(
+                "binary content (a NUL byte at offset {offset}); expected a {} text file",
+                source.format_name.as_str()
+            ),
+        ));
+        return;
     }
     match source.format.parse(FileContext { path: &job.rel }, bytes) {
-        Ok(parsed) => observe(ws, job, parsed),
-        Err(e) => (
-            Vec::new(),
-            vec![file_warning(
-                e.line,
-                format!("not a valid {} file: {e}", source.format_name.as_str()),
-            )],
-        ),
+        Ok(parsed) => observe(ws, job, parsed, out, warnings),
+        Err(e) => warnings.push(file_warning(
+            e.line,
+            format!("not a valid {} file: {e}", source.format_name.as_str()),
+        )),
     }
 }
 
@@ -460,7 +494,13 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
 }
 
 /// Turn a parsed file into observations, resolving statuses through the workflow.
-fn observe(ws: &Workspace, job: &FileJob, parsed: ParsedFile) -> (Vec<Observation>, Vec<Warning>) {
+fn observe(
+    ws: &Workspace,
+    job: &FileJob,
+    parsed: ParsedFile,
+    observations: &mut Vec<Observation>,
+    warnings: &mut Vec<Warning>,
+) {
     let source = &ws.sources[job.source];
     let repo = ws.repo(source);
     let workflow = ws.workflow(source);
@@ -472,18 +512,19 @@ fn observe(ws: &Workspace, job: &FileJob, parsed: ParsedFile) -> (Vec<Observatio
         line: Some(line),
         message,
     };
-    let mut warnings: Vec<Warning> = parsed
-        .warnings
-        .into_iter()
-        .map(|w| warning(WarningCode::UnparseableRow, w.line, w.message))
-        .collect();
+    warnings.extend(
+        parsed
+            .warnings
+            .into_iter()
+            .map(|w| warning(WarningCode::UnparseableRow, w.line, w.message)),
+    );
     // One allocation per file for the strings every item of it shares.
     let (source_name, repo_name, path): (Arc<str>, Arc<str>, Arc<str>) = (
         Arc::from(source.name.as_str()),
         Arc::from(repo.name.as_str()),
         Arc::from(job.rel.as_str()),
     );
-    let mut observations = Vec::with_capacity(parsed.items.len());
+    observations.reserve(parsed.items.len());
     let skip_unknown = source.unknown_status == UnknownStatus::Skip;
     for item in parsed.items {
         let mut skipped = false;
@@ -538,7 +579,6 @@ fn observe(ws: &Workspace, job: &FileJob, parsed: ParsedFile) -> (Vec<Observatio
                 .collect(),
         });
     }
-    (observations, warnings)
 }
 
 fn duplicate_keys(source: &Source, observations: &[Observation]) -> Vec<Warning> {
@@ -612,6 +652,58 @@ workflow = "task"
             "{}",
             warnings[0].message
         );
+    }
+
+    /// A workspace of `sources` sources, each reading three plan files of
+    /// two tasks: whether its sources are read a thread each (many
+    /// sources) or its files in parallel (few), every source lists its
+    /// items in file order, then line order.
+    fn scan_in_file_order(sources: usize) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut toml = String::from(
+            "[[repo]]\nname = \"app\"\npath = \".\"\n[[workflow]]\nname = \"task\"\nstatuses = [{ name = \"todo\", rank = 0 }]\n",
+        );
+        for s in 0..sources {
+            toml.push_str(&format!(
+                "[[source]]\nname = \"s{s}\"\nrepo = \"app\"\nformat = \"task-blocks\"\nglob = \"d{s}/*.md\"\nworkflow = \"task\"\n"
+            ));
+            std::fs::create_dir(dir.path().join(format!("d{s}"))).expect("mkdir");
+            // Written out of name order: the walk's order must not depend on it.
+            for f in [2, 0, 1] {
+                let tasks: String = (0..2)
+                    .map(|t| format!("```task\nid: S{s}-F{f}-T{t}\nstatus: todo\n```\n"))
+                    .collect();
+                std::fs::write(dir.path().join(format!("d{s}/f{f}.md")), tasks).expect("write");
+            }
+        }
+        let ws = Workspace::from_toml(&toml, &dir.path().join("concord.toml"), dir.path())
+            .expect("config");
+        let report = super::scan(&ws);
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+        assert_eq!(report.sources.len(), sources);
+        for (s, scanned) in report.sources.iter().enumerate() {
+            assert_eq!(scanned.source, s);
+            assert_eq!(scanned.files, 3);
+            let keys: Vec<&str> = scanned
+                .observations
+                .iter()
+                .map(|o| o.key.as_str())
+                .collect();
+            let expected: Vec<String> = (0..3)
+                .flat_map(|f| (0..2).map(move |t| format!("S{s}-F{f}-T{t}")))
+                .collect();
+            assert_eq!(keys, expected, "source {s}");
+        }
+    }
+
+    #[test]
+    fn one_source_reads_its_files_in_parallel_and_keeps_their_order() {
+        scan_in_file_order(1);
+    }
+
+    #[test]
+    fn many_sources_read_a_thread_each_and_keep_file_order() {
+        scan_in_file_order(40);
     }
 
     #[test]
