@@ -4,7 +4,7 @@
 /// transparent huge pages. The allocator advises its arenas for them, so
 /// the kernel zeroes and keeps a whole 2 MiB page wherever one byte of it
 /// is touched. At 100,000 items that kept a first sync's peak 20-30 MB
-/// higher (197-210 MB against 170-186 MB) and made it no faster. A 50 ms
+/// higher (192-205 MB against 167-182 MB) and made it no faster. A 50 ms
 /// scan keeps them: there, fewer page faults save 10-15% of its time.
 pub fn prefer_small_pages() {
     #[cfg(target_os = "linux")]
