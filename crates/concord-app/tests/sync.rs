@@ -280,3 +280,91 @@ fn a_sync_asked_to_stop_before_writing_writes_nothing_and_the_next_one_does() {
         report.applied
     );
 }
+
+/// Items in the many-item first sync: past two write chunks (2,000
+/// decisions each), so PostgreSQL writes two chunks at once.
+const MANY: usize = 5_000;
+
+/// A first sync of [`MANY`] items between one plan file and the hub (on
+/// `hub_url`, or the embedded one): every item's value, shared base and
+/// replica base is recorded.
+fn a_first_sync_of_many_items_records_every_base(hub_url: Option<&str>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = dir.path().join("app");
+    let tasks: String = (0..MANY)
+        .map(|i| format!("```task\nid: T{i}\nstatus: todo\n```\n"))
+        .collect();
+    write(&app.join("docs/w.md"), &tasks);
+    git(&app, &["init", "-q", "-b", "main"]);
+    git(&app, &["config", "user.name", "Test"]);
+    git(&app, &["config", "user.email", "test@example.com"]);
+    git(&app, &["add", "."]);
+    git(&app, &["commit", "-q", "-m", "start"]);
+    let hub = hub_url.map_or(String::new(), |url| format!("[hub]\nurl = \"{url}\"\n"));
+    let config = format!(
+        "{hub}[[repo]]\nname = \"app\"\npath = \"app\"\n\
+         [[workflow]]\nname = \"task\"\nstatuses = [{{ name = \"todo\", rank = 0 }}, {{ name = \"done\", rank = 1 }}]\n\
+         [[source]]\nname = \"workplans\"\nrepo = \"app\"\nformat = \"task-blocks\"\nglob = \"docs/*.md\"\nworkflow = \"task\"\n\
+         [[sync]]\nname = \"tasks\"\nmode = \"merge\"\nbetween = [\"workplans\", \"hub\"]\n"
+    );
+    write(&dir.path().join("concord.toml"), &config);
+    let ws = Workspace::load(&dir.path().join("concord.toml")).expect("the workspace loads");
+
+    let report = applied(sync(&ws, &SyncOptions::default(), None, &Silent).expect("first sync"));
+    assert_eq!(report.outcome, Outcome::Clean, "{:?}", report.not_applied);
+    assert_eq!(report.applied.len(), MANY);
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let store = runtime
+        .block_on(concord_store::Store::open(&ws.hub.url, &ws.root))
+        .expect("the hub opens");
+    let expected: std::collections::BTreeSet<String> = (0..MANY).map(|i| format!("T{i}")).collect();
+    let bases = runtime.block_on(store.all_bases()).expect("bases");
+    let based: std::collections::BTreeSet<String> = bases
+        .iter()
+        .filter(|b| b.value.as_deref() == Some("todo"))
+        .map(|b| b.key.clone())
+        .collect();
+    assert_eq!(bases.len(), MANY);
+    assert_eq!(based, expected, "every item has its shared base");
+    let replica_bases = runtime
+        .block_on(store.all_replica_bases())
+        .expect("replica bases");
+    let replica_keys: std::collections::BTreeSet<String> =
+        replica_bases.iter().map(|b| b.key.clone()).collect();
+    assert_eq!(replica_keys, expected, "every item has its replica base");
+
+    // Nothing is left to do: the next sync changes nothing.
+    let again = sync(&ws, &SyncOptions::default(), None, &Silent).expect("second sync");
+    if let SyncRun::Applied(report) = again {
+        assert!(report.applied.is_empty(), "{:?}", &report.applied[..1]);
+    }
+}
+
+#[test]
+fn a_first_sync_past_several_write_chunks_records_every_base_sqlite() {
+    a_first_sync_of_many_items_records_every_base(None);
+}
+
+/// The same against PostgreSQL, in a schema of this test's own: there,
+/// bases and replica bases are written two chunks at a time.
+#[test]
+fn a_first_sync_past_several_write_chunks_records_every_base_postgres() {
+    let Ok(base) = std::env::var("CONCORD_TEST_DATABASE_URL") else {
+        println!("skipped: CONCORD_TEST_DATABASE_URL is not set, PostgreSQL test did not run");
+        return;
+    };
+    let schema = format!("concord_many_{:016x}", fastrand::u64(..));
+    let psql = |sql: &str| {
+        let status = std::process::Command::new("psql")
+            .args([base.as_str(), "-q", "-c", sql])
+            .status()
+            .expect("psql");
+        assert!(status.success(), "{sql}");
+    };
+    psql(&format!("CREATE SCHEMA {schema}"));
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+    a_first_sync_of_many_items_records_every_base(Some(&url));
+    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+}

@@ -130,6 +130,14 @@ impl Store {
         matches!(self.pool, Pool::Postgres(_))
     }
 
+    /// How many batches of independent rows (bases, replica bases) are
+    /// worth writing at once, each in its own transaction: two on
+    /// PostgreSQL, whose server works on each connection while the other
+    /// waits on its commit; one on SQLite, which has a single writer.
+    pub fn concurrent_batches(&self) -> usize {
+        if self.numbered() { 2 } else { 1 }
+    }
+
     /// Rows per conditional UPDATE. The bundled SQLite scanned the whole
     /// table for `UPDATE .. FROM (VALUES ..)` with a chunk of rows (1,000
     /// base updates took 6 s); with one row it searches the primary key,

@@ -31,6 +31,10 @@ impl ScanReport {
     }
 }
 
+/// The most items a source's list makes room for ahead, guessed from its
+/// first file; past it the list grows as it fills.
+const MAX_GUESSED_ITEMS: usize = 1 << 16;
+
 /// Bytes looked at to tell binary content from text.
 const BINARY_SNIFF_BYTES: usize = 8 * 1024;
 
@@ -49,9 +53,9 @@ pub fn scan(ws: &Workspace) -> ScanReport {
 /// repo-relative paths (the files changed since its watermark); a listed
 /// path that no longer exists or does not match the glob is skipped.
 pub fn scan_limited(ws: &Workspace, only: &HashMap<usize, BTreeSet<String>>) -> ScanReport {
-    // A source at a time: its files are found, read in parallel and joined
-    // into one list at once, so the next source reuses the memory its
-    // files' lists held instead of every file's list living until the end.
+    // A source at a time: its files are found and read into its list
+    // ([`read_source`]) before the next source starts, so what its files
+    // held is reused rather than every file's list living until the end.
     let per_source: Vec<(SourceScan, Vec<Warning>)> = ws
         .sources
         .par_iter()
@@ -98,7 +102,10 @@ fn read_source(ws: &Workspace, files: &[FileJob], warnings: &mut Vec<Warning>) -
     for (index, job) in files.iter().enumerate() {
         read_into(ws, job, &mut observations, warnings);
         if index == 0 {
-            observations.reserve(observations.len() * (files.len() - 1));
+            // Room for files like the first, within reason: one large file
+            // followed by many small ones must not reserve gigabytes.
+            let guess = observations.len().saturating_mul(files.len() - 1);
+            observations.reserve(guess.min(MAX_GUESSED_ITEMS));
         }
     }
     observations

@@ -10,6 +10,7 @@ use crate::sync::report::{Held, Undecided};
 use crate::sync::{SyncReport, VERSION};
 use crate::timings;
 use concord_engine::Reason;
+use futures_util::StreamExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 impl<'a> Apply<'a> {
@@ -119,15 +120,26 @@ impl<'a> Apply<'a> {
         let decisions = &self.planned.plan.decisions;
         let bar = self.progress.bar(decisions.len(), "recording bases");
         // A chunk's bases are made, written, and their answers checked and
-        // dropped before the next chunk's are made: holding every base (one
-        // per item on a first sync) cost memory at the run's peak.
-        for chunk in decisions.chunks(super::WRITE_CHUNK) {
-            let new_bases = bases.of(chunk);
-            let results = if new_bases.is_empty() {
-                Vec::new()
-            } else {
-                self.store.put_bases(&new_bases).await?
-            };
+        // dropped before the next chunks' are made: holding every base (one
+        // per item on a first sync) cost memory at the run's peak. Each
+        // chunk is its own transaction over rows no other chunk touches,
+        // so PostgreSQL takes two at once.
+        let at_once = self.store.concurrent_batches();
+        let mut writes = futures_util::stream::iter(decisions.chunks(super::WRITE_CHUNK))
+            .map(|chunk| {
+                let new_bases = bases.of(chunk);
+                async move {
+                    let results = if new_bases.is_empty() {
+                        Vec::new()
+                    } else {
+                        self.store.put_bases(&new_bases).await?
+                    };
+                    Ok::<_, Failure>((chunk.len(), results))
+                }
+            })
+            .buffered(at_once);
+        while let Some(written) = writes.next().await {
+            let (decided, results) = written?;
             for result in results {
                 match result {
                     // Another run moved it: ours is not the latest agreement;
@@ -137,18 +149,25 @@ impl<'a> Apply<'a> {
                     Err(e) => return Err(e.into()),
                 }
             }
-            bar.inc(chunk.len() as u64);
+            bar.inc(decided as u64);
         }
+        drop(writes);
         bar.finish();
         drop(bases);
         timings::phase("bases recorded");
         // A chunk at a time, as the shared bases.
         let agreed_at = concord_store::now_rfc3339();
-        for chunk in decisions.chunks(super::WRITE_CHUNK) {
-            let own = &self.planned.own_bases;
-            let rows = replica_rows(self.ws, chunk, own, self.gates, landed, &agreed_at);
-            crate::replicas::record_bases(self.store, rows).await?;
+        let own = &self.planned.own_bases;
+        let mut writes = futures_util::stream::iter(decisions.chunks(super::WRITE_CHUNK))
+            .map(|chunk| {
+                let rows = replica_rows(self.ws, chunk, own, self.gates, landed, &agreed_at);
+                crate::replicas::record_bases(self.store, rows)
+            })
+            .buffered(at_once);
+        while let Some(written) = writes.next().await {
+            written?;
         }
+        drop(writes);
         crate::replicas::record(self.store, self.gates, landed.synced_heads).await?;
         timings::phase("replica bases recorded");
         Ok(())
