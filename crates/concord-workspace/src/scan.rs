@@ -31,6 +31,10 @@ impl ScanReport {
     }
 }
 
+/// The most files of one source that one thread reads alone, when other
+/// sources keep the other threads busy.
+const ONE_THREAD_FILES: usize = 64;
+
 /// The most items a source's list makes room for ahead, guessed from its
 /// first file; past it the list grows as it fills.
 const MAX_GUESSED_ITEMS: usize = 1 << 16;
@@ -89,12 +93,15 @@ pub fn scan_limited(ws: &Workspace, only: &HashMap<usize, BTreeSet<String>>) -> 
 }
 
 /// One source's observations, in file order. With enough sources to keep
-/// every thread busy, one thread reads a source's files straight into one
-/// list, sized after its first file, and no file's list is made and copied;
-/// with few sources, their files are read in parallel and joined.
+/// every thread busy, one thread reads a source of a few files straight
+/// into one list, sized after its first file, and no file's list is made
+/// and copied. With few sources, or a source of many files (which alone
+/// would keep one thread busy while the others idle), its files are read
+/// in parallel and joined.
 fn read_source(ws: &Workspace, files: &[FileJob], warnings: &mut Vec<Warning>) -> Vec<Observation> {
     let threads_busy = ws.sources.len() >= 4 * rayon::current_num_threads();
-    if !threads_busy && files.len() > 1 {
+    let one_thread = threads_busy && files.len() <= ONE_THREAD_FILES;
+    if !one_thread && files.len() > 1 {
         let read = files.par_iter().map(|job| read_file(ws, job)).collect();
         return join_files(read, warnings);
     }
@@ -661,11 +668,11 @@ workflow = "task"
         );
     }
 
-    /// A workspace of `sources` sources, each reading three plan files of
-    /// two tasks: whether its sources are read a thread each (many
-    /// sources) or its files in parallel (few), every source lists its
-    /// items in file order, then line order.
-    fn scan_in_file_order(sources: usize) {
+    /// A workspace of `sources` sources, each reading `files` plan files of
+    /// two tasks: whether a source is read on one thread (many sources, few
+    /// files) or its files in parallel (few sources, or many files), every
+    /// source lists its items in file order, then line order.
+    fn scan_in_file_order(sources: usize, files: usize) {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut toml = String::from(
             "[[repo]]\nname = \"app\"\npath = \".\"\n[[workflow]]\nname = \"task\"\nstatuses = [{ name = \"todo\", rank = 0 }]\n",
@@ -675,12 +682,12 @@ workflow = "task"
                 "[[source]]\nname = \"s{s}\"\nrepo = \"app\"\nformat = \"task-blocks\"\nglob = \"d{s}/*.md\"\nworkflow = \"task\"\n"
             ));
             std::fs::create_dir(dir.path().join(format!("d{s}"))).expect("mkdir");
-            // Written out of name order: the walk's order must not depend on it.
-            for f in [2, 0, 1] {
+            // Written in reverse: the walk's order must not depend on it.
+            for f in (0..files).rev() {
                 let tasks: String = (0..2)
-                    .map(|t| format!("```task\nid: S{s}-F{f}-T{t}\nstatus: todo\n```\n"))
+                    .map(|t| format!("```task\nid: S{s}-F{f:03}-T{t}\nstatus: todo\n```\n"))
                     .collect();
-                std::fs::write(dir.path().join(format!("d{s}/f{f}.md")), tasks).expect("write");
+                std::fs::write(dir.path().join(format!("d{s}/f{f:03}.md")), tasks).expect("write");
             }
         }
         let ws = Workspace::from_toml(&toml, &dir.path().join("concord.toml"), dir.path())
@@ -690,14 +697,14 @@ workflow = "task"
         assert_eq!(report.sources.len(), sources);
         for (s, scanned) in report.sources.iter().enumerate() {
             assert_eq!(scanned.source, s);
-            assert_eq!(scanned.files, 3);
+            assert_eq!(scanned.files, files);
             let keys: Vec<&str> = scanned
                 .observations
                 .iter()
                 .map(|o| o.key.as_str())
                 .collect();
-            let expected: Vec<String> = (0..3)
-                .flat_map(|f| (0..2).map(move |t| format!("S{s}-F{f}-T{t}")))
+            let expected: Vec<String> = (0..files)
+                .flat_map(|f| (0..2).map(move |t| format!("S{s}-F{f:03}-T{t}")))
                 .collect();
             assert_eq!(keys, expected, "source {s}");
         }
@@ -705,12 +712,17 @@ workflow = "task"
 
     #[test]
     fn one_source_reads_its_files_in_parallel_and_keeps_their_order() {
-        scan_in_file_order(1);
+        scan_in_file_order(1, 3);
     }
 
     #[test]
     fn many_sources_read_a_thread_each_and_keep_file_order() {
-        scan_in_file_order(40);
+        scan_in_file_order(40, 3);
+    }
+
+    #[test]
+    fn a_source_of_many_files_among_many_keeps_file_order() {
+        scan_in_file_order(40, super::ONE_THREAD_FILES + 6);
     }
 
     #[test]
