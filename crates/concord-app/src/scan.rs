@@ -7,6 +7,7 @@ use crate::hub::Failure;
 use concord_model::{Observation, Warning};
 use concord_workspace::Workspace;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The shape of [`ScanReport`]; it changes when a field changes meaning.
 pub const VERSION: u32 = 1;
@@ -123,6 +124,44 @@ pub fn scan(ws: &Workspace, options: &ScanOptions) -> Scanned {
     }
 }
 
+/// What [`scan_each`] read, less the sources it handed out.
+#[derive(Debug)]
+pub struct ScanListed {
+    pub warnings: Vec<Warning>,
+    pub summary: ScanSummary,
+}
+
+/// A scan that records nothing and keeps no report: each source goes to
+/// `each`, with its index among the workspace's sources, as soon as it is
+/// read (on the thread that read it, sources taken in order). A listing
+/// that shows each source and lets it go never holds the whole workspace.
+pub fn scan_each(ws: &Workspace, each: impl Fn(usize, ScannedSource) + Sync) -> ScanListed {
+    let (files, items) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let warnings = concord_workspace::scan_each(ws, |scan| {
+        files.fetch_add(scan.files, Ordering::Relaxed);
+        items.fetch_add(scan.observations.len(), Ordering::Relaxed);
+        each(scan.source, scanned_source(ws, scan));
+    });
+    let summary = ScanSummary {
+        sources: ws.sources.len(),
+        files: files.into_inner(),
+        items: items.into_inner(),
+        warnings: warnings.len(),
+    };
+    ScanListed { warnings, summary }
+}
+
+impl ScanListed {
+    /// Clean, or findings when something could not be read.
+    pub fn outcome(&self) -> Outcome {
+        if self.warnings.is_empty() {
+            Outcome::Clean
+        } else {
+            Outcome::Findings
+        }
+    }
+}
+
 /// The report of a scan, taking its observations.
 fn report_of(ws: &Workspace, read: concord_workspace::ScanReport) -> ScanReport {
     let summary = ScanSummary {
@@ -134,23 +173,26 @@ fn report_of(ws: &Workspace, read: concord_workspace::ScanReport) -> ScanReport 
     let sources = read
         .sources
         .into_iter()
-        .map(|s| {
-            let source = &ws.sources[s.source];
-            ScannedSource {
-                name: source.name.clone(),
-                repo: ws.repo(source).name.clone(),
-                format: source.format_name.as_str().to_string(),
-                glob: source.glob.clone(),
-                workflow: ws.workflow(source).name().to_string(),
-                files: s.files,
-                items: s.observations,
-            }
-        })
+        .map(|s| scanned_source(ws, s))
         .collect();
     ScanReport {
         version: VERSION,
         sources,
         warnings: read.warnings,
         summary,
+    }
+}
+
+/// One source as a report shows it, taking its observations.
+fn scanned_source(ws: &Workspace, scan: concord_workspace::SourceScan) -> ScannedSource {
+    let source = &ws.sources[scan.source];
+    ScannedSource {
+        name: source.name.clone(),
+        repo: ws.repo(source).name.clone(),
+        format: source.format_name.as_str().to_string(),
+        glob: source.glob.clone(),
+        workflow: ws.workflow(source).name().to_string(),
+        files: scan.files,
+        items: scan.observations,
     }
 }

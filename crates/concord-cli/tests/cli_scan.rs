@@ -543,3 +543,54 @@ workflow = "task"
         .count();
     assert_eq!(object_tasks, 2);
 }
+
+/// `scan --no-hub` lists each source as soon as it and those before it are
+/// read, and lets it go; `scan` lists from the whole report it records.
+/// Over many sources of uneven size (so they finish out of order), with
+/// warnings and colours, both listings are the same bytes, in the order of
+/// the workspace's sources.
+#[test]
+fn the_streamed_listing_is_the_listing_of_the_whole_report() {
+    let ws = TestWorkspace::new();
+    let mut toml = format!("[[repo]]\nname = \"app\"\npath = \"app\"\n{TASK_WORKFLOW}");
+    for s in 0..24 {
+        toml.push_str(&format!(
+            "[[source]]\nname = \"s{s:02}\"\nrepo = \"app\"\nformat = \"task-blocks\"\nglob = \"d{s:02}/*.md\"\nworkflow = \"task\"\n"
+        ));
+        // Early sources are the largest: later ones finish first.
+        let files = if s % 5 == 0 { 30 } else { 1 + s % 3 };
+        for f in 0..files {
+            let tasks: String = (0..(24 - s))
+                .map(|t| format!("```task\nid: S{s}-F{f}-T{t}\nstatus: todo\n```\n"))
+                .collect();
+            ws.write(&format!("app/d{s:02}/f{f:02}.md"), tasks);
+        }
+    }
+    ws.write(
+        "app/d07/zz.md",
+        "```task\nid: S7-F0-T0\nstatus: deferred\n```\n",
+    );
+    ws.config(&toml);
+    for color in ["never", "always"] {
+        let streamed = ws.concord(&["--color", color, "scan", "--no-hub"]);
+        let whole = ws.concord(&["--color", color, "scan"]);
+        assert_eq!(streamed.code, 1, "{}", streamed.stderr);
+        assert_eq!(whole.code, 1, "{}", whole.stderr);
+        assert_eq!(streamed.stdout, whole.stdout);
+        assert!(
+            streamed.stdout.contains("DUPLICATE_KEY"),
+            "{}",
+            streamed.stdout
+        );
+        assert!(streamed.stdout.contains("`S7-F0-T0` has status `deferred`"));
+        let headers: Vec<usize> = (0..24)
+            .map(|s| {
+                streamed
+                    .stdout
+                    .find(&format!("s{s:02}"))
+                    .unwrap_or_else(|| panic!("no source s{s:02}"))
+            })
+            .collect();
+        assert!(headers.windows(2).all(|w| w[0] < w[1]), "{headers:?}");
+    }
+}

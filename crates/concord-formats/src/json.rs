@@ -220,7 +220,10 @@ fn read_tree(bytes: &[u8]) -> Result<Tree<'_>, FileError> {
             bytes.len()
         )));
     }
-    let src = std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e.valid_up_to()))?;
+    // simdutf8 checks valid text fast; std's check says where it fails.
+    let src = simdutf8::basic::from_utf8(bytes)
+        .or_else(|_| std::str::from_utf8(bytes))
+        .map_err(|e| utf8_error(bytes, e.valid_up_to()))?;
     Parser::new(src).document()
 }
 

@@ -9,6 +9,7 @@ use crate::{
     EditError, FileContext, FileError, Format, ItemFields, ParsedFile, RawItem, RowWarning,
     SpannedValue, check_single_line,
 };
+use std::borrow::Cow;
 use std::ops::Range;
 
 #[derive(Debug, Clone)]
@@ -40,8 +41,17 @@ impl Format for TaskBlocks {
         let mut fields: Vec<Field> = Vec::new();
         let mut bad_line: Option<(u32, String)> = None;
         // Most files are valid UTF-8 as a whole: then no line needs checking.
-        let all_utf8 = std::str::from_utf8(bytes).is_ok();
-        for (number, start, end) in lines(bytes) {
+        // (simdutf8 checks a whole file several times faster than std.)
+        let all_utf8 = simdutf8::basic::from_utf8(bytes).is_ok();
+        let mut all_lines = lines(bytes);
+        loop {
+            if fence.is_none() {
+                // Outside a fence only a line that opens one matters.
+                all_lines.skip_to_line_with(b'`', b'~');
+            }
+            let Some((number, start, end)) = all_lines.next() else {
+                break;
+            };
             let (content, content_end) = trim_range(bytes, start, end);
             let line = &bytes[content..content_end];
             match &fence {
@@ -152,7 +162,11 @@ impl TaskBlocks {
         fields: &[Field],
         out: &mut ParsedFile,
     ) {
-        let text = |r: &Range<usize>| String::from_utf8_lossy(&bytes[r.clone()]);
+        // `from_utf8` checks valid text faster than `from_utf8_lossy`.
+        let text = |r: &Range<usize>| match std::str::from_utf8(&bytes[r.clone()]) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(&bytes[r.clone()]),
+        };
         let find = |name: &str| -> Result<Option<&Field>, String> {
             let mut found = fields
                 .iter()
@@ -416,6 +430,53 @@ mod tests {
             // Writing the value it already has is a byte-identical no-op.
             let same = edit_value(&format(), text.as_bytes(), &status, &status.text).unwrap();
             prop_assert_eq!(same, text.as_bytes());
+        }
+
+        /// The parser jumps over prose to the next line that could open a
+        /// fence: whatever lies between blocks (blank lines, prose with
+        /// inline backticks or tildes, other fences, CRLF, a BOM), every
+        /// block is found and every line number is the line its bytes are on.
+        #[test]
+        fn blocks_between_any_prose_keep_their_line_numbers(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    "[a-z #:]{0,20}".prop_map(|p| (0u8, p)),
+                    "[a-z `~#:]{0,20}".prop_map(|p| (0u8, p)),
+                    Just((1u8, String::new())),
+                    "[a-z]{0,6}".prop_map(|p| (2u8, p)),
+                ],
+                0..32,
+            ),
+            bom in any::<bool>(),
+            nl in prop_oneof![Just("\n"), Just("\r\n")],
+        ) {
+            let mut text = String::from(if bom { "\u{FEFF}" } else { "" });
+            let mut expected = Vec::new();
+            for (i, (kind, words)) in parts.iter().enumerate() {
+                match kind {
+                    // Prose: a fence needs three marks at the line's start.
+                    0 if !words.trim_start().starts_with("``") && !words.trim_start().starts_with("~~") => {
+                        text.push_str(&format!("{words}{nl}"));
+                    }
+                    0 => text.push_str(&format!("x{words}{nl}")),
+                    1 => {
+                        let block_line = text.matches('\n').count() as u32 + 1;
+                        expected.push((format!("T-{i}"), block_line));
+                        text.push_str(&format!("```task{nl}id: T-{i}{nl}status: todo{nl}```{nl}"));
+                    }
+                    // Another fence, holding what looks like a task block.
+                    _ => text.push_str(&format!("~~~{words}{nl}```task{nl}id: X{nl}~~~{nl}")),
+                }
+            }
+            let parsed = parse(text.as_bytes());
+            prop_assert_eq!(&parsed.warnings, &vec![]);
+            let got: Vec<(String, u32)> = parsed.items.iter().map(|i| (i.key.clone(), i.line)).collect();
+            prop_assert_eq!(got, expected);
+            for item in &parsed.items {
+                let status = item.status.as_ref().unwrap();
+                prop_assert_eq!(crate::text::line_of(text.as_bytes(), status.span.start), status.line);
+                prop_assert_eq!(status.line, item.line + 2);
+            }
         }
 
         #[test]

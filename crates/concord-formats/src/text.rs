@@ -2,27 +2,61 @@
 
 /// Lines of a file as byte ranges without their terminator (`\n` or `\r\n`),
 /// each with its 1-based number. A UTF-8 BOM at the start is not part of line 1.
-pub(crate) fn lines(bytes: &[u8]) -> impl Iterator<Item = (u32, usize, usize)> + '_ {
+pub(crate) fn lines(bytes: &[u8]) -> Lines<'_> {
     let start = if bytes.starts_with(b"\xEF\xBB\xBF") {
         3
     } else {
         0
     };
-    let mut pos = start;
-    let mut number = 0u32;
-    std::iter::from_fn(move || {
-        if pos >= bytes.len() {
+    Lines {
+        bytes,
+        pos: start,
+        number: 0,
+    }
+}
+
+/// See [`lines`].
+pub(crate) struct Lines<'a> {
+    bytes: &'a [u8],
+    /// Where the next line starts.
+    pos: usize,
+    /// The number of the line last given.
+    number: u32,
+}
+
+impl Lines<'_> {
+    /// Pass over, uncounted one by one, every line before the next that
+    /// holds `a` or `b` anywhere: a parser that only cares for such lines
+    /// (a fence) jumps from one to the next instead of looking at each.
+    pub(crate) fn skip_to_line_with(&mut self, a: u8, b: u8) {
+        let rest = &self.bytes[self.pos..];
+        let line_start = match memchr::memchr2(a, b, rest) {
+            Some(hit) => memchr::memrchr(b'\n', &rest[..hit]).map_or(0, |nl| nl + 1),
+            None => rest.len(),
+        };
+        let skipped = memchr::memchr_iter(b'\n', &rest[..line_start]).count();
+        self.number += u32::try_from(skipped).unwrap_or(u32::MAX);
+        self.pos += line_start;
+    }
+}
+
+impl Iterator for Lines<'_> {
+    type Item = (u32, usize, usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.bytes;
+        if self.pos >= bytes.len() {
             return None;
         }
-        number += 1;
-        let line_start = pos;
-        let line_end = match memchr::memchr(b'\n', &bytes[pos..]) {
+        self.number += 1;
+        let line_start = self.pos;
+        let line_end = match memchr::memchr(b'\n', &bytes[line_start..]) {
             Some(i) => {
-                pos += i + 1;
+                self.pos += i + 1;
                 line_start + i
             }
             None => {
-                pos = bytes.len();
+                self.pos = bytes.len();
                 bytes.len()
             }
         };
@@ -31,8 +65,8 @@ pub(crate) fn lines(bytes: &[u8]) -> impl Iterator<Item = (u32, usize, usize)> +
         } else {
             line_end
         };
-        Some((number, line_start, content_end))
-    })
+        Some((self.number, line_start, content_end))
+    }
 }
 
 /// Range of `bytes[start..end]` with spaces and tabs trimmed at both ends.

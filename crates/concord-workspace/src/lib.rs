@@ -21,7 +21,9 @@ pub use config::{
     CONFIG_FILE_NAME, ConfigError, FormatName, HUB_URL_ENV, Hub, Repo, Source, UnknownStatus,
     Workspace, config_schema, find_config,
 };
-pub use scan::{ScanReport, SourceScan, read_bytes, read_regular_file, scan, scan_limited};
+pub use scan::{
+    ScanReport, SourceScan, read_bytes, read_regular_file, scan, scan_each, scan_limited,
+};
 pub use sync_input::{EngineItems, Gate, HubStatus, Known, OwnView};
 pub use sync_rules::HUB_SOURCE;
 pub use writeback::{EditOutcome, FileEdit, edit_file};

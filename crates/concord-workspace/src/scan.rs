@@ -8,7 +8,8 @@ use concord_model::{Observation, StatusReading, Warning, WarningCode};
 use rayon::prelude::*;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Everything one source yielded.
 #[derive(Debug)]
@@ -57,28 +58,11 @@ pub fn scan(ws: &Workspace) -> ScanReport {
 /// repo-relative paths (the files changed since its watermark); a listed
 /// path that no longer exists or does not match the glob is skipped.
 pub fn scan_limited(ws: &Workspace, only: &HashMap<usize, BTreeSet<String>>) -> ScanReport {
-    // A source at a time: its files are found and read into its list
-    // ([`read_source`]) before the next source starts, so what its files
-    // held is reused rather than every file's list living until the end.
     let per_source: Vec<(SourceScan, Vec<Warning>)> = ws
         .sources
         .par_iter()
         .enumerate()
-        .map(|(index, source)| {
-            let (files, walk_warnings) = match only.get(&index) {
-                Some(paths) => (listed_files(ws, index, source, paths), Vec::new()),
-                None => find_files(ws, index, source),
-            };
-            let mut source_warnings = walk_warnings;
-            let observations = read_source(ws, &files, &mut source_warnings);
-            source_warnings.extend(duplicate_keys(source, &observations));
-            let scan = SourceScan {
-                source: index,
-                files: files.len(),
-                observations,
-            };
-            (scan, source_warnings)
-        })
+        .map(|(index, source)| scan_source(ws, index, source, only.get(&index)))
         .collect();
     let mut warnings = Vec::new();
     let mut sources = Vec::with_capacity(per_source.len());
@@ -86,10 +70,66 @@ pub fn scan_limited(ws: &Workspace, only: &HashMap<usize, BTreeSet<String>>) -> 
         sources.push(scan);
         warnings.extend(source_warnings);
     }
+    sort_warnings(&mut warnings);
+    ScanReport { sources, warnings }
+}
+
+/// Like [`scan`], but each source goes to `each` as soon as it is read, on
+/// the thread that read it, instead of into a report. Sources are taken in
+/// workspace order, a thread at a time, so a caller that shows each source
+/// in order and lets it go holds a few sources at a time, not the
+/// workspace. Returns every warning, sorted as [`scan`] sorts them.
+pub fn scan_each(ws: &Workspace, each: impl Fn(SourceScan) + Sync) -> Vec<Warning> {
+    let next = AtomicUsize::new(0);
+    let warnings = Mutex::new(Vec::new());
+    rayon::broadcast(|_| {
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(source) = ws.sources.get(index) else {
+                break;
+            };
+            let (scan, source_warnings) = scan_source(ws, index, source, None);
+            warnings
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend(source_warnings);
+            each(scan);
+        }
+    });
+    let mut warnings = warnings
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    sort_warnings(&mut warnings);
+    warnings
+}
+
+/// One source, walked (or only its `listed` files), read and joined before
+/// the next starts, so what its files held is reused rather than every
+/// file's list living until the end; and what it warned of.
+fn scan_source(
+    ws: &Workspace,
+    index: usize,
+    source: &Source,
+    listed: Option<&BTreeSet<String>>,
+) -> (SourceScan, Vec<Warning>) {
+    let (files, mut warnings) = match listed {
+        Some(paths) => (listed_files(ws, index, source, paths), Vec::new()),
+        None => find_files(ws, index, source),
+    };
+    let observations = read_source(ws, &files, &mut warnings);
+    warnings.extend(duplicate_keys(source, &observations));
+    let scan = SourceScan {
+        source: index,
+        files: files.len(),
+        observations,
+    };
+    (scan, warnings)
+}
+
+fn sort_warnings(warnings: &mut [Warning]) {
     warnings.sort_by(|a, b| {
         (&a.source, &a.path, a.line, a.code).cmp(&(&b.source, &b.path, b.line, b.code))
     });
-    ScanReport { sources, warnings }
 }
 
 /// One source's observations, in file order. With enough sources to keep
@@ -538,6 +578,17 @@ fn observe(
         Arc::from(repo.name.as_str()),
         Arc::from(job.rel.as_str()),
     );
+    // The file's own copy of each canonical name it uses: shared by its
+    // items, and not one count that every thread's items bump at once
+    // (that contended count cost more than the rest of making an item).
+    let mut canonical_names: Vec<Option<Arc<str>>> = vec![None; workflow.statuses().len()];
+    let mut canonical = |index: usize| {
+        let slot = canonical_names.get_mut(index)?;
+        if slot.is_none() {
+            *slot = workflow.shared_name(index).map(|name| Arc::from(&*name));
+        }
+        slot.clone()
+    };
     observations.reserve(parsed.items.len());
     let skip_unknown = source.unknown_status == UnknownStatus::Skip;
     for item in parsed.items {
@@ -567,7 +618,7 @@ fn observe(
                 ));
             }
             StatusReading {
-                canonical: known.and_then(|i| workflow.shared_name(i)),
+                canonical: known.and_then(&mut canonical),
                 rank: known.map(|i| workflow.statuses()[i].rank),
                 raw: value.text,
                 line: value.line,
@@ -708,6 +759,18 @@ workflow = "task"
                 .collect();
             assert_eq!(keys, expected, "source {s}");
         }
+        // Handed out a source at a time, the same sources, each whole.
+        let handed = std::sync::Mutex::new(Vec::new());
+        let warnings = super::scan_each(&ws, |scan| {
+            handed.lock().expect("lock").push(scan);
+        });
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let mut handed = handed.into_inner().expect("lock");
+        handed.sort_by_key(|scan| scan.source);
+        let observations = |scans: &[super::SourceScan]| -> Vec<Vec<concord_model::Observation>> {
+            scans.iter().map(|s| s.observations.clone()).collect()
+        };
+        assert_eq!(observations(&handed), observations(&report.sources));
     }
 
     #[test]

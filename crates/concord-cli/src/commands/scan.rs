@@ -5,11 +5,13 @@ use crate::Outcome;
 use crate::hub::Failure;
 use crate::output::{self, DIM, KEY, WARN, paint};
 use anstyle::Style;
-use concord_app::scan::{ScanOptions, ScanReport, ScannedSource, scan};
-use concord_model::Observation;
+use concord_app::scan::{ScanOptions, ScanReport, ScanSummary, ScannedSource, scan, scan_each};
+use concord_model::{Observation, Warning};
 use concord_workspace::Workspace;
 use rayon::prelude::*;
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -22,6 +24,9 @@ pub struct Args {
 }
 
 pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
+    if args.no_hub && !args.json {
+        return Ok(list(ws));
+    }
     let options = ScanOptions {
         record: !args.no_hub,
     };
@@ -39,6 +44,99 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     // The process ends next: freeing 100k observations one by one is wasted work.
     std::mem::forget(scanned.report);
     scanned.not_recorded.map_or(Ok(outcome), Err)
+}
+
+/// `concord scan --no-hub`: each source is shown once it and every source
+/// before it are read, and let go; the listing never holds the workspace,
+/// and the memory one source held is reused for the next.
+fn list(ws: &Workspace) -> Outcome {
+    crate::memory::prefer_small_pages();
+    // Written from whichever thread finished a source: stdout unlocked
+    // (a lock may not cross threads), buffered as `output::stdout` is.
+    let in_order = InOrder::new(std::io::BufWriter::with_capacity(
+        64 * 1024,
+        std::io::stdout(),
+    ));
+    let listed = scan_each(ws, |index, source| {
+        // About a line's worth per item, so the buffer rarely grows.
+        let mut buffer = Vec::with_capacity(source.items.len() * 96 + 256);
+        let written = write_source(ws, &source, &mut buffer);
+        drop(source);
+        in_order.put(index, written.map(|()| buffer));
+    });
+    let written = in_order.finish().and_then(|mut out| {
+        write_footer(ws, &listed.warnings, &listed.summary, &mut out)?;
+        out.flush()
+    });
+    output::finish(written);
+    listed.outcome()
+}
+
+/// Buffers written in the order of their index, whatever the order they
+/// come in from the threads: one that comes early waits for those before
+/// it. After a failed write nothing more is written and the error is kept.
+struct InOrder<W> {
+    state: Mutex<InOrderState<W>>,
+}
+
+struct InOrderState<W> {
+    out: W,
+    next: usize,
+    waiting: BTreeMap<usize, Vec<u8>>,
+    failed: Option<std::io::Error>,
+}
+
+impl<W: Write> InOrder<W> {
+    fn new(out: W) -> Self {
+        let state = InOrderState {
+            out,
+            next: 0,
+            waiting: BTreeMap::new(),
+            failed: None,
+        };
+        InOrder {
+            state: Mutex::new(state),
+        }
+    }
+
+    fn put(&self, index: usize, buffer: std::io::Result<Vec<u8>>) {
+        let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = &mut *guard;
+        if state.failed.is_some() {
+            return;
+        }
+        match buffer {
+            Ok(buffer) => state.waiting.insert(index, buffer),
+            Err(e) => {
+                state.failed = Some(e);
+                return;
+            }
+        };
+        while let Some(buffer) = state.waiting.remove(&state.next) {
+            if let Err(e) = state.out.write_all(&buffer) {
+                state.failed = Some(e);
+                state.waiting.clear();
+                return;
+            }
+            state.next += 1;
+        }
+    }
+
+    /// The writer, or the first error; buffers still waiting for one
+    /// before them that never came are written in order.
+    fn finish(self) -> std::io::Result<W> {
+        let mut state = self
+            .state
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(e) = state.failed {
+            return Err(e);
+        }
+        for buffer in state.waiting.values() {
+            state.out.write_all(buffer)?;
+        }
+        Ok(state.out)
+    }
 }
 
 fn write_text(ws: &Workspace, report: &ScanReport, out: &mut impl Write) -> std::io::Result<()> {
@@ -61,8 +159,17 @@ fn write_text(ws: &Workspace, report: &ScanReport, out: &mut impl Write) -> std:
             out.write_all(buffer)?;
         }
     }
-    output::write_warnings(out, ws, &report.warnings)?;
-    let summary = &report.summary;
+    write_footer(ws, &report.warnings, &report.summary, out)
+}
+
+/// The warnings, then the counts.
+fn write_footer(
+    ws: &Workspace,
+    warnings: &[Warning],
+    summary: &ScanSummary,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    output::write_warnings(out, ws, warnings)?;
     writeln!(
         out,
         "{}, {}, {}, {}",
@@ -109,14 +216,29 @@ fn write_source(ws: &Workspace, s: &ScannedSource, out: &mut impl Write) -> std:
     let (warn_on, warn_off) = escapes(warn);
     let (plain_on, plain_off) = escapes(plain);
     let (dim_on, dim_off) = escapes(dim);
+    let end = format!("{dim_off}\n");
     let mut line_number = itoa::Buffer::new();
+    // What follows the status up to the line number, made once per file
+    // (its items come together and share one path): the status's reset,
+    // then the path as shown, for a known status and an unknown one.
+    let mut file: Option<(&Arc<str>, &Arc<str>)> = None;
+    let (mut known_tail, mut unknown_tail) = (String::new(), String::new());
     for obs in &s.items {
+        let same_file = file.is_some_and(|(repo, path)| {
+            Arc::ptr_eq(repo, &obs.repo) && Arc::ptr_eq(path, &obs.path)
+        });
+        if !same_file {
+            let shown = paths.show(&obs.repo, &obs.path);
+            known_tail = format!("{plain_off}  {dim_on}{shown}:");
+            unknown_tail = format!("{warn_off}  {dim_on}{shown}:");
+            file = Some((&obs.repo, &obs.path));
+        }
         status.clear();
         push_status_text(&mut status, obs);
-        let (on, off) = if obs.status.as_ref().is_some_and(|st| st.canonical.is_none()) {
-            (&warn_on, &warn_off)
+        let (on, tail) = if obs.status.as_ref().is_some_and(|st| st.canonical.is_none()) {
+            (&warn_on, &unknown_tail)
         } else {
-            (&plain_on, &plain_off)
+            (&plain_on, &known_tail)
         };
         // Hand-padded: `{:width$}` formatting costs more than the scan itself on big workspaces.
         out.write_all(b"  ")?;
@@ -124,14 +246,9 @@ fn write_source(ws: &Workspace, s: &ScannedSource, out: &mut impl Write) -> std:
         out.write_all(b"  ")?;
         out.write_all(on.as_bytes())?;
         output::write_padded(out, &status, status_width)?;
-        out.write_all(off.as_bytes())?;
-        out.write_all(b"  ")?;
-        out.write_all(dim_on.as_bytes())?;
-        out.write_all(paths.show(&obs.repo, &obs.path).as_bytes())?;
-        out.write_all(b":")?;
+        out.write_all(tail.as_bytes())?;
         out.write_all(line_number.format(obs.line).as_bytes())?;
-        out.write_all(dim_off.as_bytes())?;
-        out.write_all(b"\n")?;
+        out.write_all(end.as_bytes())?;
     }
     Ok(())
 }
@@ -170,5 +287,49 @@ pub fn push_status_words(text: &mut String, raw: Option<&str>, canonical: Option
                 text.push_str(raw);
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InOrder;
+
+    #[test]
+    fn buffers_go_out_in_index_order_whatever_order_they_come_in() {
+        let in_order = InOrder::new(Vec::new());
+        for index in [2, 0, 3, 1, 5, 4] {
+            in_order.put(index, Ok(format!("{index}").into_bytes()));
+        }
+        let out = in_order.finish().expect("written");
+        assert_eq!(out, b"012345");
+    }
+
+    #[test]
+    fn after_a_failed_buffer_nothing_more_is_written() {
+        let in_order = InOrder::new(Vec::new());
+        in_order.put(0, Ok(b"a".to_vec()));
+        in_order.put(2, Ok(b"c".to_vec()));
+        in_order.put(1, Err(std::io::Error::other("full")));
+        in_order.put(3, Ok(b"d".to_vec()));
+        let failed = in_order.finish().expect_err("the error is kept");
+        assert_eq!(failed.to_string(), "full");
+    }
+
+    #[test]
+    fn a_write_that_fails_stops_the_listing() {
+        struct Broken;
+        impl std::io::Write for Broken {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let in_order = InOrder::new(Broken);
+        in_order.put(1, Ok(b"b".to_vec()));
+        in_order.put(0, Ok(b"a".to_vec()));
+        let failed = in_order.finish().err().expect("the error is kept");
+        assert_eq!(failed.kind(), std::io::ErrorKind::BrokenPipe);
     }
 }
