@@ -6,7 +6,7 @@ use crate::Outcome;
 use crate::commands::scan::push_status_words;
 use crate::hub::Failure;
 use crate::output::{self, BAD, DIM, GOOD, KEY, WARN, paint};
-use concord_app::status::{Reading, StatusItem, StatusOptions, StatusReport, status};
+use concord_app::status::{StatusItem, StatusOptions, StatusReport, status};
 use concord_workspace::Workspace;
 use rayon::prelude::*;
 use std::io::Write;
@@ -75,13 +75,6 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
     Ok(outcome)
 }
 
-/// `done`, `done (complete)`, `? deferred` or `-`, as `scan` shows it.
-fn status_text(reading: &Reading) -> String {
-    let mut text = String::new();
-    push_status_words(&mut text, reading.raw.as_deref(), reading.status.as_deref());
-    text
-}
-
 fn write_text(ws: &Workspace, report: &StatusReport, out: &mut impl Write) -> std::io::Result<()> {
     let items = &report.items;
     let key_width = items.iter().map(|i| i.key.len()).max().unwrap_or(0);
@@ -91,10 +84,10 @@ fn write_text(ws: &Workspace, report: &StatusReport, out: &mut impl Write) -> st
         .par_chunks(4096)
         .map(|chunk| {
             let mut buffer = Vec::with_capacity(chunk.len() * 96);
-            let mut paths = output::PathDisplay::new(ws);
+            let mut line = Line::new(ws, key_width);
             chunk
                 .iter()
-                .try_for_each(|item| write_item(item, key_width, &mut paths, &mut buffer))
+                .try_for_each(|item| line.write(item, &mut buffer))
                 .map(|()| buffer)
         })
         .collect();
@@ -120,40 +113,99 @@ fn write_text(ws: &Workspace, report: &StatusReport, out: &mut impl Write) -> st
     )
 }
 
-fn write_item(
-    item: &StatusItem,
+/// Writes an item's lines, with what every line shares made once: the
+/// escapes (through the formatter they cost more per line than the rest),
+/// a buffer for status words, where paths are shown from.
+struct Line<'a> {
     key_width: usize,
-    paths: &mut output::PathDisplay<'_>,
-    out: &mut impl Write,
-) -> std::io::Result<()> {
-    let (key, dim, good, bad, warn) =
-        (paint(KEY), paint(DIM), paint(GOOD), paint(BAD), paint(WARN));
-    let mark = if !item.agree {
-        format!("{bad} differ{bad:#}")
-    } else if !item.unknown.is_empty() {
-        format!("{warn}unknown{warn:#}")
-    } else if item.sources.len() > 1 {
-        format!("{good}   same{good:#}")
-    } else {
-        "    one".to_string()
-    };
-    let readings: Vec<String> = item
-        .sources
-        .iter()
-        .map(|o| format!("{dim}{}:{dim:#} {}", o.source, status_text(o)))
-        .chain(
-            item.unknown
-                .iter()
-                .map(|s| format!("{dim}{s}:{dim:#} {warn}? (not read){warn:#}")),
-        )
-        .collect();
-    writeln!(
-        out,
-        "{key}{:key_width$}{key:#}  {mark}  {}",
-        item.key,
-        readings.join("   ")
-    )?;
-    if !item.agree {
+    paths: output::PathDisplay<'a>,
+    status: String,
+    key: (String, String),
+    dim: (String, String),
+    warn: (String, String),
+    differ: String,
+    unknown: String,
+    same: String,
+}
+
+impl<'a> Line<'a> {
+    fn new(ws: &'a Workspace, key_width: usize) -> Self {
+        let escapes = |style: anstyle::Style| {
+            let style = paint(style);
+            (style.render().to_string(), style.render_reset().to_string())
+        };
+        let (bad, good) = (escapes(BAD), escapes(GOOD));
+        let warn = escapes(WARN);
+        Line {
+            key_width,
+            paths: output::PathDisplay::new(ws),
+            status: String::new(),
+            key: escapes(KEY),
+            dim: escapes(DIM),
+            differ: format!("{} differ{}", bad.0, bad.1),
+            unknown: format!("{}unknown{}", warn.0, warn.1),
+            same: format!("{}   same{}", good.0, good.1),
+            warn,
+        }
+    }
+
+    fn write(&mut self, item: &StatusItem, out: &mut impl Write) -> std::io::Result<()> {
+        let mark = if !item.agree {
+            self.differ.as_str()
+        } else if !item.unknown.is_empty() {
+            self.unknown.as_str()
+        } else if item.sources.len() > 1 {
+            self.same.as_str()
+        } else {
+            "    one"
+        };
+        out.write_all(self.key.0.as_bytes())?;
+        output::write_padded(out, &item.key, self.key_width)?;
+        out.write_all(self.key.1.as_bytes())?;
+        out.write_all(b"  ")?;
+        out.write_all(mark.as_bytes())?;
+        out.write_all(b"  ")?;
+        let (dim_on, dim_off) = (self.dim.0.as_bytes(), self.dim.1.as_bytes());
+        for (i, reading) in item.sources.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b"   ")?;
+            }
+            self.status.clear();
+            push_status_words(
+                &mut self.status,
+                reading.raw.as_deref(),
+                reading.status.as_deref(),
+            );
+            out.write_all(dim_on)?;
+            out.write_all(reading.source.as_bytes())?;
+            out.write_all(b":")?;
+            out.write_all(dim_off)?;
+            out.write_all(b" ")?;
+            out.write_all(self.status.as_bytes())?;
+        }
+        for (i, source) in item.unknown.iter().enumerate() {
+            if i > 0 || !item.sources.is_empty() {
+                out.write_all(b"   ")?;
+            }
+            out.write_all(dim_on)?;
+            out.write_all(source.as_bytes())?;
+            out.write_all(b":")?;
+            out.write_all(dim_off)?;
+            out.write_all(b" ")?;
+            out.write_all(self.warn.0.as_bytes())?;
+            out.write_all(b"? (not read)")?;
+            out.write_all(self.warn.1.as_bytes())?;
+        }
+        out.write_all(b"\n")?;
+        if !item.agree {
+            self.write_places(item, out)?;
+        }
+        Ok(())
+    }
+
+    /// Where each reading of an item that differs comes from.
+    fn write_places(&mut self, item: &StatusItem, out: &mut impl Write) -> std::io::Result<()> {
+        let (dim, dim_off, key_width) = (&self.dim.0, &self.dim.1, self.key_width);
         for o in &item.sources {
             let place = if o.repo.is_empty() {
                 format!(
@@ -163,16 +215,16 @@ fn write_item(
             } else {
                 format!(
                     "{}:{}",
-                    paths.show(&o.repo, &o.path),
+                    self.paths.show(&o.repo, &o.path),
                     o.status_line.unwrap_or(o.line)
                 )
             };
             writeln!(
                 out,
-                "{:key_width$}           {dim}{}: {place}{dim:#}",
+                "{:key_width$}           {dim}{}: {place}{dim_off}",
                 "", o.source
             )?;
         }
+        Ok(())
     }
-    Ok(())
 }
