@@ -4,7 +4,7 @@
 use crate::Outcome;
 use concord_model::{Observation, Warning, WarningCode};
 use concord_store::{ObservationRecord, RunRecord, Store, StoreError, now_rfc3339};
-use concord_workspace::{ScanReport, Workspace};
+use concord_workspace::{ScanReport, SourceScan, Workspace};
 use std::collections::{BTreeSet, HashMap};
 
 /// A user-facing failure with its exit code.
@@ -240,17 +240,19 @@ pub async fn record_scan(
     // items: they are unknown, not gone, so their recorded observations
     // stay.
     let unread = unread_sources(report);
-    let mut read: HashMap<&str, Vec<&Observation>> = HashMap::new();
-    for o in report.observations() {
-        read.entry(&*o.source).or_default().push(o);
-    }
+    // A source's observations are its scan's: nothing is grouped for the
+    // sources nothing was re-read for (a run after a sync skips them all).
+    let read: HashMap<usize, &SourceScan> = report.sources.iter().map(|s| (s.source, s)).collect();
     let mut batch = ReadingWrites::default();
     for (index, source) in ws.sources.iter().enumerate() {
         let limit = limits.get(&index);
         if limit.is_some_and(BTreeSet::is_empty) {
             continue;
         }
-        let now = read.remove(source.name.as_str()).unwrap_or_default();
+        let now: Vec<&Observation> = read
+            .get(&index)
+            .map(|scan| scan.observations.iter().collect())
+            .unwrap_or_default();
         let forget_missing = !unread.contains(source.name.as_str());
         let writes = readings_to_write(
             store,

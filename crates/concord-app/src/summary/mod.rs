@@ -469,40 +469,69 @@ fn word_of(o: &Observation) -> Option<String> {
 
 /// The hub's own status values, as readings of a source named `hub`.
 pub fn hub_readings(values: Vec<concord_store::HubStatus>) -> Vec<Observation> {
-    let (source, repo, path): (Arc<str>, Arc<str>, Arc<str>) = (
-        Arc::from(concord_workspace::HUB_SOURCE),
-        Arc::from(""),
-        Arc::from(""),
-    );
-    // A handful of statuses name 100k items: share one string per word.
-    let mut words: HashMap<String, Arc<str>> = HashMap::new();
+    let mut shared = HubStrings::default();
     values
         .into_iter()
-        .map(|v| Observation {
-            source: source.clone(),
-            repo: repo.clone(),
-            key: v.key,
-            path: path.clone(),
-            line: 0,
-            status: v.value.map(|value| StatusReading {
-                canonical: Some(match words.get(value.as_str()) {
-                    Some(word) => word.clone(),
-                    None => {
-                        let word: Arc<str> = Arc::from(value.as_str());
-                        words.insert(value.clone(), word.clone());
-                        word
-                    }
-                }),
-                raw: value,
-                rank: None,
+        .enumerate()
+        .map(|(index, v)| {
+            // Fresh strings every few thousand items: items far apart are
+            // often handled on different threads, and one string's count
+            // bumped by both at once costs more than the string.
+            if index % HUB_STRINGS_SHARED_BY == 0 {
+                shared = HubStrings::default();
+            }
+            Observation {
+                source: shared.source.clone(),
+                repo: shared.empty.clone(),
+                key: v.key,
+                path: shared.empty.clone(),
                 line: 0,
-                span: 0..0,
-                pinned: None,
-            }),
-            owner: None,
-            fields: vec![("version".into(), v.version.to_string())],
+                status: v.value.map(|value| StatusReading {
+                    canonical: Some(shared.word(&value)),
+                    raw: value,
+                    rank: None,
+                    line: 0,
+                    span: 0..0,
+                    pinned: None,
+                }),
+                owner: None,
+                fields: vec![("version".into(), v.version.to_string())],
+            }
         })
         .collect()
+}
+
+/// Hub readings that share one [`HubStrings`].
+const HUB_STRINGS_SHARED_BY: usize = 4096;
+
+/// The strings a run of hub readings shares: the source's name, the empty
+/// repo and path, and one string per status word (a handful name 100k
+/// items).
+struct HubStrings {
+    source: Arc<str>,
+    empty: Arc<str>,
+    words: HashMap<String, Arc<str>>,
+}
+
+impl Default for HubStrings {
+    fn default() -> Self {
+        HubStrings {
+            source: Arc::from(concord_workspace::HUB_SOURCE),
+            empty: Arc::from(""),
+            words: HashMap::new(),
+        }
+    }
+}
+
+impl HubStrings {
+    fn word(&mut self, value: &str) -> Arc<str> {
+        if let Some(word) = self.words.get(value) {
+            return word.clone();
+        }
+        let word: Arc<str> = Arc::from(value);
+        self.words.insert(value.to_string(), word.clone());
+        word
+    }
 }
 
 fn count_statuses<'a>(
