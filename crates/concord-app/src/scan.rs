@@ -61,11 +61,16 @@ pub struct ScanSummary {
 impl ScanReport {
     /// Clean, or findings when something could not be read.
     pub fn outcome(&self) -> Outcome {
-        if self.warnings.is_empty() {
-            Outcome::Clean
-        } else {
-            Outcome::Findings
-        }
+        outcome_of(&self.warnings)
+    }
+}
+
+/// A scan's outcome: clean, or findings when something could not be read.
+fn outcome_of(warnings: &[Warning]) -> Outcome {
+    if warnings.is_empty() {
+        Outcome::Clean
+    } else {
+        Outcome::Findings
     }
 }
 
@@ -154,11 +159,7 @@ pub fn scan_each(ws: &Workspace, each: impl Fn(usize, ScannedSource) + Sync) -> 
 impl ScanListed {
     /// Clean, or findings when something could not be read.
     pub fn outcome(&self) -> Outcome {
-        if self.warnings.is_empty() {
-            Outcome::Clean
-        } else {
-            Outcome::Findings
-        }
+        outcome_of(&self.warnings)
     }
 }
 
