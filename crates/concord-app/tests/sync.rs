@@ -350,21 +350,8 @@ fn a_first_sync_past_several_write_chunks_records_every_base_sqlite() {
 /// bases and replica bases are written two chunks at a time.
 #[test]
 fn a_first_sync_past_several_write_chunks_records_every_base_postgres() {
-    let Ok(base) = std::env::var("CONCORD_TEST_DATABASE_URL") else {
-        println!("skipped: CONCORD_TEST_DATABASE_URL is not set, PostgreSQL test did not run");
+    let Some(schema) = concord_test_support::PgSchema::create("concord_many") else {
         return;
     };
-    let schema = format!("concord_many_{:016x}", fastrand::u64(..));
-    let psql = |sql: &str| {
-        let status = std::process::Command::new("psql")
-            .args([base.as_str(), "-q", "-c", sql])
-            .status()
-            .expect("psql");
-        assert!(status.success(), "{sql}");
-    };
-    psql(&format!("CREATE SCHEMA {schema}"));
-    let separator = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-    a_first_sync_of_many_items_records_every_base(Some(&url));
-    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+    a_first_sync_of_many_items_records_every_base(Some(&schema.url()));
 }

@@ -206,22 +206,7 @@ enum Backend {
 /// at the end.
 struct Hub {
     url: String,
-    schema: Option<(String, String)>,
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        if let Some((base, schema)) = &self.schema {
-            let _ = std::process::Command::new("psql")
-                .args([
-                    base.as_str(),
-                    "-q",
-                    "-c",
-                    &format!("DROP SCHEMA {schema} CASCADE"),
-                ])
-                .status();
-        }
-    }
+    _schema: Option<concord_test_support::PgSchema>,
 }
 
 struct Replica {
@@ -461,36 +446,15 @@ impl World {
         let hub = match backend {
             Backend::Sqlite => Hub {
                 url: format!("sqlite://{}", dir.path().join("hub.db").display()),
-                schema: None,
+                _schema: None,
             },
             Backend::Postgres => {
-                let Ok(base) = std::env::var("CONCORD_TEST_DATABASE_URL") else {
-                    println!(
-                        "skipped: CONCORD_TEST_DATABASE_URL is not set, PostgreSQL test did not run"
-                    );
-                    return None;
-                };
-                let nanos = now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.subsec_nanos());
-                let schema = format!(
-                    "concord_conv_{reopen}_{seed}_{}_{nanos}",
-                    std::process::id()
-                );
-                let status = std::process::Command::new("psql")
-                    .args([
-                        base.as_str(),
-                        "-q",
-                        "-c",
-                        &format!("CREATE SCHEMA {schema}"),
-                    ])
-                    .status()
-                    .expect("psql");
-                assert!(status.success(), "CREATE SCHEMA {schema} failed");
-                let separator = if base.contains('?') { '&' } else { '?' };
+                let schema = concord_test_support::PgSchema::create(&format!(
+                    "concord_conv_{reopen}_{seed}"
+                ))?;
                 Hub {
-                    url: format!("{base}{separator}options=-c%20search_path%3D{schema}"),
-                    schema: Some((base, schema)),
+                    url: schema.url(),
+                    _schema: Some(schema),
                 }
             }
         };

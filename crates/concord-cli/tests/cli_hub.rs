@@ -409,21 +409,10 @@ fn run_with_hub(ws: &TestWorkspace, url: &str, args: &[&str]) -> common::Output 
 /// The same commands against PostgreSQL, in a schema of this test's own.
 #[test]
 fn the_commands_work_the_same_on_postgres() {
-    let Ok(base) = std::env::var("CONCORD_TEST_DATABASE_URL") else {
-        println!("skipped: CONCORD_TEST_DATABASE_URL is not set, PostgreSQL test did not run");
+    let Some(schema) = concord_test_support::PgSchema::create("concord_cli") else {
         return;
     };
-    let schema = format!("concord_cli_{:016x}", fastrand::u64(..));
-    let psql = |sql: &str| {
-        let status = std::process::Command::new("psql")
-            .args([base.as_str(), "-q", "-c", sql])
-            .status()
-            .expect("psql");
-        assert!(status.success(), "{sql}");
-    };
-    psql(&format!("CREATE SCHEMA {schema}"));
-    let separator = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+    let url = schema.url();
     let ws = workspace();
     let out = run_with_hub(&ws, &url, &["set", "T1", "done", "--note", "on postgres"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -443,7 +432,6 @@ fn the_commands_work_the_same_on_postgres() {
         !ws.path().join(".concord/hub.db").exists(),
         "nothing went to SQLite"
     );
-    psql(&format!("DROP SCHEMA {schema} CASCADE"));
 }
 
 /// A file that cannot be read says nothing about its items: the hub keeps

@@ -8,7 +8,6 @@ use common::{TASK_WORKFLOW, TestWorkspace, git, init_repo};
 use concord_fakes::github::FakeGitHub;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn concord(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> common::Output {
@@ -479,26 +478,10 @@ fn the_api_over_http_on_sqlite() {
 
 #[test]
 fn the_api_over_http_on_postgres() {
-    let Ok(base) = std::env::var("CONCORD_TEST_DATABASE_URL") else {
-        println!("skipped: CONCORD_TEST_DATABASE_URL is not set, PostgreSQL test did not run");
+    let Some(schema) = concord_test_support::PgSchema::create("concord_serve") else {
         return;
     };
-    let schema = format!("concord_serve_{:016x}", fastrand::u64(..));
-    let psql = |sql: &str| {
-        let status = Command::new("psql")
-            .args([base.as_str(), "-q", "-c", sql])
-            .status()
-            .expect("psql");
-        assert!(status.success(), "{sql}");
-    };
-    psql(&format!("CREATE SCHEMA {schema}"));
-    let separator = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-    let result = std::panic::catch_unwind(|| exercise_api(&[("CONCORD_HUB_URL", url.as_str())]));
-    psql(&format!("DROP SCHEMA {schema} CASCADE"));
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    exercise_api(&[("CONCORD_HUB_URL", schema.url().as_str())]);
 }
 
 #[test]
@@ -949,30 +932,20 @@ impl Drop for Forwarder {
 
 #[test]
 fn the_database_going_away_is_503_and_the_server_recovers_without_restart() {
-    let Ok(base) = std::env::var("CONCORD_TEST_DATABASE_URL") else {
-        println!("skipped: CONCORD_TEST_DATABASE_URL is not set, PostgreSQL test did not run");
+    let Some(schema) = concord_test_support::PgSchema::create("concord_outage") else {
         return;
     };
-    if !base.contains("127.0.0.1:5432") {
+    if !schema.base().contains("127.0.0.1:5432") {
         println!("skipped: the database-outage test forwards to 127.0.0.1:5432 only");
         return;
     }
-    let schema = format!("concord_outage_{:016x}", fastrand::u64(..));
-    let psql = |sql: &str| {
-        let status = Command::new("psql")
-            .args([base.as_str(), "-q", "-c", sql])
-            .status()
-            .expect("psql");
-        assert!(status.success(), "{sql}");
-    };
-    psql(&format!("CREATE SCHEMA {schema}"));
     let result = std::panic::catch_unwind(|| {
         let mut forwarder = Forwarder::start(0, "127.0.0.1:5432");
         let port = forwarder.port;
-        let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!(
-            "{}{separator}options=-c%20search_path%3D{schema}",
-            base.replace("127.0.0.1:5432", &format!("127.0.0.1:{port}"))
+        let url = schema.url_on(
+            &schema
+                .base()
+                .replace("127.0.0.1:5432", &format!("127.0.0.1:{port}")),
         );
         let env = [("CONCORD_HUB_URL", url.as_str())];
         let ws = workspace();
@@ -998,7 +971,6 @@ fn the_database_going_away_is_503_and_the_server_recovers_without_restart() {
             std::thread::sleep(Duration::from_millis(200));
         }
     });
-    psql(&format!("DROP SCHEMA {schema} CASCADE"));
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
