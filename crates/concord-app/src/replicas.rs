@@ -449,12 +449,30 @@ fn in_history(git: &concord_git::Repo, head: &str, commits: HashSet<String>) -> 
 
 /// After a sync: replica bases that moved (each row stands on its own, so
 /// a sync records them a chunk at a time).
-pub async fn record_bases(store: &Store, mut rows: Vec<ReplicaBase>) -> Result<(), StoreError> {
-    rows.retain(|r| !r.replica.starts_with(crate::gates::EPHEMERAL));
-    if rows.is_empty() {
-        return Ok(());
+pub async fn record_bases(store: &Store, rows: ReplicaRows) -> Result<(), StoreError> {
+    let lasting = |mut rows: Vec<ReplicaBase>| {
+        rows.retain(|r| !r.replica.starts_with(crate::gates::EPHEMERAL));
+        rows
+    };
+    let (new, moved) = (lasting(rows.new), lasting(rows.moved));
+    if !new.is_empty() {
+        store.put_new_replica_bases(&new).await?;
     }
-    store.put_replica_bases(&rows).await
+    if !moved.is_empty() {
+        store.put_replica_bases(&moved).await?;
+    }
+    Ok(())
+}
+
+/// Replica bases a run moved, split by whether the replica had a row for
+/// the key when the run read them: the hub inserts new rows faster than it
+/// replaces rows.
+#[derive(Debug, Default)]
+pub struct ReplicaRows {
+    /// Rows of keys the run read no row of (a first sync's every row).
+    pub new: Vec<ReplicaBase>,
+    /// Rows that replace one the run read.
+    pub moved: Vec<ReplicaBase>,
 }
 
 /// After a sync, once its replica bases are recorded: each replica's new

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
+use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
 
 /// The current time as RFC 3339 UTC text with microseconds, as the hub stores times.
@@ -87,6 +88,14 @@ pub(crate) async fn upsert_observations_postgres(
     rows: &[ObservationRecord],
 ) -> Result<()> {
     let mut tx = pool.begin().await?;
+    // A batch holds whole sources: when the hub has none of their
+    // observations (their first run), every row is new.
+    let sources: BTreeSet<&str> = rows.iter().map(|r| r.source.as_str()).collect();
+    let any_recorded: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM observations WHERE source = ANY($1))")
+            .bind(sources.into_iter().collect::<Vec<_>>())
+            .fetch_one(&mut *tx)
+            .await?;
     sqlx::query(
         "CREATE TEMPORARY TABLE concord_observations_in \
          (LIKE observations INCLUDING DEFAULTS) ON COMMIT DROP",
@@ -135,12 +144,24 @@ pub(crate) async fn upsert_observations_postgres(
         copy.send(buffer).await?;
     }
     copy.finish().await?;
-    sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO observations {OBSERVATION_COLUMNS} SELECT {cols} FROM concord_observations_in{OBSERVATION_UPDATE}",
+    let insert = format!(
+        "INSERT INTO observations {OBSERVATION_COLUMNS} SELECT {cols} FROM concord_observations_in",
         cols = OBSERVATION_COLUMNS.trim_matches(|c| c == '(' || c == ')')
-    )))
-    .execute(&mut *tx)
-    .await?;
+    );
+    // New rows go in without ON CONFLICT (see `pg_insert_plainly`); any
+    // that exist after all are replaced by the upsert, as always.
+    let inserted = !any_recorded
+        && crate::bulk::pg_insert_plainly(
+            &mut tx,
+            rows.len(),
+            sqlx::query(AssertSqlSafe(insert.as_str())),
+        )
+        .await?;
+    if !inserted {
+        sqlx::query(AssertSqlSafe(format!("{insert}{OBSERVATION_UPDATE}")))
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     Ok(())
 }

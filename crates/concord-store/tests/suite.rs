@@ -1948,3 +1948,143 @@ both!(
         assert_eq!(three.value.as_deref(), Some("done"));
     }
 );
+
+both!(
+    two_runs_inserting_the_same_new_rows_at_once_each_row_lands_once,
+    |hub| {
+        // Two "processes" insert the same new keys at once (PostgreSQL tries a
+        // bare INSERT first and falls back to ON CONFLICT when a key exists
+        // after all): every value and base lands exactly once, the loser of
+        // each key gets a conflict, nothing deadlocks, and every landed value
+        // is journaled once.
+        const KEYS: usize = 3_000;
+        let base = |key: String, value: &str| {
+            let base = Base {
+                rule: "r".into(),
+                key,
+                field: "status".into(),
+                value: Some(value.into()),
+                versions: "{}".into(),
+                version: 0,
+                agreed_at: "2026-12-07T00:00:00Z".into(),
+            };
+            (base, 0)
+        };
+        let mut tasks = Vec::new();
+        for writer in ["a", "b"] {
+            let reopen = hub.reopen.clone();
+            tasks.push(tokio::spawn(async move {
+                let store = reopen.open().await;
+                let values: Vec<ValueChange> = (0..KEYS)
+                    .map(|i| change(&format!("n{i:05}"), 0, None, writer))
+                    .collect();
+                let bases: Vec<(Base, i64)> = (0..KEYS)
+                    .map(|i| base(format!("n{i:05}"), writer))
+                    .collect();
+                let observations: Vec<ObservationRecord> = (0..KEYS)
+                    .map(|i| ObservationRecord {
+                        run_id: format!("run-{writer}"),
+                        ..observation(i, writer)
+                    })
+                    .collect();
+                let rows: Vec<_> = (0..KEYS)
+                    .map(|i| replica_base("ra", &format!("n{i:05}"), writer))
+                    .collect();
+                let (values, bases, recorded, replicas) = tokio::join!(
+                    store.set_hub_values(&values),
+                    store.put_bases(&bases),
+                    store.record_observations(&observations),
+                    store.put_new_replica_bases(&rows),
+                );
+                recorded.unwrap();
+                replicas.unwrap();
+                let landed = |results: Vec<Result<i64, StoreError>>| -> Vec<bool> {
+                    results
+                        .into_iter()
+                        .map(|r| match r {
+                            Ok(version) => {
+                                assert_eq!(version, 1);
+                                true
+                            }
+                            Err(e) if e.is_conflict() => false,
+                            Err(e) => panic!("writer {writer}: {e}"),
+                        })
+                        .collect()
+                };
+                let values = landed(
+                    values
+                        .unwrap()
+                        .into_iter()
+                        .map(|r| r.map(|v| v.version))
+                        .collect(),
+                );
+                let bases = landed(
+                    bases
+                        .unwrap()
+                        .into_iter()
+                        .map(|r| r.map(|b| b.version))
+                        .collect(),
+                );
+                store.close().await;
+                (values, bases)
+            }));
+        }
+        let mut won = Vec::new();
+        for task in tasks {
+            won.push(task.await.unwrap());
+        }
+        for i in 0..KEYS {
+            assert!(won[0].0[i] ^ won[1].0[i], "value n{i:05} landed once");
+            assert!(won[0].1[i] ^ won[1].1[i], "base n{i:05} landed once");
+        }
+        let store = &hub.store;
+        assert_eq!(store.journal_len().await.unwrap(), KEYS as i64);
+        let values = store.hub_values().await.unwrap();
+        assert_eq!(values.len(), KEYS);
+        for v in &values {
+            let i: usize = v.key[1..].parse().unwrap();
+            let winner = if won[0].0[i] { "a" } else { "b" };
+            assert_eq!(v.value.as_deref(), Some(winner), "{}", v.key);
+        }
+        assert_eq!(store.all_bases().await.unwrap().len(), KEYS);
+        // Observations and replica bases are replaced, not compared: one row
+        // per key, from one of the two.
+        let observed = store.observations(None).await.unwrap();
+        assert_eq!(observed.len(), KEYS);
+        assert!(
+            observed
+                .iter()
+                .all(|o| o.run_id == "run-a" || o.run_id == "run-b")
+        );
+        assert_eq!(store.replica_bases("ra", None).await.unwrap().len(), KEYS);
+    }
+);
+
+both!(new_replica_bases_that_exist_after_all_are_replaced, |hub| {
+    let store = &hub.store;
+    let base = |key: &str, value: &str| replica_base("ra", key, value);
+    store.put_replica(&replica("ra", None)).await.unwrap();
+    let seed: Vec<_> = (0..10).map(|i| base(&format!("K{i:03}"), "todo")).collect();
+    store.put_new_replica_bases(&seed).await.unwrap();
+    // Believed new, but K005 exists (another run recorded it since), and
+    // K100 is given twice: the later one stays.
+    let rows = vec![
+        base("K100", "todo"),
+        base("K005", "done"),
+        base("K101", "todo"),
+        base("K100", "in_progress"),
+    ];
+    store.put_new_replica_bases(&rows).await.unwrap();
+    let stored = store.replica_bases("ra", None).await.unwrap();
+    let value = |key: &str| {
+        stored
+            .iter()
+            .find(|b| b.key == key)
+            .and_then(|b| b.value.clone())
+    };
+    assert_eq!(stored.len(), 12);
+    assert_eq!(value("K005").as_deref(), Some("done"));
+    assert_eq!(value("K004").as_deref(), Some("todo"));
+    assert_eq!(value("K100").as_deref(), Some("in_progress"));
+    assert_eq!(value("K101").as_deref(), Some("todo"));
+});

@@ -166,8 +166,8 @@ pub(super) fn replica_rows(
     gates: &BTreeMap<String, RepoGate>,
     landed: &Landed<'_>,
     agreed_at: &str,
-) -> Vec<concord_store::ReplicaBase> {
-    let mut rows = Vec::new();
+) -> crate::replicas::ReplicaRows {
+    let mut rows = crate::replicas::ReplicaRows::default();
     for decision in decisions {
         let Some(winner) = &decision.winner else {
             continue;
@@ -206,9 +206,15 @@ pub(super) fn replica_rows(
                 continue;
             };
             let now = Some(winner.status.clone());
-            if own_bases.row(replica, &decision.rule, &source.name, &decision.key) == Some(&now) {
+            let had = own_bases.row(replica, &decision.rule, &source.name, &decision.key);
+            if had == Some(&now) {
                 continue;
             }
+            let rows = if had.is_none() {
+                &mut rows.new
+            } else {
+                &mut rows.moved
+            };
             rows.push(concord_store::ReplicaBase {
                 replica: replica.to_string(),
                 key: decision.key.clone(),
