@@ -124,6 +124,13 @@ impl KeyTemplate {
         path: &str,
         mut lookup: impl FnMut(&str) -> Option<Cow<'a, str>>,
     ) -> Result<String, String> {
+        // The usual key is one field's value: one allocation of its size.
+        if let [Part::Lookup(name)] = self.parts.as_slice() {
+            return match lookup(name) {
+                Some(value) if !value.trim().is_empty() => Ok(value.trim().to_string()),
+                _ => Err(name.clone()),
+            };
+        }
         let mut key = String::new();
         for part in &self.parts {
             match part {

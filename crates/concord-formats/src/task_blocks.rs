@@ -27,6 +27,13 @@ struct Fence {
     is_task: bool,
 }
 
+/// A file's bytes, and the same as text when all of it is valid UTF-8.
+#[derive(Clone, Copy)]
+struct File<'b> {
+    bytes: &'b [u8],
+    whole: Option<&'b str>,
+}
+
 /// One `key: value` line of a block.
 struct Field {
     name: Range<usize>,
@@ -42,7 +49,8 @@ impl Format for TaskBlocks {
         let mut bad_line: Option<(u32, String)> = None;
         // Most files are valid UTF-8 as a whole: then no line needs checking.
         // (simdutf8 checks a whole file several times faster than std.)
-        let all_utf8 = simdutf8::basic::from_utf8(bytes).is_ok();
+        let whole = simdutf8::basic::from_utf8(bytes).ok();
+        let all_utf8 = whole.is_some();
         let mut all_lines = lines(bytes);
         loop {
             if fence.is_none() {
@@ -87,7 +95,10 @@ impl Format for TaskBlocks {
                                         open.line
                                     ),
                                 }),
-                                None => self.finish_block(ctx, bytes, open.line, &fields, &mut out),
+                                None => {
+                                    let file = File { bytes, whole };
+                                    self.finish_block(ctx, file, open.line, &fields, &mut out)
+                                }
                             }
                         }
                         fence = None;
@@ -157,15 +168,17 @@ impl TaskBlocks {
     fn finish_block(
         &self,
         ctx: FileContext<'_>,
-        bytes: &[u8],
+        file: File<'_>,
         block_line: u32,
         fields: &[Field],
         out: &mut ParsedFile,
     ) {
-        // `from_utf8` checks valid text faster than `from_utf8_lossy`.
-        let text = |r: &Range<usize>| match std::str::from_utf8(&bytes[r.clone()]) {
-            Ok(text) => Cow::Borrowed(text),
-            Err(_) => String::from_utf8_lossy(&bytes[r.clone()]),
+        let bytes = file.bytes;
+        // A value's range starts and ends at ASCII bytes: in a file that is
+        // valid UTF-8 as a whole it is text already, with nothing to check.
+        let text = |r: &Range<usize>| match file.whole.and_then(|whole| whole.get(r.clone())) {
+            Some(text) => Cow::Borrowed(text),
+            None => String::from_utf8_lossy(&bytes[r.clone()]),
         };
         let find = |name: &str| -> Result<Option<&Field>, String> {
             let mut found = fields
