@@ -142,21 +142,24 @@ impl Store {
 
     /// Upsert replica bases in one transaction.
     pub async fn put_replica_bases(&self, bases: &[ReplicaBase]) -> Result<()> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            tx.upsert_replica_bases(bases).await?;
-            tx.commit().await?;
-            Ok::<(), StoreError>(())
-        })
+        self.write_replica_bases(bases, false).await
     }
 
     /// Replica bases the caller read none of, in one transaction: the same
     /// end as [`Store::put_replica_bases`] (one that exists after all is
     /// replaced), faster on PostgreSQL when none does (a first sync).
     pub async fn put_new_replica_bases(&self, bases: &[ReplicaBase]) -> Result<()> {
+        self.write_replica_bases(bases, true).await
+    }
+
+    async fn write_replica_bases(&self, bases: &[ReplicaBase], new: bool) -> Result<()> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            tx.insert_replica_bases(bases).await?;
+            if new {
+                tx.insert_replica_bases(bases).await?;
+            } else {
+                tx.upsert_replica_bases(bases).await?;
+            }
             tx.commit().await?;
             Ok::<(), StoreError>(())
         })
