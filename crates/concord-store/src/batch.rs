@@ -173,6 +173,8 @@ impl Store {
         };
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
+            // Before the values: every value that lands is journaled.
+            tx.lock_journal().await?;
             let mut landed: HashSet<(String, String)> =
                 tx.insert_values(&inserts).await?.into_iter().collect();
             for chunk in updates.chunks(update_rows) {
@@ -335,6 +337,7 @@ impl Store {
     pub async fn append_journal_batch(&self, entries: &[JournalEntry]) -> Result<Vec<i64>> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
+            tx.lock_journal().await?;
             let ids = tx.insert_journal(entries).await?;
             tx.commit().await?;
             Ok(ids)

@@ -30,6 +30,13 @@ pub(crate) trait BulkInsert {
     async fn insert_bases(&mut self, rows: &[&(Base, i64)]) -> Result<Vec<BaseKey>>;
     /// Journal entries; their ids, in the entries' order.
     async fn insert_journal(&mut self, entries: &[JournalEntry]) -> Result<Vec<i64>>;
+    /// Taken first by every transaction that journals, before it writes
+    /// anything: until it commits, no other transaction can take journal
+    /// ids. Ids then become visible in their order, so a reader that sees
+    /// entry N sees every entry before it. A run plans "with every change up
+    /// to entry N" and later looks only past N: an entry that became visible
+    /// after a later one was seen would never be planned with.
+    async fn lock_journal(&mut self) -> Result<()>;
     /// Replica bases, each replacing the one with its key. A key given
     /// twice ends as the later one, as a run of single upserts would.
     async fn upsert_replica_bases(&mut self, rows: &[ReplicaBase]) -> Result<()>;
@@ -209,6 +216,12 @@ impl BulkInsert for Transaction<'_, Sqlite> {
     async fn insert_replica_bases(&mut self, rows: &[ReplicaBase]) -> Result<()> {
         // SQLite's upsert of a new row costs what an insert does.
         self.upsert_replica_bases(rows).await
+    }
+
+    async fn lock_journal(&mut self) -> Result<()> {
+        // SQLite has one writer at a time: a transaction's journal ids are
+        // committed before another transaction can write at all.
+        Ok(())
     }
 }
 
@@ -423,7 +436,22 @@ impl BulkInsert for Transaction<'_, Postgres> {
     async fn insert_replica_bases(&mut self, rows: &[ReplicaBase]) -> Result<()> {
         pg_replica_bases(self, rows, true).await
     }
+
+    async fn lock_journal(&mut self) -> Result<()> {
+        // Without it, a transaction that took ids 1001-3000 could commit
+        // after one that took 3001: a reader in between sees 3001 and not
+        // the entries before it. Held until commit or rollback.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(JOURNAL_LOCK)
+            .execute(&mut **self)
+            .await?;
+        Ok(())
+    }
 }
+
+/// The advisory lock every journaling transaction on PostgreSQL holds
+/// ([`BulkInsert::lock_journal`]); the migrations take 7212201.
+const JOURNAL_LOCK: i64 = 7_212_202;
 
 /// Replica bases on PostgreSQL, each replacing the one with its key; when
 /// `new` (the caller read none of them), each chunk is first tried as a

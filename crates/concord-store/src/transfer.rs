@@ -1,6 +1,7 @@
 //! Bulk work: upserting a run's observations, and the lossless JSONL
 //! export and import of a whole hub.
 
+use crate::bulk::BulkInsert;
 use crate::records::*;
 use crate::store::{
     JOURNAL_SELECT, Pool, RELEASE_STEP_SELECT, Store, journal_from, on_pool, release_step_from,
@@ -473,6 +474,8 @@ impl Store {
         let parsed = self.read_export(input, options).await?;
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
+            // It replaces the journal: no journaling transaction in between.
+            tx.lock_journal().await?;
             for table in [
                 "hub_values",
                 "bases",

@@ -2088,3 +2088,68 @@ both!(new_replica_bases_that_exist_after_all_are_replaced, |hub| {
     assert_eq!(value("K100").as_deref(), Some("in_progress"));
     assert_eq!(value("K101").as_deref(), Some("todo"));
 });
+
+both!(
+    a_reader_never_sees_a_journal_entry_without_those_before_it,
+    |hub| {
+        // A run plans "with every change up to entry N" and later looks only
+        // past N, so ids must become visible in their order: a reader that
+        // sees entry N sees every entry before it. One writer journals
+        // thousands of entries a transaction while another journals one at
+        // a time; a reader counts the entries and takes the highest id in one
+        // snapshot, over and over. Nothing is rolled back, so the two agree
+        // whenever the ids before the highest are all there. (SQLite has one
+        // writer at a time; the reader runs on PostgreSQL only.)
+        const BATCHES: usize = 12;
+        const SINGLES: usize = 300;
+        let bulk = {
+            let reopen = hub.reopen.clone();
+            tokio::spawn(async move {
+                let store = reopen.open().await;
+                for b in 0..BATCHES {
+                    let batch: Vec<ValueChange> = (0..2_000)
+                        .map(|i| change(&format!("bulk-{b}-{i}"), 0, None, "todo"))
+                        .collect();
+                    let results = store.set_hub_values(&batch).await.unwrap();
+                    assert!(results.iter().all(Result::is_ok));
+                }
+                store.close().await;
+            })
+        };
+        let singles = {
+            let reopen = hub.reopen.clone();
+            tokio::spawn(async move {
+                let store = reopen.open().await;
+                for i in 0..SINGLES {
+                    let entry = event(&format!("single-{i}"), "logged");
+                    store.append_journal(&entry).await.unwrap();
+                }
+                store.close().await;
+            })
+        };
+        let mut reads = 0;
+        if let Some((url, schema)) = &hub.pg {
+            let reader = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(pg_options(url, schema))
+                .await
+                .expect("reader");
+            while !(bulk.is_finished() && singles.is_finished()) {
+                let (count, highest): (i64, i64) =
+                    sqlx::query_as("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM journal")
+                        .fetch_one(&reader)
+                        .await
+                        .unwrap();
+                assert_eq!(count, highest, "entries before the highest are missing");
+                reads += 1;
+            }
+            reader.close().await;
+        }
+        bulk.await.unwrap();
+        singles.await.unwrap();
+        let total = (BATCHES * 2_000 + SINGLES) as i64;
+        assert_eq!(hub.store.journal_len().await.unwrap(), total);
+        assert_eq!(hub.store.journal_high_water().await.unwrap(), total);
+        println!("{reads} reads, every one without a hole");
+    }
+);
