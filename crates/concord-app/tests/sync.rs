@@ -171,6 +171,72 @@ fn a_status_changed_in_one_file_reaches_the_other_file_the_hub_and_the_remote() 
     assert_eq!(&git(&remote, &["rev-parse", "main"]), commit, "pushed");
 }
 
+/// A sync that reads every source records the observations while it
+/// decides. When the recording fails, nothing is written: not the file
+/// the plan would change, not the hub, not the journal.
+#[test]
+fn a_full_sync_whose_observations_cannot_be_recorded_writes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ws = workspace(dir.path());
+    applied(sync(&ws, &SyncOptions::default(), None, &Silent).expect("first sync"));
+    let app = dir.path().join("app");
+    write(
+        &app.join("docs/w.md"),
+        "```task\nid: T1\nstatus: done\n```\n```task\nid: T2\nstatus: done\n```\n",
+    );
+    git(&app, &["commit", "-q", "-am", "T1 done"]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let store = runtime
+        .block_on(concord_store::Store::open(&ws.hub.url, &ws.root))
+        .expect("the hub opens");
+    for event in ["INSERT", "UPDATE"] {
+        let refuse = format!(
+            "CREATE TRIGGER refuse_{event} BEFORE {event} ON observations \
+             BEGIN SELECT RAISE(ABORT, 'observations refused by this test'); END"
+        );
+        runtime
+            .block_on(store.execute_raw_for_tests(&refuse))
+            .expect("trigger");
+    }
+    let journal_before = runtime
+        .block_on(store.journal_high_water())
+        .expect("journal");
+
+    let options = SyncOptions {
+        full: true,
+        ..SyncOptions::default()
+    };
+    let Err(failure) = sync(&ws, &options, None, &Silent) else {
+        panic!("the sync went on without recording what it read");
+    };
+    assert!(
+        failure
+            .message
+            .contains("observations not recorded in the hub")
+            && failure.message.contains("refused by this test"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(failure.outcome, Outcome::PartialFailure);
+    assert_eq!(
+        std::fs::read_to_string(app.join("plan.md")).expect("plan.md"),
+        "| Item | Status |\n|---|---|\n| T1 | **todo** |\n| T2 | **done** |\n",
+        "the plan file is as it was"
+    );
+    let t1 = runtime
+        .block_on(store.hub_value("T1", "status"))
+        .expect("hub value")
+        .expect("T1 in the hub");
+    assert_eq!(t1.value.as_deref(), Some("todo"), "the hub is as it was");
+    assert_eq!(
+        runtime
+            .block_on(store.journal_high_water())
+            .expect("journal"),
+        journal_before,
+        "nothing journaled"
+    );
+}
+
 #[test]
 fn a_dry_run_returns_the_plan_and_writes_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");

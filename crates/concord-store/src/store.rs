@@ -481,16 +481,27 @@ impl Store {
     }
 
     pub async fn set_watermark(&self, mark: &Watermark) -> Result<()> {
+        self.set_watermarks(std::slice::from_ref(mark)).await
+    }
+
+    /// Several marks, in their order, in one transaction: all of them or
+    /// none (a sync's marks, one per repo, were a commit each: on
+    /// PostgreSQL a WAL flush each).
+    pub async fn set_watermarks(&self, marks: &[Watermark]) -> Result<()> {
         const SQL: &str = "INSERT INTO watermarks (source, position, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (source) DO UPDATE SET position = excluded.position, \
              updated_at = excluded.updated_at";
         on_pool!(self, |pool| {
-            sqlx::query(SQL)
-                .bind(&mark.source)
-                .bind(&mark.position)
-                .bind(&mark.updated_at)
-                .execute(pool)
-                .await?;
+            let mut tx = pool.begin().await?;
+            for mark in marks {
+                sqlx::query(SQL)
+                    .bind(&mark.source)
+                    .bind(&mark.position)
+                    .bind(&mark.updated_at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
             Ok(())
         })
     }

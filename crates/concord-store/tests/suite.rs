@@ -280,6 +280,35 @@ both!(migrations_are_idempotent, |hub| {
     again.close().await;
 });
 
+both!(watermarks_set_together_land_in_their_order, |hub| {
+    let store = &hub.store;
+    let mark = |source: &str, position: &str| Watermark {
+        source: source.into(),
+        position: position.into(),
+        updated_at: "2026-11-24T10:00:00Z".into(),
+    };
+    store.set_watermark(&mark("repo:a", "old")).await.unwrap();
+    store
+        .set_watermarks(&[
+            mark("repo:a", "first"),
+            mark("repo:b", "b1"),
+            mark("repo:a", "last"),
+        ])
+        .await
+        .unwrap();
+    let marks = store.watermarks_with_prefix("repo:").await.unwrap();
+    let positions: Vec<(&str, &str)> = marks
+        .iter()
+        .map(|m| (m.source.as_str(), m.position.as_str()))
+        .collect();
+    assert_eq!(positions, [("repo:a", "last"), ("repo:b", "b1")]);
+    store.set_watermarks(&[]).await.unwrap();
+    assert_eq!(
+        store.watermarks_with_prefix("repo:").await.unwrap().len(),
+        2
+    );
+});
+
 both!(a_newer_hub_is_refused, |hub| {
     // Simulate a future concord: schema version 99 recorded.
     let other = hub.reopen.open().await;

@@ -153,6 +153,9 @@ pub(super) async fn record_read_positions(
     // This run read every file a look recorded a reading of (they were in
     // its limits): the position below describes them again.
     let rereads = rereads(store).await?;
+    // Written together, in one transaction: a commit each cost PostgreSQL
+    // a WAL flush per source.
+    let mut marks = Vec::new();
     for source in &ws.sources {
         let repo = ws.repo(source);
         let Some(gate) = gates.get(&repo.name) else {
@@ -171,32 +174,27 @@ pub(super) async fn record_read_positions(
             }
             _ => String::new(),
         };
-        store
-            .set_watermark(&Watermark {
-                source: source.name.clone(),
-                position,
-                updated_at: now.clone(),
-            })
-            .await?;
+        marks.push(Watermark {
+            source: source.name.clone(),
+            position,
+            updated_at: now.clone(),
+        });
         if rereads.contains_key(&source.name) {
-            store
-                .set_watermark(&Watermark {
-                    source: reread_mark(&source.name),
-                    position: String::new(),
-                    updated_at: now.clone(),
-                })
-                .await?;
+            marks.push(Watermark {
+                source: reread_mark(&source.name),
+                position: String::new(),
+                updated_at: now.clone(),
+            });
         }
     }
     if let Some(config) = config_hash(ws) {
-        store
-            .set_watermark(&Watermark {
-                source: READ_CONFIG_MARK.into(),
-                position: config,
-                updated_at: now,
-            })
-            .await?;
+        marks.push(Watermark {
+            source: READ_CONFIG_MARK.into(),
+            position: config,
+            updated_at: now,
+        });
     }
+    store.set_watermarks(&marks).await?;
     Ok(())
 }
 
@@ -422,16 +420,17 @@ pub(super) async fn mark_run(
         };
         marks.push((repo_mark(name), head));
     }
-    // The config mark last: it makes the others count.
+    // The config mark last: it makes the others count (and all of them
+    // land together).
     marks.push((CONFIG_MARK.to_string(), config_hash(ws).unwrap_or_default()));
-    for (source, position) in marks {
-        store
-            .set_watermark(&Watermark {
-                source,
-                position,
-                updated_at: now.clone(),
-            })
-            .await?;
-    }
+    let marks: Vec<Watermark> = marks
+        .into_iter()
+        .map(|(source, position)| Watermark {
+            source,
+            position,
+            updated_at: now.clone(),
+        })
+        .collect();
+    store.set_watermarks(&marks).await?;
     Ok(())
 }
