@@ -95,9 +95,10 @@ pub fn plan_workspace<'a>(
     };
     let run = run.into();
     let decided = if limits.is_empty() {
-        // Every source read in full: the hub read below takes nothing the
-        // recording writes (no recorded observation, no warning, no read
-        // position, no journal entry), and deciding is pure. So the two
+        // Every source read in full: the hub read below (values, bases,
+        // replica bases, the journal's newest id) takes nothing the
+        // recording writes (observations, warnings, the run, read marks;
+        // no journal entry), and deciding is pure. So the two
         // run side by side, the recording on a thread of its own (a first
         // sync of 100,000 items spent 0.5 s recording, then 0.3 s deciding,
         // one core idle). Nothing is written anywhere before both end, and

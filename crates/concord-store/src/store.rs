@@ -484,16 +484,21 @@ impl Store {
         self.set_watermarks(std::slice::from_ref(mark)).await
     }
 
-    /// Several marks, in their order, in one transaction: all of them or
-    /// none (a sync's marks, one per repo, were a commit each: on
-    /// PostgreSQL a WAL flush each).
+    /// Several marks in one transaction: all of them or none (a sync's
+    /// marks, one per repo and one per source, were a commit each: on
+    /// PostgreSQL a WAL flush each). A name given twice ends as the later.
     pub async fn set_watermarks(&self, marks: &[Watermark]) -> Result<()> {
         const SQL: &str = "INSERT INTO watermarks (source, position, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (source) DO UPDATE SET position = excluded.position, \
              updated_at = excluded.updated_at";
+        // Written in name order, whatever order the caller's workspace
+        // lists them in: two runs that lock the same rows in one order
+        // cannot deadlock on PostgreSQL.
+        let by_name: BTreeMap<&str, &Watermark> =
+            marks.iter().map(|m| (m.source.as_str(), m)).collect();
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            for mark in marks {
+            for mark in by_name.values() {
                 sqlx::query(SQL)
                     .bind(&mark.source)
                     .bind(&mark.position)

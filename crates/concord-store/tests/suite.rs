@@ -280,34 +280,74 @@ both!(migrations_are_idempotent, |hub| {
     again.close().await;
 });
 
-both!(watermarks_set_together_land_in_their_order, |hub| {
-    let store = &hub.store;
-    let mark = |source: &str, position: &str| Watermark {
-        source: source.into(),
-        position: position.into(),
-        updated_at: "2026-11-24T10:00:00Z".into(),
-    };
-    store.set_watermark(&mark("repo:a", "old")).await.unwrap();
-    store
-        .set_watermarks(&[
-            mark("repo:a", "first"),
-            mark("repo:b", "b1"),
-            mark("repo:a", "last"),
-        ])
-        .await
-        .unwrap();
-    let marks = store.watermarks_with_prefix("repo:").await.unwrap();
-    let positions: Vec<(&str, &str)> = marks
-        .iter()
-        .map(|m| (m.source.as_str(), m.position.as_str()))
-        .collect();
-    assert_eq!(positions, [("repo:a", "last"), ("repo:b", "b1")]);
-    store.set_watermarks(&[]).await.unwrap();
-    assert_eq!(
-        store.watermarks_with_prefix("repo:").await.unwrap().len(),
-        2
-    );
-});
+/// `marks` set together, 60 times over.
+async fn set_marks_repeatedly(store: &Store, marks: &[Watermark]) {
+    for _ in 0..60 {
+        store.set_watermarks(marks).await.unwrap();
+    }
+}
+
+both!(
+    watermarks_set_together_all_land_and_a_name_given_twice_ends_as_the_later,
+    |hub| {
+        let store = &hub.store;
+        let mark = |source: &str, position: &str| Watermark {
+            source: source.into(),
+            position: position.into(),
+            updated_at: "2026-11-24T10:00:00Z".into(),
+        };
+        store.set_watermark(&mark("repo:a", "old")).await.unwrap();
+        store
+            .set_watermarks(&[
+                mark("repo:a", "first"),
+                mark("repo:b", "b1"),
+                mark("repo:a", "last"),
+            ])
+            .await
+            .unwrap();
+        let marks = store.watermarks_with_prefix("repo:").await.unwrap();
+        let positions: Vec<(&str, &str)> = marks
+            .iter()
+            .map(|m| (m.source.as_str(), m.position.as_str()))
+            .collect();
+        assert_eq!(positions, [("repo:a", "last"), ("repo:b", "b1")]);
+        store.set_watermarks(&[]).await.unwrap();
+        assert_eq!(
+            store.watermarks_with_prefix("repo:").await.unwrap().len(),
+            2
+        );
+    }
+);
+
+both!(
+    watermarks_set_at_once_in_opposite_orders_never_deadlock,
+    |hub| {
+        // Two clones whose configs list the same sources in opposite orders,
+        // leaving their read positions at the same moment.
+        let names: Vec<String> = (0..40).map(|i| format!("source-{i:02}")).collect();
+        let marks = |position: &str| -> Vec<Watermark> {
+            names
+                .iter()
+                .map(|name| Watermark {
+                    source: name.clone(),
+                    position: position.into(),
+                    updated_at: "2026-11-24T10:00:00Z".into(),
+                })
+                .collect()
+        };
+        let forward = marks("forward");
+        let mut backward = marks("backward");
+        backward.reverse();
+        let (store, other) = (&hub.store, hub.reopen.open().await);
+        tokio::join!(
+            set_marks_repeatedly(store, &forward),
+            set_marks_repeatedly(&other, &backward)
+        );
+        let left = store.watermarks_with_prefix("source-").await.unwrap();
+        assert_eq!(left.len(), names.len());
+        other.close().await;
+    }
+);
 
 both!(a_newer_hub_is_refused, |hub| {
     // Simulate a future concord: schema version 99 recorded.
