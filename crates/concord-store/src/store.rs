@@ -75,6 +75,41 @@ pub(crate) enum Also<'a> {
     IsMostRows(&'a str),
 }
 
+/// Whether anything accepts a connection where `options` point: the Unix
+/// socket PostgreSQL's client would use (a `socket` option, or a host that
+/// is a folder: `{folder}/.s.PGSQL.{port}`, as sqlx and libpq make it), or
+/// else the host and port over TCP. Opened and closed, nothing sent; the
+/// error names the place tried.
+async fn listening(options: &PgConnectOptions) -> std::result::Result<(), String> {
+    let folder = options
+        .get_socket()
+        .map(|socket| socket.display().to_string())
+        .or_else(|| {
+            let host = options.get_host();
+            host.starts_with('/').then(|| host.to_string())
+        });
+    let port = options.get_port();
+    match folder {
+        #[cfg(unix)]
+        Some(folder) => {
+            let path = format!("{folder}/.s.PGSQL.{port}");
+            match tokio::net::UnixStream::connect(&path).await {
+                Ok(_) => Ok(()),
+                Err(e) => Err(format!("cannot connect to the socket {path}: {e}")),
+            }
+        }
+        #[cfg(not(unix))]
+        Some(_) => Ok(()),
+        None => {
+            let host = options.get_host();
+            match tokio::net::TcpStream::connect((host, port)).await {
+                Ok(_) => Ok(()),
+                Err(e) => Err(format!("cannot connect to {host}:{port}: {e}")),
+            }
+        }
+    }
+}
+
 fn where_clause(conditions: &[String]) -> String {
     if conditions.is_empty() {
         String::new()
@@ -167,20 +202,18 @@ impl Store {
     pub async fn connect_postgres(options: PgConnectOptions, shown_url: &str) -> Result<Self> {
         // The pool retries a refused connection until its acquire timeout;
         // one direct attempt first says at once that nobody is listening.
-        let probe = tokio::time::timeout(
-            Duration::from_secs(10),
-            sqlx::PgConnection::connect_with(&options),
-        )
-        .await;
+        // Only the socket is tried: a whole PostgreSQL connection (a server
+        // process, its startup) cost 6-9 ms, once per hub opening, and a
+        // no-op sync opens the hub four times. Any other failure (a wrong
+        // password, no such database) the pool reports at once itself.
+        let probe = tokio::time::timeout(Duration::from_secs(10), listening(&options)).await;
         let unavailable = |message: String| StoreError::Unavailable {
             url: redact_url(shown_url),
             message,
         };
         match probe {
-            Ok(Ok(connection)) => {
-                let _ = connection.close().await;
-            }
-            Ok(Err(e)) => return Err(unavailable(e.to_string())),
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => return Err(unavailable(message)),
             Err(_) => return Err(unavailable("no answer within 10 s".into())),
         }
         let pool = PgPoolOptions::new()

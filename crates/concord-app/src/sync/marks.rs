@@ -300,11 +300,14 @@ fn config_hash(ws: &Workspace) -> Option<String> {
         .map(|bytes| sha256_hex(&bytes))
 }
 
-/// `Some(when)` when nothing can have changed since the last converged sync.
+/// When nothing can have changed since the last converged sync: when it
+/// ended, and the warnings the hub recorded (a run that reads nothing
+/// reports those). One opening of the hub, every mark read at once: on
+/// PostgreSQL each opening is a connection and each mark a round trip.
 pub(super) fn unchanged_since_converged(
     ws: &Workspace,
     gates: &BTreeMap<String, RepoGate>,
-) -> Result<Option<String>, Failure> {
+) -> Result<Option<(String, Vec<concord_model::Warning>)>, Failure> {
     // Only git repos can say what changed; any dirty file or blocker means look.
     let mut heads = Vec::new();
     for (name, gate) in gates {
@@ -326,31 +329,36 @@ pub(super) fn unchanged_since_converged(
     hub::block_on(async {
         let store = hub::open(ws).await?;
         let result = async {
-            let Some(mark) = store.watermark(CONFIG_MARK).await? else {
-                return Ok(None);
-            };
-            if mark.position != config {
+            let marks: HashMap<String, Watermark> = store
+                .watermarks_with_prefix("")
+                .await?
+                .into_iter()
+                .map(|m| (m.source.clone(), m))
+                .collect();
+            let mark = |name: &str| marks.get(name).map(|m| m.position.as_str());
+            if mark(CONFIG_MARK) != Some(config.as_str()) {
                 return Ok(None);
             }
-            let hub_mark = store.watermark(HUB_MARK).await?;
             let high_water = store.journal_high_water().await?.to_string();
-            if hub_mark.as_ref().map(|m| &m.position) != Some(&high_water) {
-                return Ok(None);
-            }
-            if store.watermark(OPEN_MARK).await?.map(|m| m.position) != Some("[]".into()) {
+            if mark(HUB_MARK) != Some(high_water.as_str()) || mark(OPEN_MARK) != Some("[]") {
                 return Ok(None);
             }
             // A look recorded readings this sync has not read: read them.
             if !rereads(&store).await?.is_empty() {
                 return Ok(None);
             }
-            for (name, head) in &heads {
-                let known = store.watermark(name).await?;
-                if known.as_ref().map(|m| &m.position) != Some(head) {
-                    return Ok(None);
-                }
+            if heads
+                .iter()
+                .any(|(name, head)| mark(name) != Some(head.as_str()))
+            {
+                return Ok(None);
             }
-            Ok::<_, concord_store::StoreError>(Some(mark.updated_at))
+            let since = marks
+                .get(CONFIG_MARK)
+                .map(|m| m.updated_at.clone())
+                .unwrap_or_default();
+            let warnings = store.scan_warnings().await?;
+            Ok::<_, concord_store::StoreError>(Some((since, warnings)))
         }
         .await;
         store.close().await;

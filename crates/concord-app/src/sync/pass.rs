@@ -38,11 +38,11 @@ pub(super) fn pass(
     if !options.full
         && !options.dry_run
         && !trackers_in_rules
-        && let Some(since) = unchanged_since_converged(ws, &gates)?
+        && let Some((since, warnings)) = unchanged_since_converged(ws, &gates)?
     {
         // Nothing was read: the warnings are those the hub recorded.
         let mut report = SyncReport::unchanged(since);
-        report.warning_details = hub::with_store(ws, async |store| store.scan_warnings().await)?;
+        report.warning_details = warnings;
         report.warnings = report.warning_details.len();
         return Ok(Pass::Finished(SyncRun::Unchanged(Box::new(report))));
     }
