@@ -530,6 +530,16 @@ impl Store {
         let by_name: BTreeMap<&str, &Watermark> =
             marks.iter().map(|m| (m.source.as_str(), m)).collect();
         on_pool!(self, |pool| {
+            if let [only] = marks {
+                // One mark: one statement, without a transaction's round trips.
+                sqlx::query(SQL)
+                    .bind(&only.source)
+                    .bind(&only.position)
+                    .bind(&only.updated_at)
+                    .execute(pool)
+                    .await?;
+                return Ok(());
+            }
             let mut tx = pool.begin().await?;
             for mark in by_name.values() {
                 sqlx::query(SQL)

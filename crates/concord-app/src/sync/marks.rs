@@ -242,12 +242,19 @@ pub(crate) async fn remember_rereads(
         return Ok(());
     }
     let mut known = rereads(store).await?;
+    // Every mark read at once and the changed ones written together: a
+    // round trip per source each way cost PostgreSQL a run's worth of
+    // latency after a writeback that touched every repo.
+    let positioned: BTreeSet<String> = store
+        .watermarks_with_prefix("")
+        .await?
+        .into_iter()
+        .filter(|m| !m.position.is_empty())
+        .map(|m| m.source)
+        .collect();
+    let mut marks = Vec::new();
     for (source, paths) in changed {
-        let positioned = store
-            .watermark(source)
-            .await?
-            .is_some_and(|m| !m.position.is_empty());
-        if !positioned {
+        if !positioned.contains(source) {
             continue;
         }
         let Some(all) = known
@@ -267,13 +274,14 @@ pub(crate) async fn remember_rereads(
             help: None,
             outcome: crate::Outcome::PartialFailure,
         })?;
-        store
-            .set_watermark(&Watermark {
-                source: reread_mark(source),
-                position,
-                updated_at: now_rfc3339(),
-            })
-            .await?;
+        marks.push(Watermark {
+            source: reread_mark(source),
+            position,
+            updated_at: now_rfc3339(),
+        });
+    }
+    if !marks.is_empty() {
+        store.set_watermarks(&marks).await?;
     }
     Ok(())
 }
