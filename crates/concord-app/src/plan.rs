@@ -103,6 +103,13 @@ pub fn plan_workspace<'a>(
         // sync of 100,000 items spent 0.5 s recording, then 0.3 s deciding,
         // one core idle). Nothing is written anywhere before both end, and
         // a recording that failed fails the run as before.
+        // The hub made and migrated first, once: two first openings at
+        // once would race to create it (SQLite: "database is locked").
+        hub::block_on(async {
+            let store = hub::open(ws).await?;
+            store.close().await;
+            Ok::<_, Failure>(())
+        })??;
         let (recorded, decided) = std::thread::scope(|threads| {
             let recording = threads.spawn(|| record(ws, run, &report, limits));
             let decided = read_hub(ws, gates, limits, focus.as_deref())
