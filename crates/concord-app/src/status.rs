@@ -6,12 +6,13 @@ use crate::Outcome;
 use crate::gates::{CHECK_FETCH_TIMEOUT, GateOptions, RepoGate, gate_repos};
 use crate::hub::{self, Failure};
 use crate::trackers::SourceNotRead;
-use concord_model::{Observation, Warning};
-use concord_workspace::status::{ItemView, compare};
-use concord_workspace::{Workspace, scan};
+use concord_model::{Observation, StatusReading, Warning};
+use concord_workspace::status::{Group, Grouped, group};
+use concord_workspace::{ScanReport, SourceScan, Workspace, scan_map};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::num::NonZeroI64;
 use std::sync::Arc;
 
 /// The shape of [`StatusReport`]; it changes when a field changes meaning.
@@ -124,13 +125,124 @@ impl StatusReport {
     /// differs, or a key asked for that nothing holds: 1. Warnings are
     /// neither.
     pub fn outcome(&self) -> Outcome {
-        let s = &self.summary;
-        if self.sources_not_read.iter().any(|n| n.failed) || crate::unreadable(&self.warnings) {
-            Outcome::PartialFailure
-        } else if s.disagree + s.missing == 0 {
-            Outcome::Clean
-        } else {
-            Outcome::Findings
+        outcome_of(&self.summary, &self.warnings, &self.sources_not_read)
+    }
+}
+
+/// A [`StatusReport`] less its items: what `status` says beside them.
+#[derive(Debug, Clone)]
+pub struct StatusListed {
+    pub missing: Vec<String>,
+    pub repos: Vec<RepoView>,
+    pub warnings: Vec<Warning>,
+    pub sources_not_read: Vec<SourceNotRead>,
+    pub summary: StatusSummary,
+}
+
+impl StatusListed {
+    /// As [`StatusReport::outcome`].
+    pub fn outcome(&self) -> Outcome {
+        outcome_of(&self.summary, &self.warnings, &self.sources_not_read)
+    }
+}
+
+fn outcome_of(s: &StatusSummary, warnings: &[Warning], not_read: &[SourceNotRead]) -> Outcome {
+    if not_read.iter().any(|n| n.failed) || crate::unreadable(warnings) {
+        Outcome::PartialFailure
+    } else if s.disagree + s.missing == 0 {
+        Outcome::Clean
+    } else {
+        Outcome::Findings
+    }
+}
+
+/// Items handed out at a time by [`StatusRead::for_each_chunk`].
+pub const CHUNK: usize = 4096;
+
+/// Everything read and compared, with each item's lines still to be made:
+/// a front end takes them a chunk at a time ([`StatusRead::for_each_chunk`])
+/// and lets each go, or all at once ([`StatusRead::into_report`]).
+pub struct StatusRead {
+    /// A part per source as read, then the hub, then each tracker.
+    parts: Vec<Vec<Seen>>,
+    grouped: Grouped,
+    partners: BTreeMap<String, Vec<String>>,
+    listed: StatusListed,
+}
+
+impl StatusRead {
+    pub fn listed(&self) -> &StatusListed {
+        &self.listed
+    }
+
+    /// The longest key, in bytes.
+    pub fn key_width(&self) -> usize {
+        self.grouped
+            .groups
+            .iter()
+            .map(|g| seen_at(&self.parts, self.grouped.members(g)[0]).key.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Hands out the items by key, [`CHUNK`] at a time, each chunk with its
+    /// index: chunks are made in parallel, so they can come in any order.
+    pub fn for_each_chunk(&self, each: impl Fn(usize, Vec<StatusItem>) + Sync + Send) {
+        self.grouped
+            .groups
+            .par_chunks(CHUNK)
+            .enumerate()
+            .for_each(|(index, chunk)| {
+                let items = chunk.iter().map(|g| self.item_of(g)).collect();
+                each(index, items);
+            });
+    }
+
+    /// The whole report, every item made at once.
+    pub fn into_report(self) -> StatusReport {
+        let chunks = std::sync::Mutex::new(Vec::new());
+        self.for_each_chunk(|index, items| {
+            chunks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((index, items));
+        });
+        let mut chunks = chunks
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        chunks.sort_by_key(|(index, _)| *index);
+        let listed = self.listed;
+        StatusReport {
+            version: VERSION,
+            items: chunks.into_iter().flat_map(|(_, items)| items).collect(),
+            missing: listed.missing,
+            repos: listed.repos,
+            warnings: listed.warnings,
+            sources_not_read: listed.sources_not_read,
+            summary: listed.summary,
+        }
+    }
+
+    fn item_of(&self, group: &Group) -> StatusItem {
+        let readings = || {
+            self.grouped
+                .members(group)
+                .iter()
+                .map(|&m| seen_at(&self.parts, m))
+        };
+        let mut unknown: Vec<String> = readings()
+            .filter_map(|s| self.partners.get(&*s.source))
+            .flatten()
+            .cloned()
+            .collect();
+        unknown.sort();
+        unknown.dedup();
+        let first = readings().next().map_or("", |s| &*s.key);
+        StatusItem {
+            key: first.to_string(),
+            agree: group.agree,
+            sources: readings().map(Seen::reading).collect(),
+            unknown,
         }
     }
 }
@@ -138,11 +250,107 @@ impl StatusReport {
 /// Gate every repo, scan, and (unless `options.hub` is off) record the
 /// scan, read the hub's values and the trackers live: what they hold now.
 pub fn status(ws: &Workspace, options: &StatusOptions) -> Result<StatusReport, Failure> {
-    // The repos are checked and the hub's values read while the files are
-    // read (git and the database wait, the scan computes). A look never
-    // moves a read position and marks every reading it records to be read
-    // again, so the scan and the gates need no order.
-    let ((gates, hub_values), report) = rayon::join(
+    Ok(status_read(ws, options)?.into_report())
+}
+
+/// What [`status`] reads and compares, before any item is made.
+pub fn status_read(ws: &Workspace, options: &StatusOptions) -> Result<StatusRead, Failure> {
+    let read = read_sources(ws, options)?;
+    let mut parts = read.parts;
+    let keep = |s: &Seen| wanted(&options.keys, &s.key);
+    let trackers = if !options.hub || ws.trackers.is_empty() {
+        Vec::new()
+    } else {
+        let first = group(&parts, keep);
+        let wanted: BTreeSet<String> = first
+            .groups
+            .iter()
+            .map(|g| seen_at(&parts, first.members(g)[0]).key.to_string())
+            .collect();
+        drop(first);
+        let read = crate::trackers::read_all(ws, &wanted, options.strict)?;
+        crate::timings::phase("trackers read");
+        read
+    };
+    let sources_not_read = crate::trackers::not_read(ws, &trackers);
+    parts.extend(
+        trackers
+            .into_iter()
+            .map(|t| t.observations.into_iter().map(Seen::from).collect()),
+    );
+    let grouped = group(&parts, keep);
+    crate::timings::phase("compared");
+    let missing: Vec<String> = options
+        .keys
+        .iter()
+        .filter(|k| {
+            !grouped
+                .groups
+                .iter()
+                .any(|g| *seen_at(&parts, grouped.members(g)[0]).key == ***k)
+        })
+        .cloned()
+        .collect();
+    let unread: Vec<&str> = sources_not_read.iter().map(|n| n.source.as_str()).collect();
+    let partners = unread_partners(ws, &unread);
+    let summary = StatusSummary {
+        items: grouped.groups.len(),
+        disagree: grouped.groups.iter().filter(|g| !g.agree).count(),
+        missing: missing.len(),
+        warnings: read.warnings.len(),
+        unknown: if partners.is_empty() {
+            0
+        } else {
+            grouped
+                .groups
+                .iter()
+                .filter(|g| {
+                    grouped
+                        .members(g)
+                        .iter()
+                        .any(|&m| partners.contains_key(&*seen_at(&parts, m).source))
+                })
+                .count()
+        },
+    };
+    let listed = StatusListed {
+        missing,
+        repos: repos_of(&read.gates),
+        warnings: read.warnings,
+        sources_not_read,
+        summary,
+    };
+    Ok(StatusRead {
+        parts,
+        grouped,
+        partners,
+        listed,
+    })
+}
+
+fn seen_at(parts: &[Vec<Seen>], (part, index): (u32, u32)) -> &Seen {
+    &parts[part as usize][index as usize]
+}
+
+/// Whether `key` is one of those asked for (all are when none is).
+fn wanted(keys: &[String], key: &str) -> bool {
+    keys.is_empty() || keys.iter().any(|k| k == key)
+}
+
+/// What the files (a part per source, in workspace order) and the hub (a
+/// last part) hold, the repos as gated, the scan's warnings.
+struct SourcesRead {
+    parts: Vec<Vec<Seen>>,
+    gates: BTreeMap<String, RepoGate>,
+    warnings: Vec<Warning>,
+}
+
+/// Gates the repos, reads the hub and the files, and records what the
+/// scan found in files changed since the last sync. The files are read
+/// while git and the database are asked (they wait, the scan computes);
+/// each source's observations become [`Seen`] as soon as it is read.
+fn read_sources(ws: &Workspace, options: &StatusOptions) -> Result<SourcesRead, Failure> {
+    let ((gates, hub_seen, limits), (scanned, warnings)) = rayon::join(
         || {
             let gates = gate_repos(
                 ws,
@@ -153,81 +361,84 @@ pub fn status(ws: &Workspace, options: &StatusOptions) -> Result<StatusReport, F
                     all_repos: true,
                 },
             );
-            (gates, options.hub.then(|| hub_readings(ws)))
+            if !options.hub {
+                return (gates, Ok(Vec::new()), Ok(Limits::new()));
+            }
+            // Only files changed since the last sync read them can differ
+            // from the hub's record: the others are not recorded again.
+            let limits = crate::sync::incremental_limits(ws, &gates);
+            (gates, hub_seen(ws), limits)
         },
-        || scan(ws),
+        || {
+            scan_map(ws, |scan| {
+                scan.observations.into_iter().map(Seen::from).collect()
+            })
+        },
     );
     crate::timings::phase("repos checked, hub and files read");
-    let hub_readings = hub_values.transpose()?.unwrap_or_default();
+    let (limits, hub_seen) = (limits?, hub_seen?);
+    let mut parts: Vec<Vec<Seen>> = scanned;
+    let mut warnings = warnings;
     if options.hub {
-        // Only files changed since the last sync read them can differ from
-        // the hub's record: the others are not compared again.
-        let limits = crate::sync::incremental_limits(ws, &gates)?;
+        let report = ScanReport {
+            sources: to_record(&parts, &limits),
+            warnings,
+        };
         crate::plan::record(ws, "status", &report, &limits)?;
+        warnings = report.warnings;
         crate::timings::phase("observations recorded");
     }
-    let trackers = if !options.hub || ws.trackers.is_empty() {
-        Vec::new()
-    } else {
-        let wanted: BTreeSet<String> = report
-            .observations()
-            .chain(hub_readings.iter())
-            .map(|o| o.key.clone())
-            .collect();
-        let read = crate::trackers::read_all(ws, &wanted, options.strict)?;
-        crate::timings::phase("trackers read");
-        read
-    };
-    let sources_not_read = crate::trackers::not_read(ws, &trackers);
-    let unread: Vec<&str> = sources_not_read.iter().map(|n| n.source.as_str()).collect();
-    let items = compare(
-        report
-            .observations()
-            .chain(hub_readings.iter())
-            .chain(trackers.iter().flat_map(|t| t.observations.iter())),
-        &options.keys,
-    );
-    crate::timings::phase("compared");
-    let missing: Vec<String> = options
-        .keys
-        .iter()
-        .filter(|k| !items.iter().any(|i| i.key == k.as_str()))
-        .cloned()
-        .collect();
-    let partners = unread_partners(ws, &unread);
-    let items: Vec<StatusItem> = items.par_iter().map(|i| item_of(i, &partners)).collect();
-    crate::timings::phase("items built");
-    let summary = StatusSummary {
-        items: items.len(),
-        disagree: items.iter().filter(|i| !i.agree).count(),
-        missing: missing.len(),
-        warnings: report.warnings.len(),
-        unknown: items.iter().filter(|i| !i.unknown.is_empty()).count(),
-    };
-    Ok(StatusReport {
-        version: VERSION,
-        items,
-        missing,
-        repos: repos_of(&gates),
-        warnings: report.warnings,
-        sources_not_read,
-        summary,
+    parts.push(hub_seen);
+    Ok(SourcesRead {
+        parts,
+        gates,
+        warnings,
     })
+}
+
+/// Per source index, the files read since the last sync (no entry: all;
+/// none at all: every source, every file).
+type Limits = HashMap<usize, BTreeSet<String>>;
+
+/// The observations the hub records again: those of files changed since
+/// the last sync (every one when `limits` is empty), made back from their
+/// readings. A record takes what is shown and where, the owner and why a
+/// value is pinned, which a [`Seen`] keeps: holding every observation
+/// whole until it is known which files changed cost 60 MB at 100,000
+/// items, and after a sync it is almost none.
+fn to_record(parts: &[Vec<Seen>], limits: &Limits) -> Vec<SourceScan> {
+    parts
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| limits.is_empty() || limits.get(index).is_none_or(|p| !p.is_empty()))
+        .map(|(index, seen)| {
+            let limit = limits.get(&index);
+            SourceScan {
+                source: index,
+                files: 0,
+                observations: seen
+                    .iter()
+                    .filter(|s| limit.is_none_or(|paths| paths.contains(&*s.path)))
+                    .map(Seen::observation)
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 /// Source -> the unread sources a rule joins it to: an item it holds
 /// should be in them too.
-fn unread_partners<'a>(ws: &'a Workspace, unread: &[&'a str]) -> BTreeMap<&'a str, Vec<&'a str>> {
-    let mut partners: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+fn unread_partners(ws: &Workspace, unread: &[&str]) -> BTreeMap<String, Vec<String>> {
+    let mut partners: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for rule in &ws.rules {
         for gone in unread
             .iter()
             .filter(|u| rule.sources.iter().any(|s| s == *u))
         {
             for source in rule.sources.iter().filter(|s| s.as_str() != *gone) {
-                let list = partners.entry(source.as_str()).or_default();
-                if !list.contains(gone) {
-                    list.push(gone);
+                let list = partners.entry(source.clone()).or_default();
+                if !list.iter().any(|g| g == gone) {
+                    list.push((*gone).to_string());
                 }
             }
         }
@@ -235,10 +446,159 @@ fn unread_partners<'a>(ws: &'a Workspace, unread: &[&'a str]) -> BTreeMap<&'a st
     partners
 }
 
-/// The hub's own status values, as readings of a source named `hub`.
-pub fn hub_readings(ws: &Workspace) -> Result<Vec<Observation>, Failure> {
+/// The hub's status values asked for, as readings of a source named `hub`.
+fn hub_seen(ws: &Workspace) -> Result<Vec<Seen>, Failure> {
     let values = hub::with_store(ws, async |store| store.hub_statuses().await)?;
-    Ok(crate::summary::hub_readings(values))
+    let (source, empty): (Arc<str>, Arc<str>) = ("hub".into(), "".into());
+    // The hub holds canonical words only, a handful for 100k items: one
+    // string each.
+    let mut words: Vec<Arc<str>> = Vec::new();
+    let mut word = |value: &str| match words.iter().find(|w| &***w == value) {
+        Some(w) => w.clone(),
+        None => {
+            let w: Arc<str> = value.into();
+            words.push(w.clone());
+            w
+        }
+    };
+    Ok(values
+        .into_iter()
+        .map(|v| Seen {
+            key: v.key.into_boxed_str(),
+            source: source.clone(),
+            canonical: v.value.as_deref().map(&mut word),
+            raw: None,
+            repo: empty.clone(),
+            path: empty.clone(),
+            line: 0,
+            status_line: 0,
+            hub_version: NonZeroI64::new(v.version),
+            kept: None,
+        })
+        .collect())
+}
+
+/// One reading, as little of it as `status` shows: 100k items are 200k
+/// readings, held from the scan to the last line (an [`Observation`] is
+/// twice the size, with more strings of its own).
+struct Seen {
+    key: Box<str>,
+    source: Arc<str>,
+    /// The canonical status, when the word is known.
+    canonical: Option<Arc<str>>,
+    /// The source's own word, when it is not `canonical` (unknown, or an
+    /// alias); neither: no status.
+    raw: Option<Box<str>>,
+    /// Empty for the hub.
+    repo: Arc<str>,
+    path: Arc<str>,
+    line: u32,
+    /// The line of the status value, when there is one.
+    status_line: u32,
+    /// The hub's version of the value (hub readings only).
+    hub_version: Option<NonZeroI64>,
+    /// What the hub records beside, for the few readings that have it.
+    kept: Option<Box<Kept>>,
+}
+
+/// The owner an item names, and why its status is pinned.
+struct Kept {
+    owner: Option<String>,
+    pinned: Option<String>,
+}
+
+impl Seen {
+    fn has_status(&self) -> bool {
+        self.canonical.is_some() || self.raw.is_some()
+    }
+
+    fn raw(&self) -> Option<&str> {
+        self.raw.as_deref().or(self.canonical.as_deref())
+    }
+
+    fn reading(&self) -> Reading {
+        Reading {
+            source: self.source.clone(),
+            status: self.canonical.clone(),
+            raw: self.raw().map(str::to_string),
+            repo: self.repo.clone(),
+            path: self.path.clone(),
+            line: self.line,
+            status_line: self.has_status().then_some(self.status_line),
+            hub_version: self.hub_version.map(|v| v.to_string()),
+        }
+    }
+
+    /// The observation this reading was made from, as much of it as the
+    /// hub records: no rank, span or other fields.
+    fn observation(&self) -> Observation {
+        let (owner, pinned) = self
+            .kept
+            .as_deref()
+            .map_or((None, None), |k| (k.owner.clone(), k.pinned.clone()));
+        Observation {
+            source: self.source.clone(),
+            repo: self.repo.clone(),
+            key: self.key.to_string(),
+            path: self.path.clone(),
+            line: self.line,
+            status: self.has_status().then(|| StatusReading {
+                raw: self.raw().unwrap_or_default().to_string(),
+                canonical: self.canonical.clone(),
+                rank: None,
+                line: self.status_line,
+                span: 0..0,
+                pinned,
+            }),
+            owner,
+            fields: Vec::new(),
+        }
+    }
+}
+
+impl concord_workspace::status::Reading for Seen {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn comparable(&self) -> Option<(bool, &str)> {
+        match (&self.canonical, &self.raw) {
+            (Some(canonical), _) => Some((true, canonical)),
+            (None, Some(raw)) => Some((false, raw)),
+            (None, None) => None,
+        }
+    }
+}
+
+impl From<Observation> for Seen {
+    fn from(o: Observation) -> Self {
+        let (canonical, raw, status_line, pinned) = match o.status {
+            Some(s) => {
+                let raw = (s.canonical.as_deref() != Some(s.raw.as_str()))
+                    .then(|| s.raw.into_boxed_str());
+                (s.canonical, raw, s.line, s.pinned)
+            }
+            None => (None, None, 0, None),
+        };
+        let kept = (o.owner.is_some() || pinned.is_some()).then(|| {
+            Box::new(Kept {
+                owner: o.owner,
+                pinned,
+            })
+        });
+        Seen {
+            key: o.key.into_boxed_str(),
+            source: o.source,
+            canonical,
+            raw,
+            repo: o.repo,
+            path: o.path,
+            line: o.line,
+            status_line,
+            hub_version: None,
+            kept,
+        }
+    }
 }
 
 fn repos_of(gates: &BTreeMap<String, RepoGate>) -> Vec<RepoView> {
@@ -254,40 +614,52 @@ fn repos_of(gates: &BTreeMap<String, RepoGate>) -> Vec<RepoView> {
         .collect()
 }
 
-fn item_of(item: &ItemView<'_>, unread_partners: &BTreeMap<&str, Vec<&str>>) -> StatusItem {
-    let mut unknown: Vec<String> = item
-        .readings
-        .iter()
-        .filter_map(|o| unread_partners.get(&*o.source))
-        .flatten()
-        .map(|s| s.to_string())
-        .collect();
-    unknown.sort();
-    unknown.dedup();
-    StatusItem {
-        key: item.key.to_string(),
-        agree: item.agree,
-        sources: item.readings.iter().map(|o| reading_of(o)).collect(),
-        unknown,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn reading_of(o: &Observation) -> Reading {
-    Reading {
-        source: o.source.clone(),
-        status: o.status.as_ref().and_then(|s| s.canonical.clone()),
-        raw: o.status.as_ref().map(|s| s.raw.clone()),
-        repo: o.repo.clone(),
-        path: o.path.clone(),
-        line: o.line,
-        status_line: o.status.as_ref().map(|s| s.line),
-        hub_version: if o.repo.is_empty() {
-            o.fields
-                .iter()
-                .find(|(name, _)| name == "version")
-                .map(|(_, v)| v.clone())
-        } else {
-            None
-        },
+    fn observation(raw: &str, canonical: Option<&str>, owner: Option<&str>) -> Observation {
+        Observation {
+            source: "plan".into(),
+            repo: "app".into(),
+            key: "APP-1".into(),
+            path: "docs/plan.md".into(),
+            line: 7,
+            status: Some(StatusReading {
+                raw: raw.into(),
+                canonical: canonical.map(Into::into),
+                rank: None,
+                line: 9,
+                span: 0..0,
+                pinned: owner.map(|_| "an alias repeats it".to_string()),
+            }),
+            owner: owner.map(str::to_string),
+            fields: Vec::new(),
+        }
+    }
+
+    /// What the hub records of a reading made back from its [`Seen`] is
+    /// what it would record of the observation itself, whatever the word.
+    #[test]
+    fn a_reading_gives_back_what_the_hub_records_of_its_observation() {
+        let mut none = observation("todo", Some("todo"), None);
+        none.status = None;
+        for o in [
+            observation("todo", Some("todo"), None),
+            observation("Closed", Some("done"), Some("app")),
+            observation("someday", None, None),
+            none,
+        ] {
+            let back = Seen::from(o.clone()).observation();
+            assert_eq!(back, o);
+            let seen = Seen::from(o.clone());
+            let reading = seen.reading();
+            assert_eq!(reading.raw, o.status.as_ref().map(|s| s.raw.clone()));
+            assert_eq!(
+                reading.status,
+                o.status.as_ref().and_then(|s| s.canonical.clone())
+            );
+            assert_eq!(reading.status_line, o.status.as_ref().map(|s| s.line));
+        }
     }
 }

@@ -206,6 +206,53 @@ fn status_with_the_hub_records_the_scan_and_reads_the_hub() {
     );
 }
 
+/// Every source's observations as the hub recorded them, less when.
+fn recorded(ws: &Workspace) -> Vec<concord_store::ObservationRecord> {
+    let mut all = Vec::new();
+    for source in &ws.sources {
+        let mut records = concord_app::hub::with_store(ws, async |store| {
+            store.observations_of_source(&source.name, None).await
+        })
+        .expect("observations read");
+        all.append(&mut records);
+    }
+    for record in &mut all {
+        record.run_id.clear();
+        record.observed_at.clear();
+    }
+    all
+}
+
+/// `status` of one item still records every observation, as `scan` does:
+/// what it did not record again would be forgotten, and what it records is
+/// made back from its readings (owners included).
+#[test]
+fn status_of_one_item_records_every_observation_as_a_scan_would() {
+    let (scanned, shown) = (
+        tempfile::tempdir().expect("temp dir"),
+        tempfile::tempdir().expect("temp dir"),
+    );
+    let (by_scan, by_status) = (examples(scanned.path()), examples(shown.path()));
+    scan(&by_scan, &ScanOptions { record: true });
+    let report = status(
+        &by_status,
+        &StatusOptions {
+            keys: vec!["wp#42".into()],
+            fetch: false,
+            ..StatusOptions::default()
+        },
+    )
+    .expect("status");
+    assert_eq!(report.items.len(), 1, "only the item asked for is shown");
+    let expected = recorded(&by_scan);
+    assert!(
+        expected.iter().any(|r| r.owner.is_some()),
+        "the example names owners"
+    );
+    assert!(expected.len() > 10, "{expected:?}");
+    assert_eq!(recorded(&by_status), expected);
+}
+
 #[test]
 fn diff_plans_without_writing_and_its_report_says_what_the_plan_says() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -3,9 +3,10 @@
 use anstyle::{AnsiColor, Style};
 use concord_model::Warning;
 use concord_workspace::Workspace;
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 pub const KEY: Style = Style::new().bold();
 pub const DIM: Style = Style::new().dimmed();
@@ -234,5 +235,116 @@ impl concord_app::Bar for IndicatifBar {
 impl concord_app::Progress for Bars {
     fn bar(&self, len: usize, what: &str) -> Box<dyn concord_app::Bar> {
         Box::new(IndicatifBar(progress(len, what)))
+    }
+}
+
+/// Buffers written in the order of their index, whatever the order they
+/// come in from the threads: one that comes early waits for those before
+/// it. After a failed write nothing more is written and the error is kept.
+pub struct InOrder<W> {
+    state: Mutex<InOrderState<W>>,
+}
+
+struct InOrderState<W> {
+    out: W,
+    next: usize,
+    waiting: BTreeMap<usize, Vec<u8>>,
+    failed: Option<std::io::Error>,
+}
+
+impl<W: Write> InOrder<W> {
+    pub fn new(out: W) -> Self {
+        let state = InOrderState {
+            out,
+            next: 0,
+            waiting: BTreeMap::new(),
+            failed: None,
+        };
+        InOrder {
+            state: Mutex::new(state),
+        }
+    }
+
+    pub fn put(&self, index: usize, buffer: std::io::Result<Vec<u8>>) {
+        let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = &mut *guard;
+        if state.failed.is_some() {
+            return;
+        }
+        match buffer {
+            Ok(buffer) => state.waiting.insert(index, buffer),
+            Err(e) => {
+                state.failed = Some(e);
+                return;
+            }
+        };
+        while let Some(buffer) = state.waiting.remove(&state.next) {
+            if let Err(e) = state.out.write_all(&buffer) {
+                state.failed = Some(e);
+                state.waiting.clear();
+                return;
+            }
+            state.next += 1;
+        }
+    }
+
+    /// The writer, or the first error; buffers still waiting for one
+    /// before them that never came are written in order.
+    pub fn finish(self) -> std::io::Result<W> {
+        let mut state = self
+            .state
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(e) = state.failed {
+            return Err(e);
+        }
+        for buffer in state.waiting.values() {
+            state.out.write_all(buffer)?;
+        }
+        Ok(state.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InOrder;
+
+    #[test]
+    fn buffers_go_out_in_index_order_whatever_order_they_come_in() {
+        let in_order = InOrder::new(Vec::new());
+        for index in [2, 0, 3, 1, 5, 4] {
+            in_order.put(index, Ok(format!("{index}").into_bytes()));
+        }
+        let out = in_order.finish().expect("written");
+        assert_eq!(out, b"012345");
+    }
+
+    #[test]
+    fn after_a_failed_buffer_nothing_more_is_written() {
+        let in_order = InOrder::new(Vec::new());
+        in_order.put(0, Ok(b"a".to_vec()));
+        in_order.put(2, Ok(b"c".to_vec()));
+        in_order.put(1, Err(std::io::Error::other("full")));
+        in_order.put(3, Ok(b"d".to_vec()));
+        let failed = in_order.finish().expect_err("the error is kept");
+        assert_eq!(failed.to_string(), "full");
+    }
+
+    #[test]
+    fn a_write_that_fails_stops_the_listing() {
+        struct Broken;
+        impl std::io::Write for Broken {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let in_order = InOrder::new(Broken);
+        in_order.put(1, Ok(b"b".to_vec()));
+        in_order.put(0, Ok(b"a".to_vec()));
+        let failed = in_order.finish().err().expect("the error is kept");
+        assert_eq!(failed.kind(), std::io::ErrorKind::BrokenPipe);
     }
 }

@@ -22,7 +22,7 @@ pub use config::{
     Workspace, config_schema, find_config,
 };
 pub use scan::{
-    ScanReport, SourceScan, read_bytes, read_regular_file, scan, scan_each, scan_limited,
+    ScanReport, SourceScan, read_bytes, read_regular_file, scan, scan_each, scan_limited, scan_map,
 };
 pub use sync_input::{EngineItems, Gate, HubStatus, Known, OwnView};
 pub use sync_rules::HUB_SOURCE;

@@ -58,20 +58,46 @@ pub fn scan(ws: &Workspace) -> ScanReport {
 /// repo-relative paths (the files changed since its watermark); a listed
 /// path that no longer exists or does not match the glob is skipped.
 pub fn scan_limited(ws: &Workspace, only: &HashMap<usize, BTreeSet<String>>) -> ScanReport {
-    let per_source: Vec<(SourceScan, Vec<Warning>)> = ws
+    let (sources, warnings) = scan_sources(ws, only, |scan| scan);
+    ScanReport { sources, warnings }
+}
+
+/// Like [`scan`], but each source goes through `each` as soon as it is
+/// read, on the thread that read it, and what `each` makes of it is kept
+/// instead (in workspace order): a caller that needs less than the
+/// observations never holds them all. Returns every warning, sorted as
+/// [`scan`] sorts them.
+pub fn scan_map<T: Send>(
+    ws: &Workspace,
+    each: impl Fn(SourceScan) -> T + Sync + Send,
+) -> (Vec<T>, Vec<Warning>) {
+    scan_sources(ws, &HashMap::new(), each)
+}
+
+/// Every source (or, where `only` lists one, those of its files), read in
+/// parallel and put through `each`; the warnings sorted.
+fn scan_sources<T: Send>(
+    ws: &Workspace,
+    only: &HashMap<usize, BTreeSet<String>>,
+    each: impl Fn(SourceScan) -> T + Sync + Send,
+) -> (Vec<T>, Vec<Warning>) {
+    let per_source: Vec<(T, Vec<Warning>)> = ws
         .sources
         .par_iter()
         .enumerate()
-        .map(|(index, source)| scan_source(ws, index, source, only.get(&index)))
+        .map(|(index, source)| {
+            let (scan, warnings) = scan_source(ws, index, source, only.get(&index));
+            (each(scan), warnings)
+        })
         .collect();
     let mut warnings = Vec::new();
-    let mut sources = Vec::with_capacity(per_source.len());
-    for (scan, source_warnings) in per_source {
-        sources.push(scan);
+    let mut kept = Vec::with_capacity(per_source.len());
+    for (made, source_warnings) in per_source {
+        kept.push(made);
         warnings.extend(source_warnings);
     }
     sort_warnings(&mut warnings);
-    ScanReport { sources, warnings }
+    (kept, warnings)
 }
 
 /// Like [`scan`], but each source goes to `each` as soon as it is read, on

@@ -1,9 +1,44 @@
 //! Side-by-side view of what each source says about each item: a pure
-//! function of the observations.
+//! function of the readings.
 
 use concord_model::Observation;
 use rayon::slice::ParallelSliceMut;
 
+/// What grouping needs of a reading: its item, and what it contributes to
+/// the comparison: its canonical status, or its raw word when the workflow
+/// does not know it (an unknown word never silently agrees with a known
+/// one).
+pub trait Reading {
+    fn key(&self) -> &str;
+    /// `(known, word)`: `(true, canonical)` or `(false, raw)`; `None`
+    /// when the reading has no status.
+    fn comparable(&self) -> Option<(bool, &str)>;
+}
+
+impl Reading for Observation {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn comparable(&self) -> Option<(bool, &str)> {
+        self.status.as_ref().map(|s| match &s.canonical {
+            Some(canonical) => (true, &**canonical),
+            None => (false, s.raw.as_str()),
+        })
+    }
+}
+
+impl<T: Reading> Reading for &T {
+    fn key(&self) -> &str {
+        (**self).key()
+    }
+
+    fn comparable(&self) -> Option<(bool, &str)> {
+        (**self).comparable()
+    }
+}
+
+/// One item and what every source holding it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemView<'a> {
     pub key: &'a str,
@@ -12,43 +47,100 @@ pub struct ItemView<'a> {
     pub agree: bool,
 }
 
-/// What a reading contributes to the comparison: its canonical status, or
-/// its raw word when the workflow does not know it (an unknown word never
-/// silently agrees with a known one).
-fn comparable(obs: &Observation) -> Option<(bool, &str)> {
-    obs.status.as_ref().map(|s| match &s.canonical {
-        Some(canonical) => (true, &**canonical),
-        None => (false, s.raw.as_str()),
-    })
-}
-
 /// Group observations by key (sorted), optionally keeping only `keys`.
 /// Each item's readings keep the order they came in.
 pub fn compare<'a>(
     observations: impl IntoIterator<Item = &'a Observation>,
     keys: &[String],
 ) -> Vec<ItemView<'a>> {
-    let mut all: Vec<&'a Observation> = observations
-        .into_iter()
-        .filter(|obs| keys.is_empty() || keys.iter().any(|k| k == &obs.key))
-        .collect();
-    // A stable sort keeps each key's readings in their order; sorting a
-    // vector beats a tree of 100k keys by far, and spreads over the cores.
-    all.par_sort_by(|a, b| a.key.cmp(&b.key));
-    all.chunk_by(|a, b| a.key == b.key)
-        .map(|readings| {
-            let mut values = readings.iter().filter_map(|o| comparable(o));
-            let agree = match values.next() {
-                Some(first) => values.all(|v| v == first),
-                None => true,
-            };
+    let all: Vec<&'a Observation> = observations.into_iter().collect();
+    let parts = [all];
+    let grouped = group(&parts, |o| {
+        keys.is_empty() || keys.iter().any(|k| k == &o.key)
+    });
+    grouped
+        .groups
+        .iter()
+        .map(|g| {
+            let readings: Vec<&'a Observation> = grouped
+                .members(g)
+                .iter()
+                .map(|&(_, i)| parts[0][i as usize])
+                .collect();
             ItemView {
                 key: readings[0].key.as_str(),
-                readings: readings.to_vec(),
-                agree,
+                readings,
+                agree: g.agree,
             }
         })
         .collect()
+}
+
+/// One item: its readings are `order[start..end]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Group {
+    pub start: u32,
+    pub end: u32,
+    /// Whether every reading that has a status says the same.
+    pub agree: bool,
+}
+
+/// Readings grouped by key: `order` lists the readings by key as (part,
+/// index in it), each key's in the order they came in; `groups` are the
+/// keys, sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grouped {
+    pub order: Vec<(u32, u32)>,
+    pub groups: Vec<Group>,
+}
+
+impl Grouped {
+    /// Where a group's readings are.
+    pub fn members(&self, group: &Group) -> &[(u32, u32)] {
+        &self.order[group.start as usize..group.end as usize]
+    }
+}
+
+/// Group the readings of `parts` (taken in order, as if one list) that
+/// `keep` keeps, by key (sorted). The parts stay where they are (one per
+/// source, say, as they were read): joining them would copy every reading
+/// while both copies live. Places are sorted rather than readings: a
+/// reading is many times the size of a place, and a stable sort of 200k
+/// of them would copy them all into a buffer as large again.
+///
+/// # Panics
+/// With more than `u32::MAX` parts or readings in a part.
+pub fn group<T: Reading + Sync>(parts: &[Vec<T>], keep: impl Fn(&T) -> bool) -> Grouped {
+    let at = |&(part, index): &(u32, u32)| &parts[part as usize][index as usize];
+    let mut order: Vec<(u32, u32)> = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for (part, readings) in parts.iter().enumerate() {
+        let part = u32::try_from(part).expect("under 4 billion parts");
+        for (index, reading) in readings.iter().enumerate() {
+            if keep(reading) {
+                order.push((
+                    part,
+                    u32::try_from(index).expect("under 4 billion readings"),
+                ));
+            }
+        }
+    }
+    // Ties broken by place: the order a stable sort gives, without its
+    // buffer; spread over the cores.
+    order.par_sort_unstable_by(|a, b| at(a).key().cmp(at(b).key()).then(a.cmp(b)));
+    let mut groups = Vec::new();
+    let mut start = 0;
+    for members in order.chunk_by(|a, b| at(a).key() == at(b).key()) {
+        let mut values = members.iter().filter_map(|m| at(m).comparable());
+        let agree = match values.next() {
+            Some(first) => values.all(|v| v == first),
+            None => true,
+        };
+        // No more members than `order` has, and its places fit in u32.
+        let end = start + members.len() as u32;
+        groups.push(Group { start, end, agree });
+        start = end;
+    }
+    Grouped { order, groups }
 }
 
 #[cfg(test)]
@@ -111,7 +203,8 @@ mod tests {
         /// once, in order, with its readings in the order they came.
         #[test]
         fn groups_as_a_map_of_keys_would(
-            rows in proptest::collection::vec((0u8..6, 0u8..4, 0u8..3), 0..60)
+            rows in proptest::collection::vec((0u8..6, 0u8..4, 0u8..3), 0..60),
+            split in 0usize..60,
         ) {
             let words = ["todo", "done", "later"];
             let all: Vec<Observation> = rows
@@ -122,24 +215,28 @@ mod tests {
                     obs(&format!("s{source}"), &format!("K{key}"), word, canonical)
                 })
                 .collect();
-            let mut expected: std::collections::BTreeMap<&str, Vec<&Observation>> =
+            // Split into parts at `cut`, as sources are read: the places
+            // still follow the order of the whole list.
+            let cut = split.min(all.len());
+            let parts = [all[..cut].to_vec(), all[cut..].to_vec()];
+            let place = |(part, index): (u32, u32)| if part == 0 { index as usize } else { cut + index as usize };
+            let mut expected: std::collections::BTreeMap<&str, Vec<usize>> =
                 std::collections::BTreeMap::new();
-            for o in &all {
-                expected.entry(o.key.as_str()).or_default().push(o);
+            for (i, o) in all.iter().enumerate() {
+                if o.key != "K5" {
+                    expected.entry(o.key.as_str()).or_default().push(i);
+                }
             }
-            let views = compare(&all, &[]);
-            proptest::prop_assert_eq!(views.len(), expected.len());
-            for (view, (key, readings)) in views.iter().zip(&expected) {
-                proptest::prop_assert_eq!(view.key, *key);
-                proptest::prop_assert!(view
-                    .readings
-                    .iter()
-                    .zip(readings)
-                    .all(|(a, b)| std::ptr::eq(*a, *b)));
-                proptest::prop_assert_eq!(view.readings.len(), readings.len());
+            let grouped = group(&parts, |o| o.key != "K5");
+            proptest::prop_assert_eq!(grouped.groups.len(), expected.len());
+            for (g, (key, readings)) in grouped.groups.iter().zip(&expected) {
+                let members: Vec<usize> =
+                    grouped.members(g).iter().map(|&m| place(m)).collect();
+                proptest::prop_assert_eq!(all[members[0]].key.as_str(), *key);
+                proptest::prop_assert_eq!(&members, readings);
                 let distinct: std::collections::BTreeSet<_> =
-                    readings.iter().filter_map(|o| comparable(o)).collect();
-                proptest::prop_assert_eq!(view.agree, distinct.len() <= 1);
+                    readings.iter().filter_map(|&i| all[i].comparable()).collect();
+                proptest::prop_assert_eq!(g.agree, distinct.len() <= 1);
             }
         }
     }

@@ -9,9 +9,8 @@ use concord_app::scan::{ScanOptions, ScanReport, ScanSummary, ScannedSource, sca
 use concord_model::{Observation, Warning};
 use concord_workspace::Workspace;
 use rayon::prelude::*;
-use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -53,7 +52,7 @@ fn list(ws: &Workspace) -> Outcome {
     crate::memory::prefer_small_pages();
     // Written from whichever thread finished a source: stdout unlocked
     // (a lock may not cross threads), buffered as `output::stdout` is.
-    let in_order = InOrder::new(std::io::BufWriter::with_capacity(
+    let in_order = output::InOrder::new(std::io::BufWriter::with_capacity(
         64 * 1024,
         std::io::stdout(),
     ));
@@ -70,73 +69,6 @@ fn list(ws: &Workspace) -> Outcome {
     });
     output::finish(written);
     listed.outcome()
-}
-
-/// Buffers written in the order of their index, whatever the order they
-/// come in from the threads: one that comes early waits for those before
-/// it. After a failed write nothing more is written and the error is kept.
-struct InOrder<W> {
-    state: Mutex<InOrderState<W>>,
-}
-
-struct InOrderState<W> {
-    out: W,
-    next: usize,
-    waiting: BTreeMap<usize, Vec<u8>>,
-    failed: Option<std::io::Error>,
-}
-
-impl<W: Write> InOrder<W> {
-    fn new(out: W) -> Self {
-        let state = InOrderState {
-            out,
-            next: 0,
-            waiting: BTreeMap::new(),
-            failed: None,
-        };
-        InOrder {
-            state: Mutex::new(state),
-        }
-    }
-
-    fn put(&self, index: usize, buffer: std::io::Result<Vec<u8>>) {
-        let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let state = &mut *guard;
-        if state.failed.is_some() {
-            return;
-        }
-        match buffer {
-            Ok(buffer) => state.waiting.insert(index, buffer),
-            Err(e) => {
-                state.failed = Some(e);
-                return;
-            }
-        };
-        while let Some(buffer) = state.waiting.remove(&state.next) {
-            if let Err(e) = state.out.write_all(&buffer) {
-                state.failed = Some(e);
-                state.waiting.clear();
-                return;
-            }
-            state.next += 1;
-        }
-    }
-
-    /// The writer, or the first error; buffers still waiting for one
-    /// before them that never came are written in order.
-    fn finish(self) -> std::io::Result<W> {
-        let mut state = self
-            .state
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(e) = state.failed {
-            return Err(e);
-        }
-        for buffer in state.waiting.values() {
-            state.out.write_all(buffer)?;
-        }
-        Ok(state.out)
-    }
 }
 
 fn write_text(ws: &Workspace, report: &ScanReport, out: &mut impl Write) -> std::io::Result<()> {
@@ -287,49 +219,5 @@ pub fn push_status_words(text: &mut String, raw: Option<&str>, canonical: Option
                 text.push_str(raw);
             }
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::InOrder;
-
-    #[test]
-    fn buffers_go_out_in_index_order_whatever_order_they_come_in() {
-        let in_order = InOrder::new(Vec::new());
-        for index in [2, 0, 3, 1, 5, 4] {
-            in_order.put(index, Ok(format!("{index}").into_bytes()));
-        }
-        let out = in_order.finish().expect("written");
-        assert_eq!(out, b"012345");
-    }
-
-    #[test]
-    fn after_a_failed_buffer_nothing_more_is_written() {
-        let in_order = InOrder::new(Vec::new());
-        in_order.put(0, Ok(b"a".to_vec()));
-        in_order.put(2, Ok(b"c".to_vec()));
-        in_order.put(1, Err(std::io::Error::other("full")));
-        in_order.put(3, Ok(b"d".to_vec()));
-        let failed = in_order.finish().expect_err("the error is kept");
-        assert_eq!(failed.to_string(), "full");
-    }
-
-    #[test]
-    fn a_write_that_fails_stops_the_listing() {
-        struct Broken;
-        impl std::io::Write for Broken {
-            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
-                Err(std::io::ErrorKind::BrokenPipe.into())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let in_order = InOrder::new(Broken);
-        in_order.put(1, Ok(b"b".to_vec()));
-        in_order.put(0, Ok(b"a".to_vec()));
-        let failed = in_order.finish().err().expect("the error is kept");
-        assert_eq!(failed.kind(), std::io::ErrorKind::BrokenPipe);
     }
 }

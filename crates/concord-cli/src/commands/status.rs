@@ -6,9 +6,8 @@ use crate::Outcome;
 use crate::commands::scan::push_status_words;
 use crate::hub::Failure;
 use crate::output::{self, BAD, DIM, GOOD, KEY, WARN, paint};
-use concord_app::status::{StatusItem, StatusOptions, StatusReport, status};
+use concord_app::status::{StatusItem, StatusListed, StatusOptions, StatusRead, status_read};
 use concord_workspace::Workspace;
-use rayon::prelude::*;
 use std::io::Write;
 
 #[derive(clap::Args, Debug)]
@@ -41,64 +40,85 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         fetch: !args.no_fetch,
         strict: args.strict,
     };
-    let report = status(ws, &options)?;
+    let read = status_read(ws, &options)?;
     output::not_read_to_stderr(
-        report
+        read.listed()
             .sources_not_read
             .iter()
             .map(|n| (n.source.as_str(), n.why.as_str(), n.failed)),
     );
-    let mut out = output::stdout();
-    let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)
+    let listed = if args.json {
+        let report = read.into_report();
+        let mut out = output::stdout();
+        let written = serde_json::to_writer_pretty(&mut out, &report)
             .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
+            .and_then(|()| writeln!(out));
+        output::finish(written.and_then(|()| out.flush()));
+        let listed = StatusListed {
+            missing: report.missing,
+            repos: report.repos,
+            warnings: report.warnings,
+            sources_not_read: report.sources_not_read,
+            summary: report.summary,
+        };
+        // The process ends next: freeing 100k items one by one is wasted work.
+        std::mem::forget(report.items);
+        listed
     } else {
-        write_text(ws, &report, &mut out).and_then(|()| {
-            let blocked = report
-                .repos
-                .iter()
-                .filter_map(|r| r.blocker.as_deref().map(|b| (r.name.as_str(), b)));
-            super::diff::write_blocked(blocked, &mut out)
-        })
+        write_text(ws, &read);
+        let listed = read.listed().clone();
+        // The process ends next: freeing 200k readings one by one is wasted work.
+        std::mem::forget(read);
+        listed
     };
-    output::finish(written.and_then(|()| out.flush()));
     concord_app::timings::phase("shown");
-    let outcome = output::warnings_to_stderr(
+    Ok(output::warnings_to_stderr(
         ws,
-        &report.warnings,
+        &listed.warnings,
         args.fail_on_warnings,
-        report.outcome(),
-    );
-    // The process ends next: freeing 100k items one by one is wasted work.
-    std::mem::forget(report);
-    Ok(outcome)
+        listed.outcome(),
+    ))
 }
 
-fn write_text(ws: &Workspace, report: &StatusReport, out: &mut impl Write) -> std::io::Result<()> {
-    let items = &report.items;
-    let key_width = items.iter().map(|i| i.key.len()).max().unwrap_or(0);
-    // Chunks of items render in parallel into their own buffers, then go
-    // out in order: 100k lines are most of a status's own work.
-    let rendered: Vec<std::io::Result<Vec<u8>>> = items
-        .par_chunks(4096)
-        .map(|chunk| {
-            let mut buffer = Vec::with_capacity(chunk.len() * 96);
-            let mut line = Line::new(ws, key_width);
-            chunk
-                .iter()
-                .try_for_each(|item| line.write(item, &mut buffer))
-                .map(|()| buffer)
-        })
-        .collect();
-    for buffer in rendered {
-        out.write_all(&buffer?)?;
-    }
+/// Items are made and rendered a chunk at a time on every core, and go
+/// out in order as soon as those before them have: 100k lines are most of
+/// a status's own work, and none is held longer than its chunk.
+fn write_text(ws: &Workspace, read: &StatusRead) {
+    // Written from whichever thread finished a chunk: stdout unlocked
+    // (a lock may not cross threads), buffered as `output::stdout` is.
+    let in_order = output::InOrder::new(std::io::BufWriter::with_capacity(
+        64 * 1024,
+        std::io::stdout(),
+    ));
+    let key_width = read.key_width();
+    read.for_each_chunk(|index, items| {
+        let mut buffer = Vec::with_capacity(items.len() * 96);
+        let mut line = Line::new(ws, key_width);
+        let written = items
+            .iter()
+            .try_for_each(|item| line.write(item, &mut buffer));
+        in_order.put(index, written.map(|()| buffer));
+    });
+    let listed = read.listed();
+    let written = in_order.finish().and_then(|mut out| {
+        write_footer(listed, &mut out)?;
+        let blocked = listed
+            .repos
+            .iter()
+            .filter_map(|r| r.blocker.as_deref().map(|b| (r.name.as_str(), b)));
+        super::diff::write_blocked(blocked, &mut out)?;
+        out.flush()
+    });
+    output::finish(written);
+}
+
+/// The keys nothing holds, and the counts.
+fn write_footer(listed: &StatusListed, out: &mut impl Write) -> std::io::Result<()> {
     let bad = paint(BAD);
-    for missing in &report.missing {
+    for missing in &listed.missing {
         writeln!(out, "{bad}{missing}{bad:#}: no source holds this item")?;
     }
-    let summary = &report.summary;
+    let summary = &listed.summary;
     let unknown = if summary.unknown > 0 {
         format!(", {} unknown", summary.unknown)
     } else {
