@@ -105,8 +105,8 @@ impl Grouped {
 /// `keep` keeps, by key (sorted). The parts stay where they are (one per
 /// source, say, as they were read): joining them would copy every reading
 /// while both copies live. Places are sorted rather than readings: a
-/// reading is many times the size of a place, and a stable sort of 200k
-/// of them would copy them all into a buffer as large again.
+/// reading is many times the size of a place, and a stable sort copies
+/// what it sorts into a buffer of its own.
 ///
 /// # Panics
 /// With more than `u32::MAX` parts or readings in a part.
@@ -124,9 +124,10 @@ pub fn group<T: Reading + Sync>(parts: &[Vec<T>], keep: impl Fn(&T) -> bool) -> 
             }
         }
     }
-    // Ties broken by place: the order a stable sort gives, without its
-    // buffer; spread over the cores.
-    order.par_sort_unstable_by(|a, b| at(a).key().cmp(at(b).key()).then(a.cmp(b)));
+    // Stable, so each key's readings stay in the order they came in; a
+    // merge sort over the cores that takes runs already in order as they
+    // are (the hub's values come by key, and so do many files' items).
+    order.par_sort_by(|a, b| at(a).key().cmp(at(b).key()));
     let mut groups = Vec::new();
     let mut start = 0;
     for members in order.chunk_by(|a, b| at(a).key() == at(b).key()) {

@@ -40,6 +40,9 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<Outcome, Failure> {
         fetch: !args.no_fetch,
         strict: args.strict,
     };
+    // Its readings are held to the end and its lines made and let go a
+    // chunk at a time, as a sync's and a listing's are.
+    crate::memory::prefer_small_pages();
     let read = status_read(ws, &options)?;
     output::not_read_to_stderr(
         read.listed()
