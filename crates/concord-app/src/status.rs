@@ -446,9 +446,9 @@ fn unread_partners(ws: &Workspace, unread: &[&str]) -> BTreeMap<String, Vec<Stri
     partners
 }
 
-/// The hub's status values asked for, as readings of a source named `hub`.
+/// The hub's status values, as readings of a source named `hub`, made a
+/// page at a time.
 fn hub_seen(ws: &Workspace) -> Result<Vec<Seen>, Failure> {
-    let values = hub::with_store(ws, async |store| store.hub_statuses().await)?;
     let (source, empty): (Arc<str>, Arc<str>) = ("hub".into(), "".into());
     // The hub holds canonical words only, a handful for 100k items: one
     // string each.
@@ -461,21 +461,26 @@ fn hub_seen(ws: &Workspace) -> Result<Vec<Seen>, Failure> {
             w
         }
     };
-    Ok(values
-        .into_iter()
-        .map(|v| Seen {
-            key: v.key.into_boxed_str(),
-            source: source.clone(),
-            canonical: v.value.as_deref().map(&mut word),
-            raw: None,
-            repo: empty.clone(),
-            path: empty.clone(),
-            line: 0,
-            status_line: 0,
-            hub_version: NonZeroI64::new(v.version),
-            kept: None,
-        })
-        .collect())
+    let mut seen = Vec::new();
+    hub::with_store(ws, async |store| {
+        store
+            .hub_statuses_paged(concord_store::STATUS_PAGE, |page| {
+                seen.extend(page.into_iter().map(|v| Seen {
+                    key: v.key.into_boxed_str(),
+                    source: source.clone(),
+                    canonical: v.value.as_deref().map(&mut word),
+                    raw: None,
+                    repo: empty.clone(),
+                    path: empty.clone(),
+                    line: 0,
+                    status_line: 0,
+                    hub_version: NonZeroI64::new(v.version),
+                    kept: None,
+                }));
+            })
+            .await
+    })?;
+    Ok(seen)
 }
 
 /// One reading, as little of it as `status` shows: 100k items are 200k

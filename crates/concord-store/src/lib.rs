@@ -22,7 +22,7 @@ pub use records::{
     ValueChange, Watermark, WrittenStatus,
 };
 pub use serve::{ApiToken, ItemFilter, JournalFilter};
-pub use store::{Backend, Store, redact_url};
+pub use store::{Backend, STATUS_PAGE, Store, redact_url};
 pub use transfer::{ExportSummary, ImportOptions, ImportSummary, now_rfc3339};
 
 /// Everything a hub operation can fail with.

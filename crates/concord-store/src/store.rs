@@ -110,6 +110,28 @@ async fn listening(options: &PgConnectOptions) -> std::result::Result<(), String
     }
 }
 
+/// A status row as a page holds it: key, value, version.
+type StatusRow = (String, Option<String>, i64);
+
+/// Rows per page of [`Store::hub_statuses_paged`].
+pub const STATUS_PAGE: usize = 8192;
+
+// A page of status values as one JSON array, from the first key or after
+// `$1`. The primary key (item_key, field) gives the order and the start;
+// SQLite's unary `+` keeps it from choosing the index by field instead.
+const STATUS_PAGE_SQLITE: &str = "SELECT COALESCE(json_group_array(json_array(item_key, value, version)), '[]') \
+     FROM (SELECT item_key, value, version FROM hub_values WHERE +field = 'status' \
+     ORDER BY item_key LIMIT $1)";
+const STATUS_PAGE_AFTER_SQLITE: &str = "SELECT COALESCE(json_group_array(json_array(item_key, value, version)), '[]') \
+     FROM (SELECT item_key, value, version FROM hub_values WHERE item_key > $1 AND +field = 'status' \
+     ORDER BY item_key LIMIT $2)";
+const STATUS_PAGE_POSTGRES: &str = "SELECT COALESCE(json_agg(json_build_array(item_key, value, version) ORDER BY item_key), '[]')::text \
+     FROM (SELECT item_key, value, version FROM hub_values WHERE field = 'status' \
+     ORDER BY item_key LIMIT $1) AS page";
+const STATUS_PAGE_AFTER_POSTGRES: &str = "SELECT COALESCE(json_agg(json_build_array(item_key, value, version) ORDER BY item_key), '[]')::text \
+     FROM (SELECT item_key, value, version FROM hub_values WHERE item_key > $1 AND field = 'status' \
+     ORDER BY item_key LIMIT $2) AS page";
+
 fn where_clause(conditions: &[String]) -> String {
     if conditions.is_empty() {
         String::new()
@@ -348,6 +370,83 @@ impl Store {
                 version,
             })
             .collect())
+    }
+
+    /// What [`Store::hub_statuses`] gives, handed to `each` a page of
+    /// `rows` ([`STATUS_PAGE`] unless testing) at a time, by key, all from
+    /// one snapshot of the hub:
+    /// a caller that keeps less than the rows never holds every row, nor
+    /// the text the database makes of them, at once (at 100,000 items that
+    /// text and its rows held 30-40 MB for a moment).
+    pub async fn hub_statuses_paged(
+        &self,
+        rows: usize,
+        mut each: impl FnMut(Vec<HubStatus>),
+    ) -> Result<()> {
+        let rows_per_page = rows.max(1);
+        let mut after: Option<String> = None;
+        let page = i64::try_from(rows_per_page).unwrap_or(i64::MAX);
+        macro_rules! pages {
+            ($tx:expr, $first:expr, $next:expr, $cursor:expr) => {
+                loop {
+                    let text: String = match &after {
+                        None => {
+                            sqlx::query_scalar($first)
+                                .bind(page)
+                                .fetch_one(&mut *$tx)
+                                .await?
+                        }
+                        Some(key) => {
+                            sqlx::query_scalar($next)
+                                .bind(key)
+                                .bind(page)
+                                .fetch_one(&mut *$tx)
+                                .await?
+                        }
+                    };
+                    let rows: Vec<StatusRow> = serde_json::from_str(&text)
+                        .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))?;
+                    let full = rows.len() >= rows_per_page;
+                    after = $cursor(&rows);
+                    each(
+                        rows.into_iter()
+                            .map(|(key, value, version)| HubStatus {
+                                key,
+                                value,
+                                version,
+                            })
+                            .collect(),
+                    );
+                    if !full {
+                        break;
+                    }
+                }
+                $tx.commit().await?;
+            };
+        }
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                // One read transaction: every page from the same snapshot.
+                let mut tx = pool.begin().await?;
+                // SQLite's order of keys is the bytes' (Rust's); an
+                // aggregate's order is not promised, so the page's largest
+                // key is where the next starts.
+                let largest = |rows: &[StatusRow]| rows.iter().map(|r| &r.0).max().cloned();
+                pages!(tx, STATUS_PAGE_SQLITE, STATUS_PAGE_AFTER_SQLITE, largest);
+            }
+            Pool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *tx)
+                    .await?;
+                // The column's collation orders the keys, and `json_agg ..
+                // ORDER BY` keeps that order: the last is where the next
+                // page starts.
+                let last = |rows: &[StatusRow]| rows.last().map(|r| r.0.clone());
+                pages!(tx, STATUS_PAGE_POSTGRES, STATUS_PAGE_AFTER_POSTGRES, last);
+            }
+        }
+        Ok(())
     }
 
     /// The hub values of the given items only.
