@@ -261,7 +261,11 @@ pub fn status_read(ws: &Workspace, options: &StatusOptions) -> Result<StatusRead
     let trackers = if !options.hub || ws.trackers.is_empty() {
         Vec::new()
     } else {
-        let first = group(&parts, keep);
+        // Every key the files and the hub hold, asked for or not: a
+        // tracker's keys are matched against all of them (a key template
+        // that fits none is a configuration error, not one that fits no
+        // item asked for).
+        let first = group(&parts, |_| true);
         let wanted: BTreeSet<String> = first
             .groups
             .iter()
