@@ -352,7 +352,9 @@ struct SourcesRead {
 /// Gates the repos, reads the hub and the files, and records what the
 /// scan found in files changed since the last sync. The files are read
 /// while git and the database are asked (they wait, the scan computes);
-/// each source's observations become [`Seen`] as soon as it is read.
+/// each source's observations become [`Seen`] as soon as it is read. A
+/// look never moves a read position and marks every reading it records to
+/// be read again, so the scan and the gates need no order.
 fn read_sources(ws: &Workspace, options: &StatusOptions) -> Result<SourcesRead, Failure> {
     let ((gates, hub_seen, limits), (scanned, warnings)) = rayon::join(
         || {
@@ -408,8 +410,8 @@ type Limits = HashMap<usize, BTreeSet<String>>;
 /// the last sync (every one when `limits` is empty), made back from their
 /// readings. A record takes what is shown and where, the owner and why a
 /// value is pinned, which a [`Seen`] keeps: holding every observation
-/// whole until it is known which files changed cost 60 MB at 100,000
-/// items, and after a sync it is almost none.
+/// whole until it is known which files changed would keep the whole scan
+/// alive, and after a sync almost none is recorded.
 fn to_record(parts: &[Vec<Seen>], limits: &Limits) -> Vec<SourceScan> {
     parts
         .iter()
@@ -419,6 +421,7 @@ fn to_record(parts: &[Vec<Seen>], limits: &Limits) -> Vec<SourceScan> {
             let limit = limits.get(&index);
             SourceScan {
                 source: index,
+                // A record counts items, not files.
                 files: 0,
                 observations: seen
                     .iter()

@@ -374,10 +374,9 @@ impl Store {
 
     /// What [`Store::hub_statuses`] gives, handed to `each` a page of
     /// `rows` ([`STATUS_PAGE`] unless testing) at a time, by key, all from
-    /// one snapshot of the hub:
-    /// a caller that keeps less than the rows never holds every row, nor
-    /// the text the database makes of them, at once (at 100,000 items that
-    /// text and its rows held 30-40 MB for a moment).
+    /// one snapshot of the hub. A caller that keeps less than the rows
+    /// never holds every row, nor the text the database makes of them, at
+    /// once.
     pub async fn hub_statuses_paged(
         &self,
         rows: usize,
