@@ -200,21 +200,16 @@ impl StatusRead {
 
     /// The whole report, every item made at once.
     pub fn into_report(self) -> StatusReport {
-        let chunks = std::sync::Mutex::new(Vec::new());
-        self.for_each_chunk(|index, items| {
-            chunks
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push((index, items));
-        });
-        let mut chunks = chunks
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        chunks.sort_by_key(|(index, _)| *index);
+        let items = self
+            .grouped
+            .groups
+            .par_iter()
+            .map(|g| self.item_of(g))
+            .collect();
         let listed = self.listed;
         StatusReport {
             version: VERSION,
-            items: chunks.into_iter().flat_map(|(_, items)| items).collect(),
+            items,
             missing: listed.missing,
             repos: listed.repos,
             warnings: listed.warnings,
